@@ -1,0 +1,21 @@
+"""The check vocabulary that lab specs refer to by name.
+
+Each check is a class with a ``name``, a one-line ``summary`` and a pydantic
+``Args`` model; the spec loader validates a lab's ``check.args`` against it.
+The package is published to labctl through the ``labctl.checks`` entry point
+(see pyproject.toml), so third-party packages can add checks the same way.
+"""
+
+from __future__ import annotations
+
+from graders.checks.base import Check
+from graders.checks.uplink import CommandRoundTrip, ReplayExecuted, ReplayRejected, TelemetryFresh
+
+BUILTIN_CHECKS: tuple[type[Check], ...] = (
+    ReplayRejected,
+    ReplayExecuted,
+    CommandRoundTrip,
+    TelemetryFresh,
+)
+
+__all__ = ["BUILTIN_CHECKS", "Check"]

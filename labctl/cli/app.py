@@ -1,0 +1,126 @@
+"""The ``labctl`` command: option parsing and the one place errors become exit statuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from labctl import __version__
+from labctl.cli import labs
+from labctl.cli.context import State, err, out, state
+from labctl.errors import LabctlError
+
+#: Exit status for a bug in labctl itself (EX_SOFTWARE).
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+class LabctlGroup(TyperGroup):
+    """Maps every error to one clear line and an exit status; --debug shows tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except LabctlError as exc:
+            if _debug(ctx):
+                raise
+            for line in exc.one_line().splitlines():
+                err.print(f"[bold red]error:[/] {escape(line)}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            if _debug(ctx):
+                raise
+            err.print(
+                f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))}"
+                " (this is a bug in labctl; run again with --debug for the traceback)"
+            )
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _debug(ctx: click.Context) -> bool:
+    obj = ctx.find_root().obj
+    return (isinstance(obj, State) and obj.debug) or os.environ.get("LABCTL_DEBUG") == "1"
+
+
+app = typer.Typer(
+    cls=LabctlGroup,
+    name="labctl",
+    help="A cyber range for the ground segment of space systems.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(labs.app, name="labs")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"labctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
+    ] = False,
+    labs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--labs-dir",
+            envvar="LABCTL_LABS_DIR",
+            help="Folder of labs (default: ./labs, else the one shipped with labctl).",
+            file_okay=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """A cyber range for the ground segment of space systems."""
+    current = state(ctx)
+    current.debug = debug
+    current.labs_dir = labs_dir
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file instead of standard output."),
+    ] = None,
+) -> None:
+    """Print the JSON Schema of lab.yaml, for editor completion and validation."""
+    from labctl.spec.schema import lab_json_schema
+    from labctl.spec.vocabulary import default_vocabulary
+
+    text = json.dumps(lab_json_schema(default_vocabulary()), indent=2, sort_keys=False)
+    if output is None:
+        sys.stdout.write(text + "\n")
+        return
+    try:
+        output.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise LabctlError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    err.print(f"wrote {escape(str(output))}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

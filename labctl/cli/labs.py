@@ -1,0 +1,127 @@
+"""``labctl labs``: list, show and validate lab specifications."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from labctl.cli.context import err, out, state
+from labctl.errors import SpecError
+from labctl.spec import LoadedLab, find_lab_dirs, lab_by_id, load_lab
+
+app = typer.Typer(help="List, inspect and validate labs.", no_args_is_help=True)
+
+
+def _minutes(seconds: int) -> str:
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours}h{minutes:02d}" if hours else f"{minutes} min"
+
+
+@app.command("list")
+def list_labs(ctx: typer.Context) -> None:
+    """List the labs in the labs folder."""
+    labs_dir = state(ctx).labs()
+    table = Table(title=f"Labs in {labs_dir}", title_justify="left")
+    for column in ("id", "title", "difficulty", "mode", "time", "SPARTA", "CISSP", "points"):
+        table.add_column(column, overflow="fold")
+    invalid = 0
+    for lab_dir in find_lab_dirs([labs_dir]):
+        try:
+            lab = load_lab(lab_dir).spec
+        except SpecError as exc:
+            invalid += 1
+            table.add_row(lab_dir.name, f"[red]invalid: {len(exc.problems)} problem(s)[/]")
+            continue
+        table.add_row(
+            lab.id,
+            escape(lab.title),
+            lab.difficulty.value,
+            lab.mode.value,
+            _minutes(lab.duration),
+            ", ".join(lab.sparta.techniques),
+            ", ".join(map(str, lab.cissp_domains)),
+            str(lab.total_points),
+        )
+    out.print(table)
+    if invalid:
+        err.print(f"[yellow]{invalid} lab(s) are invalid; run 'labctl labs validate' for details[/]")
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    lab_id: Annotated[str, typer.Argument(metavar="ID", help="Lab id, e.g. tc-replay.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the validated spec as JSON.")] = False,
+) -> None:
+    """Show one lab: metadata, topology, parameters, weaknesses, objectives."""
+    loaded = lab_by_id(state(ctx).labs(), lab_id)
+    if as_json:
+        typer.echo(loaded.spec.model_dump_json(indent=2))
+        return
+    _print_lab(loaded)
+
+
+def _print_lab(loaded: LoadedLab) -> None:
+    lab = loaded.spec
+    out.print(f"[bold]{escape(lab.title)}[/] ({lab.id})")
+    out.print(escape(lab.summary.strip()))
+    out.print(
+        f"difficulty {lab.difficulty.value} · mode {lab.mode.value} · about {_minutes(lab.duration)}"
+        f" · {lab.total_points} points"
+    )
+    out.print(
+        f"SPARTA {', '.join(lab.sparta.techniques)}"
+        f" · countermeasures {', '.join(lab.sparta.countermeasures) or '-'}"
+        f" · CISSP domains {', '.join(map(str, lab.cissp_domains))}"
+    )
+    hosts = Table("host", "networks", title="Topology", title_justify="left")
+    for host, networks in lab.hosts().items():
+        hosts.add_row(host, ", ".join(sorted(n.value for n in networks)) or "-")
+    out.print(hosts)
+    if lab.parameters:
+        params = Table("parameter", "type", "secret", "description", title="Per-student parameters")
+        for name, param in lab.parameters.items():
+            params.add_row(name, param.type, "yes" if param.secret else "no", escape(param.description))
+        out.print(params)
+    if lab.weaknesses:
+        weak = Table("id", "component", "SPARTA", "CWE", "title", title="Injected weaknesses")
+        for w in lab.weaknesses:
+            weak.add_row(w.id, w.component, w.sparta, w.cwe, escape(w.title))
+        out.print(weak)
+    objectives = Table("id", "kind", "points", "check", "hidden", title="Objectives")
+    for o in lab.objectives:
+        check = o.check.name if o.check else "(report)"
+        objectives.add_row(o.id, o.kind.value, str(o.points), check, "yes" if o.hidden else "")
+    out.print(objectives)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Lab folders, lab.yaml files, or folders of labs (default: the labs folder)."),
+    ] = None,
+) -> None:
+    """Check labs and report every problem as file:line:column: field.path: message."""
+    lab_dirs = find_lab_dirs(paths or [state(ctx).labs()])
+    if not lab_dirs:
+        err.print("[yellow]no labs found (a lab is a folder with a lab.yaml)[/]")
+        raise typer.Exit(1)
+    problems = 0
+    for lab_dir in lab_dirs:
+        try:
+            loaded = load_lab(lab_dir)
+        except SpecError as exc:
+            problems += len(exc.problems)
+            for problem in exc.problems:
+                out.print(escape(str(problem)))
+            continue
+        out.print(f"[green]ok[/] {loaded.id} ({escape(str(lab_dir))})")
+    if problems:
+        err.print(f"[red]{problems} problem(s) in {len(lab_dirs)} lab(s)[/]")
+        raise typer.Exit(SpecError.exit_code)

@@ -1,0 +1,154 @@
+"""Argument schemas of the built-in inject kinds and adversary actions.
+
+These are the words a lab may use in ``injects:`` and ``adversary:``. The
+scenario engine that carries them out lives above the spec layer; here is
+only what a lab author may write, so that ``labctl labs validate`` can check
+it and ``labctl schema`` can offer completion.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints
+
+from labctl.spec.models import Network, Seconds
+from labctl.spec.vocabulary import Args, NoArgs, Vocabulary
+
+AbsPath = Annotated[str, StringConstraints(pattern=r"^/[^\x00]*$")]
+FileMode = Annotated[str, StringConstraints(pattern=r"^0?[0-7]{3,4}$"), Field(examples=["0600"])]
+UserName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")]
+
+
+class SetConfig(Args):
+    """Set one key in a host's YAML/INI configuration file."""
+
+    file: AbsPath
+    key: str = Field(min_length=1, examples=["sdls.sa.1.anti_replay"])
+    value: Any
+
+
+class WriteFile(Args):
+    """Write a file from a Jinja2 template in the lab folder, or from inline text."""
+
+    path: AbsPath
+    template: str | None = Field(default=None, description="path relative to the lab folder")
+    content: str | None = None
+    mode: FileMode = "0644"
+    owner: UserName = "root"
+
+
+class AddUser(Args):
+    """Create a login account; the password may be a parameter, e.g. '{{ params.op_password }}'."""
+
+    user: UserName
+    password: str | None = None
+    groups: tuple[UserName, ...] = ()
+    shell: AbsPath = "/bin/bash"
+
+
+class Service(Args):
+    """Enable or disable a service on a host."""
+
+    service: str = Field(min_length=1)
+    enabled: bool
+
+
+class Port(Args):
+    """Open or close a port on a host's firewall."""
+
+    port: int = Field(ge=1, le=65535)
+    protocol: Annotated[str, StringConstraints(pattern=r"^(tcp|udp)$")] = "tcp"
+    open: bool
+
+
+class Attach(Args):
+    """Attach the host to, or detach it from, one of the instance networks."""
+
+    network: Network
+    attached: bool = True
+
+
+class RfConditions(Args):
+    """Radio-link conditions: loss, bit errors, delay, jamming, contact windows."""
+
+    loss: float = Field(default=0.0, ge=0.0, le=1.0)
+    bit_error_rate: float = Field(default=0.0, ge=0.0, le=0.1)
+    delay_ms: int = Field(default=0, ge=0, le=10_000)
+    jamming: bool = False
+    pass_every: Seconds | None = Field(default=None, description="period of contact windows")
+    pass_length: Seconds | None = None
+
+
+class ReplayTelecommands(Args):
+    """Record uplink frames heard on the RF segment and transmit them again."""
+
+    count: int = Field(default=1, ge=1, le=1000)
+    delay: Seconds = 0
+
+
+class InjectFrames(Args):
+    """Transmit forged TC frames as a rogue ground station."""
+
+    service: int = Field(ge=0, le=255)
+    subtype: int = Field(ge=0, le=255)
+    spi: int | None = Field(default=None, ge=0, le=0xFFFF)
+    bypass: bool = True
+
+
+class Flood(Args):
+    """Transmit garbage or valid-looking frames at a fixed rate."""
+
+    rate: int = Field(ge=1, le=20_000, description="frames per second")
+    duration: Seconds
+
+
+class BruteForce(Args):
+    """Try passwords from a word list against SSH or the mission-control login."""
+
+    target: Annotated[str, StringConstraints(pattern=r"^(ssh|mission-control)$")]
+    username: UserName
+    wordlist: str = "weak-passwords"
+    max_attempts: int = Field(default=500, ge=1, le=100_000)
+
+
+class Jam(Args):
+    """Jam the radio link: nothing gets through while it lasts."""
+
+    duration: Seconds
+
+
+class HazardousCommand(Args):
+    """Send a hazardous command through mission control with stolen credentials."""
+
+    command: str = Field(min_length=1, examples=["THRUSTER_FIRE"])
+    username: UserName
+    password: str
+
+
+INJECTS: dict[str, type[Args]] = {
+    "set_config": SetConfig,
+    "write_file": WriteFile,
+    "add_user": AddUser,
+    "service": Service,
+    "port": Port,
+    "network": Attach,
+    "rf_conditions": RfConditions,
+}
+
+ACTIONS: dict[str, type[Args]] = {
+    "replay_telecommands": ReplayTelecommands,
+    "inject_frames": InjectFrames,
+    "flood": Flood,
+    "jam": Jam,
+    "brute_force": BruteForce,
+    "hazardous_command": HazardousCommand,
+    "wait": NoArgs,
+}
+
+
+def register(vocab: Vocabulary) -> None:
+    for name, model in INJECTS.items():
+        vocab.injects.add(name, model, (model.__doc__ or "").strip())
+    for name, model in ACTIONS.items():
+        vocab.actions.add(name, model, (model.__doc__ or "").strip())

@@ -1,0 +1,367 @@
+"""Load and validate labs: every problem in a file, each with file:line:column and field path.
+
+Validation runs in three passes over one YAML document:
+
+1. structure: the pydantic models (types, ranges, id formats, unknown keys);
+2. vocabulary: check names, inject kinds and adversary actions are looked up
+   in the :class:`~labctl.spec.vocabulary.Vocabulary` and their ``args``
+   validated against the entry's model;
+3. references: unique ids, objectives that require other objectives, hosts
+   named by injects, files the lab refers to.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from labctl.errors import NotFoundError, SpecError, SpecProblem
+from labctl.spec.models import Lab, Quiz
+from labctl.spec.vocabulary import Registry, Vocabulary, default_vocabulary
+from labctl.spec.yamlsource import Path_, YamlDocument, format_path, read_yaml
+
+LAB_FILE: Final = "lab.yaml"
+WORDLIST_DIR: Final = Path(__file__).resolve().parent.parent / "data" / "wordlists"
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class LoadedLab:
+    """A validated lab and the folder it came from."""
+
+    spec: Lab
+    root: Path
+    quiz: Quiz | None = None
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def file(self, relative: str) -> Path:
+        return self.root / relative
+
+
+def load_lab(path: Path, vocabulary: Vocabulary | None = None) -> LoadedLab:
+    """Load ``path`` (a lab folder or its lab.yaml). Raises SpecError with every problem."""
+    lab_file = path / LAB_FILE if path.is_dir() else path
+    root = lab_file.parent
+    vocab = vocabulary or default_vocabulary()
+    doc, problems = read_yaml(lab_file, display=_display(lab_file))
+    if doc.data is None or problems:
+        raise SpecError(problems)
+    lab = _validate(doc, Lab, (), problems)
+    if lab is None:
+        raise SpecError(problems)
+    problems += _vocabulary_problems(doc, lab, vocab)
+    problems += _reference_problems(doc, lab, root)
+    quiz = _load_quiz(doc, root, lab, problems)
+    if problems:
+        raise SpecError(problems)
+    return LoadedLab(lab, root, quiz)
+
+
+def find_lab_dirs(paths: Iterable[Path]) -> list[Path]:
+    """Expand paths into lab folders: a lab.yaml, a lab folder, or a folder of labs."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_file():
+            found.append(path.parent)
+        elif (path / LAB_FILE).is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(sorted(p.parent for p in path.glob(f"*/{LAB_FILE}")))
+        else:
+            raise NotFoundError("file or folder", str(path), "give a lab folder, a lab.yaml or labs/")
+    return found
+
+
+def lab_by_id(labs_dir: Path, lab_id: str, vocabulary: Vocabulary | None = None) -> LoadedLab:
+    """The lab with this id in ``labs_dir``."""
+    candidate = labs_dir / lab_id
+    if (candidate / LAB_FILE).is_file():
+        return load_lab(candidate, vocabulary)
+    known = sorted(p.parent.name for p in labs_dir.glob(f"*/{LAB_FILE}"))
+    close = difflib.get_close_matches(lab_id, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known labs: {', '.join(known) or 'none'}"
+    raise NotFoundError("lab", lab_id, hint)
+
+
+# --- pass 1: structure ---------------------------------------------------------------------
+
+
+def _validate(
+    doc: YamlDocument, model: type[M], prefix: Path_, problems: list[SpecProblem]
+) -> M | None:
+    data = _at(doc.data, prefix)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problem(doc, model, prefix, err) for err in exc.errors())
+        return None
+
+
+def _problem(doc: YamlDocument, model: type[BaseModel], prefix: Path_, err: ErrorDetails) -> SpecProblem:
+    path = (*prefix, *_data_path(_at(doc.data, prefix), err["loc"]))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = path[-1]
+        message = f"unknown key {key!r}"
+        allowed = _allowed_keys(model, path[len(prefix) :])
+        close = difflib.get_close_matches(str(key), allowed, n=1) if allowed else []
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
+        elif allowed:
+            message += f"; allowed: {', '.join(sorted(allowed))}"
+        return doc.problem(path, message, at_key=True)
+    if kind == "missing":
+        return doc.problem(path[:-1], f"missing required key {path[-1]!r}", at_key=True)
+    message = _clean_message(err)
+    if kind not in {"model_type", "dict_type"} or "input" in err:
+        message += f" (got {_show(err.get('input'))})"
+    return doc.problem(path, message)
+
+
+def _clean_message(err: ErrorDetails) -> str:
+    msg = err["msg"]
+    if err["type"] == "union_tag_invalid":
+        ctx = err.get("ctx") or {}
+        return f"unknown {ctx.get('discriminator', 'type')}; expected one of {ctx.get('expected_tags')}"
+    if err["type"] == "string_pattern_mismatch":
+        return "does not have the expected format"
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    return msg[0].lower() + msg[1:] if msg else msg
+
+
+def _data_path(data: Any, loc: tuple[int | str, ...]) -> Path_:
+    """Turn a pydantic location into a path through the data.
+
+    Pydantic inserts union tags (``hex_key``) and markers (``[key]``) that are
+    not in the document; drop them so the path matches what the author wrote.
+    """
+    out: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif not last or part == "[key]":
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _allowed_keys(model: type[BaseModel], path: Path_) -> list[str]:
+    """Field names of the (sub)model that owns the last key of ``path``."""
+    current: Any = model
+    for part in path[:-1]:
+        current = _child_type(current, part)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _child_type(tp: Any, part: str | int) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Annotated:
+        return _child_type(args[0], part)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        field = tp.model_fields.get(str(part))
+        return field.annotation if field else None
+    if origin in (tuple, list) and isinstance(part, int):
+        return args[0] if args else None
+    if origin is dict:
+        return args[1]
+    if origin in (typing.Union, types.UnionType):
+        non_none = [a for a in args if a is not type(None)]
+        return _child_type(non_none[0], part) if len(non_none) == 1 else None
+    return None
+
+
+def _at(data: Any, path: Path_) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# --- pass 2: vocabulary --------------------------------------------------------------------
+
+
+def _vocabulary_problems(doc: YamlDocument, lab: Lab, vocab: Vocabulary) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    for path, registry, name_key in _vocabulary_refs(lab, vocab):
+        name = _at(doc.data, (*path, name_key))
+        entry = registry.get(name)
+        if entry is None:
+            problems.append(doc.problem((*path, name_key), registry.unknown_message(name)))
+            continue
+        args_path = (*path, "args")
+        if _exists(doc.data, args_path):
+            _validate(doc, entry.args, args_path, problems)
+        else:
+            try:
+                entry.args.model_validate({})
+            except ValidationError as exc:
+                missing = ", ".join(str(e["loc"][0]) for e in exc.errors() if e["loc"])
+                problems.append(doc.problem(path, f"{registry.kind} {name!r} needs args: {missing}"))
+    return problems
+
+
+def _vocabulary_refs(lab: Lab, vocab: Vocabulary) -> Iterator[tuple[Path_, Registry, str]]:
+    for i, objective in enumerate(lab.objectives):
+        if objective.check is not None:
+            yield ("objectives", i, "check"), vocab.checks, "name"
+    for i, weakness in enumerate(lab.weaknesses):
+        for j in range(len(weakness.injects)):
+            yield ("weaknesses", i, "injects", j), vocab.injects, "kind"
+    for i in range(len(lab.injects)):
+        yield ("injects", i), vocab.injects, "kind"
+    for i in range(len(lab.adversary)):
+        yield ("adversary", i), vocab.actions, "action"
+
+
+def _exists(data: Any, path: Path_) -> bool:
+    try:
+        _at(data, path)
+    except (KeyError, IndexError, TypeError):
+        return False
+    return True
+
+
+# --- pass 3: references --------------------------------------------------------------------
+
+
+def _reference_problems(doc: YamlDocument, lab: Lab, root: Path) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    if root.name != lab.id:
+        problems.append(
+            doc.problem(("id",), f"lab id {lab.id!r} must match its folder name {root.name!r}")
+        )
+    problems += _duplicate_ids(doc, "objectives", [o.id for o in lab.objectives])
+    problems += _duplicate_ids(doc, "weaknesses", [w.id for w in lab.weaknesses])
+    problems += _requires_problems(doc, lab)
+    problems += _host_problems(doc, lab)
+    problems += _parameter_problems(doc, lab)
+    problems += _file_problems(doc, lab, root)
+    return problems
+
+
+def _duplicate_ids(doc: YamlDocument, section: str, ids: list[str]) -> Iterator[SpecProblem]:
+    seen: dict[str, int] = {}
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            yield doc.problem(
+                (section, i, "id"), f"duplicate id {ident!r} (also {section}[{seen[ident]}])"
+            )
+        seen.setdefault(ident, i)
+
+
+def _requires_problems(doc: YamlDocument, lab: Lab) -> Iterator[SpecProblem]:
+    ids = [o.id for o in lab.objectives]
+    for i, objective in enumerate(lab.objectives):
+        for j, needed in enumerate(objective.requires):
+            path = ("objectives", i, "requires", j)
+            if needed == objective.id:
+                yield doc.problem(path, "an objective cannot require itself")
+            elif needed not in ids:
+                yield doc.problem(path, _unknown("objective", needed, ids))
+
+
+def _host_problems(doc: YamlDocument, lab: Lab) -> Iterator[SpecProblem]:
+    hosts = list(lab.hosts())
+    refs: list[tuple[Path_, str | None]] = [
+        (("weaknesses", i, "injects", j, "host"), inject.host)
+        for i, weakness in enumerate(lab.weaknesses)
+        for j, inject in enumerate(weakness.injects)
+    ]
+    refs += [(("injects", i, "host"), inject.host) for i, inject in enumerate(lab.injects)]
+    refs += [(("weaknesses", i, "component"), w.component) for i, w in enumerate(lab.weaknesses)]
+    for k, link in enumerate(lab.topology.attach):
+        refs.append((("topology", "attach", k, "host"), link.host))
+    for path, host in refs:
+        if host is not None and host not in hosts:
+            yield doc.problem(path, _unknown("host", host, hosts))
+
+
+def _parameter_problems(doc: YamlDocument, lab: Lab) -> Iterator[SpecProblem]:
+    for name, param in lab.parameters.items():
+        wordlist = getattr(param, "wordlist", None)
+        if wordlist and not (WORDLIST_DIR / f"{wordlist}.txt").is_file():
+            known = sorted(p.stem for p in WORDLIST_DIR.glob("*.txt"))
+            yield doc.problem(("parameters", name, "wordlist"), _unknown("word list", wordlist, known))
+
+
+def _file_problems(doc: YamlDocument, lab: Lab, root: Path) -> Iterator[SpecProblem]:
+    refs: list[tuple[Path_, str | None]] = [
+        (("briefing",), lab.briefing),
+        (("instructor_notes",), lab.instructor_notes),
+        (("quiz",), lab.quiz),
+        (("solution", "walkthrough"), lab.solution.walkthrough),
+        (("solution", "attack"), lab.solution.attack),
+        (("solution", "remediation"), lab.solution.remediation),
+    ]
+    for i, weakness in enumerate(lab.weaknesses):
+        for j, inject in enumerate(weakness.injects):
+            refs.append((("weaknesses", i, "injects", j, "args", "template"), inject.args.get("template")))
+    for i, inject in enumerate(lab.injects):
+        refs.append((("injects", i, "args", "template"), inject.args.get("template")))
+    for path, relative in refs:
+        if relative is None or not isinstance(relative, str):
+            continue
+        problem = _file_problem(root, relative)
+        if problem:
+            yield doc.problem(path, f"{problem} (got {relative!r})")
+
+
+def _file_problem(root: Path, relative: str) -> str | None:
+    target = (root / relative).resolve()
+    if Path(relative).is_absolute() or not target.is_relative_to(root.resolve()):
+        return "must be a path inside the lab folder"
+    if not target.is_file():
+        return "file not found in the lab folder"
+    return None
+
+
+def _load_quiz(doc: YamlDocument, root: Path, lab: Lab, problems: list[SpecProblem]) -> Quiz | None:
+    if lab.quiz is None or _file_problem(root, lab.quiz):
+        return None
+    quiz_doc, quiz_problems = read_yaml(root / lab.quiz, display=_display(root / lab.quiz))
+    problems.extend(quiz_problems)
+    if quiz_doc.data is None or quiz_problems:
+        return None
+    return _validate(quiz_doc, Quiz, (), problems)
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"unknown {kind} {name!r} (did you mean {close[0]!r}?)"
+    return f"unknown {kind} {name!r}; known: {', '.join(known) or 'none'}"
+
+
+__all__ = ["LAB_FILE", "LoadedLab", "find_lab_dirs", "format_path", "lab_by_id", "load_lab"]
