@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.markup import escape
 from typer.core import TyperGroup
@@ -26,10 +25,10 @@ EXIT_INTERRUPTED = 130
 class LabctlGroup(TyperGroup):
     """Maps every error to one clear line and an exit status; --debug shows tracebacks."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except LabctlError as exc:
             if _debug(ctx):
@@ -50,7 +49,7 @@ class LabctlGroup(TyperGroup):
             raise typer.Exit(EXIT_INTERNAL) from None
 
 
-def _debug(ctx: click.Context) -> bool:
+def _debug(ctx: typer.Context) -> bool:
     obj = ctx.find_root().obj
     return (isinstance(obj, State) and obj.debug) or os.environ.get("LABCTL_DEBUG") == "1"
 

@@ -13,6 +13,7 @@ Validation runs in three passes over one YAML document:
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping
@@ -52,19 +53,19 @@ class LoadedLab:
 def load_lab(path: Path, vocabulary: Vocabulary | None = None) -> LoadedLab:
     """Load ``path`` (a lab folder or its lab.yaml). Raises SpecError with every problem."""
     lab_file = path / LAB_FILE if path.is_dir() else path
-    root = lab_file.parent
+    root = lab_file.resolve().parent
     vocab = vocabulary or default_vocabulary()
     doc, problems = read_yaml(lab_file, display=_display(lab_file))
     if doc.data is None or problems:
         raise SpecError(problems)
     lab = _validate(doc, Lab, (), problems)
-    if lab is None:
-        raise SpecError(problems)
-    problems += _vocabulary_problems(doc, lab, vocab)
-    problems += _reference_problems(doc, lab, root)
-    quiz = _load_quiz(doc, root, lab, problems)
-    if problems:
-        raise SpecError(problems)
+    problems += _vocabulary_problems(doc, vocab)
+    quiz = None
+    if lab is not None:  # references need a structurally valid lab
+        problems += _reference_problems(doc, lab, root)
+        quiz = _load_quiz(doc, root, lab, problems)
+    if problems or lab is None:
+        raise SpecError(sorted(problems, key=lambda p: (p.file != doc.file, p.file, p.line, p.column)))
     return LoadedLab(lab, root, quiz)
 
 
@@ -104,8 +105,21 @@ def _validate(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_problem(doc, model, prefix, err) for err in exc.errors())
+        problems.extend(
+            _problem(doc, model, prefix, err) for err in exc.errors() if not _is_echo(err)
+        )
         return None
+
+
+def _is_echo(err: ErrorDetails) -> bool:
+    """A "too short" error that only echoes invalid items (pydantic drops them first)."""
+    ctx = err.get("ctx") or {}
+    data = err.get("input")
+    return (
+        err["type"] == "too_short"
+        and isinstance(data, list | tuple)
+        and len(data) >= int(ctx.get("min_length", 0))
+    )
 
 
 def _problem(doc: YamlDocument, model: type[BaseModel], prefix: Path_, err: ErrorDetails) -> SpecProblem:
@@ -123,22 +137,35 @@ def _problem(doc: YamlDocument, model: type[BaseModel], prefix: Path_, err: Erro
         return doc.problem(path, message, at_key=True)
     if kind == "missing":
         return doc.problem(path[:-1], f"missing required key {path[-1]!r}", at_key=True)
+    if kind == "union_tag_invalid":
+        ctx = err.get("ctx") or {}
+        key = str(ctx.get("discriminator", "type")).strip("'")
+        message = f"unknown {key} {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+        return doc.problem((*path, key), message)
     message = _clean_message(err)
-    if kind not in {"model_type", "dict_type"} or "input" in err:
-        message += f" (got {_show(err.get('input'))})"
+    shown = _show(err.get("input"))
+    if shown:
+        message += f" (got {shown})"
+    if kind in {"enum", "literal_error"}:
+        message += _did_you_mean(err)
     return doc.problem(path, message)
+
+
+def _did_you_mean(err: ErrorDetails) -> str:
+    expected = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
+    close = difflib.get_close_matches(str(err.get("input")), expected, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _clean_message(err: ErrorDetails) -> str:
     msg = err["msg"]
-    if err["type"] == "union_tag_invalid":
-        ctx = err.get("ctx") or {}
-        return f"unknown {ctx.get('discriminator', 'type')}; expected one of {ctx.get('expected_tags')}"
     if err["type"] == "string_pattern_mismatch":
         return "does not have the expected format"
+    if err["type"] in {"model_type", "model_attributes_type", "dict_type"}:
+        return "expected a mapping of keys to values"
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
-    return msg[0].lower() + msg[1:] if msg else msg
+    return msg[0].lower() + msg[1:] if msg[1:2].islower() else msg
 
 
 def _data_path(data: Any, loc: tuple[int | str, ...]) -> Path_:
@@ -155,10 +182,15 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> Path_:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
-        elif not last or part == "[key]":
+        elif not last or part == "[key]" or _is_union_tag(node, part):
             continue
         out.append(part)
     return tuple(out)
+
+
+def _is_union_tag(node: Any, part: str | int) -> bool:
+    """Pydantic puts the chosen member's tag (``int_range``) into the location."""
+    return isinstance(node, Mapping) and part not in node and part in node.values()
 
 
 def _allowed_keys(model: type[BaseModel], path: Path_) -> list[str]:
@@ -198,6 +230,11 @@ def _at(data: Any, path: Path_) -> Any:
 
 
 def _show(value: Any) -> str:
+    """The offending value, short; nothing for a mapping (the path already says which)."""
+    if isinstance(value, Mapping):
+        return ""
+    if isinstance(value, list | tuple) and len(repr(value)) > 60:
+        return f"a list of {len(value)} items"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -212,44 +249,60 @@ def _display(path: Path) -> str:
 # --- pass 2: vocabulary --------------------------------------------------------------------
 
 
-def _vocabulary_problems(doc: YamlDocument, lab: Lab, vocab: Vocabulary) -> list[SpecProblem]:
+def _vocabulary_problems(doc: YamlDocument, vocab: Vocabulary) -> list[SpecProblem]:
+    """Check names and args against the vocabularies; works on raw data, so it runs
+    even when the structure pass found problems elsewhere."""
     problems: list[SpecProblem] = []
-    for path, registry, name_key in _vocabulary_refs(lab, vocab):
+    for path, registry, name_key in _vocabulary_refs(doc.data, vocab):
         name = _at(doc.data, (*path, name_key))
-        entry = registry.get(name)
+        entry = registry.get(name) if isinstance(name, str) else None
         if entry is None:
-            problems.append(doc.problem((*path, name_key), registry.unknown_message(name)))
+            if isinstance(name, str):  # wrong types are the structure pass's to report
+                problems.append(doc.problem((*path, name_key), registry.unknown_message(name)))
             continue
         args_path = (*path, "args")
         if _exists(doc.data, args_path):
-            _validate(doc, entry.args, args_path, problems)
-        else:
-            try:
-                entry.args.model_validate({})
-            except ValidationError as exc:
-                missing = ", ".join(str(e["loc"][0]) for e in exc.errors() if e["loc"])
-                problems.append(doc.problem(path, f"{registry.kind} {name!r} needs args: {missing}"))
+            if isinstance(_at(doc.data, args_path), Mapping):
+                _validate(doc, entry.args, args_path, problems)
+            continue
+        try:
+            entry.args.model_validate({})
+        except ValidationError as exc:
+            missing = ", ".join(str(e["loc"][0]) for e in exc.errors() if e["loc"])
+            problems.append(doc.problem(path, f"{registry.kind} {name!r} needs args: {missing}"))
     return problems
 
 
-def _vocabulary_refs(lab: Lab, vocab: Vocabulary) -> Iterator[tuple[Path_, Registry, str]]:
-    for i, objective in enumerate(lab.objectives):
-        if objective.check is not None:
-            yield ("objectives", i, "check"), vocab.checks, "name"
-    for i, weakness in enumerate(lab.weaknesses):
-        for j in range(len(weakness.injects)):
-            yield ("weaknesses", i, "injects", j), vocab.injects, "kind"
-    for i in range(len(lab.injects)):
-        yield ("injects", i), vocab.injects, "kind"
-    for i in range(len(lab.adversary)):
-        yield ("adversary", i), vocab.actions, "action"
+def _vocabulary_refs(data: Any, vocab: Vocabulary) -> Iterator[tuple[Path_, Registry, str]]:
+    """Paths of every mapping in ``data`` that names a vocabulary entry."""
+    candidates: list[tuple[Path_, Registry, str]] = []
+    for i, _ in _items(data, "objectives"):
+        candidates.append((("objectives", i, "check"), vocab.checks, "name"))
+    for i, weakness in _items(data, "weaknesses"):
+        for j, _ in _items(weakness, "injects"):
+            candidates.append((("weaknesses", i, "injects", j), vocab.injects, "kind"))
+    for i, _ in _items(data, "injects"):
+        candidates.append((("injects", i), vocab.injects, "kind"))
+    for i, _ in _items(data, "adversary"):
+        candidates.append((("adversary", i), vocab.actions, "action"))
+    for path, registry, key in candidates:
+        if _exists(data, (*path, key)):
+            yield path, registry, key
+
+
+def _items(data: Any, key: str) -> list[tuple[int, Any]]:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    return list(enumerate(value)) if isinstance(value, list) else []
 
 
 def _exists(data: Any, path: Path_) -> bool:
-    try:
-        _at(data, path)
-    except (KeyError, IndexError, TypeError):
-        return False
+    for part in path:
+        if isinstance(data, Mapping) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return False
     return True
 
 

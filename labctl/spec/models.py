@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -42,11 +43,14 @@ def _check_technique(value: str) -> str:
     return value
 
 
+_DURATION_RE: Final = re.compile(r"\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*")
+
+
 def _parse_duration(value: Any) -> Any:
     """Accept seconds as a number or text like ``90s``, ``45m``, ``1h30m``."""
     if isinstance(value, bool) or not isinstance(value, str):
         return value
-    match = re.fullmatch(r"\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*", value)
+    match = re.fullmatch(_DURATION_RE, value)
     if not match or not any(match.groups()):
         raise ValueError("durations look like 90s, 45m or 1h30m")
     hours, minutes, seconds = (int(g or 0) for g in match.groups())
@@ -73,7 +77,20 @@ CvssVector = Annotated[
     StringConstraints(pattern=r"^CVSS:3\.[01]/AV:[NALP]/AC:[LH]/PR:[NLH]/UI:[NR]/S:[UC]/C:[NLH]/I:[NLH]/A:[NLH]$"),
     Field(examples=["CVSS:3.1/AV:A/AC:L/PR:N/UI:N/S:U/C:N/I:H/A:H"]),
 ]
-Seconds = Annotated[int, BeforeValidator(_parse_duration), Field(ge=0, le=7 * 24 * 3600)]
+_DURATION_PATTERN: Final = r"^\s*(\d+h)?\s*(\d+m)?\s*(\d+s)?\s*$"
+Seconds = Annotated[
+    int,
+    BeforeValidator(_parse_duration),
+    Field(ge=0, le=7 * 24 * 3600),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "description": "seconds"},
+                {"type": "string", "pattern": _DURATION_PATTERN, "examples": ["90s", "45m", "1h30m"]},
+            ]
+        }
+    ),
+]
 CisspDomain = Annotated[int, Field(ge=1, le=8)]
 CismDomain = Annotated[int, Field(ge=1, le=4)]
 Points = Annotated[int, Field(ge=0, le=1000)]

@@ -9,6 +9,7 @@ all of them, rather than raised one at a time.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -66,8 +67,27 @@ def format_path(path: Path_) -> str:
     return out
 
 
+class _Loader(yaml.SafeLoader):
+    """A safe loader whose booleans are YAML 1.2's: only true and false.
+
+    YAML 1.1 also reads yes/no/on/off as booleans, which turns the key ``on:``
+    of an adversary step into ``True`` and Norway's country code into false.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
 class _Builder:
-    def __init__(self, doc: YamlDocument, loader: yaml.SafeLoader) -> None:
+    def __init__(self, doc: YamlDocument, loader: _Loader) -> None:
         self.doc = doc
         self.loader = loader
         self.problems: list[SpecProblem] = []
@@ -78,6 +98,9 @@ class _Builder:
         if self.nodes > MAX_NODES:
             raise _TooLarge
         self.doc.values[path] = _pos(node)
+        if isinstance(node, MappingNode | SequenceNode) and node.tag not in _COLLECTION_TAGS:
+            self._add(node, path, f"unsupported YAML tag {node.tag!r}")
+            return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
@@ -122,6 +145,9 @@ class _Builder:
         )
 
 
+_COLLECTION_TAGS: Final = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+
 class _TooLarge(Exception):
     pass
 
@@ -156,9 +182,13 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[YamlDocument, lis
 def parse_yaml_text(text: str, name: str) -> tuple[YamlDocument, list[SpecProblem]]:
     """Like :func:`read_yaml`, from text already in memory."""
     doc = YamlDocument(file=name, data=None)
-    loader = yaml.SafeLoader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        return doc, [SpecProblem(name, line, 1, "", f"YAML syntax error: {exc.reason}")]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -166,8 +196,11 @@ def parse_yaml_text(text: str, name: str) -> tuple[YamlDocument, list[SpecProble
         return doc, [SpecProblem(name, line, col, "", f"YAML syntax error: {what}")]
     except yaml.YAMLError as exc:
         return doc, [SpecProblem(name, 1, 1, "", f"YAML syntax error: {exc}")]
+    except RecursionError:
+        return doc, [SpecProblem(name, 1, 1, "", "YAML is nested too deeply")]
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         return doc, [SpecProblem(name, 1, 1, "", "file is empty")]
     builder = _Builder(doc, loader)
@@ -175,4 +208,8 @@ def parse_yaml_text(text: str, name: str) -> tuple[YamlDocument, list[SpecProble
         doc.data = builder.build(node, ())
     except _TooLarge:
         return doc, [SpecProblem(name, 1, 1, "", f"document expands to more than {MAX_NODES} values")]
+    except RecursionError:
+        return doc, [SpecProblem(name, 1, 1, "", "YAML is nested too deeply")]
+    if doc.data is None and not builder.problems:
+        return doc, [SpecProblem(name, 1, 1, "", "file holds no data (only null)")]
     return doc, builder.problems
