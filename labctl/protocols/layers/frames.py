@@ -38,16 +38,27 @@ from labctl.protocols.tm_frame import OCF_SIZE, TM_HEADER_SIZE, TM_PRIMARY_HEADE
 
 
 class _Framed(Packet):  # type: ignore[misc]
-    """Common trailer handling: ``_trailer_sizes`` says how many octets end the layer."""
+    """Common trailer handling for frames.
+
+    Scapy puts every layer's padding at the very end of the built packet; inside a frame
+    that would land after the FECF. So a frame folds the padding of its inner layers (the
+    second and later packets of the data field) into its body before the trailer, and
+    keeps octets after its own end as ``trailing`` (re-emitted by :meth:`build_padding`).
+    """
 
     fecf_ok: bool | None = None
     truncated: bool = False
+    trailing: bytes = b""
     _body_len: int | None = None
 
-    def extract_padding(self, s: bytes) -> tuple[bytes, bytes]:
+    def extract_padding(self, s: bytes) -> tuple[bytes, None]:
         if self._body_len is None:
-            return s, b""
-        return s[: self._body_len], s[self._body_len :]
+            return s, None
+        self.trailing = s[self._body_len :]
+        return s[: self._body_len], None
+
+    def build_padding(self) -> bytes:
+        return self.trailing
 
 
 class TCFrame(_Framed):
@@ -60,6 +71,7 @@ class TCFrame(_Framed):
         return CONFIG.tc_channel(self.vcid).fecf
 
     def post_build(self, p: bytes, pay: bytes) -> bytes:
+        pay += self.payload.build_padding()
         fecf = self._has_fecf()
         if self.length is None:
             total = len(p) + len(pay) + CRC16_SIZE * fecf
@@ -145,6 +157,7 @@ class TMFrame(_Framed):
     ]
 
     def post_build(self, p: bytes, pay: bytes) -> bytes:
+        pay += self.payload.build_padding()
         if self.ocf_flag is None:
             word = p[1] & 0xFE | (self.ocf is not None)
             p = p[:1] + bytes([word]) + p[2:]
@@ -229,7 +242,10 @@ class SDLSHeader(Packet):  # type: ignore[misc]
     def post_build(self, p: bytes, pay: bytes) -> bytes:
         size = _sa(self).mac_len
         mac = bytes(size) if self.mac is None else bytes(self.mac)
-        return p + pay + mac
+        return p + pay + self.payload.build_padding() + mac
+
+    def build_padding(self) -> bytes:
+        return b""  # folded in before the MAC by post_build
 
     def post_dissect(self, s: bytes) -> bytes:
         size = _sa(self).mac_len

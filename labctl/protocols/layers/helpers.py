@@ -30,6 +30,8 @@ def dissect(cls: Any, raw: bytes) -> Packet:
     while layer:
         if getattr(layer, "truncated", False):
             raise ProtocolError(f"{layer.name}: truncated")
+        if getattr(layer, "trailing", b""):
+            raise ProtocolError(f"{layer.name}: {len(layer.trailing)} trailing octets")
         if getattr(layer, "fecf_ok", None) is False:
             raise CrcError(f"{layer.name}: FECF mismatch")
         if getattr(layer, "pec_ok", None) is False:

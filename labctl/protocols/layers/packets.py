@@ -62,7 +62,11 @@ class _PusLayer(Packet):  # type: ignore[misc]
             return s
         self.pec_ok = crc16_ok(header + (self.raw_packet_cache or b"") + s)
         self.pec = int.from_bytes(s[-PEC_SIZE:], "big")
-        self.raw_packet_cache = None  # so that post_build appends the PEC again
+        # Drop the caches so that post_build runs again on rebuild: this layer appends the
+        # PEC, the SpacePacket underlayer recomputes it when it was deleted.
+        self.raw_packet_cache = None
+        if self.underlayer is not None:
+            self.underlayer.raw_packet_cache = None
         return s[:-PEC_SIZE]
 
 
