@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -17,6 +17,9 @@ from labctl.cli import labs
 from labctl.cli.context import State, err, out, state
 from labctl.errors import LabctlError
 
+if TYPE_CHECKING:  # typer vendors click; its Context base class is only needed for typing
+    from typer._click.core import Context as BaseContext
+
 #: Exit status for a bug in labctl itself (EX_SOFTWARE).
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
@@ -25,7 +28,7 @@ EXIT_INTERRUPTED = 130
 class LabctlGroup(TyperGroup):
     """Maps every error to one clear line and an exit status; --debug shows tracebacks."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: BaseContext) -> Any:
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
@@ -49,7 +52,7 @@ class LabctlGroup(TyperGroup):
             raise typer.Exit(EXIT_INTERNAL) from None
 
 
-def _debug(ctx: typer.Context) -> bool:
+def _debug(ctx: BaseContext) -> bool:
     obj = ctx.find_root().obj
     return (isinstance(obj, State) and obj.debug) or os.environ.get("LABCTL_DEBUG") == "1"
 

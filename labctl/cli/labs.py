@@ -11,7 +11,7 @@ from rich.table import Table
 
 from labctl.cli.context import err, out, state
 from labctl.errors import SpecError
-from labctl.spec import LoadedLab, find_lab_dirs, lab_by_id, load_lab
+from labctl.spec import Lab, LoadedLab, find_lab_dirs, lab_by_id, load_lab
 
 app = typer.Typer(help="List, inspect and validate labs.", no_args_is_help=True)
 
@@ -48,14 +48,18 @@ def list_labs(ctx: typer.Context) -> None:
         )
     out.print(table)
     if invalid:
-        err.print(f"[yellow]{invalid} lab(s) are invalid; run 'labctl labs validate' for details[/]")
+        err.print(
+            f"[yellow]{invalid} lab(s) are invalid; run 'labctl labs validate' for details[/]"
+        )
 
 
 @app.command()
 def show(
     ctx: typer.Context,
     lab_id: Annotated[str, typer.Argument(metavar="ID", help="Lab id, e.g. tc-replay.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the validated spec as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the validated spec as JSON.")
+    ] = False,
 ) -> None:
     """Show one lab: metadata, topology, parameters, weaknesses, objectives."""
     loaded = lab_by_id(state(ctx).labs(), lab_id)
@@ -70,33 +74,35 @@ def _print_lab(loaded: LoadedLab) -> None:
     out.print(f"[bold]{escape(lab.title)}[/] ({lab.id})")
     out.print(escape(lab.summary.strip()))
     out.print(
-        f"difficulty {lab.difficulty.value} · mode {lab.mode.value} · about {_minutes(lab.duration)}"
-        f" · {lab.total_points} points"
+        f"difficulty {lab.difficulty.value} · mode {lab.mode.value}"
+        f" · about {_minutes(lab.duration)} · {lab.total_points} points"
     )
     out.print(
         f"SPARTA {', '.join(lab.sparta.techniques)}"
         f" · countermeasures {', '.join(lab.sparta.countermeasures) or '-'}"
         f" · CISSP domains {', '.join(map(str, lab.cissp_domains))}"
     )
+    for table in _lab_tables(lab):
+        if table.row_count:
+            out.print(table)
+
+
+def _lab_tables(lab: Lab) -> list[Table]:
     hosts = Table("host", "networks", title="Topology", title_justify="left")
     for host, networks in lab.hosts().items():
         hosts.add_row(host, ", ".join(sorted(n.value for n in networks)) or "-")
-    out.print(hosts)
-    if lab.parameters:
-        params = Table("parameter", "type", "secret", "description", title="Per-student parameters")
-        for name, param in lab.parameters.items():
-            params.add_row(name, param.type, "yes" if param.secret else "no", escape(param.description))
-        out.print(params)
-    if lab.weaknesses:
-        weak = Table("id", "component", "SPARTA", "CWE", "title", title="Injected weaknesses")
-        for w in lab.weaknesses:
-            weak.add_row(w.id, w.component, w.sparta, w.cwe, escape(w.title))
-        out.print(weak)
+    params = Table("parameter", "type", "secret", "description", title="Per-student parameters")
+    for name, param in lab.parameters.items():
+        secret = "yes" if param.secret else "no"
+        params.add_row(name, param.type, secret, escape(param.description))
+    weak = Table("id", "component", "SPARTA", "CWE", "title", title="Injected weaknesses")
+    for w in lab.weaknesses:
+        weak.add_row(w.id, w.component, w.sparta, w.cwe, escape(w.title))
     objectives = Table("id", "kind", "points", "check", "hidden", title="Objectives")
     for o in lab.objectives:
         check = o.check.name if o.check else "(report)"
         objectives.add_row(o.id, o.kind.value, str(o.points), check, "yes" if o.hidden else "")
-    out.print(objectives)
+    return [hosts, params, weak, objectives]
 
 
 @app.command()
@@ -104,7 +110,9 @@ def validate(
     ctx: typer.Context,
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Lab folders, lab.yaml files, or folders of labs (default: the labs folder)."),
+        typer.Argument(
+            help="Lab folders, lab.yaml files, or folders of labs (default: the labs folder)."
+        ),
     ] = None,
 ) -> None:
     """Check labs and report every problem as file:line:column: field.path: message."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from labctl.spec.models import Network, Seconds
-from labctl.spec.vocabulary import Args, NoArgs, Vocabulary
+from labctl.spec.vocabulary import Args, Vocabulary
 
 AbsPath = Annotated[str, StringConstraints(pattern=r"^/[^\x00]*$")]
 FileMode = Annotated[str, StringConstraints(pattern=r"^0?[0-7]{3,4}$"), Field(examples=["0600"])]
@@ -36,6 +36,12 @@ class WriteFile(Args):
     content: str | None = None
     mode: FileMode = "0644"
     owner: UserName = "root"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WriteFile:
+        if (self.template is None) == (self.content is None):
+            raise ValueError("give exactly one of 'template' or 'content'")
+        return self
 
 
 class AddUser(Args):
@@ -143,7 +149,6 @@ ACTIONS: dict[str, type[Args]] = {
     "jam": Jam,
     "brute_force": BruteForce,
     "hazardous_command": HazardousCommand,
-    "wait": NoArgs,
 }
 
 

@@ -65,7 +65,9 @@ def load_lab(path: Path, vocabulary: Vocabulary | None = None) -> LoadedLab:
         problems += _reference_problems(doc, lab, root)
         quiz = _load_quiz(doc, root, lab, problems)
     if problems or lab is None:
-        raise SpecError(sorted(problems, key=lambda p: (p.file != doc.file, p.file, p.line, p.column)))
+        raise SpecError(
+            sorted(problems, key=lambda p: (p.file != doc.file, p.file, p.line, p.column))
+        )
     return LoadedLab(lab, root, quiz)
 
 
@@ -80,7 +82,9 @@ def find_lab_dirs(paths: Iterable[Path]) -> list[Path]:
         elif path.is_dir():
             found.extend(sorted(p.parent for p in path.glob(f"*/{LAB_FILE}")))
         else:
-            raise NotFoundError("file or folder", str(path), "give a lab folder, a lab.yaml or labs/")
+            raise NotFoundError(
+                "file or folder", str(path), "give a lab folder, a lab.yaml or labs/"
+            )
     return found
 
 
@@ -122,7 +126,9 @@ def _is_echo(err: ErrorDetails) -> bool:
     )
 
 
-def _problem(doc: YamlDocument, model: type[BaseModel], prefix: Path_, err: ErrorDetails) -> SpecProblem:
+def _problem(
+    doc: YamlDocument, model: type[BaseModel], prefix: Path_, err: ErrorDetails
+) -> SpecProblem:
     path = (*prefix, *_data_path(_at(doc.data, prefix), err["loc"]))
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -177,15 +183,25 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> Path_:
     out: list[str | int] = []
     node = data
     for i, part in enumerate(loc):
-        last = i == len(loc) - 1
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        elif not last or part == "[key]" or _is_union_tag(node, part):
+        child = _child(node, part)
+        if child is not _MISSING:
+            node = child
+        elif i < len(loc) - 1 or part == "[key]" or _is_union_tag(node, part):
             continue
         out.append(part)
     return tuple(out)
+
+
+_MISSING: Final = object()
+
+
+def _child(node: Any, part: str | int) -> Any:
+    """``node[part]`` for a mapping key or list index, else ``_MISSING``."""
+    if isinstance(node, Mapping):
+        return node.get(part, _MISSING)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return _MISSING
 
 
 def _is_union_tag(node: Any, part: str | int) -> bool:
@@ -297,11 +313,8 @@ def _items(data: Any, key: str) -> list[tuple[int, Any]]:
 
 def _exists(data: Any, path: Path_) -> bool:
     for part in path:
-        if isinstance(data, Mapping) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
+        data = _child(data, part)
+        if data is _MISSING:
             return False
     return True
 
@@ -366,7 +379,9 @@ def _parameter_problems(doc: YamlDocument, lab: Lab) -> Iterator[SpecProblem]:
         wordlist = getattr(param, "wordlist", None)
         if wordlist and not (WORDLIST_DIR / f"{wordlist}.txt").is_file():
             known = sorted(p.stem for p in WORDLIST_DIR.glob("*.txt"))
-            yield doc.problem(("parameters", name, "wordlist"), _unknown("word list", wordlist, known))
+            yield doc.problem(
+                ("parameters", name, "wordlist"), _unknown("word list", wordlist, known)
+            )
 
 
 def _file_problems(doc: YamlDocument, lab: Lab, root: Path) -> Iterator[SpecProblem]:
@@ -380,7 +395,9 @@ def _file_problems(doc: YamlDocument, lab: Lab, root: Path) -> Iterator[SpecProb
     ]
     for i, weakness in enumerate(lab.weaknesses):
         for j, inject in enumerate(weakness.injects):
-            refs.append((("weaknesses", i, "injects", j, "args", "template"), inject.args.get("template")))
+            refs.append(
+                (("weaknesses", i, "injects", j, "args", "template"), inject.args.get("template"))
+            )
     for i, inject in enumerate(lab.injects):
         refs.append((("injects", i, "args", "template"), inject.args.get("template")))
     for path, relative in refs:

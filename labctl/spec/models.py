@@ -74,7 +74,9 @@ CountermeasureId = Annotated[
 CweId = Annotated[str, StringConstraints(pattern=r"^CWE-\d{1,5}$"), Field(examples=["CWE-294"])]
 CvssVector = Annotated[
     str,
-    StringConstraints(pattern=r"^CVSS:3\.[01]/AV:[NALP]/AC:[LH]/PR:[NLH]/UI:[NR]/S:[UC]/C:[NLH]/I:[NLH]/A:[NLH]$"),
+    StringConstraints(
+        pattern=r"^CVSS:3\.[01]/AV:[NALP]/AC:[LH]/PR:[NLH]/UI:[NR]/S:[UC]/C:[NLH]/I:[NLH]/A:[NLH]$"
+    ),
     Field(examples=["CVSS:3.1/AV:A/AC:L/PR:N/UI:N/S:U/C:N/I:H/A:H"]),
 ]
 _DURATION_PATTERN: Final = r"^\s*(\d+h)?\s*(\d+m)?\s*(\d+s)?\s*$"
@@ -86,7 +88,11 @@ Seconds = Annotated[
         {
             "anyOf": [
                 {"type": "integer", "minimum": 0, "description": "seconds"},
-                {"type": "string", "pattern": _DURATION_PATTERN, "examples": ["90s", "45m", "1h30m"]},
+                {
+                    "type": "string",
+                    "pattern": _DURATION_PATTERN,
+                    "examples": ["90s", "45m", "1h30m"],
+                },
             ]
         }
     ),
@@ -397,7 +403,9 @@ class QuizQuestion(Model):
     @model_validator(mode="after")
     def _answer_in_range(self) -> QuizQuestion:
         if self.answer >= len(self.choices):
-            raise ValueError(f"answer {self.answer} is not an index into {len(self.choices)} choices")
+            raise ValueError(
+                f"answer {self.answer} is not an index into {len(self.choices)} choices"
+            )
         if self.cissp_domain is None and self.cism_domain is None:
             raise ValueError("tag the question with a cissp_domain or a cism_domain")
         return self

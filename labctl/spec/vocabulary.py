@@ -29,10 +29,6 @@ class Args(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class NoArgs(Args):
-    """For entries that take no arguments."""
-
-
 class VocabularyItem(Protocol):
     """What a plugin class provides to be listed in a vocabulary."""
 

@@ -182,34 +182,40 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[YamlDocument, lis
 def parse_yaml_text(text: str, name: str) -> tuple[YamlDocument, list[SpecProblem]]:
     """Like :func:`read_yaml`, from text already in memory."""
     doc = YamlDocument(file=name, data=None)
-    loader: _Loader | None = None
+    loader = None
     try:
         loader = _Loader(text)
         node = loader.get_single_node()
-    except yaml.reader.ReaderError as exc:
-        line = text[: exc.position].count("\n") + 1
-        return doc, [SpecProblem(name, line, 1, "", f"YAML syntax error: {exc.reason}")]
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = exc.problem or "invalid YAML"
-        return doc, [SpecProblem(name, line, col, "", f"YAML syntax error: {what}")]
+        if node is None:
+            return doc, [SpecProblem(name, 1, 1, "", "file is empty")]
+        builder = _Builder(doc, loader)
+        doc.data = builder.build(node, ())
     except yaml.YAMLError as exc:
-        return doc, [SpecProblem(name, 1, 1, "", f"YAML syntax error: {exc}")]
+        return doc, [_syntax_problem(exc, text, name)]
+    except _TooLarge:
+        return doc, [
+            SpecProblem(name, 1, 1, "", f"document expands to more than {MAX_NODES} values")
+        ]
     except RecursionError:
         return doc, [SpecProblem(name, 1, 1, "", "YAML is nested too deeply")]
     finally:
         if loader is not None:
             loader.dispose()
-    if node is None:
-        return doc, [SpecProblem(name, 1, 1, "", "file is empty")]
-    builder = _Builder(doc, loader)
-    try:
-        doc.data = builder.build(node, ())
-    except _TooLarge:
-        return doc, [SpecProblem(name, 1, 1, "", f"document expands to more than {MAX_NODES} values")]
-    except RecursionError:
-        return doc, [SpecProblem(name, 1, 1, "", "YAML is nested too deeply")]
     if doc.data is None and not builder.problems:
         return doc, [SpecProblem(name, 1, 1, "", "file holds no data (only null)")]
     return doc, builder.problems
+
+
+def _syntax_problem(exc: yaml.YAMLError, text: str, name: str) -> SpecProblem:
+    line, col = 1, 1
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text[: exc.position].count("\n") + 1
+        what = exc.reason
+    elif isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        if mark is not None:
+            line, col = mark.line + 1, mark.column + 1
+        what = exc.problem or "invalid YAML"
+    else:
+        what = str(exc)
+    return SpecProblem(name, line, col, "", f"YAML syntax error: {what}")

@@ -48,7 +48,9 @@ def test_labs_list_marks_invalid_labs(runner: CliRunner, tmp_path: Path) -> None
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "lab.yaml").write_text("id: broken\n", encoding="utf-8")
-    result = runner.invoke(app, ["--labs-dir", str(tmp_path), "labs", "list"], env={"COLUMNS": "200"})
+    result = runner.invoke(
+        app, ["--labs-dir", str(tmp_path), "labs", "list"], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0
     assert "tc-replay" in result.stdout
     assert "invalid" in result.stdout
@@ -56,7 +58,9 @@ def test_labs_list_marks_invalid_labs(runner: CliRunner, tmp_path: Path) -> None
 
 
 def test_labs_show(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["--labs-dir", str(LABS), "labs", "show", "tc-replay"], env={"COLUMNS": "200"})
+    result = runner.invoke(
+        app, ["--labs-dir", str(LABS), "labs", "show", "tc-replay"], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output
     for text in ("Telecommand replay", "replay-rejected", "anti-replay-disabled", "uplink_key"):
         assert text in result.stdout

@@ -44,7 +44,12 @@ def test_example_lab_uses_every_parameter_type() -> None:
 
 def test_example_lab_uses_every_objective_kind() -> None:
     lab = load_lab(EXAMPLE).spec
-    assert {o.kind.value for o in lab.objectives} == {"attack", "remediation", "availability", "report"}
+    assert {o.kind.value for o in lab.objectives} == {
+        "attack",
+        "remediation",
+        "availability",
+        "report",
+    }
 
 
 @pytest.mark.parametrize("lab_dir", find_lab_dirs([LABS]), ids=lambda p: p.name)
@@ -157,3 +162,11 @@ def test_json_schema_rejects_unknown_check_args() -> None:
     data = _data(EXAMPLE)
     data["objectives"][0]["check"]["args"] = {"bogus": 1}
     assert not validator.is_valid(json.loads(json.dumps(data)))
+
+
+def test_lab_format_doc_lists_every_vocabulary_entry() -> None:
+    text = (REPO / "docs" / "lab-format.md").read_text(encoding="utf-8")
+    vocab = default_vocabulary()
+    for registry in (vocab.checks, vocab.injects, vocab.actions):
+        for entry in registry:
+            assert f"| `{entry.name}` |" in text, f"{registry.kind} {entry.name} is not documented"

@@ -15,7 +15,10 @@ def test_positions_of_keys_and_values() -> None:
     assert problems == []
     assert doc.values[("a", 0, "y", 1)] == doc.position(("a", 0, "y", 1))
     assert (doc.position(("a", 0, "y", 1)).line, doc.position(("a", 0, "y", 1)).column) == (3, 12)
-    assert (doc.position(("a", 0, "y"), at_key=True).line, doc.position(("a", 0, "y"), at_key=True).column) == (3, 5)
+    assert (
+        doc.position(("a", 0, "y"), at_key=True).line,
+        doc.position(("a", 0, "y"), at_key=True).column,
+    ) == (3, 5)
 
 
 def test_missing_path_falls_back_to_nearest_ancestor() -> None:
@@ -60,7 +63,8 @@ def test_deep_nesting_is_a_problem_not_a_crash() -> None:
 
 def test_python_tags_are_refused() -> None:
     _, problems = parse_yaml_text("x: !!python/object/apply:os.system [echo hi]\n", "f.yaml")
-    assert problems and "unsupported YAML tag" in problems[0].message
+    assert problems
+    assert "unsupported YAML tag" in problems[0].message
 
 
 def test_multiple_documents_are_a_syntax_error() -> None:
@@ -83,7 +87,10 @@ def test_unreadable_path_is_a_problem_not_an_exception(tmp_path: Path) -> None:
 
 
 def test_format_path() -> None:
-    assert format_path(("objectives", 2, "check", "args", "window")) == "objectives[2].check.args.window"
+    assert (
+        format_path(("objectives", 2, "check", "args", "window"))
+        == "objectives[2].check.args.window"
+    )
     assert format_path((0, "a")) == "[0].a"
     assert format_path(()) == ""
 

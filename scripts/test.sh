@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: linters, type checks, layer rules, then pytest.
+# Sets up .venv on first use. Extra arguments go to pytest (e.g. -k spec, -x).
+# Docker tests need a running engine: they skip loudly without one, and fail when CI=true.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/_venv.sh
+labctl_venv dev
+
+echo "==> ruff"
+"$VENV_BIN/ruff" check .
+"$VENV_BIN/ruff" format --check .
+echo "==> mypy"
+"$VENV_BIN/mypy"
+echo "==> import-linter (layer rules, docs/architecture.md)"
+"$VENV_BIN/lint-imports"
+echo "==> pytest"
+exec "$VENV_BIN/python" -m pytest "$@"
