@@ -62,16 +62,31 @@ class Scanner(Generic[T]):
     _junk_sample: bytearray = field(default_factory=bytearray)
 
     def feed(self, chunk: bytes) -> tuple[list[T], list[Garbage]]:
+        """Add octets; return the units completed and the garbage runs closed by them."""
         self._buf += chunk
+        return self._scan(final=False)
+
+    def close(self) -> tuple[list[T], list[Garbage]]:
+        """End of stream: a unit still waiting for octets is garbage after all, so rescan
+        past it; the remaining tail is reported as garbage."""
+        units, garbage = self._scan(final=True)
+        if self._buf:
+            self._skip(bytes(self._buf), 0, "truncated at end of stream")
+            self._base += len(self._buf)
+            self._buf.clear()
+        self._flush_junk(garbage, self._base)
+        return units, garbage
+
+    def _scan(self, final: bool) -> tuple[list[T], list[Garbage]]:
         units: list[T] = []
         garbage: list[Garbage] = []
-        pos = 0
         data = bytes(self._buf)
+        pos = 0
         while pos < len(data):
             try:
                 unit, end = self.decode_at(data, pos)
             except NeedMore:
-                if len(data) - pos < self.max_unit:
+                if not final and len(data) - pos < self.max_unit:
                     break
                 self._skip(data, pos, "declared length never completed")
                 pos += 1
@@ -86,16 +101,6 @@ class Scanner(Generic[T]):
         del self._buf[:pos]
         self._base += pos
         return units, garbage
-
-    def close(self) -> list[Garbage]:
-        """End of stream: whatever is left is garbage."""
-        garbage: list[Garbage] = []
-        if self._buf:
-            self._skip(bytes(self._buf), 0, "truncated at end of stream")
-            self._base += len(self._buf)
-            self._buf.clear()
-        self._flush_junk(garbage, self._base)
-        return garbage
 
     def _skip(self, data: bytes, pos: int, reason: str) -> None:
         if self._junk_start is None:
@@ -203,7 +208,8 @@ def split_datagram(decoder: Decoder[T], datagram: bytes) -> tuple[list[T], list[
     """All units in one datagram (several may be concatenated) plus garbage reports."""
     scanner: Scanner[T] = Scanner(decoder, len(datagram) + 1)
     units, garbage = scanner.feed(datagram)
-    return units, garbage + scanner.close()
+    more, tail = scanner.close()
+    return units + more, garbage + tail
 
 
 def packets_in(data: bytes) -> tuple[list[SpacePacket], bytes]:
