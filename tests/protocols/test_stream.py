@@ -79,8 +79,11 @@ def test_packet_stream_with_apid_filter_and_pec() -> None:
     assert [p.apid for p in packets] == [5, 5] and garbage[0].length == len(other)
     corrupt = bytearray(good)
     corrupt[-1] ^= 1
-    packets, garbage = packet_stream(check_pec=True).feed(bytes(corrupt) + good)
-    assert len(packets) == 1 and garbage
+    stream = packet_stream(apids=frozenset({5}), check_pec=True)
+    packets, garbage = stream.feed(bytes(corrupt) + good)
+    more, tail = stream.close()
+    assert [p.apid for p in packets + more] == [5]
+    assert sum(g.length for g in garbage + tail) == len(corrupt)
 
 
 def test_packet_stream_caps_declared_length() -> None:
