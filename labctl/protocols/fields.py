@@ -37,7 +37,7 @@ class Bits:
 class Layout:
     """A fixed-size header made of :class:`Bits`, big-endian, octet aligned as a whole."""
 
-    __slots__ = ("fields", "name", "names", "reference", "size", "_specs")
+    __slots__ = ("_specs", "fields", "name", "names", "reference", "size")
 
     def __init__(self, name: str, reference: str, fields: Sequence[Bits]) -> None:
         total = sum(f.width for f in fields)

@@ -100,9 +100,9 @@ class Clcw:
 
     def encode(self) -> bytes:
         s = self
+        head = (0, s.version, s.status, s.cop, s.vcid, s.spare, s.no_rf, s.no_bitlock)
         return CLCW.pack(
-            (0, s.version, s.status, s.cop, s.vcid, s.spare, s.no_rf, s.no_bitlock, s.lockout)
-            + (s.wait, s.retransmit, s.farm_b_counter, s.spare2, s.report)
+            (*head, s.lockout, s.wait, s.retransmit, s.farm_b_counter, s.spare2, s.report)
         )
 
     @classmethod

@@ -6,7 +6,13 @@ import random
 from collections.abc import Callable
 
 from labctl.protocols.pus import CdsShortTime, PusTc, PusTm
-from labctl.protocols.sdls import Keyring, MacAlgorithm, SdlsEngine, SecurityAssociation, ServiceType
+from labctl.protocols.sdls import (
+    Keyring,
+    MacAlgorithm,
+    SdlsEngine,
+    SecurityAssociation,
+    ServiceType,
+)
 from labctl.protocols.spacepacket import idle_packet
 from labctl.protocols.tc_frame import TcFrame, segment, set_vr_frame, unlock_frame
 from labctl.protocols.tm_frame import Clcw, Fsr, TmFrame, idle_frame
@@ -19,7 +25,11 @@ def engines() -> tuple[SdlsEngine, SdlsEngine]:
         return [
             SecurityAssociation(1),
             SecurityAssociation(
-                2, ServiceType.AUTHENTICATION, iv_len=0, sn_len=4, mac_algorithm=MacAlgorithm.AES_CMAC
+                2,
+                ServiceType.AUTHENTICATION,
+                iv_len=0,
+                sn_len=4,
+                mac_algorithm=MacAlgorithm.AES_CMAC,
             ),
             SecurityAssociation(3, ServiceType.PLAINTEXT, iv_len=0, sn_len=2, mac_len=0),
         ]

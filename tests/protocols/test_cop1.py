@@ -14,15 +14,18 @@ def test_in_sequence_frames_accepted_and_vr_advances() -> None:
     farm = Farm1(vcid=1)
     for seq in range(300):
         result = farm.receive(ad(seq % 256))
-        assert result.accepted and result.event is FarmEvent.AD_ACCEPTED
-    assert farm.vr == 300 % 256 and farm.clcw().report == farm.vr
+        assert result.accepted
+        assert result.event is FarmEvent.AD_ACCEPTED
+    assert farm.vr == 300 % 256
+    assert farm.clcw().report == farm.vr
 
 
 def test_duplicate_in_negative_window_discarded_silently() -> None:
     farm = Farm1(vcid=1, vr=10)
     result = farm.receive(ad(8))
     assert (result.accepted, result.event) == (False, FarmEvent.AD_NEGATIVE_WINDOW)
-    assert farm.state is FarmState.OPEN and not farm.retransmit
+    assert farm.state is FarmState.OPEN
+    assert not farm.retransmit
 
 
 def test_gap_in_positive_window_requests_retransmission() -> None:
@@ -30,35 +33,45 @@ def test_gap_in_positive_window_requests_retransmission() -> None:
     result = farm.receive(ad(3))
     assert (result.accepted, result.event) == (False, FarmEvent.AD_POSITIVE_WINDOW)
     assert farm.clcw().retransmit == 1
-    assert farm.receive(ad(0)).accepted and farm.clcw().retransmit == 0
+    assert farm.receive(ad(0)).accepted
+    assert farm.clcw().retransmit == 0
 
 
 def test_outside_window_locks_out_until_unlock() -> None:
     farm = Farm1(vcid=1, window=10)
     result = farm.receive(ad(100))
-    assert result.event is FarmEvent.AD_LOCKOUT_AREA and farm.state is FarmState.LOCKOUT
+    assert result.event is FarmEvent.AD_LOCKOUT_AREA
+    assert farm.state is FarmState.LOCKOUT
     assert farm.clcw().lockout == 1
     assert not farm.receive(ad(0)).accepted  # everything discarded while locked out
     set_vr = farm.receive(set_vr_frame(0x42, 1, 50))
-    assert set_vr.accepted and farm.lockout and farm.vr == 0  # Set V(R) does not unlock
+    assert set_vr.accepted
+    assert farm.lockout
+    assert farm.vr == 0
     unlock = farm.receive(unlock_frame(0x42, 1))
-    assert unlock.accepted and unlock.event is FarmEvent.UNLOCK
-    assert farm.state is FarmState.OPEN and farm.clcw().lockout == 0
+    assert unlock.accepted
+    assert unlock.event is FarmEvent.UNLOCK
+    assert farm.state is FarmState.OPEN
+    assert farm.clcw().lockout == 0
     assert farm.receive(ad(0)).accepted
-    assert farm.farm_b_counter == 2 and farm.clcw().farm_b_counter == 2
+    assert farm.farm_b_counter == 2
+    assert farm.clcw().farm_b_counter == 2
 
 
 def test_set_vr_when_open() -> None:
     farm = Farm1(vcid=1)
     assert farm.receive(set_vr_frame(0x42, 1, 77)).event is FarmEvent.SET_VR
-    assert farm.vr == 77 and farm.receive(ad(77)).accepted
+    assert farm.vr == 77
+    assert farm.receive(ad(77)).accepted
 
 
 def test_bd_frames_bypass_sequence_control_even_in_lockout() -> None:
     farm = Farm1(vcid=1)
     farm.receive(ad(128))
     result = farm.receive(TcFrame(0x42, 1, b"bd", 99, Bypass.TYPE_B))
-    assert result.accepted and result.event is FarmEvent.BD and result.data == b"bd"
+    assert result.accepted
+    assert result.event is FarmEvent.BD
+    assert result.data == b"bd"
     assert farm.lockout
 
 
@@ -66,24 +79,29 @@ def test_wait_when_buffer_full_then_release() -> None:
     farm = Farm1(vcid=1, capacity=1)
     assert farm.receive(ad(0)).accepted
     result = farm.receive(ad(1))
-    assert result.event is FarmEvent.AD_NO_BUFFER and farm.wait
-    assert farm.clcw().wait == 1 and farm.clcw().retransmit == 1
+    assert result.event is FarmEvent.AD_NO_BUFFER
+    assert farm.wait
+    assert farm.clcw().wait == 1
+    assert farm.clcw().retransmit == 1
     farm.release()
-    assert farm.state is FarmState.OPEN and farm.receive(ad(1)).accepted
+    assert farm.state is FarmState.OPEN
+    assert farm.receive(ad(1)).accepted
 
 
 def test_illegal_and_unknown_control_frames() -> None:
     farm = Farm1(vcid=1)
     assert farm.receive(TcFrame(0x42, 1, b"x", 0, 0, 1)).event is FarmEvent.INVALID
     assert farm.receive(TcFrame(0x42, 1, b"\x99", 0, 1, 1)).event is FarmEvent.INVALID
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="window"):
         Farm1(vcid=1, window=3)
 
 
 # -- FOP-1 -----------------------------------------------------------------------------
 
 
-def link(fop: Fop1, farm: Farm1, frames: list[TcFrame], drop: set[int] = frozenset()) -> list[bytes]:
+def link(
+    fop: Fop1, farm: Farm1, frames: list[TcFrame], drop: set[int] = frozenset()
+) -> list[bytes]:
     """Deliver frames (except the dropped indexes) and return what FARM accepted."""
     accepted = []
     for index, frame in enumerate(frames):
@@ -100,7 +118,8 @@ def test_fop_sends_and_clcw_acknowledges() -> None:
     assert [f.seq for f in frames] == [0, 1, 2]
     assert link(fop, farm, frames) == [b"c0", b"c1", b"c2"]
     fop.on_clcw(farm.clcw(), now=0.1)
-    assert not fop.sent and fop.vs == 3
+    assert not fop.sent
+    assert fop.vs == 3
 
 
 def test_fop_retransmits_on_clcw_retransmit_flag() -> None:
@@ -111,7 +130,8 @@ def test_fop_retransmits_on_clcw_retransmit_flag() -> None:
     assert [f.seq for f in resent] == [1, 2]
     assert link(fop, farm, resent) == [b"c1", b"c2"]
     fop.on_clcw(farm.clcw(), now=0.2)
-    assert not fop.sent and fop.state is FopState.ACTIVE
+    assert not fop.sent
+    assert fop.state is FopState.ACTIVE
 
 
 def test_fop_retransmits_on_timeout_then_alerts_at_limit() -> None:
@@ -119,14 +139,16 @@ def test_fop_retransmits_on_timeout_then_alerts_at_limit() -> None:
     fop.send_ad(b"lost", now=0.0)
     assert fop.on_timer(0.5) == []
     assert [f.data for f in fop.on_timer(1.0)] == [b"lost"]
-    assert fop.on_timer(2.5) == [] and fop.state is FopState.ALERTED
+    assert fop.on_timer(2.5) == []
+    assert fop.state is FopState.ALERTED
     assert "limit" in fop.alert
 
 
 def test_fop_window_limits_outstanding_frames() -> None:
     fop, farm = Fop1(0x42, 1, window=2), Farm1(1)
     sent = [f for n in range(5) for f in fop.send_ad(b"%d" % n, now=0.0)]
-    assert len(sent) == 2 and len(fop.waiting) == 3
+    assert len(sent) == 2
+    assert len(fop.waiting) == 3
     link(fop, farm, sent)
     more = fop.on_clcw(farm.clcw(), now=0.1)
     assert [f.seq for f in more] == [2, 3]
@@ -136,7 +158,8 @@ def test_fop_lockout_then_unlock_recovers() -> None:
     fop, farm = Fop1(0x42, 1), Farm1(1)
     farm.receive(ad(200))  # a rogue frame locks FARM-1 out
     fop.send_ad(b"a", now=0.0)
-    assert fop.on_clcw(farm.clcw(), now=0.1) == [] and fop.state is FopState.ALERTED
+    assert fop.on_clcw(farm.clcw(), now=0.1) == []
+    assert fop.state is FopState.ALERTED
     assert farm.receive(fop.unlock()).accepted
     resent = fop.on_clcw(farm.clcw(), now=0.2)
     assert fop.state in (FopState.ACTIVE, FopState.RETRANSMIT)
@@ -147,11 +170,13 @@ def test_fop_set_vr_resynchronises() -> None:
     fop, farm = Fop1(0x42, 1), Farm1(1, vr=40)
     assert farm.receive(fop.set_vr(10)).accepted
     (frame,) = fop.send_ad(b"x", now=0.0)
-    assert frame.seq == 10 and farm.receive(frame).accepted
+    assert frame.seq == 10
+    assert farm.receive(frame).accepted
 
 
 def test_fop_ignores_other_vc_and_bd() -> None:
     fop = Fop1(0x42, 1)
     fop.send_ad(b"x", now=0.0)
-    assert fop.on_clcw(Farm1(2).clcw(), now=0.1) == [] and len(fop.sent) == 1
+    assert fop.on_clcw(Farm1(2).clcw(), now=0.1) == []
+    assert len(fop.sent) == 1
     assert fop.send_bd(b"bd").bypass == Bypass.TYPE_B

@@ -1,4 +1,5 @@
 import fastcrc
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,10 +44,7 @@ def test_append_then_check_and_detect_single_bit_flip() -> None:
 
 
 def test_check_raises_typed_error() -> None:
-    try:
+    with pytest.raises(CrcError, match="test: CRC-16 mismatch") as caught:
         check_crc16(b"\x00\x01\x02", "test")
-    except CrcError as exc:
-        assert isinstance(exc, ValueError)
-    else:  # pragma: no cover
-        raise AssertionError("no CrcError")
+    assert isinstance(caught.value, ValueError)
     assert not crc16_ok(b"\x01")

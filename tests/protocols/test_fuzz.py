@@ -19,7 +19,7 @@ from labctl.protocols.cop1 import Farm1
 from labctl.protocols.pus import CdsShortTime, PusTc, PusTm
 from labctl.protocols.sdls import Verdict
 from labctl.protocols.spacepacket import SpacePacket
-from labctl.protocols.stream import split_datagram, space_packet_at, tc_frame_at, tm_frame_at
+from labctl.protocols.stream import space_packet_at, split_datagram, tc_frame_at, tm_frame_at
 from labctl.protocols.tc_frame import TcFrame, decode_control_command, unsegment
 from labctl.protocols.tm_frame import TmFrame, decode_ocf
 
@@ -125,7 +125,7 @@ def test_stream_scanners_survive_mutated_streams() -> None:
     pool = seeds(tx)
     blob = b"".join(inputs(rng, 3000, pool))
     for decoder in (space_packet_at(check_pec=True), tc_frame_at(), tm_frame_at(64)):
-        units, garbage = split_datagram(decoder, blob)  # type: ignore[arg-type]
+        _units, garbage = split_datagram(decoder, blob)  # type: ignore[arg-type]
         assert sum(g.length for g in garbage) <= len(blob)
 
 
@@ -161,5 +161,3 @@ def test_engine_verify_is_total_on_tiny_fields() -> None:
     for size in range(40):
         for fill in (0x00, 0x01, 0x02, 0x03, 0xFF):
             assert not rx.verify(1, b"", bytes([0, fill]) + bytes(size)).accepted
-
-

@@ -25,6 +25,8 @@ from labctl.protocols.layers import (
     configure_tc,
     configure_tm,
     dissect,
+)
+from labctl.protocols.layers import (
     space_packets as scapy_space_packets,
 )
 from labctl.protocols.pus import CdsShortTime
@@ -56,12 +58,15 @@ def test_pus_tc_scapy_equals_codec(tc: pus.PusTc) -> None:
     raw = tc.encode()
     built = (
         SpacePacket(apid=tc.apid, seq_count=tc.seq_count, seq_flags=tc.seq_flags)
-        / PusTc(service=tc.service, subtype=tc.subtype, source_id=tc.source_id, ack_flags=tc.ack_flags)
+        / PusTc(
+            service=tc.service, subtype=tc.subtype, source_id=tc.source_id, ack_flags=tc.ack_flags
+        )
         / tc.app_data
     )
     assert bytes(built) == raw
     dissected = SpacePacket(raw)
-    assert dissected[PusTc].pec_ok and bytes(dissected) == raw
+    assert dissected[PusTc].pec_ok
+    assert bytes(dissected) == raw
     assert dissected[PusTc].service == tc.service
 
 
@@ -85,7 +90,8 @@ def test_pus_tm_scapy_equals_codec(tm: pus.PusTm) -> None:
     )
     assert bytes(built) == raw
     dissected = SpacePacket(raw)
-    assert dissected[PusTm].pec_ok and bytes(dissected) == raw
+    assert dissected[PusTm].pec_ok
+    assert bytes(dissected) == raw
 
 
 @given(tc_frames, st.booleans())
@@ -139,14 +145,16 @@ def test_tm_frame_scapy_equals_codec(frame: tm_frame.TmFrame, fecf: bool) -> Non
 def test_clcw_scapy_equals_codec(clcw: tm_frame.Clcw) -> None:
     raw = clcw.encode()
     assert bytes(CLCW(raw)) == raw
-    assert CLCW(raw).report == clcw.report and CLCW(raw).lockout == clcw.lockout
+    assert CLCW(raw).report == clcw.report
+    assert CLCW(raw).lockout == clcw.lockout
 
 
 @given(fsrs)
 def test_fsr_scapy_equals_codec(fsr: tm_frame.Fsr) -> None:
     raw = fsr.encode()
     assert bytes(FSR(raw)) == raw
-    assert FSR(raw).bad_mac == fsr.bad_mac and FSR(raw).spi == fsr.spi
+    assert FSR(raw).bad_mac == fsr.bad_mac
+    assert FSR(raw).spi == fsr.spi
 
 
 def test_full_tc_stack_dissects_all_the_way_down(layer_config: object) -> None:
@@ -160,7 +168,8 @@ def test_full_tc_stack_dissects_all_the_way_down(layer_config: object) -> None:
         "PusTc",
         "Raw",
     ]
-    assert frame[TCSegment].map_id == 2 and frame[PusTc].subtype == 1
+    assert frame[TCSegment].map_id == 2
+    assert frame[PusTc].subtype == 1
     assert bytes(frame) == raw
 
 
@@ -168,14 +177,18 @@ def test_control_commands_dissect(layer_config: object) -> None:
     assert TCUnlock in TCFrame(tc_frame.unlock_frame(1, 0).encode())
     set_vr = TCFrame(tc_frame.set_vr_frame(1, 0, 77).encode())
     assert set_vr[TCSetVR].vr == 77
-    assert bytes(TCFrame(bypass=1, ctrl_cmd=1) / TCSetVR(vr=77)) == tc_frame.set_vr_frame(0, 0, 77).encode()
+    assert (
+        bytes(TCFrame(bypass=1, ctrl_cmd=1) / TCSetVR(vr=77))
+        == tc_frame.set_vr_frame(0, 0, 77).encode()
+    )
 
 
 def test_tm_frame_with_packets_and_ocf(layer_config: object) -> None:
     packets = pus.PusTm(3, 3, 25, b"hk").encode() + pus.PusTm(3, 5, 1, b"ev").encode()
     raw = tm_frame.TmFrame(0x42, 1, packets, ocf=tm_frame.Clcw(1, 7).encode()).encode()
     frame = TMFrame(raw)
-    assert frame[PusTm].subtype == 25 and bytes(frame) == raw
+    assert frame[PusTm].subtype == 25
+    assert bytes(frame) == raw
     assert frame.ocf_layer()[CLCW].report == 7
     assert [p[PusTm].subtype for p in scapy_space_packets(frame[SpacePacket].build())] == [25, 1]
     fsr = tm_frame.Fsr(alarm=1, bad_sn=1).encode()
@@ -190,7 +203,9 @@ def test_modified_fields_are_recomputed_after_delete(layer_config: object) -> No
     del frame[PusTc].pec
     del frame.fecf
     rebuilt = TCFrame(bytes(frame))
-    assert rebuilt.fecf_ok and rebuilt[PusTc].pec_ok and rebuilt[PusTc].service == 3
+    assert rebuilt.fecf_ok
+    assert rebuilt[PusTc].pec_ok
+    assert rebuilt[PusTc].service == 3
 
 
 def test_strict_dissect_raises_only_protocol_errors(layer_config: object) -> None:
@@ -202,7 +217,11 @@ def test_strict_dissect_raises_only_protocol_errors(layer_config: object) -> Non
         dissect(TCFrame, raw[:-3])
     with pytest.raises(ProtocolError):
         dissect(TCFrame, b"\x00")
-    bad_pec = bytearray(tc_frame.TcFrame(1, 1, tc_frame.segment(0, b"\x18\x01\xc0\x00\x00\x06/\x11\x01\x00\x00\x00\x00")).encode())
+    bad_pec = bytearray(
+        tc_frame.TcFrame(
+            1, 1, tc_frame.segment(0, b"\x18\x01\xc0\x00\x00\x06/\x11\x01\x00\x00\x00\x00")
+        ).encode()
+    )
     with pytest.raises(CrcError, match="packet error control"):
         dissect(TCFrame, bytes(bad_pec))
 
@@ -218,7 +237,8 @@ def test_sdls_header_layer_lengths_follow_registered_sa(layer_config: object) ->
     raw = bytes(frame)
     assert len(raw) == 5 + 1 + 2 + 12 + 10 + 16 + 2
     back = TCFrame(raw)
-    assert back[SDLSHeader].spi == 3 and back[SDLSHeader].mac == bytes(16)
+    assert back[SDLSHeader].spi == 3
+    assert back[SDLSHeader].mac == bytes(16)
     assert bytes(back) == raw
 
 

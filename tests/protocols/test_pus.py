@@ -43,7 +43,8 @@ def test_tc_bytes_identical_to_spacepackets_both_ways(tc: PusTc) -> None:
     assert PusTc.decode(raw) == tc
     back = TheirTc.unpack(tc.encode())
     assert (back.service, back.message_subtype, back.apid) == (tc.service, tc.subtype, tc.apid)
-    assert bytes(back.app_data) == tc.app_data and back.source_id == tc.source_id
+    assert bytes(back.app_data) == tc.app_data
+    assert back.source_id == tc.source_id
 
 
 @given(pus_tms)
@@ -65,7 +66,8 @@ def test_tm_bytes_identical_to_spacepackets_both_ways(tm: PusTm) -> None:
     assert PusTm.decode(raw) == tm
     back = TheirTm.unpack(tm.encode(), timestamp_len=7)
     assert (back.service, back.message_subtype, back.apid) == (tm.service, tm.subtype, tm.apid)
-    assert bytes(back.source_data) == tm.source_data and bytes(back.timestamp) == tm.time
+    assert bytes(back.source_data) == tm.source_data
+    assert bytes(back.timestamp) == tm.time
 
 
 def test_known_ping_bytes() -> None:

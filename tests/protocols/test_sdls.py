@@ -32,7 +32,9 @@ def gcm_sa(spi: int = 1, **kw: object) -> SecurityAssociation:
     return SecurityAssociation(spi, **kw)  # type: ignore[arg-type]
 
 
-def auth_sa(spi: int = 2, algorithm: MacAlgorithm = MacAlgorithm.AES_CMAC, **kw: object) -> SecurityAssociation:
+def auth_sa(
+    spi: int = 2, algorithm: MacAlgorithm = MacAlgorithm.AES_CMAC, **kw: object
+) -> SecurityAssociation:
     params: dict[str, object] = {"iv_len": 0, "sn_len": 4, "mac_algorithm": algorithm, **kw}
     return SecurityAssociation(spi, ServiceType.AUTHENTICATION, **params)  # type: ignore[arg-type]
 
@@ -40,7 +42,9 @@ def auth_sa(spi: int = 2, algorithm: MacAlgorithm = MacAlgorithm.AES_CMAC, **kw:
 def pair(*sas: SecurityAssociation, key: bytes = TEST_KEY) -> tuple[SdlsEngine, SdlsEngine]:
     """A sender and a receiver engine sharing SA parameters and the keyring."""
     keys = Keyring({0: key, 1: key[:16]})
-    copy = [SecurityAssociation(**{f: getattr(sa, f) for f in sa.__dataclass_fields__}) for sa in sas]
+    copy = [
+        SecurityAssociation(**{f: getattr(sa, f) for f in sa.__dataclass_fields__}) for sa in sas
+    ]
     return SdlsEngine.of(sas, keys), SdlsEngine.of(copy, keys)
 
 
@@ -111,7 +115,8 @@ def test_tc_protect_then_verify(sa: SecurityAssociation) -> None:
         raw = tx.protect_tc(clear_frame(seq), sa.spi).encode()
         verdict = rx.verify_tc(TcFrame.decode(raw))
         assert verdict.accepted, verdict
-        assert verdict.data == segment(0, PING) and verdict.sequence_number == seq + 1
+        assert verdict.data == segment(0, PING)
+        assert verdict.sequence_number == seq + 1
         assert len(raw) == len(clear_frame().encode()) + sa.overhead
 
 
@@ -233,7 +238,8 @@ def test_forged_sequence_number_cannot_desynchronise_receiver() -> None:
     forged = bytearray(frames[1].data)
     forged[3:15] = (10**6).to_bytes(12, "big")
     assert rx.verify_tc(TcFrame(0x42, 1, bytes(forged))).reason is RejectReason.BAD_MAC
-    assert rx.verify_tc(frames[0]).accepted and rx.verify_tc(frames[1]).accepted
+    assert rx.verify_tc(frames[0]).accepted
+    assert rx.verify_tc(frames[1]).accepted
 
 
 # -- FSR and persistence -------------------------------------------------------------------
@@ -302,12 +308,12 @@ def test_sequence_file_errors(tmp_path: Path) -> None:
     ],
 )
 def test_invalid_sa_parameters_rejected(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="SA 1"):
         SecurityAssociation(1, **kwargs)  # type: ignore[arg-type]
 
 
 def test_keyring_and_exhaustion() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="16, 24 or 32"):
         Keyring({0: b"short"})
     assert 0 in Keyring({0: TEST_KEY})
     tx, _ = pair(auth_sa(sn_len=1))

@@ -56,7 +56,9 @@ def test_theirs_decodes_with_ours(packet: SpacePacket) -> None:
         seq_flags=TheirSequenceFlags(packet.seq_flags),
         ccsds_version=packet.version,
     )
-    sec, user = (packet.data[:1], packet.data[1:]) if packet.sec_header_flag else (None, packet.data)
+    sec, user = (
+        (packet.data[:1], packet.data[1:]) if packet.sec_header_flag else (None, packet.data)
+    )
     theirs = bytes(TheirSpacePacket(header, sec, user).pack())
     assert SpacePacket.decode(theirs) == packet
 
@@ -69,8 +71,10 @@ def test_known_header_bytes() -> None:
 def test_idle_packet() -> None:
     raw = idle_packet(20)
     packet = SpacePacket.decode(raw)
-    assert packet.is_idle and packet.apid == IDLE_APID
-    assert len(raw) == 20 and set(packet.data) == {0xFF}
+    assert packet.is_idle
+    assert packet.apid == IDLE_APID
+    assert len(raw) == 20
+    assert set(packet.data) == {0xFF}
     with pytest.raises(ProtocolError):
         idle_packet(6)
 

@@ -29,7 +29,8 @@ def test_tc_stream_skips_and_reports_garbage_between_frames() -> None:
     frames, garbage = stream.feed(data)
     assert [f.seq for f in frames] == [0, 1, 2]
     assert len(garbage) == 1
-    assert garbage[0].offset == len(tc(0)) and garbage[0].length == 3
+    assert garbage[0].offset == len(tc(0))
+    assert garbage[0].length == 3
     assert garbage[0].sample == junk
 
 
@@ -46,7 +47,8 @@ def test_tc_stream_reassembles_across_any_chunking() -> None:
             assert not garbage
             seen += [f.seq for f in frames]
             pos += step
-        assert seen == list(range(10)) and stream.close() == ([], [])
+        assert seen == list(range(10))
+        assert stream.close() == ([], [])
 
 
 def test_corrupted_frame_is_garbage_and_stream_resyncs() -> None:
@@ -59,7 +61,8 @@ def test_corrupted_frame_is_garbage_and_stream_resyncs() -> None:
 
 def test_unknown_scid_is_garbage() -> None:
     frames, garbage = split_datagram(tc_frame_at(frozenset({0x99})), tc(0))
-    assert frames == [] and garbage[0].length == len(tc(0))
+    assert frames == []
+    assert garbage[0].length == len(tc(0))
 
 
 def test_truncated_tail_reported_on_close() -> None:
@@ -67,7 +70,8 @@ def test_truncated_tail_reported_on_close() -> None:
     frames, _ = stream.feed(tc(0) + tc(1)[:7])
     assert len(frames) == 1
     units, tail = stream.close()
-    assert units == [] and sum(g.length for g in tail) == 7
+    assert units == []
+    assert sum(g.length for g in tail) == 7
 
 
 def test_packet_stream_with_apid_filter_and_pec() -> None:
@@ -76,7 +80,8 @@ def test_packet_stream_with_apid_filter_and_pec() -> None:
     packets, garbage = split_datagram(
         space_packet_at(apids=frozenset({5}), check_pec=True), good + other + good
     )
-    assert [p.apid for p in packets] == [5, 5] and garbage[0].length == len(other)
+    assert [p.apid for p in packets] == [5, 5]
+    assert garbage[0].length == len(other)
     corrupt = bytearray(good)
     corrupt[-1] ^= 1
     stream = packet_stream(apids=frozenset({5}), check_pec=True)
@@ -97,16 +102,19 @@ def test_tm_stream_with_and_without_asm() -> None:
     frames = [TmFrame(0x42, 1, bytes([n]) * 20, mc_count=n).encode() for n in range(3)]
     size = len(frames[0])
     out, garbage = tm_frame_stream(size).feed(b"".join(frames))
-    assert [f.mc_count for f in out] == [0, 1, 2] and not garbage
+    assert [f.mc_count for f in out] == [0, 1, 2]
+    assert not garbage
     synced = b"junk" + b"".join(ASM + f for f in frames)
     out, garbage = tm_frame_stream(size, asm=True).feed(synced)
-    assert [f.mc_count for f in out] == [0, 1, 2] and garbage[0].length == 4
+    assert [f.mc_count for f in out] == [0, 1, 2]
+    assert garbage[0].length == 4
 
 
 def test_packets_in_frame_data_field() -> None:
     a, b = PusTc(1, 17, 1).encode(), PusTc(2, 17, 1).encode()
     packets, rest = packets_in(a + b + b[:4])
-    assert [p.apid for p in packets] == [1, 2] and rest == b[:4]
+    assert [p.apid for p in packets] == [1, 2]
+    assert rest == b[:4]
 
 
 def test_buffer_stays_bounded_under_garbage_flood() -> None:
@@ -125,4 +133,5 @@ def test_space_packet_decoder_rejects_version() -> None:
     raw = bytearray(PusTc(1, 17, 1).encode())
     raw[0] |= 0x20
     packets, garbage = split_datagram(space_packet_at(apids=frozenset({1})), bytes(raw))
-    assert packets == [] and garbage
+    assert packets == []
+    assert garbage

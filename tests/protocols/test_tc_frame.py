@@ -64,7 +64,8 @@ def test_frame_kinds_and_control_commands() -> None:
     assert frame_kind(1, 1) is FrameKind.BC
     assert frame_kind(0, 1) is FrameKind.ILLEGAL
     unlock = unlock_frame(0x42, 3)
-    assert unlock.kind is FrameKind.BC and unlock.encode()[5:-2] == b"\x00"
+    assert unlock.kind is FrameKind.BC
+    assert unlock.encode()[5:-2] == b"\x00"
     assert decode_control_command(unlock.data) == (ControlCommand.UNLOCK, None)
     set_vr = set_vr_frame(0x42, 3, 200)
     assert set_vr.encode()[5:-2] == bytes.fromhex("8200c8")

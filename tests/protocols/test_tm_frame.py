@@ -89,8 +89,11 @@ def test_clcw_known_bits() -> None:
 def test_idle_frame() -> None:
     raw = idle_frame(0x42, 64, mc_count=9, ocf=Clcw().encode())
     frame = TmFrame.decode(raw)
-    assert len(raw) == 64 and frame.is_idle and frame.fhp == FHP_IDLE
-    assert frame.vcid == IDLE_VCID and frame.mc_count == 9
+    assert len(raw) == 64
+    assert frame.is_idle
+    assert frame.fhp == FHP_IDLE
+    assert frame.vcid == IDLE_VCID
+    assert frame.mc_count == 9
     with pytest.raises(ProtocolError):
         idle_frame(1, 8)
 

@@ -18,9 +18,9 @@ from labctl.protocols.fields import Layout
 from labctl.protocols.sdls import SecurityAssociation, ServiceType
 
 
-def scapy_fields(layout: Layout, **defaults: int | None) -> list[Field[Any, Any]]:
+def scapy_fields(layout: Layout, **defaults: int | None) -> list[Any]:
     """Render a field table as scapy bit fields (same names, widths and order)."""
-    out: list[Field[Any, Any]] = []
+    out: list[Any] = []
     for f in layout.fields:
         default = defaults.get(f.name, f.default)
         if f.enum is not None:
@@ -108,7 +108,9 @@ class LayerConfig:
         return self.sa.get(spi) or self.sa[None]
 
     def reset(self) -> None:
-        self.__init__()  # type: ignore[misc]
+        """Back to the defaults (tests and notebooks start from a clean slate)."""
+        fresh = LayerConfig()
+        self.tc, self.tm, self.sa = fresh.tc, fresh.tm, fresh.sa
 
 
 CONFIG = LayerConfig()

@@ -33,11 +33,11 @@ from labctl.protocols.tc_frame import (
     SegmentFlags,
 )
 from labctl.protocols.tm_frame import CLCW as CLCW_LAYOUT
-from labctl.protocols.tm_frame import FHP_IDLE, FSR as FSR_LAYOUT
-from labctl.protocols.tm_frame import OCF_SIZE, TM_HEADER_SIZE, TM_PRIMARY_HEADER
+from labctl.protocols.tm_frame import FHP_IDLE, OCF_SIZE, TM_HEADER_SIZE, TM_PRIMARY_HEADER
+from labctl.protocols.tm_frame import FSR as FSR_LAYOUT
 
 
-class _Framed(Packet):  # type: ignore[misc]
+class _Framed(Packet):
     """Common trailer handling for frames.
 
     Scapy puts every layer's padding at the very end of the built packet; inside a frame
@@ -65,7 +65,7 @@ class TCFrame(_Framed):
     """TC transfer frame primary header (232.0-B-4 §4.1.2) with FECF trailer."""
 
     name = "TCFrame"
-    fields_desc = [*scapy_fields(TC_PRIMARY_HEADER), TrailerPlaceholder("fecf")]
+    fields_desc = [*scapy_fields(TC_PRIMARY_HEADER), TrailerPlaceholder("fecf")]  # noqa: RUF012
 
     def _has_fecf(self) -> bool:
         return CONFIG.tc_channel(self.vcid).fecf
@@ -112,7 +112,7 @@ class TCFrame(_Framed):
         return str(self.sprintf(f"TC {kind} scid=%scid% vc=%vcid% N(S)=%seq%"))
 
 
-class TCSegment(Packet):  # type: ignore[misc]
+class TCSegment(Packet):
     """TC segment header (232.0-B-4 §4.1.3.2): sequence flags and MAP id."""
 
     name = "TCSegment"
@@ -126,14 +126,14 @@ class TCSegment(Packet):  # type: ignore[misc]
         return SpacePacket if starts else Raw
 
 
-class TCUnlock(Packet):  # type: ignore[misc]
+class TCUnlock(Packet):
     """COP-1 Unlock control command (232.1-B-2 §5.4.2)."""
 
     name = "TCUnlock"
     fields_desc = scapy_fields(UNLOCK_COMMAND)
 
 
-class TCSetVR(Packet):  # type: ignore[misc]
+class TCSetVR(Packet):
     """COP-1 Set V(R) control command (232.1-B-2 §5.4.3)."""
 
     name = "TCSetVR"
@@ -144,7 +144,7 @@ class TMFrame(_Framed):
     """TM transfer frame (132.0-B-3 §4.1): header, optional secondary header, OCF and FECF."""
 
     name = "TMFrame"
-    fields_desc = [
+    fields_desc = [  # noqa: RUF012 - scapy's API is a class-level list
         *scapy_fields(TM_PRIMARY_HEADER, sec_header_flag=0),
         ConditionalField(BitField("sh_version", 0, 2), lambda p: p.sec_header_flag),
         ConditionalField(BitField("sh_length", None, 6), lambda p: p.sec_header_flag),
@@ -204,14 +204,14 @@ class TMFrame(_Framed):
         return str(self.sprintf(f"TM scid=%scid% vc=%vcid% mc=%mc_count%{idle}"))
 
 
-class CLCW(Packet):  # type: ignore[misc]
+class CLCW(Packet):
     """Communications Link Control Word (232.0-B-4 §4.2), 4 octets of the TM OCF."""
 
     name = "CLCW"
     fields_desc = scapy_fields(CLCW_LAYOUT)
 
 
-class FSR(Packet):  # type: ignore[misc]
+class FSR(Packet):
     """SDLS Frame Security Report (355.0-B-2 §4.2.4), 4 octets of the TM OCF."""
 
     name = "FSR"
@@ -222,7 +222,7 @@ def _sa(pkt: Packet) -> Any:
     return CONFIG.sa_layout(pkt.spi)
 
 
-class SDLSHeader(Packet):  # type: ignore[misc]
+class SDLSHeader(Packet):
     """SDLS security header (355.0-B-2 §4.1.1.2) with the MAC trailer (§4.1.1.3).
 
     Lengths come from the SA registered for the SPI (:func:`register_sa`). A MAC left as
@@ -230,7 +230,7 @@ class SDLSHeader(Packet):  # type: ignore[misc]
     """
 
     name = "SDLSHeader"
-    fields_desc = [
+    fields_desc = [  # noqa: RUF012 - scapy's API is a class-level list
         XShortField("spi", 1),
         XStrLenField("iv", b"", length_from=lambda p: _sa(p).iv_len),
         VarIntField("sn", 0, lambda p: _sa(p).sn_len),

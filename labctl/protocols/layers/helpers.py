@@ -23,7 +23,7 @@ def dissect(cls: Any, raw: bytes) -> Packet:
     """``cls(raw)``, but hostile input only ever raises :class:`ProtocolError`:
     dissector failures, truncation and bad FECF/PEC all become one typed error."""
     try:
-        pkt = cls(bytes(raw))
+        pkt: Packet = cls(bytes(raw))
     except Exception as exc:  # scapy raises many types on odd input; normalise them
         raise ProtocolError(f"{getattr(cls, '__name__', cls)}: cannot dissect: {exc}") from exc
     layer: Any = pkt

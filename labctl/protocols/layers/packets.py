@@ -19,7 +19,7 @@ from labctl.protocols.spacepacket import IDLE_APID, PRIMARY_HEADER, PacketType
 PEC_SIZE = 2
 
 
-class SpacePacket(Packet):  # type: ignore[misc]
+class SpacePacket(Packet):
     """Space Packet primary header (133.0-B-2 §4.1.3); ``data_length`` computed when None."""
 
     name = "SpacePacket"
@@ -46,7 +46,7 @@ class SpacePacket(Packet):  # type: ignore[misc]
         return str(self.sprintf("SpacePacket apid=%apid% seq=%seq_count% len=%data_length%"))
 
 
-class _PusLayer(Packet):  # type: ignore[misc]
+class _PusLayer(Packet):
     """Secondary header + data + PEC trailer. ``pec_ok`` is set on dissect."""
 
     pec_ok: bool | None = None
@@ -74,7 +74,7 @@ class PusTc(_PusLayer):
     """PUS-C TC secondary header (ECSS-E-ST-70-41C §7.4.3.1); application data is the payload."""
 
     name = "PusTc"
-    fields_desc = [*scapy_fields(TC_SECONDARY_HEADER), TrailerPlaceholder("pec")]
+    fields_desc = [*scapy_fields(TC_SECONDARY_HEADER), TrailerPlaceholder("pec")]  # noqa: RUF012
 
     def mysummary(self) -> str:
         return str(self.sprintf("PUS TC(%service%,%subtype%)"))
@@ -84,7 +84,7 @@ class PusTm(_PusLayer):
     """PUS-C TM secondary header with CDS short time (ECSS-E-ST-70-41C §7.4.3.2)."""
 
     name = "PusTm"
-    fields_desc = [
+    fields_desc = [  # noqa: RUF012 - scapy's API is a class-level list
         *scapy_fields(TM_SECONDARY_HEADER),
         *scapy_fields(CDS_SHORT),
         TrailerPlaceholder("pec"),
