@@ -1,0 +1,93 @@
+"""Test policy shared by the whole suite.
+
+Docker policy: a test that needs the engine is marked ``docker`` (tests using the
+``docker_client`` fixture get the marker automatically). Without a reachable engine such tests
+skip loudly on a workstation; in CI (``CI=true``) they fail, and any ``docker`` test skipped for
+any reason counts as failed: a skipped integration test is a failed one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    import docker
+
+DOCKER_MARKER = "docker"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """A client connected to a Docker engine that answers; skip (fail in CI) when none does."""
+    # Imported here so that unit tests never load the Docker SDK.
+    from labctl.backends.baseimage import docker_client as connect
+    from labctl.errors import BackendError
+
+    try:
+        client = connect()
+    except BackendError as exc:
+        if in_ci():
+            pytest.fail(f"CI=true and the Docker engine is not reachable: {exc}", pytrace=False)
+        pytest.skip(f"Docker engine not reachable: {exc} -- these tests FAIL in CI")
+    yield client
+    client.close()
+
+
+# --- docker marker policy ------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "docker_client" in getattr(item, "fixturenames", ()):
+            item.add_marker(DOCKER_MARKER)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if (
+        report.skipped
+        and in_ci()
+        and item.get_closest_marker(DOCKER_MARKER) is not None
+        and not hasattr(report, "wasxfail")
+    ):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"CI=true: a skipped integration test is a failed one ({_skip_reason(report)})"
+        )
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if DOCKER_MARKER in getattr(report, "keywords", {})
+    ]
+    if skipped:
+        terminalreporter.section("Docker tests NOT RUN", sep="!", red=True, bold=True)
+        terminalreporter.line(
+            f"{len(skipped)} test(s) marked '{DOCKER_MARKER}' were SKIPPED; in CI they FAIL.",
+            red=True,
+        )
+        terminalreporter.line(f"reason: {_skip_reason(skipped[0])}")
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
