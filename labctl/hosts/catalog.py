@@ -1,0 +1,200 @@
+"""The mission database: telecommands the spacecraft understands, telemetry it sends.
+
+The spacecraft emulator executes from this table and mission control offers commands
+from it, so the two cannot disagree. Data layouts are big-endian, as on the wire.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Final
+
+from labctl.errors import ProtocolError
+
+#: APID of the spacecraft platform, for TC and TM.
+PLATFORM_APID: Final = 0x064
+#: APID of ground-station status packets on the packet service.
+GROUND_STATION_APID: Final = 0x7F0
+#: Housekeeping structure id of the platform report.
+HK_PLATFORM: Final = 1
+OPS_MESSAGE_SIZE: Final = 32
+
+
+class Mode(IntEnum):
+    SAFE = 0
+    NOMINAL = 1
+    SCIENCE = 2
+
+
+class Function(IntEnum):
+    """Function ids of PUS service 8 (function management)."""
+
+    PAYLOAD_ON = 1
+    PAYLOAD_OFF = 2
+    SET_MODE = 3
+    THRUSTER_FIRE = 4
+    SAFE_MODE = 5
+
+
+class FailureCode(IntEnum):
+    """Codes in PUS 1,2 / 1,8 failure reports."""
+
+    ILLEGAL_SERVICE = 1
+    ILLEGAL_FUNCTION = 2
+    BAD_ARGUMENTS = 3
+    NOT_ALLOWED_IN_MODE = 4
+
+
+class Event(IntEnum):
+    """Event ids of PUS service 5 reports."""
+
+    BOOT = 1
+    MODE_CHANGED = 2
+    PAYLOAD_SWITCHED = 3
+    THRUSTER_FIRED = 4
+    SAFE_MODE_ENTERED = 5
+    FARM_LOCKOUT = 6
+    SECURITY_ALARM = 7
+
+
+@dataclass(frozen=True)
+class Command:
+    """One entry of the command database."""
+
+    name: str
+    service: int
+    subtype: int
+    function: Function | None = None
+    #: struct format of the arguments after the function id (big-endian), and their names.
+    args_format: str = ""
+    arg_names: tuple[str, ...] = ()
+    hazardous: bool = False
+    description: str = ""
+
+    def app_data(self, *args: int) -> bytes:
+        """The TC application data for these arguments."""
+        if len(args) != len(self.arg_names):
+            raise ProtocolError(f"{self.name} takes {len(self.arg_names)} argument(s)")
+        try:
+            data = struct.pack(">" + self.args_format, *args)
+        except struct.error as exc:
+            raise ProtocolError(f"{self.name}: bad argument ({exc})") from None
+        if self.function is None:
+            return data
+        return struct.pack(">H", self.function) + data
+
+    def parse_args(self, data: bytes) -> tuple[int, ...]:
+        """Arguments from application data that follow the function id (if any)."""
+        try:
+            return struct.unpack(">" + self.args_format, data)
+        except struct.error:
+            raise ProtocolError(f"{self.name}: wrong argument length {len(data)}") from None
+
+
+COMMANDS: Final[tuple[Command, ...]] = (
+    Command("PING", 17, 1, description="Are you alive? The spacecraft answers with 17,2."),
+    Command("PAYLOAD_ON", 8, 1, Function.PAYLOAD_ON, description="Switch the payload on."),
+    Command("PAYLOAD_OFF", 8, 1, Function.PAYLOAD_OFF, description="Switch the payload off."),
+    Command(
+        "SET_MODE",
+        8,
+        1,
+        Function.SET_MODE,
+        "B",
+        ("mode",),
+        description="Change mode: 0 SAFE, 1 NOMINAL, 2 SCIENCE.",
+    ),
+    Command(
+        "THRUSTER_FIRE",
+        8,
+        1,
+        Function.THRUSTER_FIRE,
+        "H",
+        ("duration_ms",),
+        hazardous=True,
+        description="Fire the thruster: changes the orbit.",
+    ),
+    Command(
+        "SAFE_MODE",
+        8,
+        1,
+        Function.SAFE_MODE,
+        hazardous=True,
+        description="Force safe mode: the payload stops and the mission pauses.",
+    ),
+    Command("ENABLE_HK", 3, 5, None, "B", ("structure",), description="Enable housekeeping."),
+    Command("DISABLE_HK", 3, 6, None, "B", ("structure",), description="Disable housekeeping."),
+)
+
+BY_NAME: Final = {c.name: c for c in COMMANDS}
+
+
+def command_for(service: int, subtype: int, app_data: bytes) -> tuple[Command, tuple[int, ...]]:
+    """Look up a telecommand and parse its arguments. Raises ProtocolError if unknown."""
+    function: int | None = None
+    data = app_data
+    if service == 8 and subtype == 1:
+        if len(app_data) < 2:
+            raise ProtocolError("8,1 needs a function id")
+        function, data = struct.unpack(">H", app_data[:2])[0], app_data[2:]
+    for command in COMMANDS:
+        if (command.service, command.subtype) == (service, subtype) and (
+            function is None or command.function == function
+        ):
+            return command, command.parse_args(data)
+    raise ProtocolError(
+        f"no command {service},{subtype}" + (f" function {function}" if function else "")
+    )
+
+
+# --- telemetry -----------------------------------------------------------------------------
+
+HK_FORMAT: Final = f">BBBBIHH{OPS_MESSAGE_SIZE}s"
+
+
+@dataclass(frozen=True)
+class Housekeeping:
+    """Structure 1 of the 3,25 housekeeping report."""
+
+    mode: Mode
+    battery_pct: int
+    payload_on: bool
+    commands_executed: int
+    commands_rejected: int
+    frames_rejected: int
+    ops_message: str = ""
+
+    def encode(self) -> bytes:
+        message = self.ops_message.encode("utf-8")[:OPS_MESSAGE_SIZE]
+        return struct.pack(
+            HK_FORMAT,
+            HK_PLATFORM,
+            self.mode,
+            self.battery_pct,
+            int(self.payload_on),
+            self.commands_executed & 0xFFFFFFFF,
+            self.commands_rejected & 0xFFFF,
+            self.frames_rejected & 0xFFFF,
+            message,
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> Housekeeping:
+        if len(data) != struct.calcsize(HK_FORMAT):
+            raise ProtocolError(f"housekeeping report of {len(data)} octets")
+        sid, mode, battery, payload, executed, rejected, frames, message = struct.unpack(
+            HK_FORMAT, data
+        )
+        if sid != HK_PLATFORM or mode not in Mode._value2member_map_:
+            raise ProtocolError(f"unknown housekeeping structure {sid} or mode {mode}")
+        text = message.rstrip(b"\0").decode("utf-8", "replace")
+        return cls(Mode(mode), battery, bool(payload), executed, rejected, frames, text)
+
+
+def verification_data(tc_packet_id: int, tc_seq_control: int, code: int | None = None) -> bytes:
+    """Source data of a service 1 report (code only for failure reports)."""
+    if code is None:
+        return struct.pack(">HH", tc_packet_id, tc_seq_control)
+    return struct.pack(">HHH", tc_packet_id, tc_seq_control, code)

@@ -1,0 +1,118 @@
+"""Reading a host's YAML configuration file, and writing state files atomically.
+
+Host programs read their configuration once at start. The files are what students
+edit while hardening, so a mistake in them must give one clear line naming the file
+and the key, and the program must refuse to start rather than run half-configured.
+This module stays light (PyYAML only): every emulated host imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from labctl.errors import LabctlError
+
+T = TypeVar("T")
+
+
+class HostConfigError(LabctlError):
+    """A host's configuration file is missing, unreadable or has a bad value."""
+
+    exit_code = 2
+
+    def __init__(self, file: str, key: str, message: str) -> None:
+        self.file = file
+        self.key = key
+        where = f"{file}: {key}" if key else file
+        super().__init__(f"{where}: {message}")
+
+
+class Config:
+    """A parsed YAML mapping with typed, dotted-key access and errors that name the key."""
+
+    def __init__(self, data: Mapping[str, Any], file: str = "<config>", prefix: str = "") -> None:
+        self._data = data
+        self.file = file
+        self._prefix = prefix
+
+    @classmethod
+    def load(cls, path: Path) -> Config:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise HostConfigError(str(path), "", f"cannot read: {exc}") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise HostConfigError(str(path), "", f"invalid YAML: {exc}") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise HostConfigError(str(path), "", "expected a mapping of keys to values")
+        return cls(data, str(path))
+
+    def _key(self, key: str) -> str:
+        return f"{self._prefix}.{key}" if self._prefix else key
+
+    def raw(self, key: str, default: Any = ...) -> Any:
+        node: Any = self._data
+        for part in key.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                if default is ...:
+                    raise HostConfigError(self.file, self._key(key), "missing")
+                return default
+            node = node[part]
+        return node
+
+    def get(self, key: str, kind: type[T], default: T | Any = ...) -> T:
+        """The value at dotted ``key``, checked to be of ``kind`` (bool is not an int)."""
+        value = self.raw(key, default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise HostConfigError(
+                self.file, self._key(key), f"expected {kind.__name__}, got {value!r}"
+            )
+        return value
+
+    def section(self, key: str) -> Config:
+        value = self.raw(key, {})
+        if not isinstance(value, Mapping):
+            raise HostConfigError(self.file, self._key(key), "expected a mapping")
+        return Config(value, self.file, self._key(key))
+
+    def keys(self) -> list[str]:
+        return [str(k) for k in self._data]
+
+
+def write_json_atomic(path: Path, document: Any) -> None:
+    """Replace ``path`` with ``document`` as JSON so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, sort_keys=True)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_key_file(path: Path, sizes: tuple[int, ...] = (16, 24, 32)) -> bytes:
+    """A key stored as hex text (whitespace ignored)."""
+    try:
+        text = path.read_text(encoding="ascii")
+        key = bytes.fromhex("".join(text.split()))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise HostConfigError(str(path), "", f"cannot read a hex key: {exc}") from None
+    if len(key) not in sizes:
+        raise HostConfigError(str(path), "", f"key of {len(key)} octets; expected one of {sizes}")
+    return key
