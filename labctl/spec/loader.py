@@ -26,11 +26,11 @@ from pydantic_core import ErrorDetails
 
 from labctl.errors import NotFoundError, SpecError, SpecProblem
 from labctl.spec.models import Lab, Quiz
+from labctl.spec.params import WORDLIST_DIR
 from labctl.spec.vocabulary import Registry, Vocabulary, default_vocabulary
 from labctl.spec.yamlsource import Path_, YamlDocument, format_path, read_yaml
 
 LAB_FILE: Final = "lab.yaml"
-WORDLIST_DIR: Final = Path(__file__).resolve().parent.parent / "data" / "wordlists"
 M = TypeVar("M", bound=BaseModel)
 
 
