@@ -1,0 +1,129 @@
+"""The ground link: mission control's TCP client to the ground station's packet service.
+
+Both directions are plain streams of Space Packets (docs/ground-segment.md). Telecommands
+go out through :meth:`GroundLink.send`; what comes in is split with
+:mod:`labctl.protocols.stream`, which skips (and reports) garbage and bounds every
+packet, and each packet is handed to a callback. The client reconnects with exponential
+backoff for as long as the server runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from labctl.protocols.spacepacket import SpacePacket
+from labctl.protocols.stream import Garbage, Scanner, packet_stream
+
+LOG: Final = logging.getLogger("labctl.missioncontrol.groundlink")
+READ_SIZE: Final = 4096
+CONNECT_TIMEOUT: Final = 5.0
+SEND_TIMEOUT: Final = 5.0
+
+
+class LinkDown(Exception):
+    """The packet service is not connected (or the connection broke while sending)."""
+
+
+@dataclass
+class LinkStats:
+    """What the dashboard and the health check show about the link."""
+
+    connected: bool = False
+    connected_since: float | None = None
+    connects: int = 0
+    packets_in: int = 0
+    packets_out: int = 0
+    garbage_runs: int = 0
+    garbage_octets: int = 0
+    last_error: str = ""
+
+
+class GroundLink:
+    """Keeps one connection to ``host:port`` and feeds received packets to ``on_packet``."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        on_packet: Callable[[SpacePacket], None],
+        backoff: tuple[float, float] = (0.5, 10.0),
+    ) -> None:
+        self.host, self.port = host, port
+        self._on_packet = on_packet
+        self._backoff_min, self._backoff_max = backoff
+        self._writer: asyncio.StreamWriter | None = None
+        self._send_lock = asyncio.Lock()
+        self.stats = LinkStats()
+
+    async def run(self) -> None:
+        """Connect, read until the connection ends, wait, repeat; until cancelled."""
+        delay = self._backoff_min
+        while True:
+            started = time.monotonic()
+            try:
+                await self._session()
+            except (TimeoutError, OSError) as exc:
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"[:200]
+            finally:
+                await self._disconnect()
+            if time.monotonic() - started > self._backoff_max:
+                delay = self._backoff_min  # the link was up a while: retry soon
+            LOG.info("ground link down (%s); retry in %.1f s", self.stats.last_error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._backoff_max)
+
+    async def _session(self) -> None:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT
+        )
+        self._writer = writer
+        self.stats.connected, self.stats.connected_since = True, time.time()
+        self.stats.connects += 1
+        self.stats.last_error = ""
+        LOG.info("ground link up: %s:%d", self.host, self.port)
+        scanner = packet_stream(check_pec=True)
+        while chunk := await reader.read(READ_SIZE):
+            self._deliver(scanner, *scanner.feed(chunk))
+        self._deliver(scanner, *scanner.close())
+        self.stats.last_error = "connection closed by the ground station"
+
+    def _deliver(
+        self, scanner: Scanner[SpacePacket], packets: list[SpacePacket], junk: list[Garbage]
+    ) -> None:
+        for run in junk:
+            self.stats.garbage_runs += 1
+            self.stats.garbage_octets += run.length
+            LOG.warning("skipped %d octets on the TM stream: %s", run.length, run.reason)
+        for packet in packets:
+            self.stats.packets_in += 1
+            try:
+                self._on_packet(packet)
+            except Exception:  # one bad packet must never stop the ingest
+                LOG.exception("ingest failed for a packet on APID %#x", packet.apid)
+
+    async def _disconnect(self) -> None:
+        writer, self._writer = self._writer, None
+        self.stats.connected, self.stats.connected_since = False, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError, asyncio.TimeoutError):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def send(self, packet: bytes) -> None:
+        """Write one telecommand packet; raise LinkDown if it cannot be written."""
+        async with self._send_lock:
+            writer = self._writer
+            if writer is None or writer.is_closing():
+                raise LinkDown("the ground station is not connected")
+            try:
+                writer.write(packet)
+                await asyncio.wait_for(writer.drain(), SEND_TIMEOUT)
+            except (TimeoutError, OSError) as exc:
+                raise LinkDown(f"sending to the ground station failed: {exc}") from None
+            self.stats.packets_out += 1
