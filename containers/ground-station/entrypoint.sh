@@ -1,0 +1,10 @@
+#!/bin/bash
+# Start OpenSSH (it daemonises; tini, PID 1, reaps it), then run the ground-station daemon
+# (the command) as the labctl user. When the daemon exits the container exits, and the
+# restart policy brings the whole host back.
+set -euo pipefail
+mkdir -p /run/sshd
+chmod 0755 /run/sshd
+ssh-keygen -A >/dev/null
+/usr/sbin/sshd -E /var/log/sshd.log
+exec setpriv --reuid=labctl --regid=labctl --init-groups -- "$@"
