@@ -1,0 +1,336 @@
+"""The spacecraft's configuration: /etc/labctl/spacecraft.yaml, read once at start.
+
+Students harden this file, and lab injects rewrite keys in it by dotted path
+(``sdls.associations.uplink.anti_replay``), so every key is checked: a typo is an error
+naming the key, never a setting silently ignored. The commented example is
+containers/spacecraft/spacecraft.yaml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from labctl.hosts.config import Config, HostConfigError, read_key_file
+from labctl.protocols.cop1 import DEFAULT_WINDOW
+from labctl.protocols.sdls import (
+    GCM_IV_SIZE,
+    GCM_TAG_SIZE,
+    MacAlgorithm,
+    SaState,
+    SecurityAssociation,
+    ServiceType,
+)
+from labctl.protocols.tm_frame import TM_MAX_FRAME_SIZE
+
+DEFAULT_PATH: Final = Path("/etc/labctl/spacecraft.yaml")
+MIN_FRAME_LENGTH: Final = 128  # a housekeeping report plus SDLS overhead must fit one frame
+MAX_ID: Final = {"scid": 0x3FF, "uplink.vcid": 0x3F, "downlink.vcid": 6}
+
+TOP_KEYS: Final = {
+    "scid",
+    "uplink",
+    "downlink",
+    "housekeeping",
+    "sdls",
+    "state_dir",
+    "truth_file",
+    "truth_interval",
+    "battery",
+}
+UPLINK_KEYS: Final = {
+    "host",
+    "port",
+    "vcid",
+    "farm_window",
+    "sdls",
+    "clear_control_commands",
+    "queue_size",
+}
+DOWNLINK_KEYS: Final = {"host", "port", "vcid", "frame_length", "fsr_period", "queue_size"}
+HK_KEYS: Final = {"enabled", "period", "ops_message"}
+SA_KEYS: Final = {
+    "spi",
+    "direction",
+    "service",
+    "state",
+    "key_file",
+    "mac_algorithm",
+    "iv_len",
+    "sn_len",
+    "pl_len",
+    "mac_len",
+    "anti_replay",
+    "window",
+    "persist_sequence",
+    "vcids",
+}
+DIRECTIONS: Final = ("uplink", "downlink")
+SERVICES: Final = {
+    "plaintext": ServiceType.PLAINTEXT,
+    "authentication": ServiceType.AUTHENTICATION,
+    "authenticated_encryption": ServiceType.AUTHENTICATED_ENCRYPTION,
+}
+STATES: Final = {s.name.lower(): s for s in SaState}
+MAC_ALGORITHMS: Final = {"aes_cmac": MacAlgorithm.AES_CMAC, "hmac_sha256": MacAlgorithm.HMAC_SHA256}
+#: (iv_len, sn_len, mac_len) per service when the file does not say.
+LENGTH_DEFAULTS: Final = {
+    ServiceType.PLAINTEXT: (0, 4, 0),
+    ServiceType.AUTHENTICATION: (0, 4, 16),
+    ServiceType.AUTHENTICATED_ENCRYPTION: (GCM_IV_SIZE, 0, GCM_TAG_SIZE),
+}
+
+
+@dataclass(frozen=True)
+class UplinkConfig:
+    host: str = "0.0.0.0"
+    port: int = 5101
+    vcid: int = 0
+    farm_window: int = DEFAULT_WINDOW
+    sdls: bool = True
+    clear_control_commands: bool = False
+    queue_size: int = 4096
+
+
+@dataclass(frozen=True)
+class DownlinkConfig:
+    host: str = "rf-link"
+    port: int = 5102
+    vcid: int = 0
+    frame_length: int = 256
+    fsr_period: float = 2.0
+    queue_size: int = 256
+
+
+@dataclass(frozen=True)
+class HousekeepingConfig:
+    enabled: bool = True
+    period: float = 2.0
+    ops_message: str = ""
+
+
+@dataclass(frozen=True)
+class SaConfig:
+    """One configured security association and what the file says around it."""
+
+    name: str
+    direction: str  # "uplink" or "downlink"
+    sa: SecurityAssociation
+    key: bytes | None
+    persist_sequence: bool
+
+
+@dataclass(frozen=True)
+class SpacecraftConfig:
+    scid: int = 0x42
+    uplink: UplinkConfig = UplinkConfig()
+    downlink: DownlinkConfig = DownlinkConfig()
+    housekeeping: HousekeepingConfig = HousekeepingConfig()
+    associations: tuple[SaConfig, ...] = ()
+    downlink_sa: str | None = None
+    state_dir: Path = Path("/var/lib/labctl")
+    truth_file: Path = Path("/run/labctl/truth.json")
+    truth_interval: float = 0.1
+    battery: float = 80.0
+    file: str = "<config>"
+
+    @property
+    def sequence_file(self) -> Path:
+        return self.state_dir / "sdls-sequence.json"
+
+    def associations_for(self, direction: str) -> list[SaConfig]:
+        return [a for a in self.associations if a.direction == direction]
+
+    def downlink_association(self) -> SaConfig | None:
+        return next((a for a in self.associations if a.name == self.downlink_sa), None)
+
+
+def load_config(path: Path = DEFAULT_PATH) -> SpacecraftConfig:
+    """Read and check the file; any problem is one :class:`HostConfigError`."""
+    return parse_config(Config.load(path), base=path.parent)
+
+
+def parse_config(cfg: Config, base: Path = Path(".")) -> SpacecraftConfig:
+    """Build the typed configuration; relative key files resolve against ``base``."""
+    reject_unknown(cfg, "", TOP_KEYS)
+    scid = _ranged(cfg, "scid", 0x42, MAX_ID["scid"])
+    associations = _associations(cfg, base)
+    downlink_sa = _downlink_sa(cfg, associations)
+    return SpacecraftConfig(
+        scid=scid,
+        uplink=_uplink(cfg),
+        downlink=_downlink(cfg),
+        housekeeping=_housekeeping(cfg),
+        associations=associations,
+        downlink_sa=downlink_sa,
+        state_dir=Path(cfg.get("state_dir", str, "/var/lib/labctl")),
+        truth_file=Path(cfg.get("truth_file", str, "/run/labctl/truth.json")),
+        truth_interval=_positive(cfg, "truth_interval", 0.1),
+        battery=min(100.0, max(0.0, cfg.get("battery", float, 80.0))),
+        file=cfg.file,
+    )
+
+
+def reject_unknown(cfg: Config, prefix: str, allowed: Iterable[str]) -> None:
+    """A key the program does not know is a typo: say which, and what is allowed."""
+    known = set(allowed)
+    section = cfg.section(prefix) if prefix else cfg
+    present = section.keys()
+    for key in present:
+        if key not in known:
+            where = f"{prefix}.{key}" if prefix else key
+            raise HostConfigError(
+                cfg.file, where, f"unknown key (allowed: {', '.join(sorted(known))})"
+            )
+
+
+def _ranged(cfg: Config, key: str, default: int, maximum: int, minimum: int = 0) -> int:
+    value = cfg.get(key, int, default)
+    if not minimum <= value <= maximum:
+        raise HostConfigError(cfg.file, key, f"must be {minimum}..{maximum}, got {value}")
+    return value
+
+
+def _positive(cfg: Config, key: str, default: float) -> float:
+    value = cfg.get(key, float, default)
+    if value <= 0:
+        raise HostConfigError(cfg.file, key, f"must be > 0, got {value}")
+    return value
+
+
+def _uplink(cfg: Config) -> UplinkConfig:
+    reject_unknown(cfg, "uplink", UPLINK_KEYS)
+    window = _ranged(cfg, "uplink.farm_window", DEFAULT_WINDOW, 254, 2)
+    if window % 2:
+        raise HostConfigError(cfg.file, "uplink.farm_window", "must be even (232.1-B-2 §6.1.8.2)")
+    return UplinkConfig(
+        host=cfg.get("uplink.host", str, "0.0.0.0"),
+        port=_ranged(cfg, "uplink.port", 5101, 65535),
+        vcid=_ranged(cfg, "uplink.vcid", 0, MAX_ID["uplink.vcid"]),
+        farm_window=window,
+        sdls=cfg.get("uplink.sdls", bool, True),
+        clear_control_commands=cfg.get("uplink.clear_control_commands", bool, False),
+        queue_size=_ranged(cfg, "uplink.queue_size", 4096, 1 << 20, 1),
+    )
+
+
+def _downlink(cfg: Config) -> DownlinkConfig:
+    reject_unknown(cfg, "downlink", DOWNLINK_KEYS)
+    return DownlinkConfig(
+        host=cfg.get("downlink.host", str, "rf-link"),
+        port=_ranged(cfg, "downlink.port", 5102, 65535),
+        vcid=_ranged(cfg, "downlink.vcid", 0, MAX_ID["downlink.vcid"]),
+        frame_length=_ranged(
+            cfg, "downlink.frame_length", 256, TM_MAX_FRAME_SIZE, MIN_FRAME_LENGTH
+        ),
+        fsr_period=_positive(cfg, "downlink.fsr_period", 2.0),
+        queue_size=_ranged(cfg, "downlink.queue_size", 256, 1 << 16, 1),
+    )
+
+
+def _housekeeping(cfg: Config) -> HousekeepingConfig:
+    reject_unknown(cfg, "housekeeping", HK_KEYS)
+    return HousekeepingConfig(
+        enabled=cfg.get("housekeeping.enabled", bool, True),
+        period=_positive(cfg, "housekeeping.period", 2.0),
+        ops_message=cfg.get("housekeeping.ops_message", str, ""),
+    )
+
+
+def _associations(cfg: Config, base: Path) -> tuple[SaConfig, ...]:
+    reject_unknown(cfg, "sdls", {"associations", "downlink_sa"})
+    names = cfg.section("sdls.associations").keys()
+    result = tuple(_association(cfg, f"sdls.associations.{name}", name, base) for name in names)
+    seen: dict[tuple[str, int], str] = {}
+    for item in result:
+        other = seen.setdefault((item.direction, item.sa.spi), item.name)
+        if other != item.name:
+            raise HostConfigError(
+                cfg.file, f"sdls.associations.{item.name}.spi", f"SPI also used by {other!r}"
+            )
+    return result
+
+
+def _choice(cfg: Config, key: str, choices: dict[str, object], default: str) -> object:
+    value = cfg.get(key, str, default).lower()
+    if value not in choices:
+        raise HostConfigError(cfg.file, key, f"one of {', '.join(choices)}; got {value!r}")
+    return choices[value]
+
+
+def _association(cfg: Config, key: str, name: str, base: Path) -> SaConfig:
+    reject_unknown(cfg, key, SA_KEYS)
+    direction = _choice(
+        cfg, f"{key}.direction", {"uplink": "uplink", "downlink": "downlink"}, "uplink"
+    )
+    service = _choice(cfg, f"{key}.service", dict(SERVICES), "authenticated_encryption")
+    state = _choice(cfg, f"{key}.state", dict(STATES), "operational")
+    assert isinstance(service, ServiceType)
+    assert isinstance(state, SaState)
+    key_bytes = _key(cfg, key, service, state, base)
+    sa = _security_association(cfg, key, service, state)
+    return SaConfig(
+        name=name,
+        direction=str(direction),
+        sa=sa,
+        key=key_bytes,
+        persist_sequence=cfg.get(f"{key}.persist_sequence", bool, True),
+    )
+
+
+def _security_association(
+    cfg: Config, key: str, service: ServiceType, state: SaState
+) -> SecurityAssociation:
+    iv_len, sn_len, mac_len = LENGTH_DEFAULTS[service]
+    algorithm = MacAlgorithm.AES_GCM
+    if service is ServiceType.AUTHENTICATION:
+        chosen = _choice(cfg, f"{key}.mac_algorithm", dict(MAC_ALGORITHMS), "aes_cmac")
+        assert isinstance(chosen, MacAlgorithm)
+        algorithm = chosen
+    anti_replay = cfg.get(f"{key}.anti_replay", bool, True)
+    window = cfg.get(f"{key}.window", int, 64)
+    if anti_replay and window < 1:
+        raise HostConfigError(cfg.file, f"{key}.window", "must be >= 1 when anti_replay is on")
+    vcids = cfg.raw(f"{key}.vcids", [])
+    if not isinstance(vcids, list) or not all(isinstance(v, int) for v in vcids):
+        raise HostConfigError(cfg.file, f"{key}.vcids", "expected a list of VC ids")
+    try:
+        return SecurityAssociation(
+            spi=cfg.get(f"{key}.spi", int),
+            service=service,
+            state=state,
+            iv_len=cfg.get(f"{key}.iv_len", int, iv_len),
+            sn_len=cfg.get(f"{key}.sn_len", int, sn_len),
+            pl_len=cfg.get(f"{key}.pl_len", int, 0),
+            mac_len=cfg.get(f"{key}.mac_len", int, mac_len),
+            window=window if anti_replay else 0,
+            mac_algorithm=algorithm,
+            vcids=frozenset(vcids),
+        )
+    except ValueError as exc:
+        raise HostConfigError(cfg.file, key, str(exc)) from None
+
+
+def _key(cfg: Config, key: str, service: ServiceType, state: SaState, base: Path) -> bytes | None:
+    """The SA's key from its key file; optional for plaintext and unkeyed SAs."""
+    needed = service is not ServiceType.PLAINTEXT and state is not SaState.UNKEYED
+    path = cfg.get(f"{key}.key_file", str, "")
+    if not path:
+        if needed:
+            raise HostConfigError(cfg.file, f"{key}.key_file", "missing (the SA needs a key)")
+        return None
+    return read_key_file(base / path)
+
+
+def _downlink_sa(cfg: Config, associations: tuple[SaConfig, ...]) -> str | None:
+    value = cfg.raw("sdls.downlink_sa", None)
+    if value is None or (isinstance(value, str) and value.lower() in {"", "none"}):
+        return None
+    match = [a for a in associations if a.name == value]
+    if not match:
+        raise HostConfigError(cfg.file, "sdls.downlink_sa", f"no association named {value!r}")
+    if match[0].direction != "downlink":
+        raise HostConfigError(cfg.file, "sdls.downlink_sa", f"{value!r} is not a downlink SA")
+    return str(value)
