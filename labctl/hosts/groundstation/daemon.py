@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 #: Main loop period: FOP-1 timer resolution and status-change latency.
 TICK: Final = 0.05
-#: Packet-service timeouts are checked this often.
+#: Packet-service timeouts are checked this often (or at a quarter of the shortest timeout).
 SERVICE_TICK: Final = 1.0
 PACKET_TYPE_TC: Final = 0x10
 SEQ_COUNT_MODULUS: Final = 1 << 14
@@ -68,6 +68,9 @@ class GroundStation:
         self._clcw_flags = 0
         self._status_due = True
         self._started_at = time.time()
+        service = settings.packet_service
+        timeouts = [t for t in (service.idle_timeout, service.partial_timeout) if t]
+        self._service_tick = min([SERVICE_TICK, *(t / 4 for t in timeouts)])
         self._task: asyncio.Task[None] | None = None
 
     # -- life cycle -----------------------------------------------------------------------
@@ -208,7 +211,7 @@ class GroundStation:
         while True:
             now = self._clock()
             self.uplink.tick()
-            if now - last_service >= SERVICE_TICK:
+            if now - last_service >= self._service_tick:
                 last_service = now
                 self.packets.tick(now)
             if self._status_due or now - last_status >= self.settings.status_interval:
