@@ -17,13 +17,41 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from labctl.protocols.spacepacket import SpacePacket
-from labctl.protocols.stream import Garbage, Scanner, packet_stream
+from labctl.errors import ProtocolError
+from labctl.hosts.catalog import GROUND_STATION_APID, PLATFORM_APID
+from labctl.protocols.spacepacket import APID_MASK, IDLE_APID, PRIMARY_HEADER_SIZE, SpacePacket
+from labctl.protocols.stream import Garbage, Scanner, space_packet_at
 
 LOG: Final = logging.getLogger("labctl.missioncontrol.groundlink")
 READ_SIZE: Final = 4096
 CONNECT_TIMEOUT: Final = 5.0
 SEND_TIMEOUT: Final = 5.0
+#: Largest packet accepted on the stream. A forged length field makes the scanner wait for
+#: that many octets before it gives up on the candidate, so keep it near real packet sizes.
+MAX_PACKET: Final = 2048
+#: If octets keep arriving but no packet completes for this long, a forged length field is
+#: holding the stream: rescan what is buffered now instead of waiting for MAX_PACKET octets.
+STALL_SECONDS: Final = 2.0
+STREAM_APIDS: Final = frozenset({PLATFORM_APID, GROUND_STATION_APID, IDLE_APID})
+
+
+def tm_scanner() -> Scanner[SpacePacket]:
+    """A stream scanner that takes only PUS packets (with a good CRC) on our APIDs.
+
+    The header is judged before the scanner waits for a packet's declared length: junk
+    rarely looks like one of our headers, so a forged length seldom stalls the stream.
+    """
+    decode = space_packet_at(STREAM_APIDS, MAX_PACKET, check_pec=True)
+
+    def decode_at(buf: bytes, pos: int) -> tuple[SpacePacket, int]:
+        if len(buf) - pos >= PRIMARY_HEADER_SIZE:
+            first = int.from_bytes(buf[pos : pos + 2], "big")
+            apid, pus = first & APID_MASK, first & 0xF800 == 0x0800  # v0, TM, sec. header
+            if apid not in STREAM_APIDS or not (pus or apid == IDLE_APID):
+                raise ProtocolError("not a PUS TM header on our APIDs")
+        return decode(buf, pos)
+
+    return Scanner(decode_at, MAX_PACKET)
 
 
 class LinkDown(Exception):
@@ -87,15 +115,19 @@ class GroundLink:
         self.stats.connects += 1
         self.stats.last_error = ""
         LOG.info("ground link up: %s:%d", self.host, self.port)
-        scanner = packet_stream(check_pec=True)
+        scanner = tm_scanner()
+        progress = time.monotonic()
         while chunk := await reader.read(READ_SIZE):
-            self._deliver(scanner, *scanner.feed(chunk))
-        self._deliver(scanner, *scanner.close())
+            if self._deliver(*scanner.feed(chunk)):
+                progress = time.monotonic()
+            elif time.monotonic() - progress > STALL_SECONDS:
+                self._deliver(*scanner.close())
+                scanner, progress = tm_scanner(), time.monotonic()
+        self._deliver(*scanner.close())
         self.stats.last_error = "connection closed by the ground station"
 
-    def _deliver(
-        self, scanner: Scanner[SpacePacket], packets: list[SpacePacket], junk: list[Garbage]
-    ) -> None:
+    def _deliver(self, packets: list[SpacePacket], junk: list[Garbage]) -> bool:
+        """Count the garbage, hand packets on; True if there was at least one packet."""
         for run in junk:
             self.stats.garbage_runs += 1
             self.stats.garbage_octets += run.length
@@ -106,6 +138,7 @@ class GroundLink:
                 self._on_packet(packet)
             except Exception:  # one bad packet must never stop the ingest
                 LOG.exception("ingest failed for a packet on APID %#x", packet.apid)
+        return bool(packets)
 
     async def _disconnect(self) -> None:
         writer, self._writer = self._writer, None

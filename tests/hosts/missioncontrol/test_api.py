@@ -1,0 +1,327 @@
+"""The JSON API in-process (TestClient) against a fake ground station on loopback."""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import make_config
+from fastapi.testclient import TestClient
+from mc_fakes import FakeGroundStation, wait_until
+
+from labctl.hosts import catalog
+from labctl.hosts.config import Config
+from labctl.hosts.missioncontrol.app import create_app
+from labctl.hosts.missioncontrol.settings import Settings, settings_from
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def token(client: TestClient, user: str, password: str) -> dict[str, str]:
+    response = client.post("/api/login", json={"username": user, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def linked(client: TestClient) -> None:
+    wait_until(lambda: client.get("/api/health").json()["ground_link"], what="the ground link")
+
+
+def send(client: TestClient, auth: dict[str, str], name: str, **args: int) -> dict[str, object]:
+    response = client.post("/api/commands", json={"name": name, "args": args}, headers=auth)
+    return {"code": response.status_code, **response.json()}
+
+
+def status_of(client: TestClient, auth: dict[str, str], command_id: object) -> str:
+    row = client.get(f"/api/commands/sent/{command_id}", headers=auth).json()
+    return str(row["status"])
+
+
+def audit_lines(settings: Settings) -> list[dict[str, object]]:
+    return [json.loads(line) for line in settings.audit_log.read_text().splitlines()]
+
+
+# --- health and login -----------------------------------------------------------------------
+
+
+def test_health_needs_no_login_and_reports_link_and_telemetry_age(client: TestClient) -> None:
+    linked(client)
+    wait_until(lambda: client.get("/api/health").json()["last_telemetry_age"] is not None)
+    health = client.get("/api/health").json()
+    assert health["status"] == "ok"
+    assert health["ground_link"] is True
+    assert 0 <= health["last_telemetry_age"] < 5
+
+
+def test_login_gives_a_bearer_token_and_logout_revokes_it(client: TestClient) -> None:
+    auth = token(client, "op", "op-secret")
+    assert client.get("/api/commands", headers=auth).status_code == 200
+    assert client.post("/api/logout", headers=auth).json() == {"status": "logged out"}
+    response = client.get("/api/commands", headers=auth)
+    assert response.status_code == 401
+    assert "POST /api/login" in response.json()["detail"]
+
+
+def test_wrong_password_is_refused_and_audited(client: TestClient, settings: Settings) -> None:
+    response = client.post("/api/login", json={"username": "admin", "password": "nope"})
+    assert response.status_code == 401
+    assert response.json() == {"detail": "wrong user name or password"}
+    response = client.post("/api/login", json={"username": "nobody", "password": "x"})
+    assert response.json() == {"detail": "wrong user name or password"}
+    refused = [e for e in audit_lines(settings) if e["action"] == "login"]
+    assert [(e["actor"], e["outcome"]) for e in refused] == [
+        ("admin", "refused"),
+        ("nobody", "refused"),
+    ]
+    assert refused[0]["detail"] == {"reason": "wrong password", "via": "api"}
+
+
+def test_requests_without_a_session_get_401(client: TestClient) -> None:
+    for path in ("/api/telemetry/latest", "/api/telemetry", "/api/events", "/api/audit"):
+        assert client.get(path).status_code == 401, path
+    forged = {"Authorization": "Bearer " + "A" * 43}
+    assert client.get("/api/events", headers=forged).status_code == 401
+
+
+def test_lockout_policy_locks_an_account_after_failed_logins(
+    tmp_path: Path, ground_station: FakeGroundStation
+) -> None:
+    data = make_config(tmp_path, ground_station.port, login_lockout={"attempts": 2})
+    with TestClient(create_app(settings_from(Config(data, "t.yaml")))) as client:
+        for _ in range(2):
+            client.post("/api/login", json={"username": "op", "password": "bad"})
+        response = client.post("/api/login", json={"username": "op", "password": "op-secret"})
+        assert response.status_code == 401
+        audit = client.get("/api/audit", headers=token(client, "admin", "admin")).json()["audit"]
+    assert audit[1]["detail"] == {"reason": "account locked after failed logins", "via": "api"}
+
+
+# --- commanding -----------------------------------------------------------------------------
+
+
+def test_ping_goes_out_as_pus_tc_and_reaches_completed(
+    client: TestClient, ground_station: FakeGroundStation
+) -> None:
+    linked(client)
+    auth = token(client, "op", "op-secret")
+    first, second = send(client, auth, "PING"), send(client, auth, "PING")
+    assert first["code"] == 201
+    assert first["status"] in {"sent", "accepted", "completed"}
+    wait_until(lambda: status_of(client, auth, second["id"]) == "completed", what="completed")
+    assert status_of(client, auth, first["id"]) == "completed"
+    tcs = ground_station.received
+    assert [(tc.apid, tc.service, tc.subtype) for tc in tcs] == [(catalog.PLATFORM_APID, 17, 1)] * 2
+    assert tcs[1].seq_count == (tcs[0].seq_count + 1) & 0x3FFF
+
+
+def test_viewer_may_not_send_anything(client: TestClient) -> None:
+    linked(client)
+    result = send(client, token(client, "guest", "guest"), "PING")
+    assert result == {"code": 403, "detail": "sending commands needs role operator"}
+
+
+def test_operator_is_refused_a_hazardous_command_with_an_audit_entry(
+    client: TestClient, settings: Settings, ground_station: FakeGroundStation
+) -> None:
+    linked(client)
+    result = send(client, token(client, "op", "op-secret"), "THRUSTER_FIRE", duration_ms=500)
+    assert result == {"code": 403, "detail": "hazardous command needs role flight-director"}
+    assert ground_station.received == []
+    refusal = [e for e in audit_lines(settings) if e["action"] == "command.send"]
+    assert len(refusal) == 1
+    assert refusal[0]["outcome"] == "refused"
+    assert refusal[0]["actor"] == "op"
+    assert refusal[0]["detail"]["command"] == "THRUSTER_FIRE"  # type: ignore[index]
+    admin = token(client, "admin", "admin")
+    stored = client.get("/api/audit", headers=admin).json()["audit"]
+    assert any(e["action"] == "command.send" and e["outcome"] == "refused" for e in stored)
+
+
+def test_flight_director_sends_a_hazardous_command(
+    client: TestClient, ground_station: FakeGroundStation
+) -> None:
+    linked(client)
+    auth = token(client, "admin", "admin")
+    result = send(client, auth, "THRUSTER_FIRE", duration_ms=500)
+    assert result["code"] == 201
+    wait_until(lambda: status_of(client, auth, result["id"]) == "completed")
+    (tc,) = ground_station.received
+    assert (tc.service, tc.subtype) == (8, 1)
+    assert struct.unpack(">HH", tc.app_data) == (catalog.Function.THRUSTER_FIRE, 500)
+
+
+def test_weak_policy_lets_an_operator_send_hazardous_commands(
+    tmp_path: Path, ground_station: FakeGroundStation
+) -> None:
+    data = make_config(tmp_path, ground_station.port, hazardous_requires="operator")
+    with TestClient(create_app(settings_from(Config(data, "t.yaml")))) as client:
+        linked(client)
+        assert send(client, token(client, "op", "op-secret"), "SAFE_MODE")["code"] == 201
+
+
+def test_failure_report_marks_the_command_failed_with_its_code(
+    client: TestClient, ground_station: FakeGroundStation
+) -> None:
+    ground_station.failures["SET_MODE"] = (8, catalog.FailureCode.NOT_ALLOWED_IN_MODE)
+    linked(client)
+    auth = token(client, "op", "op-secret")
+    result = send(client, auth, "SET_MODE", mode=2)
+    wait_until(lambda: status_of(client, auth, result["id"]) == "failed")
+    row = client.get(f"/api/commands/sent/{result['id']}", headers=auth).json()
+    assert row["failure_code"] == catalog.FailureCode.NOT_ALLOWED_IN_MODE
+    assert row["args"] == {"mode": 2}
+    assert row["username"] == "op"
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "detail"),
+    [
+        ({"name": "NOPE"}, 404, "no command named 'NOPE'"),
+        ({"name": "SET_MODE"}, 422, "SET_MODE arguments: expected mode"),
+        ({"name": "SET_MODE", "args": {"mode": 300}}, 422, "SET_MODE: bad argument"),
+        ({"name": "PING", "args": {"x": "y"}}, 422, "args.x: Input should be a valid integer"),
+        ({"name": "PING", "extra": 1}, 422, "extra: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_command_requests_get_one_line_4xx(
+    client: TestClient, body: dict[str, object], code: int, detail: str
+) -> None:
+    linked(client)
+    response = client.post("/api/commands", json=body, headers=token(client, "op", "op-secret"))
+    assert response.status_code == code
+    assert response.json()["detail"].startswith(detail)
+    assert "\n" not in response.json()["detail"]
+
+
+def test_sending_while_the_link_is_down_is_503(settings: Settings) -> None:
+    down = Settings(**{**settings.__dict__, "ground_port": 1})
+    with TestClient(create_app(down)) as client:
+        result = send(client, token(client, "op", "op-secret"), "PING")
+    assert result["code"] == 503
+    assert "ground link down" in str(result["detail"])
+
+
+def test_catalog_lists_commands_with_hazard_and_permission(client: TestClient) -> None:
+    commands = client.get("/api/commands", headers=token(client, "op", "op-secret")).json()
+    by_name = {c["name"]: c for c in commands["commands"]}
+    assert set(by_name) == set(catalog.BY_NAME)
+    assert by_name["SAFE_MODE"]["hazardous"] is True
+    assert by_name["SAFE_MODE"]["allowed"] is False
+    assert by_name["SET_MODE"] | {"allowed": True} == by_name["SET_MODE"]
+    assert by_name["SET_MODE"]["args"] == ["mode"]
+
+
+# --- telemetry ingest -----------------------------------------------------------------------
+
+
+def test_housekeeping_is_archived_and_served(
+    client: TestClient, ground_station: FakeGroundStation
+) -> None:
+    auth = token(client, "guest", "guest")
+    wait_until(lambda: len(client.get("/api/telemetry", headers=auth).json()["telemetry"]) >= 3)
+    rows = client.get("/api/telemetry?limit=2", headers=auth).json()["telemetry"]
+    assert len(rows) == 2
+    assert rows[0]["id"] > rows[1]["id"]
+    assert rows[0]["mode"] == "NOMINAL"
+    assert rows[0]["battery_pct"] == 87
+    assert rows[0]["payload_on"] is True
+    assert rows[0]["ops_message"] == "nominal ops"
+    older = client.get(f"/api/telemetry?before={rows[1]['id']}&limit=1", headers=auth).json()
+    assert older["telemetry"][0]["id"] < rows[1]["id"]
+    future = client.get("/api/telemetry?since=2999-01-01T00:00:00", headers=auth).json()
+    assert future["count"] == 0
+    latest = client.get("/api/telemetry/latest", headers=auth).json()
+    assert latest["housekeeping"]["mode"] == "NOMINAL"
+    assert latest["ground_link"]["connected"] is True
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=100000", "since=yesterday", "before=-1", "since=nan"]
+)
+def test_telemetry_queries_are_bounded(client: TestClient, query: str) -> None:
+    response = client.get(f"/api/telemetry?{query}", headers=token(client, "guest", "guest"))
+    assert response.status_code == 422
+    assert "\n" not in response.json()["detail"]
+
+
+def test_garbage_on_the_tm_stream_is_skipped(
+    client: TestClient, ground_station: FakeGroundStation
+) -> None:
+    linked(client)
+    auth = token(client, "guest", "guest")
+    event = ground_station.tm(5, 4, struct.pack(">H", catalog.Event.SECURITY_ALARM) + b"\x01")
+    broken = bytearray(ground_station.tm(5, 1, struct.pack(">H", 1)))
+    broken[-1] ^= 0xFF  # bad packet error control
+    ground_station.push(b"\x00\xff garbage \x1f" * 40 + bytes(broken) + event + b"\xe0" * 7)
+    wait_until(lambda: client.get("/api/events", headers=auth).json()["count"] == 1)
+    (row,) = client.get("/api/events", headers=auth).json()["events"]
+    assert (row["name"], row["severity"], row["aux_hex"]) == ("SECURITY_ALARM", 4, "01")
+    link = client.get("/api/telemetry/latest", headers=auth).json()["ground_link"]
+    assert link["garbage_octets"] >= 400
+    assert ground_station.connections == 1
+    count = client.get("/api/telemetry", headers=auth).json()["count"]
+    wait_until(lambda: client.get("/api/telemetry", headers=auth).json()["count"] > count)
+
+
+def test_ground_station_status_packets_are_kept_as_latest_status(
+    client: TestClient, ground_station: FakeGroundStation
+) -> None:
+    linked(client)
+    ground_station.push(ground_station.tm(3, 25, b"\x02\x00\x07", catalog.GROUND_STATION_APID))
+    auth = token(client, "guest", "guest")
+
+    def status() -> object:
+        return client.get("/api/telemetry/latest", headers=auth).json()["ground_station"]
+
+    wait_until(status)
+    assert status()["data_hex"] == "020007"  # type: ignore[index]
+
+
+def test_the_client_reconnects_after_the_station_drops_it(
+    client: TestClient, ground_station: FakeGroundStation
+) -> None:
+    linked(client)
+    ground_station.drop_clients()
+    wait_until(lambda: ground_station.connections == 2, what="a reconnect")
+    linked(client)
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+def test_audit_is_for_flight_directors_and_goes_to_the_file(
+    client: TestClient, settings: Settings
+) -> None:
+    linked(client)
+    op = token(client, "op", "op-secret")
+    send(client, op, "PING")
+    assert client.get("/api/audit", headers=op).json() == {
+        "detail": "this needs role flight-director"
+    }
+    entries = client.get("/api/audit?limit=50", headers=token(client, "admin", "admin")).json()
+    actions = [(e["actor"], e["action"], e["outcome"]) for e in entries["audit"]]
+    assert ("op", "command.send", "ok") in actions
+    assert ("system", "server.start", "ok") in actions
+    lines = audit_lines(settings)
+    assert [line["id"] for line in lines] == sorted(e["id"] for e in entries["audit"])
+    sent = next(line for line in lines if line["action"] == "command.send")
+    assert sent["detail"]["command"] == "PING"  # type: ignore[index]
+
+
+def test_a_forged_length_field_delays_but_does_not_swallow_telemetry(
+    client: TestClient, ground_station: FakeGroundStation
+) -> None:
+    linked(client)
+    auth = token(client, "guest", "guest")
+    forged = bytes.fromhex("0864c0000700")  # our APID, PUS TM, claims 1793 data octets
+    event = ground_station.tm(5, 1, struct.pack(">H", catalog.Event.BOOT))
+    ground_station.push(forged + event)
+    wait_until(lambda: client.get("/api/events", headers=auth).json()["count"] == 1)
+    assert client.get("/api/events", headers=auth).json()["events"][0]["name"] == "BOOT"
