@@ -7,16 +7,15 @@ The suite runs with --import-mode=importlib, so the helpers next to this file
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gs_peers import Env, base_config  # noqa: E402
+from gs_peers import Env, base_config
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    yield Env(tmp_path, base_config(tmp_path))
+def env(tmp_path: Path) -> Env:
+    return Env(tmp_path, base_config(tmp_path))

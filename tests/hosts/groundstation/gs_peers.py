@@ -8,6 +8,7 @@ frames carrying its CLCW. ``PacketClient`` is mission control on the packet serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -150,10 +151,8 @@ class PacketClient:
     async def close(self) -> None:
         self.writer.close()
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await self._task
-        except (asyncio.CancelledError, ConnectionError):
-            pass
 
     async def _read(self) -> None:
         try:
