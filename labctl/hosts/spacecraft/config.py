@@ -90,7 +90,7 @@ class UplinkConfig:
     vcid: int = 0
     farm_window: int = DEFAULT_WINDOW
     sdls: bool = True
-    clear_control_commands: bool = False
+    clear_control_commands: bool = True
     queue_size: int = 4096
 
 
@@ -211,7 +211,7 @@ def _uplink(cfg: Config) -> UplinkConfig:
         vcid=_ranged(cfg, "uplink.vcid", 0, MAX_ID["uplink.vcid"]),
         farm_window=window,
         sdls=cfg.get("uplink.sdls", bool, True),
-        clear_control_commands=cfg.get("uplink.clear_control_commands", bool, False),
+        clear_control_commands=cfg.get("uplink.clear_control_commands", bool, True),
         queue_size=_ranged(cfg, "uplink.queue_size", 4096, 1 << 20, 1),
     )
 
