@@ -36,8 +36,9 @@ from labctl.protocols.tm_frame import Clcw, Fsr
 
 log = logging.getLogger(__name__)
 
-#: Main loop period: FOP-1 timer resolution and status-change latency.
-TICK: Final = 0.05
+#: Main loop period (FOP-1 timer resolution, status-change latency): T1 / 8 within bounds.
+MIN_TICK: Final = 0.02
+MAX_TICK: Final = 0.25
 #: Packet-service timeouts are checked this often (or at a quarter of the shortest timeout).
 SERVICE_TICK: Final = 1.0
 PACKET_TYPE_TC: Final = 0x10
@@ -71,6 +72,7 @@ class GroundStation:
         service = settings.packet_service
         timeouts = [t for t in (service.idle_timeout, service.partial_timeout) if t]
         self._service_tick = min([SERVICE_TICK, *(t / 4 for t in timeouts)])
+        self._tick = min(MAX_TICK, max(MIN_TICK, settings.uplink.fop_timeout / 8))
         self._task: asyncio.Task[None] | None = None
 
     # -- life cycle -----------------------------------------------------------------------
@@ -217,7 +219,7 @@ class GroundStation:
             if self._status_due or now - last_status >= self.settings.status_interval:
                 last_status = now
                 self._emit_status()
-            await asyncio.sleep(TICK)
+            await asyncio.sleep(self._tick)
 
     # -- traffic ----------------------------------------------------------------------------
     def _on_tc(self, client: ClientSession, packet: bytes) -> None:

@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 
 #: TC packets waiting for room in the FOP-1 window before new ones are dropped.
 MAX_WAITING: Final = 256
-#: How often the rf-link name is looked up again (its address changes if it restarts).
+#: How often the rf-link name is looked up again (its address changes if it restarts),
+#: and how soon a failed look-up is retried.
 RESOLVE_EVERY: Final = 30.0
+RESOLVE_RETRY: Final = 2.0
 
 ALERTS: Final = {
     "": Alert.NONE,
@@ -194,7 +196,9 @@ class Uplink:
             self._target = (str(address[0]), int(address[1]))
             self._resolved_at = self._clock()
         except OSError as exc:
-            log.warning("uplink: cannot resolve rf-link %s: %s (will retry)", host, exc)
+            self._resolved_at = self._clock() - RESOLVE_EVERY + RESOLVE_RETRY
+            level = logging.WARNING if self._target is None else logging.DEBUG
+            log.log(level, "uplink: cannot resolve rf-link %s: %s (will retry)", host, exc)
         finally:
             self._resolving = None
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gs_peers import SCID, Env, Harness, PacketClient, wait_until
+from gs_peers import SCID, UPLINK_KEY, UPLINK_SPI, Env, Harness, PacketClient, wait_until
 
 from labctl.hosts.catalog import PLATFORM_APID
 from labctl.hosts.groundstation.conventions import GROUND_STATION_APID, Alert, StationStatus
 from labctl.protocols.pus import PusTc, PusTm
-from labctl.protocols.sdls import RejectReason
+from labctl.protocols.sdls import (
+    Keyring,
+    MacAlgorithm,
+    RejectReason,
+    SdlsEngine,
+    SecurityAssociation,
+    ServiceType,
+)
 from labctl.protocols.tc_frame import Bypass, FrameKind, segment
 from labctl.protocols.tm_frame import Clcw, TmFrame
 
@@ -275,3 +282,39 @@ def _status(packet: bytes) -> StationStatus:
 def _status_file(env: Env) -> dict[str, Any]:
     path = env.tmp / "status.json"
     return json.loads(path.read_text()) if path.exists() else {"uplink": {}, "report": {}}
+
+
+def test_protected_control_frames_when_configured(env: Env) -> None:
+    env.config["uplink"]["sa"]["protect_control"] = True
+
+    async def scenario(h: Harness) -> None:
+        h.station.unlock()
+        await wait_until(lambda: len(h.spacecraft.received) == 1)
+        frame = h.spacecraft.received[0].frame
+        assert frame.kind is FrameKind.BC
+        assert frame.data != b"\x00"  # security header + MAC around the directive
+        assert h.spacecraft.uplink is not None
+        verdict = h.spacecraft.uplink.verify_tc(frame, segment_header=False)
+        assert verdict.accepted
+        assert verdict.data == b"\x00"
+
+    env.run(scenario)
+
+
+def test_authentication_only_uplink_keeps_the_packet_readable(env: Env) -> None:
+    env.config["uplink"]["sa"].update(service="authentication", mac_algorithm="hmac_sha256")
+
+    async def scenario(h: Harness) -> None:
+        h.spacecraft.answer_with_clcw = False
+        client = await h.client()
+        await client.send(ping(7))
+        await wait_until(lambda: len(h.spacecraft.received) == 1)
+        frame = h.spacecraft.received[0].frame
+        assert ping(7) in frame.data  # authenticated, not encrypted
+        sa = SecurityAssociation(
+            UPLINK_SPI, ServiceType.AUTHENTICATION, mac_algorithm=MacAlgorithm.HMAC_SHA256
+        )
+        spacecraft = SdlsEngine.of([sa], Keyring({0: UPLINK_KEY}))
+        assert spacecraft.verify_tc(frame).data == segment(0, ping(7))
+
+    env.run(scenario)
