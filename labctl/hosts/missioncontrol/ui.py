@@ -36,6 +36,7 @@ from labctl.hosts.missioncontrol.webauth import (
 TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
 PAGE_SIZE: Final = 50
 MAX_FORM_FIELDS: Final = 20
+MAX_FLASH: Final = 5
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Caller, Depends(ui_caller(Role.VIEWER))]
@@ -56,20 +57,26 @@ templates.filters["utc"] = utc
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page; the navigation bar and pending messages come from the cookie session."""
     caller = context.pop("caller", None) or find_caller(request)
     session = caller.session if caller is not None and caller.by_cookie else None
-    flash = list(session.flash) if session is not None else []
+    messages: list[tuple[str, str]] = []
     if session is not None:
-        session.flash.clear()
+        messages, session.flash = session.flash, []
+    audit_role = mission(request).settings.policy.audit_requires
     page = templates.get_template(name).render(
         session=session,
-        can_audit=session is not None
-        and session.role >= mission(request).settings.policy.audit_requires,
-        flash=flash,
+        can_audit=session is not None and session.role >= audit_role,
+        flash=messages,
         path=request.url.path,
         **context,
     )
     return HTMLResponse(page, status_code)
+
+
+def flash(caller: Caller, kind: str, text: str) -> None:
+    """Show ``text`` on the user's next page (a few at most)."""
+    caller.session.flash = [*caller.session.flash[-(MAX_FLASH - 1) :], (kind, text)]
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
@@ -171,9 +178,9 @@ async def command_submit(caller: Viewer, request: Request) -> Response:
     try:
         row = await mission(request).commander.send(wanted)
     except CommandError as exc:
-        caller.session.flash.append(("error", f"{name} not sent: {exc.message}"))
+        flash(caller, "error", f"{name} not sent: {exc.message}")
     else:
-        caller.session.flash.append(("ok", f"{name} sent as command #{row['id']}."))
+        flash(caller, "ok", f"{name} sent as command #{row['id']}.")
     return RedirectResponse("/commands", 303)
 
 

@@ -8,6 +8,7 @@ and lets a test push arbitrary octets (garbage, events, status packets) down the
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import struct
 import threading
 import time
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from labctl.hosts import catalog
-from labctl.protocols.pus import PusTc, PusTm
+from labctl.protocols.pus import CdsShortTime, PusTc, PusTm
 from labctl.protocols.stream import packet_stream
 
 
@@ -61,7 +62,8 @@ class FakeGroundStation:
         self, service: int, subtype: int, data: bytes, apid: int = catalog.PLATFORM_APID
     ) -> bytes:
         self._tm_count += 1
-        return PusTm(apid, service, subtype, data, self._tm_count & 0x3FFF).encode()
+        now = CdsShortTime.from_datetime(dt.datetime.now(dt.UTC)).encode()
+        return PusTm(apid, service, subtype, data, self._tm_count & 0x3FFF, time=now).encode()
 
     # --- event loop side ----------------------------------------------------------------
 
