@@ -10,7 +10,9 @@ goes to FOP-1 and the packet zone to the :class:`PacketExtractor`.
 The first header pointer is read relative to the clear (decrypted) data field: it is the
 offset of the first packet header there, 0x7FF when a packet continues through the
 whole frame, 0x7FE for idle data. Packets may span frames; a gap in the virtual channel
-frame count drops the packet that was being reassembled.
+frame count drops the packet that was being reassembled. Octets after the last packet
+that cannot start a header (version bits not 000, such as the spacecraft's 0xFF fill when
+less room is left than an idle packet needs) are fill and ignored.
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ class PacketExtractor:
         packets: list[bytes] = []
         pos = 0
         while pos < len(zone):
+            if zone[pos] >> 5:  # not a packet version: fill after the last packet
+                return packets
             size = packet_length_at(zone, pos)
             if size is None or pos + size > len(zone):
                 self._partial = bytearray(zone[pos:])

@@ -20,6 +20,8 @@ from typing import Any, Final
 from labctl.errors import ProtocolError
 from labctl.hosts.config import Config, HostConfigError, read_key_file
 from labctl.protocols.sdls import (
+    GCM_IV_SIZE,
+    GCM_TAG_SIZE,
     Keyring,
     MacAlgorithm,
     SdlsEngine,
@@ -44,6 +46,13 @@ SERVICES: Final = {
 MAC_ALGORITHMS: Final = {
     "aes_cmac": MacAlgorithm.AES_CMAC,
     "hmac_sha256": MacAlgorithm.HMAC_SHA256,
+}
+#: (iv_len, sn_len, mac_len) per service when the file does not say. The same table as
+#: the spacecraft's (labctl.hosts.spacecraft.config), so both ends agree by default.
+LENGTH_DEFAULTS: Final = {
+    ServiceType.PLAINTEXT: (0, 4, 0),
+    ServiceType.AUTHENTICATION: (0, 4, 16),
+    ServiceType.AUTHENTICATED_ENCRYPTION: (GCM_IV_SIZE, 0, GCM_TAG_SIZE),
 }
 NO_SA: Final = frozenset({None, "none", False})
 
@@ -227,33 +236,39 @@ def _sa(parent: Config, key: str, base: Path, window_default: int) -> SaSettings
         return None
     cfg = parent.section(key)
     _only(cfg, SA_KEYS)
-    service = _choice(cfg, "service", SERVICES, "authenticated_encryption")
-    plaintext = service is ServiceType.PLAINTEXT
-    algorithm = MacAlgorithm.AES_GCM
-    if service is ServiceType.AUTHENTICATION:
-        algorithm = _choice(cfg, "mac_algorithm", MAC_ALGORITHMS, "aes_cmac")
-    try:
-        association = SecurityAssociation(
-            spi=_int(cfg, "spi", 0, 0xFFFF),
-            service=service,
-            iv_len=_int(cfg, "iv_len", 0, 16, 12),
-            sn_len=_int(cfg, "sn_len", 0, 8, 0),
-            pl_len=_int(cfg, "pl_len", 0, 2, 0),
-            mac_len=_int(cfg, "mac_len", 0, 32, 0 if plaintext else 16),
-            window=_int(cfg, "window", 0, 1 << 64, window_default),
-            mac_algorithm=algorithm,
-        )
-    except ValueError as exc:
-        raise HostConfigError(cfg.file, _dotted(cfg, ""), str(exc)) from None
+    association = _association(cfg, window_default)
+    plaintext = association.service is ServiceType.PLAINTEXT
     key_path = _path(cfg, "key_file", base)
     if key_path is None and not plaintext:
-        raise HostConfigError(cfg.file, _dotted(cfg, "key_file"), f"missing for {service.name}")
+        missing = f"missing for {association.service.name}"
+        raise HostConfigError(cfg.file, _dotted(cfg, "key_file"), missing)
     return SaSettings(
         association,
         _key(key_path) if key_path is not None and not plaintext else None,
         _path(cfg, "sequence_file", base),
         cfg.get("protect_control", bool, False),
     )
+
+
+def _association(cfg: Config, window_default: int) -> SecurityAssociation:
+    service = _choice(cfg, "service", SERVICES, "authenticated_encryption")
+    iv_len, sn_len, mac_len = LENGTH_DEFAULTS[service]
+    algorithm = MacAlgorithm.AES_GCM
+    if service is ServiceType.AUTHENTICATION:
+        algorithm = _choice(cfg, "mac_algorithm", MAC_ALGORITHMS, "aes_cmac")
+    try:
+        return SecurityAssociation(
+            spi=_int(cfg, "spi", 0, 0xFFFF),
+            service=service,
+            iv_len=_int(cfg, "iv_len", 0, 16, iv_len),
+            sn_len=_int(cfg, "sn_len", 0, 8, sn_len),
+            pl_len=_int(cfg, "pl_len", 0, 2, 0),
+            mac_len=_int(cfg, "mac_len", 0, 32, mac_len),
+            window=_int(cfg, "window", 0, 1 << 64, window_default),
+            mac_algorithm=algorithm,
+        )
+    except ValueError as exc:
+        raise HostConfigError(cfg.file, _dotted(cfg, ""), str(exc)) from None
 
 
 def _key(path: Path) -> bytes:

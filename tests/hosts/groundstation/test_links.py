@@ -311,8 +311,12 @@ def test_authentication_only_uplink_keeps_the_packet_readable(env: Env) -> None:
         await wait_until(lambda: len(h.spacecraft.received) == 1)
         frame = h.spacecraft.received[0].frame
         assert ping(7) in frame.data  # authenticated, not encrypted
-        sa = SecurityAssociation(
-            UPLINK_SPI, ServiceType.AUTHENTICATION, mac_algorithm=MacAlgorithm.HMAC_SHA256
+        sa = SecurityAssociation(  # the lengths both ends default to for authentication
+            UPLINK_SPI,
+            ServiceType.AUTHENTICATION,
+            iv_len=0,
+            sn_len=4,
+            mac_algorithm=MacAlgorithm.HMAC_SHA256,
         )
         spacecraft = SdlsEngine.of([sa], Keyring({0: UPLINK_KEY}))
         assert spacecraft.verify_tc(frame).data == segment(0, ping(7))

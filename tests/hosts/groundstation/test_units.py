@@ -23,6 +23,13 @@ def test_whole_packets_and_idle_fill_in_one_frame() -> None:
     assert extractor.push(0, 0, zone) == [tm(1), tm(2), idle_packet(20)]
 
 
+def test_short_fill_after_the_last_packet_is_ignored() -> None:
+    extractor = PacketExtractor()
+    assert extractor.push(0, 0, tm(1) + b"\xff" * 5) == [tm(1)]
+    assert extractor.push(1, 0, tm(2) + b"\xff") == [tm(2)]
+    assert extractor.broken == 0
+
+
 def test_packet_spanning_three_frames() -> None:
     extractor = PacketExtractor()
     a, b = tm(1), tm(2, 100)
