@@ -100,7 +100,7 @@ def grade_parsed(
     pairings = assign(report.findings, lab.weaknesses)
     matched = tuple(_matched(grading, p) for p in pairings)
     false = tuple(f.number for f in report.findings if f.number not in {m.finding for m in matched})
-    grading.feedback += _findings_feedback(lab, report, matched, false)
+    grading.feedback += _unmatched_feedback(lab, report, matched, false)
     sections = tuple(_section(grading, name) for name in lab.report.required_sections)
     scores = _part_scores(lab, pairings, matched, false, sections)
     return _assemble(grading, scores, matched, false, sections)
@@ -126,6 +126,10 @@ def _report_feedback(lab: Lab, report: Report) -> list[str]:
 
 def _matched(grading: _Grading, pairing: Pairing) -> MatchedFinding:
     finding, weakness = pairing.finding, pairing.weakness
+    grading.feedback.append(
+        f"finding {finding.number} matches an injected weakness"
+        f" ({', '.join(pairing.pair.reasons)}): {pairing.pair.credit:.0%} of a finding"
+    )
     student, reference, severity = _severity(grading, finding, weakness)
     recommendation, named = _recommendation(grading, finding, weakness)
     return MatchedFinding(
@@ -179,7 +183,7 @@ def _recommendation(
     named = _named_countermeasures(finding, weakness.countermeasures)
     if named:
         grading.feedback.append(
-            f"finding {number}: the recommendation names an accepted countermeasure"
+            f"finding {number}: the recommendation names or describes an accepted countermeasure"
             f" ({', '.join(named)})"
         )
         return 1.0, named
@@ -221,15 +225,10 @@ def _evidence(grading: _Grading, finding: Finding) -> float:
 # --- findings, prose --------------------------------------------------------------------------
 
 
-def _findings_feedback(
+def _unmatched_feedback(
     lab: Lab, report: Report, matched: Sequence[MatchedFinding], false: Sequence[int]
 ) -> list[str]:
     lines = [
-        f"finding {m.finding} matches an injected weakness ({', '.join(m.reasons)}):"
-        f" {m.credit:.0%} of a finding"
-        for m in matched
-    ]
-    lines += [
         f"finding {n} matches no injected weakness (or repeats one already matched):"
         f" it costs {FALSE_FINDING_PENALTY:.0%} of a finding"
         for n in false

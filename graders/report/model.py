@@ -225,7 +225,23 @@ EXPECTED: Final = {
 
 def read_finding(number: int, line: int, data: Mapping[Any, Any]) -> Finding:
     """Build a finding from one front-matter entry; bad fields become problems, not errors."""
+    fields, given, problems = _read_fields(data)
+    problems += [
+        f"no {key}: {why}"
+        for key, why in EXPECTED.items()
+        if key not in given and not fields.get(key)
+    ]
+    problems += _html_warnings(fields)
+    prefix = f"finding {number} (line {line})"
+    return Finding(
+        number=number, line=line, problems=tuple(f"{prefix}: {p}" for p in problems), **fields
+    )
+
+
+def _read_fields(data: Mapping[Any, Any]) -> tuple[Fields, set[str], list[str]]:
+    """(fields read, names of the fields given, problems); a bad field is given but not read."""
     fields: Fields = {}
+    given: set[str] = set()
     problems: list[str] = []
     for raw_key, value in data.items():
         key = str(raw_key).strip().lower()
@@ -237,13 +253,9 @@ def read_finding(number: int, line: int, data: Mapping[Any, Any]) -> Finding:
         got, problem = reader(value)
         fields.update(got)
         if problem:
+            given.add(key)
             problems.append(f"{key}: {problem}")
-    problems += [f"no {k}: {why}" for k, why in EXPECTED.items() if not fields.get(k)]
-    problems += _html_warnings(fields)
-    prefix = f"finding {number} (line {line})"
-    return Finding(
-        number=number, line=line, problems=tuple(f"{prefix}: {p}" for p in problems), **fields
-    )
+    return fields, given, problems
 
 
 def _html_warnings(fields: Fields) -> list[str]:

@@ -1,0 +1,138 @@
+"""``labctl report``: write a student's report skeleton, grade a report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from graders.report import ReportGrade, grade_report, read_report_file, render_template
+from labctl.cli.context import err, out, state
+from labctl.errors import LabctlError
+from labctl.spec import lab_by_id
+from labctl.spec.params import derive
+
+app = typer.Typer(help="Write and grade audit reports.", no_args_is_help=True)
+
+LabId = Annotated[str, typer.Argument(metavar="LAB", help="Lab id, e.g. tc-replay.")]
+
+
+@app.command()
+def template(
+    ctx: typer.Context,
+    lab_id: LabId,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file instead of standard output."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write the report skeleton for a lab: YAML front matter for findings, prose sections."""
+    text = render_template(lab_by_id(state(ctx).labs(), lab_id).spec)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    if output.exists() and not force:
+        raise LabctlError(f"{output} already exists; use --force to overwrite it")
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise LabctlError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    err.print(f"wrote {escape(str(output))}")
+
+
+@app.command()
+def grade(
+    ctx: typer.Context,
+    lab_id: LabId,
+    report: Annotated[Path, typer.Argument(metavar="REPORT", help="The report (Markdown).")],
+    *,
+    student: Annotated[str, typer.Option("--student", help="The student's id.")],
+    seed: Annotated[
+        str,
+        typer.Option(
+            "--seed", envvar="LABCTL_SEED", help="The session seed the student's secrets came from."
+        ),
+    ],
+    slot: Annotated[
+        int | None, typer.Option("--slot", min=0, help="The student's roster slot, if any.")
+    ] = None,
+    peers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--peer", help="Another student of the session, to look for copied secrets (repeat)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
+    instructor: Annotated[
+        bool,
+        typer.Option(
+            "--instructor", help="Show the ground truth: matched and missed weaknesses, flags."
+        ),
+    ] = False,
+) -> None:
+    """Grade a report against the lab's injected weaknesses and its rubric."""
+    lab = lab_by_id(state(ctx).labs(), lab_id).spec
+    own = derive(lab, student, seed, slot).secrets()
+    others = {peer: derive(lab, peer, seed).secrets() for peer in peers or () if peer != student}
+    result = grade_report(lab, read_report_file(report), own, others)
+    if as_json:
+        view = result.instructor_view() if instructor else result.student_view()
+        typer.echo(json.dumps(view, indent=2))
+        return
+    _print_grade(result, instructor)
+
+
+def _print_grade(result: ReportGrade, instructor: bool) -> None:
+    objective = f" ({result.objective})" if result.objective else ""
+    out.print(
+        f"[bold]Report grade[/] {result.lab}{objective}:"
+        f" [bold]{result.points:g}[/] / {result.points_possible} points"
+    )
+    out.print(_parts_table(result))
+    out.print(
+        f"{result.findings} finding(s): {len(result.matched)} matched,"
+        f" {len(result.false_findings)} matching nothing,"
+        f" {len(result.missed)} injected weakness(es) missed"
+    )
+    if instructor:
+        _print_ground_truth(result)
+    for line in result.feedback:
+        out.print(f"  - {escape(line)}")
+
+
+def _parts_table(result: ReportGrade) -> Table:
+    table = Table("part", "weight", "score", "points", title="Rubric", title_justify="left")
+    for part in result.parts:
+        score = "n/a" if part.score is None else f"{part.score:.0%}"
+        table.add_row(part.name, str(part.weight), score, f"{part.points:g}")
+    return table
+
+
+def _print_ground_truth(result: ReportGrade) -> None:
+    table = Table(
+        "finding", "weakness", "match", "reasons", "CVSS (student / ref)", title="Matches"
+    )
+    for m in result.matched:
+        cvss = f"{_num(m.severity_student)} / {_num(m.severity_reference)}"
+        table.add_row(
+            str(m.finding), m.weakness, f"{m.credit:.0%}", escape(", ".join(m.reasons)), cvss
+        )
+    if table.row_count:
+        out.print(table)
+    if result.missed:
+        out.print(f"missed: {', '.join(result.missed)}")
+    for flag in result.cheating:
+        out.print(
+            f"[bold red]copied secret:[/] {escape(flag.secret)} of student"
+            f" {escape(flag.other_student)} in {escape(flag.where)}"
+        )
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
