@@ -15,7 +15,7 @@ import socket
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, cast
 
 DEFAULT_QUEUE: Final = 4096
 MAX_UDP_PAYLOAD: Final = 65507
@@ -50,8 +50,8 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
     # -- protocol callbacks -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        # CPython's selector datagram transport does not subclass DatagramTransport.
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
         self.counters.received += 1

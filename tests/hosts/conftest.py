@@ -23,7 +23,13 @@ T = TypeVar("T")
 
 
 def run_async(coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+    """asyncio.run with a deadline (asyncio.timeout: 3.11's wait_for can swallow cancels)."""
+
+    async def bounded() -> T:
+        async with asyncio.timeout(timeout):
+            return await coro
+
+    return asyncio.run(bounded())
 
 
 def free_udp_port() -> int:
@@ -47,7 +53,8 @@ async def collect(
         if remaining <= 0:
             break
         try:
-            batch = await asyncio.wait_for(endpoint.receive_batch(), remaining)
+            async with asyncio.timeout(remaining):
+                batch = await endpoint.receive_batch()
         except TimeoutError:
             break
         received.extend(data for data, _ in batch)

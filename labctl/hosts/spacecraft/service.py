@@ -121,8 +121,7 @@ class Spacecraft:
             for datagram, _sender in await self._endpoint.receive_batch(UPLINK_BATCH):
                 self._guarded(self.fsw.receive, datagram)
             self._downlink_wake.set()
-            if self.fsw.executed:
-                self._truth_wake.set()
+            self._truth_wake.set()
             await asyncio.sleep(0)  # let timers and the downlink run during a flood
 
     async def _downlink_loop(self) -> None:
@@ -141,12 +140,14 @@ class Spacecraft:
             self._guarded(action)
 
     async def _truth_loop(self) -> None:
-        interval = self.config.truth_interval
+        """Write when woken, no sooner than ``truth_interval`` after the last write, or
+        ``TRUTH_MIN_GAP`` when a command executed. (No asyncio.wait_for here: on 3.11 it
+        can swallow a cancellation, and stop() would wait forever.)"""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._truth_wake.wait(), interval)
+            await self._truth_wake.wait()
             self._truth_wake.clear()
-            wait = self._last_truth + TRUTH_MIN_GAP - time.monotonic()
+            gap = TRUTH_MIN_GAP if self.fsw.executed else self.config.truth_interval
+            wait = self._last_truth + gap - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             if self.fsw.dirty:
@@ -157,9 +158,11 @@ class Spacecraft:
     def _housekeeping(self) -> None:
         self.fsw.housekeeping()
         self._downlink_wake.set()
+        self._truth_wake.set()  # the battery moved on
 
     def _send_fsr(self) -> None:
         self._transmit(self.fsw.fsr_frame())
+        self._truth_wake.set()
 
     def _transmit(self, frame: bytes) -> None:
         address = self._rf_link.address()
