@@ -111,14 +111,27 @@ class Commander:
     async def _transmit(
         self, request: CommandRequest, command: catalog.Command, app_data: bytes
     ) -> Row:
-        seq = self._next_seq
-        tc = PusTc(catalog.PLATFORM_APID, command.service, command.subtype, app_data, seq)
         if not self._link.stats.connected:
             raise self._refuse(
                 request, 503, "ground link down: the ground station is not connected"
             )
-        self._next_seq = (seq + 1) & SEQ_COUNT_MASK
-        command_id = self._archive.add_command(
+        seq, self._next_seq = self._next_seq, (self._next_seq + 1) & SEQ_COUNT_MASK
+        tc = PusTc(catalog.PLATFORM_APID, command.service, command.subtype, app_data, seq)
+        command_id = self._record(request, command, seq)
+        try:
+            await self._link.send(tc.encode())
+        except LinkDown as exc:
+            self._archive.set_command_status(command_id, "failed")
+            self._audit_send(request, "failed", command_id, seq, str(exc))
+            raise CommandError(503, str(exc), command_id) from None
+        self._audit_send(request, "ok", command_id, seq)
+        row = self._archive.command(command_id)
+        assert row is not None
+        return row
+
+    def _record(self, request: CommandRequest, command: catalog.Command, seq: int) -> int:
+        """Archive the command as ``sent`` with what its verification reports will quote."""
+        return self._archive.add_command(
             {
                 "username": request.session.username,
                 "name": command.name,
@@ -130,16 +143,6 @@ class Commander:
                 "status": "sent",
             }
         )
-        try:
-            await self._link.send(tc.encode())
-        except LinkDown as exc:
-            self._archive.set_command_status(command_id, "failed")
-            self._audit_send(request, "failed", command_id, seq, str(exc))
-            raise CommandError(503, str(exc), command_id) from None
-        self._audit_send(request, "ok", command_id, seq)
-        row = self._archive.command(command_id)
-        assert row is not None
-        return row
 
     def _audit_send(
         self, request: CommandRequest, outcome: str, command_id: int, seq: int, reason: str = ""

@@ -325,3 +325,14 @@ def test_a_forged_length_field_delays_but_does_not_swallow_telemetry(
     ground_station.push(forged + event)
     wait_until(lambda: client.get("/api/events", headers=auth).json()["count"] == 1)
     assert client.get("/api/events", headers=auth).json()["events"][0]["name"] == "BOOT"
+
+
+def test_sequence_count_continues_after_a_restart(
+    settings: Settings, ground_station: FakeGroundStation
+) -> None:
+    for _ in range(2):
+        with TestClient(create_app(settings)) as client:
+            linked(client)
+            assert send(client, token(client, "op", "op-secret"), "PING")["code"] == 201
+    wait_until(lambda: len(ground_station.received) == 2)
+    assert [tc.seq_count for tc in ground_station.received] == [0, 1]
