@@ -58,15 +58,17 @@ class Config:
             raise HostConfigError(str(path), "", "expected a mapping of keys to values")
         return cls(data, str(path))
 
-    def _key(self, key: str) -> str:
+    def dotted(self, key: str) -> str:
+        """The full dotted path of ``key`` in this section, as error messages name it."""
         return f"{self._prefix}.{key}" if self._prefix else key
+
 
     def raw(self, key: str, default: Any = ...) -> Any:
         node: Any = self._data
         for part in key.split("."):
             if not isinstance(node, Mapping) or part not in node:
                 if default is ...:
-                    raise HostConfigError(self.file, self._key(key), "missing")
+                    raise HostConfigError(self.file, self.dotted(key), "missing")
                 return default
             node = node[part]
         return node
@@ -78,15 +80,15 @@ class Config:
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise HostConfigError(
-                self.file, self._key(key), f"expected {kind.__name__}, got {value!r}"
+                self.file, self.dotted(key), f"expected {kind.__name__}, got {value!r}"
             )
         return value
 
     def section(self, key: str) -> Config:
         value = self.raw(key, {})
         if not isinstance(value, Mapping):
-            raise HostConfigError(self.file, self._key(key), "expected a mapping")
-        return Config(value, self.file, self._key(key))
+            raise HostConfigError(self.file, self.dotted(key), "expected a mapping")
+        return Config(value, self.file, self.dotted(key))
 
     def keys(self) -> list[str]:
         return [str(k) for k in self._data]

@@ -285,7 +285,7 @@ def _key(path: Path) -> bytes:
 def _dotted(cfg: Config, key: str) -> str:
     # Config keeps its section's dotted prefix private; see the report's request for a
     # public accessor. The message must name the key exactly as an inject would.
-    return cfg._key(key).rstrip(".")
+    return cfg.dotted(key).rstrip(".")
 
 
 def _only(cfg: Config, allowed: set[str]) -> None:
