@@ -104,6 +104,6 @@ class Ingest:
 
 def _spacecraft_time(tm: PusTm) -> str | None:
     try:
-        return tm.cds_time.to_datetime().isoformat(timespec="milliseconds")
+        return tm.cds_time.to_datetime().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     except (ProtocolError, OverflowError, ValueError):
         return None
