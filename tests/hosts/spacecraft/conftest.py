@@ -12,9 +12,9 @@ import pytest
 # --import-mode=importlib puts no test directory on sys.path; the scaffold lives here.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sc_scaffold import DOWNLINK_KEY, UPLINK_KEY, build_config  # noqa: E402
+from sc_scaffold import DOWNLINK_KEY, UPLINK_KEY, build_config
 
-from labctl.hosts.spacecraft import SpacecraftConfig  # noqa: E402
+from labctl.hosts.spacecraft import SpacecraftConfig
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from labctl.hosts.spacecraft import SpacecraftConfig, parse_config
 from labctl.protocols.pus import PusTc, PusTm
 from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation, ServiceType
 from labctl.protocols.stream import packets_in
-from labctl.protocols.tc_frame import Bypass, TcFrame, segment, set_vr_frame, unlock_frame
+from labctl.protocols.tc_frame import TcFrame, segment, set_vr_frame, unlock_frame
 from labctl.protocols.tm_frame import TmFrame
 
 SCID = 0x42

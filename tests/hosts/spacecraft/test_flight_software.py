@@ -105,8 +105,10 @@ def test_forged_frame_is_bad_mac(make_config: MakeConfig) -> None:
     assert fsw.receive(forger.command("SAFE_MODE")).reason == "bad_mac"
     fsr = fsw.fsr_frame()
     report = TmFrame.decode(fsr)
-    assert report.vcid == 7 and report.is_idle
-    assert report.ocf is not None and Fsr.decode(report.ocf).bad_mac == 1
+    assert report.vcid == 7
+    assert report.is_idle
+    assert report.ocf is not None
+    assert Fsr.decode(report.ocf).bad_mac == 1
     assert fsw.truth()["fsr"]["bad_mac"] == 1
     assert Fsr.decode(TmFrame.decode(fsw.fsr_frame()).ocf or b"").alarm == 0
 
