@@ -144,8 +144,8 @@ def _read_sparta(value: Any) -> tuple[Fields, str | None]:
 
 
 def _read_cwe(value: Any) -> tuple[Fields, str | None]:
-    text = "" if isinstance(value, bool) else (_as_text(value) or "")
-    match = _CWE_RE.match(text.strip())
+    scalar = isinstance(value, str | int) and not isinstance(value, bool)
+    match = _CWE_RE.match(str(value).strip()) if scalar else None
     if not match:
         return {}, f"{show(value)} is not a CWE id (like CWE-79)"
     return {"cwe": f"CWE-{int(match[1])}"}, None

@@ -61,7 +61,7 @@ _HEADER: Final = """\
 # Example (remove '# ' from these lines and replace 'findings: []' by them):
 # findings:
 #   - component: <host>
-#     title: <one line: what is wrong, where>
+#     title: <one line - what is wrong, and where>
 #     sparta: <TACTIC-NNNN.NN>
 #     cwe: <CWE-NNN>
 #     cvss: <CVSS:3.1/AV:_/AC:_/PR:_/UI:_/S:_/C:_/I:_/A:_>

@@ -1,11 +1,9 @@
-"""Shared fixtures for the report grader tests: the labs, students' secrets, sample reports."""
+"""Helpers for the report grader tests: the labs, students' secrets, sample reports."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-
-import pytest
 
 from labctl.spec import load_lab
 from labctl.spec.models import Lab
@@ -38,13 +36,3 @@ def fill(data: bytes, values: dict[str, str]) -> bytes:
 def sample(name: str, student: str = "alice") -> bytes:
     """A sample report with ``student``'s secrets filled in."""
     return fill((REPORTS / name).read_bytes(), secrets(student))
-
-
-@pytest.fixture
-def alice() -> dict[str, str]:
-    return secrets("alice")
-
-
-@pytest.fixture
-def bob() -> dict[str, str]:
-    return secrets("bob")

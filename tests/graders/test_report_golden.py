@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import REPLAY, REPORTS, sample, secrets
+from report_samples import REPLAY, REPORTS, sample, secrets
 
 from graders.report import MAX_REPORT_BYTES, grade_report
 
