@@ -1,0 +1,19 @@
+#!/bin/bash
+# Set the student's password from LABCTL_STUDENT_PASSWORD (generated per instance by labctl)
+# and authorise LABCTL_STUDENT_KEY if given, make this container's own SSH host keys, then
+# run the command (sshd in the foreground).
+set -euo pipefail
+if [[ -n ${LABCTL_STUDENT_PASSWORD:-} ]]; then
+    echo "student:${LABCTL_STUDENT_PASSWORD}" | chpasswd
+fi
+if [[ -n ${LABCTL_STUDENT_KEY:-} ]]; then
+    install -d -o student -g student -m 0700 /home/student/.ssh
+    echo "${LABCTL_STUDENT_KEY}" >/home/student/.ssh/authorized_keys
+    chown student:student /home/student/.ssh/authorized_keys
+    chmod 0600 /home/student/.ssh/authorized_keys
+fi
+unset LABCTL_STUDENT_PASSWORD LABCTL_STUDENT_KEY
+mkdir -p /run/sshd
+chmod 0755 /run/sshd
+ssh-keygen -A >/dev/null
+exec "$@"

@@ -1,0 +1,194 @@
+"""The backend interface: what any container engine must do to run a lab instance.
+
+A backend receives an :class:`InstancePlan` (engine-neutral: hosts, networks, images,
+limits, capabilities) and runs it. The six operations are ``up``, ``down``, ``exec``,
+``copy_to``/``copy_from`` (the copy pair), ``logs`` and ``status``. Implementations are
+registered by name (``docker``; ``swarm`` later) and looked up with :func:`get_backend`;
+the built-in ones are imported only when asked for, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from labctl.errors import NotFoundError
+
+#: (subject, message): a host, network or image name and what just happened to it.
+Progress = Callable[[str, str], None]
+
+MANAGED_LABEL: Final = "org.labctl.managed"
+INSTANCE_LABEL: Final = "org.labctl.instance"
+HOST_LABEL: Final = "org.labctl.host"
+ROLE_LABEL: Final = "org.labctl.role"
+LAB_LABEL: Final = "org.labctl.lab"
+
+
+def no_progress(subject: str, message: str) -> None:
+    """A progress callback that ignores everything."""
+    del subject, message
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """One network of an instance. ``access`` is the one published ports go through."""
+
+    name: str
+    access: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mib: int
+    cpus: float
+    pids: int
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    """One host: what runs, where it is attached and how it is confined."""
+
+    name: str
+    role: str
+    image: str
+    networks: tuple[str, ...]
+    limits: Limits
+    capabilities: tuple[str, ...] = ()
+    read_only: bool = False
+    no_new_privileges: bool = True
+    #: Paths kept on per-instance volumes (seeded from the image), e.g. /etc/labctl.
+    volumes: tuple[str, ...] = ()
+    #: tmpfs mounts: path → mount options (e.g. "mode=1777").
+    tmpfs: Mapping[str, str] = field(default_factory=dict)
+    #: Container ports published on the host's loopback, e.g. ("22/tcp",).
+    published: tuple[str, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    #: Replaces the image's command (None: the image's own).
+    command: tuple[str, ...] | None = None
+    #: Replaces the image's health check (None: the image's own).
+    healthcheck: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class InstancePlan:
+    """Everything a backend needs to bring one instance up."""
+
+    instance_id: str
+    lab: str
+    hosts: tuple[HostPlan, ...]
+    networks: tuple[NetworkPlan, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def host(self, name: str) -> HostPlan:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise NotFoundError("host", name, hint=f"instance {self.instance_id} has no such host")
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    """What the engine says about one host of an instance."""
+
+    host: str
+    state: str  # created, running, restarting, exited, missing ...
+    health: str  # healthy, unhealthy, starting, none
+    #: container port ("22/tcp") → host port on 127.0.0.1
+    ports: Mapping[str, int] = field(default_factory=dict)
+    uptime_s: float | None = None
+    #: network name → the host's IPv4 address on it
+    addresses: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str
+
+
+@dataclass(frozen=True)
+class DownReport:
+    """What ``down`` removed."""
+
+    containers: int
+    networks: int
+    volumes: int
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.containers or self.networks or self.volumes)
+
+
+class Backend(Protocol):
+    """A container engine that runs lab instances. Methods raise BackendError on failure."""
+
+    name: str
+
+    def up(self, plan: InstancePlan, progress: Progress = no_progress) -> list[HostStatus]:
+        """Create and start everything; all hosts healthy, or nothing left behind."""
+        ...
+
+    def down(self, instance_id: str, progress: Progress = no_progress) -> DownReport:
+        """Remove the instance's containers, networks and volumes (found by label)."""
+        ...
+
+    def exec(
+        self, instance_id: str, host: str, argv: Sequence[str], user: str = "root"
+    ) -> ExecResult:
+        """Run ``argv`` in ``host`` and return its exit status and combined output."""
+        ...
+
+    def copy_to(
+        self, instance_id: str, host: str, files: Mapping[str, bytes], mode: int = 0o644
+    ) -> None:
+        """Write files (absolute path → content) into ``host``."""
+        ...
+
+    def copy_from(self, instance_id: str, host: str, path: str) -> bytes:
+        """Read one regular file out of ``host``."""
+        ...
+
+    def logs(self, instance_id: str, host: str, tail: int = 200) -> str:
+        """The last ``tail`` lines of the host's program output."""
+        ...
+
+    def status(self, instance_id: str) -> list[HostStatus]:
+        """One entry per host of the instance (empty when it does not exist)."""
+        ...
+
+    def instances(self) -> list[str]:
+        """Ids of every instance this engine holds anything of."""
+        ...
+
+
+BackendFactory = Callable[[], Backend]
+
+_REGISTRY: dict[str, BackendFactory] = {}
+#: Built-in backends, imported on first use: name → module that registers it.
+_BUILTIN: Final = {"docker": "labctl.backends.docker"}
+
+
+def register_backend(name: str) -> Callable[[BackendFactory], BackendFactory]:
+    """Class decorator (or factory decorator) registering a backend under ``name``."""
+
+    def register(factory: BackendFactory) -> BackendFactory:
+        _REGISTRY[name] = factory
+        return factory
+
+    return register
+
+
+def backend_names() -> list[str]:
+    return sorted({*_REGISTRY, *_BUILTIN})
+
+
+def get_backend(name: str = "docker") -> Backend:
+    """A new backend instance by name."""
+    if name not in _REGISTRY and name in _BUILTIN:
+        importlib.import_module(_BUILTIN[name])
+    factory = _REGISTRY.get(name)
+    if factory is None:
+        raise NotFoundError("backend", name, hint=f"known: {', '.join(backend_names())}")
+    return factory()

@@ -1,0 +1,514 @@
+"""The ``docker`` backend: one lab instance on one Docker engine, through the SDK.
+
+Per instance: the lab networks ``labctl-<id>-<net>`` (internal, and with
+``inhibit_ipv4`` so the bridge holds no host address: the host is unreachable from them,
+see docs/ci.md), plus one access network ``labctl-<id>-access`` that is not internal
+(ports can only be published from a network with a gateway) but has inter-container
+traffic and masquerading off, and binds published ports to 127.0.0.1. Only hosts that
+publish a port (attacker's SSH, mission control's HTTP) join it.
+
+``up`` creates networks, volumes and containers, starts the containers in parallel and
+waits for every health check; on any failure, or Ctrl-C, it removes what it created.
+Everything carries ``org.labctl.instance=<id>``, which is what ``down`` removes by.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import docker
+import docker.errors
+import requests
+from docker.models.containers import Container
+from docker.models.networks import Network
+from docker.models.volumes import Volume
+from docker.types import EndpointConfig
+
+from labctl.backends.base import (
+    HOST_LABEL,
+    INSTANCE_LABEL,
+    LAB_LABEL,
+    MANAGED_LABEL,
+    ROLE_LABEL,
+    DownReport,
+    ExecResult,
+    HostPlan,
+    HostStatus,
+    InstancePlan,
+    NetworkPlan,
+    Progress,
+    no_progress,
+    register_backend,
+)
+from labctl.backends.baseimage import docker_client
+from labctl.errors import BackendError, NotFoundError
+
+ACCESS: Final = "access"
+LAB_NETWORK_OPTIONS: Final = {"com.docker.network.bridge.inhibit_ipv4": "true"}
+ACCESS_NETWORK_OPTIONS: Final = {
+    "com.docker.network.bridge.enable_icc": "false",
+    "com.docker.network.bridge.enable_ip_masquerade": "false",
+    "com.docker.network.bridge.host_binding_ipv4": "127.0.0.1",
+}
+LOOPBACK: Final = "127.0.0.1"
+MAX_COPY_BYTES: Final = 64 * 1024 * 1024
+_ENGINE_ERRORS: Final = (docker.errors.DockerException, requests.exceptions.RequestException)
+Filters = dict[str, str | list[str] | bool]
+
+
+def _by_instance(instance_id: str) -> Filters:
+    return {"label": f"{INSTANCE_LABEL}={instance_id}"}
+
+
+def resource_name(instance_id: str, *parts: str) -> str:
+    """``labctl-<instance>-<part>...``: names of networks, volumes and containers."""
+    return "-".join(("labctl", instance_id, *parts))
+
+
+def volume_name(instance_id: str, host: str, path: str) -> str:
+    return resource_name(instance_id, host, path.strip("/").replace("/", "-"))
+
+
+@contextmanager
+def engine_call(operation: str) -> Iterator[None]:
+    """Turn the SDK's exceptions into one BackendError naming the operation."""
+    try:
+        yield
+    except docker.errors.NotFound as exc:
+        raise BackendError(operation, _explain(exc)) from exc
+    except _ENGINE_ERRORS as exc:
+        raise BackendError(operation, _explain(exc)) from exc
+
+
+def _explain(exc: BaseException) -> str:
+    if isinstance(exc, docker.errors.APIError) and exc.explanation:
+        return " ".join(str(exc.explanation).split())
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@dataclass
+class _Created:
+    """What one ``up`` made so far, in creation order: exactly what a rollback removes."""
+
+    networks: list[Network] = field(default_factory=list)
+    volumes: list[Volume] = field(default_factory=list)
+    containers: list[Container] = field(default_factory=list)
+
+
+@register_backend("docker")
+class DockerBackend:
+    """Runs instances on the Docker engine named by the environment."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        client: docker.DockerClient | None = None,
+        health_timeout_s: float = 180.0,
+        poll_s: float = 1.0,
+    ) -> None:
+        self._client = client
+        self.health_timeout_s = health_timeout_s
+        self.poll_s = poll_s
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = docker_client()
+        return self._client
+
+    # --- up / down ---------------------------------------------------------------------
+
+    def up(self, plan: InstancePlan, progress: Progress = no_progress) -> list[HostStatus]:
+        self._refuse_existing(plan.instance_id)
+        created = _Created()
+        try:
+            self._create_all(plan, created, progress)
+            self._start_all(created.containers, progress)
+            self._wait_healthy(plan, created.containers, progress)
+        except BaseException:
+            self._rollback(created, progress)
+            raise
+        return self.status(plan.instance_id)
+
+    def _refuse_existing(self, instance_id: str) -> None:
+        if instance_id in self.instances():
+            raise BackendError(
+                f"bring up instance {instance_id}",
+                "the engine already holds containers or networks of this instance",
+                hint=f"remove them first: labctl down {instance_id}",
+            )
+
+    def _create_all(self, plan: InstancePlan, created: _Created, progress: Progress) -> None:
+        networks = {}
+        for network in plan.networks:
+            networks[network.name] = self._create_network(plan, network)
+            created.networks.append(networks[network.name])
+            progress(network.name, "network created")
+        for host in plan.hosts:
+            created.volumes += self._create_volumes(plan, host)
+            created.containers.append(self._create_container(plan, host, networks))
+            progress(host.name, "container created")
+
+    def _labels(self, plan: InstancePlan, **extra: str) -> dict[str, str]:
+        return {
+            **plan.labels,
+            MANAGED_LABEL: "true",
+            INSTANCE_LABEL: plan.instance_id,
+            LAB_LABEL: plan.lab,
+            **extra,
+        }
+
+    def _create_network(self, plan: InstancePlan, network: NetworkPlan) -> Network:
+        name = resource_name(plan.instance_id, network.name)
+        options = ACCESS_NETWORK_OPTIONS if network.access else LAB_NETWORK_OPTIONS
+        with engine_call(f"create network {name}"):
+            return self.client.networks.create(
+                name,
+                driver="bridge",
+                internal=not network.access,
+                options=dict(options),
+                labels=self._labels(plan),
+                check_duplicate=True,
+            )
+
+    def _create_volumes(self, plan: InstancePlan, host: HostPlan) -> list[Volume]:
+        volumes = []
+        for path in host.volumes:
+            name = volume_name(plan.instance_id, host.name, path)
+            with engine_call(f"create volume {name}"):
+                volumes.append(
+                    self.client.volumes.create(
+                        name, labels=self._labels(plan, **{HOST_LABEL: host.name})
+                    )
+                )
+        return volumes
+
+    def _create_container(
+        self, plan: InstancePlan, host: HostPlan, networks: Mapping[str, Network]
+    ) -> Container:
+        first, *others = _attach_order(plan, host)
+        name = resource_name(plan.instance_id, host.name)
+        with engine_call(f"create container {name}"):
+            container = self.client.containers.create(
+                host.image,
+                name=name,
+                network=networks[first].name,
+                networking_config={str(networks[first].name): self._endpoint(plan, host, first)},
+                **_container_options(plan, host, self._labels(plan, **_host_labels(host))),
+            )
+            for network in others:
+                networks[network].connect(container, aliases=[host.name])
+        return container
+
+    def _endpoint(self, plan: InstancePlan, host: HostPlan, network: str) -> EndpointConfig:
+        aliases = [] if _is_access(plan, network) else [host.name]
+        return self.client.api.create_endpoint_config(aliases=aliases)
+
+    def _start_all(self, containers: Sequence[Container], progress: Progress) -> None:
+        def start(container: Container) -> None:
+            with engine_call(f"start container {container.name}"):
+                container.start()
+            progress(_host_of(container), "started")
+
+        with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
+            for future in [pool.submit(start, c) for c in containers]:
+                future.result()
+
+    def _wait_healthy(
+        self, plan: InstancePlan, containers: Sequence[Container], progress: Progress
+    ) -> None:
+        waiting = {c.name: c for c in containers}
+        deadline = time.monotonic() + self.health_timeout_s
+        while waiting:
+            for name, container in list(waiting.items()):
+                if self._healthy(container):
+                    progress(_host_of(container), "healthy")
+                    del waiting[name]
+            if waiting and time.monotonic() > deadline:
+                raise _unhealthy(plan, waiting.values())
+            if waiting:
+                time.sleep(self.poll_s)
+
+    def _healthy(self, container: Container) -> bool:
+        """Healthy per the engine, or its own health check passes when run now.
+
+        Image health checks run every 30 s (cheap at class scale); running the same
+        command at once keeps ``up`` from waiting for the engine's first round.
+        """
+        with engine_call(f"inspect container {container.name}"):
+            container.reload()
+        state = container.attrs["State"]
+        if state["Status"] in {"exited", "dead"} or container.attrs.get("RestartCount", 0) > 0:
+            raise _crashed(container)
+        if state["Status"] != "running":
+            return False
+        health = (state.get("Health") or {}).get("Status")
+        if health in {None, "healthy"}:
+            return True
+        test = (container.attrs["Config"].get("Healthcheck") or {}).get("Test") or []
+        return _run_health_test(container, test)
+
+    def _rollback(self, created: _Created, progress: Progress) -> None:
+        """Remove what ``up`` created, newest first; carry on past individual failures."""
+        for container in reversed(created.containers):
+            _quietly(lambda c=container: c.remove(force=True, v=True))
+            progress(_host_of(container), "removed (rollback)")
+        for volume in reversed(created.volumes):
+            _quietly(lambda v=volume: v.remove(force=True))
+        for network in reversed(created.networks):
+            _quietly(network.remove)
+            progress(str(network.name), "network removed (rollback)")
+
+    def down(self, instance_id: str, progress: Progress = no_progress) -> DownReport:
+        selector = _by_instance(instance_id)
+        with engine_call(f"remove instance {instance_id}"):
+            containers = self.client.containers.list(all=True, filters=selector)
+            with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
+                list(pool.map(lambda c: c.remove(force=True, v=True), containers))
+            for container in containers:
+                progress(_host_of(container), "removed")
+            networks = self.client.networks.list(filters=selector)
+            for network in networks:
+                network.remove()
+                progress(str(network.name), "network removed")
+            volumes = self.client.volumes.list(filters=selector)
+            for volume in volumes:
+                volume.remove(force=True)
+        return DownReport(len(containers), len(networks), len(volumes))
+
+    # --- exec / copy / logs ------------------------------------------------------------
+
+    def container(self, instance_id: str, host: str) -> Container:
+        selector: Filters = {"label": [f"{INSTANCE_LABEL}={instance_id}", f"{HOST_LABEL}={host}"]}
+        with engine_call(f"find host {host} of {instance_id}"):
+            found = self.client.containers.list(all=True, filters=selector)
+        if not found:
+            raise NotFoundError("host", host, hint=f"not part of instance {instance_id!r}")
+        return found[0]
+
+    def exec(
+        self, instance_id: str, host: str, argv: Sequence[str], user: str = "root"
+    ) -> ExecResult:
+        container = self.container(instance_id, host)
+        with engine_call(f"exec {argv[0] if argv else '?'} in {container.name}"):
+            exit_code, output = container.exec_run(list(argv), user=user)
+        text = output.decode(errors="replace") if isinstance(output, bytes) else ""
+        return ExecResult(exit_code if exit_code is not None else -1, text)
+
+    def copy_to(
+        self, instance_id: str, host: str, files: Mapping[str, bytes], mode: int = 0o644
+    ) -> None:
+        """Write files through the engine's archive API (not into tmpfs mounts: /run, /tmp)."""
+        container = self.container(instance_id, host)
+        archive = _tar_of(files, mode)
+        with engine_call(f"copy {len(files)} file(s) into {container.name}"):
+            if not container.put_archive("/", archive):
+                raise BackendError(f"copy files into {container.name}", "the engine refused")
+
+    def copy_from(self, instance_id: str, host: str, path: str) -> bytes:
+        container = self.container(instance_id, host)
+        operation = f"copy {path} out of {container.name}"
+        with engine_call(operation):
+            chunks, stat = container.get_archive(path)
+            if int((stat or {}).get("size", 0)) > MAX_COPY_BYTES:
+                raise BackendError(operation, f"larger than {MAX_COPY_BYTES} octets")
+            data = b"".join(chunks)
+        return _file_from_tar(data, operation)
+
+    def logs(self, instance_id: str, host: str, tail: int = 200) -> str:
+        container = self.container(instance_id, host)
+        with engine_call(f"read logs of {container.name}"):
+            raw = container.logs(tail=tail)
+        return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+
+    # --- status ------------------------------------------------------------------------
+
+    def status(self, instance_id: str) -> list[HostStatus]:
+        selector = _by_instance(instance_id)
+        with engine_call(f"status of instance {instance_id}"):
+            containers = self.client.containers.list(all=True, filters=selector)
+        prefix = resource_name(instance_id, "")
+        return sorted(
+            (_host_status(c.attrs, c.labels.get(HOST_LABEL, ""), prefix) for c in containers),
+            key=lambda s: s.host,
+        )
+
+    def instances(self) -> list[str]:
+        selector: Filters = {"label": INSTANCE_LABEL}
+        with engine_call("list instances"):
+            found = {
+                c.labels[INSTANCE_LABEL]
+                for c in self.client.containers.list(all=True, filters=selector)
+            }
+            found |= {n.attrs["Labels"][INSTANCE_LABEL] for n in self._networks(selector)}
+        return sorted(found)
+
+    def _networks(self, selector: Filters) -> list[Network]:
+        return list(self.client.networks.list(filters=selector))
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _is_access(plan: InstancePlan, network: str) -> bool:
+    return any(n.name == network and n.access for n in plan.networks)
+
+
+def _attach_order(plan: InstancePlan, host: HostPlan) -> list[str]:
+    """The access network first, so published ports are bound on it; then the lab ones."""
+    order = sorted(host.networks, key=lambda n: (not _is_access(plan, n), n))
+    if not order:
+        raise BackendError(f"plan host {host.name}", "it is attached to no network")
+    return order
+
+
+def _host_labels(host: HostPlan) -> dict[str, str]:
+    return {HOST_LABEL: host.name, ROLE_LABEL: host.role}
+
+
+def _container_options(
+    plan: InstancePlan, host: HostPlan, labels: dict[str, str]
+) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "hostname": host.name,
+        "labels": labels,
+        "environment": dict(host.environment),
+        "mem_limit": f"{host.limits.memory_mib}m",
+        "memswap_limit": f"{host.limits.memory_mib}m",
+        "nano_cpus": int(host.limits.cpus * 1e9),
+        "pids_limit": host.limits.pids,
+        "cap_drop": ["ALL"],
+        "cap_add": list(host.capabilities),
+        "security_opt": ["no-new-privileges:true"] if host.no_new_privileges else [],
+        "privileged": False,
+        "read_only": host.read_only,
+        "tmpfs": dict(host.tmpfs),
+        "restart_policy": {"Name": "unless-stopped"},
+        "ports": dict.fromkeys(host.published, (LOOPBACK, None)),
+        "volumes": {
+            volume_name(plan.instance_id, host.name, path): {"bind": path, "mode": "rw"}
+            for path in host.volumes
+        },
+    }
+    if host.command is not None:
+        options["command"] = list(host.command)
+    if host.healthcheck is not None:
+        options["healthcheck"] = {
+            "test": ["CMD", *host.healthcheck],
+            "interval": 30_000_000_000,
+            "timeout": 5_000_000_000,
+            "retries": 3,
+            "start_period": 20_000_000_000,
+        }
+    return options
+
+
+def _run_health_test(container: Container, test: Sequence[str]) -> bool:
+    if not test or test[0] == "NONE":
+        return True
+    if test[0] == "CMD-SHELL":
+        argv = ["/bin/sh", "-c", *test[1:]]
+    else:
+        argv = list(test[1:]) if test[0] == "CMD" else list(test)
+    try:
+        exit_code, _ = container.exec_run(argv)
+    except _ENGINE_ERRORS:
+        return False  # e.g. the container restarted between reload and exec
+    return exit_code == 0
+
+
+def _crashed(container: Container) -> BackendError:
+    try:
+        tail = container.logs(tail=5).decode(errors="replace").strip().splitlines()
+    except _ENGINE_ERRORS:
+        tail = []
+    state = container.attrs["State"]
+    return BackendError(
+        f"start host {_host_of(container)}",
+        f"its program exited (status {state.get('ExitCode')})"
+        + (f": {' | '.join(tail[-3:])}" if tail else ""),
+        hint=f"see the full output with: labctl logs <instance> {_host_of(container)}",
+    )
+
+
+def _unhealthy(plan: InstancePlan, containers: Iterator[Container] | Any) -> BackendError:
+    names = ", ".join(sorted(_host_of(c) for c in containers))
+    return BackendError(
+        f"bring up instance {plan.instance_id}",
+        f"not healthy in time: {names}",
+        hint=f"see labctl logs {plan.instance_id} <host>",
+    )
+
+
+def _host_of(container: Container) -> str:
+    return str(container.labels.get(HOST_LABEL, container.name))
+
+
+def _quietly(action: Any) -> None:
+    # The rollback goes on: leaving one thing behind beats leaving everything.
+    with suppress(*_ENGINE_ERRORS):
+        action()
+
+
+def _tar_of(files: Mapping[str, bytes], mode: int) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, content in files.items():
+            if not path.startswith("/"):
+                raise BackendError("copy files", f"{path!r} is not an absolute path")
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode, info.mtime = len(content), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def _file_from_tar(data: bytes, operation: str) -> bytes:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = next((m for m in tar.getmembers() if m.isfile()), None)
+        extracted = tar.extractfile(member) if member is not None else None
+        if extracted is None:
+            raise BackendError(operation, "not a regular file")
+        return extracted.read()
+
+
+def _host_status(attrs: Mapping[str, Any], host: str, prefix: str) -> HostStatus:
+    state = attrs.get("State", {})
+    settings = attrs.get("NetworkSettings", {})
+    return HostStatus(
+        host=host,
+        state=str(state.get("Status", "unknown")),
+        health=str(state.get("Health", {}).get("Status", "none")),
+        ports=_published_ports(settings.get("Ports") or {}),
+        uptime_s=_uptime(state) if state.get("Running") else None,
+        addresses={
+            name.removeprefix(prefix): str(net.get("IPAddress", ""))
+            for name, net in (settings.get("Networks") or {}).items()
+        },
+    )
+
+
+def _published_ports(ports: Mapping[str, Any]) -> dict[str, int]:
+    published = {}
+    for container_port, bindings in ports.items():
+        for binding in bindings or ():
+            if binding.get("HostIp") in {LOOPBACK, ""} and binding.get("HostPort"):
+                published[container_port] = int(binding["HostPort"])
+    return published
+
+
+def _uptime(state: Mapping[str, Any]) -> float | None:
+    started = str(state.get("StartedAt", ""))
+    try:
+        stamp = datetime.fromisoformat(started[:26].rstrip("Z") + "+00:00")
+    except ValueError:
+        return None
+    return max(0.0, (datetime.now(UTC) - stamp).total_seconds())

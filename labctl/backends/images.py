@@ -1,0 +1,338 @@
+"""Lab images: build (cached, by content hash), list, save to and load from one archive.
+
+``labctl/runtime`` (python3, tini, labctl's dependencies from the wheelhouse) is built
+FROM the base image; each host image ``labctl/<role>`` FROM the runtime, from
+``containers/<role>/`` plus the labctl wheel, installed last so that a change to labctl
+rebuilds seconds of each image, not its apt layers. Every image carries
+``org.labctl.source-hash``: a hash of its build context, of the dependency wheel versions
+(runtime) or the labctl sources (hosts), and of the image it is built from. An image
+whose label matches is current and is not rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final
+
+import docker
+import docker.errors
+
+import labctl
+from labctl.backends.base import MANAGED_LABEL, ROLE_LABEL, Progress, no_progress
+from labctl.backends.baseimage import BASE_TAG, ensure_base_image
+from labctl.backends.docker import engine_call
+from labctl.backends.wheelhouse import (
+    Wheelhouse,
+    build_wheelhouse,
+    cache_dir,
+    existing_wheelhouse,
+    project_sources,
+    tree_digest,
+)
+from labctl.errors import BackendError, NotFoundError
+
+RUNTIME: Final = "runtime"
+HOST_ROLES: Final = ("spacecraft", "rf-link", "ground-station", "mission-control", "attacker")
+HASH_LABEL: Final = "org.labctl.source-hash"
+VERSION_LABEL: Final = "org.labctl.version"
+SAVE_CHUNK: Final = 2 * 1024 * 1024
+
+
+def image_tag(role: str) -> str:
+    return f"labctl/{role}:{labctl.__version__}"
+
+
+def project_root() -> Path:
+    """The source tree labctl runs from: images need its containers/ and sources."""
+    root = Path(labctl.__file__).resolve().parent.parent
+    if not (root / "containers" / RUNTIME / "Dockerfile").is_file():
+        raise NotFoundError(
+            "image sources",
+            str(root / "containers"),
+            hint="build images from a source checkout of labctl, or load saved ones: "
+            "labctl images load ARCHIVE",
+        )
+    return root
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    role: str
+    tag: str
+    state: str  # current, stale, missing, unknown (no wheelhouse to compare with)
+    size_mb: float | None = None
+
+
+@dataclass(frozen=True)
+class _Hashes:
+    runtime: str | None
+    hosts: dict[str, str | None]
+
+
+def _hashes(client: docker.DockerClient, root: Path, wheelhouse: Wheelhouse | None) -> _Hashes:
+    if wheelhouse is None:
+        return _Hashes(None, dict.fromkeys(HOST_ROLES))
+    digest = hashlib.sha256()
+    digest.update(tree_digest(root, [root / "containers" / RUNTIME]).encode())
+    digest.update("\n".join(wheelhouse.dep_names).encode())
+    digest.update(_image_id(client, BASE_TAG).encode())
+    runtime = digest.hexdigest()
+    project = tree_digest(root, project_sources(root))
+    hosts = {
+        role: hashlib.sha256(
+            (runtime + project + tree_digest(root, [root / "containers" / role])).encode()
+        ).hexdigest()
+        for role in HOST_ROLES
+    }
+    return _Hashes(runtime, dict(hosts))
+
+
+def _image_id(client: docker.DockerClient, tag: str) -> str:
+    try:
+        return str(client.images.get(tag).id)
+    except docker.errors.ImageNotFound:
+        return "missing"
+
+
+def _info(client: docker.DockerClient, role: str, wanted: str | None) -> ImageInfo:
+    tag = image_tag(role)
+    try:
+        image = client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return ImageInfo(role, tag, "missing")
+    size = round(int(image.attrs.get("Size", 0)) / 1e6, 1)
+    if wanted is None:
+        return ImageInfo(role, tag, "unknown", size)
+    state = "current" if image.labels.get(HASH_LABEL) == wanted else "stale"
+    return ImageInfo(role, tag, state, size)
+
+
+def list_images(client: docker.DockerClient) -> list[ImageInfo]:
+    """The runtime and host images: present, current or stale (no build, no network)."""
+    root = project_root()
+    hashes = _hashes(client, root, existing_wheelhouse(cache_dir()))
+    with engine_call("list images"):
+        return [
+            _info(client, RUNTIME, hashes.runtime),
+            *(_info(client, role, hashes.hosts[role]) for role in HOST_ROLES),
+        ]
+
+
+def missing_images(client: docker.DockerClient, roles: Iterable[str]) -> list[str]:
+    """Roles whose image is not present at all (stale ones still run)."""
+    with engine_call("list images"):
+        return [
+            role for role in sorted(set(roles)) if _image_id(client, image_tag(role)) == "missing"
+        ]
+
+
+def build_images(
+    client: docker.DockerClient,
+    progress: Progress = no_progress,
+    roles: Iterable[str] = HOST_ROLES,
+    force: bool = False,
+) -> list[ImageInfo]:
+    """Build the runtime, then the host images, skipping those already current."""
+    root = project_root()
+    ensure_base_image(client, progress=lambda message: progress("base", message))
+    wheelhouse = build_wheelhouse(root, cache_dir(), lambda m: progress("wheelhouse", m))
+    hashes = _hashes(client, root, wheelhouse)
+    if force or _info(client, RUNTIME, hashes.runtime).state != "current":
+        with _runtime_context(root, wheelhouse) as context:
+            _build(client, RUNTIME, context, _labels(RUNTIME, hashes.runtime), progress)
+    else:
+        progress(RUNTIME, "up to date")
+    wanted = [r for r in roles if force or _info(client, r, hashes.hosts[r]).state != "current"]
+    for role in set(roles) - set(wanted):
+        progress(role, "up to date")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for future in [
+            pool.submit(
+                _build_host,
+                client,
+                root=root,
+                wheelhouse=wheelhouse,
+                role=role,
+                source_hash=hashes.hosts[role],
+                progress=progress,
+            )
+            for role in wanted
+        ]:
+            future.result()
+    return [_info(client, role, hashes.hosts[role]) for role in roles]
+
+
+def _labels(role: str, source_hash: str | None) -> dict[str, str]:
+    return {
+        MANAGED_LABEL: "true",
+        ROLE_LABEL: role,
+        HASH_LABEL: source_hash or "",
+        VERSION_LABEL: labctl.__version__,
+    }
+
+
+def _build_host(
+    client: docker.DockerClient,
+    *,
+    root: Path,
+    wheelhouse: Wheelhouse,
+    role: str,
+    source_hash: str | None,
+    progress: Progress,
+) -> None:
+    context = _directory_context(root / "containers" / role)
+    context.add(wheelhouse.project.parent, "wheel")  # a directory entry (recursive=False)
+    context.add(wheelhouse.project, f"wheel/{wheelhouse.project.name}")
+    with context as file:
+        _build(client, role, file, _labels(role, source_hash), progress)
+
+
+def _build(
+    client: docker.DockerClient,
+    role: str,
+    context: IO[bytes],
+    labels: dict[str, str],
+    progress: Progress,
+) -> None:
+    tag = image_tag(role)
+    progress(role, f"building {tag}")
+    args = {"BASE_IMAGE": BASE_TAG, "RUNTIME_IMAGE": image_tag(RUNTIME)}
+    with engine_call(f"build image {tag}"):
+        stream = client.api.build(
+            fileobj=context,
+            custom_context=True,
+            tag=tag,
+            labels=labels,
+            buildargs=args,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
+        )
+        _follow(role, stream, progress)
+    progress(role, f"built {tag}")
+
+
+def _follow(role: str, stream: Iterator[dict[str, Any]], progress: Progress) -> None:
+    """Relay build output; a step that failed arrives as an ``error`` event, not an exception."""
+    for event in stream:
+        if "error" in event:
+            detail = " ".join(str(event["error"]).split())
+            raise BackendError(f"build image {image_tag(role)}", detail)
+        line = str(event.get("stream", "")).strip()
+        if line:
+            progress(role, line)
+
+
+class _Context:
+    """A build context written to a temporary file, closed (and deleted) on exit."""
+
+    def __init__(self) -> None:
+        # Closed by __enter__ (the tar) and __exit__ (the file): this object is the manager.
+        self.file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        self.tar = tarfile.open(fileobj=self.file, mode="w")  # noqa: SIM115
+
+    def add(self, path: Path, name: str) -> None:
+        self.tar.add(path, arcname=name, recursive=False, filter=_normalise)
+
+    def __enter__(self) -> IO[bytes]:
+        self.tar.close()
+        self.file.seek(0)
+        return self.file
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+
+def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _directory_context(directory: Path) -> _Context:
+    context = _Context()
+    for path in sorted(directory.rglob("*")):
+        context.add(path, str(path.relative_to(directory)))
+    return context
+
+
+def _runtime_context(root: Path, wheelhouse: Wheelhouse) -> _Context:
+    context = _directory_context(root / "containers" / RUNTIME)
+    for directory in ("wheelhouse", "wheelhouse/deps"):
+        context.add(wheelhouse.root, directory)  # a directory entry (recursive=False)
+    for wheel in wheelhouse.deps:
+        context.add(wheel, f"wheelhouse/deps/{wheel.name}")
+    return context
+
+
+# --- save / load -------------------------------------------------------------------------
+
+
+def saved_tags(client: docker.DockerClient) -> list[str]:
+    tags = [BASE_TAG, image_tag(RUNTIME), *(image_tag(r) for r in HOST_ROLES)]
+    missing = [t for t in tags if _image_id(client, t) == "missing"]
+    if missing:
+        raise NotFoundError("image", missing[0], hint="build the images first: labctl images build")
+    return tags
+
+
+def save_images(
+    client: docker.DockerClient, path: Path, progress: Callable[[int], None] | None = None
+) -> list[str]:
+    """Write every labctl image into one ``docker save`` archive (shared layers once)."""
+    tags = saved_tags(client)
+    report = progress or (lambda written: None)
+    written = 0
+    with engine_call(f"save images to {path}"):
+        # The SDK saves one image per call; the Engine API's /images/get takes several
+        # names, so shared layers are stored once and plain `docker load` reads the file.
+        api: Any = client.api
+        response = api._get(api._url("/images/get"), params={"names": tags}, stream=True)
+        api._raise_for_status(response)
+        with _open_for_writing(path) as out:
+            for chunk in response.iter_content(chunk_size=SAVE_CHUNK):
+                out.write(chunk)
+                written += len(chunk)
+                report(written)
+    return tags
+
+
+def _open_for_writing(path: Path) -> IO[bytes]:
+    try:
+        return path.open("wb")
+    except OSError as exc:
+        raise BackendError(f"save images to {path}", exc.strerror or str(exc)) from exc
+
+
+def load_images(
+    client: docker.DockerClient, path: Path, progress: Progress = no_progress
+) -> list[str]:
+    """Load an archive written by :func:`save_images` (or by ``docker save``)."""
+    try:
+        archive = path.open("rb")
+    except OSError as exc:
+        raise BackendError(f"load images from {path}", exc.strerror or str(exc)) from exc
+    loaded = []
+    with archive, engine_call(f"load images from {path}"):
+        api: Any = client.api  # load_image is untyped in types-docker
+        for event in api.load_image(archive):
+            if "error" in event:
+                raise BackendError(f"load images from {path}", str(event["error"]))
+            line = str(event.get("stream", "")).strip()
+            if line.startswith("Loaded image:"):
+                loaded.append(line.split(":", 1)[1].strip())
+                progress("load", line)
+    return loaded
+
+
+def context_bytes(directory: Path) -> bytes:
+    """The build context of ``directory`` as bytes (for tests and inspection)."""
+    with _directory_context(directory) as file:
+        return file.read()

@@ -1,0 +1,96 @@
+"""How each host role is confined: capabilities, root file system, volumes, limits, ports.
+
+Every container starts from ``cap_drop=ALL``; a role gets back only what its programs were
+shown to need (measured on Docker 20.10, see docs/backends.md):
+
+- OpenSSH's sshd needs CHOWN (pty ownership), SETUID and SETGID (switching to the user),
+  SYS_CHROOT (privilege-separation chroot), NET_BIND_SERVICE (port 22) and AUDIT_WRITE
+  (PAM's login records: without it every session is closed at once). FOWNER lets root
+  manage other users' files (``useradd`` of an operator account fails without it); KILL
+  lets root signal the daemon that runs as another user.
+- The ground station adds NET_ADMIN, so students can firewall it (iptables/nftables).
+- The attacker adds NET_RAW and NET_ADMIN (scapy, nmap SYN scans, tcpdump) and
+  DAC_OVERRIDE for a root shell that behaves as students expect; it keeps setuid ``sudo``,
+  so no-new-privileges is off there.
+- The Python services (spacecraft, rf-link, mission control) run as the unprivileged
+  ``labctl`` user on high ports and need no capability at all, on a read-only root file
+  system; what they or the lab's injects write lives on per-instance volumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from labctl.backends.base import Limits
+
+SSHD_CAPS: Final = (
+    "CHOWN",
+    "SETUID",
+    "SETGID",
+    "SYS_CHROOT",
+    "NET_BIND_SERVICE",
+    "AUDIT_WRITE",
+    "FOWNER",
+    "KILL",
+)
+SERVICE_VOLUMES: Final = ("/etc/labctl", "/var/lib/labctl", "/var/log/labctl")
+#: uid/gid of the ``labctl`` user in containers/runtime/Dockerfile.
+SERVICE_UID: Final = 10001
+_TMP: Final = "mode=1777,size=64m"
+#: The services write /run/labctl (ground truth) as the labctl user.
+SERVICE_TMPFS: Final = {
+    "/run": f"uid={SERVICE_UID},gid={SERVICE_UID},mode=0755,size=16m",
+    "/tmp": _TMP,
+}
+ROOT_TMPFS: Final = {"/run": "mode=0755,size=16m", "/tmp": _TMP}
+
+
+@dataclass(frozen=True)
+class RoleProfile:
+    capabilities: tuple[str, ...]
+    limits: Limits
+    read_only: bool
+    no_new_privileges: bool
+    volumes: tuple[str, ...]
+    published: tuple[str, ...] = ()
+    tmpfs: Mapping[str, str] = field(default_factory=lambda: dict(SERVICE_TMPFS))
+
+
+_SERVICE_LIMITS: Final = Limits(memory_mib=160, cpus=0.5, pids=64)
+
+PROFILES: Final[dict[str, RoleProfile]] = {
+    "spacecraft": RoleProfile((), _SERVICE_LIMITS, True, True, SERVICE_VOLUMES),
+    "rf-link": RoleProfile((), _SERVICE_LIMITS, True, True, SERVICE_VOLUMES),
+    "mission-control": RoleProfile(
+        (),
+        Limits(memory_mib=256, cpus=0.5, pids=64),
+        read_only=True,
+        no_new_privileges=True,
+        volumes=SERVICE_VOLUMES,
+        published=("8080/tcp",),
+    ),
+    "ground-station": RoleProfile(
+        (*SSHD_CAPS, "NET_ADMIN"),
+        Limits(memory_mib=256, cpus=0.5, pids=128),
+        read_only=False,  # students harden it: sshd_config, keys, firewall, accounts
+        no_new_privileges=True,
+        volumes=(),
+        tmpfs=ROOT_TMPFS,
+    ),
+    "attacker": RoleProfile(
+        (*SSHD_CAPS, "DAC_OVERRIDE", "NET_RAW", "NET_ADMIN"),
+        Limits(memory_mib=768, cpus=1.0, pids=512),
+        read_only=False,  # the student's workstation
+        no_new_privileges=False,  # sudo is setuid
+        volumes=(),
+        published=("22/tcp",),
+        tmpfs=ROOT_TMPFS,
+    ),
+}
+
+
+def profile(role: str) -> RoleProfile:
+    """The profile of ``role``; unknown roles get the strictest one (no capability)."""
+    return PROFILES.get(role, PROFILES["spacecraft"])
