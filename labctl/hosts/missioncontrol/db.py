@@ -7,6 +7,7 @@ parameterised; nothing from a request or a packet is ever formatted into SQL.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -68,7 +69,8 @@ CREATE TABLE IF NOT EXISTS ground_status (
     received_at REAL NOT NULL,
     service INTEGER NOT NULL,
     subtype INTEGER NOT NULL,
-    data_hex TEXT NOT NULL
+    data_hex TEXT NOT NULL,
+    fields TEXT NOT NULL
 );
 """
 
@@ -231,13 +233,17 @@ class Archive:
             (before_id if before_id is not None else 2**62, limit),
         )
 
-    def set_ground_status(self, service: int, subtype: int, data: bytes) -> None:
+    def set_ground_status(self, data: bytes, fields: dict[str, Any]) -> None:
+        """Replace the latest ground-station status (3,25 on APID 0x7F0)."""
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO ground_status (id, received_at, service, subtype,"
-                " data_hex) VALUES (1, ?, ?, ?, ?)",
-                (time.time(), service, subtype, data.hex()),
+                " data_hex, fields) VALUES (1, ?, 3, 25, ?, ?)",
+                (time.time(), data.hex(), json.dumps(fields, sort_keys=True)),
             )
 
     def ground_status(self) -> Row | None:
-        return self._one("SELECT * FROM ground_status WHERE id = 1")
+        row = self._one("SELECT * FROM ground_status WHERE id = 1")
+        if row is not None:
+            row["fields"] = json.loads(row["fields"])
+        return row

@@ -15,6 +15,7 @@ from typing import Final
 
 from labctl.errors import ProtocolError
 from labctl.hosts import catalog
+from labctl.hosts.groundstation.conventions import StationStatus
 from labctl.hosts.missioncontrol.db import Archive
 from labctl.protocols.pus import PusTm
 from labctl.protocols.spacepacket import SpacePacket
@@ -45,8 +46,7 @@ class Ingest:
 
     def _route(self, tm: PusTm) -> None:
         if tm.apid == catalog.GROUND_STATION_APID:
-            self._archive.set_ground_status(tm.service, tm.subtype, tm.source_data)
-            self.counts["ground_status"] += 1
+            self._ground_station(tm)
         elif tm.apid != catalog.PLATFORM_APID:
             raise ProtocolError(f"APID {tm.apid:#x} is not ours")
         elif (tm.service, tm.subtype) == (3, 25):
@@ -57,6 +57,18 @@ class Ingest:
             self._verification(tm)
         else:
             self.counts[f"tm_{tm.service}_{tm.subtype}"] += 1
+
+    def _ground_station(self, tm: PusTm) -> None:
+        """Status reports are kept; replies to directives are only counted."""
+        if (tm.service, tm.subtype) != (3, 25):
+            self.counts[f"ground_station_{tm.service}_{tm.subtype}"] += 1
+            return
+        status = StationStatus.decode(tm.source_data)
+        fields: dict[str, object] = dict(status.as_dict())
+        fields.update(uplink_mode=status.uplink_mode.name, alert=status.alert.name)
+        fields["lockout"] = status.lockout
+        self._archive.set_ground_status(tm.source_data, fields)
+        self.counts["ground_status"] += 1
 
     def _housekeeping(self, tm: PusTm) -> None:
         hk = catalog.Housekeeping.decode(tm.source_data)

@@ -114,21 +114,15 @@ def settings_from(config: Config) -> Settings:
 def _port(config: Config, key: str, default: int) -> int:
     value = config.get(key, int, default)
     if not 1 <= value <= 65535:
-        raise HostConfigError(config.file, _dotted(config, key), f"port {value} not in 1..65535")
+        raise HostConfigError(config.file, config.dotted(key), f"port {value} not in 1..65535")
     return value
 
 
 def _positive(config: Config, key: str, default: float) -> float:
     value = config.get(key, float, default)
     if value <= 0:
-        raise HostConfigError(config.file, _dotted(config, key), f"must be > 0, got {value}")
+        raise HostConfigError(config.file, config.dotted(key), f"must be > 0, got {value}")
     return value
-
-
-def _dotted(config: Config, key: str) -> str:
-    # Config keeps its prefix private; rebuild the dotted key the same way for messages.
-    prefix: str = getattr(config, "_prefix", "")
-    return f"{prefix}.{key}" if prefix else key
 
 
 def _role(config: Config, key: str, default: Role) -> Role:
@@ -136,14 +130,14 @@ def _role(config: Config, key: str, default: Role) -> Role:
     try:
         return Role.parse(text)
     except ValueError as exc:
-        raise HostConfigError(config.file, _dotted(config, key), str(exc)) from None
+        raise HostConfigError(config.file, config.dotted(key), str(exc)) from None
 
 
 def _policy(config: Config) -> Policy:
     lockout = config.section("login_lockout")
     attempts = lockout.get("attempts", int, 0)
     if attempts < 0:
-        raise HostConfigError(config.file, _dotted(lockout, "attempts"), "must be >= 0")
+        raise HostConfigError(config.file, lockout.dotted("attempts"), "must be >= 0")
     return Policy(
         commands_require=_role(config, "commands_require", Role.OPERATOR),
         hazardous_requires=_role(config, "hazardous_requires", Role.FLIGHT_DIRECTOR),
@@ -164,19 +158,19 @@ def _users(config: Config) -> dict[str, User]:
 def _user(config: Config, name: str) -> User:
     if not USERNAME_RE.match(name):
         raise HostConfigError(
-            config.file, _dotted(config, "")[:-1], "user names are 1-64 of A-Z a-z 0-9 _ . -"
+            config.file, config.dotted("")[:-1], "user names are 1-64 of A-Z a-z 0-9 _ . -"
         )
     password = _optional_str(config, "password")
     hashed = _optional_str(config, "password_hash")
     if (password is None) == (hashed is None):
         raise HostConfigError(
-            config.file, _dotted(config, "password"), "give exactly one of password, password_hash"
+            config.file, config.dotted("password"), "give exactly one of password, password_hash"
         )
     if hashed is not None:
         try:
             check_hash_format(hashed)
         except ValueError as exc:
-            raise HostConfigError(config.file, _dotted(config, "password_hash"), str(exc)) from None
+            raise HostConfigError(config.file, config.dotted("password_hash"), str(exc)) from None
     return User(name, _role(config, "role", Role.VIEWER), password, hashed)
 
 
@@ -185,5 +179,5 @@ def _optional_str(config: Config, key: str) -> str | None:
         return None
     value = config.get(key, str)
     if len(value) > MAX_PASSWORD_LENGTH:
-        raise HostConfigError(config.file, _dotted(config, key), "longer than 256 characters")
+        raise HostConfigError(config.file, config.dotted(key), "longer than 256 characters")
     return value

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from labctl.hosts import catalog
+from labctl.hosts.groundstation.conventions import Alert, StationStatus, UplinkMode
 from labctl.protocols.pus import CdsShortTime, PusTc, PusTm
 from labctl.protocols.stream import packet_stream
 
@@ -26,6 +27,7 @@ class FakeGroundStation:
     #: command name -> (subtype, code): answer that command with a failure report.
     failures: dict[str, tuple[int, int]] = field(default_factory=dict)
     ops_message: str = "nominal ops"
+    send_status: bool = True  # a ground-station status packet with each housekeeping one
     received: list[PusTc] = field(default_factory=list)
     connections: int = 0
     port: int = 0
@@ -99,6 +101,12 @@ class FakeGroundStation:
                 catalog.Mode.NOMINAL, 87, True, self._executed, 0, 0, self.ops_message
             )
             self._broadcast(self.tm(3, 25, hk.encode()))
+            if not self.send_status:
+                await asyncio.sleep(self.hk_period)
+                continue
+            status = StationStatus(UplinkMode.AD, 0, Alert.NONE, len(self.received), 0, 1, 0, 0, 1,
+                                   *([len(self.received)] * 2 + [0] * 7))  # fmt: skip
+            self._broadcast(self.tm(3, 25, status.encode(), catalog.GROUND_STATION_APID))
             await asyncio.sleep(self.hk_period)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

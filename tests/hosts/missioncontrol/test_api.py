@@ -6,6 +6,7 @@ import json
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import make_config
@@ -14,6 +15,7 @@ from mc_fakes import FakeGroundStation, wait_until
 
 from labctl.hosts import catalog
 from labctl.hosts.config import Config
+from labctl.hosts.groundstation.conventions import Alert, StationStatus, UplinkMode
 from labctl.hosts.missioncontrol.app import create_app
 from labctl.hosts.missioncontrol.settings import Settings, settings_from
 
@@ -273,15 +275,23 @@ def test_garbage_on_the_tm_stream_is_skipped(
 def test_ground_station_status_packets_are_kept_as_latest_status(
     client: TestClient, ground_station: FakeGroundStation
 ) -> None:
+    ground_station.send_status = False
     linked(client)
-    ground_station.push(ground_station.tm(3, 25, b"\x02\x00\x07", catalog.GROUND_STATION_APID))
+    status = StationStatus(UplinkMode.AD, 1, Alert.LOCKOUT, 5, 0, 3, 5, 0, 1, *range(9))
+    directive_reply = ground_station.tm(1, 1, b"\x1f\xf0\xc0\x00", catalog.GROUND_STATION_APID)
+    data = status.encode()
+    ground_station.push(
+        directive_reply + ground_station.tm(3, 25, data, catalog.GROUND_STATION_APID)
+    )
     auth = token(client, "guest", "guest")
 
-    def status() -> object:
+    def latest() -> Any:
         return client.get("/api/telemetry/latest", headers=auth).json()["ground_station"]
 
-    wait_until(status)
-    assert status()["data_hex"] == "020007"  # type: ignore[index]
+    wait_until(lambda: latest() and latest()["data_hex"] == data.hex())
+    fields = latest()["fields"]
+    assert (fields["uplink_mode"], fields["alert"], fields["lockout"]) == ("AD", "LOCKOUT", True)
+    assert fields["sdls_rejections"] == 5
 
 
 def test_the_client_reconnects_after_the_station_drops_it(

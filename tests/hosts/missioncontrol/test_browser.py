@@ -108,5 +108,7 @@ def test_login_live_dashboard_and_ping_to_completed(
     expect(page.get_by_role("status").first).to_contain_text("PING sent as command #1.")
     row = page.locator("#sent-table tbody tr[data-id='1']")
     expect(row).to_contain_text("completed", timeout=5000)
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.locator("#gs-frames")).to_have_text("1")
     assert [tc.service for tc in ground_station.received] == [17]
     page.screenshot(path="/tmp/mc-commands.png", full_page=True)

@@ -51,12 +51,19 @@ function showHousekeeping(hk) {
   setText("hk-ops", hk.ops_message);
 }
 
+function showStation(gs) {
+  if (!gs) return;
+  setText("gs-uplink", gs.uplink_mode + " · alert " + gs.alert + (gs.lockout ? " · LOCKOUT" : ""));
+  setText("gs-frames", gs.frames_sent);
+  setText("gs-sdls", gs.sdls_rejections);
+}
+
 async function refreshDashboard() {
   const snap = await getJSON("/api/telemetry/latest");
   showHousekeeping(snap.housekeeping);
   showAge(snap.age_seconds);
   showLink(snap.ground_link);
-  setText("gs-status", snap.ground_station ? snap.ground_station.data_hex : "");
+  showStation(snap.ground_station ? snap.ground_station.fields : null);
 }
 
 function utc(seconds) {
