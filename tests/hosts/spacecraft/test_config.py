@@ -81,3 +81,17 @@ def test_main_prints_one_line_and_exits_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "uplink.vcid" in err
+
+
+def test_host_programs_import_neither_scapy_nor_pydantic() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, labctl.hosts.spacecraft.__main__, labctl.hosts.rflink.__main__;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'scapy', 'pydantic'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
