@@ -31,7 +31,7 @@ CASES: dict[str, Callable[[], bytes]] = {
     "broken-yaml": lambda: sample("broken-yaml.md"),
     "no-front-matter": lambda: sample("no-front-matter.md"),
     "yaml-bomb": lambda: sample("yaml-bomb.md"),
-    "invalid-utf8": lambda: sample("invalid-utf8.md"),
+    "invalid-utf8": lambda: sample("invalid-utf8.bytes"),  # not .md: ruff formats Markdown
     "huge": _huge,
     "copied": lambda: sample("good.md", student="bob"),  # bob's report, handed in by alice
 }

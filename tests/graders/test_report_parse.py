@@ -53,7 +53,8 @@ def test_cvss_vector_is_scored_with_the_cvss_library() -> None:
 
 def test_a_bad_vector_keeps_the_finding_and_explains() -> None:
     found = read_finding(3, 12, {"title": "t", "component": "spacecraft", "cvss": "CVSS:3.1/AV:Q"})
-    assert found.cvss is None and found.cvss_score is None
+    assert found.cvss is None
+    assert found.cvss_score is None
     assert found.title == "t"
     assert found.problems[0].startswith("finding 3 (line 12): cvss: ")
     assert not any("no cvss" in p for p in found.problems)  # said once, not twice
