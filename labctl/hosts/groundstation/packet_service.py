@@ -18,12 +18,10 @@ import socket
 from collections.abc import Callable
 from typing import Final, cast
 
-from labctl.errors import ProtocolError
 from labctl.hosts.groundstation.counters import Counters
 from labctl.hosts.groundstation.settings import PacketServiceSettings
-from labctl.protocols.pus import PUS_VERSION_C
-from labctl.protocols.spacepacket import PRIMARY_HEADER_SIZE, SpacePacket
-from labctl.protocols.stream import Decoder, Garbage, NeedMore, Scanner, space_packet_at
+from labctl.protocols.spacepacket import PacketType, SpacePacket
+from labctl.protocols.stream import Garbage, Scanner, packet_stream
 
 log = logging.getLogger(__name__)
 
@@ -31,31 +29,6 @@ log = logging.getLogger(__name__)
 FEED_SLICE: Final = 4096
 
 PacketHandler = Callable[["ClientSession", bytes], None]
-#: First octet of a PUS TC: version 000, type 1 (TC), secondary header flag 1.
-PUS_TC_MASK: Final = 0xF8
-PUS_TC_BITS: Final = 0x18
-
-
-def pus_tc_at(max_size: int) -> Decoder[SpacePacket]:
-    """Stream decoder that only accepts PUS TC packets, so every candidate is CRC-checked.
-
-    A plain Space Packet decoder would take a garbage octet run that looks like a header
-    without secondary header (no CRC to check) as a packet and swallow the valid packets
-    after it; requiring the PUS TC bits first resynchronises on the next real TC.
-    """
-    inner = space_packet_at(max_size=max_size, check_pec=True)
-
-    def decode(buf: bytes, pos: int) -> tuple[SpacePacket, int]:
-        if pos >= len(buf):
-            raise NeedMore
-        if buf[pos] & PUS_TC_MASK != PUS_TC_BITS:
-            raise ProtocolError("not a PUS telecommand header")
-        pus_version_at = pos + PRIMARY_HEADER_SIZE
-        if pus_version_at < len(buf) and buf[pus_version_at] >> 4 != PUS_VERSION_C:
-            raise ProtocolError("not a PUS-C secondary header")
-        return inner(buf, pos)
-
-    return decode
 
 
 class ClientSession(asyncio.Protocol):
@@ -184,7 +157,9 @@ class PacketService:
         return list(self._clients)
 
     def new_scanner(self) -> Scanner[SpacePacket]:
-        return Scanner(pus_tc_at(self.max_packet), self.max_packet)
+        return packet_stream(
+            max_size=self.max_packet, check_pec=True, packet_type=PacketType.TC, pus=True
+        )
 
     def broadcast(self, packet: bytes) -> int:
         """Send ``packet`` to every client; returns how many took it."""

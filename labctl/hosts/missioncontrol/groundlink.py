@@ -17,10 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from labctl.errors import ProtocolError
 from labctl.hosts.catalog import GROUND_STATION_APID, PLATFORM_APID
-from labctl.protocols.spacepacket import APID_MASK, IDLE_APID, PRIMARY_HEADER_SIZE, SpacePacket
-from labctl.protocols.stream import Garbage, Scanner, space_packet_at
+from labctl.protocols.spacepacket import IDLE_APID, PacketType, SpacePacket
+from labctl.protocols.stream import Garbage, Scanner, packet_stream
 
 LOG: Final = logging.getLogger("labctl.missioncontrol.groundlink")
 READ_SIZE: Final = 4096
@@ -36,22 +35,10 @@ STREAM_APIDS: Final = frozenset({PLATFORM_APID, GROUND_STATION_APID, IDLE_APID})
 
 
 def tm_scanner() -> Scanner[SpacePacket]:
-    """A stream scanner that takes only PUS packets (with a good CRC) on our APIDs.
-
-    The header is judged before the scanner waits for a packet's declared length: junk
-    rarely looks like one of our headers, so a forged length seldom stalls the stream.
-    """
-    decode = space_packet_at(STREAM_APIDS, MAX_PACKET, check_pec=True)
-
-    def decode_at(buf: bytes, pos: int) -> tuple[SpacePacket, int]:
-        if len(buf) - pos >= PRIMARY_HEADER_SIZE:
-            first = int.from_bytes(buf[pos : pos + 2], "big")
-            apid, pus = first & APID_MASK, first & 0xF800 == 0x0800  # v0, TM, sec. header
-            if apid not in STREAM_APIDS or not (pus or apid == IDLE_APID):
-                raise ProtocolError("not a PUS TM header on our APIDs")
-        return decode(buf, pos)
-
-    return Scanner(decode_at, MAX_PACKET)
+    """A stream scanner that takes only PUS TM packets (with a good CRC) on our APIDs."""
+    return packet_stream(
+        STREAM_APIDS, MAX_PACKET, check_pec=True, packet_type=PacketType.TM, pus=True
+    )
 
 
 class LinkDown(Exception):
