@@ -3,7 +3,7 @@
 import random
 
 from labctl.protocols.pus import PusTc, PusTm
-from labctl.protocols.spacepacket import SpacePacket
+from labctl.protocols.spacepacket import PacketType, SpacePacket
 from labctl.protocols.stream import (
     ASM,
     packet_stream,
@@ -135,3 +135,32 @@ def test_space_packet_decoder_rejects_version() -> None:
     packets, garbage = split_datagram(space_packet_at(apids=frozenset({1})), bytes(raw))
     assert packets == []
     assert garbage
+
+
+def test_pus_filter_skips_a_header_without_secondary_header_instead_of_swallowing() -> None:
+    # A junk run shaped like a TM header with no secondary header (so no CRC to check)
+    # and a long declared length would otherwise eat the real packets after it.
+    junk = bytes([0x00, 0x64, 0xC0, 0x00, 0x00, 0x40])
+    good = [PusTm(0x64, 3, 25, b"hk", seq_count=n).encode() for n in range(3)]
+    plain = packet_stream(max_size=4096, check_pec=True)
+    strict = packet_stream(max_size=4096, check_pec=True, packet_type=PacketType.TM, pus=True)
+    assert len(plain.feed(junk + b"".join(good))[0]) < 3
+    packets, garbage = strict.feed(junk + b"".join(good))
+    assert [p.seq_count for p in packets] == [0, 1, 2]
+    assert garbage[0].length == len(junk)
+
+
+def test_packet_type_filter_rejects_the_other_direction() -> None:
+    stream = packet_stream(check_pec=True, packet_type=PacketType.TC, pus=True)
+    tm = PusTm(0x64, 17, 2).encode()
+    tc_packet = PusTc(0x64, 17, 1).encode()
+    packets, garbage = stream.feed(tm + tc_packet)
+    assert [p.packet_type for p in packets] == [PacketType.TC]
+    assert garbage[0].length == len(tm)
+
+
+def test_apid_filter_is_judged_before_waiting_for_the_length() -> None:
+    stream = packet_stream(apids=frozenset({0x64}), max_size=4096)
+    forged = bytes([0x08, 0x65, 0xC0, 0x00, 0x0F, 0xFF])  # APID 0x65, 4 KiB declared
+    packets, _ = stream.feed(forged + PusTm(0x64, 17, 2).encode())
+    assert len(packets) == 1
