@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ import yaml
 from labctl.errors import LabctlError
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 class HostConfigError(LabctlError):
@@ -62,7 +63,6 @@ class Config:
         """The full dotted path of ``key`` in this section, as error messages name it."""
         return f"{self._prefix}.{key}" if self._prefix else key
 
-
     def raw(self, key: str, default: Any = ...) -> Any:
         node: Any = self._data
         for part in key.split("."):
@@ -92,6 +92,31 @@ class Config:
 
     def keys(self) -> list[str]:
         return [str(k) for k in self._data]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def only(self, allowed: Iterable[str], key: str = "") -> None:
+        """Reject keys this program does not know (at ``key``, or this section): a typo in
+        a hardening setting must not be silently ignored."""
+        known = set(allowed)
+        section = self.section(key) if key else self
+        for name in section:
+            if name not in known:
+                raise HostConfigError(
+                    self.file,
+                    section.dotted(name),
+                    f"unknown key (allowed: {', '.join(sorted(known))})",
+                )
+
+    def choice(self, key: str, choices: Mapping[str, C], default: str) -> C:
+        """The value at ``key`` looked up in ``choices`` (by its name in the file)."""
+        value = self.get(key, str, default).lower()
+        if value not in choices:
+            raise HostConfigError(
+                self.file, self.dotted(key), f"one of {', '.join(choices)}; got {value!r}"
+            )
+        return choices[value]
 
 
 def write_json_atomic(path: Path, document: Any) -> None:

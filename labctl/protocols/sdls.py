@@ -96,6 +96,15 @@ class SecurityRejected(ProtocolError):
         super().__init__(f"SDLS rejected frame ({reason.name}, spi={spi}): {detail}")
 
 
+#: Managed parameter defaults per service, (iv_len, sn_len, mac_len): the usual AES-GCM
+#: baseline, a 4-octet sequence number where there is no IV to carry it.
+DEFAULT_LENGTHS: Final[dict[ServiceType, tuple[int, int, int]]] = {
+    ServiceType.PLAINTEXT: (0, 4, 0),
+    ServiceType.AUTHENTICATION: (0, 4, 16),
+    ServiceType.AUTHENTICATED_ENCRYPTION: (GCM_IV_SIZE, 0, GCM_TAG_SIZE),
+}
+
+
 @dataclass(slots=True)
 class SecurityAssociation:
     """One SA: its managed parameters (fixed) and its state and sequence number (mutable).

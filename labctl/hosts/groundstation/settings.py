@@ -9,7 +9,6 @@ The commented example is ``containers/ground-station/ground-station.yaml``.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 from collections.abc import Mapping
@@ -18,15 +17,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from labctl.errors import ProtocolError
-from labctl.hosts.config import Config, HostConfigError, read_key_file
+from labctl.hosts import sdls_config
+from labctl.hosts.config import Config, HostConfigError
 from labctl.protocols.sdls import (
-    GCM_IV_SIZE,
-    GCM_TAG_SIZE,
     Keyring,
-    MacAlgorithm,
     SdlsEngine,
     SecurityAssociation,
-    ServiceType,
     load_sequence_numbers,
     save_sequence_numbers,
 )
@@ -38,22 +34,6 @@ DEFAULT_CONFIG_PATH: Final = Path("/etc/labctl/ground-station.yaml")
 #: after a long gap between passes), anything at or below the last number is a replay.
 FORWARD_ONLY_WINDOW: Final = 1 << 32
 
-SERVICES: Final = {
-    "plaintext": ServiceType.PLAINTEXT,
-    "authentication": ServiceType.AUTHENTICATION,
-    "authenticated_encryption": ServiceType.AUTHENTICATED_ENCRYPTION,
-}
-MAC_ALGORITHMS: Final = {
-    "aes_cmac": MacAlgorithm.AES_CMAC,
-    "hmac_sha256": MacAlgorithm.HMAC_SHA256,
-}
-#: (iv_len, sn_len, mac_len) per service when the file does not say. The same table as
-#: the spacecraft's (labctl.hosts.spacecraft.config), so both ends agree by default.
-LENGTH_DEFAULTS: Final = {
-    ServiceType.PLAINTEXT: (0, 4, 0),
-    ServiceType.AUTHENTICATION: (0, 4, 16),
-    ServiceType.AUTHENTICATED_ENCRYPTION: (GCM_IV_SIZE, 0, GCM_TAG_SIZE),
-}
 NO_SA: Final = frozenset({None, "none", False})
 
 TOP_KEYS: Final = {"scid", "packet_service", "uplink", "downlink", "status_file", "status_interval"}
@@ -68,19 +48,7 @@ SERVICE_KEYS: Final = {
 }
 UPLINK_KEYS: Final = {"rf_link", "bind_address", "vcid", "map_id", "bypass", "fop", "sa"}
 DOWNLINK_KEYS: Final = {"address", "port", "vcid", "sa"}
-SA_KEYS: Final = {
-    "spi",
-    "service",
-    "key_file",
-    "mac_algorithm",
-    "iv_len",
-    "sn_len",
-    "pl_len",
-    "mac_len",
-    "window",
-    "sequence_file",
-    "protect_control",
-}
+SA_KEYS: Final = sdls_config.SA_KEYS | {"key_file", "sequence_file", "protect_control"}
 
 
 @dataclass(frozen=True)
@@ -236,47 +204,13 @@ def _sa(parent: Config, key: str, base: Path, window_default: int) -> SaSettings
         return None
     cfg = parent.section(key)
     _only(cfg, SA_KEYS)
-    association = _association(cfg, window_default)
-    plaintext = association.service is ServiceType.PLAINTEXT
-    key_path = _path(cfg, "key_file", base)
-    if key_path is None and not plaintext:
-        missing = f"missing for {association.service.name}"
-        raise HostConfigError(cfg.file, _dotted(cfg, "key_file"), missing)
+    association = sdls_config.association(cfg, window_default)
     return SaSettings(
         association,
-        _key(key_path) if key_path is not None and not plaintext else None,
+        sdls_config.key(cfg, association, base),
         _path(cfg, "sequence_file", base),
         cfg.get("protect_control", bool, False),
     )
-
-
-def _association(cfg: Config, window_default: int) -> SecurityAssociation:
-    service = _choice(cfg, "service", SERVICES, "authenticated_encryption")
-    iv_len, sn_len, mac_len = LENGTH_DEFAULTS[service]
-    algorithm = MacAlgorithm.AES_GCM
-    if service is ServiceType.AUTHENTICATION:
-        algorithm = _choice(cfg, "mac_algorithm", MAC_ALGORITHMS, "aes_cmac")
-    try:
-        return SecurityAssociation(
-            spi=_int(cfg, "spi", 0, 0xFFFF),
-            service=service,
-            iv_len=_int(cfg, "iv_len", 0, 16, iv_len),
-            sn_len=_int(cfg, "sn_len", 0, 8, sn_len),
-            pl_len=_int(cfg, "pl_len", 0, 2, 0),
-            mac_len=_int(cfg, "mac_len", 0, 32, mac_len),
-            window=_int(cfg, "window", 0, 1 << 64, window_default),
-            mac_algorithm=algorithm,
-        )
-    except ValueError as exc:
-        raise HostConfigError(cfg.file, _dotted(cfg, ""), str(exc)) from None
-
-
-def _key(path: Path) -> bytes:
-    key = read_key_file(path)
-    with contextlib.suppress(OSError):
-        if path.stat().st_mode & 0o077:
-            log.warning("key file %s is readable by other users (chmod 0600)", path)
-    return key
 
 
 # --- typed readers that name the key ---------------------------------------------------------
@@ -288,11 +222,8 @@ def _dotted(cfg: Config, key: str) -> str:
     return cfg.dotted(key).rstrip(".")
 
 
-def _only(cfg: Config, allowed: set[str]) -> None:
-    for key in cfg.keys():  # noqa: SIM118  (Config is not iterable)
-        if key not in allowed:
-            expected = ", ".join(sorted(allowed))
-            raise HostConfigError(cfg.file, _dotted(cfg, key), f"unknown key (expected {expected})")
+def _only(cfg: Config, allowed: set[str] | frozenset[str]) -> None:
+    cfg.only(allowed)
 
 
 def _int(cfg: Config, key: str, low: int, high: int, default: int | Any = ...) -> int:
@@ -307,15 +238,6 @@ def _seconds(cfg: Config, key: str, default: float, minimum: float) -> float:
     if not minimum <= value <= 86_400:
         raise HostConfigError(cfg.file, _dotted(cfg, key), f"{value} outside {minimum}..86400 s")
     return value
-
-
-def _choice(cfg: Config, key: str, choices: Mapping[str, Any], default: str) -> Any:
-    value = cfg.get(key, str, default)
-    if value not in choices:
-        raise HostConfigError(
-            cfg.file, _dotted(cfg, key), f"{value!r} is not one of {', '.join(choices)}"
-        )
-    return choices[value]
 
 
 def _path(cfg: Config, key: str, base: Path) -> Path | None:

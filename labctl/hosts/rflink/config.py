@@ -75,13 +75,13 @@ def load_config(path: Path = DEFAULT_PATH) -> RfLinkConfig:
 
 
 def parse_config(cfg: Config) -> RfLinkConfig:
-    reject_unknown(cfg, "", TOP_KEYS)
+    cfg.only(TOP_KEYS, "")
     uplink, downlink = _link(cfg, "uplink"), _link(cfg, "downlink")
     inputs = {uplink.port, downlink.port} - {0}
     for name, link in (("uplink", uplink), ("downlink", downlink)):
         if link.air_port in inputs:
             raise HostConfigError(cfg.file, f"{name}.air_port", "must differ from input ports")
-    reject_unknown(cfg, "channel", CHANNEL_KEYS)
+    cfg.only(CHANNEL_KEYS, "channel")
     seed = cfg.raw("channel.seed", None)
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise HostConfigError(cfg.file, "channel.seed", f"expected int or null, got {seed!r}")
@@ -97,17 +97,6 @@ def parse_config(cfg: Config) -> RfLinkConfig:
         max_datagram=_int(cfg, "max_datagram", MAX_DATAGRAM, 16, 65507),
         file=cfg.file,
     )
-
-
-def reject_unknown(cfg: Config, prefix: str, allowed: set[str]) -> None:
-    """A key the program does not know is a typo: say which, and what is allowed."""
-    section = cfg.section(prefix) if prefix else cfg
-    present = section.keys()
-    for key in present:
-        if key not in allowed:
-            where = f"{prefix}.{key}" if prefix else key
-            known = ", ".join(sorted(allowed))
-            raise HostConfigError(cfg.file, where, f"unknown key (allowed: {known})")
 
 
 def _int(cfg: Config, key: str, default: int, low: int, high: int) -> int:
@@ -134,7 +123,7 @@ def _optional_path(cfg: Config, key: str, default: str) -> Path | None:
 
 
 def _link(cfg: Config, name: str) -> LinkConfig:
-    reject_unknown(cfg, name, LINK_KEYS)
+    cfg.only(LINK_KEYS, name)
     port, air_port = DEFAULT_PORTS[name]
     air = cfg.raw(f"{name}.air", ["broadcast"])
     if isinstance(air, str):
@@ -151,8 +140,8 @@ def _link(cfg: Config, name: str) -> LinkConfig:
 
 
 def _channel(cfg: Config) -> ChannelSettings:
-    reject_unknown(cfg, "channel.passes", {"period", "duration", "offset"})
-    reject_unknown(cfg, "channel.jamming", {"uplink", "downlink"})
+    cfg.only({"period", "duration", "offset"}, "channel.passes")
+    cfg.only({"uplink", "downlink"}, "channel.jamming")
     period = _number(cfg, "channel.passes.period", 0.0, 0.0, 1e7)
     duration = _number(cfg, "channel.passes.duration", 0.0, 0.0, 1e7)
     if period and not duration:
@@ -170,7 +159,7 @@ def _channel(cfg: Config) -> ChannelSettings:
 
 
 def _pcap(cfg: Config) -> PcapConfig:
-    reject_unknown(cfg, "pcap", {"path", "max_bytes", "rotate"})
+    cfg.only({"path", "max_bytes", "rotate"}, "pcap")
     return PcapConfig(
         path=_optional_path(cfg, "pcap.path", "/var/log/labctl/rf-link.pcap"),
         max_bytes=_int(cfg, "pcap.max_bytes", 50_000_000, 4096, 1 << 40),

@@ -8,21 +8,14 @@ containers/spacecraft/spacecraft.yaml.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from labctl.hosts.config import Config, HostConfigError, read_key_file
+from labctl.hosts import sdls_config
+from labctl.hosts.config import Config, HostConfigError
 from labctl.protocols.cop1 import DEFAULT_WINDOW
-from labctl.protocols.sdls import (
-    GCM_IV_SIZE,
-    GCM_TAG_SIZE,
-    MacAlgorithm,
-    SaState,
-    SecurityAssociation,
-    ServiceType,
-)
+from labctl.protocols.sdls import SecurityAssociation
 from labctl.protocols.tm_frame import TM_MAX_FRAME_SIZE
 
 DEFAULT_PATH: Final = Path("/etc/labctl/spacecraft.yaml")
@@ -51,36 +44,8 @@ UPLINK_KEYS: Final = {
 }
 DOWNLINK_KEYS: Final = {"host", "port", "vcid", "frame_length", "fsr_period", "queue_size"}
 HK_KEYS: Final = {"enabled", "period", "ops_message"}
-SA_KEYS: Final = {
-    "spi",
-    "direction",
-    "service",
-    "state",
-    "key_file",
-    "mac_algorithm",
-    "iv_len",
-    "sn_len",
-    "pl_len",
-    "mac_len",
-    "anti_replay",
-    "window",
-    "persist_sequence",
-    "vcids",
-}
-DIRECTIONS: Final = ("uplink", "downlink")
-SERVICES: Final = {
-    "plaintext": ServiceType.PLAINTEXT,
-    "authentication": ServiceType.AUTHENTICATION,
-    "authenticated_encryption": ServiceType.AUTHENTICATED_ENCRYPTION,
-}
-STATES: Final = {s.name.lower(): s for s in SaState}
-MAC_ALGORITHMS: Final = {"aes_cmac": MacAlgorithm.AES_CMAC, "hmac_sha256": MacAlgorithm.HMAC_SHA256}
-#: (iv_len, sn_len, mac_len) per service when the file does not say.
-LENGTH_DEFAULTS: Final = {
-    ServiceType.PLAINTEXT: (0, 4, 0),
-    ServiceType.AUTHENTICATION: (0, 4, 16),
-    ServiceType.AUTHENTICATED_ENCRYPTION: (GCM_IV_SIZE, 0, GCM_TAG_SIZE),
-}
+SA_KEYS: Final = sdls_config.SA_KEYS | {"direction", "key_file", "persist_sequence"}
+DIRECTIONS: Final = {"uplink": "uplink", "downlink": "downlink"}
 
 
 @dataclass(frozen=True)
@@ -154,7 +119,7 @@ def load_config(path: Path = DEFAULT_PATH) -> SpacecraftConfig:
 
 def parse_config(cfg: Config, base: Path = Path(".")) -> SpacecraftConfig:
     """Build the typed configuration; relative key files resolve against ``base``."""
-    reject_unknown(cfg, "", TOP_KEYS)
+    cfg.only(TOP_KEYS, "")
     scid = _ranged(cfg, "scid", 0x42, MAX_ID["scid"])
     associations = _associations(cfg, base)
     downlink_sa = _downlink_sa(cfg, associations)
@@ -173,19 +138,6 @@ def parse_config(cfg: Config, base: Path = Path(".")) -> SpacecraftConfig:
     )
 
 
-def reject_unknown(cfg: Config, prefix: str, allowed: Iterable[str]) -> None:
-    """A key the program does not know is a typo: say which, and what is allowed."""
-    known = set(allowed)
-    section = cfg.section(prefix) if prefix else cfg
-    present = section.keys()
-    for key in present:
-        if key not in known:
-            where = f"{prefix}.{key}" if prefix else key
-            raise HostConfigError(
-                cfg.file, where, f"unknown key (allowed: {', '.join(sorted(known))})"
-            )
-
-
 def _ranged(cfg: Config, key: str, default: int, maximum: int, minimum: int = 0) -> int:
     value = cfg.get(key, int, default)
     if not minimum <= value <= maximum:
@@ -201,7 +153,7 @@ def _positive(cfg: Config, key: str, default: float) -> float:
 
 
 def _uplink(cfg: Config) -> UplinkConfig:
-    reject_unknown(cfg, "uplink", UPLINK_KEYS)
+    cfg.only(UPLINK_KEYS, "uplink")
     window = _ranged(cfg, "uplink.farm_window", DEFAULT_WINDOW, 254, 2)
     if window % 2:
         raise HostConfigError(cfg.file, "uplink.farm_window", "must be even (232.1-B-2 §6.1.8.2)")
@@ -217,7 +169,7 @@ def _uplink(cfg: Config) -> UplinkConfig:
 
 
 def _downlink(cfg: Config) -> DownlinkConfig:
-    reject_unknown(cfg, "downlink", DOWNLINK_KEYS)
+    cfg.only(DOWNLINK_KEYS, "downlink")
     return DownlinkConfig(
         host=cfg.get("downlink.host", str, "rf-link"),
         port=_ranged(cfg, "downlink.port", 5102, 65535),
@@ -231,7 +183,7 @@ def _downlink(cfg: Config) -> DownlinkConfig:
 
 
 def _housekeeping(cfg: Config) -> HousekeepingConfig:
-    reject_unknown(cfg, "housekeeping", HK_KEYS)
+    cfg.only(HK_KEYS, "housekeeping")
     return HousekeepingConfig(
         enabled=cfg.get("housekeeping.enabled", bool, True),
         period=_positive(cfg, "housekeeping.period", 2.0),
@@ -240,7 +192,7 @@ def _housekeeping(cfg: Config) -> HousekeepingConfig:
 
 
 def _associations(cfg: Config, base: Path) -> tuple[SaConfig, ...]:
-    reject_unknown(cfg, "sdls", {"associations", "downlink_sa"})
+    cfg.only({"associations", "downlink_sa"}, "sdls")
     names = cfg.section("sdls.associations").keys()
     result = tuple(_association(cfg, f"sdls.associations.{name}", name, base) for name in names)
     seen: dict[tuple[str, int], str] = {}
@@ -253,75 +205,17 @@ def _associations(cfg: Config, base: Path) -> tuple[SaConfig, ...]:
     return result
 
 
-def _choice(cfg: Config, key: str, choices: dict[str, object], default: str) -> object:
-    value = cfg.get(key, str, default).lower()
-    if value not in choices:
-        raise HostConfigError(cfg.file, key, f"one of {', '.join(choices)}; got {value!r}")
-    return choices[value]
-
-
 def _association(cfg: Config, key: str, name: str, base: Path) -> SaConfig:
-    reject_unknown(cfg, key, SA_KEYS)
-    direction = _choice(
-        cfg, f"{key}.direction", {"uplink": "uplink", "downlink": "downlink"}, "uplink"
-    )
-    service = _choice(cfg, f"{key}.service", dict(SERVICES), "authenticated_encryption")
-    state = _choice(cfg, f"{key}.state", dict(STATES), "operational")
-    assert isinstance(service, ServiceType)
-    assert isinstance(state, SaState)
-    key_bytes = _key(cfg, key, service, state, base)
-    sa = _security_association(cfg, key, service, state)
+    cfg.only(SA_KEYS, key)
+    section = cfg.section(key)
+    sa = sdls_config.association(section)
     return SaConfig(
         name=name,
-        direction=str(direction),
+        direction=section.choice("direction", DIRECTIONS, "uplink"),
         sa=sa,
-        key=key_bytes,
-        persist_sequence=cfg.get(f"{key}.persist_sequence", bool, True),
+        key=sdls_config.key(section, sa, base),
+        persist_sequence=section.get("persist_sequence", bool, True),
     )
-
-
-def _security_association(
-    cfg: Config, key: str, service: ServiceType, state: SaState
-) -> SecurityAssociation:
-    iv_len, sn_len, mac_len = LENGTH_DEFAULTS[service]
-    algorithm = MacAlgorithm.AES_GCM
-    if service is ServiceType.AUTHENTICATION:
-        chosen = _choice(cfg, f"{key}.mac_algorithm", dict(MAC_ALGORITHMS), "aes_cmac")
-        assert isinstance(chosen, MacAlgorithm)
-        algorithm = chosen
-    anti_replay = cfg.get(f"{key}.anti_replay", bool, True)
-    window = cfg.get(f"{key}.window", int, 64)
-    if anti_replay and window < 1:
-        raise HostConfigError(cfg.file, f"{key}.window", "must be >= 1 when anti_replay is on")
-    vcids = cfg.raw(f"{key}.vcids", [])
-    if not isinstance(vcids, list) or not all(isinstance(v, int) for v in vcids):
-        raise HostConfigError(cfg.file, f"{key}.vcids", "expected a list of VC ids")
-    try:
-        return SecurityAssociation(
-            spi=cfg.get(f"{key}.spi", int),
-            service=service,
-            state=state,
-            iv_len=cfg.get(f"{key}.iv_len", int, iv_len),
-            sn_len=cfg.get(f"{key}.sn_len", int, sn_len),
-            pl_len=cfg.get(f"{key}.pl_len", int, 0),
-            mac_len=cfg.get(f"{key}.mac_len", int, mac_len),
-            window=window if anti_replay else 0,
-            mac_algorithm=algorithm,
-            vcids=frozenset(vcids),
-        )
-    except ValueError as exc:
-        raise HostConfigError(cfg.file, key, str(exc)) from None
-
-
-def _key(cfg: Config, key: str, service: ServiceType, state: SaState, base: Path) -> bytes | None:
-    """The SA's key from its key file; optional for plaintext and unkeyed SAs."""
-    needed = service is not ServiceType.PLAINTEXT and state is not SaState.UNKEYED
-    path = cfg.get(f"{key}.key_file", str, "")
-    if not path:
-        if needed:
-            raise HostConfigError(cfg.file, f"{key}.key_file", "missing (the SA needs a key)")
-        return None
-    return read_key_file(base / path)
 
 
 def _downlink_sa(cfg: Config, associations: tuple[SaConfig, ...]) -> str | None:

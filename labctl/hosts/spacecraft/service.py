@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Final
 
+from labctl.hosts.config import write_json_atomic
 from labctl.hosts.spacecraft.config import SpacecraftConfig
 from labctl.hosts.spacecraft.core import FlightSoftware
 from labctl.hosts.spacecraft.state import Clock
@@ -112,7 +109,7 @@ class Spacecraft:
         self.fsw.dirty = self.fsw.executed = False
         self._last_truth = time.monotonic()
         try:
-            write_text_atomic(self.config.truth_file, json.dumps(self.truth(), sort_keys=True))
+            write_json_atomic(self.config.truth_file, self.truth())
         except OSError as exc:
             self.fsw.state.counters.state_write_errors += 1
             log.warning("cannot write %s: %s", self.config.truth_file, exc)
@@ -182,23 +179,3 @@ class Spacecraft:
             self.internal_errors += 1
             if self.internal_errors <= 10:
                 log.exception("internal error (spacecraft keeps running)")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so readers never see half a file.
-
-    The same contract as :func:`labctl.hosts.config.write_json_atomic`, but the caller
-    encodes with ``json.dumps`` (the C encoder, one write): ``json.dump`` streams through
-    the pure-Python encoder, about 19 ms for a full truth file against 0.5 ms, which under
-    a flood stalls the event loop long enough for the kernel to drop datagrams.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
