@@ -3,8 +3,8 @@
 # (the command) as the labctl user. When the daemon exits the container exits, and the
 # restart policy brings the whole host back.
 set -euo pipefail
-mkdir -p /run/sshd
-chmod 0755 /run/sshd
+install -d -m 0755 /run/sshd
+install -d -o labctl -g labctl -m 0755 /run/labctl /var/lib/labctl/ground-station
 ssh-keygen -A >/dev/null
 /usr/sbin/sshd -E /var/log/sshd.log
 exec setpriv --reuid=labctl --regid=labctl --init-groups -- "$@"

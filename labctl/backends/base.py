@@ -24,6 +24,8 @@ INSTANCE_LABEL: Final = "org.labctl.instance"
 HOST_LABEL: Final = "org.labctl.host"
 ROLE_LABEL: Final = "org.labctl.role"
 LAB_LABEL: Final = "org.labctl.lab"
+#: The network published ports go through (see labctl.backends.docker).
+ACCESS_NETWORK: Final = "access"
 
 
 def no_progress(subject: str, message: str) -> None:
@@ -37,6 +39,16 @@ class NetworkPlan:
 
     name: str
     access: bool = False
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A file (or, with ``content=None``, a directory) written into a host before it starts."""
+
+    content: bytes | None
+    mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,8 @@ class HostPlan:
     #: Container ports published on the host's loopback, e.g. ("22/tcp",).
     published: tuple[str, ...] = ()
     environment: Mapping[str, str] = field(default_factory=dict)
+    #: Written before the first start (absolute path → file), parents listed first.
+    files: Mapping[str, FileSpec] = field(default_factory=dict)
     #: Replaces the image's command (None: the image's own).
     command: tuple[str, ...] | None = None
     #: Replaces the image's health check (None: the image's own).
@@ -140,10 +154,8 @@ class Backend(Protocol):
         """Run ``argv`` in ``host`` and return its exit status and combined output."""
         ...
 
-    def copy_to(
-        self, instance_id: str, host: str, files: Mapping[str, bytes], mode: int = 0o644
-    ) -> None:
-        """Write files (absolute path → content) into ``host``."""
+    def copy_to(self, instance_id: str, host: str, files: Mapping[str, FileSpec]) -> None:
+        """Write files and directories (absolute path → spec) into ``host``."""
         ...
 
     def copy_from(self, instance_id: str, host: str, path: str) -> bytes:

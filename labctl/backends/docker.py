@@ -15,6 +15,7 @@ Everything carries ``org.labctl.instance=<id>``, which is what ``down`` removes 
 from __future__ import annotations
 
 import io
+import posixpath
 import tarfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -33,6 +34,7 @@ from docker.models.volumes import Volume
 from docker.types import EndpointConfig
 
 from labctl.backends.base import (
+    ACCESS_NETWORK,
     HOST_LABEL,
     INSTANCE_LABEL,
     LAB_LABEL,
@@ -40,6 +42,7 @@ from labctl.backends.base import (
     ROLE_LABEL,
     DownReport,
     ExecResult,
+    FileSpec,
     HostPlan,
     HostStatus,
     InstancePlan,
@@ -51,7 +54,7 @@ from labctl.backends.base import (
 from labctl.backends.baseimage import docker_client
 from labctl.errors import BackendError, NotFoundError
 
-ACCESS: Final = "access"
+ACCESS: Final = ACCESS_NETWORK
 LAB_NETWORK_OPTIONS: Final = {"com.docker.network.bridge.inhibit_ipv4": "true"}
 ACCESS_NETWORK_OPTIONS: Final = {
     "com.docker.network.bridge.enable_icc": "false",
@@ -207,6 +210,8 @@ class DockerBackend:
             )
             for network in others:
                 networks[network].connect(container, aliases=[host.name])
+        if host.files:
+            _put_files(container, host.files)
         return container
 
     def _endpoint(self, plan: InstancePlan, host: HostPlan, network: str) -> EndpointConfig:
@@ -304,15 +309,9 @@ class DockerBackend:
         text = output.decode(errors="replace") if isinstance(output, bytes) else ""
         return ExecResult(exit_code if exit_code is not None else -1, text)
 
-    def copy_to(
-        self, instance_id: str, host: str, files: Mapping[str, bytes], mode: int = 0o644
-    ) -> None:
+    def copy_to(self, instance_id: str, host: str, files: Mapping[str, FileSpec]) -> None:
         """Write files through the engine's archive API (not into tmpfs mounts: /run, /tmp)."""
-        container = self.container(instance_id, host)
-        archive = _tar_of(files, mode)
-        with engine_call(f"copy {len(files)} file(s) into {container.name}"):
-            if not container.put_archive("/", archive):
-                raise BackendError(f"copy files into {container.name}", "the engine refused")
+        _put_files(self.container(instance_id, host), files)
 
     def copy_from(self, instance_id: str, host: str, path: str) -> bytes:
         container = self.container(instance_id, host)
@@ -432,10 +431,14 @@ def _crashed(container: Container) -> BackendError:
     except _ENGINE_ERRORS:
         tail = []
     state = container.attrs["State"]
+    how = (
+        f"keeps exiting (restarted {container.attrs.get('RestartCount', 0)} time(s))"
+        if state.get("Restarting") or state.get("Status") == "running"
+        else f"exited with status {state.get('ExitCode')}"
+    )
     return BackendError(
         f"start host {_host_of(container)}",
-        f"its program exited (status {state.get('ExitCode')})"
-        + (f": {' | '.join(tail[-3:])}" if tail else ""),
+        f"its program {how}" + (f": {' | '.join(tail[-3:])}" if tail else ""),
         hint=f"see the full output with: labctl logs <instance> {_host_of(container)}",
     )
 
@@ -459,15 +462,32 @@ def _quietly(action: Any) -> None:
         action()
 
 
-def _tar_of(files: Mapping[str, bytes], mode: int) -> bytes:
+def _put_files(container: Container, files: Mapping[str, FileSpec]) -> None:
+    """Extract into the deepest directory holding every file: on a read-only root file
+    system that is a volume, and the engine refuses extraction into "/" itself."""
+    if not files:
+        return
+    if not all(path.startswith("/") for path in files):
+        raise BackendError("copy files", f"not all absolute paths: {', '.join(files)}")
+    destination = posixpath.commonpath([posixpath.dirname(p.rstrip("/")) for p in files])
+    archive = _tar_of({posixpath.relpath(p, destination): s for p, s in files.items()})
+    with engine_call(f"copy {len(files)} file(s) into {container.name}:{destination}"):
+        if not container.put_archive(destination, archive):
+            raise BackendError(f"copy files into {container.name}", "the engine refused")
+
+
+def _tar_of(files: Mapping[str, FileSpec]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, content in files.items():
-            if not path.startswith("/"):
-                raise BackendError("copy files", f"{path!r} is not an absolute path")
-            info = tarfile.TarInfo(path.lstrip("/"))
-            info.size, info.mode, info.mtime = len(content), mode, int(time.time())
-            tar.addfile(info, io.BytesIO(content))
+        for name, spec in files.items():
+            info = tarfile.TarInfo(name)
+            info.mode, info.uid, info.gid, info.mtime = spec.mode, spec.uid, spec.gid, time.time()
+            if spec.content is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(spec.content)
+                tar.addfile(info, io.BytesIO(spec.content))
     return buffer.getvalue()
 
 

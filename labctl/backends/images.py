@@ -27,6 +27,7 @@ import labctl
 from labctl.backends.base import MANAGED_LABEL, ROLE_LABEL, Progress, no_progress
 from labctl.backends.baseimage import BASE_TAG, ensure_base_image
 from labctl.backends.docker import engine_call
+from labctl.backends.profiles import image_tag
 from labctl.backends.wheelhouse import (
     Wheelhouse,
     build_wheelhouse,
@@ -42,10 +43,6 @@ HOST_ROLES: Final = ("spacecraft", "rf-link", "ground-station", "mission-control
 HASH_LABEL: Final = "org.labctl.source-hash"
 VERSION_LABEL: Final = "org.labctl.version"
 SAVE_CHUNK: Final = 2 * 1024 * 1024
-
-
-def image_tag(role: str) -> str:
-    return f"labctl/{role}:{labctl.__version__}"
 
 
 def project_root() -> Path:

@@ -8,7 +8,8 @@ shown to need (measured on Docker 20.10, see docs/backends.md):
   (PAM's login records: without it every session is closed at once). FOWNER lets root
   manage other users' files (``useradd`` of an operator account fails without it); KILL
   lets root signal the daemon that runs as another user.
-- The ground station adds NET_ADMIN, so students can firewall it (iptables/nftables).
+- The ground station adds NET_ADMIN, so students can firewall it (iptables/nftables), and
+  DAC_OVERRIDE: students harden it as root, and files there belong to the daemon's user.
 - The attacker adds NET_RAW and NET_ADMIN (scapy, nmap SYN scans, tcpdump) and
   DAC_OVERRIDE for a root shell that behaves as students expect; it keeps setuid ``sudo``,
   so no-new-privileges is off there.
@@ -23,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+import labctl
 from labctl.backends.base import Limits
 
 SSHD_CAPS: Final = (
@@ -72,7 +74,7 @@ PROFILES: Final[dict[str, RoleProfile]] = {
         published=("8080/tcp",),
     ),
     "ground-station": RoleProfile(
-        (*SSHD_CAPS, "NET_ADMIN"),
+        (*SSHD_CAPS, "DAC_OVERRIDE", "NET_ADMIN"),
         Limits(memory_mib=256, cpus=0.5, pids=128),
         read_only=False,  # students harden it: sshd_config, keys, firewall, accounts
         no_new_privileges=True,
@@ -94,3 +96,8 @@ PROFILES: Final[dict[str, RoleProfile]] = {
 def profile(role: str) -> RoleProfile:
     """The profile of ``role``; unknown roles get the strictest one (no capability)."""
     return PROFILES.get(role, PROFILES["spacecraft"])
+
+
+def image_tag(role: str) -> str:
+    """The image a role runs: ``labctl/<role>:<labctl version>``."""
+    return f"labctl/{role}:{labctl.__version__}"

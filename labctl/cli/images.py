@@ -1,0 +1,140 @@
+"""``labctl images``: build, list, save and load the lab images (Docker engine)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from labctl.cli.context import err, out
+
+if TYPE_CHECKING:  # the Docker SDK is imported only by the commands that use it
+    from docker import DockerClient
+
+app = typer.Typer(help="Build, list, save and load the lab images.", no_args_is_help=True)
+
+BUILD_DONE = ("built ", "up to date", "base image labctl/base:bookworm is ready")
+
+
+class SubjectProgress:
+    """One line per subject (image, host) showing its latest message; done on a final word.
+
+    Fed by the ``(subject, message)`` callbacks of the lower layers. Thread-safe: images
+    build and hosts start in worker threads.
+    """
+
+    def __init__(self, console: Console, done: Collection[str], steps: int | None = None) -> None:
+        columns = [SpinnerColumn(), TextColumn("[bold]{task.fields[subject]:<16}")]
+        if steps is not None:
+            columns.append(BarColumn(bar_width=12))
+        columns += [TimeElapsedColumn(), TextColumn("{task.description}")]
+        self.progress = Progress(*columns, console=console)
+        self.done = tuple(done)
+        self.steps = steps
+        self._tasks: dict[str, TaskID] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> SubjectProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.progress.stop()
+
+    def __call__(self, subject: str, message: str) -> None:
+        line = escape(" ".join(message.split())[:90])
+        with self._lock:
+            task = self._tasks.get(subject)
+            if task is None:
+                task = self.progress.add_task(line, subject=subject, total=self.steps)
+                self._tasks[subject] = task
+            self.progress.update(task, description=line, advance=1 if self.steps else 0)
+            if message.startswith(self.done):
+                self.progress.update(task, total=self.steps or 1, completed=self.steps or 1)
+
+
+@app.command()
+def build(
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild even the images that are up to date.")
+    ] = False,
+) -> None:
+    """Build the base, runtime and host images (only what changed, unless --force)."""
+    from labctl.backends.baseimage import docker_client
+    from labctl.backends.images import build_images
+
+    client = docker_client()
+    with SubjectProgress(err, BUILD_DONE) as progress:
+        build_images(client, progress, force=force)
+    _print_images(client)
+
+
+@app.command("list")
+def list_command() -> None:
+    """List the lab images: present, current or stale."""
+    from labctl.backends.baseimage import docker_client
+
+    _print_images(docker_client())
+
+
+def _print_images(client: DockerClient) -> None:
+    from labctl.backends.images import list_images
+
+    table = Table("role", "tag", "state", "size", title="labctl images", title_justify="left")
+    colour = {"current": "green", "stale": "yellow", "missing": "red", "unknown": "yellow"}
+    for info in list_images(client):
+        size = f"{info.size_mb:.0f} MB" if info.size_mb is not None else "-"
+        state = f"[{colour.get(info.state, 'white')}]{info.state}[/]"
+        table.add_row(info.role, info.tag, state, size)
+    out.print(table)
+
+
+@app.command()
+def save(
+    path: Annotated[Path, typer.Argument(help="Archive to write (a `docker save` tar).")],
+) -> None:
+    """Save every labctl image into one archive, for rooms without a network."""
+    from labctl.backends.baseimage import docker_client
+    from labctl.backends.images import save_images
+
+    client = docker_client()
+    columns = (SpinnerColumn(), TextColumn("saving"), DownloadColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task("save", total=None)
+        tags = save_images(client, path, lambda written: progress.update(task, completed=written))
+    out.print(f"saved {len(tags)} images to {escape(str(path))}: {', '.join(tags)}")
+
+
+@app.command()
+def load(
+    path: Annotated[Path, typer.Argument(help="Archive written by `labctl images save`.")],
+) -> None:
+    """Load images from an archive written by `labctl images save`."""
+    from labctl.backends.baseimage import docker_client
+    from labctl.backends.images import load_images
+
+    client = docker_client()
+    with SubjectProgress(err, ("Loaded",)) as progress:
+        loaded = load_images(client, path, progress)
+    out.print(f"loaded {len(loaded)} images: {', '.join(loaded)}")

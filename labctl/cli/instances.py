@@ -1,0 +1,182 @@
+"""``labctl up``, ``down``, ``status``, ``shell`` and ``logs``: one student's lab instance.
+
+The backend is ``$LABCTL_BACKEND`` (default ``docker``); state lives in
+``$LABCTL_HOME/labctl.db``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from labctl.backends.base import Backend, get_backend
+from labctl.cli.context import err, out, state
+from labctl.cli.images import BUILD_DONE, SubjectProgress
+from labctl.errors import BackendError, LabctlError
+from labctl.instances import InstanceRecord, Instances, InstanceStore, connection_lines
+from labctl.instances.plan import host_roles
+from labctl.spec import LoadedLab, lab_by_id
+
+#: Steps of a host shown by `up`: container created, started, healthy.
+UP_STEPS = 3
+ATTACKER = "attacker"
+
+
+def _backend() -> Backend:
+    return get_backend(os.environ.get("LABCTL_BACKEND", "docker"))
+
+
+def _instances(backend: Backend | None = None) -> Instances:
+    return Instances(backend or _backend(), InstanceStore())
+
+
+def _default_student() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "student"
+
+
+def up(
+    ctx: typer.Context,
+    lab_id: Annotated[str, typer.Argument(metavar="LAB", help="Lab id, e.g. tc-replay.")],
+    student: Annotated[
+        str | None,
+        typer.Option("--student", help="Whose instance (default: your user name)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the per-student parameters.")
+    ] = None,
+) -> None:
+    """Bring up your instance of a lab: builds missing images, starts every host."""
+    loaded = lab_by_id(state(ctx).labs(), lab_id)
+    backend = _backend()
+    if backend.name == "docker":
+        _build_missing_images(loaded)
+    with SubjectProgress(err, ("healthy",), steps=UP_STEPS) as progress:
+        record = _instances(backend).up(loaded, student or _default_student(), seed, progress)
+    _print_connection(record)
+
+
+def _build_missing_images(loaded: LoadedLab) -> None:
+    from labctl.backends.baseimage import docker_client
+    from labctl.backends.images import build_images, missing_images
+
+    client = docker_client()
+    missing = missing_images(client, host_roles(loaded).values())
+    if missing:
+        err.print(f"building missing images: {', '.join(missing)}")
+        with SubjectProgress(err, BUILD_DONE) as progress:
+            build_images(client, progress, roles=missing)
+
+
+def _print_connection(record: InstanceRecord) -> None:
+    out.print(f"[bold green]instance {record.id} is up[/] (lab {record.lab}, seed {record.seed})")
+    for what, how in connection_lines(record).items():
+        out.print(f"  {what:<24} {escape(how)}")
+    if record.access.get("password"):
+        out.print(f"  {'student password':<24} {escape(record.access['password'])}")
+    out.print(f"  {'shell on the attacker':<24} labctl shell {record.id}")
+
+
+def down(
+    instance: Annotated[
+        str | None, typer.Argument(metavar="INSTANCE", help="Instance id (see labctl status).")
+    ] = None,
+    all_instances: Annotated[bool, typer.Option("--all", help="Remove every instance.")] = False,
+) -> None:
+    """Remove an instance: its containers, networks, volumes and record."""
+    if (instance is None) == (not all_instances):
+        raise typer.BadParameter("give an INSTANCE or --all (not both)")
+    manager = _instances()
+    with SubjectProgress(err, ("removed", "network removed")) as progress:
+        if all_instances:
+            reports = manager.down_all(progress)
+        else:
+            assert instance is not None
+            reports = {instance: manager.down(instance, progress)}
+    for ident, report in reports.items():
+        out.print(
+            f"removed {ident}: {report.containers} container(s), "
+            f"{report.networks} network(s), {report.volumes} volume(s)"
+        )
+    if not reports:
+        out.print("no instance to remove")
+
+
+def status(
+    instance: Annotated[
+        str | None, typer.Argument(metavar="INSTANCE", help="Only this instance.")
+    ] = None,
+) -> None:
+    """Show instances and their hosts: state, health, ports, uptime."""
+    views = _instances().status(instance)
+    table = Table("instance", "host", "state", "health", "ports", "uptime", title_justify="left")
+    for view in views:
+        recorded = view.record.status if view.record else "[yellow]not recorded[/]"
+        if not view.hosts:
+            table.add_row(view.id, "-", recorded, "-", "-", "-")
+        for host in view.hosts:
+            ports = ", ".join(f"127.0.0.1:{p}→{c}" for c, p in sorted(host.ports.items()))
+            table.add_row(
+                view.id,
+                host.host,
+                _coloured(host.state),
+                _coloured(host.health),
+                ports or "-",
+                _duration(host.uptime_s),
+            )
+    if not views:
+        out.print("no instance (start one with: labctl up LAB)")
+        return
+    out.print(table)
+
+
+def _coloured(word: str) -> str:
+    colour = {"running": "green", "healthy": "green", "starting": "yellow"}.get(word, "red")
+    return word if word == "none" else f"[{colour}]{word}[/]"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def shell(
+    instance: Annotated[str, typer.Argument(metavar="INSTANCE", help="Instance id.")],
+    host: Annotated[str, typer.Argument(metavar="HOST", help="Host name.")] = ATTACKER,
+) -> None:
+    """Open an interactive shell on a host (the attacker, as `student`, by default)."""
+    backend = _backend()
+    if backend.name != "docker":
+        raise LabctlError(f"labctl shell needs the docker backend, not {backend.name}")
+    from labctl.backends.docker import DockerBackend
+
+    assert isinstance(backend, DockerBackend)
+    container = backend.container(instance, host)
+    docker = shutil.which("docker")
+    if docker is None:
+        raise BackendError(
+            "open a shell", "the docker command is not installed", hint="apt-get install docker.io"
+        )
+    user = ["--user", "student", "--workdir", "/home/student"] if host == ATTACKER else []
+    # The SDK has no interactive attach with a terminal; exec'ing the docker CLI hands it ours.
+    os.execvp(docker, ["docker", "exec", "-it", *user, str(container.name), "bash", "-l"])
+
+
+def logs(
+    instance: Annotated[str, typer.Argument(metavar="INSTANCE", help="Instance id.")],
+    host: Annotated[str, typer.Argument(metavar="HOST", help="Host name.")],
+    tail: Annotated[int, typer.Option("--tail", "-n", help="Number of lines.", min=1)] = 200,
+) -> None:
+    """Print the last lines a host's program wrote."""
+    typer.echo(_backend().logs(instance, host, tail=tail), nl=False)

@@ -1,0 +1,118 @@
+"""Bring instances up and down on a backend, keeping the SQLite record in step."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from labctl.backends.base import Backend, DownReport, HostStatus, Progress, no_progress
+from labctl.errors import NotFoundError
+from labctl.instances.ids import instance_id
+from labctl.instances.plan import host_roles, plan_instance
+from labctl.instances.provision import initial_files
+from labctl.instances.store import InstanceRecord, InstanceStore, Ports
+from labctl.spec import LoadedLab
+
+ATTACKER = "attacker"
+PASSWORD_ENV = "LABCTL_STUDENT_PASSWORD"
+SEED_LIMIT = 2**31
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """An instance as recorded (None for leftovers on the engine) and as running."""
+
+    id: str
+    record: InstanceRecord | None
+    hosts: list[HostStatus]
+
+
+class Instances:
+    def __init__(self, backend: Backend, store: InstanceStore) -> None:
+        self.backend = backend
+        self.store = store
+
+    def up(
+        self,
+        loaded: LoadedLab,
+        student: str,
+        seed: int | None = None,
+        progress: Progress = no_progress,
+    ) -> InstanceRecord:
+        """Plan, record, and bring up ``student``'s instance of ``loaded``; all or nothing."""
+        ident = instance_id(loaded.id, student)
+        seed = secrets.randbelow(SEED_LIMIT) if seed is None else seed
+        password = secrets.token_urlsafe(12)
+        plan = plan_instance(
+            loaded,
+            ident,
+            student=student,
+            seed=seed,
+            environment={ATTACKER: {PASSWORD_ENV: password}},
+            files=initial_files(host_roles(loaded)),
+        )
+        record = InstanceRecord(
+            id=ident,
+            lab=loaded.id,
+            student=student,
+            seed=seed,
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            status="starting",
+            backend=self.backend.name,
+            access={"user": "student", "password": password},
+        )
+        self.store.reserve(record)
+        try:
+            hosts = self.backend.up(plan, progress)
+        except BaseException:
+            self.store.delete(ident)
+            raise
+        self.store.update(ident, status="running", ports=ports_of(hosts))
+        return self.get(ident)
+
+    def get(self, ident: str) -> InstanceRecord:
+        record = self.store.get(ident)
+        if record is None:
+            raise NotFoundError("instance", ident, hint=_known(self.store))
+        return record
+
+    def down(self, ident: str, progress: Progress = no_progress) -> DownReport:
+        """Remove everything of ``ident`` from the engine, then its record."""
+        report = self.backend.down(ident, progress)
+        recorded = self.store.delete(ident)
+        if not recorded and not report.anything:
+            raise NotFoundError("instance", ident, hint=_known(self.store))
+        return report
+
+    def down_all(self, progress: Progress = no_progress) -> dict[str, DownReport]:
+        return {ident: self.down(ident, progress) for ident in self.ids()}
+
+    def ids(self) -> list[str]:
+        """Recorded instances and anything left on the engine (e.g. after a crash)."""
+        return sorted({r.id for r in self.store.all()} | set(self.backend.instances()))
+
+    def status(self, ident: str | None = None) -> list[InstanceView]:
+        idents = [self.get(ident).id] if ident is not None else self.ids()
+        return [InstanceView(i, self.store.get(i), self.backend.status(i)) for i in idents]
+
+
+def ports_of(hosts: list[HostStatus]) -> Ports:
+    return {h.host: dict(h.ports) for h in hosts if h.ports}
+
+
+def _known(store: InstanceStore) -> str:
+    names = [r.id for r in store.all()]
+    return f"known instances: {', '.join(names)}" if names else "no instance is running"
+
+
+def connection_lines(record: InstanceRecord) -> Mapping[str, str]:
+    """How a student reaches the instance: SSH to the attacker, mission control's URL."""
+    lines = {}
+    for host, ports in record.ports.items():
+        if "22/tcp" in ports:
+            lines[f"{host} (ssh)"] = f"ssh -p {ports['22/tcp']} student@127.0.0.1"
+        if "8080/tcp" in ports:
+            lines[f"{host} (web)"] = f"http://127.0.0.1:{ports['8080/tcp']}/"
+    return lines

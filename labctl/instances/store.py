@@ -1,0 +1,167 @@
+"""Instance state in SQLite (stdlib): one file per installation, $LABCTL_HOME/labctl.db.
+
+A row is written (status ``starting``) before anything is created on the engine and
+becomes ``running`` once every host is healthy, so an interrupted ``up`` leaves a row
+that ``labctl down`` can clean up. Every write is one transaction (``BEGIN IMMEDIATE``:
+concurrent labctl processes queue rather than interleave). The file holds the students'
+access passwords, so it is created readable by its owner only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from labctl.errors import LabctlError
+
+SCHEMA_VERSION: Final = 1
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS instances (
+    id TEXT PRIMARY KEY,
+    lab TEXT NOT NULL,
+    student TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    status TEXT NOT NULL,
+    backend TEXT NOT NULL DEFAULT 'docker',
+    ports TEXT NOT NULL DEFAULT '{}',
+    access TEXT NOT NULL DEFAULT '{}'
+)
+"""
+_COLUMNS: Final = "id, lab, student, seed, created, status, backend, ports, access"
+
+#: host → container port ("22/tcp") → port on 127.0.0.1
+Ports = dict[str, dict[str, int]]
+
+
+class InstanceExistsError(LabctlError):
+    """``up`` of an instance that is already recorded."""
+
+    def __init__(self, ident: str, status: str) -> None:
+        self.ident = ident
+        self.status = status
+        super().__init__(
+            f"instance {ident!r} already exists ({status}); "
+            f"remove it first with: labctl down {ident}"
+        )
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    id: str
+    lab: str
+    student: str
+    seed: int
+    created: str
+    status: str
+    backend: str = "docker"
+    ports: Ports = field(default_factory=dict)
+    #: what a student needs to log in (e.g. the attacker's SSH password)
+    access: Mapping[str, str] = field(default_factory=dict)
+
+
+def default_db() -> Path:
+    """$LABCTL_HOME/labctl.db; LABCTL_HOME defaults to ~/.local/share/labctl."""
+    home = os.environ.get("LABCTL_HOME") or str(Path.home() / ".local" / "share" / "labctl")
+    return Path(home) / "labctl.db"
+
+
+class InstanceStore:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_db()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One connection, one immediate transaction: committed on success, else rolled back."""
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.rollback()
+                raise
+            db.commit()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                self.path.touch(mode=0o600)
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise LabctlError(f"cannot open the state database {self.path}: {exc}") from exc
+        db.row_factory = sqlite3.Row
+        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            db.execute(_SCHEMA)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return db
+
+    def reserve(self, record: InstanceRecord) -> None:
+        """Record a new instance; InstanceExistsError if its id is taken."""
+        with self.transaction() as db:
+            row = db.execute("SELECT status FROM instances WHERE id = ?", (record.id,)).fetchone()
+            if row is not None:
+                raise InstanceExistsError(record.id, row["status"])
+            db.execute(
+                f"INSERT INTO instances ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _row(record),
+            )
+
+    def update(self, ident: str, *, status: str, ports: Ports | None = None) -> None:
+        with self.transaction() as db:
+            if ports is None:
+                db.execute("UPDATE instances SET status = ? WHERE id = ?", (status, ident))
+            else:
+                db.execute(
+                    "UPDATE instances SET status = ?, ports = ? WHERE id = ?",
+                    (status, json.dumps(ports, sort_keys=True), ident),
+                )
+
+    def get(self, ident: str) -> InstanceRecord | None:
+        with self.transaction() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM instances WHERE id = ?", (ident,)).fetchone()
+        return None if row is None else _record(row)
+
+    def all(self) -> list[InstanceRecord]:
+        with self.transaction() as db:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM instances ORDER BY id").fetchall()
+        return [_record(row) for row in rows]
+
+    def delete(self, ident: str) -> bool:
+        """Forget an instance; False when there was no such row."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM instances WHERE id = ?", (ident,)).rowcount > 0
+
+
+def _row(record: InstanceRecord) -> tuple[Any, ...]:
+    return (
+        record.id,
+        record.lab,
+        record.student,
+        record.seed,
+        record.created,
+        record.status,
+        record.backend,
+        json.dumps(record.ports, sort_keys=True),
+        json.dumps(dict(record.access), sort_keys=True),
+    )
+
+
+def _record(row: sqlite3.Row) -> InstanceRecord:
+    return InstanceRecord(
+        id=row["id"],
+        lab=row["lab"],
+        student=row["student"],
+        seed=int(row["seed"]),
+        created=row["created"],
+        status=row["status"],
+        backend=row["backend"],
+        ports=json.loads(row["ports"]),
+        access=json.loads(row["access"]),
+    )

@@ -1,0 +1,243 @@
+"""An in-process stand-in for the parts of the Docker SDK the docker backend uses.
+
+It records every object it creates and removes, so tests can prove that a failed ``up``
+leaves nothing behind. Only behaviour the backend relies on is modelled.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from labctl.backends.base import (
+    ACCESS_NETWORK,
+    FileSpec,
+    HostPlan,
+    InstancePlan,
+    Limits,
+    NetworkPlan,
+)
+
+_ids = itertools.count(1)
+
+
+def _matches(labels: dict[str, str], filters: dict[str, Any] | None) -> bool:
+    wanted = (filters or {}).get("label", [])
+    for item in [wanted] if isinstance(wanted, str) else wanted:
+        key, _, value = item.partition("=")
+        if key not in labels or (value and labels[key] != value):
+            return False
+    return True
+
+
+@dataclass
+class FakeNetwork:
+    client: FakeClient
+    name: str
+    labels: dict[str, str]
+    internal: bool
+    options: dict[str, str]
+    connected: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return {"Labels": self.labels, "Internal": self.internal}
+
+    def connect(self, container: FakeContainer, aliases: list[str]) -> None:
+        self.connected.append((container.name, aliases))
+        container.networks.append(self.name)
+
+    def remove(self) -> None:
+        self.client.networks.objects.remove(self)
+        self.client.removed.append(("network", self.name))
+
+
+@dataclass
+class FakeVolume:
+    client: FakeClient
+    name: str
+    labels: dict[str, str]
+
+    def remove(self, force: bool = False) -> None:
+        self.client.volumes.objects.remove(self)
+        self.client.removed.append(("volume", self.name))
+
+
+@dataclass
+class FakeContainer:
+    client: FakeClient
+    name: str
+    labels: dict[str, str]
+    options: dict[str, Any]
+    networks: list[str] = field(default_factory=list)
+    status: str = "created"
+    health: str | None = "starting"
+    health_exit: int = 0
+    archives: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"Status": self.status, "Running": self.status == "running"}
+        state["StartedAt"] = "2026-01-01T00:00:00.000000000Z"
+        if self.health is not None:
+            state["Health"] = {"Status": self.health}
+        return {
+            "State": state,
+            "RestartCount": 0,
+            "Config": {"Healthcheck": {"Test": ["CMD", "true"]}},
+            "NetworkSettings": {
+                "Ports": {},
+                "Networks": {n: {"IPAddress": "10.0.0.2"} for n in self.networks},
+            },
+        }
+
+    def start(self) -> None:
+        self.status = "running"
+        self.client.on_start(self)
+
+    def reload(self) -> None:
+        pass
+
+    def exec_run(self, argv: list[str], user: str = "") -> tuple[int, bytes]:
+        self.client.execs.append((self.name, argv))
+        return self.health_exit, b""
+
+    def put_archive(self, path: str, data: bytes) -> bool:
+        self.archives.append((path, data))
+        return True
+
+    def logs(self, tail: int = 0) -> bytes:
+        return b"log line\n"
+
+    def remove(self, force: bool = False, v: bool = False) -> None:
+        self.client.containers.objects.remove(self)
+        self.client.removed.append(("container", self.name))
+
+
+class _Collection:
+    def __init__(self, client: FakeClient) -> None:
+        self.client = client
+        self.objects: list[Any] = []
+
+    def list(self, all: bool = False, filters: dict[str, Any] | None = None) -> list[Any]:
+        return [o for o in self.objects if _matches(o.labels, filters)]
+
+
+class _Networks(_Collection):
+    def create(
+        self,
+        name: str,
+        *,
+        driver: str,
+        internal: bool,
+        options: dict[str, str],
+        labels: dict[str, str],
+        check_duplicate: bool,
+    ) -> FakeNetwork:
+        network = FakeNetwork(self.client, name, labels, internal, options)
+        self.objects.append(network)
+        return network
+
+
+class _Volumes(_Collection):
+    def create(self, name: str, labels: dict[str, str]) -> FakeVolume:
+        volume = FakeVolume(self.client, name, labels)
+        self.objects.append(volume)
+        return volume
+
+
+class _Containers(_Collection):
+    def create(
+        self,
+        image: str,
+        name: str,
+        network: str,
+        networking_config: dict[str, Any],
+        labels: dict[str, str],
+        **options: Any,
+    ) -> FakeContainer:
+        if self.client.fail_create == labels.get("org.labctl.host"):
+            from docker.errors import APIError
+
+            raise APIError("create failed")
+        container = FakeContainer(
+            self.client,
+            name,
+            labels,
+            {"image": image, "networking_config": networking_config, **options},
+            [network],
+        )
+        self.objects.append(container)
+        return container
+
+
+class _Api:
+    def create_endpoint_config(self, aliases: list[str]) -> dict[str, Any]:
+        return {"Aliases": aliases}
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.networks = _Networks(self)
+        self.volumes = _Volumes(self)
+        self.containers = _Containers(self)
+        self.api = _Api()
+        self.removed: list[tuple[str, str]] = []
+        self.execs: list[tuple[str, list[str]]] = []
+        self.fail_create: str | None = None
+        self.on_start: Callable[[FakeContainer], None] = lambda container: None
+
+    def everything(self) -> list[Any]:
+        return [*self.networks.objects, *self.volumes.objects, *self.containers.objects]
+
+
+LIMITS = Limits(memory_mib=128, cpus=0.5, pids=64)
+
+
+def small_plan() -> InstancePlan:
+    """Three hosts on two lab networks; the attacker publishes SSH through the access network."""
+    return InstancePlan(
+        instance_id="lab-ana",
+        lab="lab",
+        hosts=(
+            HostPlan(
+                "spacecraft",
+                "spacecraft",
+                "img/sc",
+                ("rf",),
+                LIMITS,
+                read_only=True,
+                volumes=("/etc/labctl",),
+                tmpfs={"/run": "mode=0755"},
+                files={
+                    "/etc/labctl/keys": FileSpec(None, 0o700),
+                    "/etc/labctl/keys/a.key": FileSpec(b"00", 0o600),
+                },
+            ),
+            HostPlan(
+                "ground-station",
+                "ground-station",
+                "img/gs",
+                ("ground", "rf"),
+                LIMITS,
+                capabilities=("NET_ADMIN",),
+            ),
+            HostPlan(
+                "attacker",
+                "attacker",
+                "img/at",
+                (ACCESS_NETWORK, "rf"),
+                LIMITS,
+                capabilities=("NET_RAW",),
+                no_new_privileges=False,
+                published=("22/tcp",),
+            ),
+        ),
+        networks=(
+            NetworkPlan(ACCESS_NETWORK, access=True),
+            NetworkPlan("ground"),
+            NetworkPlan("rf"),
+        ),
+    )

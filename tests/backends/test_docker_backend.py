@@ -1,0 +1,221 @@
+"""The docker backend on an in-process fake SDK: what it creates, and that failures roll back."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+from backend_fakes import FakeClient, FakeContainer, small_plan
+
+from labctl.backends.base import INSTANCE_LABEL, FileSpec
+from labctl.backends.docker import (
+    ACCESS_NETWORK_OPTIONS,
+    LAB_NETWORK_OPTIONS,
+    DockerBackend,
+    _host_status,
+    _put_files,
+    _uptime,
+)
+from labctl.errors import BackendError, NotFoundError
+
+
+def names(objects: list[object]) -> set[str]:
+    return {str(getattr(o, "name", "")) for o in objects}
+
+
+def test_up_creates_labelled_networks_with_the_isolation_options(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    backend.up(small_plan())
+    networks = {n.name: n for n in fake_client.networks.objects}
+    assert set(networks) == {"labctl-lab-ana-access", "labctl-lab-ana-ground", "labctl-lab-ana-rf"}
+    access = networks.pop("labctl-lab-ana-access")
+    assert not access.internal
+    assert access.options == ACCESS_NETWORK_OPTIONS
+    assert access.options["com.docker.network.bridge.host_binding_ipv4"] == "127.0.0.1"
+    for network in networks.values():
+        assert network.internal
+        assert network.options == LAB_NETWORK_OPTIONS
+    assert all(n.labels[INSTANCE_LABEL] == "lab-ana" for n in fake_client.networks.objects)
+
+
+def test_containers_are_confined(backend: DockerBackend, fake_client: FakeClient) -> None:
+    backend.up(small_plan())
+    by_host = {c.labels["org.labctl.host"]: c for c in fake_client.containers.objects}
+    for container in by_host.values():
+        assert container.options["cap_drop"] == ["ALL"]
+        assert container.options["privileged"] is False
+        assert container.options["restart_policy"] == {"Name": "unless-stopped"}
+        assert container.options["hostname"] == container.labels["org.labctl.host"]
+        assert "/var/run/docker.sock" not in str(container.options["volumes"])
+    spacecraft = by_host["spacecraft"].options
+    assert spacecraft["cap_add"] == []
+    assert spacecraft["read_only"] is True
+    assert spacecraft["security_opt"] == ["no-new-privileges:true"]
+    assert spacecraft["mem_limit"] == "128m"
+    assert spacecraft["nano_cpus"] == 500_000_000
+    assert spacecraft["pids_limit"] == 64
+    assert spacecraft["volumes"] == {
+        "labctl-lab-ana-spacecraft-etc-labctl": {"bind": "/etc/labctl", "mode": "rw"}
+    }
+    assert by_host["ground-station"].options["cap_add"] == ["NET_ADMIN"]
+    assert by_host["attacker"].options["security_opt"] == []
+
+
+def test_only_publishing_hosts_join_the_access_network_and_bind_loopback(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    backend.up(small_plan())
+    by_host = {c.labels["org.labctl.host"]: c for c in fake_client.containers.objects}
+    attacker = by_host["attacker"]
+    # Created on the access network first, so the engine binds the published port there.
+    assert attacker.networks[0] == "labctl-lab-ana-access"
+    assert attacker.options["ports"] == {"22/tcp": ("127.0.0.1", None)}
+    assert attacker.options["networking_config"] == {"labctl-lab-ana-access": {"Aliases": []}}
+    for host in ("spacecraft", "ground-station"):
+        assert "labctl-lab-ana-access" not in by_host[host].networks
+        assert by_host[host].options["ports"] == {}
+
+
+def test_every_lab_network_carries_the_host_name_as_alias(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    backend.up(small_plan())
+    rf = next(n for n in fake_client.networks.objects if n.name == "labctl-lab-ana-rf")
+    ground_station = next(
+        c for c in fake_client.containers.objects if c.labels["org.labctl.host"] == "ground-station"
+    )
+    assert ground_station.options["networking_config"] == {
+        "labctl-lab-ana-ground": {"Aliases": ["ground-station"]}
+    }
+    assert (ground_station.name, ["ground-station"]) in rf.connected
+
+
+def test_files_are_written_before_start_into_their_deepest_common_directory(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    starts: list[str] = []
+    fake_client.on_start = lambda container: starts.append(container.name)
+    backend.up(small_plan())
+    spacecraft = next(c for c in fake_client.containers.objects if "spacecraft" in c.name)
+    [(destination, data)] = spacecraft.archives
+    assert destination == "/etc/labctl"  # a volume: extraction into "/" of a read-only root fails
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert members["keys"].isdir()
+    assert members["keys"].mode == 0o700
+    assert members["keys/a.key"].mode == 0o600
+
+
+def test_put_files_rejects_relative_paths() -> None:
+    with pytest.raises(BackendError, match="absolute"):
+        _put_files(FakeContainer(FakeClient(), "c", {}, {}), {"etc/x": FileSpec(b"")})
+
+
+def test_up_waits_for_health_by_running_the_health_check(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    hosts = backend.up(small_plan())
+    assert {h.host for h in hosts} == {"spacecraft", "ground-station", "attacker"}
+    assert all(argv == ["true"] for _, argv in fake_client.execs)
+
+
+def test_up_refuses_an_instance_that_exists(backend: DockerBackend) -> None:
+    backend.up(small_plan())
+    with pytest.raises(BackendError, match="labctl down lab-ana"):
+        backend.up(small_plan())
+
+
+def test_a_failed_create_rolls_back_everything(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    fake_client.fail_create = "attacker"
+    with pytest.raises(BackendError, match="create container"):
+        backend.up(small_plan())
+    assert fake_client.everything() == []
+    assert ("network", "labctl-lab-ana-rf") in fake_client.removed
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_a_failed_start_rolls_back_everything(
+    backend: DockerBackend, fake_client: FakeClient, failure: BaseException
+) -> None:
+    def start(container: FakeContainer) -> None:
+        if "ground-station" in container.name:
+            raise failure
+
+    fake_client.on_start = start
+    with pytest.raises(type(failure)):
+        backend.up(small_plan())
+    assert fake_client.everything() == []
+    assert {kind for kind, _ in fake_client.removed} == {"container", "network", "volume"}
+
+
+def test_a_host_that_never_gets_healthy_rolls_back(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    def start(container: FakeContainer) -> None:
+        container.health_exit = 1
+
+    fake_client.on_start = start
+    with pytest.raises(BackendError, match="not healthy in time"):
+        backend.up(small_plan())
+    assert fake_client.everything() == []
+
+
+def test_a_host_that_exits_fails_fast_with_its_output(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    def start(container: FakeContainer) -> None:
+        if "spacecraft" in container.name:
+            container.status = "exited"
+
+    fake_client.on_start = start
+    with pytest.raises(BackendError, match=r"spacecraft.*exited.*log line"):
+        backend.up(small_plan())
+
+
+def test_down_removes_everything_with_the_instance_label(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    backend.up(small_plan())
+    report = backend.down("lab-ana")
+    assert (report.containers, report.networks, report.volumes) == (3, 3, 1)
+    assert fake_client.everything() == []
+    assert backend.instances() == []
+
+
+def test_exec_and_missing_hosts(backend: DockerBackend) -> None:
+    backend.up(small_plan())
+    assert backend.exec("lab-ana", "attacker", ["id"]).exit_code == 0
+    with pytest.raises(NotFoundError, match="no host named 'mission-control'"):
+        backend.exec("lab-ana", "mission-control", ["id"])
+
+
+def test_status_reads_state_health_ports_and_addresses() -> None:
+    attrs = {
+        "State": {
+            "Status": "running",
+            "Running": True,
+            "StartedAt": "2026-01-01T00:00:00.123456789Z",
+            "Health": {"Status": "healthy"},
+        },
+        "NetworkSettings": {
+            "Ports": {
+                "22/tcp": [{"HostIp": "127.0.0.1", "HostPort": "40022"}],
+                "8080/tcp": None,
+            },
+            "Networks": {"labctl-x-corp": {"IPAddress": "10.1.0.5"}},
+        },
+    }
+    status = _host_status(attrs, "attacker", "labctl-x-")
+    assert (status.state, status.health) == ("running", "healthy")
+    assert status.ports == {"22/tcp": 40022}
+    assert status.addresses == {"corp": "10.1.0.5"}
+    assert status.uptime_s is not None
+    assert status.uptime_s > 0
+
+
+def test_uptime_of_an_unparsable_start_is_unknown() -> None:
+    assert _uptime({"StartedAt": "yesterday"}) is None
