@@ -13,7 +13,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from labctl import __version__
-from labctl.cli import labs
+from labctl.cli import labs, report
 from labctl.cli.context import State, err, out, state
 from labctl.errors import LabctlError
 
@@ -67,6 +67,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(labs.app, name="labs")
+app.add_typer(report.app, name="report")
 
 
 def _version(value: bool) -> None:
