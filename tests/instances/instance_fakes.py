@@ -1,0 +1,81 @@
+"""A backend that keeps instances in memory: the interface without an engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+from labctl.backends.base import (
+    DownReport,
+    ExecResult,
+    FileSpec,
+    HostStatus,
+    InstancePlan,
+    Progress,
+    no_progress,
+    register_backend,
+)
+from labctl.errors import BackendError, NotFoundError
+
+
+@register_backend("memory")
+class MemoryBackend:
+    name = "memory"
+    #: Shared by every instance of the class, as an engine is shared by every client.
+    engines: ClassVar[dict[str, InstancePlan]] = {}
+    fail_up: ClassVar[str | None] = None
+
+    def up(self, plan: InstancePlan, progress: Progress = no_progress) -> list[HostStatus]:
+        if MemoryBackend.fail_up:
+            raise BackendError("bring up", MemoryBackend.fail_up)
+        self.engines[plan.instance_id] = plan
+        for host in plan.hosts:
+            progress(host.name, "healthy")
+        return self.status(plan.instance_id)
+
+    def down(self, instance_id: str, progress: Progress = no_progress) -> DownReport:
+        plan = self.engines.pop(instance_id, None)
+        if plan is None:
+            return DownReport(0, 0, 0)
+        return DownReport(len(plan.hosts), len(plan.networks), 0)
+
+    def _plan(self, instance_id: str, host: str) -> InstancePlan:
+        plan = self.engines.get(instance_id)
+        if plan is None or host not in {h.name for h in plan.hosts}:
+            raise NotFoundError("host", host)
+        return plan
+
+    def exec(
+        self, instance_id: str, host: str, argv: Sequence[str], user: str = "root"
+    ) -> ExecResult:
+        self._plan(instance_id, host)
+        return ExecResult(0, " ".join(argv))
+
+    def copy_to(self, instance_id: str, host: str, files: Mapping[str, FileSpec]) -> None:
+        self._plan(instance_id, host)
+
+    def copy_from(self, instance_id: str, host: str, path: str) -> bytes:
+        self._plan(instance_id, host)
+        return b""
+
+    def logs(self, instance_id: str, host: str, tail: int = 200) -> str:
+        self._plan(instance_id, host)
+        return f"{host} log\n"
+
+    def status(self, instance_id: str) -> list[HostStatus]:
+        plan = self.engines.get(instance_id)
+        if plan is None:
+            return []
+        return [
+            HostStatus(
+                host.name,
+                "running",
+                "healthy",
+                ports={port: 40000 + i for i, port in enumerate(host.published)},
+                uptime_s=65.0,
+            )
+            for host in plan.hosts
+        ]
+
+    def instances(self) -> list[str]:
+        return sorted(self.engines)
