@@ -24,8 +24,14 @@ INSTANCE_LABEL: Final = "org.labctl.instance"
 HOST_LABEL: Final = "org.labctl.host"
 ROLE_LABEL: Final = "org.labctl.role"
 LAB_LABEL: Final = "org.labctl.lab"
-#: The network published ports go through (see labctl.backends.docker).
+#: Prefix of the networks published ports go through, one per publishing host
+#: (see labctl.backends.docker).
 ACCESS_NETWORK: Final = "access"
+
+
+def access_network(host: str) -> str:
+    """The access network of ``host``: ``access-<host>``."""
+    return f"{ACCESS_NETWORK}-{host}"
 
 
 def no_progress(subject: str, message: str) -> None:
@@ -35,7 +41,7 @@ def no_progress(subject: str, message: str) -> None:
 
 @dataclass(frozen=True)
 class NetworkPlan:
-    """One network of an instance. ``access`` is the one published ports go through."""
+    """One network of an instance. ``access``: published ports go through it."""
 
     name: str
     access: bool = False

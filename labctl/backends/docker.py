@@ -2,10 +2,13 @@
 
 Per instance: the lab networks ``labctl-<id>-<net>`` (internal, and with
 ``inhibit_ipv4`` so the bridge holds no host address: the host is unreachable from them,
-see docs/ci.md), plus one access network ``labctl-<id>-access`` that is not internal
-(ports can only be published from a network with a gateway) but has inter-container
-traffic and masquerading off, and binds published ports to 127.0.0.1. Only hosts that
-publish a port (attacker's SSH, mission control's HTTP) join it.
+see docs/ci.md), plus an access network ``labctl-<id>-access-<host>`` for each host that
+publishes a port (the attacker's SSH, mission control's HTTP). Access networks are not
+internal (the engine publishes ports only from a network with a gateway), have
+inter-container traffic and masquerading off, and bind published ports to 127.0.0.1.
+There is one per host, not one shared: Docker 20.10 makes a container's host name an
+alias on every network it joins, so on a shared access network ``mission-control``
+would resolve, for the attacker, to an address where inter-container traffic is dropped.
 
 ``up`` creates networks, volumes and containers, starts the containers in parallel and
 waits for every health check; on any failure, or Ctrl-C, it removes what it created.
@@ -34,7 +37,6 @@ from docker.models.volumes import Volume
 from docker.types import EndpointConfig
 
 from labctl.backends.base import (
-    ACCESS_NETWORK,
     HOST_LABEL,
     INSTANCE_LABEL,
     LAB_LABEL,
@@ -54,7 +56,6 @@ from labctl.backends.base import (
 from labctl.backends.baseimage import docker_client
 from labctl.errors import BackendError, NotFoundError
 
-ACCESS: Final = ACCESS_NETWORK
 LAB_NETWORK_OPTIONS: Final = {"com.docker.network.bridge.inhibit_ipv4": "true"}
 ACCESS_NETWORK_OPTIONS: Final = {
     "com.docker.network.bridge.enable_icc": "false",

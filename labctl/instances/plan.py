@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from labctl.backends.base import ACCESS_NETWORK as ACCESS
-from labctl.backends.base import FileSpec, HostPlan, InstancePlan, NetworkPlan
+from labctl.backends.base import FileSpec, HostPlan, InstancePlan, NetworkPlan, access_network
 from labctl.backends.profiles import image_tag, profile
 from labctl.spec import LoadedLab
 
@@ -40,7 +39,8 @@ def plan_instance(
         for name, role in sorted(host_roles(loaded).items())
     ]
     used = sorted({net for host in hosts for net in host.networks})
-    networks = [NetworkPlan(name, access=name == ACCESS) for name in used]
+    access = {access_network(host.name) for host in hosts}
+    networks = [NetworkPlan(name, access=name in access) for name in used]
     return InstancePlan(
         instance_id=ident,
         lab=loaded.id,
@@ -59,7 +59,7 @@ def _host(
     confined = profile(role)
     networks = sorted(n.value for n in loaded.spec.hosts()[name])
     if confined.published:
-        networks.append(ACCESS)
+        networks.append(access_network(name))
     return HostPlan(
         name=name,
         role=role,

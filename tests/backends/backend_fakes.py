@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labctl.backends.base import (
-    ACCESS_NETWORK,
     FileSpec,
     HostPlan,
     InstancePlan,
     Limits,
     NetworkPlan,
+    access_network,
 )
 
 _ids = itertools.count(1)
@@ -228,7 +228,7 @@ def small_plan() -> InstancePlan:
                 "attacker",
                 "attacker",
                 "img/at",
-                (ACCESS_NETWORK, "rf"),
+                (access_network("attacker"), "rf"),
                 LIMITS,
                 capabilities=("NET_RAW",),
                 no_new_privileges=False,
@@ -236,7 +236,7 @@ def small_plan() -> InstancePlan:
             ),
         ),
         networks=(
-            NetworkPlan(ACCESS_NETWORK, access=True),
+            NetworkPlan(access_network("attacker"), access=True),
             NetworkPlan("ground"),
             NetworkPlan("rf"),
         ),

@@ -29,8 +29,12 @@ def test_up_creates_labelled_networks_with_the_isolation_options(
 ) -> None:
     backend.up(small_plan())
     networks = {n.name: n for n in fake_client.networks.objects}
-    assert set(networks) == {"labctl-lab-ana-access", "labctl-lab-ana-ground", "labctl-lab-ana-rf"}
-    access = networks.pop("labctl-lab-ana-access")
+    assert set(networks) == {
+        "labctl-lab-ana-access-attacker",
+        "labctl-lab-ana-ground",
+        "labctl-lab-ana-rf",
+    }
+    access = networks.pop("labctl-lab-ana-access-attacker")
     assert not access.internal
     assert access.options == ACCESS_NETWORK_OPTIONS
     assert access.options["com.docker.network.bridge.host_binding_ipv4"] == "127.0.0.1"
@@ -70,11 +74,13 @@ def test_only_publishing_hosts_join_the_access_network_and_bind_loopback(
     by_host = {c.labels["org.labctl.host"]: c for c in fake_client.containers.objects}
     attacker = by_host["attacker"]
     # Created on the access network first, so the engine binds the published port there.
-    assert attacker.networks[0] == "labctl-lab-ana-access"
+    assert attacker.networks[0] == "labctl-lab-ana-access-attacker"
     assert attacker.options["ports"] == {"22/tcp": ("127.0.0.1", None)}
-    assert attacker.options["networking_config"] == {"labctl-lab-ana-access": {"Aliases": []}}
+    assert attacker.options["networking_config"] == {
+        "labctl-lab-ana-access-attacker": {"Aliases": []}
+    }
     for host in ("spacecraft", "ground-station"):
-        assert "labctl-lab-ana-access" not in by_host[host].networks
+        assert "labctl-lab-ana-access-attacker" not in by_host[host].networks
         assert by_host[host].options["ports"] == {}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from labctl.backends.base import ACCESS_NETWORK
 from labctl.errors import LabctlError
 from labctl.instances import instance_id, plan_instance, slug
 from labctl.instances.ids import is_instance_id
@@ -42,14 +41,15 @@ def test_plan_follows_the_lab_topology(replay_lab: LoadedLab) -> None:
         "spacecraft": {"rf"},
         "rf-link": {"rf"},
         "ground-station": {"rf", "ground"},
-        "mission-control": {"ground", "corp", ACCESS_NETWORK},
-        "attacker": {"corp", "rf", ACCESS_NETWORK},
+        "mission-control": {"ground", "corp", "access-mission-control"},
+        "attacker": {"corp", "rf", "access-attacker"},
     }
     assert {(n.name, n.access) for n in plan.networks} == {
         ("rf", False),
         ("ground", False),
         ("corp", False),
-        (ACCESS_NETWORK, True),
+        ("access-attacker", True),
+        ("access-mission-control", True),
     }
     assert plan.labels["org.labctl.seed"] == "7"
 
