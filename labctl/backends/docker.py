@@ -440,7 +440,8 @@ def _crashed(container: Container) -> BackendError:
     return BackendError(
         f"start host {_host_of(container)}",
         f"its program {how}" + (f": {' | '.join(tail[-3:])}" if tail else ""),
-        hint=f"see the full output with: labctl logs <instance> {_host_of(container)}",
+        hint="the instance was removed again; the program's configuration is in "
+        f"containers/{container.labels.get(ROLE_LABEL, _host_of(container))}/",
     )
 
 
@@ -449,7 +450,8 @@ def _unhealthy(plan: InstancePlan, containers: Iterator[Container] | Any) -> Bac
     return BackendError(
         f"bring up instance {plan.instance_id}",
         f"not healthy in time: {names}",
-        hint=f"see labctl logs {plan.instance_id} <host>",
+        hint="the instance was removed again; a host program that runs but never "
+        "listens on its port fails this way",
     )
 
 

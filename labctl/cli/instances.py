@@ -59,7 +59,8 @@ def up(
     backend = _backend()
     if backend.name == "docker":
         _build_missing_images(loaded)
-    with SubjectProgress(err, ("healthy",), steps=UP_STEPS) as progress:
+    done = ("healthy", "network created", "network removed")
+    with SubjectProgress(err, done, steps=UP_STEPS) as progress:
         record = _instances(backend).up(loaded, student or _default_student(), seed, progress)
     _print_connection(record)
 
