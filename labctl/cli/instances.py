@@ -118,13 +118,17 @@ def status(
 ) -> None:
     """Show instances and their hosts: state, health, ports, uptime."""
     views = _instances().status(instance)
-    table = Table("instance", "host", "state", "health", "ports", "uptime", title_justify="left")
+    table = Table(caption="ports: 127.0.0.1:PORT → the host's port", caption_justify="left")
+    for column in ("instance", "host", "state", "health", "ports", "uptime"):
+        table.add_column(column, overflow="fold")
     for view in views:
         recorded = view.record.status if view.record else "[yellow]not recorded[/]"
         if not view.hosts:
             table.add_row(view.id, "-", recorded, "-", "-", "-")
         for host in view.hosts:
-            ports = ", ".join(f"127.0.0.1:{p}→{c}" for c, p in sorted(host.ports.items()))
+            ports = ", ".join(
+                f"{p}→{c.removesuffix('/tcp')}" for c, p in sorted(host.ports.items())
+            )
             table.add_row(
                 view.id,
                 host.host,

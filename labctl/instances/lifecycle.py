@@ -42,35 +42,35 @@ class Instances:
         progress: Progress = no_progress,
     ) -> InstanceRecord:
         """Plan, record, and bring up ``student``'s instance of ``loaded``; all or nothing."""
-        ident = instance_id(loaded.id, student)
-        seed = secrets.randbelow(SEED_LIMIT) if seed is None else seed
-        password = secrets.token_urlsafe(12)
+        record = self._new_record(loaded, student, seed)
         plan = plan_instance(
             loaded,
-            ident,
+            record.id,
             student=student,
-            seed=seed,
-            environment={ATTACKER: {PASSWORD_ENV: password}},
+            seed=record.seed,
+            environment={ATTACKER: {PASSWORD_ENV: record.access["password"]}},
             files=initial_files(host_roles(loaded)),
-        )
-        record = InstanceRecord(
-            id=ident,
-            lab=loaded.id,
-            student=student,
-            seed=seed,
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-            status="starting",
-            backend=self.backend.name,
-            access={"user": "student", "password": password},
         )
         self.store.reserve(record)
         try:
             hosts = self.backend.up(plan, progress)
         except BaseException:
-            self.store.delete(ident)
+            self.store.delete(record.id)
             raise
-        self.store.update(ident, status="running", ports=ports_of(hosts))
-        return self.get(ident)
+        self.store.update(record.id, status="running", ports=ports_of(hosts))
+        return self.get(record.id)
+
+    def _new_record(self, loaded: LoadedLab, student: str, seed: int | None) -> InstanceRecord:
+        return InstanceRecord(
+            id=instance_id(loaded.id, student),
+            lab=loaded.id,
+            student=student,
+            seed=secrets.randbelow(SEED_LIMIT) if seed is None else seed,
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            status="starting",
+            backend=self.backend.name,
+            access={"user": "student", "password": secrets.token_urlsafe(12)},
+        )
 
     def get(self, ident: str) -> InstanceRecord:
         record = self.store.get(ident)
