@@ -23,9 +23,10 @@ from pathlib import Path
 import docker
 import paramiko
 import pytest
+import typer
 from docker.models.containers import Container
 
-from labctl.backends.base import INSTANCE_LABEL, InstancePlan
+from labctl.backends.base import INSTANCE_LABEL, FileSpec, InstancePlan
 from labctl.backends.docker import DockerBackend
 from labctl.backends.images import build_images
 from labctl.errors import BackendError
@@ -327,3 +328,68 @@ def test_a_failure_midway_through_up_rolls_back_everything(
         manager.up(replay_lab, name)
     assert leftovers(docker_client, ident) == []
     assert manager.store.get(ident) is None
+
+
+def test_ground_truth_and_files_go_through_the_engine(
+    pair: tuple[InstanceRecord, InstanceRecord], manager: Instances
+) -> None:
+    first, _ = pair
+    backend = manager.backend
+    # The spacecraft's ground truth is on a tmpfs: exec reads it, the archive API cannot.
+    truth = backend.exec(first.id, "spacecraft", ["cat", "/run/labctl/truth.json"])
+    assert truth.exit_code == 0, truth.output
+    assert truth.output.lstrip().startswith("{")
+    config = backend.copy_from(first.id, "spacecraft", "/etc/labctl/spacecraft.yaml")
+    assert b"scid" in config
+    backend.copy_to(
+        first.id, "spacecraft", {"/etc/labctl/inject-probe.txt": FileSpec(b"probe\n", 0o640)}
+    )
+    listing = backend.exec(
+        first.id, "spacecraft", ["stat", "-c", "%a %s", "/etc/labctl/inject-probe.txt"]
+    )
+    assert listing.output.split() == ["640", "6"]
+    key = backend.exec(
+        first.id, "ground-station", ["stat", "-c", "%a %U", "/etc/labctl/keys/uplink.key"]
+    )
+    assert key.output.split() == ["600", "labctl"]
+
+
+def test_the_cli_shows_status_and_logs_and_opens_shells(
+    pair: tuple[InstanceRecord, InstanceRecord],
+    manager: Instances,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from labctl.cli import instances as cli
+
+    first, second = pair
+    app = typer.Typer()
+    app.command("status")(cli.status)
+    app.command("logs")(cli.logs)
+    app.command("shell")(cli.shell)
+    env = {"LABCTL_HOME": str(manager.store.path.parent), "COLUMNS": "200"}
+    runner = CliRunner()
+    status = runner.invoke(app, ["status"], env=env)
+    assert status.exit_code == 0, status.output
+    assert first.id in status.stdout
+    assert second.id in status.stdout
+    logs = runner.invoke(app, ["logs", first.id, "rf-link"], env=env)
+    assert "rf-link" in logs.stdout
+    calls: list[list[str]] = []
+    monkeypatch.setattr(cli.os, "execvp", lambda program, argv: calls.append(argv))
+    runner.invoke(app, ["shell", first.id], env=env)
+    assert calls == [
+        [
+            "docker",
+            "exec",
+            "-it",
+            "--user",
+            "student",
+            "--workdir",
+            "/home/student",
+            f"labctl-{first.id}-attacker",
+            "bash",
+            "-l",
+        ]
+    ]
