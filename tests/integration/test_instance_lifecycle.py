@@ -393,3 +393,27 @@ def test_the_cli_shows_status_and_logs_and_opens_shells(
             "-l",
         ]
     ]
+
+
+def test_ground_station_sshd_serves_an_operator_account_created_later(
+    pair: tuple[InstanceRecord, InstanceRecord], manager: Instances
+) -> None:
+    first, _ = pair
+    backend = manager.backend
+    for argv in (["useradd", "--create-home", "op1"], ["sh", "-c", "echo op1:s3cret | chpasswd"]):
+        result = backend.exec(first.id, "ground-station", argv)
+        assert result.exit_code == 0, result.output
+    login = (
+        "import paramiko\n"
+        "c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy())\n"
+        "c.connect('ground-station', username='op1', password='s3cret', timeout=10,\n"
+        "          look_for_keys=False, allow_agent=False)\n"
+        "channel = c.get_transport().open_session(); channel.get_pty()\n"
+        "channel.exec_command('id -un; tty'); print(channel.makefile().read().decode())\n"
+    )
+    # The attacker is on rf with the ground station in tc-replay.
+    result = backend.exec(first.id, "attacker", ["python3", "-c", login], user="student")
+    assert result.exit_code == 0, result.output
+    user, terminal = result.output.split()[:2]
+    assert user == "op1"
+    assert terminal.startswith("/dev/pts/")
