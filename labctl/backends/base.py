@@ -24,14 +24,16 @@ INSTANCE_LABEL: Final = "org.labctl.instance"
 HOST_LABEL: Final = "org.labctl.host"
 ROLE_LABEL: Final = "org.labctl.role"
 LAB_LABEL: Final = "org.labctl.lab"
-#: Prefix of the networks published ports go through, one per publishing host
-#: (see labctl.backends.docker).
+FORWARDS_LABEL: Final = "org.labctl.forwards"
+#: The one network published ports go through; only the gateway is on it.
 ACCESS_NETWORK: Final = "access"
+#: The instance's relay between published ports and the hosts that offer them.
+GATEWAY_HOST: Final = "labctl-gateway"
 
 
-def access_network(host: str) -> str:
-    """The access network of ``host``: ``access-<host>``."""
-    return f"{ACCESS_NETWORK}-{host}"
+def link_network(host: str) -> str:
+    """The internal network between the gateway and ``host``: ``link-<host>``."""
+    return f"link-{host}"
 
 
 def no_progress(subject: str, message: str) -> None:
@@ -80,8 +82,12 @@ class HostPlan:
     volumes: tuple[str, ...] = ()
     #: tmpfs mounts: path → mount options (e.g. "mode=1777").
     tmpfs: Mapping[str, str] = field(default_factory=dict)
-    #: Container ports published on the host's loopback, e.g. ("22/tcp",).
+    #: Container ports published on the host's loopback, e.g. ("10001/tcp",).
     published: tuple[str, ...] = ()
+    #: For a gateway: its port ("10001/tcp") → (host, that host's port "22/tcp").
+    forwards: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: Run as this user (None: the image's own).
+    user: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     #: Written before the first start (absolute path → file), parents listed first.
     files: Mapping[str, FileSpec] = field(default_factory=dict)

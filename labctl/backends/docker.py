@@ -1,14 +1,13 @@
 """The ``docker`` backend: one lab instance on one Docker engine, through the SDK.
 
-Per instance: the lab networks ``labctl-<id>-<net>`` (internal, and with
-``inhibit_ipv4`` so the bridge holds no host address: the host is unreachable from them,
-see docs/ci.md), plus an access network ``labctl-<id>-access-<host>`` for each host that
-publishes a port (the attacker's SSH, mission control's HTTP). Access networks are not
-internal (the engine publishes ports only from a network with a gateway), have
-inter-container traffic and masquerading off, and bind published ports to 127.0.0.1.
-There is one per host, not one shared: Docker 20.10 makes a container's host name an
-alias on every network it joins, so on a shared access network ``mission-control``
-would resolve, for the attacker, to an address where inter-container traffic is dropped.
+Per instance: the plan's internal networks ``labctl-<id>-<net>`` (the lab's rf, ground,
+corp and the gateway's links), all with ``inhibit_ipv4`` so the bridge holds no host
+address: the host is unreachable from them (docs/ci.md). The access network
+``labctl-<id>-access`` is not internal, because the engine publishes ports only from a
+network with a gateway; it has inter-container traffic and masquerading off and binds
+published ports to 127.0.0.1. The plan puts only its gateway (a TCP relay) there, never
+a host students control: that network's bridge address is the host's, and the engine
+forwards anything leaving it (see docs/backends.md).
 
 ``up`` creates networks, volumes and containers, starts the containers in parallel and
 waits for every health check; on any failure, or Ctrl-C, it removes what it created.
@@ -18,13 +17,14 @@ Everything carries ``org.labctl.instance=<id>``, which is what ``down`` removes 
 from __future__ import annotations
 
 import io
+import json
 import posixpath
 import tarfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -37,6 +37,7 @@ from docker.models.volumes import Volume
 from docker.types import EndpointConfig
 
 from labctl.backends.base import (
+    FORWARDS_LABEL,
     HOST_LABEL,
     INSTANCE_LABEL,
     LAB_LABEL,
@@ -337,10 +338,8 @@ class DockerBackend:
         with engine_call(f"status of instance {instance_id}"):
             containers = self.client.containers.list(all=True, filters=selector)
         prefix = resource_name(instance_id, "")
-        return sorted(
-            (_host_status(c.attrs, c.labels.get(HOST_LABEL, ""), prefix) for c in containers),
-            key=lambda s: s.host,
-        )
+        statuses = [_host_status(c.attrs, c.labels.get(HOST_LABEL, ""), prefix) for c in containers]
+        return sorted(_forwarded(statuses, containers), key=lambda s: s.host)
 
     def instances(self) -> list[str]:
         selector: Filters = {"label": INSTANCE_LABEL}
@@ -372,7 +371,10 @@ def _attach_order(plan: InstancePlan, host: HostPlan) -> list[str]:
 
 
 def _host_labels(host: HostPlan) -> dict[str, str]:
-    return {HOST_LABEL: host.name, ROLE_LABEL: host.role}
+    labels = {HOST_LABEL: host.name, ROLE_LABEL: host.role}
+    if host.forwards:
+        labels[FORWARDS_LABEL] = json.dumps({k: list(v) for k, v in host.forwards.items()})
+    return labels
 
 
 def _container_options(
@@ -401,6 +403,8 @@ def _container_options(
     }
     if host.command is not None:
         options["command"] = list(host.command)
+    if host.user is not None:
+        options["user"] = host.user
     if host.healthcheck is not None:
         options["healthcheck"] = {
             "test": ["CMD", *host.healthcheck],
@@ -517,6 +521,20 @@ def _host_status(attrs: Mapping[str, Any], host: str, prefix: str) -> HostStatus
             for name, net in (settings.get("Networks") or {}).items()
         },
     )
+
+
+def _forwarded(statuses: list[HostStatus], containers: list[Container]) -> list[HostStatus]:
+    """Show the gateway's published ports on the hosts it relays to (22/tcp on attacker)."""
+    offered: dict[str, dict[str, int]] = {}
+    for container, status in zip(containers, statuses, strict=True):
+        forwards = json.loads(container.labels.get(FORWARDS_LABEL) or "{}")
+        for listen, (host, port) in forwards.items():
+            if listen in status.ports:
+                offered.setdefault(host, {})[port] = status.ports[listen]
+    return [
+        replace(s, ports={**s.ports, **offered[s.host]}) if s.host in offered else s
+        for s in statuses
+    ]
 
 
 def _published_ports(ports: Mapping[str, Any]) -> dict[str, int]:

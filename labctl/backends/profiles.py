@@ -56,6 +56,7 @@ class RoleProfile:
     read_only: bool
     no_new_privileges: bool
     volumes: tuple[str, ...]
+    #: Ports offered to the student's machine (through the gateway, on 127.0.0.1).
     published: tuple[str, ...] = ()
     tmpfs: Mapping[str, str] = field(default_factory=lambda: dict(SERVICE_TMPFS))
 
@@ -80,6 +81,14 @@ PROFILES: Final[dict[str, RoleProfile]] = {
         no_new_privileges=True,
         volumes=(),
         tmpfs=ROOT_TMPFS,
+    ),
+    # labctl-forward: a TCP relay, the only container on the access network.
+    "gateway": RoleProfile(
+        (),
+        Limits(memory_mib=48, cpus=0.25, pids=16),
+        read_only=True,
+        no_new_privileges=True,
+        volumes=(),
     ),
     "attacker": RoleProfile(
         (*SSHD_CAPS, "DAC_OVERRIDE", "NET_RAW", "NET_ADMIN"),

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labctl.backends.base import (
+    ACCESS_NETWORK,
     FileSpec,
     HostPlan,
     InstancePlan,
     Limits,
     NetworkPlan,
-    access_network,
 )
 
 _ids = itertools.count(1)
@@ -76,6 +76,7 @@ class FakeContainer:
     health: str | None = "starting"
     health_exit: int = 0
     archives: list[tuple[str, bytes]] = field(default_factory=list)
+    ports: dict[str, Any] = field(default_factory=dict)
 
     @property
     def attrs(self) -> dict[str, Any]:
@@ -88,7 +89,7 @@ class FakeContainer:
             "RestartCount": 0,
             "Config": {"Healthcheck": {"Test": ["CMD", "true"]}},
             "NetworkSettings": {
-                "Ports": {},
+                "Ports": self.ports,
                 "Networks": {n: {"IPAddress": "10.0.0.2"} for n in self.networks},
             },
         }
@@ -228,7 +229,7 @@ def small_plan() -> InstancePlan:
                 "attacker",
                 "attacker",
                 "img/at",
-                (access_network("attacker"), "rf"),
+                (ACCESS_NETWORK, "rf"),
                 LIMITS,
                 capabilities=("NET_RAW",),
                 no_new_privileges=False,
@@ -236,7 +237,7 @@ def small_plan() -> InstancePlan:
             ),
         ),
         networks=(
-            NetworkPlan(access_network("attacker"), access=True),
+            NetworkPlan(ACCESS_NETWORK, access=True),
             NetworkPlan("ground"),
             NetworkPlan("rf"),
         ),

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import tarfile
 
 import pytest
 from backend_fakes import FakeClient, FakeContainer, small_plan
 
-from labctl.backends.base import INSTANCE_LABEL, FileSpec
+from labctl.backends.base import (
+    ACCESS_NETWORK,
+    FORWARDS_LABEL,
+    INSTANCE_LABEL,
+    FileSpec,
+    HostPlan,
+)
 from labctl.backends.docker import (
     ACCESS_NETWORK_OPTIONS,
     LAB_NETWORK_OPTIONS,
@@ -30,11 +38,11 @@ def test_up_creates_labelled_networks_with_the_isolation_options(
     backend.up(small_plan())
     networks = {n.name: n for n in fake_client.networks.objects}
     assert set(networks) == {
-        "labctl-lab-ana-access-attacker",
+        "labctl-lab-ana-access",
         "labctl-lab-ana-ground",
         "labctl-lab-ana-rf",
     }
-    access = networks.pop("labctl-lab-ana-access-attacker")
+    access = networks.pop("labctl-lab-ana-access")
     assert not access.internal
     assert access.options == ACCESS_NETWORK_OPTIONS
     assert access.options["com.docker.network.bridge.host_binding_ipv4"] == "127.0.0.1"
@@ -74,13 +82,11 @@ def test_only_publishing_hosts_join_the_access_network_and_bind_loopback(
     by_host = {c.labels["org.labctl.host"]: c for c in fake_client.containers.objects}
     attacker = by_host["attacker"]
     # Created on the access network first, so the engine binds the published port there.
-    assert attacker.networks[0] == "labctl-lab-ana-access-attacker"
+    assert attacker.networks[0] == "labctl-lab-ana-access"
     assert attacker.options["ports"] == {"22/tcp": ("127.0.0.1", None)}
-    assert attacker.options["networking_config"] == {
-        "labctl-lab-ana-access-attacker": {"Aliases": []}
-    }
+    assert attacker.options["networking_config"] == {"labctl-lab-ana-access": {"Aliases": []}}
     for host in ("spacecraft", "ground-station"):
-        assert "labctl-lab-ana-access-attacker" not in by_host[host].networks
+        assert "labctl-lab-ana-access" not in by_host[host].networks
         assert by_host[host].options["ports"] == {}
 
 
@@ -225,3 +231,27 @@ def test_status_reads_state_health_ports_and_addresses() -> None:
 
 def test_uptime_of_an_unparsable_start_is_unknown() -> None:
     assert _uptime({"StartedAt": "yesterday"}) is None
+
+
+def test_status_shows_the_gateways_ports_on_the_hosts_it_relays_to(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    plan = small_plan()
+    gateway = HostPlan(
+        "labctl-gateway",
+        "gateway",
+        "img/rt",
+        (ACCESS_NETWORK,),
+        plan.hosts[0].limits,
+        published=("10001/tcp",),
+        forwards={"10001/tcp": ("attacker", "22/tcp")},
+        user="labctl",
+    )
+    backend.up(dataclasses.replace(plan, hosts=(*plan.hosts, gateway)))
+    container = next(c for c in fake_client.containers.objects if "gateway" in c.name)
+    assert container.options["user"] == "labctl"
+    assert json.loads(container.labels[FORWARDS_LABEL]) == {"10001/tcp": ["attacker", "22/tcp"]}
+    container.ports = {"10001/tcp": [{"HostIp": "127.0.0.1", "HostPort": "40001"}]}
+    ports = {s.host: s.ports for s in backend.status("lab-ana")}
+    assert ports["attacker"] == {"22/tcp": 40001}
+    assert ports["labctl-gateway"] == {"10001/tcp": 40001}

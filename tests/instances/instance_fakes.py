@@ -66,15 +66,16 @@ class MemoryBackend:
         plan = self.engines.get(instance_id)
         if plan is None:
             return []
+        ports: dict[str, dict[str, int]] = {}
+        for host in plan.hosts:
+            for i, port in enumerate(host.published):
+                ports.setdefault(host.name, {})[port] = 40000 + i
+                if port in host.forwards:  # as the docker backend shows a gateway's ports
+                    target, target_port = host.forwards[port]
+                    ports.setdefault(target, {})[target_port] = 40000 + i
         return [
-            HostStatus(
-                host.name,
-                "running",
-                "healthy",
-                ports={port: 40000 + i for i, port in enumerate(host.published)},
-                uptime_s=65.0,
-            )
-            for host in plan.hosts
+            HostStatus(h.name, "running", "healthy", ports=ports.get(h.name, {}), uptime_s=65.0)
+            for h in plan.hosts
         ]
 
     def instances(self) -> list[str]:

@@ -55,7 +55,7 @@ def test_up_prints_how_to_connect(run: Invoke) -> None:
     assert result.exit_code == 0, result.output
     assert "instance tc-replay-ana is up" in result.stdout
     assert "ssh -p 40000 student@127.0.0.1" in result.stdout
-    assert "http://127.0.0.1:40000/" in result.stdout
+    assert "http://127.0.0.1:40001/" in result.stdout
     assert "student password" in result.stdout
 
 
@@ -94,7 +94,7 @@ def test_down_one_and_all(run: Invoke) -> None:
     run("up", "tc-replay", "--student", "ben")
     result = run("down", "tc-replay-ana")
     assert result.exit_code == 0, result.output
-    assert "removed tc-replay-ana: 5 container(s)" in result.stdout
+    assert "removed tc-replay-ana: 6 container(s)" in result.stdout
     result = run("down", "--all")
     assert "removed tc-replay-ben" in result.stdout
     assert "no instance" in run("status").stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from labctl.backends.base import ACCESS_NETWORK, GATEWAY_HOST
 from labctl.errors import LabctlError
 from labctl.instances import instance_id, plan_instance, slug
 from labctl.instances.ids import is_instance_id
@@ -41,17 +42,46 @@ def test_plan_follows_the_lab_topology(replay_lab: LoadedLab) -> None:
         "spacecraft": {"rf"},
         "rf-link": {"rf"},
         "ground-station": {"rf", "ground"},
-        "mission-control": {"ground", "corp", "access-mission-control"},
-        "attacker": {"corp", "rf", "access-attacker"},
+        "mission-control": {"ground", "corp", "link-mission-control"},
+        "attacker": {"corp", "rf", "link-attacker"},
+        GATEWAY_HOST: {ACCESS_NETWORK, "link-attacker", "link-mission-control"},
     }
     assert {(n.name, n.access) for n in plan.networks} == {
         ("rf", False),
         ("ground", False),
         ("corp", False),
-        ("access-attacker", True),
-        ("access-mission-control", True),
+        ("link-attacker", False),
+        ("link-mission-control", False),
+        (ACCESS_NETWORK, True),
     }
     assert plan.labels["org.labctl.seed"] == "7"
+
+
+def test_only_the_gateway_publishes_and_it_relays_the_offered_ports(
+    replay_lab: LoadedLab,
+) -> None:
+    plan = plan_instance(replay_lab, "tc-replay-ana", student="ana", seed=7)
+    assert [h.name for h in plan.hosts if h.published] == [GATEWAY_HOST]
+    gateway = plan.host(GATEWAY_HOST)
+    assert gateway.forwards == {
+        "10001/tcp": ("attacker", "22/tcp"),
+        "10002/tcp": ("mission-control", "8080/tcp"),
+    }
+    assert gateway.published == ("10001/tcp", "10002/tcp")
+    assert gateway.command == (
+        "labctl-forward",
+        "10001=attacker:22",
+        "10002=mission-control:8080",
+    )
+    assert gateway.healthcheck == ("labctl-listening", "tcp", "10001", "tcp", "10002")
+    assert gateway.image.startswith("labctl/runtime:")
+    assert (gateway.user, gateway.capabilities, gateway.read_only) == ("labctl", (), True)
+
+
+def test_no_student_host_joins_the_access_network(replay_lab: LoadedLab) -> None:
+    plan = plan_instance(replay_lab, "tc-replay-ana", student="ana", seed=7)
+    on_access = [h.name for h in plan.hosts if ACCESS_NETWORK in h.networks]
+    assert on_access == [GATEWAY_HOST]
 
 
 def test_plan_confines_hosts_by_role(replay_lab: LoadedLab) -> None:
@@ -59,10 +89,20 @@ def test_plan_confines_hosts_by_role(replay_lab: LoadedLab) -> None:
     assert plan.host("spacecraft").read_only
     assert plan.host("spacecraft").capabilities == ()
     assert "NET_ADMIN" in plan.host("ground-station").capabilities
-    assert plan.host("attacker").published == ("22/tcp",)
-    assert plan.host("mission-control").published == ("8080/tcp",)
+    assert "NET_RAW" in plan.host("attacker").capabilities
     assert plan.host("attacker").image.startswith("labctl/attacker:")
     assert plan.host("rf-link").environment == {"LABCTL_INSTANCE": "tc-replay-ana"}
+
+
+def test_the_gateway_name_is_reserved(replay_lab: LoadedLab) -> None:
+    from dataclasses import replace
+
+    from labctl.spec.models import ExtraHost, Host, Network, Topology
+
+    clash = ExtraHost(name=GATEWAY_HOST, role=Host.ATTACKER, networks=(Network.CORP,))
+    spec = replay_lab.spec.model_copy(update={"topology": Topology(add_hosts=(clash,))})
+    with pytest.raises(LabctlError, match="labctl's own"):
+        plan_instance(replace(replay_lab, spec=spec), "x-ana", student="ana", seed=1)
 
 
 def test_plan_adds_environment_and_files_per_host(replay_lab: LoadedLab) -> None:

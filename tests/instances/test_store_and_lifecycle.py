@@ -74,7 +74,8 @@ def test_up_records_a_running_instance_with_its_ports(
         replay_lab, "Ana Lima", seed=5, progress=lambda s, m: seen.append((s, m))
     )
     assert (got.id, got.status, got.seed) == ("tc-replay-ana-lima", "running", 5)
-    assert got.ports == {"attacker": {"22/tcp": 40000}, "mission-control": {"8080/tcp": 40000}}
+    assert got.ports["attacker"] == {"22/tcp": 40000}
+    assert got.ports["mission-control"] == {"8080/tcp": 40001}
     assert got.access["user"] == "student"
     assert len(got.access["password"]) >= 12
     plan = memory_backend.engines[got.id]
@@ -82,7 +83,7 @@ def test_up_records_a_running_instance_with_its_ports(
     assert ("spacecraft", "healthy") in seen
     assert connection_lines(got) == {
         "attacker (ssh)": "ssh -p 40000 student@127.0.0.1",
-        "mission-control (web)": "http://127.0.0.1:40000/",
+        "mission-control (web)": "http://127.0.0.1:40001/",
     }
 
 
@@ -113,7 +114,7 @@ def test_down_removes_engine_objects_and_record(
     instances = Instances(memory_backend, store)
     instances.up(replay_lab, "ana")
     report = instances.down("tc-replay-ana")
-    assert report.containers == 5
+    assert report.containers == 6  # the five hosts and the gateway
     assert store.all() == []
     assert memory_backend.instances() == []
     with pytest.raises(NotFoundError, match="no instance named 'tc-replay-ana'"):
@@ -130,7 +131,7 @@ def test_status_and_down_all_include_leftovers_on_the_engine(
     views = {v.id: v for v in instances.status()}
     assert set(views) == {"tc-replay-ana", "tc-replay-ben"}
     assert views["tc-replay-ben"].record is None
-    assert len(views["tc-replay-ana"].hosts) == 5
+    assert len(views["tc-replay-ana"].hosts) == 6
     assert set(instances.down_all()) == {"tc-replay-ana", "tc-replay-ben"}
     assert instances.ids() == []
 

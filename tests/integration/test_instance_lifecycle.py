@@ -26,7 +26,7 @@ import pytest
 import typer
 from docker.models.containers import Container
 
-from labctl.backends.base import INSTANCE_LABEL, FileSpec, InstancePlan
+from labctl.backends.base import GATEWAY_HOST, INSTANCE_LABEL, FileSpec, InstancePlan
 from labctl.backends.docker import DockerBackend
 from labctl.backends.images import build_images
 from labctl.errors import BackendError
@@ -36,7 +36,7 @@ from labctl.spec import LoadedLab, load_lab
 pytestmark = pytest.mark.docker
 
 REPO = Path(__file__).resolve().parents[2]
-HOSTS = {"spacecraft", "rf-link", "ground-station", "mission-control", "attacker"}
+HOSTS = {"spacecraft", "rf-link", "ground-station", "mission-control", "attacker", GATEWAY_HOST}
 _HTTP_STUB = (
     "import http.server as h\n"
     "class H(h.BaseHTTPRequestHandler):\n"
@@ -154,9 +154,9 @@ def test_published_ports_are_on_loopback_and_the_student_can_log_in(
     pair: tuple[InstanceRecord, InstanceRecord], docker_client: docker.DockerClient
 ) -> None:
     first, _ = pair
-    attacker = container(docker_client, first.id, "attacker")
-    bindings = attacker.attrs["NetworkSettings"]["Ports"]["22/tcp"]
-    assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}
+    gateway = container(docker_client, first.id, GATEWAY_HOST)
+    published = gateway.attrs["NetworkSettings"]["Ports"]
+    assert {b["HostIp"] for bindings in published.values() for b in bindings} == {"127.0.0.1"}
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     client.connect(
@@ -181,7 +181,7 @@ def test_services_run_without_capabilities_on_a_read_only_root(
     pair: tuple[InstanceRecord, InstanceRecord], docker_client: docker.DockerClient
 ) -> None:
     first, _ = pair
-    for host in ("spacecraft", "rf-link", "mission-control"):
+    for host in ("spacecraft", "rf-link", "mission-control", GATEWAY_HOST):
         target = container(docker_client, first.id, host)
         assert target.attrs["HostConfig"]["ReadonlyRootfs"] is True
         _, status = run(target, "cat", "/proc/1/status")
@@ -248,27 +248,38 @@ def test_nmap_from_the_attacker_finds_mission_control_on_corp(
     assert corp in output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the access network is not internal (ports can only be published "
-    "from a network with a gateway), so its bridge address is the host's; see "
-    "docs/backends.md",
-)
-def test_the_host_is_unreachable_from_the_access_network(
+def test_no_student_host_can_reach_the_host_machine(
     pair: tuple[InstanceRecord, InstanceRecord], docker_client: docker.DockerClient
 ) -> None:
+    """The access network's bridge address is the host's; only the gateway is on it."""
     first, _ = pair
-    access = docker_client.networks.get(f"labctl-{first.id}-access-attacker")
-    gateway = access.attrs["IPAM"]["Config"][0]["Gateway"]
+    access = docker_client.networks.get(f"labctl-{first.id}-access")
+    host_address = access.attrs["IPAM"]["Config"][0]["Gateway"]
     attacker = container(docker_client, first.id, "attacker")
+    assert set(attacker.attrs["NetworkSettings"]["Networks"]) == {
+        f"labctl-{first.id}-{name}" for name in ("corp", "rf", "link-attacker")
+    }
     ready = threading.Event()
     accepted: list[str] = []
     thread = threading.Thread(target=_listen_once, args=(ready, accepted), daemon=True)
     thread.start()
-    ready.wait(5)
-    tcp_probe(attacker, gateway, LISTEN_PORT)
-    thread.join(6)
+    assert ready.wait(5)
+    exit_code, output = tcp_probe(attacker, host_address, LISTEN_PORT)
+    thread.join(8)
+    assert exit_code != 0, output
     assert accepted == []
+
+
+def test_the_gateway_listens_only_on_the_access_network(
+    pair: tuple[InstanceRecord, InstanceRecord], docker_client: docker.DockerClient
+) -> None:
+    first, _ = pair
+    gateway = container(docker_client, first.id, GATEWAY_HOST)
+    on_link = address(gateway, "link-attacker")
+    attacker = container(docker_client, first.id, "attacker")
+    exit_code, output = tcp_probe(attacker, on_link, 10002)  # relays to mission control
+    assert exit_code != 0
+    assert "Connection refused" in output, output
 
 
 LISTEN_PORT = 47999
@@ -302,7 +313,7 @@ def test_down_leaves_nothing_with_the_instance_label(
     started = time.monotonic()
     report = manager.down(record.id)
     print(f"\nwarm up {up_s:.1f} s, down {time.monotonic() - started:.1f} s")
-    assert (report.containers, report.networks) == (5, 5)  # rf, ground, corp, 2 access
+    assert (report.containers, report.networks) == (6, 6)  # + gateway; + access, 2 links
     assert report.volumes == 9  # /etc/labctl, /var/lib/labctl, /var/log/labctl of 3 services
     assert leftovers(docker_client, record.id) == []
     assert manager.store.get(record.id) is None
