@@ -16,6 +16,10 @@ shown to need (measured on Docker 20.10, see docs/backends.md):
 - The Python services (spacecraft, rf-link, mission control) run as the unprivileged
   ``labctl`` user on high ports and need no capability at all, on a read-only root file
   system; what they or the lab's injects write lives on per-instance volumes.
+- The gateway (labctl-forward, see labctl.instances.plan) is a TCP relay: nothing.
+
+``published`` lists the ports a role offers to the student's machine; the plan has the
+gateway publish them on 127.0.0.1, the host itself publishes nothing.
 """
 
 from __future__ import annotations
