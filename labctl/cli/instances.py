@@ -90,7 +90,12 @@ def down(
     instance: Annotated[
         str | None, typer.Argument(metavar="INSTANCE", help="Instance id (see labctl status).")
     ] = None,
-    all_instances: Annotated[bool, typer.Option("--all", help="Remove every instance.")] = False,
+    all_instances: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Remove every instance recorded here (not others' on the engine)."
+        ),
+    ] = False,
 ) -> None:
     """Remove an instance: its containers, networks, volumes and record."""
     if (instance is None) == (not all_instances):

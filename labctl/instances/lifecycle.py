@@ -87,7 +87,10 @@ class Instances:
         return report
 
     def down_all(self, progress: Progress = no_progress) -> dict[str, DownReport]:
-        return {ident: self.down(ident, progress) for ident in self.ids()}
+        """Remove every *recorded* instance. The engine may be shared (other users, other
+        state files, test runs): leftovers not recorded here are shown by ``status`` and
+        removed only by name."""
+        return {record.id: self.down(record.id, progress) for record in self.store.all()}
 
     def ids(self) -> list[str]:
         """Recorded instances and anything left on the engine (e.g. after a crash)."""

@@ -79,13 +79,17 @@ def manager(
     lifecycle.plan_instance = lambda *a, **k: _stubbed(original(*a, **k))  # type: ignore[assignment]
     yield instances
     lifecycle.plan_instance = original
+    # Only this run's instances: the engine may be shared with other people's.
     for ident in instances.ids():
-        if ident.startswith("tc-replay-it"):
+        if ident.startswith(f"tc-replay-{RUN}"):
             instances.down(ident)
 
 
+RUN = f"it{uuid.uuid4().hex[:4]}"
+
+
 def student() -> str:
-    return f"it{uuid.uuid4().hex[:8]}"
+    return f"{RUN}{uuid.uuid4().hex[:6]}"
 
 
 def leftovers(client: docker.DockerClient, ident: str) -> list[str]:
