@@ -1,0 +1,186 @@
+"""Nominal operations end to end on the real engine, with the real host programs.
+
+An operator logs in to mission control over HTTP (through the published port), sends
+PUS 17,1 and a function-management command; the frames cross ground station → rf-link →
+spacecraft with SDLS authenticated encryption and COP-1; the spacecraft executes them
+(ground truth, read out of band through the engine); verification reports and
+housekeeping come back and show in mission control's API and in its UI, in Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import httpx
+import pytest
+
+from labctl.backends.docker import DockerBackend
+from labctl.backends.images import build_images
+from labctl.instances import InstanceRecord, Instances, InstanceStore
+from labctl.spec import load_lab
+
+pytestmark = pytest.mark.docker
+
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def backend(docker_client: docker.DockerClient) -> DockerBackend:
+    build_images(docker_client)
+    return DockerBackend(docker_client)
+
+
+@pytest.fixture(scope="module")
+def instance(
+    backend: DockerBackend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Instances, InstanceRecord]]:
+    manager = Instances(backend, InstanceStore(tmp_path_factory.mktemp("state") / "labctl.db"))
+    record = manager.up(load_lab(REPO / "labs" / "tc-replay"), f"nom{uuid.uuid4().hex[:8]}")
+    try:
+        yield manager, record
+    finally:
+        manager.down(record.id)
+
+
+@pytest.fixture(scope="module")
+def base_url(instance: tuple[Instances, InstanceRecord]) -> str:
+    _, record = instance
+    ports = [p["8080/tcp"] for p in record.ports.values() if "8080/tcp" in p]
+    assert ports, f"mission control publishes no port: {record.ports}"
+    url = f"http://127.0.0.1:{ports[0]}"
+
+    def linked() -> bool:
+        return bool(httpx.get(f"{url}/api/health", timeout=5).json().get("ground_link"))
+
+    eventually(linked, 30, "mission control connected to the ground station")
+    return url
+
+
+def eventually(probe: Callable[[], T | None], seconds: float, what: str) -> T:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+def login(base_url: str, user: str = "operator", password: str = "operator") -> httpx.Client:
+    client = httpx.Client(base_url=base_url, timeout=10)
+    reply = client.post("/api/login", json={"username": user, "password": password})
+    assert reply.status_code == 200, reply.text
+    client.headers["Authorization"] = f"Bearer {reply.json()['token']}"
+    return client
+
+
+def send(client: httpx.Client, name: str, args: dict[str, int] | None = None) -> dict[str, Any]:
+    reply = client.post("/api/commands", json={"name": name, "args": args or {}})
+    assert reply.status_code == 201, reply.text
+    ident = reply.json()["id"]
+
+    def done() -> dict[str, Any] | None:
+        sent: dict[str, Any] = client.get(f"/api/commands/sent/{ident}").json()
+        return sent if sent["status"] in {"completed", "failed"} else None
+
+    return eventually(done, 45, f"{name} verified by the spacecraft")
+
+
+def truth(backend: DockerBackend, record: InstanceRecord) -> dict[str, Any]:
+    result = backend.exec(record.id, "spacecraft", ["cat", "/run/labctl/truth.json"])
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.output)
+    return document
+
+
+def test_commands_cross_the_link_and_execute_on_board(
+    instance: tuple[Instances, InstanceRecord], backend: DockerBackend, base_url: str
+) -> None:
+    _, record = instance
+    client = login(base_url)
+    assert send(client, "PING")["status"] == "completed"
+    assert send(client, "PAYLOAD_ON")["status"] == "completed"
+
+    executed = truth(backend, record)["executed_commands"]
+    assert [entry["name"] for entry in executed] == ["PING", "PAYLOAD_ON"]
+    uplink = truth(backend, record)["security_associations"]
+    for entry in executed:
+        assert entry["result"] == "completed", entry
+        assert entry["spi"] not in (None, 0), entry  # came through the SDLS uplink SA
+        assert entry["bypass"] is False, entry  # type AD: sequence-controlled by COP-1
+    assert any(
+        sa["spi"] == executed[0]["spi"] and sa["service"] == "AUTHENTICATED_ENCRYPTION"
+        for sa in (uplink.values() if isinstance(uplink, dict) else uplink)
+    ), uplink
+
+
+def test_housekeeping_reaches_mission_control(base_url: str) -> None:
+    client = login(base_url)
+
+    def fresh_with_payload_on() -> dict[str, Any] | None:
+        latest: dict[str, Any] = client.get("/api/telemetry/latest").json()
+        hk = latest.get("housekeeping") or {}
+        return latest if hk.get("payload_on") else None
+
+    latest = eventually(fresh_with_payload_on, 30, "housekeeping with the payload on")
+    assert latest["age_seconds"] < 15
+    assert latest["ground_link"]["connected"] is True
+    assert latest["housekeeping"]["commands_executed"] >= 2
+
+
+def test_downlink_is_audible_from_the_attacker(
+    instance: tuple[Instances, InstanceRecord], backend: DockerBackend
+) -> None:
+    _, record = instance
+    capture = backend.exec(
+        record.id,
+        "attacker",
+        ["timeout", "20", "tcpdump", "-c", "3", "-nn", "-i", "any", "udp", "port", "5103"],
+    )
+    assert capture.output.count("UDP") >= 3 or capture.output.count("5103") >= 3, capture.output
+
+
+def test_mission_control_ui_in_chromium(base_url: str) -> None:
+    if not shutil.which("chromium") and not os.access(CHROMIUM, os.X_OK):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true and Chromium is missing", pytrace=False)
+        pytest.skip("BROWSER TEST NOT RUN: apt-get install chromium; it FAILS in CI")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.goto(f"{base_url}/login")
+        page.get_by_label("User name").fill("operator")
+        page.get_by_label("Password").fill("operator")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        expect(page.locator("#link-state")).to_have_text("connected", timeout=20000)
+        first = page.locator("#hk-seq").inner_text()
+        expect(page.locator("#hk-seq")).not_to_have_text(first, timeout=15000)
+        page.screenshot(path="/tmp/mc-real-dashboard.png", full_page=True)
+        page.get_by_role("link", name="Commands").click()
+        page.get_by_role("button", name="Send PING").click()
+        expect(page.locator("#sent-table tbody tr").first).to_contain_text(
+            "completed", timeout=30000
+        )
+        browser.close()
