@@ -2,9 +2,11 @@
 
 A backend receives an :class:`InstancePlan` (engine-neutral: hosts, networks, images,
 limits, capabilities) and runs it. The six operations are ``up``, ``down``, ``exec``,
-``copy_to``/``copy_from`` (the copy pair), ``logs`` and ``status``. Implementations are
-registered by name (``docker``; ``swarm`` later) and looked up with :func:`get_backend`;
-the built-in ones are imported only when asked for, so importing this module stays cheap.
+``copy_to``/``copy_from`` (the copy pair), ``logs`` and ``status``; the scenario engine
+adds ``restart`` (a host re-reads its configuration) and ``connect``/``disconnect``.
+Implementations are registered by name (``docker``; ``swarm`` later) and looked up with
+:func:`get_backend`; the built-in ones are imported only when asked for, so importing
+this module stays cheap.
 """
 
 from __future__ import annotations
@@ -176,6 +178,18 @@ class Backend(Protocol):
 
     def logs(self, instance_id: str, host: str, tail: int = 200) -> str:
         """The last ``tail`` lines of the host's program output."""
+        ...
+
+    def restart(self, instance_id: str, host: str) -> HostStatus:
+        """Restart the host's program (it reads its configuration again); wait until healthy."""
+        ...
+
+    def connect(self, instance_id: str, host: str, network: str) -> bool:
+        """Attach ``host`` to the instance's ``network``; False if it already was."""
+        ...
+
+    def disconnect(self, instance_id: str, host: str, network: str) -> bool:
+        """Detach ``host`` from the instance's ``network``; False if it was not attached."""
         ...
 
     def status(self, instance_id: str) -> list[HostStatus]:

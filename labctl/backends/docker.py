@@ -331,6 +331,54 @@ class DockerBackend:
             raw = container.logs(tail=tail)
         return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
 
+    # --- restart / networks (the scenario engine) ----------------------------------------
+
+    def restart(self, instance_id: str, host: str) -> HostStatus:
+        """Restart the container; its health check must pass again within the timeout."""
+        container = self.container(instance_id, host)
+        with engine_call(f"restart {container.name}"):
+            container.restart(timeout=10)
+        deadline = time.monotonic() + self.health_timeout_s
+        while not self._healthy_now(container):
+            if time.monotonic() > deadline:
+                raise BackendError(f"restart {container.name}", "not healthy in time")
+            time.sleep(self.poll_s / 4)
+        return next(s for s in self.status(instance_id) if s.host == host)
+
+    def _healthy_now(self, container: Container) -> bool:
+        """Its health check passes now (the engine's last verdict predates the restart)."""
+        with engine_call(f"inspect container {container.name}"):
+            container.reload()
+        if container.attrs["State"]["Status"] in {"exited", "dead"}:
+            raise _crashed(container)
+        test = (container.attrs["Config"].get("Healthcheck") or {}).get("Test") or []
+        return container.attrs["State"]["Status"] == "running" and _run_health_test(container, test)
+
+    def connect(self, instance_id: str, host: str, network: str) -> bool:
+        container, net = self._attachment(instance_id, host, network)
+        if str(net.name) in container.attrs["NetworkSettings"]["Networks"]:
+            return False
+        with engine_call(f"connect {container.name} to {net.name}"):
+            net.connect(container, aliases=[host])
+        return True
+
+    def disconnect(self, instance_id: str, host: str, network: str) -> bool:
+        container, net = self._attachment(instance_id, host, network)
+        if str(net.name) not in container.attrs["NetworkSettings"]["Networks"]:
+            return False
+        with engine_call(f"disconnect {container.name} from {net.name}"):
+            net.disconnect(container)
+        return True
+
+    def _attachment(self, instance_id: str, host: str, network: str) -> tuple[Container, Network]:
+        container = self.container(instance_id, host)
+        name = resource_name(instance_id, network)
+        with engine_call(f"find network {name}"):
+            found = [n for n in self.client.networks.list(names=[name]) if n.name == name]
+        if not found:
+            raise NotFoundError("network", network, hint=f"instance {instance_id} does not use it")
+        return container, found[0]
+
     # --- status ------------------------------------------------------------------------
 
     def status(self, instance_id: str) -> list[HostStatus]:

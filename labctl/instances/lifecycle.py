@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from labctl.backends.base import Backend, DownReport, HostStatus, Progress, no_progress
-from labctl.errors import NotFoundError
+from labctl.errors import LabctlError, NotFoundError
 from labctl.instances.ids import instance_id
 from labctl.instances.plan import host_roles, plan_instance
 from labctl.instances.provision import initial_files
-from labctl.instances.store import InstanceRecord, InstanceStore, Ports
+from labctl.instances.store import Event, InstanceRecord, InstanceStore, Ports
+from labctl.scenario import InjectContext, InjectLog, apply_injects, lab_injects, parameters
+from labctl.scenario import variables as template_variables
 from labctl.spec import LoadedLab
 
 ATTACKER = "attacker"
@@ -41,7 +44,8 @@ class Instances:
         seed: int | None = None,
         progress: Progress = no_progress,
     ) -> InstanceRecord:
-        """Plan, record, and bring up ``student``'s instance of ``loaded``; all or nothing."""
+        """Plan, record, bring up ``student``'s instance of ``loaded`` and apply the lab's
+        injects with the student's parameters; all or nothing."""
         record = self._new_record(loaded, student, seed)
         plan = plan_instance(
             loaded,
@@ -57,8 +61,33 @@ class Instances:
         except BaseException:
             self.store.delete(record.id)
             raise
+        try:
+            self._apply_scenario(loaded, record)
+        except BaseException:
+            self._roll_back(record.id, progress)
+            raise
         self.store.update(record.id, status="running", ports=ports_of(hosts))
         return self.get(record.id)
+
+    def _apply_scenario(self, loaded: LoadedLab, record: InstanceRecord) -> list[InjectLog]:
+        """The lab's injects, rendered with the student's parameters; each one recorded."""
+        params = parameters(loaded.spec, record.student, record.seed)
+        names = template_variables(params.values, record.student, record.id, loaded.id)
+        hidden = frozenset(params.secrets().values())
+        ctx = InjectContext(self.backend, record.id, loaded.root, names, host_roles(loaded), hidden)
+
+        def remember(log: InjectLog) -> None:
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            event = Event(record.id, now, log.kind, log.host, log.summary, log.changed)
+            self.store.add_event(event)
+
+        return apply_injects(ctx, lab_injects(loaded.spec), remember)
+
+    def _roll_back(self, ident: str, progress: Progress) -> None:
+        """Remove a half-made instance; the error that caused it is the one to report."""
+        with suppress(LabctlError):
+            self.backend.down(ident, progress)
+        self.store.delete(ident)
 
     def _new_record(self, loaded: LoadedLab, student: str, seed: int | None) -> InstanceRecord:
         return InstanceRecord(

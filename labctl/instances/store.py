@@ -20,8 +20,8 @@ from typing import Any, Final
 
 from labctl.errors import LabctlError
 
-SCHEMA_VERSION: Final = 1
-_SCHEMA: Final = """
+SCHEMA_VERSION: Final = 2
+_SCHEMA_V1: Final = """
 CREATE TABLE IF NOT EXISTS instances (
     id TEXT PRIMARY KEY,
     lab TEXT NOT NULL,
@@ -34,6 +34,19 @@ CREATE TABLE IF NOT EXISTS instances (
     access TEXT NOT NULL DEFAULT '{}'
 )
 """
+#: Version 2: what the scenario engine did to each instance (databases of version 1 gain it).
+_SCHEMA_V2: Final = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance TEXT NOT NULL,
+    time TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    host TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    changed INTEGER NOT NULL
+)
+"""
+_MIGRATIONS: Final = (_SCHEMA_V1, _SCHEMA_V2)
 _COLUMNS: Final = "id, lab, student, seed, created, status, backend, ports, access"
 
 #: host → container port ("22/tcp") → port on 127.0.0.1
@@ -50,6 +63,18 @@ class InstanceExistsError(LabctlError):
             f"instance {ident!r} already exists ({status}); "
             f"remove it first with: labctl down {ident}"
         )
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing the scenario engine did to an instance (an inject, a restart)."""
+
+    instance: str
+    time: str
+    kind: str
+    host: str
+    summary: str
+    changed: bool
 
 
 @dataclass(frozen=True)
@@ -98,8 +123,7 @@ class InstanceStore:
             raise LabctlError(f"cannot open the state database {self.path}: {exc}") from exc
         db.row_factory = sqlite3.Row
         if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            db.execute(_SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            _migrate(db)
         return db
 
     def reserve(self, record: InstanceRecord) -> None:
@@ -134,9 +158,42 @@ class InstanceStore:
         return [_record(row) for row in rows]
 
     def delete(self, ident: str) -> bool:
-        """Forget an instance; False when there was no such row."""
+        """Forget an instance and its events; False when there was no such row."""
         with self.transaction() as db:
+            db.execute("DELETE FROM events WHERE instance = ?", (ident,))
             return db.execute("DELETE FROM instances WHERE id = ?", (ident,)).rowcount > 0
+
+    def add_event(self, event: Event) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO events (instance, time, kind, host, summary, changed)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (event.instance, event.time, event.kind, event.host, event.summary, event.changed),
+            )
+
+    def events(self, ident: str) -> list[Event]:
+        """The instance's events, oldest first."""
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT instance, time, kind, host, summary, changed FROM events"
+                " WHERE instance = ? ORDER BY seq",
+                (ident,),
+            ).fetchall()
+        return [Event(**{**dict(row), "changed": bool(row["changed"])}) for row in rows]
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring the file to SCHEMA_VERSION in one transaction (another process may race us)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        for statement in _MIGRATIONS[version:]:
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
 
 
 def _row(record: InstanceRecord) -> tuple[Any, ...]:

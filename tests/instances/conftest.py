@@ -34,3 +34,5 @@ def memory_backend() -> Iterator[MemoryBackend]:
     MemoryBackend.engines.clear()
     yield MemoryBackend()
     MemoryBackend.engines.clear()
+    MemoryBackend.files.clear()
+    MemoryBackend.restarts.clear()

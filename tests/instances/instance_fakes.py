@@ -24,6 +24,9 @@ class MemoryBackend:
     #: Shared by every instance of the class, as an engine is shared by every client.
     engines: ClassVar[dict[str, InstancePlan]] = {}
     fail_up: ClassVar[str | None] = None
+    #: (instance, host, path) → what copy_to wrote: injects read back what they wrote.
+    files: ClassVar[dict[tuple[str, str, str], FileSpec]] = {}
+    restarts: ClassVar[list[tuple[str, str]]] = []
 
     def up(self, plan: InstancePlan, progress: Progress = no_progress) -> list[HostStatus]:
         if MemoryBackend.fail_up:
@@ -49,14 +52,35 @@ class MemoryBackend:
         self, instance_id: str, host: str, argv: Sequence[str], user: str = "root"
     ) -> ExecResult:
         self._plan(instance_id, host)
+        if argv[:1] == ["stat"]:  # every file exists, 0644 labctl unless written
+            spec = self.files.get((instance_id, host, argv[-1]), FileSpec(b"", 0o644, 10001, 10001))
+            return ExecResult(0, f"{spec.mode:o} {spec.uid} {spec.gid}\n")
+        if argv[:1] == ["id"]:
+            return ExecResult(0, "0\n" if argv[-1] == "root" else "10001\n")
         return ExecResult(0, " ".join(argv))
 
     def copy_to(self, instance_id: str, host: str, files: Mapping[str, FileSpec]) -> None:
         self._plan(instance_id, host)
+        for path, spec in files.items():
+            self.files[instance_id, host, path] = spec
 
     def copy_from(self, instance_id: str, host: str, path: str) -> bytes:
         self._plan(instance_id, host)
-        return b""
+        spec = self.files.get((instance_id, host, path))
+        return spec.content or b"" if spec is not None else b""
+
+    def restart(self, instance_id: str, host: str) -> HostStatus:
+        self._plan(instance_id, host)
+        self.restarts.append((instance_id, host))
+        return next(s for s in self.status(instance_id) if s.host == host)
+
+    def connect(self, instance_id: str, host: str, network: str) -> bool:
+        self._plan(instance_id, host)
+        return True
+
+    def disconnect(self, instance_id: str, host: str, network: str) -> bool:
+        self._plan(instance_id, host)
+        return True
 
     def logs(self, instance_id: str, host: str, tail: int = 200) -> str:
         self._plan(instance_id, host)

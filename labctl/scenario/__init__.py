@@ -1,0 +1,36 @@
+"""The scenario engine: per-student parameters and the lab's injects on a live instance.
+
+Sits between :mod:`labctl.instances` (which calls it after ``up``) and the backends and
+spec below it. Appliers are registered by the inject kinds of the spec's vocabulary.
+"""
+
+from labctl.scenario.appliers import APPLIERS, Applier
+from labctl.scenario.briefing import render_briefing
+from labctl.scenario.context import InjectContext, InjectError, InjectLog
+from labctl.scenario.engine import (
+    InjectFailed,
+    PlacedInject,
+    apply_injects,
+    lab_injects,
+    parameters,
+    variables,
+)
+from labctl.scenario.render import RenderError, render, render_text
+
+__all__ = [
+    "APPLIERS",
+    "Applier",
+    "InjectContext",
+    "InjectError",
+    "InjectFailed",
+    "InjectLog",
+    "PlacedInject",
+    "RenderError",
+    "apply_injects",
+    "lab_injects",
+    "parameters",
+    "render",
+    "render_briefing",
+    "render_text",
+    "variables",
+]

@@ -1,0 +1,237 @@
+"""One applier per inject kind, registered by the same names as the spec's vocabulary.
+
+Appliers work through the backend interface only (exec with argument lists, copy_to,
+copy_from), are idempotent (a second application changes nothing and says so) and
+return an :class:`InjectLog`. ``restarts``: a change is read by the host's program only
+at start; ``volatile``: the change lives in the running host (processes, firewall) and
+would not survive a restart, so the engine applies it after the restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+from labctl.scenario.context import FileMeta, InjectContext, InjectError, InjectLog
+from labctl.scenario.render import render_text
+from labctl.scenario.yamledit import ConfigEditError, set_dotted
+from labctl.spec.builtin_vocabulary import (
+    AddUser,
+    Attach,
+    Port,
+    RfConditions,
+    Service,
+    SetConfig,
+    WriteFile,
+)
+from labctl.spec.vocabulary import Args
+
+A = TypeVar("A", bound=Args)
+RF_LINK_CONFIG: Final = "/etc/labctl/rf-link.yaml"
+SSHD_PID: Final = "/run/sshd.pid"
+SSHD_HOSTS: Final = frozenset({"ground-station"})
+
+
+@dataclass(frozen=True)
+class Applier(Generic[A]):
+    kind: str
+    args: type[A]
+    function: Callable[[InjectContext, str, A], InjectLog]
+    restarts: bool = False
+    volatile: bool = False
+    default_host: str | None = None
+
+    def apply(self, ctx: InjectContext, host: str, args: Mapping[str, Any]) -> InjectLog:
+        return self.function(ctx, host, self.args.model_validate(dict(args)))
+
+
+APPLIERS: dict[str, Applier[Any]] = {}
+
+
+ApplyFunction = Callable[[InjectContext, str, A], InjectLog]
+
+
+def applier(
+    kind: str, args: type[A], **options: Any
+) -> Callable[[ApplyFunction[A]], ApplyFunction[A]]:
+    """Register the decorated function as the applier of ``kind`` (arguments ``args``)."""
+
+    def register(function: ApplyFunction[A]) -> ApplyFunction[A]:
+        APPLIERS[kind] = Applier(kind, args, function, **options)
+        return function
+
+    return register
+
+
+# --- configuration files -------------------------------------------------------------------
+
+
+def set_keys(ctx: InjectContext, host: str, file: str, values: Mapping[str, Any]) -> bool:
+    """Set dotted keys in a host's YAML file, keeping its mode and owner; True if it changed."""
+    meta = ctx.stat(host, file)
+    if meta is None:
+        raise InjectError(f"{file} does not exist on {host}")
+    original = text = ctx.read(host, file).decode("utf-8")
+    try:
+        for key, value in values.items():
+            text, _ = set_dotted(text, key, value)
+    except ConfigEditError as exc:
+        raise InjectError(f"{file}: {exc}") from None
+    if text == original:
+        return False
+    ctx.write(host, file, text.encode("utf-8"), meta)
+    return True
+
+
+@applier("set_config", SetConfig, restarts=True)
+def set_config(ctx: InjectContext, host: str, args: SetConfig) -> InjectLog:
+    changed = set_keys(ctx, host, args.file, {args.key: args.value})
+    summary = f"{args.file}: {args.key} = {ctx.shown(args.value)}"
+    return InjectLog("set_config", host, summary, changed)
+
+
+@applier("rf_conditions", RfConditions, restarts=True, default_host="rf-link")
+def rf_conditions(ctx: InjectContext, host: str, args: RfConditions) -> InjectLog:
+    values = {
+        "channel.loss": args.loss,
+        "channel.bit_error_rate": args.bit_error_rate,
+        "channel.delay_ms": args.delay_ms,
+        "channel.jamming.uplink": args.jamming,
+        "channel.jamming.downlink": args.jamming,
+        "channel.passes.period": args.pass_every or 0,
+        "channel.passes.duration": args.pass_length or 0,
+    }
+    if args.pass_every and not args.pass_length:
+        raise InjectError("pass_every needs pass_length (how long each contact lasts)")
+    changed = set_keys(ctx, host, RF_LINK_CONFIG, values)
+    summary = ", ".join(f"{k.removeprefix('channel.')}={v}" for k, v in values.items())
+    return InjectLog("rf_conditions", host, f"{RF_LINK_CONFIG}: {summary}", changed)
+
+
+@applier("write_file", WriteFile, restarts=True)
+def write_file(ctx: InjectContext, host: str, args: WriteFile) -> InjectLog:
+    content = _file_content(ctx, args).encode("utf-8")
+    uid, gid = ctx.ids(host, args.owner)
+    wanted = FileMeta(int(args.mode, 8), uid, gid)
+    current = ctx.stat(host, args.path)
+    changed = current != wanted or ctx.read(host, args.path) != content
+    if changed:
+        ctx.write(host, args.path, content, wanted)
+    summary = f"{args.path} ({len(content)} octets, mode {args.mode}, owner {args.owner})"
+    return InjectLog("write_file", host, summary, changed)
+
+
+def _file_content(ctx: InjectContext, args: WriteFile) -> str:
+    if args.template is None:
+        return args.content or ""
+    root = ctx.lab_dir.resolve()
+    path = (root / args.template).resolve()
+    if not path.is_relative_to(root):
+        raise InjectError(f"template {args.template!r} is outside the lab folder")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InjectError(f"template {args.template!r} cannot be read: {exc}") from None
+    return render_text(text, ctx.variables, name=args.template)
+
+
+# --- accounts, services, firewall, networks ------------------------------------------------
+
+
+@applier("add_user", AddUser)
+def add_user(ctx: InjectContext, host: str, args: AddUser) -> InjectLog:
+    entry = ctx.run(host, ["getent", "passwd", args.user])
+    done = []
+    if entry.exit_code != 0:
+        groups = ["-G", ",".join(args.groups)] if args.groups else []
+        ctx.check(host, ["useradd", "-m", "-s", args.shell, *groups, args.user])
+        done.append("created")
+    else:
+        done += _align_account(ctx, host, args, entry.output.strip().split(":"))
+    if args.password is not None and not _password_is(ctx, host, args.user, args.password):
+        script = 'printf "%s:%s\\n" "$1" "$2" | chpasswd'
+        ctx.check(host, ["sh", "-c", script, "chpasswd", args.user, args.password])
+        done.append("password set")
+    summary = f"user {args.user}: {', '.join(done) or 'as wanted'}"
+    return InjectLog("add_user", host, summary, bool(done))
+
+
+def _align_account(ctx: InjectContext, host: str, args: AddUser, entry: list[str]) -> list[str]:
+    done = []
+    if len(entry) >= 7 and entry[6] != args.shell:
+        ctx.check(host, ["usermod", "-s", args.shell, args.user])
+        done.append(f"shell {args.shell}")
+    current = set(ctx.check(host, ["id", "-nG", args.user]).split())
+    missing = [g for g in args.groups if g not in current]
+    if missing:
+        ctx.check(host, ["usermod", "-a", "-G", ",".join(missing), args.user])
+        done.append(f"groups +{','.join(missing)}")
+    return done
+
+
+def _password_is(ctx: InjectContext, host: str, user: str, password: str) -> bool:
+    """Whether ``user``'s password already is ``password`` (checked in the host)."""
+    shadow = ctx.run(host, ["getent", "shadow", user]).output.strip().split(":")
+    if len(shadow) < 2 or not shadow[1].startswith("$"):
+        return False
+    check = "import crypt, sys; sys.exit(crypt.crypt(sys.argv[1], sys.argv[2]) != sys.argv[2])"
+    argv = ["python3", "-W", "ignore", "-c", check, password, shadow[1]]
+    return ctx.run(host, argv).exit_code == 0
+
+
+@applier("service", Service, volatile=True)
+def service(ctx: InjectContext, host: str, args: Service) -> InjectLog:
+    if args.service not in {"ssh", "sshd"} or ctx.roles.get(host) not in SSHD_HOSTS:
+        raise InjectError(
+            f"service {args.service!r} on {host} cannot be switched: only sshd on a "
+            "ground-station host can (the other services are their container's own program)"
+        )
+    pid = _sshd_pid(ctx, host)
+    changed = (pid is None) == args.enabled
+    if changed and args.enabled:
+        ctx.check(host, ["/usr/sbin/sshd", "-E", "/var/log/sshd.log"])
+    elif changed and pid is not None:
+        ctx.check(host, ["kill", pid])
+    state = "running" if args.enabled else "stopped"
+    return InjectLog("service", host, f"sshd {state}", changed)
+
+
+def _sshd_pid(ctx: InjectContext, host: str) -> str | None:
+    """The listening sshd's process id, or None when it is not running."""
+    pid = ctx.run(host, ["cat", SSHD_PID]).output.strip()
+    if not pid.isdigit():
+        return None
+    comm = ctx.run(host, ["cat", f"/proc/{pid}/comm"])
+    return pid if comm.exit_code == 0 and comm.output.strip() == "sshd" else None
+
+
+@applier("port", Port, volatile=True)
+def port(ctx: InjectContext, host: str, args: Port) -> InjectLog:
+    rule = ["INPUT", "-p", args.protocol, "--dport", str(args.port), "-j", "DROP"]
+    present = _rule_present(ctx, host, rule)
+    changed = present == args.open
+    if changed:
+        ctx.check(host, ["iptables", "-D" if args.open else "-I", *rule])
+    state = "open" if args.open else "closed (DROP)"
+    return InjectLog("port", host, f"{args.port}/{args.protocol} {state}", changed)
+
+
+def _rule_present(ctx: InjectContext, host: str, rule: list[str]) -> bool:
+    result = ctx.run(host, ["iptables", "-C", *rule])
+    if result.exit_code not in (0, 1):
+        last = (result.output.strip().splitlines() or [""])[-1]
+        raise InjectError(f"iptables on {host} (it needs NET_ADMIN): {last}")
+    return result.exit_code == 0
+
+
+@applier("network", Attach)
+def network(ctx: InjectContext, host: str, args: Attach) -> InjectLog:
+    name = args.network.value
+    backend, ident = ctx.backend, ctx.instance_id
+    if args.attached:
+        changed = backend.connect(ident, host, name)
+    else:
+        changed = backend.disconnect(ident, host, name)
+    state = "attached to" if args.attached else "detached from"
+    return InjectLog("network", host, f"{state} {name}", changed)

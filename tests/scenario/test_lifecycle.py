@@ -1,0 +1,62 @@
+"""``Instances.up`` applies the lab's injects, records them, and rolls back when one fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from scenario_fakes import FakeBackend
+
+from labctl.backends.base import HostStatus, InstancePlan, Progress, no_progress
+from labctl.instances import Instances, InstanceStore
+from labctl.scenario import InjectFailed
+from labctl.spec import LoadedLab
+
+
+class UpBackend(FakeBackend):
+    """The fake hosts behind an engine that brings instances up and down."""
+
+    def __init__(self, hosts: FakeBackend) -> None:
+        super().__init__(hosts=hosts.hosts)
+        self.running: set[str] = set()
+        self.removed: list[str] = []
+
+    def up(self, plan: InstancePlan, progress: Progress = no_progress) -> list[HostStatus]:
+        self.running.add(plan.instance_id)
+        return [HostStatus(h.name, "running", "healthy") for h in plan.hosts]
+
+    def down(self, instance_id: str, progress: object = None) -> object:  # type: ignore[override]
+        self.running.discard(instance_id)
+        self.removed.append(instance_id)
+        return super().down(instance_id)
+
+
+def test_up_applies_and_records_every_inject(
+    replay_lab: LoadedLab, backend: FakeBackend, tmp_path: Path
+) -> None:
+    engine = UpBackend(backend)
+    store = InstanceStore(tmp_path / "labctl.db")
+    record = Instances(engine, store).up(replay_lab, "ana", seed=5)  # type: ignore[arg-type]
+    assert record.status == "running"
+    events = store.events(record.id)
+    assert [e.kind for e in events].count("set_config") == 6
+    assert [e.kind for e in events].count("write_file") == 2
+    assert [(e.kind, e.host) for e in events if e.kind == "restart"] == [
+        ("restart", "spacecraft"),
+        ("restart", "ground-station"),
+    ]
+    assert all(e.changed for e in events)
+
+
+def test_a_failing_inject_rolls_the_instance_back(
+    replay_lab: LoadedLab, backend: FakeBackend, tmp_path: Path
+) -> None:
+    del backend.hosts["ground-station"].files["/etc/labctl/ground-station.yaml"]
+    engine = UpBackend(backend)
+    store = InstanceStore(tmp_path / "labctl.db")
+    with pytest.raises(InjectFailed, match=r"^injects\[1\] \(set_config on ground-station\): "):
+        Instances(engine, store).up(replay_lab, "ana", seed=5)  # type: ignore[arg-type]
+    assert engine.removed == ["tc-replay-ana"]
+    assert engine.running == set()
+    assert store.all() == []
+    assert store.events("tc-replay-ana") == []
