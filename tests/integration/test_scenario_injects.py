@@ -1,0 +1,128 @@
+"""tc-replay's injects on the real engine: per-student SCID, SPI and key on both ends of the
+link, anti-replay off on board, and operations still work end to end."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import httpx
+import pytest
+
+from labctl.backends.base import INSTANCE_LABEL
+from labctl.backends.docker import DockerBackend
+from labctl.backends.images import build_images
+from labctl.instances import InstanceRecord, Instances, InstanceStore
+from labctl.scenario import parameters
+from labctl.spec import load_lab
+
+pytestmark = pytest.mark.docker
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "/etc/labctl/keys/uplink.key"
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def backend(docker_client: docker.DockerClient) -> DockerBackend:
+    build_images(docker_client)
+    return DockerBackend(docker_client)
+
+
+@pytest.fixture(scope="module")
+def instance(
+    backend: DockerBackend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Instances, InstanceRecord]]:
+    manager = Instances(backend, InstanceStore(tmp_path_factory.mktemp("state") / "labctl.db"))
+    record = manager.up(load_lab(REPO / "labs" / "tc-replay"), f"inj{uuid.uuid4().hex[:8]}")
+    try:
+        yield manager, record
+    finally:
+        manager.down(record.id)
+        selector = {"label": f"{INSTANCE_LABEL}={record.id}"}
+        client = backend.client
+        assert client.containers.list(all=True, filters=selector) == []
+        assert client.networks.list(filters=selector) == []
+        assert client.volumes.list(filters=selector) == []
+
+
+def eventually(probe: Callable[[], T | None], seconds: float, what: str) -> T:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+def values(record: InstanceRecord) -> dict[str, Any]:
+    lab = load_lab(REPO / "labs" / "tc-replay").spec
+    return dict(parameters(lab, record.student, record.seed).values)
+
+
+def truth(backend: DockerBackend, record: InstanceRecord) -> dict[str, Any]:
+    result = backend.exec(record.id, "spacecraft", ["cat", "/run/labctl/truth.json"])
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.output)
+    return document
+
+
+def test_the_spacecraft_runs_with_the_students_values(
+    instance: tuple[Instances, InstanceRecord], backend: DockerBackend
+) -> None:
+    manager, record = instance
+    params = values(record)
+    document = eventually(lambda: truth(backend, record), 20, "truth file")
+    assert document["scid"] == params["spacecraft_id"]
+    uplink = [sa for sa in document["security_associations"] if sa["name"] == "uplink"]
+    assert uplink, document["security_associations"]
+    assert uplink[0]["anti_replay"] is False
+    assert uplink[0]["persist_sequence"] is False
+    assert uplink[0]["spi"] == params["uplink_spi"]
+    kinds = [event.kind for event in manager.store.events(record.id)]
+    assert kinds.count("restart") == 2
+
+
+@pytest.mark.parametrize("host", ["spacecraft", "ground-station"])
+def test_the_uplink_key_is_the_students_on_both_ends(
+    instance: tuple[Instances, InstanceRecord], backend: DockerBackend, host: str
+) -> None:
+    _, record = instance
+    assert backend.copy_from(record.id, host, KEY).decode().strip() == values(record)["uplink_key"]
+    meta = backend.exec(record.id, host, ["stat", "-c", "%a %U", KEY], user="labctl")
+    assert meta.output.split() == ["600", "labctl"]
+
+
+def test_operators_still_command_the_spacecraft(
+    instance: tuple[Instances, InstanceRecord], backend: DockerBackend
+) -> None:
+    _, record = instance
+    port = next(p["8080/tcp"] for p in record.ports.values() if "8080/tcp" in p)
+    url = f"http://127.0.0.1:{port}"
+
+    def linked() -> bool:
+        return bool(httpx.get(f"{url}/api/health", timeout=5).json().get("ground_link"))
+
+    eventually(linked, 30, "mission control connected to the ground station")
+    client = httpx.Client(base_url=url, timeout=10)
+    reply = client.post("/api/login", json={"username": "operator", "password": "operator"})
+    assert reply.status_code == 200, reply.text
+    client.headers["Authorization"] = f"Bearer {reply.json()['token']}"
+    sent = client.post("/api/commands", json={"name": "PING", "args": {}})
+    assert sent.status_code == 201, sent.text
+    ident = sent.json()["id"]
+
+    def done() -> dict[str, Any] | None:
+        state: dict[str, Any] = client.get(f"/api/commands/sent/{ident}").json()
+        return state if state["status"] in {"completed", "failed"} else None
+
+    assert eventually(done, 45, "PING verified")["status"] == "completed"
+    executed = truth(backend, record)["executed_commands"]
+    assert executed[-1]["name"] == "PING"
+    assert executed[-1]["spi"] == values(record)["uplink_spi"]
