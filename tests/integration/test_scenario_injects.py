@@ -18,8 +18,9 @@ from labctl.backends.base import INSTANCE_LABEL
 from labctl.backends.docker import DockerBackend
 from labctl.backends.images import build_images
 from labctl.instances import InstanceRecord, Instances, InstanceStore
-from labctl.scenario import parameters
+from labctl.scenario import InjectContext, PlacedInject, apply_injects, parameters
 from labctl.spec import load_lab
+from labctl.spec.models import InjectRef
 
 pytestmark = pytest.mark.docker
 
@@ -126,3 +127,33 @@ def test_operators_still_command_the_spacecraft(
     executed = truth(backend, record)["executed_commands"]
     assert executed[-1]["name"] == "PING"
     assert executed[-1]["spi"] == values(record)["uplink_spi"]
+
+
+def test_the_other_appliers_work_on_the_real_hosts_and_only_once(
+    instance: tuple[Instances, InstanceRecord], backend: DockerBackend
+) -> None:
+    _, record = instance
+    ctx = InjectContext(
+        backend, record.id, REPO / "labs" / "tc-replay", {}, {"ground-station": "ground-station"}
+    )
+    gs = "ground-station"
+    injects = [
+        PlacedInject(
+            "a", InjectRef(kind="add_user", host=gs, args={"user": "op1", "password": "pw1"})
+        ),
+        PlacedInject("b", InjectRef(kind="port", host=gs, args={"port": 10025, "open": False})),
+        PlacedInject("c", InjectRef(kind="network", host="attacker", args={"network": "ground"})),
+        PlacedInject(
+            "d", InjectRef(kind="service", host=gs, args={"service": "sshd", "enabled": False})
+        ),
+    ]
+    first = apply_injects(ctx, injects)
+    assert [log.changed for log in first] == [True] * 4, first
+    second = apply_injects(ctx, injects)
+    assert [log.changed for log in second] == [False] * 4, second
+    rules = backend.exec(record.id, gs, ["iptables", "-S", "INPUT"]).output
+    assert "--dport 10025 -j DROP" in rules
+    listening = backend.exec(record.id, gs, ["labctl-listening", "tcp", "22"])
+    assert listening.exit_code != 0, "sshd still listens"
+    networks = backend.container(record.id, "attacker").attrs["NetworkSettings"]["Networks"]
+    assert f"labctl-{record.id}-ground" in networks
