@@ -392,9 +392,11 @@ class DockerBackend:
     def instances(self) -> list[str]:
         selector: Filters = {"label": INSTANCE_LABEL}
         with engine_call("list instances"):
+            # sparse: one list call, no inspect per container; another user's `down`
+            # between the list and an inspect would otherwise fail this call.
             found = {
-                c.labels[INSTANCE_LABEL]
-                for c in self.client.containers.list(all=True, filters=selector)
+                c.attrs["Labels"][INSTANCE_LABEL]
+                for c in self.client.containers.list(all=True, filters=selector, sparse=True)
             }
             found |= {n.attrs["Labels"][INSTANCE_LABEL] for n in self._networks(selector)}
         return sorted(found)

@@ -85,6 +85,7 @@ class FakeContainer:
         if self.health is not None:
             state["Health"] = {"Status": self.health}
         return {
+            "Labels": self.labels,  # what a sparse list entry carries
             "State": state,
             "RestartCount": 0,
             "Config": {"Healthcheck": {"Test": ["CMD", "true"]}},
@@ -122,7 +123,9 @@ class _Collection:
         self.client = client
         self.objects: list[Any] = []
 
-    def list(self, all: bool = False, filters: dict[str, Any] | None = None) -> list[Any]:
+    def list(
+        self, all: bool = False, filters: dict[str, Any] | None = None, sparse: bool = False
+    ) -> list[Any]:
         return [o for o in self.objects if _matches(o.labels, filters)]
 
 
