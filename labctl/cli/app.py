@@ -13,7 +13,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from labctl import __version__
-from labctl.cli import images, instances, labs, report
+from labctl.cli import images, instances, labs, report, scenario
 from labctl.cli.context import State, err, out, state
 from labctl.errors import LabctlError
 
@@ -71,6 +71,7 @@ app.add_typer(report.app, name="report")
 app.add_typer(images.app, name="images")
 for command in (instances.up, instances.down, instances.status, instances.shell, instances.logs):
     app.command()(command)
+app.command()(scenario.briefing)
 
 
 def _version(value: bool) -> None:

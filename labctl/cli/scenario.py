@@ -31,4 +31,4 @@ def briefing(
     if raw:
         out.print(text, markup=False, highlight=False, end="")
     else:
-        out.print(Markdown(text))
+        out.print(Markdown(text), soft_wrap=False)  # Markdown wraps itself; soft wrap cuts lines
