@@ -9,28 +9,21 @@ housekeeping come back and show in mission control's API and in its UI, in Chrom
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
-import docker
-import httpx
 import pytest
+from live import REPO, eventually, login, mission_control_url, send, truth
 
 from labctl.backends.docker import DockerBackend
-from labctl.backends.images import build_images
 from labctl.instances import InstanceRecord, Instances, InstanceStore
 from labctl.spec import load_lab
 
 pytestmark = pytest.mark.docker
 
-REPO = Path(__file__).resolve().parents[2]
-T = TypeVar("T")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -44,9 +37,8 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def backend(docker_client: docker.DockerClient) -> DockerBackend:
-    build_images(docker_client)
-    return DockerBackend(docker_client)
+def backend(lab_backend: DockerBackend) -> DockerBackend:
+    return lab_backend
 
 
 @pytest.fixture(scope="module")
@@ -63,53 +55,7 @@ def instance(
 
 @pytest.fixture(scope="module")
 def base_url(instance: tuple[Instances, InstanceRecord]) -> str:
-    _, record = instance
-    ports = [p["8080/tcp"] for p in record.ports.values() if "8080/tcp" in p]
-    assert ports, f"mission control publishes no port: {record.ports}"
-    url = f"http://127.0.0.1:{ports[0]}"
-
-    def linked() -> bool:
-        return bool(httpx.get(f"{url}/api/health", timeout=5).json().get("ground_link"))
-
-    eventually(linked, 30, "mission control connected to the ground station")
-    return url
-
-
-def eventually(probe: Callable[[], T | None], seconds: float, what: str) -> T:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"not within {seconds} s: {what}")
-
-
-def login(base_url: str, user: str = "operator", password: str = "operator") -> httpx.Client:
-    client = httpx.Client(base_url=base_url, timeout=10)
-    reply = client.post("/api/login", json={"username": user, "password": password})
-    assert reply.status_code == 200, reply.text
-    client.headers["Authorization"] = f"Bearer {reply.json()['token']}"
-    return client
-
-
-def send(client: httpx.Client, name: str, args: dict[str, int] | None = None) -> dict[str, Any]:
-    reply = client.post("/api/commands", json={"name": name, "args": args or {}})
-    assert reply.status_code == 201, reply.text
-    ident = reply.json()["id"]
-
-    def done() -> dict[str, Any] | None:
-        sent: dict[str, Any] = client.get(f"/api/commands/sent/{ident}").json()
-        return sent if sent["status"] in {"completed", "failed"} else None
-
-    return eventually(done, 45, f"{name} verified by the spacecraft")
-
-
-def truth(backend: DockerBackend, record: InstanceRecord) -> dict[str, Any]:
-    result = backend.exec(record.id, "spacecraft", ["cat", "/run/labctl/truth.json"])
-    assert result.exit_code == 0, result.output
-    document: dict[str, Any] = json.loads(result.output)
-    return document
+    return mission_control_url(instance[1])
 
 
 def test_commands_cross_the_link_and_execute_on_board(

@@ -3,20 +3,15 @@ link, anti-replay off on board, and operations still work end to end."""
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
-import docker
-import httpx
 import pytest
+from live import REPO, eventually, login, mission_control_url, send, truth
 
 from labctl.backends.base import INSTANCE_LABEL
 from labctl.backends.docker import DockerBackend
-from labctl.backends.images import build_images
 from labctl.instances import InstanceRecord, Instances, InstanceStore
 from labctl.scenario import InjectContext, PlacedInject, apply_injects, parameters
 from labctl.spec import load_lab
@@ -24,15 +19,12 @@ from labctl.spec.models import InjectRef
 
 pytestmark = pytest.mark.docker
 
-REPO = Path(__file__).resolve().parents[2]
 KEY = "/etc/labctl/keys/uplink.key"
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
-def backend(docker_client: docker.DockerClient) -> DockerBackend:
-    build_images(docker_client)
-    return DockerBackend(docker_client)
+def backend(lab_backend: DockerBackend) -> DockerBackend:
+    return lab_backend
 
 
 @pytest.fixture(scope="module")
@@ -52,26 +44,9 @@ def instance(
         assert client.volumes.list(filters=selector) == []
 
 
-def eventually(probe: Callable[[], T | None], seconds: float, what: str) -> T:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"not within {seconds} s: {what}")
-
-
 def values(record: InstanceRecord) -> dict[str, Any]:
     lab = load_lab(REPO / "labs" / "tc-replay").spec
     return dict(parameters(lab, record.student, record.seed).values)
-
-
-def truth(backend: DockerBackend, record: InstanceRecord) -> dict[str, Any]:
-    result = backend.exec(record.id, "spacecraft", ["cat", "/run/labctl/truth.json"])
-    assert result.exit_code == 0, result.output
-    document: dict[str, Any] = json.loads(result.output)
-    return document
 
 
 def test_the_spacecraft_runs_with_the_students_values(
@@ -104,26 +79,8 @@ def test_operators_still_command_the_spacecraft(
     instance: tuple[Instances, InstanceRecord], backend: DockerBackend
 ) -> None:
     _, record = instance
-    port = next(p["8080/tcp"] for p in record.ports.values() if "8080/tcp" in p)
-    url = f"http://127.0.0.1:{port}"
-
-    def linked() -> bool:
-        return bool(httpx.get(f"{url}/api/health", timeout=5).json().get("ground_link"))
-
-    eventually(linked, 30, "mission control connected to the ground station")
-    client = httpx.Client(base_url=url, timeout=10)
-    reply = client.post("/api/login", json={"username": "operator", "password": "operator"})
-    assert reply.status_code == 200, reply.text
-    client.headers["Authorization"] = f"Bearer {reply.json()['token']}"
-    sent = client.post("/api/commands", json={"name": "PING", "args": {}})
-    assert sent.status_code == 201, sent.text
-    ident = sent.json()["id"]
-
-    def done() -> dict[str, Any] | None:
-        state: dict[str, Any] = client.get(f"/api/commands/sent/{ident}").json()
-        return state if state["status"] in {"completed", "failed"} else None
-
-    assert eventually(done, 45, "PING verified")["status"] == "completed"
+    client = login(mission_control_url(record))
+    assert send(client, "PING")["status"] == "completed"
     executed = truth(backend, record)["executed_commands"]
     assert executed[-1]["name"] == "PING"
     assert executed[-1]["spi"] == values(record)["uplink_spi"]

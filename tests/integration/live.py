@@ -1,0 +1,70 @@
+"""Helpers for tests against live instances: waiting, ground truth, mission control's API."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from labctl.backends.docker import DockerBackend
+from labctl.instances import InstanceRecord
+
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T | None], seconds: float, what: str) -> T:
+    """Poll ``probe`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+def truth(backend: DockerBackend, record: InstanceRecord) -> dict[str, Any]:
+    """The spacecraft's ground truth, read through the engine (never over a lab network)."""
+    result = backend.exec(record.id, "spacecraft", ["cat", "/run/labctl/truth.json"])
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.output)
+    return document
+
+
+def mission_control_url(record: InstanceRecord) -> str:
+    """Mission control's published URL, once it is connected to the ground station."""
+    ports = [p["8080/tcp"] for p in record.ports.values() if "8080/tcp" in p]
+    assert ports, f"mission control publishes no port: {record.ports}"
+    url = f"http://127.0.0.1:{ports[0]}"
+
+    def linked() -> bool:
+        return bool(httpx.get(f"{url}/api/health", timeout=5).json().get("ground_link"))
+
+    eventually(linked, 30, "mission control connected to the ground station")
+    return url
+
+
+def login(base_url: str, user: str = "operator", password: str = "operator") -> httpx.Client:
+    client = httpx.Client(base_url=base_url, timeout=10)
+    reply = client.post("/api/login", json={"username": user, "password": password})
+    assert reply.status_code == 200, reply.text
+    client.headers["Authorization"] = f"Bearer {reply.json()['token']}"
+    return client
+
+
+def send(client: httpx.Client, name: str, args: dict[str, int] | None = None) -> dict[str, Any]:
+    """Send a command through mission control and wait for its verification."""
+    reply = client.post("/api/commands", json={"name": name, "args": args or {}})
+    assert reply.status_code == 201, reply.text
+    ident = reply.json()["id"]
+
+    def done() -> dict[str, Any] | None:
+        sent: dict[str, Any] = client.get(f"/api/commands/sent/{ident}").json()
+        return sent if sent["status"] in {"completed", "failed"} else None
+
+    return eventually(done, 45, f"{name} verified by the spacecraft")
