@@ -1,19 +1,93 @@
-"""What every check declares."""
+"""What every check declares, what it may observe, and what it returns."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, ClassVar, Protocol
 
+from labctl.errors import LabctlError
 from labctl.spec.vocabulary import Args
+from labctl.spec.vocabulary import Args as ArgsModel
+
+
+class Status(Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"  # the check could not judge (e.g. its own set-up failed)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: Status
+    evidence: str
+    hint: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status is Status.PASS
+
+
+def passed(evidence: str) -> CheckResult:
+    return CheckResult(Status.PASS, evidence)
+
+
+def failed(evidence: str, hint: str = "") -> CheckResult:
+    return CheckResult(Status.FAIL, evidence, hint)
+
+
+class Probe(Protocol):
+    """Observations of one live instance, provided by the layer above the graders.
+
+    Every method raises a :class:`LabctlError` when it cannot observe (host down,
+    service unreachable, timeout); checks turn that into a failed result.
+    """
+
+    def truth(self) -> dict[str, Any]:
+        """The spacecraft's ground truth document, read out of band."""
+        ...
+
+    def vantage_exec(self, argv: Sequence[str], timeout: float = 60.0) -> tuple[int, str]:
+        """Run ``argv`` in the grader vantage (on the instance's rf and corp networks)."""
+        ...
+
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        token: str | None = None,
+    ) -> tuple[int, Any]:
+        """One request to mission control's HTTP API: (status code, decoded JSON)."""
+        ...
+
+    def credentials(self, role: str) -> tuple[str, str]:
+        """User name and password of mission control's account for ``role``."""
+        ...
+
+    def restart(self, host: str) -> None:
+        """Restart ``host``'s program and wait until it is healthy again."""
+        ...
 
 
 class Check:
     """A named check with typed arguments.
 
     Subclasses set ``name`` (what lab.yaml writes), ``summary`` (one line for
-    ``labctl labs show`` and the JSON Schema) and ``Args``.
+    ``labctl labs show`` and the JSON Schema) and ``Args``, and implement ``judge``.
     """
 
     name: ClassVar[str]
     summary: ClassVar[str]
     Args: ClassVar[type[Args]]
+
+    def run(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        """Judge the instance; a failed observation is a failed check, never a crash."""
+        try:
+            return self.judge(args, probe)
+        except LabctlError as exc:
+            return failed(f"could not observe the instance: {exc}")
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        raise NotImplementedError

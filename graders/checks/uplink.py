@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections import Counter
+from typing import Any, ClassVar
 
 from pydantic import Field
 
-from graders.checks.base import Check
+from graders.checks.base import Check, CheckResult, Probe, failed, passed
+from graders.checks.observe import command_name, executed, login, send_command, verification
+from graders.checks.replay import replay_outcome
 from labctl.spec.vocabulary import Args
+from labctl.spec.vocabulary import Args as ArgsModel
 
 
 class ReplayRejectedArgs(Args):
@@ -28,6 +32,10 @@ class ReplayRejected(Check):
     )
     Args: ClassVar[type[Args]] = ReplayRejectedArgs
 
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, ReplayRejectedArgs)
+        return replay_outcome(probe, args.command, args.attempts, args.after_restart)
+
 
 class CommandRoundTripArgs(Args):
     command: str = Field(default="17.1", pattern=r"^\d{1,3}\.\d{1,3}$")
@@ -42,6 +50,18 @@ class CommandRoundTrip(Check):
     )
     Args: ClassVar[type[Args]] = CommandRoundTripArgs
 
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, CommandRoundTripArgs)
+        name = command_name(args.command)
+        token = login(probe, args.role)
+        status = verification(probe, token, send_command(probe, token, name), args.within)
+        if status == "completed":
+            return passed(f"{args.role} sent {name}; the spacecraft reported completion")
+        return failed(
+            f"{args.role} sent {name}; after {args.within} s its status is {status!r}",
+            "Hardening that stops mission control from commanding earns nothing.",
+        )
+
 
 class TelemetryFreshArgs(Args):
     max_age: int = Field(default=15, ge=1, le=600, description="seconds")
@@ -51,6 +71,17 @@ class TelemetryFresh(Check):
     name: ClassVar[str] = "telemetry_fresh"
     summary: ClassVar[str] = "Mission control shows housekeeping telemetry newer than max_age."
     Args: ClassVar[type[Args]] = TelemetryFreshArgs
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, TelemetryFreshArgs)
+        token = login(probe, "operator")
+        status, body = probe.api("GET", "/api/telemetry/latest", None, token)
+        age = body.get("age_seconds") if status == 200 and isinstance(body, dict) else None
+        if not isinstance(age, int | float):
+            return failed(f"mission control has no housekeeping telemetry (HTTP {status})")
+        if age <= args.max_age:
+            return passed(f"latest housekeeping is {age:.1f} s old (limit {args.max_age} s)")
+        return failed(f"latest housekeeping is {age:.1f} s old (limit {args.max_age} s)")
 
 
 class ReplayExecutedArgs(Args):
@@ -68,3 +99,18 @@ class ReplayExecuted(Check):
         " number) more than once."
     )
     Args: ClassVar[type[Args]] = ReplayExecutedArgs
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, ReplayExecutedArgs)
+        twice = replayed_frames(probe.truth(), args.command)
+        what = f"PUS {args.command}" if args.command else "any command"
+        if not twice:
+            return failed(f"no frame ({what}) executed more than once", "Capture, then replay.")
+        spi, seq = twice[0]
+        return passed(f"frame SPI {spi} sequence number {seq} ({what}) executed more than once")
+
+
+def replayed_frames(truth: dict[str, Any], command: str | None) -> list[tuple[int, int]]:
+    """(SPI, sequence number) pairs that executed more than once, in log order."""
+    counts = Counter((e["spi"], e["sequence_number"]) for e in executed(truth, command))
+    return [pair for pair, n in counts.items() if n > 1]

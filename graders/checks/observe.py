@@ -1,0 +1,75 @@
+"""Observation helpers shared by checks: ground truth queries and mission control as an operator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Final, TypeVar
+
+from graders.checks.base import Probe
+from labctl.errors import CheckError
+from labctl.hosts.catalog import COMMANDS
+
+T = TypeVar("T")
+POLL_S: Final = 0.5
+
+
+def wait_for(observe: Callable[[], T | None], seconds: float, poll: float = POLL_S) -> T | None:
+    """Call ``observe`` until it returns something truthy or ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = observe()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(poll)
+
+
+def command_name(service_subtype: str) -> str:
+    """Mission control's name for the first catalogue command of ``service.subtype``."""
+    service, subtype = (int(part) for part in service_subtype.split("."))
+    for command in COMMANDS:
+        if (command.service, command.subtype) == (service, subtype):
+            return command.name
+    raise CheckError("command", f"no catalogue command is PUS {service_subtype}")
+
+
+def executed(truth: dict[str, Any], service_subtype: str | None = None) -> list[dict[str, Any]]:
+    """Executed telecommands (COP-1 directives left out), optionally of one service.subtype."""
+    entries: Iterable[dict[str, Any]] = truth.get("executed_commands") or []
+    found = [e for e in entries if e.get("service") is not None and e.get("spi") is not None]
+    if service_subtype is None:
+        return found
+    service, subtype = (int(part) for part in service_subtype.split("."))
+    return [e for e in found if (e.get("service"), e.get("subtype")) == (service, subtype)]
+
+
+def login(probe: Probe, role: str) -> str:
+    """A bearer token for mission control's ``role`` account."""
+    user, password = probe.credentials(role)
+    status, body = probe.api("POST", "/api/login", {"username": user, "password": password})
+    if status != 200 or not isinstance(body, dict) or "token" not in body:
+        raise CheckError("login", f"{role} {user!r} could not log in (HTTP {status})")
+    return str(body["token"])
+
+
+def send_command(probe: Probe, token: str, name: str) -> int:
+    """Send ``name`` through mission control; the id of the sent command."""
+    status, body = probe.api("POST", "/api/commands", {"name": name, "args": {}}, token)
+    if status != 201 or not isinstance(body, dict):
+        raise CheckError("command", f"mission control refused {name} (HTTP {status}: {body})")
+    return int(body["id"])
+
+
+def verification(probe: Probe, token: str, ident: int, within: float) -> str:
+    """The sent command's final status (completed, failed) or its status when time ran out."""
+
+    def final() -> str | None:
+        status, body = probe.api("GET", f"/api/commands/sent/{ident}", None, token)
+        state = str(body.get("status")) if status == 200 and isinstance(body, dict) else "unknown"
+        return state if state in {"completed", "failed"} else None
+
+    result = wait_for(final, within)
+    if result is None:
+        _, body = probe.api("GET", f"/api/commands/sent/{ident}", None, token)
+        return str(body.get("status", "unknown")) if isinstance(body, dict) else "unknown"
+    return result

@@ -1,0 +1,88 @@
+"""Replay from the grader vantage: record one uplink frame off the air, transmit it again,
+and judge from the spacecraft's ground truth whether it executed a second time.
+
+The vantage runs ``python3 -m labctl.grading.vantage_replay`` (capture, replay); its last
+output line is JSON. The frame's (SPI, sequence number) comes from ground truth: the
+executed command whose frame sequence number N(S) is the captured frame's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
+
+from graders.checks.base import CheckResult, Probe, failed, passed
+from graders.checks.observe import command_name, executed, login, send_command, wait_for
+
+VANTAGE: Final = ("python3", "-m", "labctl.grading.vantage_replay")
+CAPTURE_S: Final = 20.0
+#: The capture must be listening before the operator's command goes out.
+LEAD_S: Final = 2.0
+#: How long a replayed frame has to show up in ground truth.
+SETTLE_S: Final = 5.0
+
+
+def vantage_json(output: str) -> dict[str, Any] | None:
+    """The JSON object on the vantage script's last output line, if any."""
+    lines = [line for line in output.strip().splitlines() if line.startswith("{")]
+    try:
+        value = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def capture_while_commanding(probe: Probe, name: str) -> dict[str, Any]:
+    """Listen on the uplink air from the vantage while an operator sends ``name``."""
+    token = login(probe, "operator")
+    argv = [*VANTAGE, "capture", "--timeout", str(CAPTURE_S)]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        listening = pool.submit(probe.vantage_exec, argv, CAPTURE_S + 15)
+        time.sleep(LEAD_S)
+        send_command(probe, token, name)
+        code, output = listening.result()
+    frame = vantage_json(output) if code == 0 else None
+    return frame or {"error": output.strip()[-300:] or f"exit status {code}"}
+
+
+def executions(probe: Probe, pair: tuple[int, int]) -> int:
+    return sum((e["spi"], e["sequence_number"]) == pair for e in executed(probe.truth()))
+
+
+def executed_frame(probe: Probe, command: str, frame_seq: int) -> tuple[int, int] | None:
+    """(SPI, sequence number) of the executed ``command`` carried by frame N(S) ``frame_seq``."""
+
+    def find() -> tuple[int, int] | None:
+        found = [e for e in executed(probe.truth(), command) if e.get("frame_seq") == frame_seq]
+        return (found[-1]["spi"], found[-1]["sequence_number"]) if found else None
+
+    return wait_for(find, SETTLE_S * 3)
+
+
+def replay_outcome(probe: Probe, command: str, attempts: int, after_restart: bool) -> CheckResult:
+    frame = capture_while_commanding(probe, command_name(command))
+    if "frame" not in frame:
+        return failed(f"no uplink frame heard on the uplink air: {frame.get('error')}")
+    pair = executed_frame(probe, command, int(frame["seq"]))
+    if pair is None:
+        return failed(f"the operator's PUS {command} did not execute: nothing to replay")
+    if after_restart:
+        probe.restart("spacecraft")
+    return _judge_replay(probe, frame, pair, attempts, after_restart)
+
+
+def _judge_replay(
+    probe: Probe, frame: dict[str, Any], pair: tuple[int, int], attempts: int, restarted: bool
+) -> CheckResult:
+    before = executions(probe, pair)
+    argv = [*VANTAGE, "replay", "--frame", str(frame["frame"]), "--times", str(attempts)]
+    code, output = probe.vantage_exec(argv, 60.0)
+    if code != 0:
+        return failed(f"the vantage could not transmit the frame: {output.strip()[-300:]}")
+    when = " after a spacecraft restart" if restarted else ""
+    what = f"frame SPI {pair[0]} sequence number {pair[1]}, sent {attempts} time(s){when}"
+    if wait_for(lambda: executions(probe, pair) > before, SETTLE_S):
+        return failed(f"{what}: executed again", "Look at the uplink SA's anti-replay settings.")
+    return passed(f"{what}: not executed again")

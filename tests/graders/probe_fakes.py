@@ -1,0 +1,72 @@
+"""A fake Probe: a scripted spacecraft and mission control, no containers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from labctl.errors import BackendError
+
+
+@dataclass
+class FakeProbe:
+    """Mission control commands execute at once; the vantage hears frame N(S) 7.
+
+    ``replay_executes`` / ``restart_forgets``: whether a replayed frame runs again.
+    """
+
+    replay_executes: bool = True
+    restart_forgets: bool = False
+    command_status: str = "completed"
+    telemetry_age: float | None = 3.0
+    unreachable: bool = False
+    log: list[dict[str, Any]] = field(default_factory=list)
+    restarts: list[str] = field(default_factory=list)
+    hear_frame: bool = True
+
+    def truth(self) -> dict[str, Any]:
+        if self.unreachable:
+            raise BackendError("exec cat in spacecraft", "no such container")
+        return {"executed_commands": list(self.log)}
+
+    def vantage_exec(self, argv: Sequence[str], timeout: float = 60.0) -> tuple[int, str]:
+        if argv[3] == "capture":
+            if not self.hear_frame:
+                return 2, "nothing heard within 20 s"
+            return 0, "listening\n" + json.dumps({"frame": "00aa", "seq": 7})
+        if self.replay_executes or (self.restarts and self.restart_forgets):
+            self.log.append(self._entry(17, 1, 7, spi=42, seq=7))
+        return 0, json.dumps({"sent": int(argv[-1])})
+
+    def api(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None, token: str | None = None
+    ) -> tuple[int, Any]:
+        if self.unreachable:
+            raise BackendError("mission control", "connection refused")
+        if path == "/api/login":
+            return 200, {"token": "t"}
+        if path == "/api/commands":
+            self.log.append(self._entry(17, 1, 7, spi=42, seq=7))
+            return 201, {"id": 1, "status": "sent"}
+        if path.startswith("/api/commands/sent/"):
+            return 200, {"status": self.command_status}
+        return 200, {"age_seconds": self.telemetry_age}
+
+    def credentials(self, role: str) -> tuple[str, str]:
+        return role, role
+
+    def restart(self, host: str) -> None:
+        self.restarts.append(host)
+        self.log.clear()
+
+    @staticmethod
+    def _entry(service: int, subtype: int, frame_seq: int, spi: int, seq: int) -> dict[str, Any]:
+        return {
+            "service": service,
+            "subtype": subtype,
+            "frame_seq": frame_seq,
+            "spi": spi,
+            "sequence_number": seq,
+        }

@@ -1,0 +1,106 @@
+"""Each uplink check's logic against a fake Probe."""
+
+from __future__ import annotations
+
+import pytest
+from probe_fakes import FakeProbe
+
+from graders.checks import replay
+from graders.checks.base import Status
+from graders.checks.uplink import (
+    CommandRoundTrip,
+    CommandRoundTripArgs,
+    ReplayExecuted,
+    ReplayExecutedArgs,
+    ReplayRejected,
+    ReplayRejectedArgs,
+    TelemetryFresh,
+    TelemetryFreshArgs,
+    replayed_frames,
+)
+
+
+@pytest.fixture(autouse=True)
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replay, "LEAD_S", 0.0)
+    monkeypatch.setattr(replay, "SETTLE_S", 0.2)
+
+
+def entry(service: int, subtype: int, spi: int | None, seq: int) -> dict[str, object]:
+    return {"service": service, "subtype": subtype, "spi": spi, "sequence_number": seq}
+
+
+def test_replayed_frames_counts_same_spi_and_sequence_number() -> None:
+    log = [entry(8, 1, 5, 1), entry(8, 1, 5, 2), entry(8, 1, 5, 1), entry(17, 1, 5, 3)]
+    assert replayed_frames({"executed_commands": log}, None) == [(5, 1)]
+    assert replayed_frames({"executed_commands": log}, "17.1") == []
+
+
+def test_replayed_frames_ignores_directives_and_clear_frames() -> None:
+    log = [entry(8, 1, None, 0), entry(8, 1, None, 0)]
+    log += [{"service": None, "subtype": None, "spi": 5, "sequence_number": 9}] * 2
+    assert replayed_frames({"executed_commands": log}, None) == []
+
+
+def test_replay_executed_passes_on_a_duplicate_and_fails_without() -> None:
+    probe = FakeProbe(log=[entry(8, 1, 5, 4), entry(8, 1, 5, 4)])
+    result = ReplayExecuted().run(ReplayExecutedArgs(command="8.1"), probe)
+    assert result.status is Status.PASS
+    assert "sequence number 4" in result.evidence
+    assert ReplayExecuted().run(ReplayExecutedArgs(), FakeProbe()).status is Status.FAIL
+
+
+def test_replay_rejected_fails_when_the_replay_executes() -> None:
+    result = ReplayRejected().run(ReplayRejectedArgs(attempts=2), FakeProbe(replay_executes=True))
+    assert result.status is Status.FAIL
+    assert "executed again" in result.evidence
+
+
+def test_replay_rejected_passes_when_the_replay_does_not_execute() -> None:
+    result = ReplayRejected().run(ReplayRejectedArgs(), FakeProbe(replay_executes=False))
+    assert result.status is Status.PASS, result.evidence
+
+
+def test_replay_rejected_after_restart_restarts_the_spacecraft() -> None:
+    probe = FakeProbe(replay_executes=False, restart_forgets=True)
+    assert ReplayRejected().run(ReplayRejectedArgs(), probe).passed
+    result = ReplayRejected().run(ReplayRejectedArgs(after_restart=True), probe)
+    assert probe.restarts == ["spacecraft"]
+    assert result.status is Status.FAIL
+    assert "restart" in result.evidence
+
+
+def test_replay_rejected_fails_clearly_when_nothing_is_heard() -> None:
+    result = ReplayRejected().run(ReplayRejectedArgs(), FakeProbe(hear_frame=False))
+    assert result.status is Status.FAIL
+    assert "no uplink frame heard" in result.evidence
+
+
+def test_command_round_trip_passes_on_completion_and_fails_otherwise() -> None:
+    args = CommandRoundTripArgs(within=1)
+    assert CommandRoundTrip().run(args, FakeProbe()).passed
+    result = CommandRoundTrip().run(args, FakeProbe(command_status="sent"))
+    assert result.status is Status.FAIL
+    assert "'sent'" in result.evidence
+
+
+def test_telemetry_fresh_compares_the_age_with_the_limit() -> None:
+    args = TelemetryFreshArgs(max_age=15)
+    assert TelemetryFresh().run(args, FakeProbe(telemetry_age=3.0)).passed
+    assert not TelemetryFresh().run(args, FakeProbe(telemetry_age=40.0)).passed
+    assert not TelemetryFresh().run(args, FakeProbe(telemetry_age=None)).passed
+
+
+@pytest.mark.parametrize(
+    ("check", "args"),
+    [
+        (ReplayExecuted(), ReplayExecutedArgs()),
+        (ReplayRejected(), ReplayRejectedArgs()),
+        (CommandRoundTrip(), CommandRoundTripArgs()),
+        (TelemetryFresh(), TelemetryFreshArgs()),
+    ],
+)
+def test_unreachable_instance_is_a_clear_failure(check: object, args: object) -> None:
+    result = check.run(args, FakeProbe(unreachable=True))  # type: ignore[attr-defined]
+    assert result.status is Status.FAIL
+    assert "could not observe" in result.evidence
