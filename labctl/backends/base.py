@@ -3,7 +3,9 @@
 A backend receives an :class:`InstancePlan` (engine-neutral: hosts, networks, images,
 limits, capabilities) and runs it. The six operations are ``up``, ``down``, ``exec``,
 ``copy_to``/``copy_from`` (the copy pair), ``logs`` and ``status``; the scenario engine
-adds ``restart`` (a host re-reads its configuration) and ``connect``/``disconnect``.
+adds ``stat``, ``restart`` (a host re-reads its configuration) and ``connect``/``disconnect``.
+The copy pair and ``stat`` also work on a host that is created but not yet started: ``up``
+calls its ``before_start`` hook there, so file changes need no restart.
 Implementations are registered by name (``docker``; ``swarm`` later) and looked up with
 :func:`get_backend`; the built-in ones are imported only when asked for, so importing
 this module stays cheap.
@@ -59,6 +61,15 @@ class FileSpec:
     mode: int = 0o644
     uid: int = 0
     gid: int = 0
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """Mode and owner of a file or directory in a host."""
+
+    mode: int
+    uid: int
+    gid: int
 
 
 @dataclass(frozen=True)
@@ -149,13 +160,24 @@ class DownReport:
         return bool(self.containers or self.networks or self.volumes)
 
 
+#: Called by ``up`` once every host is created (and its plan files written), before any
+#: starts: the copy pair and ``stat`` work then. If it raises, ``up`` removes everything.
+BeforeStart = Callable[[InstancePlan], None]
+
+
 class Backend(Protocol):
     """A container engine that runs lab instances. Methods raise BackendError on failure."""
 
     name: str
 
-    def up(self, plan: InstancePlan, progress: Progress = no_progress) -> list[HostStatus]:
-        """Create and start everything; all hosts healthy, or nothing left behind."""
+    def up(
+        self,
+        plan: InstancePlan,
+        progress: Progress = no_progress,
+        before_start: BeforeStart | None = None,
+    ) -> list[HostStatus]:
+        """Create everything, call ``before_start``, start; all hosts healthy, or nothing
+        left behind."""
         ...
 
     def down(self, instance_id: str, progress: Progress = no_progress) -> DownReport:
@@ -174,6 +196,10 @@ class Backend(Protocol):
 
     def copy_from(self, instance_id: str, host: str, path: str) -> bytes:
         """Read one regular file out of ``host``."""
+        ...
+
+    def stat(self, instance_id: str, host: str, path: str) -> FileStat | None:
+        """Mode and owner of ``path`` in ``host`` (None when it does not exist)."""
         ...
 
     def logs(self, instance_id: str, host: str, tail: int = 200) -> str:

@@ -9,8 +9,10 @@ published ports to 127.0.0.1. The plan puts only its gateway (a TCP relay) there
 a host students control: that network's bridge address is the host's, and the engine
 forwards anything leaving it (see docs/backends.md).
 
-``up`` creates networks, volumes and containers, starts the containers in parallel and
-waits for every health check; on any failure, or Ctrl-C, it removes what it created.
+``up`` creates networks, volumes and containers, writes the plan's files, calls its
+``before_start`` hook (the archive API works on created containers, named volumes
+included), starts the containers in parallel and waits for every health check; on any
+failure, or Ctrl-C, it removes what it created.
 Everything carries ``org.labctl.instance=<id>``, which is what ``down`` removes by.
 """
 
@@ -43,9 +45,11 @@ from labctl.backends.base import (
     LAB_LABEL,
     MANAGED_LABEL,
     ROLE_LABEL,
+    BeforeStart,
     DownReport,
     ExecResult,
     FileSpec,
+    FileStat,
     HostPlan,
     HostStatus,
     InstancePlan,
@@ -132,11 +136,18 @@ class DockerBackend:
 
     # --- up / down ---------------------------------------------------------------------
 
-    def up(self, plan: InstancePlan, progress: Progress = no_progress) -> list[HostStatus]:
+    def up(
+        self,
+        plan: InstancePlan,
+        progress: Progress = no_progress,
+        before_start: BeforeStart | None = None,
+    ) -> list[HostStatus]:
         self._refuse_existing(plan.instance_id)
         created = _Created()
         try:
             self._create_all(plan, created, progress)
+            if before_start is not None:
+                before_start(plan)
             self._start_all(created.containers, progress)
             self._wait_healthy(plan, created.containers, progress)
         except BaseException:
@@ -318,12 +329,23 @@ class DockerBackend:
     def copy_from(self, instance_id: str, host: str, path: str) -> bytes:
         container = self.container(instance_id, host)
         operation = f"copy {path} out of {container.name}"
-        with engine_call(operation):
-            chunks, stat = container.get_archive(path)
-            if int((stat or {}).get("size", 0)) > MAX_COPY_BYTES:
-                raise BackendError(operation, f"larger than {MAX_COPY_BYTES} octets")
-            data = b"".join(chunks)
-        return _file_from_tar(data, operation)
+        return _file_from_tar(_archive_of(container, path, operation), operation)
+
+    def stat(self, instance_id: str, host: str, path: str) -> FileStat | None:
+        """From the archive's header: the engine reads as root, capabilities or not."""
+        container = self.container(instance_id, host)
+        operation = f"stat {path} in {container.name}"
+        try:
+            data = _archive_of(container, path, operation)
+        except BackendError as exc:
+            if isinstance(exc.__cause__, docker.errors.NotFound):
+                return None
+            raise
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            first = tar.next()
+        if first is None:
+            raise BackendError(operation, "the engine sent an empty archive")
+        return FileStat(first.mode & 0o7777, first.uid, first.gid)
 
     def logs(self, instance_id: str, host: str, tail: int = 200) -> str:
         container = self.container(instance_id, host)
@@ -546,6 +568,15 @@ def _tar_of(files: Mapping[str, FileSpec]) -> bytes:
                 info.size = len(spec.content)
                 tar.addfile(info, io.BytesIO(spec.content))
     return buffer.getvalue()
+
+
+def _archive_of(container: Container, path: str, operation: str) -> bytes:
+    """``path`` (and what is under it) as a tar archive, through the archive API."""
+    with engine_call(operation):
+        chunks, stat = container.get_archive(path)
+        if int((stat or {}).get("size", 0)) > MAX_COPY_BYTES:
+            raise BackendError(operation, f"larger than {MAX_COPY_BYTES} octets")
+        return b"".join(chunks)
 
 
 def _file_from_tar(data: bytes, operation: str) -> bytes:

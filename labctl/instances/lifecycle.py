@@ -3,24 +3,41 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from labctl.backends.base import Backend, DownReport, HostStatus, Progress, no_progress
+from labctl.backends.base import (
+    Backend,
+    DownReport,
+    HostStatus,
+    InstancePlan,
+    Progress,
+    no_progress,
+)
 from labctl.errors import LabctlError, NotFoundError
 from labctl.instances.ids import instance_id
 from labctl.instances.plan import host_roles, plan_instance
 from labctl.instances.provision import initial_files
 from labctl.instances.store import Event, InstanceRecord, InstanceStore, Ports
-from labctl.scenario import InjectContext, InjectLog, apply_injects, lab_injects, parameters
+from labctl.scenario import (
+    InjectContext,
+    InjectLog,
+    PlacedInject,
+    apply_file_injects,
+    apply_live_injects,
+    lab_injects,
+    parameters,
+)
 from labctl.scenario import variables as template_variables
 from labctl.spec import LoadedLab
 
 ATTACKER = "attacker"
 PASSWORD_ENV = "LABCTL_STUDENT_PASSWORD"
 SEED_LIMIT = 2**31
+#: apply_file_injects or apply_live_injects
+ApplyPhase = Callable[[InjectContext, list[PlacedInject], Callable[[InjectLog], None]], object]
 
 
 @dataclass(frozen=True)
@@ -45,43 +62,58 @@ class Instances:
         progress: Progress = no_progress,
     ) -> InstanceRecord:
         """Plan, record, bring up ``student``'s instance of ``loaded`` and apply the lab's
-        injects with the student's parameters; all or nothing."""
+        injects with the student's parameters; all or nothing.
+
+        Injects that change only files go into the created hosts before their first start
+        (the backend's ``before_start``), so no host restarts; the others need running
+        hosts and come once every host is healthy."""
         record = self._new_record(loaded, student, seed)
-        plan = plan_instance(
-            loaded,
-            record.id,
-            student=student,
-            seed=record.seed,
-            environment={ATTACKER: {PASSWORD_ENV: record.access["password"]}},
-            files=initial_files(host_roles(loaded)),
-        )
+        plan = self._plan(loaded, record)
+        ctx, injects = self._scenario(loaded, record), lab_injects(loaded.spec)
         self.store.reserve(record)
         try:
-            hosts = self.backend.up(plan, progress)
+            hosts = self.backend.up(
+                plan, progress, before_start=lambda _: self._apply(apply_file_injects, ctx, injects)
+            )
         except BaseException:
             self.store.delete(record.id)
             raise
         try:
-            self._apply_scenario(loaded, record)
+            self._apply(apply_live_injects, ctx, injects)
         except BaseException:
             self._roll_back(record.id, progress)
             raise
         self.store.update(record.id, status="running", ports=ports_of(hosts))
         return self.get(record.id)
 
-    def _apply_scenario(self, loaded: LoadedLab, record: InstanceRecord) -> list[InjectLog]:
-        """The lab's injects, rendered with the student's parameters; each one recorded."""
+    def _plan(self, loaded: LoadedLab, record: InstanceRecord) -> InstancePlan:
+        return plan_instance(
+            loaded,
+            record.id,
+            student=record.student,
+            seed=record.seed,
+            environment={ATTACKER: {PASSWORD_ENV: record.access["password"]}},
+            files=initial_files(host_roles(loaded)),
+        )
+
+    def _scenario(self, loaded: LoadedLab, record: InstanceRecord) -> InjectContext:
+        """What the lab's injects work with: rendered with the student's parameters."""
         params = parameters(loaded.spec, record.student, record.seed)
         names = template_variables(params.values, record.student, record.id, loaded.id)
         hidden = frozenset(params.secrets().values())
-        ctx = InjectContext(self.backend, record.id, loaded.root, names, host_roles(loaded), hidden)
+        return InjectContext(
+            self.backend, record.id, loaded.root, names, host_roles(loaded), hidden
+        )
+
+    def _apply(self, phase: ApplyPhase, ctx: InjectContext, injects: list[PlacedInject]) -> None:
+        """One phase of the lab's injects, each one recorded in the events table."""
 
         def remember(log: InjectLog) -> None:
             now = datetime.now(UTC).isoformat(timespec="seconds")
-            event = Event(record.id, now, log.kind, log.host, log.summary, log.changed)
+            event = Event(ctx.instance_id, now, log.kind, log.host, log.summary, log.changed)
             self.store.add_event(event)
 
-        return apply_injects(ctx, lab_injects(loaded.spec), remember)
+        phase(ctx, injects, remember)
 
     def _roll_back(self, ident: str, progress: Progress) -> None:
         """Remove a half-made instance; the error that caused it is the one to report."""

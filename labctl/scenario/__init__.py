@@ -1,6 +1,7 @@
 """The scenario engine: per-student parameters and the lab's injects on a live instance.
 
-Sits between :mod:`labctl.instances` (which calls it after ``up``) and the backends and
+Sits between :mod:`labctl.instances` (which calls it during ``up``: file injects before
+the hosts' first start, the others once they are healthy) and the backends and
 spec below it. Appliers are registered by the inject kinds of the spec's vocabulary.
 """
 
@@ -10,7 +11,9 @@ from labctl.scenario.context import InjectContext, InjectError, InjectLog
 from labctl.scenario.engine import (
     InjectFailed,
     PlacedInject,
+    apply_file_injects,
     apply_injects,
+    apply_live_injects,
     lab_injects,
     parameters,
     variables,
@@ -26,7 +29,9 @@ __all__ = [
     "InjectLog",
     "PlacedInject",
     "RenderError",
+    "apply_file_injects",
     "apply_injects",
+    "apply_live_injects",
     "lab_injects",
     "parameters",
     "render",

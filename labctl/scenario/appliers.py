@@ -3,8 +3,10 @@
 Appliers work through the backend interface only (exec with argument lists, copy_to,
 copy_from), are idempotent (a second application changes nothing and says so) and
 return an :class:`InjectLog`. ``restarts``: a change is read by the host's program only
-at start; ``volatile``: the change lives in the running host (processes, firewall) and
-would not survive a restart, so the engine applies it after the restarts.
+at start; such an applier uses only the copy pair and ``stat`` (no command), because
+``labctl up`` runs it on created hosts before their first start; ``volatile``: the
+change lives in the running host (processes, firewall) and would not survive a restart,
+so the engine applies it after the restarts.
 """
 
 from __future__ import annotations

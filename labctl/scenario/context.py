@@ -10,8 +10,7 @@ from typing import Any, Final
 from labctl.backends.base import Backend, ExecResult, FileSpec
 from labctl.errors import LabctlError
 
-#: Host programs run as this user; it may read what the hosts' root may not (no capabilities).
-SERVICE_USER: Final = "labctl"
+PASSWD: Final = "/etc/passwd"
 
 
 class InjectError(LabctlError):
@@ -65,17 +64,10 @@ class InjectContext:
         return result.output
 
     def stat(self, host: str, path: str) -> FileMeta | None:
-        """Mode and owner of ``path``; None when it does not exist.
-
-        Tried as root, then as the service user: on hosts without capabilities root
-        cannot even look into the service user's 0700 directories (the keys).
-        """
-        for user in ("root", SERVICE_USER):
-            result = self.run(host, ["stat", "-c", "%a %u %g", path], user)
-            fields = result.output.split()
-            if result.exit_code == 0 and len(fields) == 3 and all(f.isdigit() for f in fields):
-                return FileMeta(int(fields[0], 8), int(fields[1]), int(fields[2]))
-        return None
+        """Mode and owner of ``path``; None when it does not exist. Through the backend's
+        ``stat``, not a command: it works before the host's first start too."""
+        found = self.backend.stat(self.instance_id, host, path)
+        return None if found is None else FileMeta(found.mode, found.uid, found.gid)
 
     def read(self, host: str, path: str) -> bytes:
         return self.backend.copy_from(self.instance_id, host, path)
@@ -85,9 +77,11 @@ class InjectContext:
         self.backend.copy_to(self.instance_id, host, {path: spec})
 
     def ids(self, host: str, owner: str) -> tuple[int, int]:
-        """(uid, gid) of the account ``owner`` on ``host``."""
-        uid = self.check(host, ["id", "-u", owner]).strip()
-        gid = self.check(host, ["id", "-g", owner]).strip()
-        if not (uid.isdigit() and gid.isdigit()):
-            raise InjectError(f"no account {owner!r} on {host}")
-        return int(uid), int(gid)
+        """(uid, gid) of the account ``owner`` on ``host``, read from its ``/etc/passwd``
+        (as ``id -u``/``id -g`` would say; no command, so before the first start too)."""
+        passwd = self.read(host, PASSWD).decode("utf-8", errors="replace")
+        for line in passwd.splitlines():
+            name, _, uid, gid, *_ = [*line.split(":"), "", "", "", ""]
+            if owner in (name, uid) and uid.isdigit() and gid.isdigit():
+                return int(uid), int(gid)
+        raise InjectError(f"no account {owner!r} on {host}")

@@ -1,14 +1,20 @@
-"""Apply a lab's injects to a live instance: render, apply, restart, log.
+"""Apply a lab's injects to an instance: render, apply, restart, log.
 
 Order: the lab's set-up ``injects`` first, then each weakness's ``injects``, each list in
-file order. Injects that change files are applied first; the hosts whose programs read
-a changed file are restarted (and waited for until healthy); injects that change the
-running host (processes, firewall rules: lost on a restart) come last.
+file order. Injects that change only files (``Applier.restarts``) come first; then
+injects that need the running host (accounts, networks); injects that change the
+running host's processes or firewall (``volatile``: lost on a restart) come last.
+
+``labctl up`` applies the file injects to the created hosts before their first start
+(:func:`apply_file_injects`, from the backend's ``before_start`` hook), so nothing is
+restarted, and the rest once they are healthy (:func:`apply_live_injects`).
+:func:`apply_injects` applies everything to a running instance, restarting the hosts
+whose programs read a changed file (and waiting until they are healthy).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,30 +69,57 @@ def variables(params: Mapping[str, Any], student: str, instance: str, lab: str) 
 Record = Callable[[InjectLog], None]
 
 
+def _no_record(log: InjectLog) -> None:
+    del log
+
+
 def apply_injects(
-    ctx: InjectContext, injects: list[PlacedInject], record: Record = lambda _: None
+    ctx: InjectContext, injects: list[PlacedInject], record: Record = _no_record
 ) -> list[InjectLog]:
-    """Apply every inject, restart hosts whose configuration changed; the logs, in order."""
-    logs: list[InjectLog] = []
-    restart: list[str] = []
-    for placed, applier, host in _resolved(injects, volatile=False):
-        log = _apply_one(ctx, placed, applier, host)
-        if log.changed and applier.restarts and host not in restart:
-            restart.append(host)
-        logs.append(log)
-        record(log)
-    for host in restart:
+    """Apply every inject to a running instance, restarting the hosts whose configuration
+    files changed before the volatile injects; the logs, in order."""
+    logs = apply_file_injects(ctx, injects, record)
+    for host in dict.fromkeys(log.host for log in logs if log.changed):
         logs.append(_restart(ctx, host))
         record(logs[-1])
-    for placed, applier, host in _resolved(injects, volatile=True):
+    return logs + apply_live_injects(ctx, injects, record)
+
+
+def apply_file_injects(
+    ctx: InjectContext, injects: list[PlacedInject], record: Record = _no_record
+) -> list[InjectLog]:
+    """The injects that change only files: they work on hosts not started yet."""
+    return _apply_phase(ctx, _resolved(injects, "files"), record)
+
+
+def apply_live_injects(
+    ctx: InjectContext, injects: list[PlacedInject], record: Record = _no_record
+) -> list[InjectLog]:
+    """The injects that need a running host: accounts and networks, then volatile ones."""
+    live = [*_resolved(injects, "live"), *_resolved(injects, "volatile")]
+    return _apply_phase(ctx, live, record)
+
+
+Resolved = tuple[PlacedInject, Applier[Any], str]
+
+
+def _apply_phase(
+    ctx: InjectContext, resolved: Iterable[Resolved], record: Record
+) -> list[InjectLog]:
+    logs = []
+    for placed, applier, host in resolved:
         logs.append(_apply_one(ctx, placed, applier, host))
         record(logs[-1])
     return logs
 
 
-def _resolved(
-    injects: list[PlacedInject], *, volatile: bool
-) -> Iterator[tuple[PlacedInject, Applier[Any], str]]:
+def _phase(applier: Applier[Any]) -> str:
+    if applier.restarts:
+        return "files"
+    return "volatile" if applier.volatile else "live"
+
+
+def _resolved(injects: list[PlacedInject], phase: str) -> Iterator[Resolved]:
     for placed in injects:
         kind, host = placed.inject.kind, placed.inject.host
         applier = APPLIERS.get(kind)
@@ -95,7 +128,7 @@ def _resolved(
         host = host or applier.default_host
         if host is None:
             raise InjectFailed(placed.where, kind, "?", "name the target host (host: ...)")
-        if applier.volatile == volatile:
+        if _phase(applier) == phase:
             yield placed, applier, host
 
 

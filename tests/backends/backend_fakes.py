@@ -6,7 +6,11 @@ leaves nothing behind. Only behaviour the backend relies on is modelled.
 
 from __future__ import annotations
 
+import copy
+import io
 import itertools
+import posixpath
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,12 +114,34 @@ class FakeContainer:
         self.archives.append((path, data))
         return True
 
+    def get_archive(self, path: str) -> tuple[list[bytes], dict[str, Any]]:
+        """``path`` as the newest archive put here holds it (created containers too)."""
+        for destination, data in reversed(self.archives):
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                found = {m.name: m for m in tar.getmembers()}
+                member = found.get(posixpath.relpath(path, destination))
+                if member is not None:
+                    return [_tar_of_member(tar, member)], {"size": member.size}
+        from docker.errors import NotFound
+
+        raise NotFound(f"Could not find the file {path} in container {self.name}")
+
     def logs(self, tail: int = 0) -> bytes:
         return b"log line\n"
 
     def remove(self, force: bool = False, v: bool = False) -> None:
         self.client.containers.objects.remove(self)
         self.client.removed.append(("container", self.name))
+
+
+def _tar_of_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as out:
+        content = tar.extractfile(member) if member.isfile() else None
+        renamed = copy.copy(member)
+        renamed.name = posixpath.basename(member.name)
+        out.addfile(renamed, content)
+    return buffer.getvalue()
 
 
 class _Collection:

@@ -15,7 +15,9 @@ from labctl.backends.base import (
     FORWARDS_LABEL,
     INSTANCE_LABEL,
     FileSpec,
+    FileStat,
     HostPlan,
+    InstancePlan,
 )
 from labctl.backends.docker import (
     ACCESS_NETWORK_OPTIONS,
@@ -118,6 +120,42 @@ def test_files_are_written_before_start_into_their_deepest_common_directory(
     assert members["keys"].isdir()
     assert members["keys"].mode == 0o700
     assert members["keys/a.key"].mode == 0o600
+
+
+def test_before_start_runs_once_created_with_the_files_and_before_any_start(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    starts: list[str] = []
+    fake_client.on_start = lambda container: starts.append(container.name)
+    seen: list[object] = []
+
+    def before_start(plan: InstancePlan) -> None:
+        seen.append(len(starts))
+        seen.append(backend.stat(plan.instance_id, "spacecraft", "/etc/labctl/keys/a.key"))
+        seen.append(backend.stat(plan.instance_id, "spacecraft", "/etc/labctl/none.yaml"))
+        backend.copy_to(plan.instance_id, "spacecraft", {"/etc/labctl/x.yaml": FileSpec(b"x: 1")})
+        seen.append(backend.copy_from(plan.instance_id, "spacecraft", "/etc/labctl/x.yaml"))
+
+    backend.up(small_plan(), before_start=before_start)
+    key = small_plan().host("spacecraft").files["/etc/labctl/keys/a.key"]
+    assert seen == [0, FileStat(0o600, key.uid, key.gid), None, b"x: 1"]
+    assert len(starts) == 3
+
+
+@pytest.mark.parametrize("failure", [BackendError("inject", "boom"), KeyboardInterrupt()])
+def test_a_failing_before_start_rolls_back_everything(
+    backend: DockerBackend, fake_client: FakeClient, failure: BaseException
+) -> None:
+    starts: list[str] = []
+    fake_client.on_start = lambda container: starts.append(container.name)
+
+    def before_start(plan: InstancePlan) -> None:
+        raise failure
+
+    with pytest.raises(type(failure)):
+        backend.up(small_plan(), before_start=before_start)
+    assert starts == []
+    assert fake_client.everything() == []
 
 
 def test_put_files_rejects_relative_paths() -> None:

@@ -6,9 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from labctl.backends.base import (
+    BeforeStart,
     DownReport,
     ExecResult,
     FileSpec,
+    FileStat,
     HostStatus,
     InstancePlan,
     Progress,
@@ -16,6 +18,8 @@ from labctl.backends.base import (
     register_backend,
 )
 from labctl.errors import BackendError, NotFoundError
+
+PASSWD = b"root:x:0:0:root:/root:/bin/sh\nlabctl:x:10001:10001::/var/lib/labctl:/bin/false\n"
 
 
 @register_backend("memory")
@@ -28,10 +32,21 @@ class MemoryBackend:
     files: ClassVar[dict[tuple[str, str, str], FileSpec]] = {}
     restarts: ClassVar[list[tuple[str, str]]] = []
 
-    def up(self, plan: InstancePlan, progress: Progress = no_progress) -> list[HostStatus]:
+    def up(
+        self,
+        plan: InstancePlan,
+        progress: Progress = no_progress,
+        before_start: BeforeStart | None = None,
+    ) -> list[HostStatus]:
         if MemoryBackend.fail_up:
             raise BackendError("bring up", MemoryBackend.fail_up)
-        self.engines[plan.instance_id] = plan
+        self.engines[plan.instance_id] = plan  # created: the copy pair and stat work
+        try:
+            if before_start is not None:
+                before_start(plan)
+        except BaseException:
+            del self.engines[plan.instance_id]
+            raise
         for host in plan.hosts:
             progress(host.name, "healthy")
         return self.status(plan.instance_id)
@@ -52,12 +67,13 @@ class MemoryBackend:
         self, instance_id: str, host: str, argv: Sequence[str], user: str = "root"
     ) -> ExecResult:
         self._plan(instance_id, host)
-        if argv[:1] == ["stat"]:  # every file exists, 0644 labctl unless written
-            spec = self.files.get((instance_id, host, argv[-1]), FileSpec(b"", 0o644, 10001, 10001))
-            return ExecResult(0, f"{spec.mode:o} {spec.uid} {spec.gid}\n")
-        if argv[:1] == ["id"]:
-            return ExecResult(0, "0\n" if argv[-1] == "root" else "10001\n")
         return ExecResult(0, " ".join(argv))
+
+    def stat(self, instance_id: str, host: str, path: str) -> FileStat:
+        """Every file exists: 0644 labctl unless written."""
+        self._plan(instance_id, host)
+        spec = self.files.get((instance_id, host, path), FileSpec(b"", 0o644, 10001, 10001))
+        return FileStat(spec.mode, spec.uid, spec.gid)
 
     def copy_to(self, instance_id: str, host: str, files: Mapping[str, FileSpec]) -> None:
         self._plan(instance_id, host)
@@ -67,6 +83,8 @@ class MemoryBackend:
     def copy_from(self, instance_id: str, host: str, path: str) -> bytes:
         self._plan(instance_id, host)
         spec = self.files.get((instance_id, host, path))
+        if spec is None and path == "/etc/passwd":
+            return PASSWD
         return spec.content or b"" if spec is not None else b""
 
     def restart(self, instance_id: str, host: str) -> HostStatus:

@@ -38,7 +38,6 @@ def backend() -> FakeBackend:
                     "/etc/labctl/spacecraft.yaml": config("spacecraft"),
                     "/etc/labctl/keys/uplink.key": key(),
                 },
-                root_capable=False,
                 sshd_pid=None,
                 networks={"rf"},
             ),

@@ -1,8 +1,9 @@
 """A fake host engine for the appliers: files with mode and owner, accounts, sshd, iptables.
 
-It implements just enough of each command the appliers run (stat, id, getent, useradd,
-usermod, chpasswd, cat, kill, sshd, iptables) to show what they change, through the same
-backend interface as the Docker backend.
+It implements just enough of each command the appliers run (id, getent, useradd,
+usermod, chpasswd, cat, kill, sshd, iptables) and of ``stat`` and ``/etc/passwd`` to show
+what they change, through the same backend interface as the Docker backend. ``started``:
+False models a created host that has not run yet (no commands, files only).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from labctl.backends.base import DownReport, ExecResult, FileSpec, HostStatus
+from labctl.backends.base import DownReport, ExecResult, FileSpec, FileStat, HostStatus
 from labctl.errors import BackendError
 
 UIDS = {"root": 0, "labctl": 10001}
@@ -23,8 +24,12 @@ class FakeHost:
     sshd_pid: int | None = 41
     rules: list[tuple[str, ...]] = field(default_factory=list)
     networks: set[str] = field(default_factory=set)
-    #: root without capabilities (spacecraft): cannot look into labctl's 0700 directories
-    root_capable: bool = True
+    started: bool = True
+
+    def passwd(self) -> bytes:
+        lines = [f"{name}:x:{uid}:{uid}::/:/bin/sh" for name, uid in UIDS.items()]
+        lines += [f"{n}:x:1000:1000::/home/{n}:{u['shell']}" for n, u in self.users.items()]
+        return "\n".join([*lines, ""]).encode()
 
 
 @dataclass
@@ -48,10 +53,16 @@ class FakeBackend:
             self.writes.append((host, path))
 
     def copy_from(self, instance_id: str, host: str, path: str) -> bytes:
+        if path == "/etc/passwd":
+            return self.host(host).passwd()
         spec = self.host(host).files.get(path)
         if spec is None or spec.content is None:
             raise BackendError(f"copy {path} out of {host}", "no such file")
         return spec.content
+
+    def stat(self, instance_id: str, host: str, path: str) -> FileStat | None:
+        spec = self.host(host).files.get(path)
+        return None if spec is None else FileStat(spec.mode, spec.uid, spec.gid)
 
     # --- commands ----------------------------------------------------------------------------
     def exec(
@@ -59,19 +70,13 @@ class FakeBackend:
     ) -> ExecResult:
         self.commands.append((host, tuple(argv)))
         target = self.host(host)
+        if not target.started:
+            raise BackendError(f"exec {argv[0]} in {host}", "container is not running")
         handler = getattr(self, f"_cmd_{argv[0].rsplit('/', 1)[-1].replace('3', '')}", None)
         if handler is None:
             return ExecResult(127, f"{argv[0]}: not found")
         result: ExecResult = handler(target, list(argv[1:]), user)
         return result
-
-    def _cmd_stat(self, host: FakeHost, args: list[str], user: str) -> ExecResult:
-        spec = host.files.get(args[-1])
-        if spec is None:
-            return ExecResult(1, f"stat: cannot stat '{args[-1]}': No such file or directory")
-        if user == "root" and not host.root_capable and spec.uid != 0:
-            return ExecResult(1, f"stat: cannot stat '{args[-1]}': Permission denied")
-        return ExecResult(0, f"{spec.mode:o} {spec.uid} {spec.gid}\n")
 
     def _cmd_id(self, host: FakeHost, args: list[str], user: str) -> ExecResult:
         name = args[-1]

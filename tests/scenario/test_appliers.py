@@ -139,7 +139,7 @@ def test_write_file_errors(ctx: InjectContext) -> None:
         apply(ctx, "write_file", "attacker", path="/etc/x", template="../escape.j2")
     with pytest.raises(InjectError, match="cannot be read"):
         apply(ctx, "write_file", "attacker", path="/etc/x", template="templates/none.j2")
-    with pytest.raises(InjectError, match="no such user"):
+    with pytest.raises(InjectError, match=r"no account 'nobody2' on attacker"):
         apply(ctx, "write_file", "attacker", path="/etc/x", content="x", owner="nobody2")
 
 

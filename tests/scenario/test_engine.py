@@ -14,7 +14,9 @@ from labctl.scenario import (
     InjectContext,
     InjectFailed,
     PlacedInject,
+    apply_file_injects,
     apply_injects,
+    apply_live_injects,
     lab_injects,
     parameters,
     render_briefing,
@@ -54,6 +56,28 @@ def test_file_injects_then_restarts_then_volatile_injects(
     again = apply_injects(ctx, injects)
     assert [log.changed for log in again] == [False] * 4
     assert backend.restarted == ["spacecraft", "rf-link"]  # nothing changed: no restart
+
+
+def test_file_injects_work_on_hosts_not_started_and_the_rest_after(
+    ctx: InjectContext, backend: FakeBackend
+) -> None:
+    injects = [
+        placed("injects[0]", "port", "ground-station", port=22, open=False),
+        placed("injects[1]", "add_user", "ground-station", user="op"),
+        placed("injects[2]", "set_config", "spacecraft", file=SC, key="scid", value=7),
+        placed("injects[3]", "write_file", "attacker", path="/etc/motd", content="hi\n"),
+    ]
+    for host in backend.hosts.values():
+        host.started = False  # exec fails: only files, stat and /etc/passwd
+    files = apply_file_injects(ctx, injects)
+    assert [(log.kind, log.changed) for log in files] == [("set_config", 1), ("write_file", 1)]
+    assert backend.commands == []
+    for host in backend.hosts.values():
+        host.started = True
+    live = apply_live_injects(ctx, injects)
+    assert [log.kind for log in live] == ["add_user", "port"]
+    assert backend.restarted == []
+    assert [log.changed for log in apply_file_injects(ctx, injects)] == [False, False]
 
 
 def test_an_inject_that_fails_is_named_as_in_the_lab_file(ctx: InjectContext) -> None:
