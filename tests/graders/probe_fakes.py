@@ -41,7 +41,11 @@ class FakeProbe:
         return 0, json.dumps({"sent": int(argv[-1])})
 
     def api(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None, token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        token: str | None = None,
     ) -> tuple[int, Any]:
         if self.unreachable:
             raise BackendError("mission control", "connection refused")

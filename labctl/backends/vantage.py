@@ -1,0 +1,61 @@
+"""Grader vantages: a short-lived extra container inside one instance.
+
+A vantage is created at grading time from a lab image, attached to one of the instance's
+networks (more with :meth:`Backend.connect`), reached with :meth:`Backend.exec` under its
+``host`` name, and removed afterwards. It carries the instance label, so ``down`` removes
+a vantage that a crash left behind. Engine-neutral: each backend registers an implementation.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final, Protocol
+
+from labctl.backends.base import Backend
+from labctl.errors import NotFoundError
+
+#: Label on every vantage: the grading run that made it.
+RUN_LABEL: Final = "org.labctl.grading-run"
+
+
+class Vantages(Protocol):
+    def run_vantage(
+        self,
+        instance_id: str,
+        host: str,
+        *,
+        image: str,
+        network: str,
+        labels: Mapping[str, str],
+        command: Sequence[str] = ("sleep", "infinity"),
+    ) -> None:
+        """Create and start ``host`` from ``image`` on the instance's ``network``."""
+        ...
+
+    def remove_vantage(self, instance_id: str, host: str) -> bool:
+        """Remove the vantage ``host``; False if there was none."""
+        ...
+
+
+_BUILTIN: Final = {"docker": "labctl.backends.docker_vantage"}
+VantagesFactory = Callable[[Backend], Vantages]
+_REGISTRY: dict[str, VantagesFactory] = {}
+
+
+def register_vantages(name: str) -> Callable[[VantagesFactory], VantagesFactory]:
+    def register(factory: VantagesFactory) -> VantagesFactory:
+        _REGISTRY[name] = factory
+        return factory
+
+    return register
+
+
+def vantages_for(backend: Backend) -> Vantages:
+    """The vantage operations of ``backend``'s engine."""
+    if backend.name not in _REGISTRY and backend.name in _BUILTIN:
+        importlib.import_module(_BUILTIN[backend.name])
+    factory = _REGISTRY.get(backend.name)
+    if factory is None:
+        raise NotFoundError("vantage support", backend.name, hint="this backend has none")
+    return factory(backend)

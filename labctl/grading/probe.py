@@ -1,0 +1,91 @@
+"""The live Probe: what graders observe of one running instance, through the backend."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import httpx
+
+from labctl.backends.base import Backend
+from labctl.errors import CheckError
+from labctl.grading.vantage import GRADER_HOST
+
+SPACECRAFT: Final = "spacecraft"
+VANTAGE_SCRIPT: Final = ("python3", "-m", "labctl.grading.vantage_replay")
+TRUTH_PATH: Final = "/run/labctl/truth.json"
+#: Mission control's stock accounts (containers/mission-control/mission-control.yaml).
+STOCK_ACCOUNTS: Final = {
+    "operator": ("operator", "operator"),
+    "flight-director": ("flight-director", "flight-director-example"),
+}
+
+
+@dataclass
+class LiveProbe:
+    backend: Backend
+    instance_id: str
+    #: Mission control's base URL as the grader reaches it, e.g. http://127.0.0.1:49153
+    mission_control: str
+    vantage_host: str = GRADER_HOST
+    accounts: Mapping[str, tuple[str, str]] = field(default_factory=lambda: dict(STOCK_ACCOUNTS))
+    http_timeout: float = 10.0
+
+    def truth(self) -> dict[str, Any]:
+        result = self.backend.exec(self.instance_id, "spacecraft", ["cat", TRUTH_PATH])
+        if result.exit_code != 0:
+            raise CheckError("truth", f"spacecraft ground truth unreadable: {result.output}")
+        try:
+            document = json.loads(result.output)
+        except ValueError as exc:
+            raise CheckError("truth", f"spacecraft ground truth is not JSON: {exc}") from exc
+        return document if isinstance(document, dict) else {}
+
+    def vantage_exec(self, argv: Sequence[str], timeout: float = 60.0) -> tuple[int, str]:
+        bounded = ["timeout", f"{max(1, round(timeout))}", *argv]
+        result = self.backend.exec(self.instance_id, self.vantage_host, bounded, user="nobody")
+        return result.exit_code, result.output
+
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        token: str | None = None,
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            reply = httpx.request(
+                method,
+                f"{self.mission_control}{path}",
+                json=dict(body) if body is not None else None,
+                headers=headers,
+                timeout=self.http_timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise CheckError("mission control", f"{method} {path}: {exc!r}") from exc
+        try:
+            return reply.status_code, reply.json()
+        except ValueError:
+            return reply.status_code, reply.text
+
+    def credentials(self, role: str) -> tuple[str, str]:
+        if role not in self.accounts:
+            raise CheckError("credentials", f"no mission control account known for {role!r}")
+        return self.accounts[role]
+
+    def restart(self, host: str) -> None:
+        """Restart ``host``; a spacecraft's uplink is then re-initialised, as ground
+        operations do after a reboot (its FARM-1 starts again at V(R) = 0)."""
+        farm = self.truth() if host == SPACECRAFT else None
+        self.backend.restart(self.instance_id, host)
+        if farm is not None:
+            self._resync(int(farm["scid"]), int(farm["farm"]["vcid"]), int(farm["farm"]["vr"]))
+
+    def _resync(self, scid: int, vcid: int, vr: int) -> None:
+        numbers = ["--scid", str(scid), "--vcid", str(vcid), "--vr", str(vr)]
+        code, output = self.vantage_exec([*VANTAGE_SCRIPT, "resync", *numbers], 30.0)
+        if code != 0:
+            raise CheckError("restart", f"uplink not re-initialised after the restart: {output}")

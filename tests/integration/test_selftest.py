@@ -1,0 +1,56 @@
+"""``labctl selftest tc-replay`` on the real engine, one seed: every step as expected,
+and nothing left behind (instance, vantage)."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from live import REPO
+
+from labctl.backends.base import INSTANCE_LABEL
+from labctl.backends.docker import DockerBackend
+from labctl.cli.selftest import InstancesLauncher
+from labctl.grading.selftest import SelfTest, Step, Target
+from labctl.instances import Instances, InstanceStore
+from labctl.spec import LoadedLab, load_lab
+
+pytestmark = pytest.mark.docker
+
+
+class RecordingLauncher(InstancesLauncher):
+    """Remembers the instances it made, to prove afterwards that none is left."""
+
+    def __init__(self, instances: Instances, loaded: LoadedLab) -> None:
+        super().__init__(instances, loaded)
+        self.ids: list[str] = []
+
+    def up(self, seed: int) -> Target:
+        target = super().up(seed)
+        self.ids.append(target.instance_id)
+        return target
+
+
+def test_selftest_tc_replay_one_seed(
+    lab_backend: DockerBackend, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    manager = Instances(lab_backend, InstanceStore(tmp_path_factory.mktemp("state") / "db"))
+    launcher = RecordingLauncher(manager, load_lab(REPO / "labs" / "tc-replay"))
+    steps = SelfTest(launcher.loaded, lab_backend, launcher).run([secrets.randbelow(2**31)])
+    assert not [s for s in steps if not s.ok], "\n".join(_line(s) for s in steps)
+    names = [s.step for s in steps]
+    assert "replay-executed (before the fix)" in names
+    assert "replay-rejected-after-reboot (after the fix)" in names
+    assert names[-1] == "down"
+    assert launcher.ids
+    client = lab_backend.client
+    for ident in launcher.ids:
+        selector: dict[str, str | list[str] | bool] = {"label": f"{INSTANCE_LABEL}={ident}"}
+        assert client.containers.list(all=True, filters=selector) == []
+        assert client.networks.list(filters=selector) == []
+        assert client.volumes.list(filters=selector) == []
+
+
+def _line(step: Step) -> str:
+    mark = "ok" if step.ok else "SURPRISE"
+    return f"{mark:8} {step.step}: expected {step.expected}, observed {step.observed}"
