@@ -18,6 +18,7 @@ from labctl.backends.vantage import RUN_LABEL, register_vantages
 from labctl.errors import BackendError
 from labctl.grading import vantage_replay
 from labctl.grading.run import run_check
+from labctl.grading.selftest import SelfTest, Target
 from labctl.grading.vantage import GRADER_HOST, vantage
 from labctl.protocols.tc_frame import TcFrame, decode_control_command
 from labctl.spec.models import CheckRef
@@ -131,3 +132,33 @@ def test_replay_puts_farm_in_sequence_then_back() -> None:
     first, last = (decode_control_command(TcFrame.decode(d).data) for d in received[::2])
     assert first[1] == 255
     assert last[1] == 0  # N(S) + 1, modulo 256
+
+
+@dataclass
+class FakeLauncher:
+    downs: list[str] = field(default_factory=list)
+    fail_up: bool = False
+
+    def up(self, seed: int) -> Target:
+        if self.fail_up:
+            raise BackendError("up", "engine unreachable")
+        return Target(f"lab-{seed}", "http://127.0.0.1:1")
+
+    def down(self, instance_id: str) -> None:
+        self.downs.append(instance_id)
+
+
+def test_selftest_takes_the_instance_down_when_a_run_aborts() -> None:
+    launcher = FakeLauncher()
+    backend = cast(Backend, FakeVantageBackend(fail_connect=True))
+    steps = SelfTest(cast(Any, None), backend, launcher).run([7])
+    assert [(s.step, s.ok) for s in steps] == [("up", True), ("selftest", False), ("down", True)]
+    assert "no such network" in steps[1].observed
+    assert launcher.downs == ["lab-7"]
+
+
+def test_selftest_reports_a_failed_up_and_goes_on_with_the_next_seed() -> None:
+    steps = SelfTest(
+        cast(Any, None), cast(Backend, FakeVantageBackend()), FakeLauncher(fail_up=True)
+    )
+    assert [(s.seed, s.ok) for s in steps.run([1, 2])] == [(1, False), (2, False)]
