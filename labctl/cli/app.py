@@ -13,7 +13,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from labctl import __version__
-from labctl.cli import images, instances, labs, report, scenario
+from labctl.cli import images, instances, labs, report, scenario, selftest
 from labctl.cli.context import State, err, out, state
 from labctl.errors import LabctlError
 
@@ -72,6 +72,7 @@ app.add_typer(images.app, name="images")
 for command in (instances.up, instances.down, instances.status, instances.shell, instances.logs):
     app.command()(command)
 app.command()(scenario.briefing)
+app.command()(selftest.selftest)
 
 
 def _version(value: bool) -> None:
