@@ -158,3 +158,27 @@ def test_usage_error_exits_2(runner: CliRunner) -> None:
     result = runner.invoke(app, ["labs", "show"])
     assert result.exit_code == 2
     assert "Missing argument" in result.output
+
+
+def test_every_command_group_is_registered(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    for command in (
+        "labs",
+        "schema",
+        "report",
+        "images",
+        "up",
+        "down",
+        "status",
+        "shell",
+        "logs",
+        "briefing",
+        "selftest",
+    ):
+        assert f" {command} " in result.stdout, command
+
+
+def test_selftest_unknown_lab_is_one_line(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--labs-dir", str(LABS), "selftest", "tc-replya"])
+    assert result.exit_code == NotFoundError.exit_code
+    assert "did you mean 'tc-replay'" in result.stderr
