@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -42,6 +42,40 @@ def docker_client() -> Iterator[docker.DockerClient]:
         pytest.skip(f"Docker engine not reachable: {exc} -- these tests FAIL in CI")
     yield client
     client.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+#: Debian's Chromium as root in a sandbox with no network beyond loopback.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright; skip loudly without it (fail in CI)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _browser_unavailable("playwright is not installed")
+    if not os.access(CHROMIUM, os.X_OK):
+        _browser_unavailable(f"{CHROMIUM} not found")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        yield browser
+        browser.close()
+
+
+def _browser_unavailable(reason: str) -> None:
+    if in_ci():
+        pytest.fail(f"CI=true and the browser test cannot run: {reason}", pytrace=False)
+    pytest.skip(f"BROWSER TEST NOT RUN: {reason} -- apt-get install chromium; it FAILS in CI")
 
 
 # --- docker marker policy ------------------------------------------------------------------

@@ -9,8 +9,6 @@ housekeeping come back and show in mission control's API and in its UI, in Chrom
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,17 +21,6 @@ from labctl.instances import InstanceRecord, Instances, InstanceStore
 from labctl.spec import load_lab
 
 pytestmark = pytest.mark.docker
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="module")
@@ -105,28 +92,20 @@ def test_downlink_is_audible_from_the_attacker(
     assert capture.output.count("UDP") >= 3 or capture.output.count("5103") >= 3, capture.output
 
 
-def test_mission_control_ui_in_chromium(base_url: str) -> None:
-    if not shutil.which("chromium") and not os.access(CHROMIUM, os.X_OK):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true and Chromium is missing", pytrace=False)
-        pytest.skip("BROWSER TEST NOT RUN: apt-get install chromium; it FAILS in CI")
-    from playwright.sync_api import expect, sync_playwright
+@pytest.mark.browser
+def test_mission_control_ui_in_chromium(chromium: Any, base_url: str) -> None:
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 860})
-        page.goto(f"{base_url}/login")
-        page.get_by_label("User name").fill("operator")
-        page.get_by_label("Password").fill("operator")
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-        expect(page.locator("#link-state")).to_have_text("connected", timeout=20000)
-        first = page.locator("#hk-seq").inner_text()
-        expect(page.locator("#hk-seq")).not_to_have_text(first, timeout=15000)
-        page.screenshot(path="/tmp/mc-real-dashboard.png", full_page=True)
-        page.get_by_role("link", name="Commands").click()
-        page.get_by_role("button", name="Send PING").click()
-        expect(page.locator("#sent-table tbody tr").first).to_contain_text(
-            "completed", timeout=30000
-        )
-        browser.close()
+    page = chromium.new_page(viewport={"width": 1280, "height": 860})
+    page.goto(f"{base_url}/login")
+    page.get_by_label("User name").fill("operator")
+    page.get_by_label("Password").fill("operator")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.locator("#link-state")).to_have_text("connected", timeout=20000)
+    first = page.locator("#hk-seq").inner_text()
+    expect(page.locator("#hk-seq")).not_to_have_text(first, timeout=15000)
+    page.screenshot(path="/tmp/mc-real-dashboard.png", full_page=True)
+    page.get_by_role("link", name="Commands").click()
+    page.get_by_role("button", name="Send PING").click()
+    expect(page.locator("#sent-table tbody tr").first).to_contain_text("completed", timeout=30000)

@@ -6,8 +6,6 @@ station. Without Chromium the test skips loudly; in CI (CI=true) it fails instea
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -21,39 +19,9 @@ from mc_fakes import FakeGroundStation
 from labctl.hosts.missioncontrol.app import create_app
 from labctl.hosts.missioncontrol.settings import Settings
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SCREENSHOT = Path("/tmp/mc-dashboard.png")
 
 pytestmark = pytest.mark.browser
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"CI=true and the browser test cannot run: {reason}", pytrace=False)
-    pytest.skip(f"BROWSER TEST NOT RUN: {reason} -- apt-get install chromium; it FAILS in CI")
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed")
-    if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
-        _unavailable(f"{CHROMIUM} not found")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _free_port() -> int:
@@ -84,11 +52,11 @@ def server(settings: Settings) -> Iterator[str]:
 
 
 def test_login_live_dashboard_and_ping_to_completed(
-    browser: Any, server: str, ground_station: FakeGroundStation
+    chromium: Any, server: str, ground_station: FakeGroundStation
 ) -> None:
     from playwright.sync_api import expect
 
-    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page = chromium.new_page(viewport={"width": 1280, "height": 860})
     page.goto(f"{server}/login")
     page.get_by_label("User name").fill("op")
     page.get_by_label("Password").fill("op-secret")
