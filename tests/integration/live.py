@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
 from labctl.backends.docker import DockerBackend
-from labctl.instances import InstanceRecord
+from labctl.instances import InstanceRecord, Instances, InstanceStore
+from labctl.spec import load_lab
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -26,6 +29,19 @@ def eventually(probe: Callable[[], T | None], seconds: float, what: str) -> T:
             return value
         time.sleep(0.5)
     raise AssertionError(f"not within {seconds} s: {what}")
+
+
+@contextmanager
+def tc_replay_instance(
+    backend: DockerBackend, state_dir: Path, prefix: str
+) -> Iterator[tuple[Instances, InstanceRecord]]:
+    """One fresh instance of tc-replay (student ``<prefix><random>``), taken down afterwards."""
+    manager = Instances(backend, InstanceStore(state_dir / "labctl.db"))
+    record = manager.up(load_lab(REPO / "labs" / "tc-replay"), f"{prefix}{uuid.uuid4().hex[:8]}")
+    try:
+        yield manager, record
+    finally:
+        manager.down(record.id)
 
 
 def truth(backend: DockerBackend, record: InstanceRecord) -> dict[str, Any]:

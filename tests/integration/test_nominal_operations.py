@@ -9,16 +9,14 @@ housekeeping come back and show in mission control's API and in its UI, in Chrom
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from live import REPO, eventually, login, mission_control_url, send, truth
+from live import eventually, login, mission_control_url, send, tc_replay_instance, truth
 
 from labctl.backends.docker import DockerBackend
-from labctl.instances import InstanceRecord, Instances, InstanceStore
-from labctl.spec import load_lab
+from labctl.instances import InstanceRecord, Instances
 
 pytestmark = pytest.mark.docker
 
@@ -32,12 +30,8 @@ def backend(lab_backend: DockerBackend) -> DockerBackend:
 def instance(
     backend: DockerBackend, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Instances, InstanceRecord]]:
-    manager = Instances(backend, InstanceStore(tmp_path_factory.mktemp("state") / "labctl.db"))
-    record = manager.up(load_lab(REPO / "labs" / "tc-replay"), f"nom{uuid.uuid4().hex[:8]}")
-    try:
-        yield manager, record
-    finally:
-        manager.down(record.id)
+    with tc_replay_instance(backend, tmp_path_factory.mktemp("state"), "nom") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -3,16 +3,15 @@ link, anti-replay off on board, and operations still work end to end."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from live import REPO, eventually, login, mission_control_url, send, truth
+from live import REPO, eventually, login, mission_control_url, send, tc_replay_instance, truth
 
 from labctl.backends.base import INSTANCE_LABEL
 from labctl.backends.docker import DockerBackend
-from labctl.instances import InstanceRecord, Instances, InstanceStore
+from labctl.instances import InstanceRecord, Instances
 from labctl.scenario import InjectContext, PlacedInject, apply_injects, parameters
 from labctl.spec import load_lab
 from labctl.spec.models import InjectRef
@@ -31,17 +30,14 @@ def backend(lab_backend: DockerBackend) -> DockerBackend:
 def instance(
     backend: DockerBackend, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Instances, InstanceRecord]]:
-    manager = Instances(backend, InstanceStore(tmp_path_factory.mktemp("state") / "labctl.db"))
-    record = manager.up(load_lab(REPO / "labs" / "tc-replay"), f"inj{uuid.uuid4().hex[:8]}")
-    try:
-        yield manager, record
-    finally:
-        manager.down(record.id)
-        selector = {"label": f"{INSTANCE_LABEL}={record.id}"}
-        client = backend.client
-        assert client.containers.list(all=True, filters=selector) == []
-        assert client.networks.list(filters=selector) == []
-        assert client.volumes.list(filters=selector) == []
+    with tc_replay_instance(backend, tmp_path_factory.mktemp("state"), "inj") as running:
+        yield running
+    record = running[1]
+    selector = {"label": f"{INSTANCE_LABEL}={record.id}"}
+    client = backend.client
+    assert client.containers.list(all=True, filters=selector) == []
+    assert client.networks.list(filters=selector) == []
+    assert client.volumes.list(filters=selector) == []
 
 
 def values(record: InstanceRecord) -> dict[str, Any]:
