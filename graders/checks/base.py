@@ -70,6 +70,12 @@ class Probe(Protocol):
         """Restart ``host``'s program and wait until it is healthy again."""
         ...
 
+    def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
+        """Run ``argv`` on one of the instance's own hosts, out of band (through the
+        container engine, never a network a student reaches): for ground truth about a
+        host's files and configuration, e.g. a key file's mode or ``sshd -T``."""
+        ...
+
 
 class Check:
     """A named check with typed arguments.

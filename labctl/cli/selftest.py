@@ -16,6 +16,7 @@ from labctl.cli.instances import _backend, _build_missing_images, _instances
 from labctl.errors import NotFoundError
 from labctl.grading.selftest import SelfTest, Step, Target
 from labctl.instances import InstanceRecord, Instances
+from labctl.instances.lifecycle import variables_of
 from labctl.spec import LoadedLab, lab_by_id
 
 SEED_LIMIT = 2**31
@@ -32,7 +33,7 @@ class InstancesLauncher:
     def up(self, seed: int) -> Target:
         student = f"selftest-{uuid.uuid4().hex[:8]}"
         record = self.instances.up(self.loaded, student, seed)
-        return Target(record.id, mission_control_url(record))
+        return Target(record.id, mission_control_url(record), variables_of(self.loaded, record))
 
     def down(self, instance_id: str) -> None:
         self.instances.down(instance_id)

@@ -48,6 +48,10 @@ class LiveProbe:
         result = self.backend.exec(self.instance_id, self.vantage_host, bounded, user="nobody")
         return result.exit_code, result.output
 
+    def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
+        result = self.backend.exec(self.instance_id, host, list(argv), user=user)
+        return result.exit_code, result.output
+
     def api(
         self,
         method: str,

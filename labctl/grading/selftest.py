@@ -1,9 +1,11 @@
 """``labctl selftest``: a lab's reference solution against fresh instances.
 
 Per seed: up; availability checks pass; the reference attack runs while an operator
-commands the spacecraft, and the attack objectives pass; remediation checks fail; the
-reference remediation is applied (the spacecraft restarts); remediation checks pass, the
-attack no longer achieves its objectives, availability checks still pass; down. Every
+commands the spacecraft, exits 0, and the attack objectives pass; remediation checks fail;
+the reference remediation is applied, step by step on the hosts it names, and those hosts
+restart; remediation checks pass, the attack no longer achieves its objectives (its exit
+status is shown, not judged: the objectives are the verdict), availability checks still
+pass; down. Check arguments are rendered with the instance's own parameters. Every
 observation is a :class:`Step`; one that differs from what was expected is a surprise.
 """
 
@@ -11,11 +13,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from graders.checks.base import Probe
 from graders.checks.observe import command_name, login, send_command, wait_for
@@ -39,6 +41,8 @@ class Target:
 
     instance_id: str
     mission_control: str
+    #: Template variables of the instance (params, student, instance) for check arguments.
+    variables: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Launcher(Protocol):
@@ -148,13 +152,12 @@ class Phases:
             self.judge(objective, expect=expect, when=when)
 
     def judge(self, objective: Objective, *, expect: bool, when: str) -> None:
-        result = run_objective(objective, self.probe)
+        result = run_objective(objective, self.probe, self.target.variables)
         observed = f"{result.status.value}: {result.evidence}"
         ok = result.passed == expect
         self.record(f"{objective.id} ({when})", _verdict(expect), observed, ok)
 
-    def solution(self, which: str) -> tuple[str, ...]:
-        relative = getattr(self.test.loaded.spec.solution, which, None)
+    def script(self, relative: str | None, which: str) -> tuple[str, ...]:
         if relative is None:
             raise CheckError("selftest", f"the lab names no solution {which} (solution.{which})")
         path = Path(self.test.loaded.root) / relative
@@ -164,7 +167,7 @@ class Phases:
         return (*interpreter, path.read_text())
 
     def attack(self, *, expect: bool, when: str) -> None:
-        argv = self.solution("attack")
+        argv = self.script(self.test.loaded.spec.solution.attack, "attack")
         with ThreadPoolExecutor(max_workers=1) as pool:
             running = pool.submit(
                 self.test.backend.exec, self.target.instance_id, "attacker", argv, "student"
@@ -173,10 +176,11 @@ class Phases:
             operator = self.operate()
             result: ExecResult = running.result()
         last = (result.output.strip().splitlines() or [""])[-1]
-        ok = result.exit_code == 0
+        # Before the fix the attack must work; after it, the objectives are the verdict.
+        ok = result.exit_code == 0 or not expect
         self.record(
             f"reference attack ({when})",
-            "exit 0",
+            "exit 0" if expect else "runs",
             f"exit {result.exit_code}: {last} [{operator}]",
             ok,
         )
@@ -184,9 +188,11 @@ class Phases:
             self.judge(objective, expect=expect, when=when)
 
     def operate(self) -> str:
-        """Play the operator: the attack objective's command, through mission control."""
+        """Play the operator: ``solution.operate``, else the attack objective's command."""
         attacks = self.kind(ObjectiveKind.ATTACK)
-        wanted = attacks[0].check.args.get("command") if attacks and attacks[0].check else None
+        wanted = self.test.loaded.spec.solution.operate
+        if wanted is None and attacks and attacks[0].check:
+            wanted = attacks[0].check.args.get("command")
         name = command_name(str(wanted or "17.1"))
         try:
             send_command(self.probe, login(self.probe, "operator"), name)
@@ -195,15 +201,20 @@ class Phases:
         return f"operator sent {name}"
 
     def remediate(self) -> None:
-        argv = self.solution("remediation")
-        # As the owner of the configuration files: hosts hold no CAP_DAC_OVERRIDE.
-        result = self.test.backend.exec(self.target.instance_id, "spacecraft", argv, "labctl")
-        last = (result.output.strip().splitlines() or [""])[-1]
-        self.record(
-            "reference remediation",
-            "exit 0",
-            f"exit {result.exit_code}: {last}",
-            result.exit_code == 0,
-        )
-        self.probe.restart("spacecraft")
-        self.record("restart spacecraft", "healthy", "healthy", True)
+        steps = self.test.loaded.spec.solution.remediation_steps
+        if not steps:
+            raise CheckError("selftest", "the lab names no solution remediation")
+        for step in steps:
+            argv = self.script(step.script, "remediation")
+            # Hosts hold no CAP_DAC_OVERRIDE: labctl, the owner of their configuration.
+            result = self.test.backend.exec(self.target.instance_id, step.host, argv, step.user)
+            last = (result.output.strip().splitlines() or [""])[-1]
+            self.record(
+                f"reference remediation {step.script} on {step.host}",
+                "exit 0",
+                f"exit {result.exit_code}: {last}",
+                result.exit_code == 0,
+            )
+        for host in dict.fromkeys(step.host.value for step in steps if step.restart):
+            self.probe.restart(host)
+            self.record(f"restart {host}", "healthy", "healthy", True)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from labctl.backends.base import (
     Backend,
@@ -99,10 +100,14 @@ class Instances:
     def _scenario(self, loaded: LoadedLab, record: InstanceRecord) -> InjectContext:
         """What the lab's injects work with: rendered with the student's parameters."""
         params = parameters(loaded.spec, record.student, record.seed)
-        names = template_variables(params.values, record.student, record.id, loaded.id)
         hidden = frozenset(params.secrets().values())
         return InjectContext(
-            self.backend, record.id, loaded.root, names, host_roles(loaded), hidden
+            self.backend,
+            record.id,
+            loaded.root,
+            variables_of(loaded, record),
+            host_roles(loaded),
+            hidden,
         )
 
     def _apply(self, phase: ApplyPhase, ctx: InjectContext, injects: list[PlacedInject]) -> None:
@@ -160,6 +165,13 @@ class Instances:
     def status(self, ident: str | None = None) -> list[InstanceView]:
         idents = [self.get(ident).id] if ident is not None else self.ids()
         return [InstanceView(i, self.store.get(i), self.backend.status(i)) for i in idents]
+
+
+def variables_of(loaded: LoadedLab, record: InstanceRecord) -> dict[str, Any]:
+    """What the instance's templates and check arguments may name (params, student,
+    instance), derived again from the record: nothing secret is stored."""
+    params = parameters(loaded.spec, record.student, record.seed)
+    return template_variables(params.values, record.student, record.id, loaded.id)
 
 
 def ports_of(hosts: list[HostStatus]) -> Ports:

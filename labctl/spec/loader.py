@@ -391,8 +391,12 @@ def _file_problems(doc: YamlDocument, lab: Lab, root: Path) -> Iterator[SpecProb
         (("quiz",), lab.quiz),
         (("solution", "walkthrough"), lab.solution.walkthrough),
         (("solution", "attack"), lab.solution.attack),
-        (("solution", "remediation"), lab.solution.remediation),
     ]
+    if isinstance(lab.solution.remediation, str):
+        refs.append((("solution", "remediation"), lab.solution.remediation))
+    else:
+        for i, step in enumerate(lab.solution.remediation_steps):
+            refs.append((("solution", "remediation", i, "script"), step.script))
     for i, weakness in enumerate(lab.weaknesses):
         for j, inject in enumerate(weakness.injects):
             refs.append(

@@ -336,12 +336,44 @@ class Rubric(Model):
     required_sections: tuple[str, ...] = ("Executive summary", "Scope", "Method", "Findings")
 
 
+class RemediationStep(Model):
+    """One script of the reference remediation, run on one host as one user."""
+
+    host: Host
+    script: str = Field(min_length=1, description="path relative to the lab folder (.py or .sh)")
+    user: Identifier = Field(
+        default="labctl", description="who runs it: labctl owns the hosts' configuration"
+    )
+    restart: bool = Field(
+        default=True, description="restart the host's program after every step has run"
+    )
+
+
 class Solution(Model):
-    """The reference solution, run by ``labctl selftest``. Paths are relative to the lab."""
+    """The reference solution, run by ``labctl selftest``. Paths are relative to the lab.
+
+    ``remediation`` is either one script (run on the spacecraft as ``labctl``, which is then
+    restarted) or a list of steps, each naming its host and user.
+    """
 
     walkthrough: str | None = None
-    attack: str | None = None
-    remediation: str | None = None
+    attack: str | None = Field(default=None, description="run on the attacker as the student")
+    remediation: str | tuple[RemediationStep, ...] | None = None
+    operate: str | None = Field(
+        default=None,
+        pattern=r"^\d{1,3}\.\d{1,3}$",
+        description="PUS service.subtype an operator sends while the attack runs "
+        "(default: the attack objective's 'command', else 17.1)",
+        examples=["8.1"],
+    )
+
+    @property
+    def remediation_steps(self) -> tuple[RemediationStep, ...]:
+        if self.remediation is None:
+            return ()
+        if isinstance(self.remediation, str):
+            return (RemediationStep(host=Host.SPACECRAFT, script=self.remediation),)
+        return self.remediation
 
 
 class Lab(Model):

@@ -65,6 +65,9 @@ class FakeProbe:
         self.restarts.append(host)
         self.log.clear()
 
+    def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
+        raise BackendError(f"exec {argv[0]} in {host}", "the fake has no hosts")
+
     @staticmethod
     def _entry(service: int, subtype: int, frame_seq: int, spi: int, seq: int) -> dict[str, Any]:
         return {
