@@ -167,7 +167,18 @@ class Phases:
         return (*interpreter, path.read_text())
 
     def attack(self, *, expect: bool, when: str) -> None:
-        argv = self.script(self.test.loaded.spec.solution.attack, "attack")
+        """The reference attack while an operator works; without an attack script (a
+        defence lab, where the scripted adversary attacks) only the operator works."""
+        relative = self.test.loaded.spec.solution.attack
+        if relative is None:
+            self.record(f"operations ({when})", "operator commands", self.operate(), True)
+        else:
+            self.reference_attack(relative, expect=expect, when=when)
+        for objective in self.kind(ObjectiveKind.ATTACK):
+            self.judge(objective, expect=expect, when=when)
+
+    def reference_attack(self, relative: str, *, expect: bool, when: str) -> None:
+        argv = self.script(relative, "attack")
         with ThreadPoolExecutor(max_workers=1) as pool:
             running = pool.submit(
                 self.test.backend.exec, self.target.instance_id, "attacker", argv, "student"
@@ -184,8 +195,6 @@ class Phases:
             f"exit {result.exit_code}: {last} [{operator}]",
             ok,
         )
-        for objective in self.kind(ObjectiveKind.ATTACK):
-            self.judge(objective, expect=expect, when=when)
 
     def operate(self) -> str:
         """Play the operator: ``solution.operate``, else the attack objective's command."""
