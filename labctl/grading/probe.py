@@ -19,7 +19,7 @@ TRUTH_PATH: Final = "/run/labctl/truth.json"
 #: Mission control's stock accounts (containers/mission-control/mission-control.yaml).
 STOCK_ACCOUNTS: Final = {
     "operator": ("operator", "operator"),
-    "flight-director": ("flight-director", "flight-director-example"),
+    "flight-director": ("flight", "flight-director-example"),
 }
 
 

@@ -2,7 +2,8 @@
 
 The JSON-lines file is what a lab ships to a remote log collector (so an insider who
 wipes the database still leaves a trace elsewhere). It is opened for each record in
-append mode, so a deleted or rotated file is simply created again.
+append mode, so a deleted or rotated file is simply created again. A disabled trail
+(``audit_log.enabled: false``) records nothing at all, in neither place.
 """
 
 from __future__ import annotations
@@ -32,15 +33,18 @@ def _clip(value: Any) -> Any:
 
 
 class AuditLog:
-    """Records actions to the ``audit`` table and to a JSON-lines file."""
+    """Records actions to the ``audit`` table and to a JSON-lines file (unless disabled)."""
 
-    def __init__(self, archive: Archive, path: Path) -> None:
+    def __init__(self, archive: Archive, path: Path, enabled: bool = True) -> None:
         self._archive = archive
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.enabled = enabled
+        if enabled:
+            path.parent.mkdir(parents=True, exist_ok=True)
 
     def record(self, actor: str, action: str, outcome: str, remote: str = "", **detail: Any) -> Row:
-        """Store one action. ``outcome`` is ``ok``, ``refused`` or ``failed``."""
+        """Store one action. ``outcome`` is ``ok``, ``refused`` or ``failed``. A disabled
+        trail stores nothing and returns the row without an ``id``."""
         row: Row = {
             "at": time.time(),
             "actor": _clip(actor),
@@ -49,6 +53,8 @@ class AuditLog:
             "remote": _clip(remote),
             "detail": json.dumps(_clip(detail), sort_keys=True),
         }
+        if not self.enabled:
+            return row
         row["id"] = self._archive.add_audit(row)
         self._append({**row, "detail": _clip(detail)})
         return row

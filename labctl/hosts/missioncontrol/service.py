@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
-from typing import Any
+from typing import Any, Final
 
 from labctl.hosts.missioncontrol.audit import AuditLog
 from labctl.hosts.missioncontrol.auth import Authenticator, SessionStore
@@ -19,6 +20,8 @@ from labctl.hosts.missioncontrol.groundlink import GroundLink
 from labctl.hosts.missioncontrol.ingest import Ingest
 from labctl.hosts.missioncontrol.settings import Settings
 
+LOG: Final = logging.getLogger("labctl.missioncontrol")
+
 
 class MissionControl:
     """The server's state. Create it, ``await start()`` in the event loop, ``await stop()``."""
@@ -26,7 +29,7 @@ class MissionControl:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.archive = Archive(settings.database)
-        self.audit = AuditLog(self.archive, settings.audit_log)
+        self.audit = AuditLog(self.archive, settings.audit_log, settings.audit_enabled)
         self.sessions = SessionStore(settings.session_lifetime)
         self.auth = Authenticator(settings.users, settings.policy)
         self.ingest = Ingest(self.archive)
@@ -38,6 +41,8 @@ class MissionControl:
     async def start(self) -> None:
         self._task = asyncio.create_task(self.link.run(), name="ground-link")
         policy = self.settings.policy
+        if not self.settings.audit_enabled:
+            LOG.warning("audit trail disabled (audit_log.enabled: false): no action is recorded")
         self.audit.record(
             "system",
             "server.start",

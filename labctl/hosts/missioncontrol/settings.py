@@ -80,6 +80,8 @@ class Settings:
     reconnect_max: float = 10.0
     database: Path = Path("/var/lib/labctl/mission-control.db")
     audit_log: Path = Path("/var/log/labctl/mission-control-audit.jsonl")
+    #: False: no action is recorded anywhere (a lab's "no audit trail" weakness).
+    audit_enabled: bool = True
     session_lifetime: float = 3600.0
     cookie_secure: bool = False
     config_file: str = "<config>"
@@ -105,6 +107,7 @@ def settings_from(config: Config) -> Settings:
         reconnect_max=_positive(ground, "reconnect_max_s", 10.0),
         database=Path(config.section("database").get("path", str, str(Settings.database))),
         audit_log=Path(config.section("audit_log").get("path", str, str(Settings.audit_log))),
+        audit_enabled=config.section("audit_log").get("enabled", bool, True),
         session_lifetime=_positive(sessions, "lifetime_s", 3600.0),
         cookie_secure=sessions.get("cookie_secure", bool, False),
         config_file=config.file,
