@@ -13,7 +13,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from labctl import __version__
-from labctl.cli import images, instances, labs, report, scenario, selftest
+from labctl.cli import grade, images, instances, labs, report, scenario, selftest
 from labctl.cli.context import State, err, out, state
 from labctl.errors import LabctlError
 
@@ -73,6 +73,8 @@ for command in (instances.up, instances.down, instances.status, instances.shell,
     app.command()(command)
 app.command()(scenario.briefing)
 app.command()(selftest.selftest)
+app.command()(grade.grade)
+app.command()(grade.check)
 
 
 def _version(value: bool) -> None:

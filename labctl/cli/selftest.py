@@ -13,14 +13,12 @@ from rich.table import Table
 
 from labctl.cli.context import err, out, state
 from labctl.cli.instances import _backend, _build_missing_images, _instances
-from labctl.errors import NotFoundError
 from labctl.grading.selftest import SelfTest, Step, Target
-from labctl.instances import InstanceRecord, Instances
-from labctl.instances.lifecycle import variables_of
+from labctl.instances import Instances
+from labctl.instances.lifecycle import mission_control_url, variables_of
 from labctl.spec import LoadedLab, lab_by_id
 
 SEED_LIMIT = 2**31
-MISSION_CONTROL_PORT = "8080/tcp"
 
 
 class InstancesLauncher:
@@ -37,13 +35,6 @@ class InstancesLauncher:
 
     def down(self, instance_id: str) -> None:
         self.instances.down(instance_id)
-
-
-def mission_control_url(record: InstanceRecord) -> str:
-    ports = [p[MISSION_CONTROL_PORT] for p in record.ports.values() if MISSION_CONTROL_PORT in p]
-    if not ports:
-        raise NotFoundError("port", MISSION_CONTROL_PORT, hint=f"{record.id} publishes none")
-    return f"http://127.0.0.1:{ports[0]}"
 
 
 def _show(step: Step) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from labctl.backends.base import (
     Backend,
@@ -172,6 +172,17 @@ def variables_of(loaded: LoadedLab, record: InstanceRecord) -> dict[str, Any]:
     instance), derived again from the record: nothing secret is stored."""
     params = parameters(loaded.spec, record.student, record.seed)
     return template_variables(params.values, record.student, record.id, loaded.id)
+
+
+MISSION_CONTROL_PORT: Final = "8080/tcp"
+
+
+def mission_control_url(record: InstanceRecord) -> str:
+    """Mission control's address as seen from this machine (the gateway's published port)."""
+    ports = [p[MISSION_CONTROL_PORT] for p in record.ports.values() if MISSION_CONTROL_PORT in p]
+    if not ports:
+        raise NotFoundError("port", MISSION_CONTROL_PORT, hint=f"{record.id} publishes none")
+    return f"http://127.0.0.1:{ports[0]}"
 
 
 def ports_of(hosts: list[HostStatus]) -> Ports:

@@ -1,0 +1,120 @@
+"""``labctl grade INSTANCE`` (the score report) and ``labctl check INSTANCE`` (the
+student's self-check)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from graders.checks.base import CheckResult
+from graders.score import ObjectiveScore, ScoreReport, render_html, render_markdown
+from labctl.cli.context import err, out, state
+from labctl.cli.instances import _backend, _instances
+from labctl.errors import LabctlError
+from labctl.grading.grade import GradeTarget, check_instance, grade_instance
+from labctl.instances import InstanceRecord
+from labctl.instances.lifecycle import mission_control_url, variables_of
+from labctl.spec import LoadedLab, lab_by_id
+from labctl.spec.models import Objective
+
+InstanceArg = Annotated[str, typer.Argument(metavar="INSTANCE", help="Instance id.")]
+
+
+def _target(ctx: typer.Context, ident: str) -> tuple[LoadedLab, InstanceRecord, GradeTarget]:
+    record = _instances().get(ident)
+    loaded = lab_by_id(state(ctx).labs(), record.lab)
+    target = GradeTarget(
+        record.id,
+        record.student,
+        record.seed,
+        mission_control_url(record),
+        variables_of(loaded, record),
+    )
+    return loaded, record, target
+
+
+def _progress(objective: Objective, result: CheckResult) -> None:
+    err.print(f"  {escape(objective.id)}: {result.status.value}")
+
+
+def grade(
+    ctx: typer.Context,
+    instance: InstanceArg,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", "-r", help="The student's audit report (Markdown)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Folder for score.json, score.md, score.html.", file_okay=False
+        ),
+    ] = None,
+) -> None:
+    """Grade an instance (and its audit report): JSON, Markdown and HTML score reports."""
+    if report is not None and not report.is_file():
+        raise LabctlError(f"no report at {report}: give the path of the student's Markdown file")
+    loaded, record, target = _target(ctx, instance)
+    err.print(f"grading {record.id} (lab {loaded.id}, student {record.student})")
+    result = grade_instance(_backend(), loaded, target, report, _progress)
+    folder = output or Path("scores") / record.id
+    paths = _write(result, folder)
+    out.print(_objectives_table(result.objectives, "Score"))
+    out.print(
+        f"[bold]{result.points:g} / {result.points_possible} points[/]"
+        f" ({result.percent:.0f} %) for {escape(record.student)}"
+    )
+    for path in paths:
+        out.print(f"  {escape(str(path))}")
+
+
+def _write(result: ScoreReport, folder: Path) -> list[Path]:
+    views = {
+        "score.json": result.to_json(),
+        "score.md": render_markdown(result),
+        "score.html": render_html(result),
+    }
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, text in views.items():
+            path = folder / name
+            partial = path.with_name(f".{name}.partial")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(path)
+            written.append(path)
+    except OSError as exc:
+        raise LabctlError(
+            f"cannot write the score report in {folder}: {exc.strerror or exc}"
+        ) from None
+    return written
+
+
+def check(ctx: typer.Context, instance: InstanceArg) -> None:
+    """Self-check: which objectives hold now, with hints (hidden objectives are not shown)."""
+    loaded, record, target = _target(ctx, instance)
+    err.print(f"checking {record.id} (lab {loaded.id})")
+    results = check_instance(_backend(), loaded, target, _progress)
+    out.print(_objectives_table(results, "Self-check"))
+    holding = sum(r.holds and not r.gated_by for r in results)
+    out.print(f"{holding} of {len(results)} objective(s) hold")
+
+
+def _objectives_table(results: tuple[ObjectiveScore, ...], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("objective", "kind", "verdict", "points", "evidence / hint"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        verdict = {"pass": "[green]pass[/]", "fail": "[red]fail[/]"}.get(
+            r.verdict.value, f"[yellow]{r.verdict.value}[/]"
+        )
+        if r.gated_by:
+            verdict += f"\n[yellow]needs {escape(', '.join(r.gated_by))}[/]"
+        detail = escape(r.evidence) + (f"\n[cyan]hint:[/] {escape(r.hint)}" if r.hint else "")
+        points = f"{r.points:g} / {r.points_possible}"
+        table.add_row(escape(r.title), r.kind, verdict, points, detail)
+    return table
