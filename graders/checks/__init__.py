@@ -8,7 +8,11 @@ The package is published to labctl through the ``labctl.checks`` entry point
 
 from __future__ import annotations
 
+from graders.checks.access import AuditRecorded, HazardousExecuted, HazardousRefused, LoginRefused
+from graders.checks.adversary_outcome import AdversarySucceeded
 from graders.checks.base import Check
+from graders.checks.downlink import DownlinkConfidential, DownlinkSecretExposed
+from graders.checks.forgery import ForgedCommandExecuted, UnauthenticatedRejected
 from graders.checks.uplink import CommandRoundTrip, ReplayExecuted, ReplayRejected, TelemetryFresh
 
 BUILTIN_CHECKS: tuple[type[Check], ...] = (
@@ -16,6 +20,15 @@ BUILTIN_CHECKS: tuple[type[Check], ...] = (
     ReplayExecuted,
     CommandRoundTrip,
     TelemetryFresh,
+    HazardousExecuted,
+    LoginRefused,
+    HazardousRefused,
+    AuditRecorded,
+    DownlinkSecretExposed,
+    DownlinkConfidential,
+    ForgedCommandExecuted,
+    UnauthenticatedRejected,
+    AdversarySucceeded,
 )
 
 __all__ = ["BUILTIN_CHECKS", "Check"]
