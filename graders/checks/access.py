@@ -1,0 +1,334 @@
+"""Checks on mission control's access control: who logs in, who may send hazardous commands,
+and whether mission control keeps an audit trail of what they did.
+
+Each check acts through mission control's HTTP API like a user would; ground truth (the
+spacecraft's executed-command log, the time mission control last started) only answers
+"did it execute" and "under which configuration".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any, ClassVar, Final, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from graders.checks.base import Check, CheckResult, Probe, failed, passed
+from graders.checks.observe import login, wait_for
+from labctl.errors import CheckError, LabctlError
+from labctl.hosts.catalog import BY_NAME, COMMANDS
+from labctl.spec.params import wordlist
+from labctl.spec.vocabulary import Args
+from labctl.spec.vocabulary import Args as ArgsModel
+
+MISSION_CONTROL: Final = "mission-control"
+HAZARDOUS: Final = tuple(c.name for c in COMMANDS if c.hazardous)
+USERNAME_PATTERN: Final = r"^[A-Za-z0-9_.-]{1,64}$"
+#: Statuses of a refused login (401; 403/429 if a proxy or a lockout answers so).
+REFUSED: Final = frozenset({401, 403, 429})
+MAX_CANDIDATES: Final = 2000
+#: Linux's USER_HZ: /proc/PID/stat counts start times in these ticks since boot.
+CLOCK_TICKS: Final = 100
+
+
+def _hazardous_name(name: str) -> str:
+    if name not in HAZARDOUS:
+        raise ValueError(f"{name!r} is not a hazardous command; expected one of {HAZARDOUS}")
+    return name
+
+
+def _command_args(name: str, given: dict[str, int]) -> dict[str, int]:
+    """``given``, or 1 for every argument the catalogue command takes."""
+    return given or dict.fromkeys(BY_NAME[name].arg_names, 1)
+
+
+def hazardous_since(truth: dict[str, Any], since: float, names: Iterable[str] = ()) -> list[Any]:
+    """Hazardous telecommands the spacecraft completed at or after ``since`` (unix time)."""
+    wanted = set(names) or set(HAZARDOUS)
+    found = []
+    for entry in truth.get("executed_commands") or []:
+        if not isinstance(entry, dict) or not entry.get("hazardous"):
+            continue
+        when = entry.get("time")
+        recent = isinstance(when, int | float) and when >= since
+        if recent and entry.get("name") in wanted and entry.get("result") == "completed":
+            found.append(entry)
+    return found
+
+
+def process_start(stat: str, proc_stat: str) -> float:
+    """Unix start time of a process from its ``/proc/PID/stat`` line and ``/proc/stat``."""
+    try:
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ticks = int(fields[19])  # field 22 of the line; fields[0] is field 3 (state)
+        boot = next(
+            int(line.split()[1]) for line in proc_stat.splitlines() if line.startswith("btime ")
+        )
+    except (ValueError, IndexError, StopIteration):
+        raise CheckError("mission control", "its start time is unreadable in /proc") from None
+    return boot + ticks / CLOCK_TICKS
+
+
+def mission_control_started(probe: Probe) -> float:
+    """When mission control's program (PID 1 of its host) last started, out of band."""
+    code, output = probe.host_exec(MISSION_CONTROL, ["cat", "/proc/1/stat", "/proc/stat"])
+    if code != 0:
+        raise CheckError("mission control", f"cannot read its process table: {output[-200:]}")
+    first, _, rest = output.partition("\n")
+    return process_start(first, rest)
+
+
+def _detail(body: Any) -> str:
+    text = body.get("detail") if isinstance(body, dict) else body
+    return str(text)[:160]
+
+
+# --- attack: a hazardous command executed -------------------------------------------------
+
+
+class HazardousExecutedArgs(Args):
+    commands: list[str] = Field(
+        default_factory=list,
+        max_length=len(HAZARDOUS),
+        description="hazardous catalogue commands to count (THRUSTER_FIRE, SAFE_MODE); none = any",
+    )
+    within: int = Field(
+        default=30, ge=1, le=300, description="seconds to wait for the command to execute"
+    )
+
+    @field_validator("commands")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        return [_hazardous_name(name) for name in names]
+
+
+class HazardousExecuted(Check):
+    name: ClassVar[str] = "hazardous_executed"
+    summary: ClassVar[str] = (
+        "Attack objective: the spacecraft executed a hazardous command since mission control"
+        " last started (spacecraft ground truth)."
+    )
+    Args: ClassVar[type[Args]] = HazardousExecutedArgs
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, HazardousExecutedArgs)
+        started = mission_control_started(probe)
+        found = wait_for(
+            lambda: hazardous_since(probe.truth(), started, args.commands), args.within
+        )
+        what = ", ".join(args.commands) or "hazardous command"
+        if not found:
+            return failed(
+                f"no {what} executed on board since mission control last started",
+                "Find an account that may send hazardous commands, then send one.",
+            )
+        entry = found[-1]
+        return passed(
+            f"the spacecraft executed {entry.get('name')} {entry.get('args') or {}}"
+            f" ({len(found)} hazardous command(s) since mission control last started)"
+        )
+
+
+# --- remediation: weak passwords no longer log in -----------------------------------------
+
+
+class LoginRefusedArgs(Args):
+    username: str = Field(default="admin", pattern=USERNAME_PATTERN)
+    passwords: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="passwords to try first (e.g. the injected one, rendered from params)",
+    )
+    wordlist: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",
+        description="a shipped word list (labctl/data/wordlists/NAME.txt) to try after them",
+    )
+
+    @model_validator(mode="after")
+    def _something_to_try(self) -> Self:
+        if not self.passwords and self.wordlist is None:
+            raise ValueError("give passwords, a wordlist, or both")
+        return self
+
+
+def _candidates(args: LoginRefusedArgs) -> list[str]:
+    words: tuple[str, ...] = ()
+    if args.wordlist is not None:
+        try:
+            words = wordlist(args.wordlist)
+        except LabctlError as exc:
+            raise CheckError("wordlist", str(exc)) from None
+    return list(dict.fromkeys([*args.passwords, *words]))[:MAX_CANDIDATES]
+
+
+def _masked(password: str) -> str:
+    return password[:1] + "*" * max(0, len(password) - 1)
+
+
+class LoginRefused(Check):
+    name: ClassVar[str] = "login_refused"
+    summary: ClassVar[str] = (
+        "Weak or default passwords (a list and/or a shipped word list) no longer log in to"
+        " mission control's account, tried through the API like an attacker."
+    )
+    Args: ClassVar[type[Args]] = LoginRefusedArgs
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, LoginRefusedArgs)
+        candidates = _candidates(args)
+        for number, password in enumerate(candidates, 1):
+            body = {"username": args.username, "password": password}
+            status, answer = probe.api("POST", "/api/login", body)
+            if status == 200:
+                return failed(
+                    f"{args.username!r} logs in with the weak password {_masked(password)!r}"
+                    f" (candidate {number} of {len(candidates)})",
+                    "Give the account a strong password, stored as a hash.",
+                )
+            if status not in REFUSED:
+                return failed(
+                    f"login as {args.username!r}: unexpected HTTP {status} ({_detail(answer)})"
+                )
+        return passed(f"none of {len(candidates)} weak password(s) logs in as {args.username!r}")
+
+
+# --- remediation: a non-flight-director cannot send hazardous commands --------------------
+
+
+class HazardousRefusedArgs(Args):
+    role: str = Field(
+        default="operator",
+        pattern=r"^operator$",
+        description="grader account to try with (when no username is given)",
+    )
+    username: str | None = Field(default=None, pattern=USERNAME_PATTERN)
+    password: str | None = Field(default=None, max_length=256)
+    command: str = Field(default="THRUSTER_FIRE", description="a hazardous catalogue command")
+    args: dict[str, int] = Field(
+        default_factory=dict, max_length=8, description="its arguments (default: 1 for each)"
+    )
+    settle: int = Field(default=5, ge=0, le=60, description="seconds to watch ground truth")
+
+    @field_validator("command")
+    @classmethod
+    def _hazardous(cls, name: str) -> str:
+        return _hazardous_name(name)
+
+    @model_validator(mode="after")
+    def _account(self) -> Self:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give username and password together")
+        expected = set(BY_NAME[self.command].arg_names)
+        if self.args and set(self.args) != expected:
+            raise ValueError(f"{self.command} takes arguments {sorted(expected)}")
+        return self
+
+
+def _token(probe: Probe, username: str, password: str) -> str:
+    status, body = probe.api("POST", "/api/login", {"username": username, "password": password})
+    if status != 200 or not isinstance(body, dict) or "token" not in body:
+        raise CheckError("login", f"{username!r} could not log in (HTTP {status})")
+    return str(body["token"])
+
+
+class HazardousRefused(Check):
+    name: ClassVar[str] = "hazardous_refused"
+    summary: ClassVar[str] = (
+        "A non-flight-director account's hazardous command is refused by mission control"
+        " (HTTP 403) and nothing of the kind executes on board."
+    )
+    Args: ClassVar[type[Args]] = HazardousRefusedArgs
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, HazardousRefusedArgs)
+        if args.username is not None and args.password is not None:
+            who, token = args.username, _token(probe, args.username, args.password)
+        else:
+            who, token = probe.credentials(args.role)[0], login(probe, args.role)
+        sent_at = time.time()
+        wanted = {"name": args.command, "args": _command_args(args.command, args.args)}
+        status, body = probe.api("POST", "/api/commands", wanted, token)
+        if status == 201:
+            return failed(
+                f"mission control accepted {args.command} from {who!r}",
+                "Only flight directors may send hazardous commands (policy).",
+            )
+        if status != 403:
+            return failed(f"{args.command} from {who!r}: HTTP {status}, expected 403")
+        ran = wait_for(lambda: hazardous_since(probe.truth(), sent_at, [args.command]), args.settle)
+        if ran:
+            return failed(f"{args.command} refused for {who!r}, yet one executed on board")
+        return passed(
+            f"{args.command} from {who!r} refused with HTTP 403 ({_detail(body)});"
+            f" none executed on board within {args.settle} s"
+        )
+
+
+# --- remediation: actions reach the audit trail -------------------------------------------
+
+
+class AuditRecordedArgs(Args):
+    role: str = Field(
+        default="operator", pattern=r"^operator$", description="the account that acts"
+    )
+    command: str = Field(default="PING", description="the catalogue command it sends")
+    args: dict[str, int] = Field(default_factory=dict, max_length=8)
+    within: int = Field(default=10, ge=1, le=120, description="seconds for the record to appear")
+
+    @field_validator("command")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in BY_NAME:
+            raise ValueError(f"no catalogue command {name!r}; expected one of {sorted(BY_NAME)}")
+        return name
+
+
+def _recorded(rows: Any, actor: str, command: str, since: float) -> dict[str, Any] | None:
+    for row in rows if isinstance(rows, list) else []:
+        detail = row.get("detail") if isinstance(row, dict) else None
+        if not isinstance(detail, dict) or row.get("action") != "command.send":
+            continue
+        at = row.get("at")
+        recent = isinstance(at, int | float) and at >= since
+        if row.get("actor") == actor and detail.get("command") == command and recent:
+            return dict(row)
+    return None
+
+
+class AuditRecorded(Check):
+    name: ClassVar[str] = "audit_recorded"
+    summary: ClassVar[str] = (
+        "An operator's command attempt appears in mission control's audit trail, as a"
+        " flight director reads it (GET /api/audit)."
+    )
+    Args: ClassVar[type[Args]] = AuditRecordedArgs
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, AuditRecordedArgs)
+        actor = probe.credentials(args.role)[0]
+        token = login(probe, args.role)
+        # Whole seconds: the grader's clock and mission control's may differ by a little.
+        since = time.time() - 2.0
+        wanted = {"name": args.command, "args": _command_args(args.command, args.args)}
+        sent, _ = probe.api("POST", "/api/commands", wanted, token)
+        reader = login(probe, "flight-director")
+
+        def find() -> dict[str, Any] | None:
+            status, body = probe.api("GET", "/api/audit?limit=200", None, reader)
+            if status != 200 or not isinstance(body, dict):
+                raise CheckError("audit", f"the flight director cannot read it (HTTP {status})")
+            return _recorded(body.get("audit"), actor, args.command, since)
+
+        row = wait_for(find, args.within)
+        if row is None:
+            return failed(
+                f"{actor!r} sent {args.command} (HTTP {sent}); no audit record of it"
+                f" after {args.within} s",
+                "Mission control must keep an audit trail of every command attempt.",
+            )
+        return passed(
+            f"{actor!r} sent {args.command} (HTTP {sent}); audit record {row.get('id')}:"
+            f" command.send {row.get('outcome')}"
+        )

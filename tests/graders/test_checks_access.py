@@ -1,0 +1,326 @@
+"""The access-control checks against a scripted mission control and spacecraft (no containers)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from graders.checks import BUILTIN_CHECKS
+from graders.checks import access as access_module
+from graders.checks.access import (
+    AuditRecorded,
+    AuditRecordedArgs,
+    HazardousExecuted,
+    HazardousExecutedArgs,
+    HazardousRefused,
+    HazardousRefusedArgs,
+    LoginRefused,
+    LoginRefusedArgs,
+    hazardous_since,
+    process_start,
+)
+from graders.checks.base import Status
+from labctl.errors import BackendError, CheckError
+from labctl.hosts.catalog import BY_NAME
+
+ROLES = {"viewer": 1, "operator": 2, "flight-director": 3}
+BOOT = 1_700_000_000
+
+
+@dataclass
+class FakeMissionControl:
+    """Mission control with a policy and an audit switch; commands execute on board at once."""
+
+    users: dict[str, tuple[str, str]] = field(
+        default_factory=lambda: {
+            "admin": ("admin", "flight-director"),
+            "flight": ("flight-director-example", "flight-director"),
+            "operator": ("operator", "operator"),
+        }
+    )
+    hazardous_requires: str = "flight-director"
+    audit_enabled: bool = True
+    started_at: float = field(default_factory=lambda: time.time() - 100)
+    log: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+    unreachable: bool = False
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    # -- the Probe ---------------------------------------------------------------------------
+    def truth(self) -> dict[str, Any]:
+        if self.unreachable:
+            raise BackendError("exec cat in spacecraft", "no such container")
+        return {"executed_commands": list(self.log)}
+
+    def vantage_exec(self, argv: Sequence[str], timeout: float = 60.0) -> tuple[int, str]:
+        raise BackendError("vantage", "not used by these checks")
+
+    def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
+        assert host == "mission-control"
+        ticks = round((self.started_at - BOOT) * 100)
+        stat = f"1 (python -m labctl) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 2 0 {ticks} 1 2 3"
+        return 0, f"{stat}\ncpu  1 2 3\nbtime {BOOT}\nprocesses 9\n"
+
+    def credentials(self, role: str) -> tuple[str, str]:
+        accounts = {"operator": ("operator", "operator"), "flight-director": ("flight", "x")}
+        if role not in accounts:
+            raise CheckError("credentials", role)
+        user = accounts[role][0]
+        return user, self.users[user][0] if user in self.users else "x"
+
+    def restart(self, host: str) -> None:
+        self.started_at = time.time()
+
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        token: str | None = None,
+    ) -> tuple[int, Any]:
+        if self.unreachable:
+            raise BackendError("mission control", "connection refused")
+        body = body or {}
+        if path == "/api/login":
+            return self._login(str(body["username"]), str(body["password"]))
+        user = self.tokens.get(token or "")
+        if user is None:
+            return 401, {"detail": "log in first"}
+        if path == "/api/commands":
+            return self._command(user, str(body["name"]), dict(body.get("args") or {}))
+        if path.startswith("/api/audit"):
+            if ROLES[self.users[user][1]] < 3:
+                return 403, {"detail": "this needs role flight-director"}
+            return 200, {"audit": list(reversed(self.audit)), "count": len(self.audit)}
+        return 404, {"detail": "no such path"}
+
+    def _record(self, actor: str, action: str, outcome: str, **detail: Any) -> None:
+        if self.audit_enabled:
+            row = {"id": len(self.audit) + 1, "at": time.time(), "actor": actor}
+            self.audit.append({**row, "action": action, "outcome": outcome, "detail": detail})
+
+    def _login(self, user: str, password: str) -> tuple[int, Any]:
+        self.logins.append(password)
+        if user in self.users and self.users[user][0] == password:
+            self.tokens[f"t-{user}"] = user
+            self._record(user, "login", "ok")
+            return 200, {"token": f"t-{user}"}
+        self._record(user, "login", "refused")
+        return 401, {"detail": "wrong user name or password"}
+
+    def _command(self, user: str, name: str, args: dict[str, int]) -> tuple[int, Any]:
+        command = BY_NAME[name]
+        role = ROLES[self.users[user][1]]
+        if command.hazardous and role < ROLES[self.hazardous_requires]:
+            self._record(user, "command.send", "refused", command=name)
+            return 403, {"detail": f"hazardous command needs role {self.hazardous_requires}"}
+        self._record(user, "command.send", "ok", command=name)
+        self.execute(name, args)
+        return 201, {"id": len(self.log), "status": "sent"}
+
+    def execute(self, name: str, args: dict[str, int], when: float | None = None) -> None:
+        command = BY_NAME[name]
+        self.log.append(
+            {
+                "time": time.time() if when is None else when,
+                "service": command.service,
+                "subtype": command.subtype,
+                "name": name,
+                "args": args,
+                "hazardous": command.hazardous,
+                "spi": 1,
+                "sequence_number": len(self.log),
+                "result": "completed",
+            }
+        )
+
+
+@pytest.fixture(autouse=True)
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(access_module, "wait_for", lambda observe, seconds, poll=0.0: observe())
+
+
+def test_the_checks_are_registered() -> None:
+    names = {check.name for check in BUILTIN_CHECKS}
+    assert {"hazardous_executed", "login_refused", "hazardous_refused", "audit_recorded"} <= names
+
+
+def test_process_start_reads_proc_and_names_a_bad_document() -> None:
+    stat = "1 (a b) c) S " + " ".join(["0"] * 18) + " 12345 7"
+    assert process_start(stat, f"btime {BOOT}\n") == BOOT + 123.45
+    with pytest.raises(CheckError, match="start time is unreadable"):
+        process_start("garbage", "btime x")
+
+
+# --- hazardous_executed -------------------------------------------------------------------
+
+
+def test_hazardous_executed_passes_on_a_thruster_fire_since_mission_control_started() -> None:
+    mc = FakeMissionControl()
+    mc.execute("THRUSTER_FIRE", {"duration_ms": 500})
+    result = HazardousExecuted().run(HazardousExecutedArgs(), mc)
+    assert result.status is Status.PASS, result.evidence
+    assert "THRUSTER_FIRE" in result.evidence
+
+
+def test_hazardous_executed_ignores_harmless_failed_and_older_commands() -> None:
+    mc = FakeMissionControl()
+    mc.execute("PING", {})
+    mc.execute("SAFE_MODE", {}, when=mc.started_at - 30)  # before the current configuration
+    mc.execute("THRUSTER_FIRE", {"duration_ms": 1})
+    mc.log[-1]["result"] = "failed: BAD_ARGUMENTS"
+    result = HazardousExecuted().run(HazardousExecutedArgs(within=1), mc)
+    assert result.status is Status.FAIL
+    assert "since mission control last started" in result.evidence
+
+
+def test_hazardous_executed_fails_after_a_restart_and_filters_by_name() -> None:
+    mc = FakeMissionControl()
+    mc.execute("SAFE_MODE", {})
+    assert HazardousExecuted().run(HazardousExecutedArgs(), mc).passed
+    only_thruster = HazardousExecutedArgs(commands=["THRUSTER_FIRE"])
+    assert not HazardousExecuted().run(only_thruster, mc).passed
+    mc.started_at = time.time() + 1
+    assert not HazardousExecuted().run(HazardousExecutedArgs(), mc).passed
+
+
+def test_hazardous_executed_names_only_hazardous_commands() -> None:
+    with pytest.raises(ValidationError, match="not a hazardous command"):
+        HazardousExecutedArgs(commands=["PING"])
+
+
+def test_hazardous_since_skips_malformed_entries() -> None:
+    truth = {"executed_commands": [None, {"hazardous": True, "name": "SAFE_MODE", "time": "x"}]}
+    assert hazardous_since(truth, 0.0) == []
+
+
+# --- login_refused ------------------------------------------------------------------------
+
+
+def test_login_refused_fails_when_a_word_of_the_list_logs_in() -> None:
+    mc = FakeMissionControl(users={"admin": ("dragon", "flight-director")})
+    result = LoginRefused().run(LoginRefusedArgs(wordlist="weak-passwords"), mc)
+    assert result.status is Status.FAIL
+    assert "'d*****'" in result.evidence
+    assert "dragon" not in result.evidence
+    assert mc.logins[-1] == "dragon"  # it stops at the first success
+
+
+def test_login_refused_tries_the_given_passwords_first_then_passes() -> None:
+    mc = FakeMissionControl(users={"admin": ("Xk3-long-and-random-9q", "flight-director")})
+    args = LoginRefusedArgs(passwords=["summer2024", "admin"], wordlist="weak-passwords")
+    result = LoginRefused().run(args, mc)
+    assert result.status is Status.PASS, result.evidence
+    assert mc.logins[:2] == ["summer2024", "admin"]
+    assert len(mc.logins) == len(set(mc.logins))  # "admin" is in the list too: tried once
+
+
+def test_login_refused_passes_when_the_account_is_gone() -> None:
+    mc = FakeMissionControl(users={"flight": ("strong", "flight-director")})
+    assert LoginRefused().run(LoginRefusedArgs(passwords=["admin"]), mc).passed
+
+
+def test_login_refused_needs_something_to_try_and_a_known_list() -> None:
+    with pytest.raises(ValidationError, match="give passwords, a wordlist"):
+        LoginRefusedArgs()
+    result = LoginRefused().run(LoginRefusedArgs(wordlist="no-such-list"), FakeMissionControl())
+    assert result.status is Status.FAIL
+    assert "no-such-list" in result.evidence
+
+
+# --- hazardous_refused --------------------------------------------------------------------
+
+
+def test_hazardous_refused_fails_when_an_operator_may_fire_the_thruster() -> None:
+    mc = FakeMissionControl(hazardous_requires="operator")
+    result = HazardousRefused().run(HazardousRefusedArgs(settle=0), mc)
+    assert result.status is Status.FAIL
+    assert "accepted THRUSTER_FIRE from 'operator'" in result.evidence
+    assert mc.log[-1]["args"] == {"duration_ms": 1}
+
+
+def test_hazardous_refused_passes_on_403_with_nothing_on_board() -> None:
+    mc = FakeMissionControl()
+    result = HazardousRefused().run(HazardousRefusedArgs(command="SAFE_MODE", settle=0), mc)
+    assert result.status is Status.PASS, result.evidence
+    assert "HTTP 403" in result.evidence
+    assert mc.log == []
+
+
+def test_hazardous_refused_fails_when_something_executes_anyway() -> None:
+    mc = FakeMissionControl()
+    original = mc._command
+
+    def refused_but_executed(user: str, name: str, args: dict[str, int]) -> tuple[int, Any]:
+        mc.execute(name, args)  # another path to the spacecraft
+        return original(user, name, args)
+
+    mc._command = refused_but_executed  # type: ignore[method-assign]
+    result = HazardousRefused().run(HazardousRefusedArgs(), mc)
+    assert result.status is Status.FAIL
+    assert "yet one executed on board" in result.evidence
+
+
+def test_hazardous_refused_with_an_explicit_account() -> None:
+    mc = FakeMissionControl(hazardous_requires="viewer")
+    mc.users["guest"] = ("guest", "viewer")
+    args = HazardousRefusedArgs(username="guest", password="guest")
+    assert not HazardousRefused().run(args, mc).passed
+    wrong = HazardousRefusedArgs(username="guest", password="nope")
+    result = HazardousRefused().run(wrong, FakeMissionControl())
+    assert result.status is Status.FAIL
+    assert "could not log in" in result.evidence
+
+
+def test_hazardous_refused_args_are_checked() -> None:
+    with pytest.raises(ValidationError, match="together"):
+        HazardousRefusedArgs(username="guest")
+    with pytest.raises(ValidationError, match="not a hazardous command"):
+        HazardousRefusedArgs(command="PING")
+    with pytest.raises(ValidationError, match="takes arguments"):
+        HazardousRefusedArgs(args={"mode": 1})
+
+
+# --- audit_recorded -----------------------------------------------------------------------
+
+
+def test_audit_recorded_passes_when_the_trail_holds_the_command() -> None:
+    result = AuditRecorded().run(AuditRecordedArgs(), FakeMissionControl())
+    assert result.status is Status.PASS, result.evidence
+    assert "command.send ok" in result.evidence
+
+
+def test_audit_recorded_fails_without_an_audit_trail() -> None:
+    mc = FakeMissionControl(audit_enabled=False)
+    result = AuditRecorded().run(AuditRecordedArgs(command="THRUSTER_FIRE", within=1), mc)
+    assert result.status is Status.FAIL
+    assert "no audit record" in result.evidence
+
+
+def test_audit_recorded_fails_when_the_flight_director_cannot_read_it() -> None:
+    mc = FakeMissionControl()
+    mc.users["flight"] = ("flight-director-example", "operator")
+    result = AuditRecorded().run(AuditRecordedArgs(), mc)
+    assert result.status is Status.FAIL
+    assert "cannot read it (HTTP 403)" in result.evidence
+
+
+@pytest.mark.parametrize(
+    ("check", "args"),
+    [
+        (HazardousExecuted(), HazardousExecutedArgs()),
+        (LoginRefused(), LoginRefusedArgs(passwords=["admin"])),
+        (HazardousRefused(), HazardousRefusedArgs()),
+        (AuditRecorded(), AuditRecordedArgs()),
+    ],
+)
+def test_unreachable_instance_is_a_clear_failure(check: Any, args: Any) -> None:
+    result = check.run(args, FakeMissionControl(unreachable=True))
+    assert result.status is Status.FAIL
+    assert "could not observe" in result.evidence
