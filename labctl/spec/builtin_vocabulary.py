@@ -98,8 +98,13 @@ class InjectFrames(Args):
 
     service: int = Field(ge=0, le=255)
     subtype: int = Field(ge=0, le=255)
-    spi: int | None = Field(default=None, ge=0, le=0xFFFF)
+    spi: int | None = Field(
+        default=None, ge=0, le=0xFFFF, description="SPI of a clear SDLS header; none = no SDLS"
+    )
     bypass: bool = True
+    app_data: Annotated[str, StringConstraints(pattern=r"^([0-9a-fA-F]{2}){0,256}$")] = Field(
+        default="", description="application data as hex, e.g. 0005 (8,1 function SAFE_MODE)"
+    )
 
 
 class Flood(Args):
@@ -127,9 +132,14 @@ class Jam(Args):
 class HazardousCommand(Args):
     """Send a hazardous command through mission control with stolen credentials."""
 
-    command: str = Field(min_length=1, examples=["THRUSTER_FIRE"])
+    command: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")] = Field(
+        examples=["THRUSTER_FIRE"], description="a command name of the mission database"
+    )
     username: UserName
     password: str
+    command_args: dict[Annotated[str, StringConstraints(max_length=64)], int] = Field(
+        default_factory=dict, description="the command's arguments, e.g. {duration_ms: 500}"
+    )
 
 
 INJECTS: dict[str, type[Args]] = {

@@ -279,12 +279,18 @@ class Weakness(Model):
     injects: tuple[InjectRef, ...] = ()
 
 
+#: Events the scripted adversary observes on the air (docs/scenarios.md).
+ADVERSARY_EVENTS: Final = ("pass_start", "pass_end")
+
+
 class AdversaryStep(Model):
     """One action of the scripted adversary, at an offset after start or on an event."""
 
     action: Identifier
     at: Seconds | None = None
-    on: Identifier | None = Field(default=None, examples=["pass_start", "pass_end"])
+    on: Literal["pass_start", "pass_end"] | None = Field(
+        default=None, description="an event the adversary observes: pass_start or pass_end"
+    )
     repeat: int = Field(default=1, ge=1, le=10_000)
     every: Seconds | None = None
     args: dict[str, Any] = Field(default_factory=dict)
