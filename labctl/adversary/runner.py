@@ -1,10 +1,11 @@
 """Carry out a timeline and write the log: one JSON line per execution of an action.
 
-Every line is ``{"t": ISO-8601 UTC when it started, "unix": the same in Unix seconds, "offset": seconds from the adversary's
-start, "due": the planned offset, "step": index in the lab's adversary list, "repeat": k
-(0-based), "action", "outcome": "done" | "failed", "success": true | false | null,
-"detail", "duration": seconds}`` plus the action's facts (``frames`` for frames sent:
-``[{"spi", "sn", "frame_seq", "vcid"}]``; ``event`` for steps run on an event).
+Every line is ``{"t": ISO-8601 UTC when it started, "unix": the same in Unix seconds,
+"offset": seconds from the adversary's start, "due": the planned offset, "step": index in
+the lab's adversary list, "repeat": k (0-based), "action", "outcome": "done" | "failed",
+"success": true | false | null, "detail", "duration": seconds}`` plus the action's facts
+(``frames`` for frames sent: ``[{"spi", "sn", "frame_seq", "vcid"}]``; ``event`` and
+``event_offset`` for steps run on an event).
 """
 
 from __future__ import annotations
