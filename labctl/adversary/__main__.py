@@ -8,13 +8,38 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
+import time
 from pathlib import Path
+from typing import Final
 
 from labctl.adversary import LOG_PATH, TIMELINE_ENV, TIMELINE_PATH
 from labctl.adversary.actions import Context
 from labctl.adversary.runner import AdversaryLog, run
 from labctl.adversary.timeline import DEFAULT_SILENCE, TimelineError, parse_timeline
+
+WAIT_FOR_S: Final = 30.0
+
+
+def wait_for_hosts(hosts: list[str], seconds: float) -> list[str]:
+    """Wait until every host name resolves; the ones that still do not."""
+    deadline = time.monotonic() + seconds
+    missing = list(hosts)
+    while missing:
+        missing = [host for host in missing if not _resolves(host)]
+        if not missing or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    return missing
+
+
+def _resolves(host: str) -> bool:
+    try:
+        socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         help="longest wait for frames to replay or to learn the SCID (default %(default)s)",
     )
     go.add_argument("--until", type=float, default=None, help="stop after this many seconds")
+    go.add_argument(
+        "--wait-for",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="before starting, wait (at most 30 s) until HOST resolves (its network is there)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.from_env:
@@ -56,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"adversary: {exc}", file=sys.stderr)
         return 2
+    missing = wait_for_hosts(args.wait_for, WAIT_FOR_S)
+    if missing:
+        print(f"adversary: {', '.join(missing)} not resolvable; starting anyway", flush=True)
     print(f"adversary: {len(steps)} step(s), log {args.log}", flush=True)
     run(
         steps,

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Final
 
 import docker.errors
 
 from labctl.backends.base import HOST_LABEL, INSTANCE_LABEL, MANAGED_LABEL, ROLE_LABEL, Backend
 from labctl.backends.docker import DockerBackend, engine_call, resource_name
-from labctl.backends.vantage import register_vantages
+from labctl.backends.vantage import VANTAGE_ROLE, register_vantages
 from labctl.errors import BackendError
-
-VANTAGE_ROLE: Final = "grader"
 
 
 class DockerVantages:
@@ -28,10 +25,12 @@ class DockerVantages:
         network: str,
         labels: Mapping[str, str],
         command: Sequence[str] = ("sleep", "infinity"),
+        environment: Mapping[str, str] | None = None,
+        role: str = VANTAGE_ROLE,
     ) -> None:
         name = resource_name(instance_id, host)
         tags = {**labels, MANAGED_LABEL: "true", INSTANCE_LABEL: instance_id}
-        tags |= {HOST_LABEL: host, ROLE_LABEL: VANTAGE_ROLE}
+        tags |= {HOST_LABEL: host, ROLE_LABEL: role}
         with engine_call(f"run vantage {name}"):
             self.backend.client.containers.run(
                 image,
@@ -40,6 +39,7 @@ class DockerVantages:
                 hostname=host,
                 labels=tags,
                 network=resource_name(instance_id, network),
+                environment=dict(environment or {}),
                 detach=True,
                 # Confined like a student host without raw sockets: UDP needs no capability.
                 cap_drop=["ALL"],

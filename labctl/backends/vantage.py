@@ -1,4 +1,7 @@
-"""Grader vantages: a short-lived extra container inside one instance.
+"""Vantages: an extra container inside one instance, from a lab image.
+
+Graders run one for the length of a grading run; the scripted adversary
+(:mod:`labctl.instances.adversary`) runs one for the life of the instance.
 
 A vantage is created at grading time from a lab image, attached to one of the instance's
 networks (more with :meth:`Backend.connect`), reached with :meth:`Backend.exec` under its
@@ -17,6 +20,8 @@ from labctl.errors import NotFoundError
 
 #: Label on every vantage: the grading run that made it.
 RUN_LABEL: Final = "org.labctl.grading-run"
+#: Role label of a grader vantage; the scripted adversary's container says "adversary".
+VANTAGE_ROLE: Final = "grader"
 
 
 class Vantages(Protocol):
@@ -29,8 +34,11 @@ class Vantages(Protocol):
         network: str,
         labels: Mapping[str, str],
         command: Sequence[str] = ("sleep", "infinity"),
+        environment: Mapping[str, str] | None = None,
+        role: str = VANTAGE_ROLE,
     ) -> None:
-        """Create and start ``host`` from ``image`` on the instance's ``network``."""
+        """Create and start ``host`` from ``image`` on the instance's ``network``, confined
+        (no capabilities or privileges, read-only root, bounded memory and processes)."""
         ...
 
     def remove_vantage(self, instance_id: str, host: str) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from labctl.adversary import ADVERSARY_HOST
 from labctl.backends.base import (
     Backend,
     DownReport,
@@ -18,6 +19,7 @@ from labctl.backends.base import (
     no_progress,
 )
 from labctl.errors import LabctlError, NotFoundError
+from labctl.instances.adversary import render_timeline, start_adversary
 from labctl.instances.ids import instance_id
 from labctl.instances.plan import host_roles, plan_instance
 from labctl.instances.provision import initial_files
@@ -71,6 +73,7 @@ class Instances:
         record = self._new_record(loaded, student, seed)
         plan = self._plan(loaded, record)
         ctx, injects = self._scenario(loaded, record), lab_injects(loaded.spec)
+        timeline = render_timeline(loaded.spec.adversary, ctx.variables)
         self.store.reserve(record)
         try:
             hosts = self.backend.up(
@@ -81,6 +84,7 @@ class Instances:
             raise
         try:
             self._apply(apply_live_injects, ctx, injects)
+            self._start_adversary(record.id, plan, len(loaded.spec.adversary), timeline)
         except BaseException:
             self._roll_back(record.id, progress)
             raise
@@ -119,6 +123,15 @@ class Instances:
             self.store.add_event(event)
 
         phase(ctx, injects, remember)
+
+    def _start_adversary(self, ident: str, plan: InstancePlan, steps: int, timeline: str) -> None:
+        """The scripted adversary's container, when the lab has a timeline; recorded."""
+        if not steps:
+            return
+        networks = start_adversary(self.backend, ident, timeline, [n.name for n in plan.networks])
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        summary = f"adversary started: {steps} step(s), on {', '.join(networks)}"
+        self.store.add_event(Event(ident, now, "adversary", ADVERSARY_HOST, summary, True))
 
     def _roll_back(self, ident: str, progress: Progress) -> None:
         """Remove a half-made instance; the error that caused it is the one to report."""
