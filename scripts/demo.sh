@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job: set up labctl, check the labs, and bring up one student's instance of the
-# telecommand-replay lab (building the images on first use), then say how to connect.
-# Sets up .venv on first use. Needs a running Docker engine (and root the first time, to
-# bootstrap the Debian base image offline). Re-running it replaces the demo instance.
+# The main job on one lab: set up labctl, check the labs, bring up one student's instance
+# of the telecommand-replay lab (building the images on first use), run the reference
+# attack and the reference fix, grade the instance with a sample audit report, and print
+# where the score report is. Sets up .venv on first use. Needs a running Docker engine
+# (and root the first time, to bootstrap the Debian base image offline). Re-running it
+# replaces the demo instance.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/_venv.sh
@@ -24,7 +26,16 @@ fi
 echo "==> labctl up $lab --student $student   (builds the images on first use: several minutes)"
 "$labctl" up "$lab" --student "$student"
 echo
-echo "==> labctl status $lab-$student"
-"$labctl" status "$lab-$student"
+instance="$lab-$student"
+echo "==> labctl check $instance   (the student's self-check: nothing fixed yet)"
+"$labctl" check "$instance"
 echo
-echo "The instance keeps running. Remove it with:  $labctl down $lab-$student"
+echo "==> labctl solve $instance   (reference attack while an operator works, then the fix)"
+"$labctl" solve "$instance"
+echo
+scores="scores/$instance"
+echo "==> labctl grade $instance --report labs/$lab/solution/sample-report.md -o $scores"
+"$labctl" grade "$instance" --report "labs/$lab/solution/sample-report.md" --output "$scores"
+echo
+echo "Score report (HTML): $PWD/$scores/score.html"
+echo "The instance keeps running: labctl shell $instance   |   labctl down $instance"

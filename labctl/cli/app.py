@@ -75,6 +75,7 @@ app.command()(scenario.briefing)
 app.command()(selftest.selftest)
 app.command()(grade.grade)
 app.command()(grade.check)
+app.command()(grade.solve)
 
 
 def _version(value: bool) -> None:

@@ -1,8 +1,9 @@
-"""``labctl grade INSTANCE`` (the score report) and ``labctl check INSTANCE`` (the
-student's self-check)."""
+"""``labctl grade INSTANCE`` (the score report), ``labctl check INSTANCE`` (the student's
+self-check) and ``labctl solve INSTANCE`` (the lab's reference solution, for instructors)."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,9 @@ from labctl.cli.context import err, out, state
 from labctl.cli.instances import _backend, _instances
 from labctl.errors import LabctlError
 from labctl.grading.grade import GradeTarget, check_instance, grade_instance
+from labctl.grading.probe import LiveProbe
+from labctl.grading.solution import Solver
+from labctl.grading.vantage import vantage
 from labctl.instances import InstanceRecord
 from labctl.instances.lifecycle import mission_control_url, variables_of
 from labctl.spec import LoadedLab, lab_by_id
@@ -118,3 +122,46 @@ def _objectives_table(results: tuple[ObjectiveScore, ...], title: str) -> Table:
         points = f"{r.points:g} / {r.points_possible}"
         table.add_row(escape(r.title), r.kind, verdict, points, detail)
     return table
+
+
+def solve(
+    ctx: typer.Context,
+    instance: InstanceArg,
+    attack: Annotated[
+        bool, typer.Option("--attack/--no-attack", help="Run the reference attack.")
+    ] = True,
+    remediate: Annotated[
+        bool, typer.Option("--remediate/--no-remediate", help="Apply the reference fix.")
+    ] = True,
+) -> None:
+    """Run the lab's reference attack and/or remediation on a running instance (instructors)."""
+    loaded, record, target = _target(ctx, instance)
+    backend = _backend()
+    failed = 0
+    with vantage(backend, record.id, uuid.uuid4().hex[:12]) as host:
+        solver = Solver(
+            backend, loaded, record.id, LiveProbe(backend, record.id, target.mission_control, host)
+        )
+        if not solver.ready():
+            raise LabctlError(
+                f"{record.id}: mission control is not linked to the ground station;"
+                f" see labctl status {record.id}"
+            )
+        runs = []
+        if attack and loaded.spec.solution.attack is not None:
+            err.print("running the reference attack on the attacker (an operator works meanwhile)")
+            runs.append(solver.attack())
+        if remediate:
+            for step in solver.remediation_steps():
+                err.print(f"remediation: {step.script} on {step.host} as {step.user}")
+                runs.append(solver.remediate_step(step))
+            for restarting in solver.restarts():
+                err.print(f"restarting {restarting}")
+                solver.probe.restart(restarting)
+    for run in runs:
+        mark = "[green]exit 0[/]" if run.exit_code == 0 else f"[red]exit {run.exit_code}[/]"
+        extra = f" [{escape(run.operator)}]" if run.operator else ""
+        out.print(f"{escape(run.script)} on {run.host}: {mark}: {escape(run.last_line)}{extra}")
+        failed += run.exit_code != 0
+    if failed:
+        raise typer.Exit(1)

@@ -14,25 +14,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from graders.checks.base import Probe
-from graders.checks.observe import command_name, login, send_command, wait_for
-from labctl.backends.base import Backend, ExecResult
-from labctl.errors import CheckError, LabctlError
+from labctl.backends.base import Backend
+from labctl.errors import LabctlError
 from labctl.grading.probe import LiveProbe
 from labctl.grading.run import run_objective
+from labctl.grading.solution import READY_S, Solver
 from labctl.grading.vantage import vantage
 from labctl.spec import LoadedLab
 from labctl.spec.models import Objective, ObjectiveKind
-
-#: The attack must be listening before the operator's command goes out.
-ATTACK_LEAD_S: Final = 3.0
-READY_S: Final = 60.0
-INTERPRETERS: Final = {".py": ("python3", "-c"), ".sh": ("sh", "-c")}
 
 
 @dataclass(frozen=True)
@@ -117,6 +110,10 @@ class Phases:
     target: Target
     probe: Probe
 
+    @property
+    def solver(self) -> Solver:
+        return Solver(self.test.backend, self.test.loaded, self.target.instance_id, self.probe)
+
     def run(self) -> None:
         self.ready()
         self.objectives(ObjectiveKind.AVAILABILITY, expect=True, when="at start")
@@ -128,16 +125,7 @@ class Phases:
         self.objectives(ObjectiveKind.AVAILABILITY, expect=True, when="after the fix")
 
     def ready(self) -> None:
-        """Mission control linked to the ground station (it connects after ``up``)."""
-
-        def linked() -> bool:
-            try:
-                status, body = self.probe.api("GET", "/api/health")
-            except LabctlError:
-                return False
-            return status == 200 and isinstance(body, dict) and bool(body.get("ground_link"))
-
-        ok = bool(wait_for(linked, READY_S))
+        ok = self.solver.ready(READY_S)
         observed = "linked" if ok else f"not linked within {READY_S:.0f} s"
         self.record("mission control ready", "linked", observed, ok)
 
@@ -157,73 +145,33 @@ class Phases:
         ok = result.passed == expect
         self.record(f"{objective.id} ({when})", _verdict(expect), observed, ok)
 
-    def script(self, relative: str | None, which: str) -> tuple[str, ...]:
-        if relative is None:
-            raise CheckError("selftest", f"the lab names no solution {which} (solution.{which})")
-        path = Path(self.test.loaded.root) / relative
-        interpreter = INTERPRETERS.get(path.suffix)
-        if interpreter is None:
-            raise CheckError("selftest", f"{relative}: no interpreter for {path.suffix!r}")
-        return (*interpreter, path.read_text())
-
     def attack(self, *, expect: bool, when: str) -> None:
         """The reference attack while an operator works; without an attack script (a
         defence lab, where the scripted adversary attacks) only the operator works."""
-        relative = self.test.loaded.spec.solution.attack
-        if relative is None:
-            self.record(f"operations ({when})", "operator commands", self.operate(), True)
+        if self.test.loaded.spec.solution.attack is None:
+            self.record(f"operations ({when})", "operator commands", self.solver.operate(), True)
         else:
-            self.reference_attack(relative, expect=expect, when=when)
+            run = self.solver.attack()
+            # Before the fix the attack must work; after it, the objectives are the verdict.
+            self.record(
+                f"reference attack ({when})",
+                "exit 0" if expect else "runs",
+                f"exit {run.exit_code}: {run.last_line} [{run.operator}]",
+                run.exit_code == 0 or not expect,
+            )
         for objective in self.kind(ObjectiveKind.ATTACK):
             self.judge(objective, expect=expect, when=when)
 
-    def reference_attack(self, relative: str, *, expect: bool, when: str) -> None:
-        argv = self.script(relative, "attack")
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            running = pool.submit(
-                self.test.backend.exec, self.target.instance_id, "attacker", argv, "student"
-            )
-            time.sleep(ATTACK_LEAD_S)
-            operator = self.operate()
-            result: ExecResult = running.result()
-        last = (result.output.strip().splitlines() or [""])[-1]
-        # Before the fix the attack must work; after it, the objectives are the verdict.
-        ok = result.exit_code == 0 or not expect
-        self.record(
-            f"reference attack ({when})",
-            "exit 0" if expect else "runs",
-            f"exit {result.exit_code}: {last} [{operator}]",
-            ok,
-        )
-
-    def operate(self) -> str:
-        """Play the operator: ``solution.operate``, else the attack objective's command."""
-        attacks = self.kind(ObjectiveKind.ATTACK)
-        wanted = self.test.loaded.spec.solution.operate
-        if wanted is None and attacks and attacks[0].check:
-            wanted = attacks[0].check.args.get("command")
-        name = command_name(str(wanted or "17.1"))
-        try:
-            send_command(self.probe, login(self.probe, "operator"), name)
-        except LabctlError as exc:
-            return f"operator could not send {name}: {exc}"
-        return f"operator sent {name}"
-
     def remediate(self) -> None:
-        steps = self.test.loaded.spec.solution.remediation_steps
-        if not steps:
-            raise CheckError("selftest", "the lab names no solution remediation")
-        for step in steps:
-            argv = self.script(step.script, "remediation")
-            # Hosts hold no CAP_DAC_OVERRIDE: labctl, the owner of their configuration.
-            result = self.test.backend.exec(self.target.instance_id, step.host, argv, step.user)
-            last = (result.output.strip().splitlines() or [""])[-1]
+        solver = self.solver
+        for step in solver.remediation_steps():
+            run = solver.remediate_step(step)
             self.record(
-                f"reference remediation {step.script} on {step.host}",
+                f"reference remediation {run.script} on {run.host}",
                 "exit 0",
-                f"exit {result.exit_code}: {last}",
-                result.exit_code == 0,
+                f"exit {run.exit_code}: {run.last_line}",
+                run.exit_code == 0,
             )
-        for host in dict.fromkeys(step.host.value for step in steps if step.restart):
+        for host in solver.restarts():
             self.probe.restart(host)
             self.record(f"restart {host}", "healthy", "healthy", True)
