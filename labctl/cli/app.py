@@ -13,7 +13,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from labctl import __version__
-from labctl.cli import grade, images, instances, labs, report, scenario, selftest
+from labctl.cli import adversary, grade, images, instances, labs, report, scenario, selftest
 from labctl.cli.context import State, err, out, state
 from labctl.errors import LabctlError
 
@@ -69,6 +69,7 @@ app = typer.Typer(
 app.add_typer(labs.app, name="labs")
 app.add_typer(report.app, name="report")
 app.add_typer(images.app, name="images")
+app.add_typer(adversary.app, name="adversary")
 for command in (instances.up, instances.down, instances.status, instances.shell, instances.logs):
     app.command()(command)
 app.command()(scenario.briefing)
