@@ -9,6 +9,7 @@ The package is published to labctl through the ``labctl.checks`` entry point
 from __future__ import annotations
 
 from graders.checks.access import AuditRecorded, HazardousExecuted, HazardousRefused, LoginRefused
+from graders.checks.adversary import AdversaryContained
 from graders.checks.adversary_outcome import AdversarySucceeded
 from graders.checks.base import Check
 from graders.checks.downlink import DownlinkConfidential, DownlinkSecretExposed
@@ -29,6 +30,7 @@ BUILTIN_CHECKS: tuple[type[Check], ...] = (
     ForgedCommandExecuted,
     UnauthenticatedRejected,
     AdversarySucceeded,
+    AdversaryContained,
 )
 
 __all__ = ["BUILTIN_CHECKS", "Check"]

@@ -87,8 +87,10 @@ def failed(detail: str, **facts: Any) -> Result:
     return Result("failed", None, detail, facts)
 
 
-def frame_facts(frame: TcFrame, spi: int | None, sn: int | None) -> dict[str, Any]:
-    return {"spi": spi, "sn": sn, "frame_seq": frame.seq, "vcid": frame.vcid}
+def frame_facts(frame: TcFrame, spi: int | None, sn: int | None, sent: float) -> dict[str, Any]:
+    """What the log says of a frame sent: its SDLS SPI and sequence number (None when it
+    has none), N(S), VCID, and when it was sent (Unix seconds)."""
+    return {"spi": spi, "sn": sn, "frame_seq": frame.seq, "vcid": frame.vcid, "sent": sent}
 
 
 # -- radio ---------------------------------------------------------------------------------
@@ -107,9 +109,10 @@ def replay_telecommands(args: vocab.ReplayTelecommands, ctx: Context) -> Result:
             frame = item.frame
             after = (frame.seq + 1) % MODULUS
             _send(sock, ctx, set_vr_frame(frame.scid, frame.vcid, frame.seq).encode())
+            sent = round(time.time(), 3)
             _send(sock, ctx, item.raw)
             _send(sock, ctx, set_vr_frame(frame.scid, frame.vcid, after).encode())
-            frames.append(frame_facts(frame, *air.sdls_facts(frame)))
+            frames.append(frame_facts(frame, *air.sdls_facts(frame), sent))
     missing = args.count - len(heard)
     short = f" ({missing} fewer than asked: no more heard)" if missing else ""
     return done(f"replayed {len(heard)} uplink frame(s){short}", None, frames=frames)
@@ -135,10 +138,11 @@ def inject_frames(args: vocab.InjectFrames, ctx: Context) -> Result:
             seq = ctx.rng.randrange(MODULUS)
             frame = TcFrame(scid, vcid, data, seq, Bypass.TYPE_A)
             _send(sock, ctx, set_vr_frame(scid, vcid, seq).encode())
+        sent = round(time.time(), 3)
         _send(sock, ctx, frame.encode())
     kind = "BD" if args.bypass else "AD"
     what = f"PUS {args.service}.{args.subtype} in a forged {kind} frame (SCID {scid})"
-    facts = frame_facts(frame, args.spi, sn)
+    facts = frame_facts(frame, args.spi, sn, sent)
     return done(f"transmitted {what}", None, frames=[facts], scid=scid)
 
 
