@@ -33,6 +33,10 @@ class LiveProbe:
     accounts: Mapping[str, tuple[str, str]] = field(default_factory=lambda: dict(STOCK_ACCOUNTS))
     http_timeout: float = 10.0
 
+    #: Wall-clock time (epoch seconds) where observation starts: executed commands
+    #: before it are left out of the ground truth. None: the whole history (grading).
+    since: float | None = None
+
     def truth(self) -> dict[str, Any]:
         result = self.backend.exec(self.instance_id, "spacecraft", ["cat", TRUTH_PATH])
         if result.exit_code != 0:
@@ -41,7 +45,15 @@ class LiveProbe:
             document = json.loads(result.output)
         except ValueError as exc:
             raise CheckError("truth", f"spacecraft ground truth is not JSON: {exc}") from exc
-        return document if isinstance(document, dict) else {}
+        if not isinstance(document, dict):
+            return {}
+        if self.since is not None and isinstance(document.get("executed_commands"), list):
+            document["executed_commands"] = [
+                e
+                for e in document["executed_commands"]
+                if isinstance(e, dict) and float(e.get("time") or 0) >= self.since
+            ]
+        return document
 
     def vantage_exec(self, argv: Sequence[str], timeout: float = 60.0) -> tuple[int, str]:
         bounded = ["timeout", f"{max(1, round(timeout))}", *argv]

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from graders.checks.base import Probe
 from labctl.backends.base import Backend
 from labctl.errors import LabctlError
 from labctl.grading.probe import LiveProbe
@@ -108,7 +107,7 @@ class Phases:
     test: SelfTest
     seed: int
     target: Target
-    probe: Probe
+    probe: LiveProbe
 
     @property
     def solver(self) -> Solver:
@@ -120,6 +119,9 @@ class Phases:
         self.attack(expect=True, when="before the fix")
         self.objectives(ObjectiveKind.REMEDIATION, expect=False, when="before the fix")
         self.remediate()
+        # Ground truth keeps its history across restarts; from here on, only what
+        # happens after the fix counts (the attack's earlier success must not).
+        self.probe.since = time.time()
         self.objectives(ObjectiveKind.REMEDIATION, expect=True, when="after the fix")
         self.attack(expect=False, when="after the fix")
         self.objectives(ObjectiveKind.AVAILABILITY, expect=True, when="after the fix")

@@ -18,7 +18,7 @@ from labctl.hosts.catalog import PLATFORM_APID, Event
 from labctl.hosts.spacecraft.config import SaConfig, SpacecraftConfig
 from labctl.hosts.spacecraft.downlink import DownlinkFramer, TmPacketFactory
 from labctl.hosts.spacecraft.services import EVENT_SEVERITY, FrameContext, PusServices
-from labctl.hosts.spacecraft.state import Clock, OnboardState
+from labctl.hosts.spacecraft.state import Clock, CommandHistory, OnboardState
 from labctl.hosts.spacecraft.uplink import Outcome, Reception, UplinkReceiver
 from labctl.protocols.cop1 import Farm1, FarmEvent
 from labctl.protocols.sdls import (
@@ -38,6 +38,8 @@ ALARM_HOLDOFF: Final = 1.0
 DOWNLINK_SN_MARGIN: Final = 4096
 SDLS_REASONS: Final = {r.name.lower(): r for r in RejectReason}
 TRUTH_SCHEMA: Final = 1
+#: The executed-command history in state_dir: ground truth that survives a restart.
+HISTORY_FILE: Final = "command-history.jsonl"
 
 
 class FlightSoftware:
@@ -51,6 +53,7 @@ class FlightSoftware:
     ) -> None:
         self.config = config
         self.state = OnboardState(clock, wallclock, battery=config.battery)
+        self.state.command_log = CommandHistory(config.state_dir / HISTORY_FILE)
         self.state.advance()
         self.farm = Farm1(config.uplink.vcid, config.uplink.farm_window)
         self.uplink_sas, uplink_keys = _instances(config.associations_for("uplink"))

@@ -8,9 +8,11 @@ injected monotonic clock, so a test can advance it by hand.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 from labctl.hosts.catalog import Housekeeping, Mode
@@ -24,6 +26,68 @@ EVENT_LOG_SIZE: Final = 200
 REJECTION_LOG_SIZE: Final = 100
 
 Clock = Callable[[], float]
+
+
+class CommandHistory(deque[dict[str, Any]]):
+    """The executed-command log, kept across restarts in a JSON-lines file.
+
+    Ground truth must not forget what happened before a reboot: a replay that succeeded
+    before the student restarted the spacecraft is still a replay that succeeded, and a
+    frame executed again after a reboot is a replay too. Entries loaded from the file
+    carry ``"previous_boot": true``. The file is rewritten with the newest entries when
+    it reaches twice the log's size; unreadable lines are skipped.
+    """
+
+    def __init__(self, path: Path | None = None, maxlen: int = COMMAND_LOG_SIZE) -> None:
+        super().__init__(maxlen=maxlen)
+        self.path = path
+        self._lines = 0
+        if path is None:
+            return
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            lines = []
+        for line in lines[-maxlen:]:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                super().append({**entry, "previous_boot": True})
+        self._lines = len(lines)
+        if self._lines >= 2 * maxlen:
+            self._rewrite()
+
+    def append(self, entry: dict[str, Any]) -> None:
+        super().append(entry)
+        if self.path is None:
+            return
+        if self._lines + 1 >= 2 * (self.maxlen or COMMAND_LOG_SIZE):
+            self._rewrite()
+            return
+        try:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry, sort_keys=True) + "\n")
+            self._lines += 1
+        except OSError:
+            pass  # a full disk must not stop the flight software; memory still holds it
+
+    def _rewrite(self) -> None:
+        assert self.path is not None
+        partial = self.path.with_name(self.path.name + ".partial")
+        try:
+            partial.write_text(
+                "".join(
+                    json.dumps({k: v for k, v in e.items() if k != "previous_boot"}) + "\n"
+                    for e in self
+                ),
+                encoding="utf-8",
+            )
+            partial.replace(self.path)
+            self._lines = len(self)
+        except OSError:
+            pass
 
 
 @dataclass
@@ -61,9 +125,7 @@ class OnboardState:
     payload_on: bool = False
     hk_enabled: bool = True
     counters: Counters = field(default_factory=Counters)
-    command_log: deque[dict[str, Any]] = field(
-        default_factory=lambda: deque(maxlen=COMMAND_LOG_SIZE)
-    )
+    command_log: deque[dict[str, Any]] = field(default_factory=CommandHistory)
     event_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=EVENT_LOG_SIZE))
     rejection_log: deque[dict[str, Any]] = field(
         default_factory=lambda: deque(maxlen=REJECTION_LOG_SIZE)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
 from sc_scaffold import Ground, kinds, tm_packets
 
 from labctl.hosts.catalog import Event, FailureCode, Housekeeping, Mode
 from labctl.hosts.spacecraft import FlightSoftware, SpacecraftConfig
+from labctl.hosts.spacecraft.state import CommandHistory
 from labctl.protocols.sdls import ServiceType
 from labctl.protocols.tm_frame import Fsr, TmFrame
 
@@ -210,7 +212,26 @@ def test_without_persistence_a_restart_reopens_replays(make_config: MakeConfig) 
     FlightSoftware(config).receive(old)
     restarted = FlightSoftware(config)
     restarted.receive(old)
-    assert names(restarted) == ["SAFE_MODE"]
+    history = restarted.truth()["executed_commands"]
+    assert [(e["name"], e.get("previous_boot", False)) for e in history] == [
+        ("SAFE_MODE", True),
+        ("SAFE_MODE", False),
+    ]
+    assert len({(e["spi"], e["sequence_number"]) for e in history}) == 1
+
+
+def test_the_command_history_survives_restarts(
+    make_config: MakeConfig,
+) -> None:
+    config = make_config()
+    ground = Ground()
+    first = FlightSoftware(config)
+    for seq in range(3):
+        first.receive(ground.command("PING", seq=seq))
+    assert names(FlightSoftware(config)) == ["PING"] * 3
+    history = config.state_dir / "command-history.jsonl"
+    history.write_text(history.read_text() + "not json\n[1, 2]\n")
+    assert names(FlightSoftware(config)) == ["PING"] * 3
 
 
 def test_downlink_sdls_protects_telemetry(make_config: MakeConfig) -> None:
@@ -270,3 +291,12 @@ def test_security_alarm_events_are_rate_limited(make_config: MakeConfig) -> None
     alarms = [e for e in fsw.truth()["events"] if e["id"] == Event.SECURITY_ALARM]
     assert len(alarms) == 1
     assert fsw.truth()["counters"]["events_suppressed"] == 99
+
+
+def test_the_history_file_is_compacted_at_twice_the_log_size(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    log = CommandHistory(path, maxlen=4)
+    for i in range(20):
+        log.append({"n": i})
+    assert len(path.read_text().splitlines()) < 8
+    assert [e["n"] for e in CommandHistory(path, maxlen=4)] == [16, 17, 18, 19]
