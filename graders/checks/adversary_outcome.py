@@ -1,0 +1,111 @@
+"""Attack objective of a defence lab: the scripted adversary got something done.
+
+The counterpart of ``adversary_contained`` (graders/checks/adversary.py), on the same log
+and the same notion of success: the entry says ``success: true``, or a frame the adversary
+sent executed on board after it sent it (spacecraft ground truth). An entry counts when
+the action ended within the window (a replay may listen for a long time before it
+transmits). The adversary replays only what it hears, so while it waits the check can
+play the operator: every ``every`` seconds, an operator sends ``operate`` through mission
+control, as operations go on during a pass.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar, Final
+
+from pydantic import Field, field_validator
+
+from graders.checks.adversary import executions, frames_executed, read_adversary_log
+from graders.checks.base import Check, CheckResult, Probe, failed, passed
+from graders.checks.observe import command_name, login, send_command
+from labctl.adversary.logfile import entry_time
+from labctl.spec.builtin_vocabulary import ACTIONS
+from labctl.spec.vocabulary import Args
+from labctl.spec.vocabulary import Args as ArgsModel
+
+POLL_S: Final = 2.0
+
+
+class AdversarySucceededArgs(Args):
+    window: int = Field(default=60, ge=1, le=24 * 3600, description="seconds back from now")
+    actions: tuple[str, ...] = Field(
+        default=(), description="only these adversary actions count (default: every action)"
+    )
+    wait: int = Field(default=0, ge=0, le=300, description="seconds to wait for a success")
+    operate: str | None = Field(
+        default=None,
+        pattern=r"^\d{1,3}\.\d{1,3}$",
+        description="while waiting, an operator sends this PUS service.subtype (none: no one)",
+    )
+    every: int = Field(default=10, ge=1, le=300, description="seconds between two operations")
+
+    @field_validator("actions")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(ACTIONS))
+        if unknown:
+            raise ValueError(f"unknown adversary action(s) {unknown}; one of {sorted(ACTIONS)}")
+        return value
+
+
+def entry_end(entry: dict[str, Any]) -> float:
+    """When the action ended: its start plus its duration (Unix seconds)."""
+    took = entry.get("duration")
+    extra = float(took) if isinstance(took, int | float) and not isinstance(took, bool) else 0.0
+    return (entry_time(entry) or 0.0) + max(extra, 0.0)
+
+
+def achievement(entry: dict[str, Any], runs: dict[tuple[int, int], list[float]]) -> str | None:
+    """What the entry achieved, or None."""
+    if entry.get("success") is True:
+        return f"{entry['action']} succeeded ({str(entry.get('detail', ''))[:80]})"
+    on_board = frames_executed(entry, runs)
+    return f"{entry['action']}: {on_board} frame(s) executed on board" if on_board else None
+
+
+class AdversarySucceeded(Check):
+    name: ClassVar[str] = "adversary_succeeded"
+    summary: ClassVar[str] = (
+        "Attack objective of a defence lab: the scripted adversary achieved something in the"
+        " last `window` seconds (success in its log, or a frame of theirs executed on board)."
+    )
+    Args: ClassVar[type[Args]] = AdversarySucceededArgs
+    clock: ClassVar[Callable[[], float]] = time.time
+    sleep: ClassVar[Callable[[float], None]] = time.sleep
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, AdversarySucceededArgs)
+        clock = type(self).clock
+        deadline = clock() + args.wait
+        next_operation = clock()
+        operations = 0
+        token = login(probe, "operator") if args.operate else None
+        while True:
+            now = clock()
+            if token is not None and args.operate and now >= next_operation:
+                send_command(probe, token, command_name(args.operate))
+                operations += 1
+                next_operation = now + args.every
+            recent = [
+                e
+                for e in read_adversary_log(probe)
+                if entry_end(e) >= now - args.window
+                and (not args.actions or e["action"] in args.actions)
+            ]
+            runs = executions(probe.truth()) if recent else {}
+            wins = [w for w in (achievement(e, runs) for e in recent) if w]
+            if wins or clock() >= deadline:
+                break
+            type(self).sleep(POLL_S)
+        what = ", ".join(args.actions) or "any action"
+        ops = f" while an operator sent {operations} command(s)" if operations else ""
+        if wins:
+            return passed(f"in the last {args.window} s{ops}, the adversary achieved: {wins[-1]}")
+        if not recent:
+            return failed(f"the adversary carried out nothing ({what}) in the last {args.window} s")
+        return failed(
+            f"{len(recent)} adversary action(s) ({what}) in the last {args.window} s{ops};"
+            " none achieved anything"
+        )
