@@ -14,6 +14,7 @@ from labctl.errors import CheckError
 from labctl.grading.vantage import GRADER_HOST
 
 SPACECRAFT: Final = "spacecraft"
+GROUND_STATION: Final = "ground-station"
 VANTAGE_SCRIPT: Final = ("python3", "-m", "labctl.grading.vantage_replay")
 TRUTH_PATH: Final = "/run/labctl/truth.json"
 #: Mission control's stock accounts (containers/mission-control/mission-control.yaml).
@@ -93,12 +94,15 @@ class LiveProbe:
         return self.accounts[role]
 
     def restart(self, host: str) -> None:
-        """Restart ``host``; a spacecraft's uplink is then re-initialised, as ground
-        operations do after a reboot (its FARM-1 starts again at V(R) = 0)."""
-        farm = self.truth() if host == SPACECRAFT else None
+        """Restart ``host``; the uplink is then re-initialised, as ground operations do: a
+        rebooted spacecraft's FARM-1 starts again at V(R) = 0 and is set back to where the
+        ground station's FOP-1 is; a restarted ground station's FOP-1 starts again at
+        V(S) = 0, so the spacecraft's FARM-1 is set to 0."""
+        farm = self.truth() if host in {SPACECRAFT, GROUND_STATION} else None
         self.backend.restart(self.instance_id, host)
         if farm is not None:
-            self._resync(int(farm["scid"]), int(farm["farm"]["vcid"]), int(farm["farm"]["vr"]))
+            vr = int(farm["farm"]["vr"]) if host == SPACECRAFT else 0
+            self._resync(int(farm["scid"]), int(farm["farm"]["vcid"]), vr)
 
     def _resync(self, scid: int, vcid: int, vr: int) -> None:
         numbers = ["--scid", str(scid), "--vcid", str(vcid), "--vr", str(vr)]
