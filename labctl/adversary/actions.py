@@ -87,6 +87,11 @@ def failed(detail: str, **facts: Any) -> Result:
     return Result("failed", None, detail, facts)
 
 
+def now_ms() -> float:
+    """Unix seconds, truncated to the millisecond (never later than the moment itself)."""
+    return int(time.time() * 1000) / 1000
+
+
 def frame_facts(frame: TcFrame, spi: int | None, sn: int | None, sent: float) -> dict[str, Any]:
     """What the log says of a frame sent: its SDLS SPI and sequence number (None when it
     has none), N(S), VCID, and when it was sent (Unix seconds)."""
@@ -109,7 +114,7 @@ def replay_telecommands(args: vocab.ReplayTelecommands, ctx: Context) -> Result:
             frame = item.frame
             after = (frame.seq + 1) % MODULUS
             _send(sock, ctx, set_vr_frame(frame.scid, frame.vcid, frame.seq).encode())
-            sent = round(time.time(), 3)
+            sent = now_ms()
             _send(sock, ctx, item.raw)
             _send(sock, ctx, set_vr_frame(frame.scid, frame.vcid, after).encode())
             frames.append(frame_facts(frame, *air.sdls_facts(frame), sent))
@@ -138,7 +143,7 @@ def inject_frames(args: vocab.InjectFrames, ctx: Context) -> Result:
             seq = ctx.rng.randrange(MODULUS)
             frame = TcFrame(scid, vcid, data, seq, Bypass.TYPE_A)
             _send(sock, ctx, set_vr_frame(scid, vcid, seq).encode())
-        sent = round(time.time(), 3)
+        sent = now_ms()
         _send(sock, ctx, frame.encode())
     kind = "BD" if args.bypass else "AD"
     what = f"PUS {args.service}.{args.subtype} in a forged {kind} frame (SCID {scid})"

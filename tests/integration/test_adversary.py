@@ -1,0 +1,160 @@
+"""The scripted adversary on the real engine: tc-replay with a timeline added, brought up,
+attacked by its adversary container, judged from the adversary's log, taken down."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from live import REPO, eventually, login, mission_control_url, truth
+
+from labctl.adversary import ADVERSARY_HOST, LOG_PATH
+from labctl.adversary.logfile import parse_log
+from labctl.backends.base import INSTANCE_LABEL
+from labctl.backends.docker import DockerBackend
+from labctl.instances import InstanceRecord, Instances, InstanceStore
+from labctl.spec import load_lab
+
+pytestmark = pytest.mark.docker
+
+TIMELINE = """
+adversary:
+  - at: 0
+    action: replay_telecommands
+    args: {count: 1}
+  - on: pass_start
+    action: inject_frames
+    args: {service: 17, subtype: 1, bypass: true}
+  - at: 1
+    action: hazardous_command
+    args: {command: SAFE_MODE, username: admin, password: "{{ 'ad' ~ 'min' }}"}
+  - at: 1
+    action: hazardous_command
+    args: {command: THRUSTER_FIRE, username: operator, password: operator,
+           command_args: {duration_ms: 100}}
+  - at: 2
+    action: brute_force
+    args: {target: mission-control, username: viewer, max_attempts: 3}
+  - at: 3
+    action: flood
+    args: {rate: 50, duration: 1}
+"""
+
+
+@pytest.fixture(scope="module")
+def instance(
+    lab_backend: DockerBackend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Instances, InstanceRecord]]:
+    root = tmp_path_factory.mktemp("labs") / "tc-replay"
+    shutil.copytree(REPO / "labs" / "tc-replay", root)
+    lab_file = root / "lab.yaml"
+    lab_file.write_text(lab_file.read_text(encoding="utf-8") + TIMELINE, encoding="utf-8")
+    state = tmp_path_factory.mktemp("state")
+    manager = Instances(lab_backend, InstanceStore(state / "labctl.db"))
+    began = time.monotonic()
+    record = manager.up(load_lab(root), f"adv{uuid.uuid4().hex[:8]}")
+    print(f"up with an adversary: {time.monotonic() - began:.1f} s")
+    try:
+        yield manager, record
+    finally:
+        manager.down(record.id)
+    selector = {"label": f"{INSTANCE_LABEL}={record.id}"}
+    assert lab_backend.client.containers.list(all=True, filters=selector) == []
+    assert lab_backend.client.networks.list(filters=selector) == []
+
+
+def adversary_log(backend: DockerBackend, record: InstanceRecord) -> list[dict[str, Any]]:
+    result = backend.exec(record.id, ADVERSARY_HOST, ["cat", LOG_PATH])
+    return parse_log(result.output) if result.exit_code == 0 else []
+
+
+def test_the_adversary_runs_its_timeline_and_logs_every_outcome(
+    instance: tuple[Instances, InstanceRecord], lab_backend: DockerBackend
+) -> None:
+    manager, record = instance
+    events = [e for e in manager.store.events(record.id) if e.kind == "adversary"]
+    assert events, events
+    assert events[0].summary.startswith("adversary started: 6 step(s)"), events
+    operator = login(mission_control_url(record))
+
+    def replayed() -> list[dict[str, Any]]:
+        # an operator's PING every few seconds: the uplink traffic the adversary waits for
+        operator.post("/api/commands", json={"name": "PING", "args": {}})
+        return [e for e in adversary_log(lab_backend, record) if e["step"] == 0]
+
+    eventually(replayed, 60, "the adversary replayed an operator's frame")
+    log = eventually(
+        lambda: (entries := adversary_log(lab_backend, record)) and len(entries) >= 6 and entries,
+        90,
+        "six actions in the adversary's log",
+    )
+    by_step = {e["step"]: e for e in log}
+
+    replay = by_step[0]
+    assert replay["outcome"] == "done", replay
+    assert replay["success"] is None, replay
+    (frame,) = replay["frames"]
+    pair = (frame["spi"], frame["sn"])
+    runs = [
+        c
+        for c in truth(lab_backend, record)["executed_commands"]
+        if (c["spi"], c["sequence_number"]) == pair
+    ]
+    assert len(runs) >= 2, f"the replayed frame {pair} ran {len(runs)} time(s) (anti-replay off)"
+
+    forged = by_step[1]
+    assert forged["event"] == "pass_start", forged
+    assert forged["outcome"] == "done", forged
+    assert forged["frames"][0]["spi"] is None
+
+    admin, operator_cmd = by_step[2], by_step[3]
+    assert admin["success"] is True, admin
+    assert admin["http_status"] == 201, admin
+    assert operator_cmd["success"] is False, operator_cmd
+    assert operator_cmd["http_status"] == 403, operator_cmd
+
+    brute = by_step[4]
+    assert brute["outcome"] == "done", brute
+    assert brute["attempts"] <= 3, brute
+
+    flood = by_step[5]
+    assert flood["outcome"] == "done", flood
+    assert flood["sent"] == 50, flood
+    for entry in log:
+        assert entry["t"].endswith("+00:00")
+        assert isinstance(entry["offset"], float | int)
+
+
+def test_the_adversary_container_is_confined(
+    instance: tuple[Instances, InstanceRecord], lab_backend: DockerBackend
+) -> None:
+    _, record = instance
+    container = lab_backend.container(record.id, ADVERSARY_HOST)
+    config = container.attrs["HostConfig"]
+    assert config["CapDrop"] == ["ALL"]
+    assert config["ReadonlyRootfs"] is True
+    assert config["Memory"] > 0
+    assert config["PidsLimit"] > 0
+    assert container.attrs["Config"]["User"] == "65534:65534"
+    networks = set(container.attrs["NetworkSettings"]["Networks"])
+    assert networks == {f"labctl-{record.id}-rf", f"labctl-{record.id}-corp"}
+    stats = container.stats(stream=False)
+    print(f"adversary memory: {stats['memory_stats'].get('usage', 0) / 2**20:.1f} MiB")
+
+
+def test_labctl_adversary_log_reads_it(
+    instance: tuple[Instances, InstanceRecord], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from labctl.cli.app import app
+
+    _, record = instance
+    result = CliRunner().invoke(app, ["adversary", "log", record.id, "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"action": "replay_telecommands"' in result.output
