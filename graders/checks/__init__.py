@@ -14,6 +14,12 @@ from graders.checks.adversary_outcome import AdversarySucceeded
 from graders.checks.base import Check
 from graders.checks.downlink import DownlinkConfidential, DownlinkSecretExposed
 from graders.checks.forgery import ForgedCommandExecuted, UnauthenticatedRejected
+from graders.checks.hosts import (
+    FilePrivate,
+    OldKeyRejected,
+    SshPasswordRefused,
+    UnsentCommandExecuted,
+)
 from graders.checks.uplink import CommandRoundTrip, ReplayExecuted, ReplayRejected, TelemetryFresh
 
 BUILTIN_CHECKS: tuple[type[Check], ...] = (
@@ -31,6 +37,10 @@ BUILTIN_CHECKS: tuple[type[Check], ...] = (
     UnauthenticatedRejected,
     AdversarySucceeded,
     AdversaryContained,
+    SshPasswordRefused,
+    FilePrivate,
+    OldKeyRejected,
+    UnsentCommandExecuted,
 )
 
 __all__ = ["BUILTIN_CHECKS", "Check"]

@@ -1,0 +1,264 @@
+"""Checks on the ground station as a host: SSH logins, key files, and what a stolen key
+still does on the uplink.
+
+``ssh_password_refused`` logs in from the grader vantage like any SSH client would;
+``file_private`` reads a file's mode out of band (the container engine, as root);
+``old_key_rejected`` forges a telecommand with a key from the vantage and judges from the
+spacecraft's ground truth; ``unsent_command_executed`` compares the spacecraft's executed
+commands with what mission control sent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Any, ClassVar, Final
+
+from pydantic import Field, StringConstraints
+
+from graders.checks.base import Check, CheckResult, Probe, failed, passed
+from graders.checks.forgery import GRADER_SOURCE_IDS, TEMPLATE_PATTERN
+from graders.checks.observe import command_name, executed, login, wait_for
+from graders.checks.replay import vantage_json
+from labctl.spec.vocabulary import Args
+from labctl.spec.vocabulary import Args as ArgsModel
+
+SSH_VANTAGE: Final = ("python3", "-m", "labctl.grading.vantage_ssh")
+KEYED_VANTAGE: Final = ("python3", "-m", "labctl.grading.vantage_keyed")
+#: How long a forged frame has to show up in ground truth.
+SETTLE_S: Final = 6.0
+#: Sent commands mission control lists at most (its API's limit).
+SENT_LIMIT: Final = 500
+HOST_PATTERN: Final = r"^[a-z][a-z0-9-]{0,40}$"
+
+# --- SSH --------------------------------------------------------------------------------
+
+
+class SshPasswordRefusedArgs(Args):
+    host: str = Field(default="ground-station", pattern=HOST_PATTERN)
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str = Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$", description="account to try")
+    password: str = Field(default="", max_length=128, description="its (weak) password")
+
+
+class SshPasswordRefused(Check):
+    name: ClassVar[str] = "ssh_password_refused"
+    summary: ClassVar[str] = (
+        "From the grader vantage, the host's sshd offers no password login (neither"
+        " 'password' nor 'keyboard-interactive') and the given password gets nobody in."
+    )
+    Args: ClassVar[type[Args]] = SshPasswordRefusedArgs
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, SshPasswordRefusedArgs)
+        argv = [*SSH_VANTAGE, "--host", args.host, "--port", str(args.port)]
+        argv += ["--username", args.username, "--password", args.password]
+        code, output = probe.vantage_exec(argv, 45.0)
+        result = vantage_json(output)
+        where = f"sshd on {args.host}:{args.port}"
+        if code != 0 or result is None or "error" in result:
+            detail = (result or {}).get("error") or output.strip()[-300:] or f"exit {code}"
+            return failed(f"could not talk to {where} from the vantage: {detail}")
+        return ssh_verdict(where, args.username, result)
+
+
+def ssh_verdict(where: str, username: str, result: dict[str, Any]) -> CheckResult:
+    """Judge the vantage's report: methods offered, password tried with each."""
+    methods = [str(m) for m in result.get("methods") or []]
+    offered = ", ".join(methods) or "nothing"
+    if result.get("password") or result.get("keyboard_interactive"):
+        return failed(
+            f"{where} offers {offered}; {username!r} logged in with the password",
+            "Turn password authentication off: keys only.",
+        )
+    typed = [m for m in ("password", "keyboard-interactive") if m in methods]
+    if "none" in methods:
+        return failed(f"{where} let {username!r} in without any credential")
+    if typed:
+        return failed(
+            f"{where} offers {offered}: a password can still be typed ({', '.join(typed)});"
+            " this one was refused",
+            "PasswordAuthentication no (and KbdInteractiveAuthentication no), then reload sshd.",
+        )
+    return passed(f"{where} offers only {offered} to {username!r}: no password login")
+
+
+# --- files -------------------------------------------------------------------------------
+
+
+class FilePrivateArgs(Args):
+    host: str = Field(default="ground-station", pattern=HOST_PATTERN)
+    path: str = Field(pattern=r"^/[A-Za-z0-9._/-]{1,250}$", description="absolute path")
+    missing_ok: bool = Field(
+        default=False, description="a file that no longer exists counts as private"
+    )
+
+
+class FilePrivate(Check):
+    name: ClassVar[str] = "file_private"
+    summary: ClassVar[str] = (
+        "A file on a host gives its group and other users no access (mode ?-00), read out of band."
+    )
+    Args: ClassVar[type[Args]] = FilePrivateArgs
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, FilePrivateArgs)
+        code, output = probe.host_exec(args.host, ["stat", "-L", "-c", "%a %U %G", args.path])
+        where = f"{args.path} on {args.host}"
+        if code != 0:
+            if "No such file" in output and args.missing_ok:
+                return passed(f"{where} no longer exists: nothing left to read")
+            return failed(f"cannot stat {where}: {output.strip()[-200:]}")
+        return mode_verdict(where, output)
+
+
+def mode_verdict(where: str, stat_output: str) -> CheckResult:
+    parts = stat_output.split()
+    try:
+        mode = int(parts[0], 8)
+    except (IndexError, ValueError):
+        return failed(f"unexpected stat output for {where}: {stat_output.strip()[:120]!r}")
+    owner = ":".join(parts[1:3])
+    shown = f"{where}: mode {mode:04o}, owner {owner}"
+    if mode & 0o077:
+        return failed(shown, "chmod 0600 (owner only): group and other users must not read it.")
+    return passed(shown)
+
+
+# --- keys on the uplink -----------------------------------------------------------------
+
+
+class OldKeyRejectedArgs(Args):
+    key: str = Field(
+        pattern=r"^\s*([0-9a-fA-F]{32}|[0-9a-fA-F]{48}|[0-9a-fA-F]{64}|\{\{.*\}\})\s*$",
+        description="the old key, hex (e.g. '{{ params.uplink_key }}')",
+    )
+    spi: int | Annotated[str, StringConstraints(pattern=TEMPLATE_PATTERN)] = Field(
+        description="SPI the key was used on (e.g. '{{ params.uplink_spi }}')"
+    )
+    command: str = Field(default="17.1", pattern=r"^\d{1,3}\.\d{1,3}$")
+
+
+class OldKeyRejected(Check):
+    name: ClassVar[str] = "old_key_rejected"
+    summary: ClassVar[str] = (
+        "A telecommand forged from the vantage with an old (compromised) key is not executed"
+        " (spacecraft ground truth)."
+    )
+    Args: ClassVar[type[Args]] = OldKeyRejectedArgs
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, OldKeyRejectedArgs)
+        key = args.key.strip()
+        if not isinstance(args.spi, int) or not 0 <= args.spi <= 0xFFFF or "{" in key:
+            return failed(f"old_key_rejected: key and spi were not rendered ({args.spi!r})")
+        spi = args.spi
+        truth = probe.truth()
+        scid = truth.get("scid")
+        if not isinstance(scid, int):
+            return failed("ground truth names no spacecraft id")
+        # The next sequence number the SA would take: an eavesdropper reads the counter off
+        # the air (the IV is in clear); ground truth gives it without waiting for traffic.
+        arsn = _last_sequence_number(truth, spi) + 1
+        name = command_name(args.command)
+        argv = [*KEYED_VANTAGE, "--key", key, "--spi", str(spi)]
+        argv += ["--scid", str(scid), "--arsn", str(arsn), "--command", name]
+        code, output = probe.vantage_exec(argv, 30.0)
+        sent = vantage_json(output)
+        if code != 0 or sent is None or "error" in sent:
+            detail = (sent or {}).get("error") or output.strip()[-300:] or f"exit {code}"
+            return failed(f"the vantage could not transmit the forged frame: {detail}")
+        what = f"{name} forged with the old key on SPI {spi} (sequence number {arsn})"
+
+        def ran() -> bool:
+            return any(_is_frame(e, spi, arsn) for e in executed(probe.truth()))
+
+        if wait_for(ran, SETTLE_S):
+            return failed(
+                f"{what}: executed", "Rotate the key on both ends; retire the compromised SA."
+            )
+        return passed(f"{what}: not executed ({_why_rejected(probe.truth(), spi)})")
+
+
+def _last_sequence_number(truth: dict[str, Any], spi: int) -> int:
+    for sa in truth.get("security_associations") or []:
+        if sa.get("spi") == spi and sa.get("direction", "uplink") == "uplink":
+            number = sa.get("sequence_number")
+            return number if isinstance(number, int) and number >= 0 else 0
+    return 0
+
+
+def _is_frame(entry: dict[str, Any], spi: int, arsn: int) -> bool:
+    return bool(entry.get("spi") == spi and entry.get("sequence_number") == arsn)
+
+
+def _why_rejected(truth: dict[str, Any], spi: int) -> str:
+    """The spacecraft's reason for the last rejected frame on ``spi``, if it logged one."""
+    for entry in reversed(truth.get("rejected_frames") or []):
+        if entry.get("spi") == spi:
+            return f"spacecraft: {entry.get('reason')}"
+    known = [sa for sa in truth.get("security_associations") or [] if sa.get("spi") == spi]
+    return f"SA {spi} is {known[0].get('state')}" if known else f"no SA {spi} on board"
+
+
+# --- attack objective -------------------------------------------------------------------
+
+
+class UnsentCommandExecutedArgs(Args):
+    command: str | None = Field(
+        default=None,
+        pattern=r"^\d{1,3}\.\d{1,3}$",
+        description="only count this PUS service.subtype; none = any command",
+    )
+
+
+class UnsentCommandExecuted(Check):
+    name: ClassVar[str] = "unsent_command_executed"
+    summary: ClassVar[str] = (
+        "Attack objective: the spacecraft executed an SDLS-authenticated command that mission"
+        " control never sent (executed commands against mission control's sent list)."
+    )
+    Args: ClassVar[type[Args]] = UnsentCommandExecutedArgs
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, UnsentCommandExecutedArgs)
+        # Ground truth first: whatever mission control sent before it is listed by then.
+        mine = executed(probe.truth(), args.command)
+        ran = [e for e in mine if e.get("source_id") not in GRADER_SOURCE_IDS]
+        token = login(probe, "operator")
+        status, body = probe.api("GET", f"/api/commands/sent?limit={SENT_LIMIT}", None, token)
+        if status != 200 or not isinstance(body, dict):
+            return failed(f"mission control's sent commands are not readable (HTTP {status})")
+        extra = unsent(ran, body.get("commands") or [])
+        what = f"PUS {args.command}" if args.command else "any command"
+        if not extra:
+            return failed(
+                f"every authenticated command executed ({len(ran)}, {what}) was sent by"
+                " mission control",
+                "Get the uplink key, then command the spacecraft yourself.",
+            )
+        entry = extra[0]
+        return passed(
+            f"the spacecraft executed {entry.get('name')} {entry.get('args') or {}} on SPI"
+            f" {entry.get('spi')} (sequence number {entry.get('sequence_number')}) that"
+            " mission control never sent"
+        )
+
+
+def _signature(name: Any, args: Any) -> tuple[str, tuple[tuple[str, int], ...]]:
+    pairs = args.items() if isinstance(args, dict) else ()
+    return str(name), tuple(sorted((str(k), int(v)) for k, v in pairs if isinstance(v, int)))
+
+
+def unsent(ran: list[dict[str, Any]], sent: list[Any]) -> list[dict[str, Any]]:
+    """Executed entries beyond what mission control sent, command by command (name, args)."""
+    budget = Counter(
+        _signature(row.get("name"), row.get("args")) for row in sent if isinstance(row, dict)
+    )
+    extra = []
+    for entry in ran:
+        signature = _signature(entry.get("name"), entry.get("args"))
+        if budget[signature] > 0:
+            budget[signature] -= 1
+        else:
+            extra.append(entry)
+    return extra
