@@ -8,11 +8,13 @@ it and ``labctl schema`` can offer completion.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from labctl.spec.models import Network, Seconds
+from labctl.spec.params import WORDLIST_DIR
 from labctl.spec.vocabulary import Args, Vocabulary
 
 AbsPath = Annotated[str, StringConstraints(pattern=r"^/[^\x00]*$")]
@@ -117,10 +119,18 @@ class Flood(Args):
 class BruteForce(Args):
     """Try passwords from a word list against SSH or the mission-control login."""
 
-    target: Annotated[str, StringConstraints(pattern=r"^(ssh|mission-control)$")]
+    target: Literal["ssh", "mission-control"]
     username: UserName
-    wordlist: str = "weak-passwords"
+    wordlist: str = Field(default="weak-passwords", description="a word list labctl ships")
     max_attempts: int = Field(default=500, ge=1, le=100_000)
+
+    @field_validator("wordlist")
+    @classmethod
+    def _shipped(cls, value: str) -> str:
+        known = sorted(p.stem for p in WORDLIST_DIR.glob("*.txt"))
+        if value not in known:
+            raise ValueError(f"unknown word list; known: {', '.join(known)}")
+        return value
 
 
 class Jam(Args):
@@ -132,7 +142,7 @@ class Jam(Args):
 class HazardousCommand(Args):
     """Send a hazardous command through mission control with stolen credentials."""
 
-    command: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")] = Field(
+    command: str = Field(
         examples=["THRUSTER_FIRE"], description="a command name of the mission database"
     )
     username: UserName
@@ -140,6 +150,13 @@ class HazardousCommand(Args):
     command_args: dict[Annotated[str, StringConstraints(max_length=64)], int] = Field(
         default_factory=dict, description="the command's arguments, e.g. {duration_ms: 500}"
     )
+
+    @field_validator("command")
+    @classmethod
+    def _command_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,63}", value):
+            raise ValueError("not a command name (capitals, e.g. THRUSTER_FIRE)")
+        return value
 
 
 INJECTS: dict[str, type[Args]] = {

@@ -348,7 +348,12 @@ def test_brute_force_stops_when_the_target_answers_garbage() -> None:
 
 
 def test_brute_force_with_an_unknown_word_list_fails_cleanly() -> None:
-    wanted = args("brute_force", target="ssh", username="root", wordlist="no-such-list")
+    # validation refuses an unknown list; an image without the list is what is left
+    with pytest.raises(ValueError, match="unknown word list"):
+        args("brute_force", target="ssh", username="root", wordlist="no-such-list")
+    wanted = ARGS["brute_force"].model_construct(
+        target="ssh", username="root", wordlist="no-such-list", max_attempts=5
+    )
     result = run_action("brute_force", wanted, context())
     assert result.outcome == "failed"
     assert "no-such-list" in result.detail
