@@ -1,0 +1,366 @@
+"""The host checks (SSH, key files, old keys, unsent commands) against a fake station."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from graders.checks import hosts
+from graders.checks.base import Status
+from graders.checks.hosts import (
+    FilePrivate,
+    FilePrivateArgs,
+    OldKeyRejected,
+    OldKeyRejectedArgs,
+    SshPasswordRefused,
+    SshPasswordRefusedArgs,
+    UnsentCommandExecuted,
+    UnsentCommandExecutedArgs,
+    unsent,
+)
+from labctl.errors import BackendError
+from labctl.grading import vantage_keyed, vantage_ssh
+from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation
+from labctl.protocols.tc_frame import FrameKind, TcFrame
+
+OLD_KEY = "00112233445566778899aabbccddeeff"
+NEW_KEY = "ffeeddccbbaa99887766554433221100"
+
+
+@pytest.fixture(autouse=True)
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hosts, "SETTLE_S", 0.2)
+
+
+@dataclass
+class FakeStation:
+    """sshd, a file system and a spacecraft with uplink SAs, as the checks observe them."""
+
+    methods: tuple[str, ...] = ("password", "publickey")
+    password: str = "dragon"
+    modes: dict[str, str] = field(default_factory=lambda: {"/etc/labctl/uplink.key": "644"})
+    #: spi -> [state, key, last sequence number]
+    sas: dict[int, list[Any]] = field(
+        default_factory=lambda: {40: ["OPERATIONAL", OLD_KEY, 6], 200: ["KEYED", NEW_KEY, 0]}
+    )
+    executed: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    forged: list[list[str]] = field(default_factory=list)
+    down: bool = False
+
+    def truth(self) -> dict[str, Any]:
+        if self.down:
+            raise BackendError("exec cat in spacecraft", "no such container")
+        sas = [
+            {"spi": spi, "direction": "uplink", "state": s, "sequence_number": n}
+            for spi, (s, _, n) in self.sas.items()
+        ]
+        return {
+            "scid": 321,
+            "security_associations": sas,
+            "executed_commands": list(self.executed),
+            "rejected_frames": list(self.rejected),
+        }
+
+    def vantage_exec(self, argv: Sequence[str], timeout: float = 60.0) -> tuple[int, str]:
+        options = dict(zip(argv[3::2], argv[4::2], strict=False))
+        if argv[2] == "labctl.grading.vantage_ssh":
+            return self._ssh(options)
+        self.forged.append(list(argv))
+        return self._receive(options["--key"], int(options["--spi"]), int(options["--arsn"]))
+
+    def _ssh(self, options: Mapping[str, str]) -> tuple[int, str]:
+        if self.down:
+            return 2, json.dumps({"error": "ground-station:22: [Errno 111] Connection refused"})
+        good = options["--password"] == self.password
+        report: dict[str, Any] = {"methods": list(self.methods), "password": None}
+        report["keyboard_interactive"] = None
+        if "password" in self.methods:
+            report["password"] = good
+        if "keyboard-interactive" in self.methods:
+            report["keyboard_interactive"] = good
+        return 0, json.dumps(report)
+
+    def _receive(self, key: str, spi: int, arsn: int) -> tuple[int, str]:
+        sa = self.sas.get(spi)
+        if sa is None:
+            self.rejected.append({"reason": "bad_sa", "spi": spi})
+        elif sa[0] != "OPERATIONAL":
+            self.rejected.append({"reason": "sa_not_operational", "spi": spi})
+        elif sa[1] != key:
+            self.rejected.append({"reason": "bad_mac", "spi": spi})
+        elif arsn <= sa[2]:
+            self.rejected.append({"reason": "bad_sn", "spi": spi})
+        else:
+            sa[2] = arsn
+            self.executed.append(command("PING", spi=spi, seq=arsn, source=0xFE4B))
+        return 0, json.dumps({"sent": "PING", "spi": spi, "arsn": arsn})
+
+    def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
+        path = argv[-1]
+        if path not in self.modes:
+            return 1, f"stat: cannot statx '{path}': No such file or directory"
+        return 0, f"{self.modes[path]} labctl labctl\n"
+
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        token: str | None = None,
+    ) -> tuple[int, Any]:
+        if path == "/api/login":
+            return 200, {"token": "t"}
+        if path.startswith("/api/commands/sent"):
+            return 200, {"commands": list(self.sent)}
+        return 404, {"detail": "not found"}
+
+    def credentials(self, role: str) -> tuple[str, str]:
+        return role, "secret"
+
+    def restart(self, host: str) -> None:
+        pass
+
+
+def command(name: str, spi: int = 40, seq: int = 1, source: int = 0, **args: int) -> dict[str, Any]:
+    service, subtype = (17, 1) if name == "PING" else (8, 1)
+    return {
+        "service": service,
+        "subtype": subtype,
+        "name": name,
+        "args": args,
+        "spi": spi,
+        "sequence_number": seq,
+        "source_id": source,
+    }
+
+
+# --- ssh_password_refused ----------------------------------------------------------------
+
+
+def ssh(station: FakeStation, password: str = "dragon") -> Any:
+    args = SshPasswordRefusedArgs(username="flightops", password=password)
+    return SshPasswordRefused().run(args, station)
+
+
+def test_password_login_that_works_fails_the_check() -> None:
+    result = ssh(FakeStation())
+    assert result.status is Status.FAIL
+    assert "logged in with the password" in result.evidence
+    assert "password, publickey" in result.evidence
+
+
+def test_password_offered_but_wrong_still_fails() -> None:
+    result = ssh(FakeStation(), password="not-it")
+    assert result.status is Status.FAIL
+    assert "a password can still be typed (password)" in result.evidence
+
+
+def test_keyboard_interactive_counts_as_a_password_method() -> None:
+    station = FakeStation(methods=("keyboard-interactive", "publickey"))
+    assert ssh(station).status is Status.FAIL
+    assert "keyboard-interactive" in ssh(station, "wrong").evidence
+
+
+def test_keys_only_passes_and_names_the_methods() -> None:
+    result = ssh(FakeStation(methods=("publickey",)))
+    assert result.status is Status.PASS
+    assert "offers only publickey" in result.evidence
+
+
+def test_unreachable_sshd_fails_with_the_reason() -> None:
+    result = ssh(FakeStation(down=True))
+    assert result.status is Status.FAIL
+    assert "Connection refused" in result.evidence
+
+
+def test_a_server_that_takes_none_fails() -> None:
+    assert ssh(FakeStation(methods=("none",))).status is Status.FAIL
+
+
+# --- file_private -------------------------------------------------------------------------
+
+
+def private(station: FakeStation, path: str = "/etc/labctl/uplink.key", **kw: Any) -> Any:
+    return FilePrivate().run(FilePrivateArgs(path=path, **kw), station)
+
+
+@pytest.mark.parametrize(
+    ("mode", "status"),
+    [
+        ("644", Status.FAIL),
+        ("640", Status.FAIL),
+        ("604", Status.FAIL),
+        ("600", Status.PASS),
+        ("400", Status.PASS),
+        ("700", Status.PASS),
+    ],
+)
+def test_file_private_judges_group_and_other_bits(mode: str, status: Status) -> None:
+    result = private(FakeStation(modes={"/etc/labctl/uplink.key": mode}))
+    assert result.status is status
+    assert f"mode {int(mode, 8):04o}" in result.evidence
+
+
+def test_missing_file_fails_unless_missing_ok() -> None:
+    station = FakeStation(modes={})
+    assert private(station).status is Status.FAIL
+    result = private(station, missing_ok=True)
+    assert result.status is Status.PASS
+    assert "no longer exists" in result.evidence
+
+
+def test_file_private_rejects_relative_paths() -> None:
+    with pytest.raises(ValueError, match="path"):
+        FilePrivateArgs(path="etc/labctl/uplink.key")
+
+
+# --- old_key_rejected ---------------------------------------------------------------------
+
+
+def old_key(station: FakeStation, spi: int = 40) -> Any:
+    return OldKeyRejected().run(OldKeyRejectedArgs(key=OLD_KEY, spi=spi), station)
+
+
+def test_old_key_still_operational_fails_with_the_next_sequence_number() -> None:
+    station = FakeStation()
+    result = old_key(station)
+    assert result.status is Status.FAIL
+    assert "sequence number 7): executed" in result.evidence
+    argv = station.forged[0]
+    assert argv[argv.index("--scid") + 1] == "321"
+    assert argv[argv.index("--command") + 1] == "PING"
+
+
+def test_old_sa_retired_passes_with_the_spacecraft_reason() -> None:
+    station = FakeStation()
+    station.sas[40][0] = "UNKEYED"
+    result = old_key(station)
+    assert result.status is Status.PASS
+    assert "sa_not_operational" in result.evidence
+
+
+def test_key_rotated_on_the_same_spi_passes_as_bad_mac() -> None:
+    station = FakeStation()
+    station.sas[40][1] = NEW_KEY
+    result = old_key(station)
+    assert result.status is Status.PASS
+    assert "bad_mac" in result.evidence
+
+
+def test_unknown_spi_is_tried_with_sequence_number_one() -> None:
+    station = FakeStation()
+    result = old_key(station, spi=77)
+    assert result.status is Status.PASS
+    assert "sequence number 1" in result.evidence
+    assert "bad_sa" in result.evidence
+
+
+def test_unrendered_arguments_fail_rather_than_guess() -> None:
+    args = OldKeyRejectedArgs(key="{{ params.uplink_key }}", spi="{{ params.uplink_spi }}")
+    result = OldKeyRejected().run(args, FakeStation())
+    assert result.status is Status.FAIL
+    assert "not rendered" in result.evidence
+
+
+def test_old_key_rejected_with_the_spacecraft_down_fails() -> None:
+    result = old_key(FakeStation(down=True))
+    assert result.status is Status.FAIL
+    assert "could not observe" in result.evidence
+
+
+# --- unsent_command_executed ----------------------------------------------------------------
+
+
+def test_a_command_mission_control_sent_does_not_count() -> None:
+    station = FakeStation(
+        executed=[command("PAYLOAD_ON"), command("THRUSTER_FIRE", duration_ms=500)],
+        sent=[
+            {"name": "PAYLOAD_ON", "args": {}},
+            {"name": "THRUSTER_FIRE", "args": {"duration_ms": 500}},
+        ],
+    )
+    result = UnsentCommandExecuted().run(UnsentCommandExecutedArgs(command="8.1"), station)
+    assert result.status is Status.FAIL
+
+
+def test_an_unsent_command_passes_with_its_arguments() -> None:
+    station = FakeStation(
+        executed=[command("PAYLOAD_ON", seq=3), command("THRUSTER_FIRE", seq=4, duration_ms=2600)],
+        sent=[{"name": "PAYLOAD_ON", "args": {}}],
+    )
+    result = UnsentCommandExecuted().run(UnsentCommandExecutedArgs(command="8.1"), station)
+    assert result.status is Status.PASS
+    assert "THRUSTER_FIRE {'duration_ms': 2600}" in result.evidence
+    assert "sequence number 4" in result.evidence
+
+
+def test_the_same_command_twice_but_sent_once_counts_once() -> None:
+    ran = [command("PING", seq=1), command("PING", seq=2)]
+    assert unsent(ran, [{"name": "PING", "args": {}}]) == [ran[1]]
+    assert unsent(ran, [{"name": "PING", "args": {}}] * 2) == []
+
+
+def test_different_arguments_are_different_commands() -> None:
+    ran = [command("THRUSTER_FIRE", duration_ms=9)]
+    assert unsent(ran, [{"name": "THRUSTER_FIRE", "args": {"duration_ms": 10}}]) == ran
+
+
+def test_the_graders_own_forgeries_are_left_out() -> None:
+    station = FakeStation(executed=[command("PING", source=0xFE4B)])
+    assert UnsentCommandExecuted().run(UnsentCommandExecutedArgs(), station).status is Status.FAIL
+
+
+def test_the_command_filter_applies() -> None:
+    station = FakeStation(executed=[command("PING")])
+    args = UnsentCommandExecutedArgs(command="8.1")
+    assert UnsentCommandExecuted().run(args, station).status is Status.FAIL
+    assert UnsentCommandExecuted().run(UnsentCommandExecutedArgs(), station).status is Status.PASS
+
+
+# --- the vantage modules --------------------------------------------------------------------
+
+
+def receiver(key: str, spi: int = 40, last: int = 6) -> SdlsEngine:
+    association = SecurityAssociation(spi, sequence_number=last)
+    return SdlsEngine.of([association], Keyring({0: bytes.fromhex(key)}))
+
+
+def test_forged_frame_is_a_bd_frame_the_right_key_accepts() -> None:
+    raw = vantage_keyed.forged_frame(bytes.fromhex(OLD_KEY), 40, 321, 7, command="PING")
+    frame = TcFrame.decode(raw)
+    assert (frame.kind, frame.scid) == (FrameKind.BD, 321)
+    verdict = receiver(OLD_KEY).verify_tc(frame)
+    assert verdict.accepted
+    assert verdict.sequence_number == 7
+    assert not receiver(NEW_KEY).verify_tc(frame).accepted
+    assert not receiver(OLD_KEY, last=7).verify_tc(frame).accepted  # replay window
+
+
+def test_forged_frame_refuses_bad_input() -> None:
+    key = bytes.fromhex(OLD_KEY)
+    with pytest.raises(ValueError, match="mission database"):
+        vantage_keyed.forged_frame(key, 40, 321, 7, command="LAUNCH")
+    with pytest.raises(ValueError, match="starts at 1"):
+        vantage_keyed.forged_frame(key, 40, 321, 0)
+    with pytest.raises(ValueError, match="16, 24 or 32"):
+        vantage_keyed.forged_frame(b"short", 40, 321, 7)
+
+
+def test_vantage_keyed_main_reports_bad_keys_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--key", "zz", "--spi", "1", "--scid", "2", "--arsn", "3"]
+    assert vantage_keyed.main(argv) == 2
+    assert "error" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_vantage_ssh_reports_an_unreachable_server_as_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert vantage_ssh.main(["--host", "127.0.0.1", "--port", "1", "--username", "x"]) == 2
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["error"].startswith("127.0.0.1:1:")
