@@ -32,12 +32,14 @@ from typing import Any, Final
 
 import docker
 import docker.errors
+import docker.types
 import requests
 from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.models.volumes import Volume
 from docker.types import EndpointConfig
 
+from labctl.backends import subnets
 from labctl.backends.base import (
     FORWARDS_LABEL,
     HOST_LABEL,
@@ -62,6 +64,8 @@ from labctl.backends.baseimage import docker_client
 from labctl.errors import BackendError, NotFoundError
 
 LAB_NETWORK_OPTIONS: Final = {"com.docker.network.bridge.inhibit_ipv4": "true"}
+#: Tries at a free subnet when other labctl processes create networks at the same time.
+SUBNET_ATTEMPTS: Final = 8
 ACCESS_NETWORK_OPTIONS: Final = {
     "com.docker.network.bridge.enable_icc": "false",
     "com.docker.network.bridge.enable_ip_masquerade": "false",
@@ -184,17 +188,38 @@ class DockerBackend:
         }
 
     def _create_network(self, plan: InstancePlan, network: NetworkPlan) -> Network:
+        """A bridge network on a /27 of labctl's pool (see labctl.backends.subnets); when
+        another process took the same block meanwhile, the next free one."""
         name = resource_name(plan.instance_id, network.name)
         options = ACCESS_NETWORK_OPTIONS if network.access else LAB_NETWORK_OPTIONS
-        with engine_call(f"create network {name}"):
-            return self.client.networks.create(
-                name,
-                driver="bridge",
-                internal=not network.access,
-                options=dict(options),
-                labels=self._labels(plan),
-                check_duplicate=True,
-            )
+        within = subnets.pool()
+        for attempt in range(SUBNET_ATTEMPTS):
+            subnet = subnets.free_subnet(self._used_subnets(), within, skip=attempt)
+            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet))])
+            try:
+                return self.client.networks.create(
+                    name,
+                    driver="bridge",
+                    internal=not network.access,
+                    options=dict(options),
+                    labels=self._labels(plan),
+                    ipam=ipam,
+                    check_duplicate=True,
+                )
+            except docker.errors.APIError as exc:
+                if "overlap" not in str(exc).lower() or attempt == SUBNET_ATTEMPTS - 1:
+                    raise BackendError(f"create network {name}", _explain(exc)) from exc
+        raise BackendError(f"create network {name}", "no subnet could be allocated")
+
+    def _used_subnets(self) -> list[subnets.Subnet]:
+        with engine_call("list networks"):
+            found = self.client.api.networks()
+        texts = [
+            str(config.get("Subnet", ""))
+            for network in found
+            for config in ((network.get("IPAM") or {}).get("Config") or [])
+        ]
+        return subnets.parse_used(texts)
 
     def _create_volumes(self, plan: InstancePlan, host: HostPlan) -> list[Volume]:
         volumes = []
