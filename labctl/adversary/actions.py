@@ -34,7 +34,7 @@ MAX_HTTP_BODY: Final = 64 * 1024
 #: Octets of random payload in a flood frame, and in a jamming burst.
 FLOOD_PAYLOAD: Final = (8, 64)
 JAM_BURST: Final = (32, 256)
-#: Frames per second of the jam noise (the rf-link relays whatever it hears).
+#: Noise datagrams per second when jamming: four times the rf-link's default threshold.
 JAM_RATE: Final = 2000
 #: Plaintext SDLS baseline: a 4-octet sequence number after the SPI.
 CLEAR_SN_OCTETS: Final = 4
@@ -179,7 +179,10 @@ def flood(args: vocab.Flood, ctx: Context) -> Result:
 
 
 def jam(args: vocab.Jam, ctx: Context) -> Result:
-    """Noise on the uplink: random bursts at the jamming rate for ``duration`` seconds."""
+    """Noise on the uplink: random bursts (never a frame: their FECF does not check) at the
+    jamming rate for ``duration`` seconds. Above the rf-link's noise threshold (500 a second
+    by default, ``channel.jamming.noise_threshold``) the rf-link jams the uplink: nothing
+    else gets through while the noise lasts."""
 
     def burst() -> bytes:
         return ctx.rng.randbytes(ctx.rng.randint(*JAM_BURST))

@@ -9,7 +9,12 @@ move time by hand. Delay is applied by the relay (a bounded delay line), not her
 * Loss: each frame is dropped with probability ``loss``.
 * Bit errors: each bit flips independently with probability ``bit_error_rate``; the
   positions are drawn with geometric gaps, so a clean frame costs one random draw.
-* Jamming: a jammed direction carries nothing.
+* Jamming: a jammed direction carries nothing. A direction is jammed by configuration, or
+  - the uplink only - by noise heard on it: when more than ``noise_threshold`` datagrams
+  that are not frames (their FECF, CRC-16 over the whole datagram, does not check) arrive
+  within one second, the uplink carries nothing for the rest of that second and the next
+  one, as a receiver drowned by a transmitter on its frequency. Noise itself is still
+  relayed (a radio relays what it hears); 0 turns noise jamming off.
 """
 
 from __future__ import annotations
@@ -22,8 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from labctl.protocols.crc import crc16_ok
+
 UPLINK: Final = "uplink"
 DOWNLINK: Final = "downlink"
+#: The shortest transfer frame: a 5-octet TC header, one data octet, the 2-octet FECF.
+MIN_FRAME: Final = 8
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,8 @@ class ChannelSettings:
     bit_error_rate: float = 0.0
     jam_uplink: bool = False
     jam_downlink: bool = False
+    #: Non-frame datagrams per second on the uplink above which it is jammed; 0 = never.
+    noise_threshold: int = 0
 
     @property
     def always_in_contact(self) -> bool:
@@ -60,6 +71,34 @@ def flip_bits(data: bytes, ber: float, rng: random.Random) -> tuple[bytes, int]:
         flips += 1
 
 
+@dataclass
+class NoiseMeter:
+    """Noise datagrams counted per whole second of the clock: this second and the last."""
+
+    second: int = 0
+    current: int = 0
+    previous: int = 0
+
+    def add(self, now: float) -> None:
+        self._roll(now)
+        self.current += 1
+
+    def loud(self, now: float, threshold: int) -> bool:
+        self._roll(now)
+        return self.current > threshold or self.previous > threshold
+
+    def _roll(self, now: float) -> None:
+        second = math.floor(now)
+        if second != self.second:
+            self.previous = self.current if second == self.second + 1 else 0
+            self.current, self.second = 0, second
+
+
+def is_noise(datagram: bytes) -> bool:
+    """Not a transfer frame: too short for a header and FECF, or the FECF does not check."""
+    return len(datagram) < MIN_FRAME or not crc16_ok(datagram)
+
+
 class ChannelModel:
     """Decides the fate of every frame and counts why frames did not get through."""
 
@@ -75,6 +114,8 @@ class ChannelModel:
         self.dropped: Counter[str] = Counter()
         self.bits_flipped = 0
         self.frames_corrupted = 0
+        self.noise: Counter[str] = Counter()
+        self._uplink_noise = NoiseMeter()
 
     def in_contact(self, now: float | None = None) -> bool:
         s = self.settings
@@ -94,10 +135,20 @@ class ChannelModel:
 
     def jammed(self, direction: str) -> bool:
         s = self.settings
-        return s.jam_uplink if direction == UPLINK else s.jam_downlink
+        if direction == DOWNLINK:
+            return s.jam_downlink
+        return s.jam_uplink or self.noise_jammed()
+
+    def noise_jammed(self) -> bool:
+        """Whether noise on the uplink is above the threshold (this second or the last)."""
+        threshold = self.settings.noise_threshold
+        return threshold > 0 and self._uplink_noise.loud(self.clock(), threshold)
 
     def transmit(self, direction: str, frame: bytes) -> bytes | None:
         """The frame as received at the far end, or None (and counted) if it is lost."""
+        if direction == UPLINK and self.settings.noise_threshold > 0 and is_noise(frame):
+            self.noise[direction] += 1
+            self._uplink_noise.add(self.clock())
         reason = self._drop_reason(direction)
         if reason:
             self.dropped[f"{direction}_{reason}"] += 1

@@ -36,6 +36,8 @@ CHANNEL_KEYS: Final = {
     "queue_size",
 }
 DEFAULT_PORTS: Final = {"uplink": (5100, 5101), "downlink": (5102, 5103)}
+#: Noise datagrams per second that jam the uplink (far above any ground station's rate).
+NOISE_THRESHOLD: Final = 500
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ def _link(cfg: Config, name: str) -> LinkConfig:
 
 def _channel(cfg: Config) -> ChannelSettings:
     cfg.only({"period", "duration", "offset"}, "channel.passes")
-    cfg.only({"uplink", "downlink"}, "channel.jamming")
+    cfg.only({"uplink", "downlink", "noise_threshold"}, "channel.jamming")
     period = _number(cfg, "channel.passes.period", 0.0, 0.0, 1e7)
     duration = _number(cfg, "channel.passes.duration", 0.0, 0.0, 1e7)
     if period and not duration:
@@ -155,6 +157,7 @@ def _channel(cfg: Config) -> ChannelSettings:
         bit_error_rate=_number(cfg, "channel.bit_error_rate", 0.0, 0.0, 1.0),
         jam_uplink=cfg.get("channel.jamming.uplink", bool, False),
         jam_downlink=cfg.get("channel.jamming.downlink", bool, False),
+        noise_threshold=_int(cfg, "channel.jamming.noise_threshold", NOISE_THRESHOLD, 0, 1 << 20),
     )
 
 

@@ -176,6 +176,7 @@ class RfLink:
             "in_contact": channel.in_contact(),
             "next_pass": channel.next_pass(),
             "jamming": {UPLINK: channel.jammed(UPLINK), DOWNLINK: channel.jammed(DOWNLINK)},
+            "noise": dict(channel.noise),
             "dropped": dict(sorted(channel.dropped.items())),
             "bits_flipped": channel.bits_flipped,
             "frames_corrupted": channel.frames_corrupted,

@@ -96,3 +96,55 @@ def test_bit_errors_are_counted_by_the_channel() -> None:
     assert received != bytes(1000)
     assert channel.frames_corrupted == 1
     assert channel.bits_flipped > 0
+
+
+# -- jamming by noise on the air ------------------------------------------------------------
+def _tc_frame() -> bytes:
+    from labctl.protocols.tc_frame import TcFrame
+
+    return TcFrame(300, 0, b"\x00\x01\x02", 7).encode()
+
+
+def test_noise_above_the_threshold_jams_the_uplink_for_that_second_and_the_next() -> None:
+    clock = FakeClock(100.2)
+    channel = ChannelModel(ChannelSettings(noise_threshold=5), random.Random(1), clock)
+    frame = _tc_frame()
+    noise = [bytes([i]) * 40 for i in range(6)]
+    assert channel.transmit(UPLINK, frame) == frame
+    for burst in noise[:5]:
+        assert channel.transmit(UPLINK, burst) == burst  # at the threshold: still clear
+    assert not channel.jammed(UPLINK)
+    assert channel.transmit(UPLINK, noise[5]) is None  # the sixth noise datagram jams
+    assert channel.jammed(UPLINK)
+    assert channel.transmit(UPLINK, frame) is None
+    assert not channel.jammed(DOWNLINK)
+    assert channel.transmit(DOWNLINK, b"\x01" * 40) is not None
+    clock.now = 101.9  # the next second: still jammed by the last one's noise
+    assert channel.transmit(UPLINK, frame) is None
+    clock.now = 102.0  # two quiet seconds later the channel is clear again
+    assert channel.transmit(UPLINK, frame) == frame
+    assert channel.noise == {UPLINK: 6}
+    assert channel.dropped == {"uplink_jammed": 3}
+
+
+def test_a_flood_of_well_formed_frames_is_not_noise_and_zero_turns_noise_jamming_off() -> None:
+    clock = FakeClock(10.0)
+    frame = _tc_frame()
+    channel = ChannelModel(ChannelSettings(noise_threshold=5), random.Random(1), clock)
+    assert all(channel.transmit(UPLINK, frame) == frame for _ in range(100))
+    assert not channel.noise
+    quiet = ChannelModel(ChannelSettings(noise_threshold=0), random.Random(1), clock)
+    assert all(quiet.transmit(UPLINK, b"\xff" * 30) is not None for _ in range(100))
+    assert not quiet.jammed(UPLINK)
+    assert not quiet.noise
+
+
+def test_short_datagrams_and_bad_fecf_are_noise() -> None:
+    from labctl.hosts.rflink.channel import is_noise
+
+    frame = _tc_frame()
+    assert not is_noise(frame)
+    assert is_noise(frame[:-1])
+    assert is_noise(frame[:-1] + bytes([frame[-1] ^ 1]))
+    assert is_noise(b"")
+    assert is_noise(b"\x00" * 7)

@@ -19,6 +19,7 @@ def test_commented_example_loads_with_the_documented_defaults() -> None:
     assert (config.uplink.port, config.uplink.air_port) == (5100, 5101)
     assert (config.downlink.port, config.downlink.air_port) == (5102, 5103)
     assert config.uplink.air == ("broadcast",)
+    assert config.channel.noise_threshold == 500
 
 
 @pytest.mark.parametrize(
@@ -27,6 +28,7 @@ def test_commented_example_loads_with_the_documented_defaults() -> None:
         ({"channel": {"los": 0.1}}, "channel.los"),
         ({"channel": {"loss": 1.5}}, "channel.loss"),
         ({"channel": {"jamming": {"uplink": "yes"}}}, "channel.jamming.uplink"),
+        ({"channel": {"jamming": {"noise_threshold": -1}}}, "channel.jamming.noise_threshold"),
         ({"channel": {"passes": {"period": 60}}}, "channel.passes.duration"),
         ({"uplink": {"air_port": 5102}}, "uplink.air_port"),
         ({"downlink": {"air": []}}, "downlink.air"),

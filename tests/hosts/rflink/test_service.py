@@ -110,7 +110,8 @@ def test_loss_one_and_oversize_datagrams(tmp_path: Path, loopback: SimpleNamespa
 
 def test_flood_is_relayed_or_counted_never_fatal(tmp_path: Path, loopback: SimpleNamespace) -> None:
     async def scenario() -> None:
-        link, up_air, down_air = await started(tmp_path)
+        # noise that jams is the next test; here every datagram heard must be relayed
+        link, up_air, down_air = await started(tmp_path, jamming={"noise_threshold": 0})
         sender = await open_udp("127.0.0.1", 0)
         try:
             for i in range(2000):
@@ -123,6 +124,39 @@ def test_flood_is_relayed_or_counted_never_fatal(tmp_path: Path, loopback: Simpl
             counters = relay.endpoint.counters
             assert await loopback.eventually(lambda: relay.forwarded == counters.received)
             assert counters.received > 100  # the rest the kernel dropped: also survivable
+        finally:
+            sender.close()
+            up_air.close()
+            down_air.close()
+            await link.stop()
+
+    loopback.run_async(scenario())
+
+
+def test_noise_on_the_air_jams_the_uplink(tmp_path: Path, loopback: SimpleNamespace) -> None:
+    from labctl.protocols.tc_frame import TcFrame
+
+    frame = TcFrame(300, 0, b"\x00\x01\x02", 7).encode()
+
+    async def scenario() -> None:
+        link, up_air, down_air = await started(tmp_path, jamming={"noise_threshold": 20})
+        sender = await open_udp("127.0.0.1", 0)
+        try:
+            sender.send(frame, link.address("uplink"))
+            assert await loopback.collect(up_air, lambda got: len(got) == 1) == [frame]
+            for i in range(60):
+                sender.send(bytes([i]) * 50, link.address("uplink"))
+            relay = link.relays["uplink"]
+            assert await loopback.eventually(lambda: relay.endpoint.counters.received == 61)
+            sender.send(frame, link.address("uplink"))
+            sender.send(b"telemetry", link.address("downlink"))
+            assert await loopback.collect(down_air, lambda got: len(got) == 1) == [b"telemetry"]
+            heard = await loopback.collect(up_air, lambda got: False, timeout=0.2)
+            assert frame not in heard  # the operator's frame drowned in the noise
+            status = link.status()
+            assert status["jamming"]["uplink"] is True
+            assert status["noise"] == {"uplink": 60}
+            assert status["dropped"]["uplink_jammed"] >= 1
         finally:
             sender.close()
             up_air.close()
