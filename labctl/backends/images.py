@@ -11,6 +11,7 @@ whose label matches is current and is not rebuilt.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import tarfile
 import tempfile
@@ -135,7 +136,20 @@ def build_images(
     roles: Iterable[str] = HOST_ROLES,
     force: bool = False,
 ) -> list[ImageInfo]:
-    """Build the runtime, then the host images, skipping those already current."""
+    """Build the runtime, then the host images, skipping those already current.
+
+    One build at a time per cache folder: a second ``labctl`` waits for the first (an
+    exclusive lock on ``build.lock``) instead of rewriting the wheelhouse under it."""
+    cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / "build.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_images(client, progress, roles, force)
+
+
+def _build_images(
+    client: docker.DockerClient, progress: Progress, roles: Iterable[str], force: bool
+) -> list[ImageInfo]:
     root = project_root()
     ensure_base_image(client, progress=lambda message: progress("base", message))
     wheelhouse = build_wheelhouse(root, cache_dir(), lambda m: progress("wheelhouse", m))

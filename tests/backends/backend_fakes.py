@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import docker.errors
+
 from labctl.backends.base import (
     ACCESS_NETWORK,
     FileSpec,
@@ -44,6 +46,7 @@ class FakeNetwork:
     internal: bool
     options: dict[str, str]
     connected: list[tuple[str, list[str]]] = field(default_factory=list)
+    subnet: str = ""
 
     @property
     def attrs(self) -> dict[str, Any]:
@@ -165,8 +168,12 @@ class _Networks(_Collection):
         options: dict[str, str],
         labels: dict[str, str],
         check_duplicate: bool,
+        ipam: Any = None,
     ) -> FakeNetwork:
-        network = FakeNetwork(self.client, name, labels, internal, options)
+        subnet = ipam["Config"][0]["Subnet"] if ipam else ""
+        if subnet and any(n.subnet == subnet for n in self.objects):
+            raise docker.errors.APIError("Pool overlaps with other one on this address space")
+        network = FakeNetwork(self.client, name, labels, internal, options, subnet=subnet)
         self.objects.append(network)
         return network
 
@@ -204,8 +211,17 @@ class _Containers(_Collection):
 
 
 class _Api:
+    def __init__(self, client: FakeClient) -> None:
+        self.client = client
+
     def create_endpoint_config(self, aliases: list[str]) -> dict[str, Any]:
         return {"Aliases": aliases}
+
+    def networks(self) -> list[dict[str, Any]]:
+        return [
+            {"Name": n.name, "IPAM": {"Config": [{"Subnet": n.subnet}] if n.subnet else []}}
+            for n in self.client.networks.objects
+        ]
 
 
 class FakeClient:
@@ -213,7 +229,7 @@ class FakeClient:
         self.networks = _Networks(self)
         self.volumes = _Volumes(self)
         self.containers = _Containers(self)
-        self.api = _Api()
+        self.api = _Api(self)
         self.removed: list[tuple[str, str]] = []
         self.execs: list[tuple[str, list[str]]] = []
         self.fail_create: str | None = None
