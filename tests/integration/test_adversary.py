@@ -3,6 +3,7 @@ attacked by its adversary container, judged from the adversary's log, taken down
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 import uuid
@@ -21,6 +22,7 @@ from labctl.instances import InstanceRecord, Instances, InstanceStore
 from labctl.spec import load_lab
 
 pytestmark = pytest.mark.docker
+RF_STATUS = "/run/labctl/rf-link.json"
 
 TIMELINE = """
 adversary:
@@ -43,6 +45,9 @@ adversary:
   - at: 3
     action: flood
     args: {rate: 50, duration: 1}
+  - at: 4
+    action: jam
+    args: {duration: 2}
 """
 
 
@@ -79,7 +84,7 @@ def test_the_adversary_runs_its_timeline_and_logs_every_outcome(
     manager, record = instance
     events = [e for e in manager.store.events(record.id) if e.kind == "adversary"]
     assert events, events
-    assert events[0].summary.startswith("adversary started: 6 step(s)"), events
+    assert events[0].summary.startswith("adversary started: 7 step(s)"), events
     operator = login(mission_control_url(record))
 
     def replayed() -> list[dict[str, Any]]:
@@ -89,9 +94,9 @@ def test_the_adversary_runs_its_timeline_and_logs_every_outcome(
 
     eventually(replayed, 60, "the adversary replayed an operator's frame")
     log = eventually(
-        lambda: (entries := adversary_log(lab_backend, record)) and len(entries) >= 6 and entries,
+        lambda: (entries := adversary_log(lab_backend, record)) and len(entries) >= 7 and entries,
         90,
-        "six actions in the adversary's log",
+        "seven actions in the adversary's log",
     )
     by_step = {e["step"]: e for e in log}
 
@@ -125,6 +130,17 @@ def test_the_adversary_runs_its_timeline_and_logs_every_outcome(
     flood = by_step[5]
     assert flood["outcome"] == "done", flood
     assert flood["sent"] == 50, flood
+    jam = by_step[6]
+    assert jam["outcome"] == "done", jam
+    assert jam["sent"] > 1000, jam
+
+    def jammed() -> dict[str, Any] | None:
+        status = json.loads(lab_backend.exec(record.id, "rf-link", ["cat", RF_STATUS]).output)
+        noise = status.get("noise", {}).get("uplink", 0) > 1000
+        return status if noise and status["dropped"].get("uplink_jammed", 0) > 0 else None
+
+    eventually(jammed, 10, "the rf-link counted the noise and jammed the uplink")
+
     for entry in log:
         assert entry["t"].endswith("+00:00")
         assert isinstance(entry["offset"], float | int)
