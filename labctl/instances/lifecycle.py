@@ -63,14 +63,18 @@ class Instances:
         student: str,
         seed: int | None = None,
         progress: Progress = no_progress,
+        *,
+        slot: int | None = None,
+        ident: str | None = None,
     ) -> InstanceRecord:
         """Plan, record, bring up ``student``'s instance of ``loaded`` and apply the lab's
         injects with the student's parameters; all or nothing.
 
         Injects that change only files go into the created hosts before their first start
         (the backend's ``before_start``), so no host restarts; the others need running
-        hosts and come once every host is healthy."""
-        record = self._new_record(loaded, student, seed)
+        hosts and come once every host is healthy. A class session gives the student's
+        roster ``slot`` (parameters derive with it) and the instance's ``ident``."""
+        record = self._new_record(loaded, student, seed, slot, ident)
         plan = self._plan(loaded, record)
         ctx, injects = self._scenario(loaded, record), lab_injects(loaded.spec)
         timeline = render_timeline(loaded.spec.adversary, ctx.variables)
@@ -103,7 +107,7 @@ class Instances:
 
     def _scenario(self, loaded: LoadedLab, record: InstanceRecord) -> InjectContext:
         """What the lab's injects work with: rendered with the student's parameters."""
-        params = parameters(loaded.spec, record.student, record.seed)
+        params = parameters(loaded.spec, record.student, record.seed, record.slot)
         hidden = frozenset(params.secrets().values())
         return InjectContext(
             self.backend,
@@ -139,9 +143,16 @@ class Instances:
             self.backend.down(ident, progress)
         self.store.delete(ident)
 
-    def _new_record(self, loaded: LoadedLab, student: str, seed: int | None) -> InstanceRecord:
+    def _new_record(
+        self,
+        loaded: LoadedLab,
+        student: str,
+        seed: int | None,
+        slot: int | None = None,
+        ident: str | None = None,
+    ) -> InstanceRecord:
         return InstanceRecord(
-            id=instance_id(loaded.id, student),
+            id=ident or instance_id(loaded.id, student),
             lab=loaded.id,
             student=student,
             seed=secrets.randbelow(SEED_LIMIT) if seed is None else seed,
@@ -149,6 +160,7 @@ class Instances:
             status="starting",
             backend=self.backend.name,
             access={"user": "student", "password": secrets.token_urlsafe(12)},
+            slot=slot,
         )
 
     def get(self, ident: str) -> InstanceRecord:
@@ -183,7 +195,7 @@ class Instances:
 def variables_of(loaded: LoadedLab, record: InstanceRecord) -> dict[str, Any]:
     """What the instance's templates and check arguments may name (params, student,
     instance), derived again from the record: nothing secret is stored."""
-    params = parameters(loaded.spec, record.student, record.seed)
+    params = parameters(loaded.spec, record.student, record.seed, record.slot)
     return template_variables(params.values, record.student, record.id, loaded.id)
 
 

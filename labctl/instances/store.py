@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from labctl.errors import LabctlError
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 _SCHEMA_V1: Final = """
 CREATE TABLE IF NOT EXISTS instances (
     id TEXT PRIMARY KEY,
@@ -46,8 +46,39 @@ CREATE TABLE IF NOT EXISTS events (
     changed INTEGER NOT NULL
 )
 """
-_MIGRATIONS: Final = (_SCHEMA_V1, _SCHEMA_V2)
-_COLUMNS: Final = "id, lab, student, seed, created, status, backend, ports, access"
+#: Version 3: class sessions (labctl.sessions) and each instance's roster slot.
+_SCHEMA_V3: Final = (
+    "ALTER TABLE instances ADD COLUMN slot INTEGER",
+    """
+CREATE TABLE IF NOT EXISTS sessions (
+    name TEXT PRIMARY KEY,
+    lab TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    teams INTEGER NOT NULL DEFAULT 0,
+    roster TEXT NOT NULL DEFAULT ''
+)
+""",
+    """
+CREATE TABLE IF NOT EXISTS session_members (
+    session TEXT NOT NULL REFERENCES sessions(name),
+    student TEXT NOT NULL,
+    name TEXT NOT NULL,
+    email TEXT NOT NULL,
+    team TEXT NOT NULL DEFAULT '',
+    slot INTEGER NOT NULL,
+    instance TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    updated TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (session, student)
+)
+""",
+)
+#: One tuple of statements per version, in order.
+_MIGRATIONS: Final = ((_SCHEMA_V1,), (_SCHEMA_V2,), _SCHEMA_V3)
+_COLUMNS: Final = "id, lab, student, seed, created, status, backend, ports, access, slot"
 
 #: host → container port ("22/tcp") → port on 127.0.0.1
 Ports = dict[str, dict[str, int]]
@@ -89,6 +120,8 @@ class InstanceRecord:
     ports: Ports = field(default_factory=dict)
     #: what a student needs to log in (e.g. the attacker's SSH password)
     access: Mapping[str, str] = field(default_factory=dict)
+    #: the roster slot of a class session's instance (keeps weak passwords unique)
+    slot: int | None = None
 
 
 def default_db() -> Path:
@@ -133,7 +166,7 @@ class InstanceStore:
             if row is not None:
                 raise InstanceExistsError(record.id, row["status"])
             db.execute(
-                f"INSERT INTO instances ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO instances ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 _row(record),
             )
 
@@ -187,8 +220,9 @@ def _migrate(db: sqlite3.Connection) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        for statement in _MIGRATIONS[version:]:
-            db.execute(statement)
+        for statements in _MIGRATIONS[version:]:
+            for statement in statements:
+                db.execute(statement)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
         db.rollback()
@@ -207,6 +241,7 @@ def _row(record: InstanceRecord) -> tuple[Any, ...]:
         record.backend,
         json.dumps(record.ports, sort_keys=True),
         json.dumps(dict(record.access), sort_keys=True),
+        record.slot,
     )
 
 
@@ -221,4 +256,5 @@ def _record(row: sqlite3.Row) -> InstanceRecord:
         backend=row["backend"],
         ports=json.loads(row["ports"]),
         access=json.loads(row["access"]),
+        slot=row["slot"],
     )

@@ -52,9 +52,9 @@ def lab_injects(lab: Lab) -> list[PlacedInject]:
     return placed
 
 
-def parameters(lab: Lab, student: str, seed: int | str) -> ParameterValues:
-    """The student's parameter values: the instance's seed drives the derivation."""
-    return derive(lab, student, str(seed))
+def parameters(lab: Lab, student: str, seed: int | str, slot: int | None = None) -> ParameterValues:
+    """The student's parameter values: the instance's seed (and roster slot) drive them."""
+    return derive(lab, student, str(seed), slot)
 
 
 def variables(params: Mapping[str, Any], student: str, instance: str, lab: str) -> dict[str, Any]:
