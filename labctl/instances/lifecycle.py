@@ -66,6 +66,7 @@ class Instances:
         *,
         slot: int | None = None,
         ident: str | None = None,
+        password: str | None = None,
     ) -> InstanceRecord:
         """Plan, record, bring up ``student``'s instance of ``loaded`` and apply the lab's
         injects with the student's parameters; all or nothing.
@@ -73,8 +74,9 @@ class Instances:
         Injects that change only files go into the created hosts before their first start
         (the backend's ``before_start``), so no host restarts; the others need running
         hosts and come once every host is healthy. A class session gives the student's
-        roster ``slot`` (parameters derive with it) and the instance's ``ident``."""
-        record = self._new_record(loaded, student, seed, slot, ident)
+        roster ``slot`` (parameters derive with it), the instance's ``ident`` and, when it
+        replaces an instance, the student's ``password``."""
+        record = self._new_record(loaded, student, seed, slot=slot, ident=ident, password=password)
         plan = self._plan(loaded, record)
         ctx, injects = self._scenario(loaded, record), lab_injects(loaded.spec)
         timeline = render_timeline(loaded.spec.adversary, ctx.variables)
@@ -148,8 +150,10 @@ class Instances:
         loaded: LoadedLab,
         student: str,
         seed: int | None,
+        *,
         slot: int | None = None,
         ident: str | None = None,
+        password: str | None = None,
     ) -> InstanceRecord:
         return InstanceRecord(
             id=ident or instance_id(loaded.id, student),
@@ -159,7 +163,7 @@ class Instances:
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             status="starting",
             backend=self.backend.name,
-            access={"user": "student", "password": secrets.token_urlsafe(12)},
+            access={"user": "student", "password": password or secrets.token_urlsafe(12)},
             slot=slot,
         )
 
