@@ -20,6 +20,7 @@ from graders.checks.hosts import (
     SshPasswordRefused,
     UnsentCommandExecuted,
 )
+from graders.checks.network import PortClosed, PortOpen
 from graders.checks.uplink import CommandRoundTrip, ReplayExecuted, ReplayRejected, TelemetryFresh
 
 BUILTIN_CHECKS: tuple[type[Check], ...] = (
@@ -41,6 +42,8 @@ BUILTIN_CHECKS: tuple[type[Check], ...] = (
     FilePrivate,
     OldKeyRejected,
     UnsentCommandExecuted,
+    PortClosed,
+    PortOpen,
 )
 
 __all__ = ["BUILTIN_CHECKS", "Check"]

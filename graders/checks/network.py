@@ -1,0 +1,115 @@
+"""Reachability checks: a port closed from where an attacker sits, still open from the
+host that needs it.
+
+``port_closed`` connects from the grader vantage (on the instance's rf and corp
+networks, where the attacker's workstation and radio are). ``port_open`` connects from
+one of the instance's own hosts (out of band: the command runs there through the
+container engine), e.g. mission control reaching the ground station's packet service.
+Both use TCP connects with a short timeout, run by the host's own Python: a refused or
+timed-out connect is "closed", an accepted one "open".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, ClassVar, Final
+
+from pydantic import Field, StringConstraints
+
+from graders.checks.base import Check, CheckResult, Probe, Status, failed, passed
+from labctl.spec.vocabulary import Args
+from labctl.spec.vocabulary import Args as ArgsModel
+
+HostName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+CONNECT_TIMEOUT_S: Final = 3.0
+
+#: Prints {"open": bool, "detail": str} for one TCP connect to argv[1]:argv[2].
+PROBE_SCRIPT: Final = """
+import json, socket, sys
+host, port, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+try:
+    with socket.create_connection((host, port), timeout=timeout):
+        print(json.dumps({"open": True, "detail": "connection accepted"}))
+except OSError as exc:
+    print(json.dumps({"open": False, "detail": type(exc).__name__ + ": " + str(exc)[:120]}))
+"""
+
+
+def parse_outcome(code: int, output: str) -> tuple[bool, str] | None:
+    """(open, detail) from the probe script's last line; None when it did not run."""
+    lines = [line for line in output.strip().splitlines() if line.startswith("{")]
+    if code != 0 or not lines:
+        return None
+    try:
+        value = json.loads(lines[-1])
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("open"), bool):
+        return None
+    return value["open"], str(value.get("detail", ""))[:200]
+
+
+def not_run(where: str, output: str) -> CheckResult:
+    return CheckResult(Status.ERROR, f"{where}: the probe did not run ({output.strip()[-200:]})")
+
+
+def _argv(host: str, port: int) -> list[str]:
+    return ["python3", "-c", PROBE_SCRIPT, host, str(port), str(CONNECT_TIMEOUT_S)]
+
+
+class PortClosedArgs(Args):
+    host: HostName = Field(description="the instance host whose port must be unreachable")
+    port: int = Field(ge=1, le=65535)
+
+
+class PortClosed(Check):
+    name: ClassVar[str] = "port_closed"
+    summary: ClassVar[str] = (
+        "A host's TCP port cannot be reached from the attacker's side (the grader vantage)."
+    )
+    Args: ClassVar[type[Args]] = PortClosedArgs
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, PortClosedArgs)
+        code, output = probe.vantage_exec(_argv(args.host, args.port), CONNECT_TIMEOUT_S + 10)
+        outcome = parse_outcome(code, output)
+        where = f"{args.host}:{args.port}/tcp from the attacker's networks"
+        if outcome is None:
+            return not_run(where, output)
+        is_open, detail = outcome
+        if is_open:
+            return failed(
+                f"{where}: open ({detail})",
+                f"Restrict who can reach port {args.port} on {args.host} (firewall, listen address"
+                " or allowed clients).",
+            )
+        return passed(f"{where}: closed ({detail})")
+
+
+class PortOpenArgs(Args):
+    host: HostName = Field(description="the host whose port must stay reachable")
+    port: int = Field(ge=1, le=65535)
+    source: HostName = Field(description="the instance host that must still reach it")
+
+
+class PortOpen(Check):
+    name: ClassVar[str] = "port_open"
+    summary: ClassVar[str] = (
+        "A host's TCP port is still reachable from the host that needs it (e.g. mission control)."
+    )
+    Args: ClassVar[type[Args]] = PortOpenArgs
+
+    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+        assert isinstance(args, PortOpenArgs)
+        code, output = probe.host_exec(args.source, _argv(args.host, args.port), user="nobody")
+        outcome = parse_outcome(code, output)
+        where = f"{args.host}:{args.port}/tcp from {args.source}"
+        if outcome is None:
+            return not_run(where, output)
+        is_open, detail = outcome
+        if not is_open:
+            return failed(
+                f"{where}: unreachable ({detail})",
+                f"{args.source} needs port {args.port} on {args.host}: the fix went too far.",
+            )
+        return passed(f"{where}: open ({detail})")
