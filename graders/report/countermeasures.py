@@ -29,6 +29,11 @@ class Countermeasure:
 
 _TABLE: Final = (
     (
+        "CM0002",
+        "COMSEC",
+        r"\bcommunications? security\b|\bencrypt\w*|\bconfidentiality\b",
+    ),
+    (
         "CM0029",
         "TRANSEC",
         r"\btransmission security\b|\bfrequency[- ]hopping\b|\bspread[- ]spectrum\b",
