@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from labctl import __version__
 from labctl.cli import adversary, grade, images, instances, labs, report, scenario, selftest
+from labctl.cli import session as session_cli
 from labctl.cli.context import State, err, out, state
 from labctl.errors import LabctlError
 
@@ -70,6 +71,7 @@ app.add_typer(labs.app, name="labs")
 app.add_typer(report.app, name="report")
 app.add_typer(images.app, name="images")
 app.add_typer(adversary.app, name="adversary")
+app.add_typer(session_cli.app, name="session")
 for command in (instances.up, instances.down, instances.status, instances.shell, instances.logs):
     app.command()(command)
 app.command()(scenario.briefing)

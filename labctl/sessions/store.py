@@ -1,0 +1,214 @@
+"""Class sessions in the instances' SQLite file (tables ``sessions`` and
+``session_members``, schema version 3 of :mod:`labctl.instances.store`), and the lock that
+keeps two labctl commands from working on one session at once.
+
+Every write is one transaction of the instance store. The lock is ``fcntl.flock`` on
+``<db>.session-<name>.lock`` beside the database: the kernel drops it when its process
+ends, even on ``kill -9``, so a crashed labctl never leaves a session locked.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from labctl.errors import LabctlError
+from labctl.instances.store import InstanceStore
+
+#: A member's status: pending (never started), starting (an `up` is or was under way),
+#: running, failed (after its retry).
+PENDING: Final = "pending"
+STARTING: Final = "starting"
+RUNNING: Final = "running"
+FAILED: Final = "failed"
+_MEMBER_COLUMNS: Final = (
+    "session, student, name, email, team, slot, instance, status, error, attempts, updated"
+)
+
+
+class SessionBusyError(LabctlError):
+    """Another labctl process holds the session's lock."""
+
+    def __init__(self, name: str, holder: str) -> None:
+        who = f"labctl (pid {holder})" if holder else "another labctl command"
+        super().__init__(
+            f"session {name!r} is busy: {who} is working on it; run this again when it ends"
+        )
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    name: str
+    lab: str
+    seed: int
+    created: str
+    #: --teams N, or 0 (one instance per student, or the roster's team column)
+    teams: int
+    roster: str
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    session: str
+    student: str
+    name: str
+    email: str
+    team: str
+    slot: int
+    instance: str
+    status: str
+    error: str = ""
+    attempts: int = 0
+    updated: str = ""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class SessionStore:
+    """Sessions and their members, in the same file as the instances."""
+
+    def __init__(self, instances: InstanceStore) -> None:
+        self.instances = instances
+
+    @property
+    def path(self) -> Path:
+        return self.instances.path
+
+    def create(self, session: SessionRecord, members: Iterable[MemberRecord]) -> None:
+        """Record a new session and its members in one transaction."""
+        with self.instances.transaction() as db:
+            if db.execute("SELECT 1 FROM sessions WHERE name = ?", (session.name,)).fetchone():
+                raise LabctlError(f"session {session.name!r} already exists")
+            db.execute(
+                "INSERT INTO sessions (name, lab, seed, created, teams, roster)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    session.name,
+                    session.lab,
+                    session.seed,
+                    session.created,
+                    session.teams,
+                    session.roster,
+                ),
+            )
+            db.executemany(
+                f"INSERT INTO session_members ({_MEMBER_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        m.session,
+                        m.student,
+                        m.name,
+                        m.email,
+                        m.team,
+                        m.slot,
+                        m.instance,
+                        m.status,
+                        m.error,
+                        m.attempts,
+                        m.updated or _now(),
+                    )
+                    for m in members
+                ],
+            )
+
+    def get(self, name: str) -> SessionRecord | None:
+        with self.instances.transaction() as db:
+            row = db.execute(
+                "SELECT name, lab, seed, created, teams, roster FROM sessions WHERE name = ?",
+                (name,),
+            ).fetchone()
+        return None if row is None else SessionRecord(**dict(row))
+
+    def all(self) -> list[SessionRecord]:
+        with self.instances.transaction() as db:
+            rows = db.execute(
+                "SELECT name, lab, seed, created, teams, roster FROM sessions"
+                " ORDER BY created, name"
+            ).fetchall()
+        return [SessionRecord(**dict(row)) for row in rows]
+
+    def members(self, name: str) -> list[MemberRecord]:
+        """The session's members in roster order (slot, then student)."""
+        with self.instances.transaction() as db:
+            rows = db.execute(
+                f"SELECT {_MEMBER_COLUMNS} FROM session_members WHERE session = ?"
+                " ORDER BY slot, rowid",
+                (name,),
+            ).fetchall()
+        return [MemberRecord(**dict(row)) for row in rows]
+
+    def set_status(
+        self, name: str, instance: str, status: str, error: str = "", *, attempt: bool = False
+    ) -> None:
+        """The status of every member on ``instance`` (a team shares one)."""
+        with self.instances.transaction() as db:
+            db.execute(
+                "UPDATE session_members SET status = ?, error = ?, updated = ?,"
+                " attempts = attempts + ? WHERE session = ? AND instance = ?",
+                (status, error, _now(), int(attempt), name, instance),
+            )
+
+    def delete(self, name: str) -> bool:
+        with self.instances.transaction() as db:
+            db.execute("DELETE FROM session_members WHERE session = ?", (name,))
+            return db.execute("DELETE FROM sessions WHERE name = ?", (name,)).rowcount > 0
+
+    def lock_path(self, name: str) -> Path:
+        return self.path.parent / f"{self.path.name}.session-{name}.lock"
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold the session's exclusive lock, or SessionBusyError at once."""
+        path = self.lock_path(name)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise LabctlError(f"cannot open the lock file {path}: {exc.strerror or exc}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SessionBusyError(name, _read_holder(fd)) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            try:
+                yield
+            finally:
+                with suppress(OSError):
+                    os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)  # closing drops the lock
+
+    def holder(self, name: str) -> str | None:
+        """The pid (as text, maybe empty) of the process holding the lock, None if free."""
+        path = self.lock_path(name)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return _read_holder(fd)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+
+def _read_holder(fd: int) -> str:
+    with suppress(OSError):
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        return text if text.isdigit() else ""
+    return ""
