@@ -88,7 +88,8 @@ def test_rf_conditions_set_the_channel(ctx: InjectContext, backend: FakeBackend)
     assert (first.changed, second.changed) == (True, False)
     channel = loaded(backend, "rf-link", "/etc/labctl/rf-link.yaml")["channel"]
     assert channel["loss"] == 0.2
-    assert channel["jamming"] == {"uplink": True, "downlink": True}
+    # the noise threshold is the rf-link's own (docs/ground-segment.md): left as it was
+    assert channel["jamming"] == {"uplink": True, "downlink": True, "noise_threshold": 500}
     assert channel["passes"] == {"period": 600, "duration": 120, "offset": 0}
     with pytest.raises(InjectError, match="pass_every needs pass_length"):
         apply(ctx, "rf_conditions", "rf-link", pass_every=60)
