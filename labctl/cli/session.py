@@ -157,10 +157,10 @@ def status(
 def _cells(row: MemberStatus, checks: bool, adversary: bool) -> list[str]:
     colour = STATE_COLOUR.get(row.state, "red")
     healthy = [h for h in row.hosts if h.state == "running" and h.health in {"healthy", "none"}]
-    sick = [f"{h.host} {h.state}/{h.health}" for h in row.hosts if h not in healthy]
+    others = [f"{h.host} {h.state}/{h.health}" for h in row.hosts if h not in healthy]
     hosts = f"{len(healthy)}/{len(row.hosts)} healthy" if row.hosts else "-"
-    if sick:
-        hosts += "; " + ", ".join(sick)
+    if others:
+        hosts += "; " + ", ".join(others)
     ssh = next((v for k, v in row.connection.items() if "(ssh)" in k), "-")
     web = next((v for k, v in row.connection.items() if "(web)" in k), "-")
     cells = [

@@ -151,10 +151,14 @@ def session_instance_id(lab: str, session: str, unit: str) -> str:
     return ident
 
 
+def sick(hosts: list[HostStatus]) -> list[str]:
+    """Hosts that are not running, or whose health check fails (``starting`` is not sick:
+    a health check settles for a few seconds after a start or restart)."""
+    return [h.host for h in hosts if h.state != "running" or h.health == "unhealthy"]
+
+
 def healthy(hosts: list[HostStatus]) -> bool:
-    return bool(hosts) and all(
-        h.state == "running" and h.health in {"healthy", "none"} for h in hosts
-    )
+    return bool(hosts) and not sick(hosts)
 
 
 class Sessions:
@@ -538,9 +542,12 @@ def _explain(
         return _not_running(member, holder)
     if record is None or not hosts:
         return "degraded", "its instance is gone; `labctl session reset` gives a fresh one"
-    sick = [h.host for h in hosts if h.state != "running" or h.health not in {"healthy", "none"}]
-    if sick:
-        return "degraded", f"not healthy: {', '.join(sick)}; `labctl session reset` if it stays"
+    bad = sick(hosts)
+    if bad:
+        return "degraded", f"not healthy: {', '.join(bad)}; `labctl session reset` if it stays"
+    settling = [h.host for h in hosts if h.health == "starting"]
+    if settling:
+        return RUNNING, f"health checks still settling: {', '.join(settling)}"
     return RUNNING, ""
 
 
