@@ -57,8 +57,25 @@ class SshPasswordRefused(Check):
         where = f"sshd on {args.host}:{args.port}"
         if code != 0 or result is None or "error" in result:
             detail = (result or {}).get("error") or output.strip()[-300:] or f"exit {code}"
-            return failed(f"could not talk to {where} from the vantage: {detail}")
+            return unreachable_verdict(probe, args.host, f"{where}: {detail}")
         return ssh_verdict(where, args.username, result)
+
+
+def unreachable_verdict(probe: Probe, host: str, detail: str) -> CheckResult:
+    """sshd does not answer the vantage (e.g. it listens on the ground network only): judge
+    its effective configuration instead, read out of band with ``sshd -T``."""
+    code, output = probe.host_exec(host, ["/usr/sbin/sshd", "-T"])
+    settings = dict(line.split(" ", 1) for line in output.splitlines() if " " in line)
+    wanted = ("passwordauthentication", "kbdinteractiveauthentication")
+    if code != 0 or not all(name in settings for name in wanted):
+        return failed(f"not reachable from the vantage ({detail}); sshd -T: {output[-200:]}")
+    shown = ", ".join(f"{name} {settings[name]}" for name in wanted)
+    if any(settings[name].strip() != "no" for name in wanted):
+        return failed(
+            f"not reachable from the vantage ({detail}), but sshd -T: {shown}",
+            "PasswordAuthentication no (and KbdInteractiveAuthentication no), then reload sshd.",
+        )
+    return passed(f"not reachable from the vantage ({detail}); sshd -T: {shown}")
 
 
 def ssh_verdict(where: str, username: str, result: dict[str, Any]) -> CheckResult:

@@ -52,6 +52,8 @@ class FakeStation:
     sent: list[dict[str, Any]] = field(default_factory=list)
     forged: list[list[str]] = field(default_factory=list)
     down: bool = False
+    #: ``sshd -T`` output (effective configuration); None: the command fails
+    sshd_t: str | None = None
 
     def truth(self) -> dict[str, Any]:
         if self.down:
@@ -102,6 +104,8 @@ class FakeStation:
         return 0, json.dumps({"sent": "PING", "spi": spi, "arsn": arsn})
 
     def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
+        if list(argv) == ["/usr/sbin/sshd", "-T"]:
+            return (1, "sshd: no hostkeys") if self.sshd_t is None else (0, self.sshd_t)
         path = argv[-1]
         if path not in self.modes:
             return 1, f"stat: cannot statx '{path}': No such file or directory"
@@ -177,6 +181,16 @@ def test_unreachable_sshd_fails_with_the_reason() -> None:
     result = ssh(FakeStation(down=True))
     assert result.status is Status.FAIL
     assert "Connection refused" in result.evidence
+
+
+def test_unreachable_sshd_is_judged_from_its_effective_configuration() -> None:
+    keys_only = "port 22\npasswordauthentication no\nkbdinteractiveauthentication no\n"
+    result = ssh(FakeStation(down=True, sshd_t=keys_only))
+    assert result.status is Status.PASS
+    assert "not reachable from the vantage" in result.evidence
+    assert "passwordauthentication no" in result.evidence
+    still_on = keys_only.replace("passwordauthentication no", "passwordauthentication yes")
+    assert ssh(FakeStation(down=True, sshd_t=still_on)).status is Status.FAIL
 
 
 def test_a_server_that_takes_none_fails() -> None:
