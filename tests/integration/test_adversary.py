@@ -8,6 +8,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,10 @@ def test_the_adversary_container_is_confined(
     assert networks == {f"labctl-{record.id}-rf", f"labctl-{record.id}-corp"}
     stats = container.stats(stream=False)
     print(f"adversary memory: {stats['memory_stats'].get('usage', 0) / 2**20:.1f} MiB")
+    started = datetime.fromisoformat(container.attrs["State"]["StartedAt"][:26] + "+00:00")
+    first = container.logs(timestamps=True).decode().splitlines()[0]
+    ready = datetime.fromisoformat(first.split()[0][:26] + "+00:00")
+    print(f"adversary start: {(ready - started).total_seconds():.2f} s to its first line")
 
 
 def test_labctl_adversary_log_reads_it(
