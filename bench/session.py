@@ -1,0 +1,357 @@
+"""Class-session benchmark: N instances of labs/tc-replay at once, their idle memory, and
+grading them all, against the engine's floor.
+
+    python bench/session.py [--count 35] [--parallel 4] [--grade-parallel 4] [--idle 20]
+
+Prints, side by side with the goals (35 instances healthy in < 60 s, < 120 MiB per
+instance at idle, 35 graded in < 30 s):
+
+- labctl: ``Instances.up`` for N students of tc-replay in a thread pool bounded by
+  ``--parallel`` (the bound ``Sessions.start`` uses, default 4), timed from the first
+  submission until every instance is up and healthy (``up`` returns only then).
+- floor: N bare containers of labctl's runtime image running ``sleep infinity``, created
+  and started through the Docker SDK, all N at once (one thread each), timed to all
+  running: what the engine needs just to start that many containers.
+- memory: after ``--idle`` seconds, the Docker stats API once per container (no stream):
+  usage minus page cache, summed per instance, and per host role across the instances.
+- grading: :func:`labctl.grading.classgrade.grade_class` over the N instances, each
+  student with the lab's sample report (``labs/tc-replay/solution/sample-report.md``),
+  ``--grade-parallel`` instances at a time, each from its own vantage container; the score
+  reports, class.html, grades.csv and grades.json go to a temporary folder.
+
+Everything the bench creates carries a per-run instance id (``tc-replay-b<run>-<i>``) or
+the label ``org.labctl.bench=<run id>``, lives in a temporary state folder, and is removed
+at the end, also on failure, Ctrl-C or SIGTERM. It never touches other instances.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, TypeVar
+
+import docker
+from docker.models.containers import Container
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from launch import ENGINE_ERRORS, HostMemory, host_memory, remove_labelled  # noqa: E402
+
+from labctl.backends.base import INSTANCE_LABEL  # noqa: E402
+from labctl.backends.baseimage import docker_client  # noqa: E402
+from labctl.backends.docker import DockerBackend  # noqa: E402
+from labctl.backends.images import RUNTIME  # noqa: E402
+from labctl.backends.profiles import image_tag  # noqa: E402
+from labctl.grading.classgrade import ClassMember, grade_class  # noqa: E402
+from labctl.grading.grade import GradeTarget  # noqa: E402
+from labctl.instances import InstanceRecord, Instances, InstanceStore, instance_id  # noqa: E402
+from labctl.instances.lifecycle import mission_control_url, variables_of  # noqa: E402
+from labctl.spec import LoadedLab, load_lab  # noqa: E402
+
+T = TypeVar("T")
+R = TypeVar("R")
+LAB_DIR: Final = ROOT / "labs" / "tc-replay"
+SAMPLE_REPORT: Final = LAB_DIR / "solution" / "sample-report.md"
+BENCH_LABEL: Final = "org.labctl.bench"
+RUN: Final = uuid.uuid4().hex[:6]
+GOAL_UP_S: Final = 60.0
+GOAL_MEMORY_MIB: Final = 120.0
+GOAL_GRADE_S: Final = 30.0
+GOAL_COUNT: Final = 35
+STATS_THREADS: Final = 8
+
+
+def pool_map(action: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """``action`` over ``items`` with at most ``workers`` at once; on Ctrl-C, nothing new
+    starts and the running ones finish before the interrupt goes on."""
+    if not items:
+        return []
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(items))))
+    try:
+        futures = [pool.submit(action, item) for item in items]
+        return [f.result() for f in futures]
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+@dataclass
+class Leftovers:
+    """What this run may have created; ``sweep`` removes all of it, carrying on past errors."""
+
+    client: docker.DockerClient
+    instance_ids: set[str] = field(default_factory=set)
+
+    def sweep(self) -> None:
+        labels = [f"{BENCH_LABEL}={RUN}", *(f"{INSTANCE_LABEL}={i}" for i in self.instance_ids)]
+
+        def remove(label: str) -> None:
+            with suppress(*ENGINE_ERRORS):
+                remove_labelled(self.client, label)
+
+        pool_map(remove, labels, STATS_THREADS)
+
+
+@dataclass
+class UpResult:
+    seconds: float
+    records: list[InstanceRecord]
+    failed: dict[str, str]
+    per_instance: list[float]
+
+
+def bring_up(
+    manager: Instances, loaded: LoadedLab, count: int, workers: int, leftovers: Leftovers
+) -> UpResult:
+    students = [f"b{RUN}-{i + 1}" for i in range(count)]
+    for student in students:
+        leftovers.instance_ids.add(instance_id(loaded.id, student))
+    failed: dict[str, str] = {}
+    times: list[float] = []
+
+    def up(student: str) -> InstanceRecord | None:
+        start = time.perf_counter()
+        try:
+            record = manager.up(loaded, student, seed=None)
+        except Exception as exc:  # one failure is a figure, not the end of the bench
+            failed[student] = " ".join(str(exc).split())[:200]
+            return None
+        times.append(time.perf_counter() - start)
+        return record
+
+    start = time.perf_counter()
+    made = pool_map(up, students, workers)
+    seconds = time.perf_counter() - start
+    return UpResult(seconds, [r for r in made if r is not None], failed, times)
+
+
+def floor(client: docker.DockerClient, count: int) -> float:
+    """N bare runtime containers (``sleep infinity``) created and started at once."""
+    image = image_tag(RUNTIME)
+
+    def start(index: int) -> Container:
+        return client.containers.run(
+            image,
+            ["sleep", "infinity"],
+            name=f"labctl-bench-{RUN}-floor-{index}",
+            labels={BENCH_LABEL: RUN},
+            detach=True,
+            network_mode="none",
+        )
+
+    begin = time.perf_counter()
+    pool_map(start, list(range(count)), count)
+    seconds = time.perf_counter() - begin
+    with suppress(*ENGINE_ERRORS):
+        remove_labelled(client, f"{BENCH_LABEL}={RUN}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class Memory:
+    per_instance: list[float]  # idle MiB, summed over each instance's containers
+    per_host: dict[str, list[HostMemory]]
+
+
+def idle_memory(client: docker.DockerClient, ids: Sequence[str], idle_s: float) -> Memory:
+    time.sleep(idle_s)
+
+    def of_instance(ident: str) -> list[HostMemory]:
+        containers = client.containers.list(filters={"label": f"{INSTANCE_LABEL}={ident}"})
+        return [host_memory(client, c) for c in containers]
+
+    measured = pool_map(of_instance, list(ids), STATS_THREADS)
+    per_host: dict[str, list[HostMemory]] = defaultdict(list)
+    for hosts in measured:
+        for m in hosts:
+            per_host[m.host].append(m)
+    return Memory([sum(m.idle_mib for m in hosts) for hosts in measured], dict(per_host))
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    seconds: float
+    graded: int
+    students: int
+    mean_points: float | None
+    points_possible: int
+    notes: list[str]
+
+
+def grade(
+    backend: DockerBackend,
+    loaded: LoadedLab,
+    records: Sequence[InstanceRecord],
+    work: Path,
+    workers: int,
+) -> GradeResult:
+    reports = work / "reports"
+    reports.mkdir()
+    members = []
+    for record in records:
+        shutil.copyfile(SAMPLE_REPORT, reports / f"{record.student}.md")
+        target = GradeTarget(
+            record.id,
+            record.student,
+            record.seed,
+            mission_control_url(record),
+            variables_of(loaded, record),
+        )
+        members.append(ClassMember(record.student, target))
+    start = time.perf_counter()
+    graded = grade_class(
+        backend,
+        loaded,
+        members,
+        session=f"bench-{RUN}",
+        output=work / "grades",
+        reports_dir=reports,
+        workers=workers,
+    )
+    seconds = time.perf_counter() - start
+    scores = [o.score for o in graded.outcomes if o.score is not None]
+    return GradeResult(
+        seconds,
+        len(scores),
+        len(members),
+        statistics.fmean(s.points for s in scores) if scores else None,
+        scores[0].points_possible if scores else 0,
+        [f"{o.member.student}: {'; '.join(o.notes)}" for o in graded.outcomes if not o.graded],
+    )
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+def verdict(value: float, goal: float, scaled: bool) -> str:
+    mark = "within" if value < goal else "OVER"
+    return f"{mark}{' (goal is for 35)' if scaled else ''}"
+
+
+def print_table(
+    args: argparse.Namespace, up: UpResult, floor_s: float, memory: Memory, graded: GradeResult
+) -> None:
+    n = args.count
+    scaled = n != GOAL_COUNT
+    per = memory.per_instance
+    mean_mib = statistics.fmean(per) if per else 0.0
+    print(f"\nlabs/tc-replay, {n} instance(s); --parallel {args.parallel}")
+    print(f"{'what':<46}{'figure':>14}  {'goal':<12}verdict")
+    rows = [
+        (
+            f"labctl: {len(up.records)}/{n} instances up and healthy",
+            f"{up.seconds:8.1f} s",
+            f"< {GOAL_UP_S:.0f} s",
+            verdict(up.seconds, GOAL_UP_S, scaled),
+        ),
+        (f"floor: {n} bare containers running (SDK)", f"{floor_s:8.1f} s", "-", "-"),
+        (
+            "  one instance's up, median (min-max)",
+            f"{statistics.median(up.per_instance):8.1f} s" if up.per_instance else "-",
+            "-",
+            f"({min(up.per_instance):.1f}-{max(up.per_instance):.1f})" if up.per_instance else "-",
+        ),
+        (
+            f"idle memory per instance after {args.idle:.0f} s, mean",
+            f"{mean_mib:8.1f} MiB",
+            f"< {GOAL_MEMORY_MIB:.0f} MiB",
+            verdict(mean_mib, GOAL_MEMORY_MIB, False) + (f" (max {max(per):.1f})" if per else ""),
+        ),
+        (
+            f"grading {graded.graded}/{graded.students} with reports",
+            f"{graded.seconds:8.1f} s",
+            f"< {GOAL_GRADE_S:.0f} s",
+            verdict(graded.seconds, GOAL_GRADE_S, scaled),
+        ),
+    ]
+    for what, figure, goal, mark in rows:
+        print(f"{what:<46}{figure:>14}  {goal:<12}{mark}")
+    if graded.mean_points is not None:
+        print(f"  mean score {graded.mean_points:g} / {graded.points_possible} points")
+    for note in graded.notes:
+        print(f"  not graded: {note}")
+    for student, error in up.failed.items():
+        print(f"  up failed: {student}: {error}")
+    print(f"\nIdle memory per host, MiB over {len(per)} instance(s) (usage - page cache)")
+    print(f"{'host':<18}{'mean':>8}{'min':>8}{'max':>8}{'limit':>8}")
+    for host, items in sorted(memory.per_host.items()):
+        values = [m.idle_mib for m in items]
+        print(
+            f"{host:<18}{statistics.fmean(values):8.1f}{min(values):8.1f}{max(values):8.1f}"
+            f"{items[0].limit_mib:8.0f}"
+        )
+    print(
+        f"{'instance total':<18}{mean_mib:8.1f}{min(per, default=0):8.1f}{max(per, default=0):8.1f}"
+    )
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=GOAL_COUNT, help="instances (students)")
+    parser.add_argument("--parallel", type=int, default=4, help="instances started at once")
+    parser.add_argument("--grade-parallel", type=int, default=4, help="instances graded at once")
+    parser.add_argument("--idle", type=float, default=20.0, help="idle seconds before stats")
+    args = parser.parse_args()
+    if args.count < 1 or args.parallel < 1 or args.grade_parallel < 1:
+        parser.error("--count, --parallel and --grade-parallel must be at least 1")
+    return args
+
+
+def interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main() -> None:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, interrupted)
+    client, loaded = docker_client(), load_lab(LAB_DIR)
+    leftovers = Leftovers(client)
+    print(
+        f"run {RUN}: {BENCH_LABEL}={RUN}, Docker {client.version()['Version']}, "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix=f"labctl-session-bench-{RUN}-") as tmp:
+        work = Path(tmp)
+        backend = DockerBackend(client)
+        manager = Instances(backend, InstanceStore(work / "labctl.db"))
+        try:
+            print(f"floor: {args.count} bare containers", flush=True)
+            floor_s = floor(client, args.count)
+            print(f"labctl: {args.count} instances, {args.parallel} at a time", flush=True)
+            up = bring_up(manager, loaded, args.count, args.parallel, leftovers)
+            print(f"idle {args.idle:.0f} s, then memory", flush=True)
+            memory = idle_memory(client, [r.id for r in up.records], args.idle)
+            print(f"grading {len(up.records)} instances", flush=True)
+            graded = grade(backend, loaded, up.records, work, args.grade_parallel)
+        finally:
+            print("removing everything this run made", flush=True)
+            leftovers.sweep()
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (other users' work skews figures)")
+    print_table(args, up, floor_s, memory, graded)
+
+
+if __name__ == "__main__":
+    main()
