@@ -45,7 +45,10 @@ def log(
     if not entries:
         err.print("The adversary has not run any action yet.")
         return
-    table = Table("time (UTC)", "offset", "step", "action", "outcome", "success", "detail")
+    table = Table()
+    for column in ("time (UTC)", "offset", "step", "action", "outcome", "success"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("detail")
     for e in entries:
         clock = str(e["t"])[11:19]
         step = f"{e['step']}" + (f".{e['repeat']}" if e.get("repeat") else "")
