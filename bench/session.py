@@ -354,4 +354,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted: everything this run made was removed", file=sys.stderr)
+        sys.exit(130)
