@@ -21,6 +21,7 @@ from labctl.backends.base import INSTANCE_LABEL
 from labctl.backends.docker import DockerBackend
 from labctl.instances import InstanceRecord, Instances, InstanceStore
 from labctl.spec import load_lab
+from labctl.spec.params import wordlist
 
 pytestmark = pytest.mark.docker
 RF_STATUS = "/run/labctl/rf-link.json"
@@ -49,7 +50,12 @@ adversary:
   - at: 4
     action: jam
     args: {duration: 2}
+  - at: 5
+    action: brute_force
+    args: {target: ssh, username: flightops, max_attempts: 5}
 """
+#: The account the SSH brute force finds: its password is the word list's third word.
+SSH_ACCOUNT = "  - {kind: add_user, host: ground-station, args: {user: flightops, password: %s}}\n"
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +65,10 @@ def instance(
     root = tmp_path_factory.mktemp("labs") / "tc-replay"
     shutil.copytree(REPO / "labs" / "tc-replay", root)
     lab_file = root / "lab.yaml"
-    lab_file.write_text(lab_file.read_text(encoding="utf-8") + TIMELINE, encoding="utf-8")
+    text = lab_file.read_text(encoding="utf-8")
+    account = SSH_ACCOUNT % json.dumps(wordlist("weak-passwords")[2])
+    text = text.replace("\ninjects:\n", "\ninjects:\n" + account, 1)
+    lab_file.write_text(text + TIMELINE, encoding="utf-8")
     state = tmp_path_factory.mktemp("state")
     manager = Instances(lab_backend, InstanceStore(state / "labctl.db"))
     began = time.monotonic()
@@ -85,7 +94,7 @@ def test_the_adversary_runs_its_timeline_and_logs_every_outcome(
     manager, record = instance
     events = [e for e in manager.store.events(record.id) if e.kind == "adversary"]
     assert events, events
-    assert events[0].summary.startswith("adversary started: 7 step(s)"), events
+    assert events[0].summary.startswith("adversary started: 8 step(s)"), events
     operator = login(mission_control_url(record))
 
     def replayed() -> list[dict[str, Any]]:
@@ -95,9 +104,9 @@ def test_the_adversary_runs_its_timeline_and_logs_every_outcome(
 
     eventually(replayed, 60, "the adversary replayed an operator's frame")
     log = eventually(
-        lambda: (entries := adversary_log(lab_backend, record)) and len(entries) >= 7 and entries,
-        90,
-        "seven actions in the adversary's log",
+        lambda: (entries := adversary_log(lab_backend, record)) and len(entries) >= 8 and entries,
+        120,
+        "eight actions in the adversary's log",
     )
     by_step = {e["step"]: e for e in log}
 
@@ -141,6 +150,10 @@ def test_the_adversary_runs_its_timeline_and_logs_every_outcome(
         return status if noise and status["dropped"].get("uplink_jammed", 0) > 0 else None
 
     eventually(jammed, 10, "the rf-link counted the noise and jammed the uplink")
+
+    ssh = by_step[7]
+    assert ssh["success"] is True, ssh
+    assert (ssh["attempts"], ssh["password"]) == (3, wordlist("weak-passwords")[2]), ssh
 
     for entry in log:
         assert entry["t"].endswith("+00:00")
