@@ -22,14 +22,12 @@ from graders.checks.access import (
     LoginRefused,
     LoginRefusedArgs,
     hazardous_since,
-    process_start,
 )
 from graders.checks.base import Status
 from labctl.errors import BackendError, CheckError
-from labctl.hosts.catalog import BY_NAME
+from labctl.hosts.catalog import BY_NAME, COMMANDS
 
 ROLES = {"viewer": 1, "operator": 2, "flight-director": 3}
-BOOT = 1_700_000_000
 
 
 @dataclass
@@ -45,7 +43,8 @@ class FakeMissionControl:
     )
     hazardous_requires: str = "flight-director"
     audit_enabled: bool = True
-    started_at: float = field(default_factory=lambda: time.time() - 100)
+    #: Whether the server's answer to POST /api/commands ignores its own GET /api/commands.
+    inconsistent: bool = False
     log: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
@@ -62,10 +61,7 @@ class FakeMissionControl:
         raise BackendError("vantage", "not used by these checks")
 
     def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
-        assert host == "mission-control"
-        ticks = round((self.started_at - BOOT) * 100)
-        stat = f"1 (python -m labctl) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 2 0 {ticks} 1 2 3"
-        return 0, f"{stat}\ncpu  1 2 3\nbtime {BOOT}\nprocesses 9\n"
+        raise BackendError(f"exec {argv[0]} in {host}", "not used by these checks")
 
     def credentials(self, role: str) -> tuple[str, str]:
         accounts = {"operator": ("operator", "operator"), "flight-director": ("flight", "x")}
@@ -75,7 +71,7 @@ class FakeMissionControl:
         return user, self.users[user][0] if user in self.users else "x"
 
     def restart(self, host: str) -> None:
-        self.started_at = time.time()
+        raise BackendError(f"restart {host}", "not used by these checks")
 
     def api(
         self,
@@ -93,7 +89,7 @@ class FakeMissionControl:
         if user is None:
             return 401, {"detail": "log in first"}
         if path == "/api/commands":
-            return self._command(user, str(body["name"]), dict(body.get("args") or {}))
+            return self._commands(user, method, body)
         if path.startswith("/api/audit"):
             if ROLES[self.users[user][1]] < 3:
                 return 403, {"detail": "this needs role flight-director"}
@@ -114,10 +110,18 @@ class FakeMissionControl:
         self._record(user, "login", "refused")
         return 401, {"detail": "wrong user name or password"}
 
-    def _command(self, user: str, name: str, args: dict[str, int]) -> tuple[int, Any]:
-        command = BY_NAME[name]
+    def _commands(self, user: str, method: str, body: Mapping[str, Any]) -> tuple[int, Any]:
+        if method == "GET":
+            listed = [{"name": c.name, "allowed": self._may(user, c.name)} for c in COMMANDS]
+            return 200, {"commands": listed}
+        return self._command(user, str(body["name"]), dict(body.get("args") or {}))
+
+    def _may(self, user: str, name: str) -> bool:
         role = ROLES[self.users[user][1]]
-        if command.hazardous and role < ROLES[self.hazardous_requires]:
+        return not BY_NAME[name].hazardous or role >= ROLES[self.hazardous_requires]
+
+    def _command(self, user: str, name: str, args: dict[str, int]) -> tuple[int, Any]:
+        if not self._may(user, name) and not self.inconsistent:
             self._record(user, "command.send", "refused", command=name)
             return 403, {"detail": f"hazardous command needs role {self.hazardous_requires}"}
         self._record(user, "command.send", "ok", command=name)
@@ -151,43 +155,33 @@ def test_the_checks_are_registered() -> None:
     assert {"hazardous_executed", "login_refused", "hazardous_refused", "audit_recorded"} <= names
 
 
-def test_process_start_reads_proc_and_names_a_bad_document() -> None:
-    stat = "1 (a b) c) S " + " ".join(["0"] * 18) + " 12345 7"
-    assert process_start(stat, f"btime {BOOT}\n") == BOOT + 123.45
-    with pytest.raises(CheckError, match="start time is unreadable"):
-        process_start("garbage", "btime x")
-
-
 # --- hazardous_executed -------------------------------------------------------------------
 
 
-def test_hazardous_executed_passes_on_a_thruster_fire_since_mission_control_started() -> None:
+def test_hazardous_executed_passes_on_a_thruster_fire_on_record() -> None:
     mc = FakeMissionControl()
-    mc.execute("THRUSTER_FIRE", {"duration_ms": 500})
+    mc.execute("THRUSTER_FIRE", {"duration_ms": 500}, when=time.time() - 3600)
     result = HazardousExecuted().run(HazardousExecutedArgs(), mc)
     assert result.status is Status.PASS, result.evidence
-    assert "THRUSTER_FIRE" in result.evidence
+    assert "THRUSTER_FIRE {'duration_ms': 500}" in result.evidence
 
 
-def test_hazardous_executed_ignores_harmless_failed_and_older_commands() -> None:
+def test_hazardous_executed_ignores_harmless_and_failed_commands() -> None:
     mc = FakeMissionControl()
     mc.execute("PING", {})
-    mc.execute("SAFE_MODE", {}, when=mc.started_at - 30)  # before the current configuration
     mc.execute("THRUSTER_FIRE", {"duration_ms": 1})
     mc.log[-1]["result"] = "failed: BAD_ARGUMENTS"
     result = HazardousExecuted().run(HazardousExecutedArgs(within=1), mc)
     assert result.status is Status.FAIL
-    assert "since mission control last started" in result.evidence
+    assert "no hazardous command executed on board" in result.evidence
 
 
-def test_hazardous_executed_fails_after_a_restart_and_filters_by_name() -> None:
+def test_hazardous_executed_filters_by_name() -> None:
     mc = FakeMissionControl()
     mc.execute("SAFE_MODE", {})
     assert HazardousExecuted().run(HazardousExecutedArgs(), mc).passed
     only_thruster = HazardousExecutedArgs(commands=["THRUSTER_FIRE"])
     assert not HazardousExecuted().run(only_thruster, mc).passed
-    mc.started_at = time.time() + 1
-    assert not HazardousExecuted().run(HazardousExecutedArgs(), mc).passed
 
 
 def test_hazardous_executed_names_only_hazardous_commands() -> None:
@@ -237,8 +231,16 @@ def test_login_refused_needs_something_to_try_and_a_known_list() -> None:
 # --- hazardous_refused --------------------------------------------------------------------
 
 
-def test_hazardous_refused_fails_when_an_operator_may_fire_the_thruster() -> None:
+def test_hazardous_refused_fails_without_firing_when_an_operator_may_fire() -> None:
     mc = FakeMissionControl(hazardous_requires="operator")
+    result = HazardousRefused().run(HazardousRefusedArgs(settle=0), mc)
+    assert result.status is Status.FAIL
+    assert "lists THRUSTER_FIRE as allowed for 'operator'" in result.evidence
+    assert mc.log == []  # the graders do not fire the thruster to prove it
+
+
+def test_hazardous_refused_fails_when_the_server_accepts_what_it_does_not_offer() -> None:
+    mc = FakeMissionControl(inconsistent=True)
     result = HazardousRefused().run(HazardousRefusedArgs(settle=0), mc)
     assert result.status is Status.FAIL
     assert "accepted THRUSTER_FIRE from 'operator'" in result.evidence
