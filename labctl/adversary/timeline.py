@@ -8,7 +8,9 @@ Scheduling: a step with ``at`` runs at that offset (seconds from the adversary's
 then ``repeat - 1`` more times ``every`` seconds apart. A step with ``on`` does the same
 from each occurrence of its event. Actions run one at a time in the order they fall due;
 an action that falls due while another runs starts when that one ends (the log shows both
-the planned and the actual offset).
+the planned and the actual offset), unless by then the next repeat of its series is due
+too: then it is skipped and that one runs, so a busy adversary does not fall further and
+further behind (the log's ``repeat`` numbers show the gap).
 
 Events are what an adversary on the rf segment can observe for itself: ``pass_start`` when
 the downlink air is heard after silence (the first frame heard counts, so an always-in-
@@ -181,6 +183,13 @@ class Scheduler:
             due = Due(start + k * step.every, step.index, k, event, start if event else None)
             heapq.heappush(self._queue, due)
 
+    @staticmethod
+    def _overtaken(step: Step, due: Due, now: float) -> bool:
+        """Whether the next repeat of the same series is already due too: the adversary
+        was busy, and runs that one instead of falling further behind."""
+        later = due.repeat + 1 < step.repeat and step.every > 0
+        return later and due.offset + step.every <= now
+
     @property
     def waits_for_events(self) -> bool:
         return any(self._on.values())
@@ -197,7 +206,9 @@ class Scheduler:
                         self._plan(step, offset, name)
             if self._queue and self._queue[0].offset <= now:
                 due = heapq.heappop(self._queue)
-                self.execute(by_index[due.step], due, now)
+                step = by_index[due.step]
+                if not self._overtaken(step, due, now):
+                    self.execute(step, due, now)
                 continue
             if self.until is not None and now >= self.until:
                 return

@@ -88,6 +88,21 @@ def test_repeat_every_plans_each_execution_and_late_ones_run_when_the_previous_e
     assert actual == [5.0, 17.0, 29.0]  # each one 12 s long: the next starts late
 
 
+def test_a_busy_adversary_skips_a_repeat_whose_successor_is_already_due() -> None:
+    clock = FakeClock()
+    text = timeline({"action": "flood", "at": 5, "repeat": 4, "every": 10, "args": FLOOD})
+    runs = schedule(text, clock, cost=25.0).runs
+    # 5 -> 30 busy; repeat 1 (15) is overtaken by repeat 2 (25); 2 runs at 30 -> 55,
+    # repeat 3 (35) is the last one: it runs late rather than never
+    assert [(k, actual) for _, k, _, actual, _ in runs] == [(0, 5.0), (2, 30.0), (3, 55.0)]
+
+
+def test_repeats_without_a_gap_all_run() -> None:
+    clock = FakeClock()
+    text = timeline({"action": "flood", "at": 0, "repeat": 3, "every": 0, "args": FLOOD})
+    assert [k for _, k, *_ in schedule(text, clock, cost=1.0).runs] == [0, 1, 2]
+
+
 def test_steps_on_an_event_run_from_each_occurrence() -> None:
     clock = FakeClock()
     text = timeline(
