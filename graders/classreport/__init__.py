@@ -12,6 +12,7 @@ from graders.classreport.model import (
     StudentRecord,
     flags_from_instructor_view,
     histogram,
+    score_from_record,
     summarise,
 )
 from graders.classreport.render import render_class_html
@@ -26,6 +27,7 @@ __all__ = [
     "histogram",
     "render_class_html",
     "safe_cell",
+    "score_from_record",
     "summarise",
     "to_csv",
     "to_json",

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from graders.report.evidence import CheatingFlag
-from graders.score import ScoreReport
-from graders.score.model import CISSP_DOMAINS
+from graders.score import Coverage, ObjectiveScore, ScoreReport, TechniqueCoverage, Verdict
+from graders.score.model import CISSP_DOMAINS, SCHEMA_VERSION
 
 #: Score distribution bins, in percent: [0, 10), [10, 20), …, [90, 100].
 BIN_WIDTH: Final = 10
@@ -47,6 +47,48 @@ def flags_from_instructor_view(view: Mapping[str, Any] | None) -> tuple[Cheating
         CheatingFlag(str(f["other_student"]), str(f["secret"]), str(f["where"]))
         for f in view.get("cheating") or ()
     )
+
+
+def score_from_record(record: Mapping[str, Any]) -> ScoreReport:
+    """A :class:`ScoreReport` read back from its JSON record (``score.json``).
+
+    Raises ValueError naming what is wrong when the record is not one."""
+    try:
+        if record["schema_version"] != SCHEMA_VERSION:
+            raise ValueError(f"schema_version {record['schema_version']!r} is not {SCHEMA_VERSION}")
+        return ScoreReport(
+            schema_version=SCHEMA_VERSION,
+            lab=str(record["lab"]),
+            lab_title=str(record["lab_title"]),
+            instance=str(record["instance"]),
+            student=str(record["student"]),
+            graded_at=str(record["graded_at"]),
+            points=float(record["points"]),
+            points_possible=int(record["points_possible"]),
+            objectives=tuple(
+                ObjectiveScore(
+                    **{
+                        **o,
+                        "verdict": Verdict(o["verdict"]),
+                        "requires": tuple(o["requires"]),
+                        "gated_by": tuple(o.get("gated_by", ())),
+                    }
+                )
+                for o in record["objectives"]
+            ),
+            report=dict(record["report"]) if record["report"] is not None else None,
+            cissp=tuple(Coverage(**c) for c in record["cissp"]),
+            cism=tuple(Coverage(**c) for c in record["cism"]),
+            sparta=tuple(
+                TechniqueCoverage(**{**t, "weaknesses": tuple(t["weaknesses"])})
+                for t in record["sparta"]
+            ),
+            countermeasures=tuple(record["countermeasures"]),
+        )
+    except KeyError as exc:
+        raise ValueError(f"the score record has no {exc.args[0]!r}") from None
+    except TypeError as exc:
+        raise ValueError(f"the score record is malformed: {exc}") from None
 
 
 @dataclass(frozen=True)

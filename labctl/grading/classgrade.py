@@ -19,6 +19,7 @@ Written to the output folder::
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -32,6 +33,7 @@ from graders.classreport import (
     ClassSummary,
     StudentRecord,
     render_class_html,
+    score_from_record,
     summarise,
     to_csv,
     to_json,
@@ -69,6 +71,8 @@ class ClassMember:
     team: str = ""
     slot: int | None = None
     seconds_to_solve: float | None = None
+    #: why the member has no instance to check (failed to start, stopped); graded as absent
+    absent: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,8 @@ def grade_class(
         by_instance.setdefault(member.target.instance_id, []).append(member)
 
     def one_unit(unit: list[ClassMember]) -> list[StudentOutcome]:
+        if unit[0].absent:
+            return [_member_outcome(m, None, unit[0].absent) for m in unit]
         try:
             results: Mapping[str, CheckResult] | None = checks(backend, loaded, unit[0].target)
             failure = ""
@@ -297,6 +303,72 @@ def _write_class(output: Path, summary: ClassSummary, records: list[StudentRecor
         _write(output / name, text)
         written.append(output / name)
     return written
+
+
+def load_graded(folder: Path) -> tuple[ClassSummary, list[StudentRecord]]:
+    """A graded class read back from its folder: ``grades.json`` for the class and the
+    cheating flags, each student's ``score.json`` for the score (so a student graded again
+    on their own with ``labctl grade -o FOLDER/students/ID`` counts)."""
+    index = folder / "grades.json"
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+        records = [_read_student(folder, s) for s in data["students"]]
+        lab = data["lab"]
+        summary = summarise(records, session=data["session"], lab=lab["id"], lab_title=lab["title"])
+    except FileNotFoundError:
+        raise LabctlError(f"no grades.json in {folder}: grade the session first") from None
+    except OSError as exc:
+        raise LabctlError(f"cannot read {index}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise LabctlError(f"{index} is not a class grade file: {_one_line(exc)}") from None
+    return summary, records
+
+
+def _read_student(folder: Path, entry: dict[str, object]) -> StudentRecord:
+    link = entry.get("score_report")
+    score = None
+    if isinstance(link, str) and link:
+        path = (folder / link).with_name("score.json")
+        if folder.resolve() not in path.resolve().parents:
+            raise ValueError(f"score report {link!r} is outside {folder}")
+        try:
+            score = score_from_record(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            score = None
+    cheating = entry.get("cheating") or []
+    seconds = entry.get("seconds_to_solve")
+    return StudentRecord(
+        id=str(entry["id"]),
+        name=str(entry.get("name", "")),
+        email=str(entry.get("email", "")),
+        team=str(entry.get("team", "")),
+        score=score,
+        cheating=tuple(
+            CheatingFlag(str(f["other_student"]), str(f["secret"]), str(f["where"]))
+            for f in cheating  # type: ignore[attr-defined]
+        ),
+        seconds_to_solve=float(seconds) if isinstance(seconds, int | float) else None,
+        score_link=link if isinstance(link, str) and score is not None else None,
+        note=str(entry.get("note", "")),
+    )
+
+
+EXPORT_FORMATS: Final = ("csv", "json", "html")
+
+
+def export_text(summary: ClassSummary, records: Sequence[StudentRecord], fmt: str) -> str:
+    if fmt == "csv":
+        return to_csv(records)
+    if fmt == "json":
+        return to_json(summary, records)
+    if fmt == "html":
+        return render_class_html(summary, records)
+    raise LabctlError(f"--format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+
+
+def write_text(path: Path, text: str) -> None:
+    """``text`` written whole or not at all."""
+    _write(path, text)
 
 
 def _prepare(output: Path) -> None:

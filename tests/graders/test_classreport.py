@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from graders.checks.base import CheckResult, Status
 from graders.classreport import (
     StudentRecord,
@@ -17,6 +19,7 @@ from graders.classreport import (
     histogram,
     render_class_html,
     safe_cell,
+    score_from_record,
     summarise,
     to_csv,
     to_json,
@@ -253,3 +256,16 @@ def test_class_page_renders_in_chromium_and_runs_nothing(chromium: Any, tmp_path
     assert page.evaluate("document.querySelectorAll('script').length") == 0
     assert dialogs == []
     assert page.evaluate("document.title") != "pwned"
+
+
+def test_a_score_record_reads_back_to_the_same_report() -> None:
+    report = grade_report(LAB, (REPO / "labs/tc-replay/solution/sample-report.md").read_text(), {})
+    original = scored("ada", failing=2, report=report)
+    again = score_from_record(json.loads(original.to_json()))
+    assert again == original
+    broken = json.loads(original.to_json())
+    del broken["objectives"]
+    with pytest.raises(ValueError, match="no 'objectives'"):
+        score_from_record(broken)
+    with pytest.raises(ValueError, match="schema_version"):
+        score_from_record({**original.record(), "schema_version": 99})

@@ -3,6 +3,7 @@ parallel bound, one student's failure stopping no other, the files written."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -15,7 +16,14 @@ import pytest
 from graders.checks.base import CheckResult, Status
 from labctl.backends.base import Backend
 from labctl.errors import LabctlError
-from labctl.grading.classgrade import ClassMember, StudentOutcome, grade_class, report_for
+from labctl.grading.classgrade import (
+    ClassMember,
+    StudentOutcome,
+    export_text,
+    grade_class,
+    load_graded,
+    report_for,
+)
 from labctl.grading.grade import GradeTarget
 from labctl.spec import LoadedLab, load_lab
 from labctl.spec.params import derive
@@ -160,3 +168,47 @@ def test_report_lookup_refuses_odd_names_and_missing_folders(tmp_path: Path) -> 
             BACKEND, LOADED, [member("ada", 0)], session="s", output=tmp_path / "o",
             reports_dir=tmp_path / "nope", checks=passing,
         )  # fmt: skip
+
+
+def test_absent_members_are_listed_not_checked(tmp_path: Path) -> None:
+    runs: list[str] = []
+
+    def counting(backend: Backend, loaded: LoadedLab, target: GradeTarget) -> Any:
+        runs.append(target.student)
+        return passing(backend, loaded, target)
+
+    gone = dataclasses.replace(member("bob", 1), absent="the instance failed to start")
+    members = [member("ada", 0), gone]
+    graded = grade_class(BACKEND, LOADED, members, session="s", output=tmp_path, checks=counting)
+    assert runs == ["ada"]
+    assert graded.outcomes[1].notes == ("not graded: the instance failed to start",)
+
+
+def test_a_graded_folder_reads_back_with_a_later_regrade(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    bob_key = derive(LOADED.spec, "bob", str(SEED), 1).secrets()["uplink_key"]
+    (reports / "ada.md").write_text(f"{SAMPLE}\nkey {bob_key}\n")
+    members = [member("ada", 0), member("bob", 1)]
+    out = tmp_path / "out"
+    grade_class(BACKEND, LOADED, members, session="s1", output=out, reports_dir=reports,
+                checks=passing)  # fmt: skip
+    summary, records = load_graded(out)
+    assert [r.id for r in records] == ["ada", "bob"]
+    assert records[0].cheating[0].other_student == "bob"
+    assert export_text(summary, records, "csv") == (out / "grades.csv").read_bytes().decode()
+    # bob is graded again on his own: the export follows his new score.json
+    bob = json.loads((out / "students" / "bob" / "score.json").read_text())
+    bob["points"] = 1.5
+    (out / "students" / "bob" / "score.json").write_text(json.dumps(bob))
+    summary, records = load_graded(out)
+    assert records[1].score is not None
+    assert records[1].score.points == 1.5
+    assert "bob,Name bob,bob@x.org,,1.5," in export_text(summary, records, "csv")
+    with pytest.raises(LabctlError, match="--format"):
+        export_text(summary, records, "xls")
+    (out / "grades.json").write_text("{}")
+    with pytest.raises(LabctlError, match="not a class grade file"):
+        load_graded(out)
+    with pytest.raises(LabctlError, match="grade the session first"):
+        load_graded(tmp_path / "nothing")
