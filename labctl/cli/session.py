@@ -18,11 +18,22 @@ from labctl.cli.images import SubjectProgress
 from labctl.cli.instances import _backend, _build_missing_images
 from labctl.cli.instances import shell as instance_shell
 from labctl.errors import LabctlError
+from labctl.grading.classgrade import (
+    DEFAULT_WORKERS,
+    EXPORT_FORMATS,
+    ClassMember,
+    StudentOutcome,
+    export_text,
+    grade_class,
+    load_graded,
+    write_text,
+)
+from labctl.grading.grade import GradeTarget
 from labctl.instances import InstanceStore
 from labctl.instances.ids import slug
 from labctl.sessions import Sessions, read_roster
-from labctl.sessions.manager import UNIT_DONE, MemberStatus, check_name
-from labctl.spec import lab_by_id
+from labctl.sessions.manager import UNIT_DONE, Member, MemberStatus, check_name
+from labctl.spec import LoadedLab, lab_by_id
 
 app = typer.Typer(
     help="Class sessions: one instance per student of a roster.", no_args_is_help=True
@@ -231,3 +242,116 @@ def handout(
     out.print(f"wrote {len(paths)} handout(s) (they hold passwords: mode 0600):")
     for path in paths:
         out.print(f"  {escape(str(path))}")
+
+
+def _class_member(sessions: Sessions, member: Member, loaded: LoadedLab) -> ClassMember:
+    """The member as class grading sees it; without a running instance, absent (the
+    report is still searched for copied secrets, and theirs in the others')."""
+    absent = ""
+    try:
+        target = sessions.target(member, loaded)
+    except LabctlError:
+        target = GradeTarget(member.instance, member.unit, member.seed, "", {})
+        why = f": {member.error}" if member.error else ""
+        absent = f"no running instance ({member.status}{why})"
+    return ClassMember(
+        member.student,
+        target,
+        member.name,
+        member.email,
+        member.team,
+        member.slot,
+        absent=absent,
+    )
+
+
+def _graded(outcome: StudentOutcome) -> None:
+    who = escape(outcome.member.student)
+    if outcome.score is None:
+        err.print(f"  [red]{who}[/]: {escape('; '.join(outcome.notes))}")
+        return
+    s = outcome.score
+    report = "report" if outcome.report is not None else "no report"
+    flags = f", [red]{len(outcome.cheating)} cheating flag(s)[/]" if outcome.cheating else ""
+    err.print(f"  {who}: {s.points:g} / {s.points_possible} ({report}{flags})")
+
+
+@app.command()
+def grade(
+    ctx: typer.Context,
+    session: SessionArg,
+    reports: Annotated[
+        Path | None,
+        typer.Option(
+            "--reports", "-r", help="Folder of audit reports, <student id>.md.", file_okay=False
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder (default: grades/SESSION).", file_okay=False),
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option("--parallel", "-j", min=1, max=16, help="Instances graded at once.")
+    ] = DEFAULT_WORKERS,
+) -> None:
+    """Grade every student: score reports, class.html, grades.csv and grades.json."""
+    sessions = _sessions()
+    loaded = lab_by_id(state(ctx).labs(), sessions.get(session).lab)
+    members = [_class_member(sessions, m, loaded) for m in sessions.members(session)]
+    folder = output or Path("grades") / session
+    err.print(f"grading {len(members)} student(s) of {session}, {parallel} instance(s) at a time")
+    graded = grade_class(
+        _backend(),
+        loaded,
+        members,
+        session=session,
+        output=folder,
+        reports_dir=reports,
+        workers=parallel,
+        progress=_graded,
+    )
+    s = graded.summary
+    mean = f", mean {s.mean_percent:.0f} %" if s.mean_percent is not None else ""
+    out.print(
+        f"[bold]{s.graded} of {s.students} graded[/]{mean} in {graded.seconds:.0f} s; "
+        f"{len(s.cheating)} cheating signal(s)"
+    )
+    for signal in s.cheating:
+        out.print(
+            f"  [red]{escape(signal.student)}[/]'s report holds {escape(signal.other_student)}'s "
+            f"{escape(signal.secret)} ({escape(signal.where)})"
+        )
+    for path in graded.unmatched_reports:
+        out.print(f"  [yellow]report of no student in the session:[/] {escape(str(path))}")
+    for path in graded.files:
+        out.print(f"  {escape(str(path))}")
+
+
+@app.command()
+def export(
+    session: SessionArg,
+    grades: Annotated[
+        Path | None,
+        typer.Option(
+            "--grades", "-g", help="The graded folder (default: grades/SESSION).", file_okay=False
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help=f"One of {', '.join(EXPORT_FORMATS)}.")
+    ] = "csv",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="File to write (default: standard output).", dir_okay=False
+        ),
+    ] = None,
+) -> None:
+    """Export a graded session (CSV for an LMS, JSON, or the class HTML report), with any
+    student graded again since (``labctl grade -o grades/SESSION/students/ID``)."""
+    summary, records = load_graded(grades or Path("grades") / session)
+    text = export_text(summary, records, fmt)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    write_text(output, text)
+    err.print(f"wrote {escape(str(output))} ({len(records)} student(s))")
