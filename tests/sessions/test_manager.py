@@ -5,21 +5,30 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 from instance_fakes import MemoryBackend
 
-from labctl.backends.base import BeforeStart, HostStatus, InstancePlan, Progress, no_progress
+from labctl.adversary import ADVERSARY_HOST, LOG_PATH
+from labctl.backends.base import (
+    BeforeStart,
+    ExecResult,
+    HostStatus,
+    InstancePlan,
+    Progress,
+    no_progress,
+)
 from labctl.errors import BackendError, LabctlError, NotFoundError
 from labctl.instances import InstanceStore
 from labctl.scenario import parameters
 from labctl.sessions import SessionBusyError, Sessions, parse_roster
 from labctl.sessions.store import RUNNING, STARTING
-from labctl.spec import LoadedLab
+from labctl.spec import LoadedLab, load_lab
 
+REPO = Path(__file__).resolve().parents[2]
 FIVE = b"id,name,email\n" + b"".join(
     b"st%d,Student %d,st%d@example.edu\n" % (i, i, i) for i in range(5)
 )
@@ -243,3 +252,29 @@ def test_handouts_hold_connection_password_and_briefing(
     assert "ssh -p" in text
     assert "briefing" in text.lower()
     assert paths[0].stat().st_mode & 0o777 == 0o600
+
+
+class AdversaryLogBackend(FlakyBackend):
+    """Answers `cat` of the adversary's log: two entries, one broken line."""
+
+    def exec(
+        self, instance_id: str, host: str, argv: Sequence[str], user: str = "root"
+    ) -> ExecResult:
+        if host != ADVERSARY_HOST:
+            return super().exec(instance_id, host, argv, user)
+        assert list(argv) == ["cat", LOG_PATH]
+        entry = '{"t": "2026-01-01T00:00:0%dZ", "step": 0, "repeat": 0, "action": "jam",'
+        entry += ' "outcome": "done"}'
+        return ExecResult(0, "\n".join([entry % 1, "{not json", entry % 2]) + "\n")
+
+
+def test_status_counts_the_adversarys_actions(
+    store: InstanceStore, replay_lab: LoadedLab, memory_backend: MemoryBackend
+) -> None:
+    defence = load_lab(REPO / "labs" / "pass-defence")
+    assert defence.spec.adversary
+    sessions = Sessions(AdversaryLogBackend(), store)
+    sessions.start(replay_lab, parse_roster(FIVE), name="cls")
+    rows = sessions.status("cls", defence)
+    assert {r.adversary for r in rows} == {2}
+    assert {r.adversary for r in sessions.status("cls", replay_lab)} == {None}
