@@ -53,7 +53,7 @@ def solve(backend: DockerBackend, loaded: LoadedLab, target: GradeTarget) -> flo
         for step in solver.remediation_steps():
             solver.remediate_step(step)
         for restarting in solver.restarts():
-            probe.restart(restarting)
+            solver.restart(restarting)
         removal_from = time.monotonic()
     return vantage_s + time.monotonic() - removal_from
 

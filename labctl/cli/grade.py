@@ -157,7 +157,10 @@ def solve(
                 runs.append(solver.remediate_step(step))
             for restarting in solver.restarts():
                 err.print(f"restarting {restarting}")
-                solver.probe.restart(restarting)
+                if not solver.restart(restarting):
+                    err.print(
+                        f"[yellow]mission control is not linked after restarting {restarting}[/]"
+                    )
     for run in runs:
         mark = "[green]exit 0[/]" if run.exit_code == 0 else f"[red]exit {run.exit_code}[/]"
         extra = f" [{escape(run.operator)}]" if run.operator else ""

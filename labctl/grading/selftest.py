@@ -175,5 +175,6 @@ class Phases:
                 run.exit_code == 0,
             )
         for host in solver.restarts():
-            self.probe.restart(host)
-            self.record(f"restart {host}", "healthy", "healthy", True)
+            linked = solver.restart(host)
+            observed = "healthy, mission control linked" if linked else "mission control not linked"
+            self.record(f"restart {host}", "healthy, mission control linked", observed, linked)

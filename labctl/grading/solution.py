@@ -112,3 +112,9 @@ class Solver:
     def restarts(self) -> list[str]:
         """Hosts the remediation restarts, in the order their steps first name them."""
         return list(dict.fromkeys(s.host.value for s in self.remediation_steps() if s.restart))
+
+    def restart(self, host: str) -> bool:
+        """Restart ``host`` (the probe re-syncs COP-1) and wait until mission control is
+        linked to the ground station again: it reconnects on its own, after a back-off."""
+        self.probe.restart(host)
+        return self.ready()

@@ -56,7 +56,7 @@ def test_grading_before_and_after_the_fix_and_a_fix_that_breaks_the_mission(
             for step in solver.remediation_steps():
                 assert solver.remediate_step(step).exit_code == 0
             for host_name in solver.restarts():
-                probe.restart(host_name)
+                assert solver.restart(host_name)
 
         fixed = grade_instance(lab_backend, LOADED, target, SAMPLE)
         after = _verdicts(fixed)
