@@ -238,10 +238,15 @@ def handout(
     """Write one sheet per student: how to connect (SSH, password, URL) and the briefing."""
     sessions = _sessions()
     loaded = lab_by_id(state(ctx).labs(), sessions.get(session).lab)
-    paths = sessions.handout(session, loaded, output or Path("handouts") / session)
+    paths, skipped = sessions.handout(session, loaded, output or Path("handouts") / session)
     out.print(f"wrote {len(paths)} handout(s) (they hold passwords: mode 0600):")
     for path in paths:
         out.print(f"  {escape(str(path))}")
+    for student, status in skipped.items():
+        out.print(f"  [yellow]skipped {escape(student)}[/]: no running instance ({status})")
+    if skipped:
+        out.print(f"  run `labctl session start` (or `session status {session}`) first")
+        raise typer.Exit(1)
 
 
 def _class_member(sessions: Sessions, member: Member, loaded: LoadedLab) -> ClassMember:

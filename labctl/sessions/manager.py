@@ -11,7 +11,7 @@ a session starts from :meth:`Sessions.members`)::
     sessions.status(name, loaded, checks=False) -> list[MemberStatus]
     sessions.reset(name, student, loaded, progress=...) -> Member
     sessions.stop(name, progress=...) -> StopReport
-    sessions.handout(name, loaded, folder) -> list[Path]
+    sessions.handout(name, loaded, folder) -> (files, skipped students)
     sessions.target(member, loaded) -> GradeTarget  # what labctl.grading grades
 
 A :class:`Member` is one roster student: ``student`` (roster id), ``name``, ``email``,
@@ -453,24 +453,24 @@ class Sessions:
             self.db.delete(name)
         return StopReport(name, len(instances), *counts)
 
-    def handout(self, name: str, loaded: LoadedLab, folder: Path) -> list[Path]:
+    def handout(
+        self, name: str, loaded: LoadedLab, folder: Path
+    ) -> tuple[list[Path], dict[str, str]]:
         """One Markdown file per student (mode 0600: it holds the password): how to
-        connect, then the lab's briefing rendered for the student's unit."""
+        connect, then the lab's briefing rendered for the student's unit. Returns the
+        files written and the students skipped (student → status: no running instance)."""
         session = self.get(name)
         members = self.members(name)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LabctlError(f"cannot create {folder}: {exc.strerror or exc}") from None
-        written = []
+        written, skipped = [], {}
         for member in members:
             record = self.instances.store.get(member.instance)
             if record is None or member.status != RUNNING:
-                raise LabctlError(
-                    f"{member.student} has no running instance ({member.status}); "
-                    f"run: labctl session start {session.lab} --roster {session.roster} "
-                    f"--name {name}"
-                )
+                skipped[member.student] = member.status
+                continue
             text = _sheet(session, member, record) + render_briefing(
                 loaded, record.student, record.seed, record.id, record.slot
             )
@@ -483,7 +483,7 @@ class Sessions:
             except OSError as exc:
                 raise LabctlError(f"cannot write {path}: {exc.strerror or exc}") from None
             written.append(path)
-        return written
+        return written, skipped
 
 
 def _member_rows(lab: str, session: str, grouped: list[Unit], dealt: bool) -> list[MemberRecord]:

@@ -195,6 +195,12 @@ def test_a_start_killed_midway_is_explained_and_repaired(
             hosts = lab_backend.status(ident)
             assert hosts, ident
             assert all(h.state == "running" for h in hosts), (ident, hosts)
+        checked = _labctl(home, "session", "status", name, "--checks")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        for student in ids:  # availability holds on a fresh instance, the attack has not run
+            line = next(ln for ln in checked.stdout.splitlines() if student in ln)
+            assert "mission-flies" in line, checked.stdout
+            assert "replay-executed" not in line
 
         stop = _labctl(home, "session", "stop", name)
         assert stop.returncode == 0, stop.stderr
