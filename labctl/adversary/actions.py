@@ -10,12 +10,14 @@ a host unreachable). Every loop is bounded by a count or a deadline.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import socket
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -36,6 +38,8 @@ FLOOD_PAYLOAD: Final = (8, 64)
 JAM_BURST: Final = (32, 256)
 #: Noise datagrams per second when jamming: four times the rf-link's default threshold.
 JAM_RATE: Final = 2000
+#: Datagrams remembered as the adversary's own (a flood burst is a few thousand).
+OWN_FRAMES: Final = 20_000
 #: Plaintext SDLS baseline: a 4-octet sequence number after the SPI.
 CLEAR_SN_OCTETS: Final = 4
 
@@ -50,6 +54,31 @@ class Targets:
     listen: str = "0.0.0.0"
     mission_control: str = "http://mission-control:8080"
     ssh: tuple[str, int] = ("ground-station", 22)
+
+
+class OwnFrames:
+    """Digests of the last ``size`` datagrams sent (a bounded set, oldest forgotten)."""
+
+    def __init__(self, size: int = OWN_FRAMES) -> None:
+        self.size = size
+        self._order: deque[bytes] = deque()
+        self._set: set[bytes] = set()
+
+    @staticmethod
+    def _digest(datagram: bytes) -> bytes:
+        return hashlib.blake2b(datagram, digest_size=12).digest()
+
+    def add(self, datagram: bytes) -> None:
+        digest = self._digest(datagram)
+        if digest in self._set:
+            return
+        self._order.append(digest)
+        self._set.add(digest)
+        if len(self._order) > self.size:
+            self._set.discard(self._order.popleft())
+
+    def __contains__(self, datagram: object) -> bool:
+        return isinstance(datagram, bytes) and self._digest(datagram) in self._set
 
 
 @dataclass
@@ -69,6 +98,9 @@ class Context:
     rng: random.Random = field(default_factory=random.Random)
     #: (SCID, VCID) learnt from the air, kept for later actions.
     link: tuple[int, int] | None = None
+    #: What this adversary transmitted: the rf-link relays it back onto the air, and a
+    #: replay must not pick up the adversary's own flood.
+    own: OwnFrames = field(default_factory=OwnFrames)
 
 
 @dataclass
@@ -102,7 +134,9 @@ def frame_facts(frame: TcFrame, spi: int | None, sn: int | None, sent: float) ->
 def replay_telecommands(args: vocab.ReplayTelecommands, ctx: Context) -> Result:
     """Capture ``count`` AD frames off the uplink air, then replay each in sequence."""
     t = ctx.targets
-    heard = air.capture_ad(t.uplink_air, args.count, ctx.listen_timeout, t.listen)
+    heard = air.capture_ad(
+        t.uplink_air, args.count, ctx.listen_timeout, t.listen, ignore=ctx.own.__contains__
+    )
     if not heard:
         return failed(f"no uplink AD frame heard within {ctx.listen_timeout:g} s", frames=[])
     ctx.link = (heard[0].frame.scid, heard[0].frame.vcid)
@@ -211,7 +245,9 @@ def _paced(ctx: Context, rate: int, duration: float, make: Callable[[], bytes]) 
             owed = min(total, int((ctx.clock() - start) * rate) + 1) - (sent + errors)
             for _ in range(max(owed, 0)):
                 try:
-                    sock.sendto(make(), ctx.targets.uplink_in)
+                    datagram = make()
+                    ctx.own.add(datagram)
+                    sock.sendto(datagram, ctx.targets.uplink_in)
                     sent += 1
                 except OSError:
                     errors += 1
@@ -220,6 +256,7 @@ def _paced(ctx: Context, rate: int, duration: float, make: Callable[[], bytes]) 
 
 
 def _send(sock: socket.socket, ctx: Context, datagram: bytes) -> None:
+    ctx.own.add(datagram)
     sock.sendto(datagram, ctx.targets.uplink_in)
     ctx.sleep(ctx.gap)
 

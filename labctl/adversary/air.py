@@ -102,14 +102,23 @@ def receive(
             yield sock, datagram
 
 
-def capture_ad(port: int, count: int, timeout: float, host: str = "0.0.0.0") -> list[Heard]:
-    """Up to ``count`` distinct type-AD frames heard on the uplink air within ``timeout``."""
+def capture_ad(
+    port: int,
+    count: int,
+    timeout: float,
+    host: str = "0.0.0.0",
+    ignore: Callable[[bytes], bool] = lambda datagram: False,
+) -> list[Heard]:
+    """Up to ``count`` distinct type-AD frames heard on the uplink air within ``timeout``,
+    leaving out those ``ignore`` names (the adversary's own transmissions, relayed back)."""
     heard: list[Heard] = []
     seen: set[bytes] = set()
     with listening(port, host=host) as socks:
         for _, datagram in receive(socks, time.monotonic() + timeout):
             frame = tc_frame(datagram)
             if frame is None or frame.kind is not FrameKind.AD or datagram in seen:
+                continue
+            if ignore(datagram):
                 continue
             seen.add(datagram)
             heard.append(Heard(datagram, frame))

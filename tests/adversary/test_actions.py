@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import paramiko
 import pytest
 
-from labctl.adversary.actions import Context, Targets, run_action
+from labctl.adversary.actions import Context, OwnFrames, Targets, run_action
 from labctl.adversary.logfile import entry_time, parse_log, sent_frames
 from labctl.adversary.runner import AdversaryLog, run
 from labctl.adversary.timeline import parse_timeline
@@ -144,6 +144,25 @@ def test_replay_captures_ad_frames_ignoring_noise_and_replays_each_in_sequence(
     assert rf.received[1] == operator_frame(5)
     assert decode_control_command(frames[2].data) == (ControlCommand.SET_VR, 6)
     assert ctx.link == (SCID, 0)
+
+
+def test_replay_skips_what_the_adversary_itself_transmitted(rf: FakeRfLink) -> None:
+    """The rf-link relays the adversary's own flood back onto the air: not a capture."""
+    ctx = context(rf)
+    mine = TcFrame(SCID, 0, b"flood-garbage", 77).encode()
+    ctx.own.add(mine)
+    transmit_later(ctx.targets.uplink_air, [mine, operator_frame(9)])
+    result = run_action("replay_telecommands", args("replay_telecommands", count=1), ctx)
+    assert [f["frame_seq"] for f in result.facts["frames"]] == [9]
+
+
+def test_own_frames_forget_the_oldest_beyond_their_size() -> None:
+    own = OwnFrames(size=2)
+    for datagram in (b"a", b"b", b"c"):
+        own.add(datagram)
+    assert b"a" not in own
+    assert b"b" in own
+    assert b"c" in own
 
 
 def test_replay_with_nothing_heard_fails_after_the_bounded_wait(rf: FakeRfLink) -> None:
