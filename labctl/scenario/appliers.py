@@ -147,7 +147,14 @@ def add_user(ctx: InjectContext, host: str, args: AddUser) -> InjectLog:
     done = []
     if entry.exit_code != 0:
         groups = ["-G", ",".join(args.groups)] if args.groups else []
-        ctx.check(host, ["useradd", "-m", "-s", args.shell, *groups, args.user])
+        # A group of that name may exist already (Debian has "operator"): join it rather
+        # than fail on useradd's "group exists" (its -U default).
+        same = (
+            ["-g", args.user]
+            if ctx.run(host, ["getent", "group", args.user]).exit_code == 0
+            else []
+        )
+        ctx.check(host, ["useradd", "-m", "-s", args.shell, *same, *groups, args.user])
         done.append("created")
     else:
         done += _align_account(ctx, host, args, entry.output.strip().split(":"))

@@ -25,6 +25,8 @@ class FakeHost:
     rules: list[tuple[str, ...]] = field(default_factory=list)
     networks: set[str] = field(default_factory=set)
     started: bool = True
+    #: Groups with no user of that name (Debian's base system has "operator").
+    groups: set[str] = field(default_factory=lambda: {"operator"})
 
     def passwd(self) -> bytes:
         lines = [f"{name}:x:{uid}:{uid}::/:/bin/sh" for name, uid in UIDS.items()]
@@ -88,6 +90,9 @@ class FakeBackend:
         return ExecResult(0, f"{UIDS[name]}\n")
 
     def _cmd_getent(self, host: FakeHost, args: list[str], user: str) -> ExecResult:
+        if args[0] == "group":
+            known = args[1] in host.groups or args[1] in host.users
+            return ExecResult(0 if known else 2, f"{args[1]}:x:1000:\n" if known else "")
         entry = host.users.get(args[1])
         if entry is None:
             return ExecResult(2, "")
@@ -96,6 +101,8 @@ class FakeBackend:
         return ExecResult(0, f"{args[1]}:x:1000:1000::/home/{args[1]}:{entry['shell']}\n")
 
     def _cmd_useradd(self, host: FakeHost, args: list[str], user: str) -> ExecResult:
+        if args[-1] in host.groups and "-g" not in args:
+            return ExecResult(9, f"useradd: group {args[-1]} exists - if you want to add ...")
         groups = args[args.index("-G") + 1].split(",") if "-G" in args else []
         shell = args[args.index("-s") + 1]
         host.users[args[-1]] = {"shell": shell, "groups": groups, "hash": "!"}
