@@ -37,6 +37,7 @@ def _target(ctx: typer.Context, ident: str) -> tuple[LoadedLab, InstanceRecord, 
         record.seed,
         mission_control_url(record),
         variables_of(loaded, record),
+        record.slot,
     )
     return loaded, record, target
 

@@ -41,6 +41,8 @@ class GradeTarget:
     seed: int
     mission_control: str
     variables: Mapping[str, Any]
+    #: The roster slot of a class session's instance: its parameters derive with it.
+    slot: int | None = None
 
 
 def _order(objectives: list[Objective]) -> list[Objective]:
@@ -75,7 +77,7 @@ def grade_report_file(
     """The audit report graded against the lab and the student's own secrets; ``peers``
     (student → seed) are searched for copied secrets."""
     lab = loaded.spec
-    own = derive(lab, target.student, str(target.seed)).secrets()
+    own = derive(lab, target.student, str(target.seed), target.slot).secrets()
     others = {
         peer: derive(lab, peer, str(seed)).secrets()
         for peer, seed in (peers or {}).items()
