@@ -217,7 +217,7 @@ def shell(
 @app.command()
 def stop(session: SessionArg) -> None:
     """Remove every instance of the session, then the session itself."""
-    with SubjectProgress(err, ("removed", "network removed")) as progress:
+    with SubjectProgress(err, UNIT_DONE) as progress:
         report = _sessions().stop(session, progress)
     out.print(
         f"session {report.session} stopped: {report.instances} instance(s), "

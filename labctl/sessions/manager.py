@@ -10,7 +10,7 @@ a session starts from :meth:`Sessions.members`)::
     sessions.start(loaded, roster, name=..., teams=None, parallel=4, progress=...) -> StartReport
     sessions.status(name, loaded, checks=False) -> list[MemberStatus]
     sessions.reset(name, student, loaded, progress=...) -> Member
-    sessions.stop(name, progress=...) -> StopReport
+    sessions.stop(name, progress=...) -> StopReport  # progress: (unit, message)
     sessions.handout(name, loaded, folder) -> (files, skipped students)
     sessions.target(member, loaded) -> GradeTarget  # what labctl.grading grades
 
@@ -322,9 +322,7 @@ class Sessions:
         unit = members[0]
         key = _unit_key(session, unit)
 
-        def hosts(subject: str, message: str) -> None:
-            progress(key, f"{subject}: {message}")
-
+        hosts = _prefixed(progress, key)
         error = ""
         for attempt in range(RETRIES + 1):
             self.db.set_status(session.name, instance, STARTING, attempt=True)
@@ -440,18 +438,23 @@ class Sessions:
                 raise LabctlError(f"reset of {member.unit} failed: {report.failed[member.unit]}")
             return self.member(name, student)
 
-    def stop(self, name: str, progress: Progress = no_progress) -> StopReport:
+    def stop(self, name: str, progress: UnitProgress = _no_unit_progress) -> StopReport:
         """Remove every member's instance (containers, networks, volumes, records), then
         the session. Safe to run again after an interruption."""
         with self.db.lock(name):
-            self.get(name)
+            session = self.get(name)
             counts = [0, 0, 0]
-            instances = sorted({m.instance for m in self.db.members(name)})
-            for instance in instances:
-                for i, count in enumerate(self._remove(instance, progress)):
+            grouped = _by_instance(self.db.members(name))
+            for instance, members in grouped.items():
+                key = _unit_key(session, members[0])
+                removed = self._remove(instance, _prefixed(progress, key))
+                progress(
+                    key, "removed: {} container(s), {} network(s), {} volume(s)".format(*removed)
+                )
+                for i, count in enumerate(removed):
                     counts[i] += count
             self.db.delete(name)
-        return StopReport(name, len(instances), *counts)
+        return StopReport(name, len(grouped), *counts)
 
     def handout(
         self, name: str, loaded: LoadedLab, folder: Path
@@ -505,6 +508,15 @@ def _member_rows(lab: str, session: str, grouped: list[Unit], dealt: bool) -> li
                 )
             )
     return rows
+
+
+def _prefixed(progress: UnitProgress, key: str) -> Progress:
+    """The backend's (subject, message) as one line of the unit ``key``."""
+
+    def report(subject: str, message: str) -> None:
+        progress(key, f"{subject}: {message}")
+
+    return report
 
 
 def _by_instance(rows: list[MemberRecord]) -> dict[str, list[MemberRecord]]:
