@@ -25,6 +25,9 @@ from labctl.sessions.store import RUNNING, SessionStore
 
 pytestmark = pytest.mark.docker
 LABCTL = [sys.executable, "-m", "labctl"]
+TC_REPLAY_HOSTS = sorted(
+    ["attacker", "ground-station", "labctl-gateway", "mission-control", "rf-link", "spacecraft"]
+)
 
 
 def _roster(folder: Path, count: int) -> tuple[Path, list[str]]:
@@ -193,7 +196,8 @@ def test_a_start_killed_midway_is_explained_and_repaired(
         assert f"{len(unfinished)} started" in again.stdout
         for ident in idents:
             hosts = lab_backend.status(ident)
-            assert hosts, ident
+            # exactly tc-replay's five hosts and the gateway: nothing doubled by the repair
+            assert sorted(h.host for h in hosts) == TC_REPLAY_HOSTS, (ident, hosts)
             assert all(h.state == "running" for h in hosts), (ident, hosts)
         checked = _labctl(home, "session", "status", name, "--checks")
         assert checked.returncode == 0, checked.stdout + checked.stderr
