@@ -202,6 +202,7 @@ class Sessions:
             record.seed,
             mission_control_url(record),
             variables_of(loaded, record),
+            record.slot,
         )
 
     # -- start ---------------------------------------------------------------------------
