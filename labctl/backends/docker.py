@@ -195,7 +195,13 @@ class DockerBackend:
         within = subnets.pool()
         for attempt in range(SUBNET_ATTEMPTS):
             subnet = subnets.free_subnet(self._used_subnets(), within, skip=attempt)
-            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet))])
+            ipam = docker.types.IPAMConfig(
+                pool_configs=[
+                    docker.types.IPAMPool(
+                        subnet=str(subnet), gateway=str(subnet.network_address + 1)
+                    )
+                ]
+            )
             try:
                 return self.client.networks.create(
                     name,

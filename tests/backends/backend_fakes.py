@@ -47,6 +47,7 @@ class FakeNetwork:
     options: dict[str, str]
     connected: list[tuple[str, list[str]]] = field(default_factory=list)
     subnet: str = ""
+    gateway: str = ""
 
     @property
     def attrs(self) -> dict[str, Any]:
@@ -171,9 +172,12 @@ class _Networks(_Collection):
         ipam: Any = None,
     ) -> FakeNetwork:
         subnet = ipam["Config"][0]["Subnet"] if ipam else ""
+        gateway = ipam["Config"][0].get("Gateway", "") if ipam else ""
         if subnet and any(n.subnet == subnet for n in self.objects):
             raise docker.errors.APIError("Pool overlaps with other one on this address space")
-        network = FakeNetwork(self.client, name, labels, internal, options, subnet=subnet)
+        network = FakeNetwork(
+            self.client, name, labels, internal, options, subnet=subnet, gateway=gateway
+        )
         self.objects.append(network)
         return network
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import ipaddress
 import json
 import tarfile
 
@@ -52,6 +53,19 @@ def test_up_creates_labelled_networks_with_the_isolation_options(
         assert network.internal
         assert network.options == LAB_NETWORK_OPTIONS
     assert all(n.labels[INSTANCE_LABEL] == "lab-ana" for n in fake_client.networks.objects)
+
+
+def test_every_network_gets_its_own_block_of_the_pool_with_a_named_gateway(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    backend.up(small_plan())
+    subnets = [ipaddress.ip_network(n.subnet) for n in fake_client.networks.objects]
+    assert all(
+        s.prefixlen == 27 and s.subnet_of(ipaddress.ip_network("10.213.0.0/16")) for s in subnets
+    )
+    assert len(set(subnets)) == len(subnets)
+    for network in fake_client.networks.objects:
+        assert network.gateway == str(ipaddress.ip_network(network.subnet).network_address + 1)
 
 
 def test_containers_are_confined(backend: DockerBackend, fake_client: FakeClient) -> None:
