@@ -394,7 +394,9 @@ class DockerBackend:
         deadline = time.monotonic() + self.health_timeout_s
         while not self._healthy_now(container):
             if time.monotonic() > deadline:
-                raise BackendError(f"restart {container.name}", "not healthy in time")
+                raise BackendError(
+                    f"restart {container.name}", f"not healthy in time{_last_log(container)}"
+                )
             time.sleep(self.poll_s / 4)
         return next(s for s in self.status(instance_id) if s.host == host)
 
@@ -478,6 +480,16 @@ def _host_labels(host: HostPlan) -> dict[str, str]:
     if host.forwards:
         labels[FORWARDS_LABEL] = json.dumps({k: list(v) for k, v in host.forwards.items()})
     return labels
+
+
+def _last_log(container: Container) -> str:
+    """``: <its last log line>``, or nothing: why a host is not healthy (a host program
+    waiting for its configuration to be fixed says so there)."""
+    try:
+        tail = container.logs(tail=3).decode("utf-8", errors="replace").strip().splitlines()
+    except (docker.errors.DockerException, requests.RequestException):
+        return ""
+    return f": {' / '.join(tail[-2:])[:400]}" if tail else ""
 
 
 def _container_options(

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import yaml
 
@@ -33,6 +36,40 @@ class HostConfigError(LabctlError):
         self.key = key
         where = f"{file}: {key}" if key else file
         super().__init__(f"{where}: {message}")
+
+
+#: Set in the host images: on a bad configuration, wait for the file to be fixed.
+WAIT_ENV: Final = "LABCTL_WAIT_ON_BAD_CONFIG"
+POLL_S: Final = 1.0
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_mtime_ns, found.st_size, found.st_ino
+
+
+def exit_or_wait(error: HostConfigError, path: Path, name: str) -> int:
+    """After the program has printed ``error``: its exit status, or — in a container
+    (``LABCTL_WAIT_ON_BAD_CONFIG=1``) — wait until ``path`` changes and start the
+    program again in the same process.
+
+    Exiting would make the container restart in a loop, and a student who mistyped a
+    key could then not open a shell on the host to correct it. Waiting keeps the host
+    reachable (it reports unhealthy meanwhile); SIGTERM still ends it."""
+    if os.environ.get(WAIT_ENV) != "1":
+        return error.exit_code
+    print(f"{name}: waiting for {path} to be fixed; it starts again by itself", file=sys.stderr)
+    sys.stderr.flush()
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
+    before = _stamp(path)
+    while _stamp(path) == before:
+        time.sleep(POLL_S)
+    time.sleep(POLL_S)  # let an editor finish writing
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+    return error.exit_code  # not reached: execv replaces the process
 
 
 class Config:

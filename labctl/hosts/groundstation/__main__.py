@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from labctl.hosts.config import HostConfigError
+from labctl.hosts.config import HostConfigError, exit_or_wait
 from labctl.hosts.groundstation.daemon import GroundStation
 from labctl.hosts.groundstation.settings import DEFAULT_CONFIG_PATH, load_settings
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_serve(GroundStation(settings)))
     except HostConfigError as exc:
         print(f"ground-station: {exc.one_line()}", file=sys.stderr)
-        return exc.exit_code
+        return exit_or_wait(exc, args.config, "ground-station")
     except OSError as exc:
         print(f"ground-station: cannot start: {exc}", file=sys.stderr)
         return 1

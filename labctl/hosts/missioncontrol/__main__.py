@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from labctl.hosts.config import HostConfigError
+from labctl.hosts.config import HostConfigError, exit_or_wait
 from labctl.hosts.missioncontrol.settings import DEFAULT_CONFIG_PATH, load_settings
 
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.config)
     except HostConfigError as exc:
         print(f"mission-control: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return exit_or_wait(exc, args.config, "mission-control")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     import uvicorn
 

@@ -14,7 +14,7 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from labctl.hosts.config import HostConfigError  # noqa: E402
+from labctl.hosts.config import HostConfigError, exit_or_wait  # noqa: E402
 from labctl.hosts.rflink.config import DEFAULT_PATH, RfLinkConfig, load_config  # noqa: E402
 from labctl.hosts.rflink.service import RfLink  # noqa: E402
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_run(config))
     except HostConfigError as exc:
         print(exc.one_line(), file=sys.stderr)
-        return exc.exit_code
+        return exit_or_wait(exc, args.config, "rf-link")
     except OSError as exc:
         print(f"rf-link: cannot open a socket: {exc}", file=sys.stderr)
         return 1

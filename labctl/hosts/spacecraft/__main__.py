@@ -14,7 +14,7 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from labctl.hosts.config import HostConfigError  # noqa: E402
+from labctl.hosts.config import HostConfigError, exit_or_wait  # noqa: E402
 from labctl.hosts.spacecraft.config import DEFAULT_PATH, SpacecraftConfig, load_config  # noqa: E402
 from labctl.hosts.spacecraft.service import Spacecraft  # noqa: E402
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
     except HostConfigError as exc:
         print(exc.one_line(), file=sys.stderr)
-        return exc.exit_code
+        return exit_or_wait(exc, args.config, "spacecraft")
     logging.basicConfig(level=logging.INFO, format="spacecraft: %(levelname)s %(message)s")
     try:
         asyncio.run(_run(config))
