@@ -35,7 +35,7 @@ from labctl.grading.probe import LiveProbe  # noqa: E402
 from labctl.grading.solution import Solver  # noqa: E402
 from labctl.grading.vantage import vantage  # noqa: E402
 from labctl.instances import Instances, InstanceStore  # noqa: E402
-from labctl.instances.lifecycle import mission_control_url, variables_of  # noqa: E402
+from labctl.instances.lifecycle import grade_target  # noqa: E402
 from labctl.spec import LoadedLab, load_lab  # noqa: E402
 from labctl.spec.models import Objective  # noqa: E402
 
@@ -97,13 +97,7 @@ def main() -> int:
         instances = Instances(backend, InstanceStore(Path(state) / "bench.db"))
         record = instances.up(loaded, f"bench-{uuid.uuid4().hex[:6]}")
         try:
-            target = GradeTarget(
-                record.id,
-                record.student,
-                record.seed,
-                mission_control_url(record),
-                variables_of(loaded, record),
-            )
+            target = grade_target(loaded, record)
             vantage_s = solve(backend, loaded, target)
             totals, per_check = grade_runs(backend, loaded, target, report_path, options.runs)
             report_s = 0.0

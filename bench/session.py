@@ -58,9 +58,8 @@ from labctl.backends.docker import DockerBackend  # noqa: E402
 from labctl.backends.images import RUNTIME  # noqa: E402
 from labctl.backends.profiles import image_tag  # noqa: E402
 from labctl.grading.classgrade import ClassMember, grade_class  # noqa: E402
-from labctl.grading.grade import GradeTarget  # noqa: E402
 from labctl.instances import InstanceRecord, Instances, InstanceStore, instance_id  # noqa: E402
-from labctl.instances.lifecycle import mission_control_url, variables_of  # noqa: E402
+from labctl.instances.lifecycle import grade_target  # noqa: E402
 from labctl.spec import LoadedLab, load_lab  # noqa: E402
 
 T = TypeVar("T")
@@ -207,13 +206,7 @@ def grade(
     members = []
     for record in records:
         shutil.copyfile(SAMPLE_REPORT, reports / f"{record.student}.md")
-        target = GradeTarget(
-            record.id,
-            record.student,
-            record.seed,
-            mission_control_url(record),
-            variables_of(loaded, record),
-        )
+        target = grade_target(loaded, record)
         members.append(ClassMember(record.student, target))
     start = time.perf_counter()
     graded = grade_class(

@@ -21,7 +21,7 @@ from labctl.grading.probe import LiveProbe
 from labctl.grading.solution import Solver
 from labctl.grading.vantage import vantage
 from labctl.instances import InstanceRecord
-from labctl.instances.lifecycle import mission_control_url, variables_of
+from labctl.instances.lifecycle import grade_target
 from labctl.spec import LoadedLab, lab_by_id
 from labctl.spec.models import Objective
 
@@ -31,15 +31,7 @@ InstanceArg = Annotated[str, typer.Argument(metavar="INSTANCE", help="Instance i
 def _target(ctx: typer.Context, ident: str) -> tuple[LoadedLab, InstanceRecord, GradeTarget]:
     record = _instances().get(ident)
     loaded = lab_by_id(state(ctx).labs(), record.lab)
-    target = GradeTarget(
-        record.id,
-        record.student,
-        record.seed,
-        mission_control_url(record),
-        variables_of(loaded, record),
-        record.slot,
-    )
-    return loaded, record, target
+    return loaded, record, grade_target(loaded, record)
 
 
 def _progress(objective: Objective, result: CheckResult) -> None:

@@ -19,6 +19,7 @@ from labctl.backends.base import (
     no_progress,
 )
 from labctl.errors import LabctlError, NotFoundError
+from labctl.grading.grade import GradeTarget
 from labctl.instances.adversary import render_timeline, start_adversary
 from labctl.instances.ids import instance_id
 from labctl.instances.plan import host_roles, plan_instance
@@ -212,6 +213,19 @@ def mission_control_url(record: InstanceRecord) -> str:
     if not ports:
         raise NotFoundError("port", MISSION_CONTROL_PORT, hint=f"{record.id} publishes none")
     return f"http://127.0.0.1:{ports[0]}"
+
+
+def grade_target(loaded: LoadedLab, record: InstanceRecord) -> GradeTarget:
+    """The running instance as grading reaches it: mission control's address, the
+    template variables of its checks and the roster slot its secrets derive with."""
+    return GradeTarget(
+        record.id,
+        record.student,
+        record.seed,
+        mission_control_url(record),
+        variables_of(loaded, record),
+        record.slot,
+    )
 
 
 def ports_of(hosts: list[HostStatus]) -> Ports:

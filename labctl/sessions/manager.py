@@ -50,7 +50,7 @@ from labctl.errors import LabctlError, NotFoundError
 from labctl.grading.grade import GradeTarget, check_instance
 from labctl.instances import InstanceRecord, Instances, InstanceStore, connection_lines
 from labctl.instances.ids import MAX_ID_LENGTH, slug
-from labctl.instances.lifecycle import SEED_LIMIT, mission_control_url, variables_of
+from labctl.instances.lifecycle import SEED_LIMIT, grade_target
 from labctl.scenario.briefing import render_briefing
 from labctl.sessions.roster import Roster, Unit, units
 from labctl.sessions.store import (
@@ -195,15 +195,7 @@ class Sessions:
 
     def target(self, member: Member, loaded: LoadedLab) -> GradeTarget:
         """The member's running instance as grading reaches it."""
-        record = self.instances.get(member.instance)
-        return GradeTarget(
-            record.id,
-            record.student,
-            record.seed,
-            mission_control_url(record),
-            variables_of(loaded, record),
-            record.slot,
-        )
+        return grade_target(loaded, self.instances.get(member.instance))
 
     # -- start ---------------------------------------------------------------------------
 
