@@ -21,18 +21,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from labctl.adversary import air
 from labctl.errors import ProtocolError
 from labctl.protocols.pus import PusTm
 from labctl.protocols.spacepacket import PRIMARY_HEADER_SIZE, PacketType, SpacePacket
 from labctl.protocols.stream import packets_in
-from labctl.protocols.tm_frame import FHP_IDLE, IDLE_VCID, TM_MAX_FRAME_SIZE, TmFrame
+from labctl.protocols.tm_frame import FHP_IDLE, IDLE_VCID, TmFrame
 
 DOWNLINK_AIR: Final = 5103
 #: Fill after the last packet of a clear frame: too short for a packet header.
@@ -134,17 +134,9 @@ def is_housekeeping(packet: SpacePacket) -> bool:
 
 def listen(port: int, seconds: float, tally: Tally) -> Tally:
     """Count every datagram heard on UDP ``port`` for ``seconds``."""
-    deadline = time.monotonic() + seconds
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("0.0.0.0", port))
+    with air.listening(port) as socks:
         print("listening", flush=True)
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            try:
-                datagram = sock.recv(TM_MAX_FRAME_SIZE + 1)
-            except TimeoutError:
-                break
+        for _, datagram in air.receive(socks, time.monotonic() + seconds):
             tally.add(datagram)
     return tally
 

@@ -22,9 +22,9 @@ import sys
 import time
 from typing import Any, Final
 
+from labctl.adversary import air
 from labctl.errors import ProtocolError
 from labctl.protocols.tc_frame import (
-    TC_MAX_FRAME_SIZE,
     FrameKind,
     TcFrame,
     set_vr_frame,
@@ -38,17 +38,9 @@ MODULUS: Final = 256
 
 def capture(port: int, timeout: float) -> dict[str, Any] | None:
     """The first well-formed type-AD TC frame heard on UDP ``port`` within ``timeout``."""
-    deadline = time.monotonic() + timeout
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("0.0.0.0", port))
+    with air.listening(port) as socks:
         print("listening", flush=True)
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            try:
-                datagram = sock.recv(TC_MAX_FRAME_SIZE + 1)
-            except TimeoutError:
-                break
+        for _, datagram in air.receive(socks, time.monotonic() + timeout):
             frame = _ad_frame(datagram)
             if frame is not None:
                 return {"frame": datagram.hex(), "seq": frame.seq, "scid": frame.scid}
