@@ -29,6 +29,9 @@ HOST_LABEL: Final = "org.labctl.host"
 ROLE_LABEL: Final = "org.labctl.role"
 LAB_LABEL: Final = "org.labctl.lab"
 FORWARDS_LABEL: Final = "org.labctl.forwards"
+#: A host's readiness test (JSON argv, e.g. ["labctl-listening", "tcp", "22"]): labctl
+#: runs it when asked, the engine never does (see labctl.backends.readiness).
+READY_LABEL: Final = "org.labctl.ready"
 #: The one network published ports go through; only the gateway is on it.
 ACCESS_NETWORK: Final = "access"
 #: The instance's relay between published ports and the hosts that offer them.

@@ -11,8 +11,13 @@ forwards anything leaving it (see docs/backends.md).
 
 ``up`` creates networks, volumes and containers, writes the plan's files, calls its
 ``before_start`` hook (the archive API works on created containers, named volumes
-included), starts the containers in parallel and waits for every health check; on any
+included), starts the containers in parallel and waits until every host is ready; on any
 failure, or Ctrl-C, it removes what it created.
+
+Readiness is the host's own test (the image's health check, or the plan's), kept in the
+``org.labctl.ready`` label and run by labctl when it needs an answer (``up``, ``restart``,
+``status``), answered from /proc when the engine runs on this machine
+(:mod:`labctl.backends.readiness`); the engine runs no periodic health checks.
 Everything carries ``org.labctl.instance=<id>``, which is what ``down`` removes by.
 """
 
@@ -39,13 +44,14 @@ from docker.models.networks import Network
 from docker.models.volumes import Volume
 from docker.types import EndpointConfig
 
-from labctl.backends import subnets
+from labctl.backends import readiness, subnets
 from labctl.backends.base import (
     FORWARDS_LABEL,
     HOST_LABEL,
     INSTANCE_LABEL,
     LAB_LABEL,
     MANAGED_LABEL,
+    READY_LABEL,
     ROLE_LABEL,
     BeforeStart,
     DownReport,
@@ -72,6 +78,8 @@ ACCESS_NETWORK_OPTIONS: Final = {
     "com.docker.network.bridge.host_binding_ipv4": "127.0.0.1",
 }
 LOOPBACK: Final = "127.0.0.1"
+#: A host whose readiness test fails this long after its start is unhealthy, not starting.
+START_GRACE_S: Final = 20.0
 MAX_COPY_BYTES: Final = 64 * 1024 * 1024
 _ENGINE_ERRORS: Final = (docker.errors.DockerException, requests.exceptions.RequestException)
 Filters = dict[str, str | list[str] | bool]
@@ -126,7 +134,7 @@ class DockerBackend:
         self,
         client: docker.DockerClient | None = None,
         health_timeout_s: float = 180.0,
-        poll_s: float = 1.0,
+        poll_s: float = 0.5,
     ) -> None:
         self._client = client
         self.health_timeout_s = health_timeout_s
@@ -244,19 +252,28 @@ class DockerBackend:
     ) -> Container:
         first, *others = _attach_order(plan, host)
         name = resource_name(plan.instance_id, host.name)
+        labels = self._labels(plan, **_host_labels(host), **{READY_LABEL: self._ready_test(host)})
         with engine_call(f"create container {name}"):
             container = self.client.containers.create(
                 host.image,
                 name=name,
                 network=networks[first].name,
                 networking_config={str(networks[first].name): self._endpoint(plan, host, first)},
-                **_container_options(plan, host, self._labels(plan, **_host_labels(host))),
+                **_container_options(plan, host, labels),
             )
             for network in others:
                 networks[network].connect(container, aliases=[host.name])
         if host.files:
             _put_files(container, host.files)
         return container
+
+    def _ready_test(self, host: HostPlan) -> str:
+        """The host's readiness test as JSON: the plan's, else its image's health check."""
+        if host.healthcheck is not None:
+            return json.dumps(list(host.healthcheck))
+        with engine_call(f"inspect image {host.image}"):
+            config = self.client.images.get(host.image).attrs.get("Config") or {}
+        return json.dumps(_test_argv((config.get("Healthcheck") or {}).get("Test") or []))
 
     def _endpoint(self, plan: InstancePlan, host: HostPlan, network: str) -> EndpointConfig:
         aliases = [] if _is_access(plan, network) else [host.name]
@@ -288,23 +305,13 @@ class DockerBackend:
                 time.sleep(self.poll_s)
 
     def _healthy(self, container: Container) -> bool:
-        """Healthy per the engine, or its own health check passes when run now.
-
-        Image health checks run every 30 s (cheap at class scale); running the same
-        command at once keeps ``up`` from waiting for the engine's first round.
-        """
+        """Running (a crash or restart fails at once) and its readiness test passes now."""
         with engine_call(f"inspect container {container.name}"):
             container.reload()
         state = container.attrs["State"]
         if state["Status"] in {"exited", "dead"} or container.attrs.get("RestartCount", 0) > 0:
             raise _crashed(container)
-        if state["Status"] != "running":
-            return False
-        health = (state.get("Health") or {}).get("Status")
-        if health in {None, "healthy"}:
-            return True
-        test = (container.attrs["Config"].get("Healthcheck") or {}).get("Test") or []
-        return _run_health_test(container, test)
+        return state["Status"] == "running" and _ready(container)
 
     def _rollback(self, created: _Created, progress: Progress) -> None:
         """Remove what ``up`` created, newest first; carry on past individual failures."""
@@ -406,8 +413,7 @@ class DockerBackend:
             container.reload()
         if container.attrs["State"]["Status"] in {"exited", "dead"}:
             raise _crashed(container)
-        test = (container.attrs["Config"].get("Healthcheck") or {}).get("Test") or []
-        return container.attrs["State"]["Status"] == "running" and _run_health_test(container, test)
+        return container.attrs["State"]["Status"] == "running" and _ready(container)
 
     def connect(self, instance_id: str, host: str, network: str) -> bool:
         container, net = self._attachment(instance_id, host, network)
@@ -441,7 +447,10 @@ class DockerBackend:
         with engine_call(f"status of instance {instance_id}"):
             containers = self.client.containers.list(all=True, filters=selector)
         prefix = resource_name(instance_id, "")
-        statuses = [_host_status(c.attrs, c.labels.get(HOST_LABEL, ""), prefix) for c in containers]
+        statuses = [
+            _host_status(c.attrs, c.labels.get(HOST_LABEL, ""), prefix, _health(c))
+            for c in containers
+        ]
         return sorted(_forwarded(statuses, containers), key=lambda s: s.host)
 
     def instances(self) -> list[str]:
@@ -510,6 +519,9 @@ def _container_options(
         "read_only": host.read_only,
         "tmpfs": dict(host.tmpfs),
         "restart_policy": {"Name": "unless-stopped"},
+        # No periodic engine health checks: each is a process in the container (0.15
+        # CPU-s); labctl runs the READY_LABEL test when it needs an answer.
+        "healthcheck": {"test": ["NONE"]},
         "ports": dict.fromkeys(host.published, (LOOPBACK, None)),
         "volumes": {
             volume_name(plan.instance_id, host.name, path): {"bind": path, "mode": "rw"}
@@ -520,29 +532,58 @@ def _container_options(
         options["command"] = list(host.command)
     if host.user is not None:
         options["user"] = host.user
-    if host.healthcheck is not None:
-        options["healthcheck"] = {
-            "test": ["CMD", *host.healthcheck],
-            "interval": 30_000_000_000,
-            "timeout": 5_000_000_000,
-            "retries": 3,
-            "start_period": 20_000_000_000,
-        }
     return options
 
 
-def _run_health_test(container: Container, test: Sequence[str]) -> bool:
+def _test_argv(test: Sequence[str]) -> list[str]:
+    """An engine health-check ``Test`` as a command line ([] for none)."""
     if not test or test[0] == "NONE":
-        return True
+        return []
     if test[0] == "CMD-SHELL":
-        argv = ["/bin/sh", "-c", *test[1:]]
-    else:
-        argv = list(test[1:]) if test[0] == "CMD" else list(test)
+        return ["/bin/sh", "-c", *test[1:]]
+    return list(test[1:]) if test[0] == "CMD" else list(test)
+
+
+def _ready_argv(container: Container) -> list[str]:
+    """The container's readiness test: its label, or (a container made before labctl
+    kept it there) the engine health check it was created with."""
+    label = container.labels.get(READY_LABEL)
+    if label is None:
+        return _test_argv((container.attrs["Config"].get("Healthcheck") or {}).get("Test") or [])
+    try:
+        argv = json.loads(label)
+    except ValueError:
+        return []
+    return [str(word) for word in argv] if isinstance(argv, list) else []
+
+
+def _ready(container: Container) -> bool:
+    """The readiness test passes: answered from /proc when the engine runs here (no
+    process started), else run in the container (see labctl.backends.readiness)."""
+    argv = _ready_argv(container)
+    if not argv:
+        return True
+    pid = int(container.attrs["State"].get("Pid") or 0)
+    here = readiness.ready_here(pid, str(container.id or ""), argv)
+    if here is not None:
+        return here
     try:
         exit_code, _ = container.exec_run(argv)
     except _ENGINE_ERRORS:
         return False  # e.g. the container restarted between reload and exec
     return exit_code == 0
+
+
+def _health(container: Container) -> str:
+    """healthy, unhealthy, starting (failing, within START_GRACE_S of its start) or none
+    (not running, or no test): asked now, not the engine's last periodic verdict."""
+    state = container.attrs.get("State", {})
+    if not state.get("Running") or not _ready_argv(container):
+        return "none"
+    if _ready(container):
+        return "healthy"
+    uptime = _uptime(state)
+    return "starting" if uptime is not None and uptime < START_GRACE_S else "unhealthy"
 
 
 def _crashed(container: Container) -> BackendError:
@@ -631,13 +672,13 @@ def _file_from_tar(data: bytes, operation: str) -> bytes:
         return extracted.read()
 
 
-def _host_status(attrs: Mapping[str, Any], host: str, prefix: str) -> HostStatus:
+def _host_status(attrs: Mapping[str, Any], host: str, prefix: str, health: str) -> HostStatus:
     state = attrs.get("State", {})
     settings = attrs.get("NetworkSettings", {})
     return HostStatus(
         host=host,
         state=str(state.get("Status", "unknown")),
-        health=str(state.get("Health", {}).get("Status", "none")),
+        health=health,
         ports=_published_ports(settings.get("Ports") or {}),
         uptime_s=_uptime(state) if state.get("Running") else None,
         addresses={

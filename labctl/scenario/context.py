@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,49 @@ class FileMeta:
     gid: int
 
 
+class FileStage:
+    """The file reads and writes of one phase of injects, batched: each file is read from
+    its host once, and the changed files are written at the end (:meth:`flush`), one copy
+    per folder of a host. On a created container each engine file operation mounts its
+    root and volumes; a lab's set-up edits the same few files many times over."""
+
+    def __init__(self, backend: Backend, instance_id: str) -> None:
+        self.backend = backend
+        self.instance_id = instance_id
+        self._meta: dict[tuple[str, str], FileMeta | None] = {}
+        self._content: dict[tuple[str, str], bytes] = {}
+        #: (host, folder) → path → file
+        self._pending: dict[tuple[str, str], dict[str, FileSpec]] = {}
+
+    def stat(self, host: str, path: str) -> FileMeta | None:
+        key = (host, path)
+        if key not in self._meta:
+            found = self.backend.stat(self.instance_id, host, path)
+            self._meta[key] = None if found is None else FileMeta(found.mode, found.uid, found.gid)
+        return self._meta[key]
+
+    def read(self, host: str, path: str) -> bytes:
+        key = (host, path)
+        if key not in self._content:
+            self._content[key] = self.backend.copy_from(self.instance_id, host, path)
+        return self._content[key]
+
+    def write(self, host: str, path: str, content: bytes, meta: FileMeta) -> None:
+        key = (host, path)
+        self._meta[key], self._content[key] = meta, content
+        spec = FileSpec(content, mode=meta.mode, uid=meta.uid, gid=meta.gid)
+        self._pending.setdefault((host, posixpath.dirname(path)), {})[path] = spec
+
+    def flush(self) -> None:
+        """Write what changed. One copy per folder, not per host: on a read-only root
+        file system the engine extracts only into a volume, and two folders of a host
+        may be on two volumes (/etc/labctl, /var/lib/labctl)."""
+        while self._pending:
+            (host, folder), files = next(iter(self._pending.items()))
+            self.backend.copy_to(self.instance_id, host, files)
+            del self._pending[(host, folder)]
+
+
 @dataclass(frozen=True)
 class InjectContext:
     """One live instance and what the lab's injects may refer to."""
@@ -47,6 +91,8 @@ class InjectContext:
     roles: Mapping[str, str] = field(default_factory=dict)
     #: Values of secret parameters: never shown in a log record.
     secret_values: frozenset[str] = frozenset()
+    #: When set, file reads and writes go through it (see :func:`staged`).
+    stage: FileStage | None = None
 
     def shown(self, value: Any) -> str:
         """``value`` as a log record may show it: secret parameters masked."""
@@ -66,13 +112,20 @@ class InjectContext:
     def stat(self, host: str, path: str) -> FileMeta | None:
         """Mode and owner of ``path``; None when it does not exist. Through the backend's
         ``stat``, not a command: it works before the host's first start too."""
+        if self.stage is not None:
+            return self.stage.stat(host, path)
         found = self.backend.stat(self.instance_id, host, path)
         return None if found is None else FileMeta(found.mode, found.uid, found.gid)
 
     def read(self, host: str, path: str) -> bytes:
+        if self.stage is not None:
+            return self.stage.read(host, path)
         return self.backend.copy_from(self.instance_id, host, path)
 
     def write(self, host: str, path: str, content: bytes, meta: FileMeta) -> None:
+        if self.stage is not None:
+            self.stage.write(host, path, content, meta)
+            return
         spec = FileSpec(content, mode=meta.mode, uid=meta.uid, gid=meta.gid)
         self.backend.copy_to(self.instance_id, host, {path: spec})
 

@@ -15,12 +15,12 @@ whose programs read a changed file (and waiting until they are healthy).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from labctl.errors import LabctlError
 from labctl.scenario.appliers import APPLIERS, Applier
-from labctl.scenario.context import InjectContext, InjectLog
+from labctl.scenario.context import FileStage, InjectContext, InjectLog
 from labctl.scenario.render import render
 from labctl.spec.models import InjectRef, Lab
 from labctl.spec.params import ParameterValues, derive
@@ -88,8 +88,13 @@ def apply_injects(
 def apply_file_injects(
     ctx: InjectContext, injects: list[PlacedInject], record: Record = _no_record
 ) -> list[InjectLog]:
-    """The injects that change only files: they work on hosts not started yet."""
-    return _apply_phase(ctx, _resolved(injects, "files"), record)
+    """The injects that change only files: they work on hosts not started yet. Their
+    reads and writes are batched (:class:`FileStage`): nothing is written unless every
+    one of them applies."""
+    stage = FileStage(ctx.backend, ctx.instance_id)
+    logs = _apply_phase(replace(ctx, stage=stage), _resolved(injects, "files"), record)
+    stage.flush()
+    return logs
 
 
 def apply_live_injects(

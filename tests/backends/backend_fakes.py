@@ -87,6 +87,10 @@ class FakeContainer:
     ports: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def id(self) -> str:
+        return f"id-{self.name}"
+
+    @property
     def attrs(self) -> dict[str, Any]:
         state: dict[str, Any] = {"Status": self.status, "Running": self.status == "running"}
         state["StartedAt"] = "2026-01-01T00:00:00.000000000Z"
@@ -228,12 +232,24 @@ class _Api:
         ]
 
 
+@dataclass
+class FakeImage:
+    attrs: dict[str, Any]
+
+
+class _Images:
+    def get(self, name: str) -> FakeImage:
+        """Every image's health check is ``CMD true``."""
+        return FakeImage({"Config": {"Healthcheck": {"Test": ["CMD", "true"]}}})
+
+
 class FakeClient:
     def __init__(self) -> None:
         self.networks = _Networks(self)
         self.volumes = _Volumes(self)
         self.containers = _Containers(self)
         self.api = _Api(self)
+        self.images = _Images()
         self.removed: list[tuple[str, str]] = []
         self.execs: list[tuple[str, list[str]]] = []
         self.fail_create: str | None = None

@@ -15,6 +15,7 @@ from labctl.backends.base import (
     ACCESS_NETWORK,
     FORWARDS_LABEL,
     INSTANCE_LABEL,
+    READY_LABEL,
     FileSpec,
     FileStat,
     HostPlan,
@@ -273,7 +274,7 @@ def test_status_reads_state_health_ports_and_addresses() -> None:
             "Networks": {"labctl-x-corp": {"IPAddress": "10.1.0.5"}},
         },
     }
-    status = _host_status(attrs, "attacker", "labctl-x-")
+    status = _host_status(attrs, "attacker", "labctl-x-", "healthy")
     assert (status.state, status.health) == ("running", "healthy")
     assert status.ports == {"22/tcp": 40022}
     assert status.addresses == {"corp": "10.1.0.5"}
@@ -307,3 +308,39 @@ def test_status_shows_the_gateways_ports_on_the_hosts_it_relays_to(
     ports = {s.host: s.ports for s in backend.status("lab-ana")}
     assert ports["attacker"] == {"22/tcp": 40001}
     assert ports["labctl-gateway"] == {"10001/tcp": 40001}
+
+
+def test_the_engine_runs_no_health_checks_labctl_keeps_the_test(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    gateway = HostPlan(
+        "labctl-gateway",
+        "gateway",
+        "img/gw",
+        (ACCESS_NETWORK,),
+        small_plan().hosts[0].limits,
+        healthcheck=("labctl-listening", "tcp", "2222"),
+    )
+    plan = dataclasses.replace(small_plan(), hosts=(*small_plan().hosts, gateway))
+    backend.up(plan)
+    by_host = {c.labels["org.labctl.host"]: c for c in fake_client.containers.objects}
+    for container in by_host.values():
+        assert container.options["healthcheck"] == {"test": ["NONE"]}
+    # The image's health check (the fake's images say CMD true), else the plan's.
+    assert json.loads(by_host["spacecraft"].labels[READY_LABEL]) == ["true"]
+    assert json.loads(by_host["labctl-gateway"].labels[READY_LABEL]) == [
+        "labctl-listening",
+        "tcp",
+        "2222",
+    ]
+
+
+def test_status_asks_each_running_host_its_readiness_now(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    backend.up(small_plan())
+    by_host = {c.labels["org.labctl.host"]: c for c in fake_client.containers.objects}
+    by_host["ground-station"].health_exit = 1  # started in 2026-01: long past the grace
+    by_host["attacker"].status = "exited"
+    health = {s.host: s.health for s in backend.status("lab-ana")}
+    assert health == {"spacecraft": "healthy", "ground-station": "unhealthy", "attacker": "none"}

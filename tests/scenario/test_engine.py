@@ -204,3 +204,38 @@ def test_a_version_1_database_gains_the_event_table(tmp_path: Path) -> None:
     assert store.events("old")[0].changed is False
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+
+
+def test_file_injects_read_each_file_once_and_write_it_once(
+    ctx: InjectContext, backend: FakeBackend
+) -> None:
+    reads: list[str] = []
+    copy_from = backend.copy_from
+
+    def counted(instance_id: str, host: str, path: str) -> bytes:
+        reads.append(f"{host}:{path}")
+        return copy_from(instance_id, host, path)
+
+    backend.copy_from = counted  # type: ignore[method-assign]
+    injects = [
+        placed(f"injects[{i}]", "set_config", "spacecraft", file=SC, key=key, value=value)
+        for i, (key, value) in enumerate([("scid", 7), ("battery", 50.0), ("scid", 8)])
+    ]
+    apply_file_injects(ctx, injects)
+    assert reads == [f"spacecraft:{SC}"]
+    assert backend.writes == [("spacecraft", SC)]
+    assert yaml.safe_load(copy_from("", "spacecraft", SC))["scid"] == 8
+
+
+def test_file_injects_write_nothing_unless_all_of_them_apply(
+    ctx: InjectContext, backend: FakeBackend
+) -> None:
+    injects = [
+        placed("injects[0]", "set_config", "spacecraft", file=SC, key="scid", value=7),
+        placed(
+            "injects[1]", "set_config", "spacecraft", file="/etc/labctl/none.yaml", key="a", value=1
+        ),
+    ]
+    with pytest.raises(InjectFailed, match=r"injects\[1\].*does not exist"):
+        apply_file_injects(ctx, injects)
+    assert backend.writes == []
