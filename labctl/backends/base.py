@@ -205,6 +205,11 @@ class Backend(Protocol):
         """Mode and owner of ``path`` in ``host`` (None when it does not exist)."""
         ...
 
+    def read_file(self, instance_id: str, host: str, path: str) -> tuple[bytes, FileStat] | None:
+        """A regular file's content with its mode and owner, in one operation (None when
+        it does not exist): ``copy_from`` and ``stat`` together."""
+        ...
+
     def logs(self, instance_id: str, host: str, tail: int = 200) -> str:
         """The last ``tail`` lines of the host's program output."""
         ...

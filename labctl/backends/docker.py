@@ -369,6 +369,23 @@ class DockerBackend:
         operation = f"copy {path} out of {container.name}"
         return _file_from_tar(_archive_of(container, path, operation), operation)
 
+    def read_file(self, instance_id: str, host: str, path: str) -> tuple[bytes, FileStat] | None:
+        """One archive: its header is the stat, its member the content."""
+        container = self.container(instance_id, host)
+        operation = f"read {path} in {container.name}"
+        try:
+            data = _archive_of(container, path, operation)
+        except BackendError as exc:
+            if isinstance(exc.__cause__, docker.errors.NotFound):
+                return None
+            raise
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            first = tar.next()
+            extracted = tar.extractfile(first) if first is not None and first.isfile() else None
+            if first is None or extracted is None:
+                raise BackendError(operation, "not a regular file")
+            return extracted.read(), FileStat(first.mode & 0o7777, first.uid, first.gid)
+
     def stat(self, instance_id: str, host: str, path: str) -> FileStat | None:
         """From the archive's header: the engine reads as root, capabilities or not."""
         container = self.container(instance_id, host)

@@ -49,18 +49,28 @@ class FileStage:
         #: (host, folder) → path → file
         self._pending: dict[tuple[str, str], dict[str, FileSpec]] = {}
 
-    def stat(self, host: str, path: str) -> FileMeta | None:
+    def _fetch(self, host: str, path: str) -> None:
+        """Content and metadata of a file not seen yet, in one backend operation."""
         key = (host, path)
-        if key not in self._meta:
-            found = self.backend.stat(self.instance_id, host, path)
-            self._meta[key] = None if found is None else FileMeta(found.mode, found.uid, found.gid)
-        return self._meta[key]
+        if key in self._meta:
+            return
+        found = self.backend.read_file(self.instance_id, host, path)
+        if found is None:
+            self._meta[key] = None
+            return
+        content, meta = found
+        self._meta[key] = FileMeta(meta.mode, meta.uid, meta.gid)
+        self._content[key] = content
+
+    def stat(self, host: str, path: str) -> FileMeta | None:
+        self._fetch(host, path)
+        return self._meta[(host, path)]
 
     def read(self, host: str, path: str) -> bytes:
-        key = (host, path)
-        if key not in self._content:
-            self._content[key] = self.backend.copy_from(self.instance_id, host, path)
-        return self._content[key]
+        self._fetch(host, path)
+        if (host, path) not in self._content:
+            raise InjectError(f"{path} does not exist on {host}")
+        return self._content[(host, path)]
 
     def write(self, host: str, path: str, content: bytes, meta: FileMeta) -> None:
         key = (host, path)

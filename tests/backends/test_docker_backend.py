@@ -150,10 +150,13 @@ def test_before_start_runs_once_created_with_the_files_and_before_any_start(
         seen.append(backend.stat(plan.instance_id, "spacecraft", "/etc/labctl/none.yaml"))
         backend.copy_to(plan.instance_id, "spacecraft", {"/etc/labctl/x.yaml": FileSpec(b"x: 1")})
         seen.append(backend.copy_from(plan.instance_id, "spacecraft", "/etc/labctl/x.yaml"))
+        seen.append(backend.read_file(plan.instance_id, "spacecraft", "/etc/labctl/keys/a.key"))
+        seen.append(backend.read_file(plan.instance_id, "spacecraft", "/etc/labctl/none.yaml"))
 
     backend.up(small_plan(), before_start=before_start)
     key = small_plan().host("spacecraft").files["/etc/labctl/keys/a.key"]
-    assert seen == [0, FileStat(0o600, key.uid, key.gid), None, b"x: 1"]
+    meta = FileStat(0o600, key.uid, key.gid)
+    assert seen == [0, meta, None, b"x: 1", (b"00", meta), None]
     assert len(starts) == 3
 
 

@@ -69,6 +69,9 @@ class MemoryBackend:
         self._plan(instance_id, host)
         return ExecResult(0, " ".join(argv))
 
+    def read_file(self, instance_id: str, host: str, path: str) -> tuple[bytes, FileStat]:
+        return self.copy_from(instance_id, host, path), self.stat(instance_id, host, path)
+
     def stat(self, instance_id: str, host: str, path: str) -> FileStat:
         """Every file exists: 0644 labctl unless written."""
         self._plan(instance_id, host)

@@ -62,6 +62,12 @@ class FakeBackend:
             raise BackendError(f"copy {path} out of {host}", "no such file")
         return spec.content
 
+    def read_file(self, instance_id: str, host: str, path: str) -> tuple[bytes, FileStat] | None:
+        meta = self.stat(instance_id, host, path)
+        if meta is None and path != "/etc/passwd":
+            return None
+        return self.copy_from(instance_id, host, path), meta or FileStat(0o644, 0, 0)
+
     def stat(self, instance_id: str, host: str, path: str) -> FileStat | None:
         spec = self.host(host).files.get(path)
         return None if spec is None else FileStat(spec.mode, spec.uid, spec.gid)
