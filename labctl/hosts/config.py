@@ -26,6 +26,10 @@ T = TypeVar("T")
 C = TypeVar("C")
 
 
+#: libyaml's parser when PyYAML has it: the same safe schema, a tenth of the start-up CPU.
+_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class HostConfigError(LabctlError):
     """A host's configuration file is missing, unreadable or has a bad value."""
 
@@ -87,7 +91,7 @@ class Config:
         except (OSError, UnicodeDecodeError) as exc:
             raise HostConfigError(str(path), "", f"cannot read: {exc}") from None
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_LOADER)
         except yaml.YAMLError as exc:
             raise HostConfigError(str(path), "", f"invalid YAML: {exc}") from None
         if data is None:
