@@ -1,6 +1,6 @@
 """Launch benchmarks: how long a student waits for labs/tc-replay, against the engine's floor.
 
-    python bench/launch.py [--runs 3] [--idle 20] [--poll 1] [--no-cli] [--no-compose]
+    python bench/launch.py [--runs 3] [--idle 20] [--poll 0.5] [--no-cli] [--no-compose]
                            [--cold [--cold-base]]
 
 Prints, in one run, side by side (each row says how it was measured):
@@ -11,7 +11,8 @@ Prints, in one run, side by side (each row says how it was measured):
 - floor: the same containers (labctl's own option and archive builders: same images,
   networks, volumes, limits and key files) created and started straight through the SDK,
   each host in its own thread; timed to "all running" and to "the same health commands
-  pass" (each container polled in its own thread, once a second as labctl does: ``--poll``).
+  pass" (each container polled in its own thread, twice a second as labctl does: ``--poll``;
+  the readiness test answered from /proc as labctl does when the engine runs here).
   Also the same with the hosts created one by one, the shape of ``DockerBackend.up``.
 - docker-compose: a compose file generated from the same InstancePlan, ``up -d``, then the
   floor's health polling (Debian's docker-compose 1.29 has no ``--wait``).
@@ -28,6 +29,7 @@ at the end, also on failure or Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import posixpath
 import secrets
@@ -62,6 +64,7 @@ from labctl.backends.base import (  # noqa: E402
     INSTANCE_LABEL,
     LAB_LABEL,
     MANAGED_LABEL,
+    READY_LABEL,
     ROLE_LABEL,
     HostPlan,
     InstancePlan,
@@ -74,7 +77,8 @@ from labctl.backends.docker import (  # noqa: E402
     DockerBackend,
     _container_options,
     _put_files,
-    _run_health_test,
+    _ready,
+    ready_test,
     resource_name,
     volume_name,
 )
@@ -90,8 +94,8 @@ T = TypeVar("T")
 LAB_DIR: Final = ROOT / "labs" / "tc-replay"
 BENCH_LABEL: Final = "org.labctl.bench"
 RUN: Final = uuid.uuid4().hex[:6]
-#: labctl polls health commands once a second (DockerBackend.poll_s).
-LABCTL_POLL_S: Final = 1.0
+#: labctl asks readiness twice a second (DockerBackend.poll_s).
+LABCTL_POLL_S: Final = 0.5
 HEALTH_TIMEOUT_S: Final = 180.0
 MEMORY_GOAL_MIB: Final = 120.0
 MIB: Final = 1024 * 1024
@@ -262,14 +266,14 @@ def resource_labels(plan: InstancePlan, host: HostPlan | None = None) -> dict[st
 
 
 def until_healthy(container: Container, poll_s: float) -> float:
-    """Run the container's own health command every ``poll_s`` until it passes; when it did."""
-    test = (container.attrs["Config"].get("Healthcheck") or {}).get("Test") or []
+    """Ask the container's readiness test (as labctl does: from /proc when the engine runs
+    here) every ``poll_s`` until it passes; when it did."""
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
     while True:
         container.reload()  # as labctl does: notice a crash instead of polling until timeout
         if container.status in {"exited", "dead"} or container.attrs.get("RestartCount", 0):
             raise RuntimeError(f"{container.name} exited: {container.logs(tail=3)!r}")
-        if container.status == "running" and _run_health_test(container, test):
+        if container.status == "running" and _ready(container):
             return time.perf_counter()
         if time.monotonic() > deadline:
             raise RuntimeError(f"{container.name} not healthy after {HEALTH_TIMEOUT_S:.0f} s")
@@ -325,12 +329,16 @@ class Floor:
             networking_config={
                 str(networks[first].name): self.client.api.create_endpoint_config(aliases=aliases)
             },
-            **_container_options(self.plan, host, resource_labels(self.plan, host)),
+            **_container_options(self.plan, host, self._labels(host)),
         )
         for network in others:
             networks[network].connect(container, aliases=[host.name])
         _put_files(container, host.files)
         return container
+
+    def _labels(self, host: HostPlan) -> dict[str, str]:
+        ready = json.dumps(ready_test(self.client, host))
+        return resource_labels(self.plan, host) | {READY_LABEL: ready}
 
     def down(self) -> float:
         _, seconds = timed(

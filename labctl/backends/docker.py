@@ -252,7 +252,8 @@ class DockerBackend:
     ) -> Container:
         first, *others = _attach_order(plan, host)
         name = resource_name(plan.instance_id, host.name)
-        labels = self._labels(plan, **_host_labels(host), **{READY_LABEL: self._ready_test(host)})
+        ready = json.dumps(ready_test(self.client, host))
+        labels = self._labels(plan, **_host_labels(host), **{READY_LABEL: ready})
         with engine_call(f"create container {name}"):
             container = self.client.containers.create(
                 host.image,
@@ -266,14 +267,6 @@ class DockerBackend:
         if host.files:
             _put_files(container, host.files)
         return container
-
-    def _ready_test(self, host: HostPlan) -> str:
-        """The host's readiness test as JSON: the plan's, else its image's health check."""
-        if host.healthcheck is not None:
-            return json.dumps(list(host.healthcheck))
-        with engine_call(f"inspect image {host.image}"):
-            config = self.client.images.get(host.image).attrs.get("Config") or {}
-        return json.dumps(_test_argv((config.get("Healthcheck") or {}).get("Test") or []))
 
     def _endpoint(self, plan: InstancePlan, host: HostPlan, network: str) -> EndpointConfig:
         aliases = [] if _is_access(plan, network) else [host.name]
@@ -550,6 +543,15 @@ def _container_options(
     if host.user is not None:
         options["user"] = host.user
     return options
+
+
+def ready_test(client: docker.DockerClient, host: HostPlan) -> list[str]:
+    """The host's readiness test: the plan's, else its image's health check."""
+    if host.healthcheck is not None:
+        return list(host.healthcheck)
+    with engine_call(f"inspect image {host.image}"):
+        config = client.images.get(host.image).attrs.get("Config") or {}
+    return _test_argv((config.get("Healthcheck") or {}).get("Test") or [])
 
 
 def _test_argv(test: Sequence[str]) -> list[str]:

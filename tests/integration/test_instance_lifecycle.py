@@ -13,6 +13,7 @@ cannot start; CI runs the real programs.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import threading
 import time
@@ -26,9 +27,10 @@ import pytest
 import typer
 from docker.models.containers import Container
 
-from labctl.backends.base import GATEWAY_HOST, INSTANCE_LABEL, FileSpec, InstancePlan
+from labctl.backends.base import GATEWAY_HOST, INSTANCE_LABEL, READY_LABEL, FileSpec, InstancePlan
 from labctl.backends.docker import DockerBackend
 from labctl.backends.images import build_images
+from labctl.backends.readiness import ready_here
 from labctl.errors import BackendError
 from labctl.instances import InstanceRecord, Instances, InstanceStore, lifecycle
 from labctl.spec import LoadedLab, load_lab
@@ -148,9 +150,17 @@ def test_every_host_is_up_with_its_health_check_passing(
     for host in HOSTS:
         target = container(docker_client, first.id, host)
         assert target.status == "running", host
-        test = target.attrs["Config"]["Healthcheck"]["Test"]
-        assert test[0] == "CMD"
-        assert run(target, *test[1:])[0] == 0, f"{host}: health check fails"
+        # The engine runs no health check; labctl keeps the image's test in a label and
+        # answers it from /proc: the same answer as the test run in the container.
+        assert target.attrs["Config"]["Healthcheck"]["Test"] == ["NONE"]
+        test = json.loads(target.labels[READY_LABEL])
+        assert test[0] == "labctl-listening", host
+        assert run(target, *test)[0] == 0, f"{host}: readiness test fails"
+        pid = int(target.attrs["State"]["Pid"])
+        assert ready_here(pid, target.id, test) is True, host
+        closed = ["labctl-listening", "tcp", "1"]
+        assert run(target, *closed)[0] != 0
+        assert ready_here(pid, target.id, closed) is False, host
         assert target.attrs["RestartCount"] == 0, f"{host} restarted"
 
 
