@@ -14,14 +14,21 @@ T = TypeVar("T")
 POLL_S: Final = 0.5
 
 
-def wait_for(observe: Callable[[], T | None], seconds: float, poll: float = POLL_S) -> T | None:
-    """Call ``observe`` until it returns something truthy or ``seconds`` have passed."""
+def wait_for(
+    observe: Callable[[], T | None], seconds: float, poll: float = POLL_S, growth: float = 1.0
+) -> T | None:
+    """Call ``observe`` until it returns something truthy or ``seconds`` have passed; the
+    last call is made at the deadline. Each pause is ``growth`` times the one before
+    (``growth=2``: fewer calls when the answer is usually "not yet" for the whole time,
+    each call being a ``docker exec``)."""
     deadline = time.monotonic() + seconds
     while True:
         value = observe()
-        if value or time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if value or left <= 0:
             return value
-        time.sleep(poll)
+        time.sleep(min(poll, left))
+        poll *= growth
 
 
 def command_name(service_subtype: str) -> str:

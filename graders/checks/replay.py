@@ -47,16 +47,24 @@ def capture_while_commanding(probe: Probe, name: str) -> dict[str, Any]:
     return frame or {"error": output.strip()[-300:] or f"exit status {code}"}
 
 
-def executions(probe: Probe, pair: tuple[int, int]) -> int:
-    return sum((e["spi"], e["sequence_number"]) == pair for e in executed(probe.truth()))
+def executions(truth: dict[str, Any], pair: tuple[int, int]) -> int:
+    """How many times the frame (SPI, sequence number) ``pair`` executed."""
+    return sum((e["spi"], e["sequence_number"]) == pair for e in executed(truth))
 
 
-def executed_frame(probe: Probe, command: str, frame_seq: int) -> tuple[int, int] | None:
-    """(SPI, sequence number) of the executed ``command`` carried by frame N(S) ``frame_seq``."""
+def executed_frame(
+    probe: Probe, command: str, frame_seq: int
+) -> tuple[tuple[int, int], int] | None:
+    """(SPI, sequence number) of the executed ``command`` carried by frame N(S)
+    ``frame_seq``, and how many times that frame has executed so far."""
 
-    def find() -> tuple[int, int] | None:
-        found = [e for e in executed(probe.truth(), command) if e.get("frame_seq") == frame_seq]
-        return (found[-1]["spi"], found[-1]["sequence_number"]) if found else None
+    def find() -> tuple[tuple[int, int], int] | None:
+        truth = probe.truth()
+        found = [e for e in executed(truth, command) if e.get("frame_seq") == frame_seq]
+        if not found:
+            return None
+        pair = (found[-1]["spi"], found[-1]["sequence_number"])
+        return pair, executions(truth, pair)
 
     return wait_for(find, SETTLE_S * 3)
 
@@ -65,24 +73,39 @@ def replay_outcome(probe: Probe, command: str, attempts: int, after_restart: boo
     frame = capture_while_commanding(probe, command_name(command))
     if "frame" not in frame:
         return failed(f"no uplink frame heard on the uplink air: {frame.get('error')}")
-    pair = executed_frame(probe, command, int(frame["seq"]))
-    if pair is None:
+    found = executed_frame(probe, command, int(frame["seq"]))
+    if found is None:
         return failed(f"the operator's PUS {command} did not execute: nothing to replay")
+    pair, before = found
     if after_restart:
         probe.restart("spacecraft")
-    return _judge_replay(probe, frame, pair, attempts, after_restart)
+        before = executions(probe.truth(), pair)
+    return _judge_replay(probe, frame, (pair, before), attempts, after_restart)
 
 
 def _judge_replay(
-    probe: Probe, frame: dict[str, Any], pair: tuple[int, int], attempts: int, restarted: bool
+    probe: Probe,
+    frame: dict[str, Any],
+    seen: tuple[tuple[int, int], int],
+    attempts: int,
+    restarted: bool,
 ) -> CheckResult:
-    before = executions(probe, pair)
+    """Transmit the frame again. ``seen``: its (SPI, sequence number) and its executions
+    up to now (from the ground truth read that found it, or one read after the restart)."""
+    pair, before = seen
     argv = [*VANTAGE, "replay", "--frame", str(frame["frame"]), "--times", str(attempts)]
     code, output = probe.vantage_exec(argv, 60.0)
     if code != 0:
         return failed(f"the vantage could not transmit the frame: {output.strip()[-300:]}")
     when = " after a spacecraft restart" if restarted else ""
     what = f"frame SPI {pair[0]} sequence number {pair[1]}, sent {attempts} time(s){when}"
-    if wait_for(lambda: executions(probe, pair) > before, SETTLE_S):
+
+    def again() -> bool:
+        return executions(probe.truth(), pair) > before
+
+    # A replay that executes has done so by the time the vantage is done sending (about
+    # 0.3 s per datagram), so the first read usually answers; a rejected one is only
+    # sure at the end of SETTLE_S: reads at 0, 0.5, 1.5, 3.5 and 5 s, not every 0.5 s.
+    if wait_for(again, SETTLE_S, growth=2.0):
         return failed(f"{what}: executed again", "Look at the uplink SA's anti-replay settings.")
     return passed(f"{what}: not executed again")

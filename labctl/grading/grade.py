@@ -62,8 +62,10 @@ def run_checks(
 ) -> dict[str, CheckResult]:
     """Each objective's check result, from one grader vantage removed afterwards."""
     results: dict[str, CheckResult] = {}
-    with vantage(backend, target.instance_id, uuid.uuid4().hex[:12]) as host:
-        probe = LiveProbe(backend, target.instance_id, target.mission_control, host)
+    with (
+        vantage(backend, target.instance_id, uuid.uuid4().hex[:12]) as host,
+        LiveProbe(backend, target.instance_id, target.mission_control, host) as probe,
+    ):
         for objective in _order([o for o in objectives if o.check is not None]):
             results[objective.id] = run_objective(objective, probe, target.variables)
             progress(objective, results[objective.id])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 from probe_fakes import FakeProbe
 
-from graders.checks import replay
+from graders.checks import observe, replay
 from graders.checks.base import Status
 from graders.checks.uplink import (
     CommandRoundTrip,
@@ -104,3 +107,59 @@ def test_unreachable_instance_is_a_clear_failure(check: object, args: object) ->
     result = check.run(args, FakeProbe(unreachable=True))  # type: ignore[attr-defined]
     assert result.status is Status.FAIL
     assert "could not observe" in result.evidence
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_wait_for_backs_off_and_makes_its_last_call_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(observe, "time", clock)
+    calls: list[float] = []
+
+    def never() -> None:
+        calls.append(round(clock.now - start, 6))
+
+    start = clock.now
+    assert observe.wait_for(never, 5.0, poll=0.5, growth=2.0) is None
+    assert calls == [0.0, 0.5, 1.5, 3.5, 5.0]
+    calls.clear()
+    start = clock.now
+    observe.wait_for(never, 1.2, poll=0.5)
+    assert calls == [0.0, 0.5, 1.0, 1.2]
+
+
+def test_a_replay_seen_only_at_the_end_of_the_window_still_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(observe, "time", clock)
+    monkeypatch.setattr(replay, "SETTLE_S", 5.0)
+
+    class LateProbe(FakeProbe):
+        replayed_at: float | None = None
+
+        def truth(self) -> dict[str, Any]:
+            truth = super().truth()
+            if self.replayed_at is not None and clock.now - self.replayed_at >= 5.0:
+                truth["executed_commands"] = truth["executed_commands"] * 2
+            return truth
+
+        def vantage_exec(self, argv: Sequence[str], timeout: float = 60.0) -> tuple[int, str]:
+            if argv[3] == "replay":
+                self.replayed_at = clock.now
+                return 0, '{"sent": 1}'
+            return super().vantage_exec(argv, timeout)
+
+    result = ReplayRejected().run(ReplayRejectedArgs(), LateProbe(replay_executes=False))
+    assert result.status is Status.FAIL, result.evidence

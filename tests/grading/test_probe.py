@@ -1,0 +1,53 @@
+"""LiveProbe's HTTP side against an in-process server: one client per probe."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar, cast
+
+import pytest
+
+from labctl.backends.base import Backend
+from labctl.grading.probe import LiveProbe
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    peers: ClassVar[list[tuple[str, int]]] = []
+
+    def do_GET(self) -> None:
+        type(self).peers.append(self.client_address)
+        body = json.dumps({"age_seconds": 1.0}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        del format, args
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    Handler.peers = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_requests_of_one_probe_share_a_connection_until_it_is_closed(server: str) -> None:
+    with LiveProbe(cast(Backend, object()), "lab-x", server) as probe:
+        assert probe.api("GET", "/api/telemetry/latest") == (200, {"age_seconds": 1.0})
+        probe.api("GET", "/api/telemetry/latest")
+    assert len(Handler.peers) == 2
+    assert Handler.peers[0] == Handler.peers[1]
+    probe.api("GET", "/api/telemetry/latest")  # closed: a new connection, not an error
+    assert Handler.peers[2] != Handler.peers[0]
+    probe.close()
