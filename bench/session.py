@@ -9,9 +9,15 @@ instance at idle, 35 graded in < 30 s):
 - labctl: ``Instances.up`` for N students of tc-replay in a thread pool bounded by
   ``--parallel`` (the bound ``Sessions.start`` uses, default 4), timed from the first
   submission until every instance is up and healthy (``up`` returns only then).
-- floor: N bare containers of labctl's runtime image running ``sleep infinity``, created
-  and started through the Docker SDK, all N at once (one thread each), timed to all
-  running: what the engine needs just to start that many containers.
+- floor: what the engine needs for the same number of objects, through the Docker SDK,
+  ``FLOOR_THREADS`` calls at a time: N × (hosts per instance) bare containers of labctl's
+  runtime image running ``sleep infinity`` (no network), created and started, timed to all
+  running; and N × (networks per instance) internal networks with labctl's options,
+  created. An instance also has volumes, files and programs to start: a floor, not a
+  like-for-like row.
+- CPU: the whole machine's CPU-seconds during each phase (/proc/stat: user, nice, system,
+  irq, softirq over all cores), so "CPU-bound" is a figure: on C cores a phase cannot be
+  shorter than its CPU-seconds / C.
 - memory: after ``--idle`` seconds, the Docker stats API once per container (no stream):
   usage minus page cache, summed per instance, and per host role across the instances.
 - grading: :func:`labctl.grading.classgrade.grade_class` over the N instances, each
@@ -44,6 +50,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 import docker
+import docker.types
 from docker.models.containers import Container
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,14 +59,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from launch import ENGINE_ERRORS, HostMemory, host_memory, remove_labelled  # noqa: E402
 
+from labctl.backends import subnets  # noqa: E402
 from labctl.backends.base import INSTANCE_LABEL  # noqa: E402
 from labctl.backends.baseimage import docker_client  # noqa: E402
-from labctl.backends.docker import DockerBackend  # noqa: E402
+from labctl.backends.docker import LAB_NETWORK_OPTIONS, DockerBackend  # noqa: E402
 from labctl.backends.images import RUNTIME  # noqa: E402
 from labctl.backends.profiles import image_tag  # noqa: E402
 from labctl.grading.classgrade import ClassMember, grade_class  # noqa: E402
 from labctl.instances import InstanceRecord, Instances, InstanceStore, instance_id  # noqa: E402
 from labctl.instances.lifecycle import grade_target  # noqa: E402
+from labctl.instances.plan import plan_instance  # noqa: E402
 from labctl.spec import LoadedLab, load_lab  # noqa: E402
 
 T = TypeVar("T")
@@ -73,6 +82,27 @@ GOAL_MEMORY_MIB: Final = 120.0
 GOAL_GRADE_S: Final = 30.0
 GOAL_COUNT: Final = 35
 STATS_THREADS: Final = 8
+FLOOR_THREADS: Final = 16
+
+
+def machine_cpu_s() -> float:
+    """CPU-seconds the machine has spent since boot, all cores (Linux /proc/stat)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Timed:
+    seconds: float
+    cpu_s: float
+
+
+def timed_phase(action: Callable[[], R]) -> tuple[R, Timed]:
+    start, cpu = time.perf_counter(), machine_cpu_s()
+    result = action()
+    return result, Timed(time.perf_counter() - start, machine_cpu_s() - cpu)
 
 
 def pool_map(action: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
@@ -111,6 +141,7 @@ class Leftovers:
 @dataclass
 class UpResult:
     seconds: float
+    cpu_s: float
     records: list[InstanceRecord]
     failed: dict[str, str]
     per_instance: list[float]
@@ -135,14 +166,22 @@ def bring_up(
         times.append(time.perf_counter() - start)
         return record
 
-    start = time.perf_counter()
-    made = pool_map(up, students, workers)
-    seconds = time.perf_counter() - start
-    return UpResult(seconds, [r for r in made if r is not None], failed, times)
+    made, spent = timed_phase(lambda: pool_map(up, students, workers))
+    return UpResult(spent.seconds, spent.cpu_s, [r for r in made if r is not None], failed, times)
 
 
-def floor(client: docker.DockerClient, count: int) -> float:
-    """N bare runtime containers (``sleep infinity``) created and started at once."""
+@dataclass(frozen=True)
+class Floor:
+    containers: int
+    started: Timed
+    networks: int
+    created: Timed
+
+
+def floor(client: docker.DockerClient, containers: int, networks: int) -> Floor:
+    """The engine alone: bare runtime containers (``sleep infinity``, no network) created
+    and started, then internal networks with labctl's options created (both
+    ``FLOOR_THREADS`` at a time); everything removed again."""
     image = image_tag(RUNTIME)
 
     def start(index: int) -> Container:
@@ -155,22 +194,57 @@ def floor(client: docker.DockerClient, count: int) -> float:
             network_mode="none",
         )
 
-    begin = time.perf_counter()
-    pool_map(start, list(range(count)), count)
-    seconds = time.perf_counter() - begin
-    with suppress(*ENGINE_ERRORS):
-        remove_labelled(client, f"{BENCH_LABEL}={RUN}")
-    return seconds
+    def create(indexed: tuple[int, subnets.Subnet]) -> None:
+        index, subnet = indexed
+        ipam = docker.types.IPAMConfig(
+            pool_configs=[
+                docker.types.IPAMPool(subnet=str(subnet), gateway=str(subnet.network_address + 1))
+            ]
+        )
+        client.networks.create(
+            f"labctl-bench-{RUN}-floor-{index}",
+            driver="bridge",
+            internal=True,
+            options=dict(LAB_NETWORK_OPTIONS),
+            labels={BENCH_LABEL: RUN},
+            ipam=ipam,
+        )
+
+    try:
+        _, started = timed_phase(lambda: pool_map(start, range(containers), FLOOR_THREADS))
+        with suppress(*ENGINE_ERRORS):
+            remove_labelled(client, f"{BENCH_LABEL}={RUN}")
+        blocks = free_blocks(client, networks)
+        _, created = timed_phase(lambda: pool_map(create, list(enumerate(blocks)), FLOOR_THREADS))
+    finally:
+        with suppress(*ENGINE_ERRORS):
+            remove_labelled(client, f"{BENCH_LABEL}={RUN}")
+    return Floor(containers, started, networks, created)
+
+
+def free_blocks(client: docker.DockerClient, count: int) -> list[subnets.Subnet]:
+    """``count`` /27 blocks of labctl's pool that no network uses."""
+    used = subnets.parse_used(
+        str(config.get("Subnet", ""))
+        for network in client.api.networks()
+        for config in ((network.get("IPAM") or {}).get("Config") or [])
+    )
+    chosen: list[subnets.Subnet] = []
+    for _ in range(count):
+        chosen.append(subnets.free_subnet([*used, *chosen], subnets.pool()))
+    return chosen
 
 
 @dataclass(frozen=True)
 class Memory:
     per_instance: list[float]  # idle MiB, summed over each instance's containers
     per_host: dict[str, list[HostMemory]]
+    #: CPU-seconds per second of the whole machine while the instances idled.
+    idle_cpu_share: float
 
 
 def idle_memory(client: docker.DockerClient, ids: Sequence[str], idle_s: float) -> Memory:
-    time.sleep(idle_s)
+    _, idle = timed_phase(lambda: time.sleep(idle_s))
 
     def of_instance(ident: str) -> list[HostMemory]:
         containers = client.containers.list(filters={"label": f"{INSTANCE_LABEL}={ident}"})
@@ -181,12 +255,17 @@ def idle_memory(client: docker.DockerClient, ids: Sequence[str], idle_s: float) 
     for hosts in measured:
         for m in hosts:
             per_host[m.host].append(m)
-    return Memory([sum(m.idle_mib for m in hosts) for hosts in measured], dict(per_host))
+    return Memory(
+        [sum(m.idle_mib for m in hosts) for hosts in measured],
+        dict(per_host),
+        idle.cpu_s / idle.seconds,
+    )
 
 
 @dataclass(frozen=True)
 class GradeResult:
     seconds: float
+    cpu_s: float
     graded: int
     students: int
     mean_points: float | None
@@ -208,20 +287,21 @@ def grade(
         shutil.copyfile(SAMPLE_REPORT, reports / f"{record.student}.md")
         target = grade_target(loaded, record)
         members.append(ClassMember(record.student, target))
-    start = time.perf_counter()
-    graded = grade_class(
-        backend,
-        loaded,
-        members,
-        session=f"bench-{RUN}",
-        output=work / "grades",
-        reports_dir=reports,
-        workers=workers,
+    graded, spent = timed_phase(
+        lambda: grade_class(
+            backend,
+            loaded,
+            members,
+            session=f"bench-{RUN}",
+            output=work / "grades",
+            reports_dir=reports,
+            workers=workers,
+        )
     )
-    seconds = time.perf_counter() - start
     scores = [o.score for o in graded.outcomes if o.score is not None]
     return GradeResult(
-        seconds,
+        spent.seconds,
+        spent.cpu_s,
         len(scores),
         len(members),
         statistics.fmean(s.points for s in scores) if scores else None,
@@ -238,14 +318,21 @@ def verdict(value: float, goal: float, scaled: bool) -> str:
     return f"{mark}{' (goal is for 35)' if scaled else ''}"
 
 
+def cpu_cell(cpu_s: float, per: int) -> str:
+    return f"{cpu_s:8.1f} CPU-s" + (f" ({cpu_s / per:.1f}/instance)" if per > 1 else "")
+
+
 def print_table(
-    args: argparse.Namespace, up: UpResult, floor_s: float, memory: Memory, graded: GradeResult
+    args: argparse.Namespace, up: UpResult, floors: Floor, memory: Memory, graded: GradeResult
 ) -> None:
     n = args.count
     scaled = n != GOAL_COUNT
     per = memory.per_instance
     mean_mib = statistics.fmean(per) if per else 0.0
-    print(f"\nlabs/tc-replay, {n} instance(s); --parallel {args.parallel}")
+    cores = os.cpu_count() or 1
+    per_up = f"{up.cpu_s / max(1, len(up.records)):.1f} CPU-s/instance"
+    per_grade = f"{graded.cpu_s / max(1, graded.students):.1f} CPU-s/instance"
+    print(f"\nlabs/tc-replay, {n} instance(s); --parallel {args.parallel}; {cores} cores")
     print(f"{'what':<46}{'figure':>14}  {'goal':<12}verdict")
     rows = [
         (
@@ -254,7 +341,19 @@ def print_table(
             f"< {GOAL_UP_S:.0f} s",
             verdict(up.seconds, GOAL_UP_S, scaled),
         ),
-        (f"floor: {n} bare containers running (SDK)", f"{floor_s:8.1f} s", "-", "-"),
+        ("  CPU of the whole machine meanwhile", f"{up.cpu_s:8.1f} CPU-s", "-", per_up),
+        (
+            f"floor: {floors.containers} bare containers running (SDK)",
+            f"{floors.started.seconds:8.1f} s",
+            "-",
+            f"{floors.started.cpu_s:.1f} CPU-s",
+        ),
+        (
+            f"floor: {floors.networks} internal networks created (SDK)",
+            f"{floors.created.seconds:8.1f} s",
+            "-",
+            f"{floors.created.cpu_s:.1f} CPU-s",
+        ),
         (
             "  one instance's up, median (min-max)",
             f"{statistics.median(up.per_instance):8.1f} s" if up.per_instance else "-",
@@ -272,6 +371,13 @@ def print_table(
             f"{graded.seconds:8.1f} s",
             f"< {GOAL_GRADE_S:.0f} s",
             verdict(graded.seconds, GOAL_GRADE_S, scaled),
+        ),
+        ("  CPU of the whole machine meanwhile", f"{graded.cpu_s:8.1f} CPU-s", "-", per_grade),
+        (
+            f"idle CPU of {len(per)} instance(s) over {args.idle:.0f} s",
+            f"{memory.idle_cpu_share * 100:8.1f} %",
+            "-",
+            "of one core",
         ),
     ]
     for what, figure, goal, mark in rows:
@@ -331,8 +437,10 @@ def main() -> None:
         backend = DockerBackend(client)
         manager = Instances(backend, InstanceStore(work / "labctl.db"))
         try:
-            print(f"floor: {args.count} bare containers", flush=True)
-            floor_s = floor(client, args.count)
+            shape = plan_instance(loaded, "shape", student="shape", seed=0)
+            containers, networks = len(shape.hosts) * args.count, len(shape.networks) * args.count
+            print(f"floor: {containers} bare containers, {networks} networks", flush=True)
+            floors = floor(client, containers, networks)
             print(f"labctl: {args.count} instances, {args.parallel} at a time", flush=True)
             up = bring_up(manager, loaded, args.count, args.parallel, leftovers)
             print(f"idle {args.idle:.0f} s, then memory", flush=True)
@@ -343,7 +451,7 @@ def main() -> None:
             print("removing everything this run made", flush=True)
             leftovers.sweep()
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (other users' work skews figures)")
-    print_table(args, up, floor_s, memory, graded)
+    print_table(args, up, floors, memory, graded)
 
 
 if __name__ == "__main__":
