@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -93,16 +94,25 @@ def machine_cpu_s() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
+def own_cpu_s() -> float:
+    """CPU-seconds of this process (labctl's side of the work), all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 @dataclass(frozen=True)
 class Timed:
     seconds: float
     cpu_s: float
+    #: Of which this process (labctl itself, in-process).
+    own_cpu_s: float
 
 
 def timed_phase(action: Callable[[], R]) -> tuple[R, Timed]:
-    start, cpu = time.perf_counter(), machine_cpu_s()
+    start, cpu, own = time.perf_counter(), machine_cpu_s(), own_cpu_s()
     result = action()
-    return result, Timed(time.perf_counter() - start, machine_cpu_s() - cpu)
+    spent = machine_cpu_s() - cpu
+    return result, Timed(time.perf_counter() - start, spent, own_cpu_s() - own)
 
 
 def pool_map(action: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
@@ -142,6 +152,7 @@ class Leftovers:
 class UpResult:
     seconds: float
     cpu_s: float
+    own_cpu_s: float
     records: list[InstanceRecord]
     failed: dict[str, str]
     per_instance: list[float]
@@ -167,7 +178,14 @@ def bring_up(
         return record
 
     made, spent = timed_phase(lambda: pool_map(up, students, workers))
-    return UpResult(spent.seconds, spent.cpu_s, [r for r in made if r is not None], failed, times)
+    return UpResult(
+        spent.seconds,
+        spent.cpu_s,
+        spent.own_cpu_s,
+        [r for r in made if r is not None],
+        failed,
+        times,
+    )
 
 
 @dataclass(frozen=True)
@@ -266,6 +284,7 @@ def idle_memory(client: docker.DockerClient, ids: Sequence[str], idle_s: float) 
 class GradeResult:
     seconds: float
     cpu_s: float
+    own_cpu_s: float
     graded: int
     students: int
     mean_points: float | None
@@ -302,6 +321,7 @@ def grade(
     return GradeResult(
         spent.seconds,
         spent.cpu_s,
+        spent.own_cpu_s,
         len(scores),
         len(members),
         statistics.fmean(s.points for s in scores) if scores else None,
@@ -342,6 +362,7 @@ def print_table(
             verdict(up.seconds, GOAL_UP_S, scaled),
         ),
         ("  CPU of the whole machine meanwhile", f"{up.cpu_s:8.1f} CPU-s", "-", per_up),
+        ("    of which labctl's own process", f"{up.own_cpu_s:8.1f} CPU-s", "-", "-"),
         (
             f"floor: {floors.containers} bare containers running (SDK)",
             f"{floors.started.seconds:8.1f} s",
@@ -373,6 +394,7 @@ def print_table(
             verdict(graded.seconds, GOAL_GRADE_S, scaled),
         ),
         ("  CPU of the whole machine meanwhile", f"{graded.cpu_s:8.1f} CPU-s", "-", per_grade),
+        ("    of which labctl's own process", f"{graded.own_cpu_s:8.1f} CPU-s", "-", "-"),
         (
             f"idle CPU of {len(per)} instance(s) over {args.idle:.0f} s",
             f"{memory.idle_cpu_share * 100:8.1f} %",

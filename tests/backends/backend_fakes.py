@@ -98,6 +98,7 @@ class FakeContainer:
             state["Health"] = {"Status": self.health}
         return {
             "Labels": self.labels,  # what a sparse list entry carries
+            "Image": f"sha256:{self.options.get('image', '')}",
             "State": state,
             "RestartCount": 0,
             "Config": {"Healthcheck": {"Test": ["CMD", "true"]}},
@@ -124,6 +125,7 @@ class FakeContainer:
 
     def get_archive(self, path: str) -> tuple[list[bytes], dict[str, Any]]:
         """``path`` as the newest archive put here holds it (created containers too)."""
+        self.client.archive_reads.append((self.name, path))
         for destination, data in reversed(self.archives):
             with tarfile.open(fileobj=io.BytesIO(data)) as tar:
                 found = {m.name: m for m in tar.getmembers()}
@@ -252,6 +254,7 @@ class FakeClient:
         self.images = _Images()
         self.removed: list[tuple[str, str]] = []
         self.execs: list[tuple[str, list[str]]] = []
+        self.archive_reads: list[tuple[str, str]] = []
         self.fail_create: str | None = None
         self.on_start: Callable[[FakeContainer], None] = lambda container: None
 

@@ -347,3 +347,30 @@ def test_status_asks_each_running_host_its_readiness_now(
     by_host["attacker"].status = "exited"
     health = {s.host: s.health for s in backend.status("lab-ana")}
     assert health == {"spacecraft": "healthy", "ground-station": "unhealthy", "attacker": "none"}
+
+
+def test_a_created_hosts_image_files_are_read_once_per_image_and_path(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    found: list[object] = []
+
+    def before_start(plan: InstancePlan) -> None:
+        # Not written by labctl: the image's, the same in every instance of the image.
+        found.append(backend.read_file(plan.instance_id, "spacecraft", "/etc/passwd"))
+        # Written at creation (the plan's key file): always read from the host itself.
+        found.append(backend.read_file(plan.instance_id, "spacecraft", "/etc/labctl/keys/a.key"))
+        backend.copy_to(plan.instance_id, "spacecraft", {"/etc/motd": FileSpec(b"mine")})
+        found.append(backend.read_file(plan.instance_id, "spacecraft", "/etc/motd"))
+
+    backend.up(small_plan(), before_start=before_start)
+    backend.up(dataclasses.replace(small_plan(), instance_id="lab-bo"), before_start=before_start)
+    reads = [path for _, path in fake_client.archive_reads]
+    assert reads.count("/etc/passwd") == 1
+    assert reads.count("/etc/labctl/keys/a.key") == 2
+    assert reads.count("/etc/motd") == 2
+    assert found[3:] == found[:3]
+    assert found[2] is not None
+    assert found[2][0] == b"mine"
+    # A running host's files are its own: read every time.
+    backend.read_file("lab-ana", "spacecraft", "/etc/passwd")
+    assert [path for _, path in fake_client.archive_reads].count("/etc/passwd") == 2
