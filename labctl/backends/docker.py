@@ -170,7 +170,7 @@ class DockerBackend:
                 before_start(plan)
             self._start_all(created.containers, progress)
             for container in created.containers:
-                self._written.pop(container.id, None)
+                self._written.pop(str(container.id), None)
             self._wait_healthy(plan, created.containers, progress)
         except BaseException:
             self._rollback(created, progress)
@@ -276,7 +276,7 @@ class DockerBackend:
                 networks[network].connect(container, aliases=[host.name])
         if host.files:
             _put_files(container, host.files)
-        self._written[container.id] = set(host.files)
+        self._written[str(container.id)] = set(host.files)
         return container
 
     def _endpoint(self, plan: InstancePlan, host: HostPlan, network: str) -> EndpointConfig:
@@ -320,7 +320,7 @@ class DockerBackend:
     def _rollback(self, created: _Created, progress: Progress) -> None:
         """Remove what ``up`` created, newest first; carry on past individual failures."""
         for container in reversed(created.containers):
-            self._written.pop(container.id, None)
+            self._written.pop(str(container.id), None)
             _quietly(lambda c=container: c.remove(force=True, v=True))
             progress(_host_of(container), "removed (rollback)")
         for volume in reversed(created.volumes):
@@ -336,7 +336,7 @@ class DockerBackend:
             with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
                 list(pool.map(lambda c: c.remove(force=True, v=True), containers))
             for container in containers:
-                self._written.pop(container.id, None)
+                self._written.pop(str(container.id), None)
                 progress(_host_of(container), "removed")
             networks = self.client.networks.list(filters=selector)
             for network in networks:
@@ -370,7 +370,7 @@ class DockerBackend:
         """Write files through the engine's archive API (not into tmpfs mounts: /run, /tmp)."""
         container = self.container(instance_id, host)
         _put_files(container, files)
-        self._written.setdefault(container.id, set()).update(files)
+        self._written.setdefault(str(container.id), set()).update(files)
 
     def copy_from(self, instance_id: str, host: str, path: str) -> bytes:
         container = self.container(instance_id, host)
@@ -381,9 +381,8 @@ class DockerBackend:
         """One archive: its header is the stat, its member the content. A created host's
         file labctl has not written is its image's: read once per image and path."""
         container = self.container(instance_id, host)
-        pristine = container.status == "created" and path not in self._written.get(
-            container.id, ()
-        )
+        written = self._written.get(str(container.id), set())
+        pristine = container.status == "created" and path not in written
         key = (str(container.attrs.get("Image", "")), path)
         if pristine and key in self._pristine:
             return self._pristine[key]
