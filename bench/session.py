@@ -94,6 +94,31 @@ def machine_cpu_s() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
+#: The engine's processes per container that no container's cgroup counts.
+ENGINE_HELPERS: Final = ("containerd-shim", "docker-proxy")
+
+
+def engine_helpers_mib() -> float:
+    """Proportional set size (PSS, shared pages divided among their users) of every
+    containerd shim and docker-proxy on this machine, MiB: the engine's memory per
+    container (one shim each) and per published port, outside the containers' cgroups."""
+    total_kib = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name = (entry / "comm").read_text(encoding="ascii").strip()
+            if not name.startswith(ENGINE_HELPERS):
+                continue
+            rollup = (entry / "smaps_rollup").read_text(encoding="ascii")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
+                total_kib += int(line.split()[1])
+    return total_kib / 1024
+
+
 def own_cpu_s() -> float:
     """CPU-seconds of this process (labctl's side of the work), all threads."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -259,10 +284,15 @@ class Memory:
     per_host: dict[str, list[HostMemory]]
     #: CPU-seconds per second of the whole machine while the instances idled.
     idle_cpu_share: float
+    #: The engine's shims and port proxies per instance (PSS growth / instances), MiB.
+    engine_mib: float
 
 
-def idle_memory(client: docker.DockerClient, ids: Sequence[str], idle_s: float) -> Memory:
+def idle_memory(
+    client: docker.DockerClient, ids: Sequence[str], idle_s: float, engine_before_mib: float
+) -> Memory:
     _, idle = timed_phase(lambda: time.sleep(idle_s))
+    engine_mib = (engine_helpers_mib() - engine_before_mib) / max(1, len(ids))
 
     def of_instance(ident: str) -> list[HostMemory]:
         containers = client.containers.list(filters={"label": f"{INSTANCE_LABEL}={ident}"})
@@ -277,6 +307,7 @@ def idle_memory(client: docker.DockerClient, ids: Sequence[str], idle_s: float) 
         [sum(m.idle_mib for m in hosts) for hosts in measured],
         dict(per_host),
         idle.cpu_s / idle.seconds,
+        engine_mib,
     )
 
 
@@ -388,6 +419,12 @@ def print_table(
             verdict(mean_mib, GOAL_MEMORY_MIB, False) + (f" (max {max(per):.1f})" if per else ""),
         ),
         (
+            "  + the engine's shims and proxies (PSS)",
+            f"{mean_mib + memory.engine_mib:8.1f} MiB",
+            f"< {GOAL_MEMORY_MIB:.0f} MiB",
+            verdict(mean_mib + memory.engine_mib, GOAL_MEMORY_MIB, False),
+        ),
+        (
             f"grading {graded.graded}/{graded.students} with reports",
             f"{graded.seconds:8.1f} s",
             f"< {GOAL_GRADE_S:.0f} s",
@@ -421,6 +458,11 @@ def print_table(
     print(
         f"{'instance total':<18}{mean_mib:8.1f}{min(per, default=0):8.1f}{max(per, default=0):8.1f}"
     )
+    print(
+        f"{'+ engine helpers':<18}{memory.engine_mib:8.1f}   (containerd shims and docker-proxy "
+        "processes, PSS growth per instance; outside the containers' cgroups)"
+    )
+    print(f"{'= on the machine':<18}{mean_mib + memory.engine_mib:8.1f}")
 
 
 # --- main ----------------------------------------------------------------------------------
@@ -463,10 +505,11 @@ def main() -> None:
             containers, networks = len(shape.hosts) * args.count, len(shape.networks) * args.count
             print(f"floor: {containers} bare containers, {networks} networks", flush=True)
             floors = floor(client, containers, networks)
+            engine_before_mib = engine_helpers_mib()
             print(f"labctl: {args.count} instances, {args.parallel} at a time", flush=True)
             up = bring_up(manager, loaded, args.count, args.parallel, leftovers)
             print(f"idle {args.idle:.0f} s, then memory", flush=True)
-            memory = idle_memory(client, [r.id for r in up.records], args.idle)
+            memory = idle_memory(client, [r.id for r in up.records], args.idle, engine_before_mib)
             print(f"grading {len(up.records)} instances", flush=True)
             graded = grade(backend, loaded, up.records, work, args.grade_parallel)
         finally:
