@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar, Protocol
@@ -48,8 +48,15 @@ class Probe(Protocol):
         """The spacecraft's ground truth document, read out of band."""
         ...
 
-    def vantage_exec(self, argv: Sequence[str], timeout: float = 60.0) -> tuple[int, str]:
-        """Run ``argv`` in the grader vantage (on the instance's rf and corp networks)."""
+    def vantage_exec(
+        self,
+        argv: Sequence[str],
+        timeout: float = 60.0,
+        on_line: Callable[[str], None] | None = None,
+    ) -> tuple[int, str]:
+        """Run ``argv`` in the grader vantage (on the instance's rf and corp networks):
+        (exit status, output). ``on_line`` is called with each output line, as it comes
+        where the probe can (else once the program is done)."""
         ...
 
     def api(

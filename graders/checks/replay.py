@@ -9,7 +9,7 @@ executed command whose frame sequence number N(S) is the captured frame's.
 from __future__ import annotations
 
 import json
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
@@ -18,7 +18,8 @@ from graders.checks.observe import command_name, executed, login, send_command, 
 
 VANTAGE: Final = ("python3", "-m", "labctl.grading.vantage_replay")
 CAPTURE_S: Final = 20.0
-#: The capture must be listening before the operator's command goes out.
+#: The capture must be listening before the operator's command goes out: it says so (the
+#: probe passes its output on as it comes); a probe that cannot, waits this long.
 LEAD_S: Final = 2.0
 #: How long a replayed frame has to show up in ground truth.
 SETTLE_S: Final = 5.0
@@ -35,14 +36,21 @@ def vantage_json(output: str) -> dict[str, Any] | None:
 
 
 def capture_while_commanding(probe: Probe, name: str) -> dict[str, Any]:
-    """Listen on the uplink air from the vantage while an operator sends ``name``."""
+    """Listen on the uplink air from the vantage while an operator sends ``name``: as soon
+    as the capture says it is listening, or after LEAD_S where the probe cannot tell."""
     token = login(probe, "operator")
     argv = [*VANTAGE, "capture", "--timeout", str(CAPTURE_S)]
+    listening = threading.Event()
+
+    def heard(line: str) -> None:
+        if line.strip() == "listening":
+            listening.set()
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        listening = pool.submit(probe.vantage_exec, argv, CAPTURE_S + 15)
-        time.sleep(LEAD_S)
+        capture = pool.submit(probe.vantage_exec, argv, CAPTURE_S + 15, heard)
+        listening.wait(LEAD_S)
         send_command(probe, token, name)
-        code, output = listening.result()
+        code, output = capture.result()
     frame = vantage_json(output) if code == 0 else None
     return frame or {"error": output.strip()[-300:] or f"exit status {code}"}
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import select
+import socket
+import struct
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from typing import Any, Final
 
 import docker.errors
 
@@ -10,6 +15,66 @@ from labctl.backends.base import HOST_LABEL, INSTANCE_LABEL, MANAGED_LABEL, ROLE
 from labctl.backends.docker import DockerBackend, engine_call, resource_name
 from labctl.backends.vantage import VANTAGE_ROLE, register_vantages
 from labctl.errors import BackendError
+
+#: An exec's output without a TTY is multiplexed: a header (stream, 0, 0, 0, size) per frame.
+_FRAME_HEADER: Final = struct.Struct(">BxxxL")
+_STDOUT_STDERR: Final = (1, 2)
+
+
+class DockerChannel:
+    """A ``docker exec`` with its stdin open, over the engine's hijacked connection."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream  # the SDK's socket wrapper: kept, so the connection stays open
+        self._sock: socket.socket = getattr(stream, "_sock", stream)
+        self._buffer = b""
+        self._ended = False
+
+    def send(self, data: bytes) -> None:
+        try:
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise BackendError(
+                "write to a program's stdin", str(exc) or type(exc).__name__
+            ) from exc
+
+    def receive(self, timeout: float) -> bytes | None:
+        payload = self._frames()
+        while not payload and not self._ended:
+            if not select.select([self._sock], [], [], max(timeout, 0.0))[0]:
+                return None
+            try:
+                chunk = self._sock.recv(65536)
+            except OSError as exc:
+                raise BackendError(
+                    "read a program's output", str(exc) or type(exc).__name__
+                ) from exc
+            self._ended = not chunk
+            self._buffer += chunk
+            payload = self._frames()
+        return payload
+
+    def _frames(self) -> bytes:
+        """The payload of every complete stdout and stderr frame in the buffer."""
+        payload = b""
+        while len(self._buffer) >= _FRAME_HEADER.size:
+            stream, size = _FRAME_HEADER.unpack_from(self._buffer)
+            end = _FRAME_HEADER.size + size
+            if len(self._buffer) < end:
+                break
+            if stream in _STDOUT_STDERR:
+                payload += self._buffer[_FRAME_HEADER.size : end]
+            self._buffer = self._buffer[end:]
+        return payload
+
+    def close(self) -> None:
+        for close in (self._sock.close, self._stream.close):
+            with suppress(OSError):
+                close()
+
+
+def _why(exc: OSError) -> str:
+    return str(exc) or type(exc).__name__
 
 
 class DockerVantages:
@@ -62,6 +127,17 @@ class DockerVantages:
                 return False
             raise
         return True
+
+    def open_channel(
+        self, instance_id: str, host: str, argv: Sequence[str], *, user: str
+    ) -> DockerChannel:
+        name = resource_name(instance_id, host)
+        api = self.backend.client.api
+        with engine_call(f"start {argv[0] if argv else '?'} in {name}"):
+            created = api.exec_create(
+                name, list(argv), stdin=True, stdout=True, stderr=True, user=user
+            )
+            return DockerChannel(api.exec_start(created["Id"], socket=True))
 
 
 @register_vantages("docker")

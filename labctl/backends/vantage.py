@@ -5,8 +5,10 @@ Graders run one for the length of a grading run; the scripted adversary
 
 A vantage is created at grading time from a lab image, attached to one of the instance's
 networks (more with :meth:`Backend.connect`), reached with :meth:`Backend.exec` under its
-``host`` name, and removed afterwards. It carries the instance label, so ``down`` removes
-a vantage that a crash left behind. Engine-neutral: each backend registers an implementation.
+``host`` name or through a :class:`Channel` to one long-running program in it (one exec
+for a whole grading run: :mod:`labctl.grading.vantage_agent`), and removed afterwards. It
+carries the instance label, so ``down`` removes a vantage that a crash left behind.
+Engine-neutral: each backend registers an implementation.
 """
 
 from __future__ import annotations
@@ -22,6 +24,23 @@ from labctl.errors import NotFoundError
 RUN_LABEL: Final = "org.labctl.grading-run"
 #: Role label of a grader vantage; the scripted adversary's container says "adversary".
 VANTAGE_ROLE: Final = "grader"
+
+
+class Channel(Protocol):
+    """The stdin and the output (stdout and stderr, merged) of a program in a container."""
+
+    def send(self, data: bytes) -> None:
+        """Write ``data`` to the program's stdin."""
+        ...
+
+    def receive(self, timeout: float) -> bytes | None:
+        """What the program wrote since the last call, waiting up to ``timeout`` seconds for
+        something: None if nothing came, ``b""`` once the program's output has ended."""
+        ...
+
+    def close(self) -> None:
+        """Close the program's stdin and the stream (the program sees its input end)."""
+        ...
 
 
 class Vantages(Protocol):
@@ -43,6 +62,12 @@ class Vantages(Protocol):
 
     def remove_vantage(self, instance_id: str, host: str) -> bool:
         """Remove the vantage ``host``; False if there was none."""
+        ...
+
+    def open_channel(
+        self, instance_id: str, host: str, argv: Sequence[str], *, user: str
+    ) -> Channel:
+        """Start ``argv`` in the container ``host`` as ``user``, its stdin kept open."""
         ...
 
 

@@ -3,6 +3,11 @@
 Mission control is reached with one HTTP client per probe (``close`` it when done): a
 fresh client per request builds a TLS context each time, about 50 ms of CPU, which was
 most of what the grading process spent per instance.
+
+Vantage programs go through the vantage agent (:mod:`labctl.grading.agent`): one
+``docker exec`` for the probe's life instead of one, and a Python start-up, per program.
+Where it cannot start (a backend without channels, an image without the agent), each
+program is its own exec, as before.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from typing import Any, Final, Self
 import httpx
 
 from labctl.backends.base import Backend
-from labctl.errors import CheckError
+from labctl.backends.vantage import vantages_for
+from labctl.errors import CheckError, LabctlError
+from labctl.grading.agent import AGENT_ARGV, AgentSession, OnLine
 from labctl.grading.vantage import GRADER_HOST
 
 SPACECRAFT: Final = "spacecraft"
@@ -40,12 +47,17 @@ class LiveProbe:
     vantage_host: str = GRADER_HOST
     accounts: Mapping[str, tuple[str, str]] = field(default_factory=lambda: dict(STOCK_ACCOUNTS))
     http_timeout: float = 10.0
+    #: Run vantage programs through the vantage agent when it starts.
+    use_agent: bool = True
 
     #: Wall-clock time (epoch seconds) where observation starts: executed commands
     #: before it are left out of the ground truth. None: the whole history (grading).
     since: float | None = None
     _http: httpx.Client | None = field(default=None, init=False, repr=False)
     _http_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    #: None: not tried yet; False: not available (programs run with an exec each).
+    _agent: AgentSession | bool | None = field(default=None, init=False, repr=False)
+    _agent_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __enter__(self) -> Self:
         return self
@@ -59,11 +71,39 @@ class LiveProbe:
         self.close()
 
     def close(self) -> None:
-        """Close the HTTP client's connections (a later request opens new ones)."""
+        """Close the HTTP client's connections and end the vantage agent (a later call
+        opens them again)."""
         with self._http_lock:
             client, self._http = self._http, None
         if client is not None:
             client.close()
+        with self._agent_lock:
+            agent, self._agent = self._agent, None
+        if isinstance(agent, AgentSession):
+            agent.close()
+
+    def _vantage_agent(self) -> AgentSession | None:
+        with self._agent_lock:
+            if self._agent is None:
+                self._agent = self._start_agent() if self.use_agent else False
+            return self._agent if isinstance(self._agent, AgentSession) else None
+
+    def _start_agent(self) -> AgentSession | bool:
+        try:
+            vantages = vantages_for(self.backend)
+            open_channel = getattr(vantages, "open_channel", None)
+            if open_channel is None:
+                return False
+            channel = open_channel(self.instance_id, self.vantage_host, AGENT_ARGV, user="nobody")
+        except LabctlError:
+            return False
+        agent = AgentSession(channel)
+        try:
+            agent.hello()
+        except LabctlError:
+            agent.close()
+            return False
+        return agent
 
     def _client(self) -> httpx.Client:
         with self._http_lock:
@@ -89,9 +129,17 @@ class LiveProbe:
             ]
         return document
 
-    def vantage_exec(self, argv: Sequence[str], timeout: float = 60.0) -> tuple[int, str]:
+    def vantage_exec(
+        self, argv: Sequence[str], timeout: float = 60.0, on_line: OnLine | None = None
+    ) -> tuple[int, str]:
+        agent = self._vantage_agent()
+        if agent is not None:
+            return agent.run(argv, timeout, on_line)
         bounded = ["timeout", f"{max(1, round(timeout))}", *argv]
         result = self.backend.exec(self.instance_id, self.vantage_host, bounded, user="nobody")
+        if on_line is not None:
+            for line in result.output.splitlines():
+                on_line(line)
         return result.exit_code, result.output
 
     def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:

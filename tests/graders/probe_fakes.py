@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +31,17 @@ class FakeProbe:
             raise BackendError("exec cat in spacecraft", "no such container")
         return {"executed_commands": list(self.log)}
 
-    def vantage_exec(self, argv: Sequence[str], timeout: float = 60.0) -> tuple[int, str]:
+    def vantage_exec(
+        self,
+        argv: Sequence[str],
+        timeout: float = 60.0,
+        on_line: Callable[[str], None] | None = None,
+    ) -> tuple[int, str]:
         if argv[3] == "capture":
+            if on_line is not None:
+                on_line("listening")
             if not self.hear_frame:
-                return 2, "nothing heard within 20 s"
+                return 2, "listening\nnothing heard within 20 s"
             return 0, "listening\n" + json.dumps({"frame": "00aa", "seq": 7})
         if self.replay_executes or (self.restarts and self.restart_forgets):
             self.log.append(self._entry(17, 1, 7, spi=42, seq=7))

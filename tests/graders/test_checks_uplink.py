@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -155,11 +155,16 @@ def test_a_replay_seen_only_at_the_end_of_the_window_still_fails(
                 truth["executed_commands"] = truth["executed_commands"] * 2
             return truth
 
-        def vantage_exec(self, argv: Sequence[str], timeout: float = 60.0) -> tuple[int, str]:
+        def vantage_exec(
+            self,
+            argv: Sequence[str],
+            timeout: float = 60.0,
+            on_line: Callable[[str], None] | None = None,
+        ) -> tuple[int, str]:
             if argv[3] == "replay":
                 self.replayed_at = clock.now
                 return 0, '{"sent": 1}'
-            return super().vantage_exec(argv, timeout)
+            return super().vantage_exec(argv, timeout, on_line)
 
     result = ReplayRejected().run(ReplayRejectedArgs(), LateProbe(replay_executes=False))
     assert result.status is Status.FAIL, result.evidence
