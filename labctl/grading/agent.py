@@ -87,3 +87,44 @@ class AgentSession:
         """Once the stream is out of step, nothing more can be asked of it."""
         self._broken = why
         return BackendError("vantage agent", why)
+
+
+#: ``sh -c READ_LOOP MARK PATH``: the file, then a line "MARK <cat's exit status>", for each
+#: line read (the random mark ends the file's text, whatever the file holds).
+READ_LOOP: Final = 'while read -r _; do cat -- "$1"; s=$?; echo; echo "$0 $s"; done'
+READ_S: Final = 30.0
+
+
+class FileReader:
+    """Reads one file of a host again and again through one ``sh`` left running there:
+    one exec for many reads (the spacecraft's ground truth is read about ten times per
+    grading run). The shell ends with its container (a restart): open a new reader."""
+
+    def __init__(self, channel: Channel, mark: str) -> None:
+        self._channel = channel
+        self._mark = mark.encode()
+        self._pending = b""
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def argv(path: str, mark: str) -> list[str]:
+        return ["sh", "-c", READ_LOOP, mark, path]
+
+    def read(self, seconds: float = READ_S) -> tuple[int, str]:
+        """(cat's exit status, the file's text or cat's complaint)."""
+        deadline = time.monotonic() + seconds
+        with self._lock:
+            self._channel.send(b"\n")
+            while True:
+                text, end, rest = self._pending.partition(b"\n" + self._mark + b" ")
+                if end and b"\n" in rest:
+                    status, self._pending = rest.split(b"\n", 1)
+                    return int(status or b"1"), text.decode(errors="replace")
+                data = self._channel.receive(max(deadline - time.monotonic(), 0.0))
+                if not data:
+                    why = "ended" if data == b"" else "did not answer in time"
+                    raise BackendError("read a file through sh", f"the shell {why}")
+                self._pending += data
+
+    def close(self) -> None:
+        self._channel.close()

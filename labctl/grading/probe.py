@@ -7,13 +7,16 @@ most of what the grading process spent per instance.
 Vantage programs go through the vantage agent (:mod:`labctl.grading.agent`): one
 ``docker exec`` for the probe's life instead of one, and a Python start-up, per program.
 Where it cannot start (a backend without channels, an image without the agent), each
-program is its own exec, as before.
+program is its own exec, as before. The spacecraft's ground truth is read the same way:
+one ``sh`` left running there reads the file on each request (one exec per spacecraft
+start instead of one per read).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -22,9 +25,9 @@ from typing import Any, Final, Self
 import httpx
 
 from labctl.backends.base import Backend
-from labctl.backends.vantage import vantages_for
+from labctl.backends.vantage import Channel, vantages_for
 from labctl.errors import CheckError, LabctlError
-from labctl.grading.agent import AGENT_ARGV, AgentSession, OnLine
+from labctl.grading.agent import AGENT_ARGV, AgentSession, FileReader, OnLine
 from labctl.grading.vantage import GRADER_HOST
 
 SPACECRAFT: Final = "spacecraft"
@@ -58,6 +61,9 @@ class LiveProbe:
     #: None: not tried yet; False: not available (programs run with an exec each).
     _agent: AgentSession | bool | None = field(default=None, init=False, repr=False)
     _agent_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    #: None: not tried yet (or the last one ended); False: not available.
+    _truth: FileReader | bool | None = field(default=None, init=False, repr=False)
+    _truth_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __enter__(self) -> Self:
         return self
@@ -81,6 +87,13 @@ class LiveProbe:
             agent, self._agent = self._agent, None
         if isinstance(agent, AgentSession):
             agent.close()
+        self._drop_truth_reader()
+
+    def _drop_truth_reader(self) -> None:
+        with self._truth_lock:
+            reader, self._truth = self._truth, None
+        if isinstance(reader, FileReader):
+            reader.close()
 
     def _vantage_agent(self) -> AgentSession | None:
         with self._agent_lock:
@@ -89,13 +102,8 @@ class LiveProbe:
             return self._agent if isinstance(self._agent, AgentSession) else None
 
     def _start_agent(self) -> AgentSession | bool:
-        try:
-            vantages = vantages_for(self.backend)
-            open_channel = getattr(vantages, "open_channel", None)
-            if open_channel is None:
-                return False
-            channel = open_channel(self.instance_id, self.vantage_host, AGENT_ARGV, user="nobody")
-        except LabctlError:
+        channel = self._open_channel(self.vantage_host, AGENT_ARGV, "nobody")
+        if channel is None:
             return False
         agent = AgentSession(channel)
         try:
@@ -111,12 +119,44 @@ class LiveProbe:
                 self._http = httpx.Client(timeout=self.http_timeout)
             return self._http
 
-    def truth(self) -> dict[str, Any]:
-        result = self.backend.exec(self.instance_id, "spacecraft", ["cat", TRUTH_PATH])
-        if result.exit_code != 0:
-            raise CheckError("truth", f"spacecraft ground truth unreadable: {result.output}")
+    def _open_channel(self, host: str, argv: Sequence[str], user: str) -> Channel | None:
+        """A channel to ``argv`` on ``host``; None where the backend has none."""
         try:
-            document = json.loads(result.output)
+            open_channel = getattr(vantages_for(self.backend), "open_channel", None)
+            if open_channel is None:
+                return None
+            channel: Channel = open_channel(self.instance_id, host, argv, user=user)
+        except LabctlError:
+            return None
+        return channel
+
+    def _read_truth(self) -> tuple[int, str]:
+        """(exit status, text) of the ground truth file: through the spacecraft's reader
+        (a new one once if it ended: the spacecraft restarted), else one exec."""
+        with self._truth_lock:
+            for _ in range(2):
+                if self._truth is None:
+                    mark = f"labctl-truth-{uuid.uuid4().hex}"
+                    channel = self._open_channel(
+                        SPACECRAFT, FileReader.argv(TRUTH_PATH, mark), "root"
+                    )
+                    self._truth = FileReader(channel, mark) if channel is not None else False
+                if not isinstance(self._truth, FileReader):
+                    break
+                try:
+                    return self._truth.read()
+                except LabctlError:
+                    self._truth.close()
+                    self._truth = None
+        result = self.backend.exec(self.instance_id, SPACECRAFT, ["cat", TRUTH_PATH])
+        return result.exit_code, result.output
+
+    def truth(self) -> dict[str, Any]:
+        code, text = self._read_truth()
+        if code != 0:
+            raise CheckError("truth", f"spacecraft ground truth unreadable: {text}")
+        try:
+            document = json.loads(text)
         except ValueError as exc:
             raise CheckError("truth", f"spacecraft ground truth is not JSON: {exc}") from exc
         if not isinstance(document, dict):
@@ -180,6 +220,8 @@ class LiveProbe:
         V(S) = 0, so the spacecraft's FARM-1 is set to 0."""
         farm = self.truth() if host in {SPACECRAFT, GROUND_STATION} else None
         self.backend.restart(self.instance_id, host)
+        if host == SPACECRAFT:
+            self._drop_truth_reader()  # it ended with the container
         if farm is not None:
             vr = int(farm["farm"]["vr"]) if host == SPACECRAFT else 0
             self._resync(int(farm["scid"]), int(farm["farm"]["vcid"]), vr)

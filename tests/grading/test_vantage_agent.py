@@ -9,12 +9,14 @@ import struct
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import suppress
+from pathlib import Path
 
 import pytest
 
 from labctl.backends.docker_vantage import DockerChannel
 from labctl.errors import BackendError
-from labctl.grading.agent import AGENT_ARGV, AgentSession
+from labctl.grading.agent import AGENT_ARGV, AgentSession, FileReader
 from labctl.grading.vantage_agent import TIMED_OUT, in_process_module
 
 
@@ -28,8 +30,11 @@ class PipeChannel:
 
     def send(self, data: bytes) -> None:
         assert self.process.stdin is not None
-        self.process.stdin.write(data)
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+        except OSError as exc:  # as DockerChannel does
+            raise BackendError("write to a program's stdin", str(exc)) from exc
 
     def receive(self, timeout: float) -> bytes | None:
         assert self.process.stdout is not None
@@ -114,3 +119,22 @@ def test_the_docker_channel_reassembles_multiplexed_frames() -> None:
     engine.close()
     assert channel.receive(1.0) == b""
     channel.close()
+
+
+def test_the_file_reader_reads_the_file_again_on_each_request(tmp_path: Path) -> None:
+    path = tmp_path / "truth.json"
+    path.write_text('{"a": 1}')  # no final newline
+    channel = PipeChannel(FileReader.argv(str(path), "MARK-1"))
+    reader = FileReader(channel, "MARK-1")
+    assert reader.read(10.0) == (0, '{"a": 1}')
+    path.write_text('{"a": 2}\nMARK-1\n')  # text that looks like the end, without a status
+    assert reader.read(10.0) == (0, '{"a": 2}\nMARK-1\n')
+    path.unlink()
+    code, text = reader.read(10.0)
+    assert code != 0
+    assert "No such file" in text
+    channel.process.kill()  # as a restart of its container ends it
+    with pytest.raises(BackendError):
+        reader.read(5.0)
+    with suppress(OSError):
+        reader.close()
