@@ -46,8 +46,11 @@ from labctl.grading.grade import GradeTarget, run_checks
 from labctl.spec import LoadedLab
 from labctl.spec.params import derive
 
-#: Instances checked at once: each check run has its own vantage container.
-DEFAULT_WORKERS: Final = 4
+#: Instances checked at once, each from its own vantage container. A grading run is mostly
+#: waiting (a command crossing the link, a restart), about 2 CPU-seconds of 8 s on the
+#: reference machine, so a class is graded fastest nearly all at once; 16 is the most
+#: ``labctl session grade --parallel`` takes.
+DEFAULT_WORKERS: Final = 16
 STUDENTS_DIR: Final = "students"
 _PLAIN_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
