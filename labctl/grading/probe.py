@@ -84,10 +84,16 @@ class LiveProbe:
         if client is not None:
             client.close()
         with self._agent_lock:
-            agent, self._agent = self._agent, None
+            agent = self._agent
         if isinstance(agent, AgentSession):
-            agent.close()
+            self._drop_agent(agent)
         self._drop_truth_reader()
+
+    def _drop_agent(self, agent: AgentSession) -> None:
+        with self._agent_lock:
+            if self._agent is agent:
+                self._agent = None
+        agent.close()
 
     def _drop_truth_reader(self) -> None:
         with self._truth_lock:
@@ -174,7 +180,11 @@ class LiveProbe:
     ) -> tuple[int, str]:
         agent = self._vantage_agent()
         if agent is not None:
-            return agent.run(argv, timeout, on_line)
+            try:
+                return agent.run(argv, timeout, on_line)
+            except LabctlError:
+                self._drop_agent(agent)  # out of step: the next program gets a new one
+                raise
         bounded = ["timeout", f"{max(1, round(timeout))}", *argv]
         result = self.backend.exec(self.instance_id, self.vantage_host, bounded, user="nobody")
         if on_line is not None:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, cast
 
 import pytest
 
-from labctl.backends.base import Backend
+from labctl.backends.base import Backend, ExecResult
 from labctl.grading.probe import LiveProbe
 
 
@@ -51,3 +51,33 @@ def test_requests_of_one_probe_share_a_connection_until_it_is_closed(server: str
     probe.api("GET", "/api/telemetry/latest")  # closed: a new connection, not an error
     assert Handler.peers[2] != Handler.peers[0]
     probe.close()
+
+
+class ExecOnlyBackend:
+    """A backend without vantage channels: every program is an exec."""
+
+    name = "exec-only"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[str], str]] = []
+
+    def exec(self, instance_id: str, host: str, argv: list[str], user: str = "root") -> ExecResult:
+        self.calls.append((host, list(argv), user))
+        if argv[0] == "cat":
+            return ExecResult(0, '{"executed_commands": []}')
+        return ExecResult(0, "listening\n{}\n")
+
+
+def test_without_channels_each_program_and_read_is_an_exec() -> None:
+    backend = ExecOnlyBackend()
+    lines: list[str] = []
+    with LiveProbe(cast(Backend, backend), "lab-x", "http://127.0.0.1:9") as probe:
+        assert probe.vantage_exec(["python3", "-m", "x"], 20.0, lines.append)[0] == 0
+        assert probe.truth() == {"executed_commands": []}
+        assert probe.truth() == {"executed_commands": []}
+    assert lines == ["listening", "{}"]
+    assert backend.calls == [
+        ("labctl-grader", ["timeout", "20", "python3", "-m", "x"], "nobody"),
+        ("spacecraft", ["cat", "/run/labctl/truth.json"], "root"),
+        ("spacecraft", ["cat", "/run/labctl/truth.json"], "root"),
+    ]
