@@ -6,7 +6,9 @@ Brings up one instance of the lab (images present), runs the lab's reference att
 remediation once, then grades it ``--runs`` times with the sample report and prints, side
 by side:
 
-- labctl grade: ``grade_instance`` end to end (one grader vantage, every check, the report);
+- labctl grade: ``grade_instance`` end to end (one grader vantage, every check, the report),
+  in seconds and in CPU-seconds of the whole machine (``/proc/stat``: labctl, the engine,
+  the containers; other load on the machine counts too, so run it on a quiet one);
 - its parts: the vantage's start and removal, each check, the report grader alone;
 - the floor: the slowest single check plus the vantage (what running the checks in
   parallel could reach at best) — and the sum of the checks (what one-vantage-per-check
@@ -18,6 +20,7 @@ The instance is removed at the end, also on failure or Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -45,27 +48,41 @@ def solve(backend: DockerBackend, loaded: LoadedLab, target: GradeTarget) -> flo
     started = time.monotonic()
     with vantage(backend, target.instance_id, uuid.uuid4().hex[:12]) as host:
         vantage_s = time.monotonic() - started
-        probe = LiveProbe(backend, target.instance_id, target.mission_control, host)
-        solver = Solver(backend, loaded, target.instance_id, probe)
-        solver.ready()
-        if loaded.spec.solution.attack:
-            solver.attack()
-        for step in solver.remediation_steps():
-            solver.remediate_step(step)
-        for restarting in solver.restarts():
-            solver.restart(restarting)
+        with LiveProbe(backend, target.instance_id, target.mission_control, host) as probe:
+            solver = Solver(backend, loaded, target.instance_id, probe)
+            solver.ready()
+            if loaded.spec.solution.attack:
+                solver.attack()
+            for step in solver.remediation_steps():
+                solver.remediate_step(step)
+            for restarting in solver.restarts():
+                solver.restart(restarting)
         removal_from = time.monotonic()
     return vantage_s + time.monotonic() - removal_from
 
 
+def machine_cpu_s() -> float:
+    """CPU-seconds the machine has spent busy since boot (0 where there is no /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0.0
+    ticks = [int(f) for f in fields]
+    busy = sum(ticks[:8]) - ticks[3] - ticks[4]  # all but idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def grade_runs(
     backend: DockerBackend, loaded: LoadedLab, target: GradeTarget, report: Path | None, runs: int
-) -> tuple[list[float], dict[str, list[float]]]:
-    """Total seconds per run, and seconds per check (from one progress mark to the next)."""
+) -> tuple[list[float], list[float], dict[str, list[float]]]:
+    """Total seconds and machine CPU-seconds per run, and seconds per check (from one
+    progress mark to the next)."""
     totals: list[float] = []
+    cpu: list[float] = []
     per_check: dict[str, list[float]] = {}
     for _ in range(runs):
         marks: list[tuple[str, float]] = []
+        cpu_from = machine_cpu_s()
         begun = time.monotonic()
 
         def progress(
@@ -76,11 +93,12 @@ def grade_runs(
 
         grade_instance(backend, loaded, target, report, progress)
         totals.append(time.monotonic() - begun)
+        cpu.append(machine_cpu_s() - cpu_from)
         previous = begun
         for objective_id, at in marks:
             per_check.setdefault(objective_id, []).append(at - previous)
             previous = at
-    return totals, per_check
+    return totals, cpu, per_check
 
 
 def main() -> int:
@@ -99,7 +117,7 @@ def main() -> int:
         try:
             target = grade_target(loaded, record)
             vantage_s = solve(backend, loaded, target)
-            totals, per_check = grade_runs(backend, loaded, target, report_path, options.runs)
+            totals, cpu, per_check = grade_runs(backend, loaded, target, report_path, options.runs)
             report_s = 0.0
             if report_path is not None:
                 begun = time.monotonic()
@@ -111,6 +129,7 @@ def main() -> int:
     print(f"lab {options.lab}, {options.runs} run(s), medians in seconds")
     print(f"{'what':<52} {'seconds':>8}")
     print(f"{'labctl grade (vantage + every check + report)':<52} {statistics.median(totals):8.1f}")
+    print(f"{'  CPU-seconds of the whole machine meanwhile':<52} {statistics.median(cpu):8.1f}")
     print(f"{'  grader vantage: start and removal':<52} {vantage_s:8.1f}")
     for name, seconds in checks.items():
         print(f"{'  check ' + name:<52} {seconds:8.1f}")
