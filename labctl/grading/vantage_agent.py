@@ -158,6 +158,9 @@ def serve(requests: IO[str], replies: IO[str]) -> None:
         except OSError as exc:
             emit({"line": f"{argv[0]}: {exc.strerror or exc}"})
             code = 127
+        except Exception as exc:  # e.g. no such vantage module: that request fails, not the agent
+            emit({"line": f"{type(exc).__name__}: {exc}"})
+            code = 1
         emit({"exit": code})
 
 

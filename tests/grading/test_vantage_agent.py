@@ -76,6 +76,10 @@ def test_argument_errors_and_other_programs_keep_their_exit_status(agent: AgentS
     assert agent.run(["sh", "-c", "echo one; echo two >&2; exit 3"], 10.0) == (3, "one\ntwo\n")
     code, output = agent.run(["no-such-program-here"], 10.0)
     assert code == 127
+    code, output = agent.run(["python3", "-m", "labctl.grading.vantage_nothing"], 10.0)
+    assert code == 1
+    assert "No module named" in output
+    assert agent.run(["true"], 5.0) == (0, "")  # and the agent goes on
 
 
 def test_a_program_that_outlives_its_timeout_is_killed_like_timeout_does(
