@@ -82,8 +82,10 @@ class SelfTest:
             return
         self._record(seed, "up", "instance running", target.instance_id, True)
         try:
-            with vantage(self.backend, target.instance_id, uuid.uuid4().hex[:12]) as host:
-                probe = LiveProbe(self.backend, target.instance_id, target.mission_control, host)
+            with (
+                vantage(self.backend, target.instance_id, uuid.uuid4().hex[:12]) as host,
+                LiveProbe(self.backend, target.instance_id, target.mission_control, host) as probe,
+            ):
                 Phases(self, seed, target, probe).run()
         except LabctlError as exc:
             self._record(seed, "selftest", "runs to the end", f"aborted: {exc}", False)
