@@ -11,7 +11,14 @@ from typing import Any, Final
 
 import docker.errors
 
-from labctl.backends.base import HOST_LABEL, INSTANCE_LABEL, MANAGED_LABEL, ROLE_LABEL, Backend
+from labctl.backends.base import (
+    HOST_LABEL,
+    INSTANCE_LABEL,
+    MANAGED_LABEL,
+    READY_LABEL,
+    ROLE_LABEL,
+    Backend,
+)
 from labctl.backends.docker import DockerBackend, engine_call, resource_name
 from labctl.backends.vantage import VANTAGE_ROLE, register_vantages
 from labctl.errors import BackendError
@@ -95,7 +102,8 @@ class DockerVantages:
     ) -> None:
         name = resource_name(instance_id, host)
         tags = {**labels, MANAGED_LABEL: "true", INSTANCE_LABEL: instance_id}
-        tags |= {HOST_LABEL: host, ROLE_LABEL: role}
+        # No readiness test: a vantage serves no port (its image's health check wants sshd).
+        tags |= {HOST_LABEL: host, ROLE_LABEL: role, READY_LABEL: "[]"}
         with engine_call(f"run vantage {name}"):
             self.backend.client.containers.run(
                 image,
@@ -115,6 +123,7 @@ class DockerVantages:
                 entrypoint=["/usr/bin/tini", "--"],
                 mem_limit="256m",
                 pids_limit=64,
+                healthcheck={"test": ["NONE"]},
             )
 
     def remove_vantage(self, instance_id: str, host: str) -> bool:

@@ -173,6 +173,11 @@ def test_the_adversary_container_is_confined(
     assert container.attrs["Config"]["User"] == "65534:65534"
     networks = set(container.attrs["NetworkSettings"]["Networks"])
     assert networks == {f"labctl-{record.id}-rf", f"labctl-{record.id}-corp"}
+    # It serves no port: no engine health check, and no readiness test to fail in status.
+    assert container.attrs["Config"]["Healthcheck"]["Test"] == ["NONE"]
+    health = {s.host: s.health for s in lab_backend.status(record.id)}
+    assert health[ADVERSARY_HOST] == "none"
+    assert {h for h, state in health.items() if state != "healthy"} == {ADVERSARY_HOST}
     stats = container.stats(stream=False)
     print(f"adversary memory: {stats['memory_stats'].get('usage', 0) / 2**20:.1f} MiB")
     started = datetime.fromisoformat(container.attrs["State"]["StartedAt"][:26] + "+00:00")
