@@ -1,7 +1,7 @@
 """Class-session benchmark: N instances of labs/tc-replay at once, their idle memory, and
 grading them all, against the engine's floor.
 
-    python bench/session.py [--count 35] [--parallel 4] [--grade-parallel 4] [--idle 20]
+    python bench/session.py [--count 35] [--parallel 4] [--grade-parallel 16] [--idle 20]
 
 Prints, side by side with the goals (35 instances healthy in < 60 s, < 120 MiB per
 instance at idle, 35 graded in < 30 s):
@@ -66,7 +66,7 @@ from labctl.backends.baseimage import docker_client  # noqa: E402
 from labctl.backends.docker import LAB_NETWORK_OPTIONS, DockerBackend  # noqa: E402
 from labctl.backends.images import RUNTIME  # noqa: E402
 from labctl.backends.profiles import image_tag  # noqa: E402
-from labctl.grading.classgrade import ClassMember, grade_class  # noqa: E402
+from labctl.grading.classgrade import DEFAULT_WORKERS, ClassMember, grade_class  # noqa: E402
 from labctl.instances import InstanceRecord, Instances, InstanceStore, instance_id  # noqa: E402
 from labctl.instances.lifecycle import grade_target  # noqa: E402
 from labctl.instances.plan import plan_instance  # noqa: E402
@@ -474,7 +474,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--count", type=int, default=GOAL_COUNT, help="instances (students)")
     parser.add_argument("--parallel", type=int, default=4, help="instances started at once")
-    parser.add_argument("--grade-parallel", type=int, default=4, help="instances graded at once")
+    parser.add_argument(
+        "--grade-parallel",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="instances graded at once (default: labctl session grade's)",
+    )
     parser.add_argument("--idle", type=float, default=20.0, help="idle seconds before stats")
     args = parser.parse_args()
     if args.count < 1 or args.parallel < 1 or args.grade_parallel < 1:

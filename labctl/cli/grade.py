@@ -131,10 +131,11 @@ def solve(
     loaded, record, target = _target(ctx, instance)
     backend = _backend()
     failed = 0
-    with vantage(backend, record.id, uuid.uuid4().hex[:12]) as host:
-        solver = Solver(
-            backend, loaded, record.id, LiveProbe(backend, record.id, target.mission_control, host)
-        )
+    with (
+        vantage(backend, record.id, uuid.uuid4().hex[:12]) as host,
+        LiveProbe(backend, record.id, target.mission_control, host) as probe,
+    ):
+        solver = Solver(backend, loaded, record.id, probe)
         if not solver.ready():
             raise LabctlError(
                 f"{record.id}: mission control is not linked to the ground station;"
