@@ -27,6 +27,7 @@ import io
 import json
 import posixpath
 import tarfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -147,6 +148,7 @@ class DockerBackend:
         self._pristine: dict[tuple[str, str], tuple[bytes, FileStat] | None] = {}
         #: Container id → paths labctl wrote into it while it was created (not pristine).
         self._written: dict[str, set[str]] = {}
+        self._network_lock = threading.Lock()
 
     @property
     def client(self) -> docker.DockerClient:
@@ -178,7 +180,11 @@ class DockerBackend:
         return self.status(plan.instance_id)
 
     def _refuse_existing(self, instance_id: str) -> None:
-        if instance_id in self.instances():
+        selector = _by_instance(instance_id)
+        with engine_call(f"look for instance {instance_id}"):
+            exists = bool(self.client.containers.list(all=True, filters=selector, sparse=True))
+            exists = exists or bool(self._networks(selector))
+        if exists:
             raise BackendError(
                 f"bring up instance {instance_id}",
                 "the engine already holds containers or networks of this instance",
@@ -187,10 +193,15 @@ class DockerBackend:
 
     def _create_all(self, plan: InstancePlan, created: _Created, progress: Progress) -> None:
         networks = {}
-        for network in plan.networks:
-            networks[network.name] = self._create_network(plan, network)
-            created.networks.append(networks[network.name])
-            progress(network.name, "network created")
+        # One list of the engine's subnets per instance, not per network (at class size
+        # the list is every network's details); the lock keeps this process's threads
+        # from picking the same free block.
+        with self._network_lock:
+            used = self._used_subnets()
+            for network in plan.networks:
+                networks[network.name] = self._create_network(plan, network, used)
+                created.networks.append(networks[network.name])
+                progress(network.name, "network created")
         for host in plan.hosts:
             created.volumes += self._create_volumes(plan, host)
             created.containers.append(self._create_container(plan, host, networks))
@@ -205,14 +216,19 @@ class DockerBackend:
             **extra,
         }
 
-    def _create_network(self, plan: InstancePlan, network: NetworkPlan) -> Network:
-        """A bridge network on a /27 of labctl's pool (see labctl.backends.subnets); when
-        another process took the same block meanwhile, the next free one."""
+    def _create_network(
+        self, plan: InstancePlan, network: NetworkPlan, used: list[subnets.Subnet]
+    ) -> Network:
+        """A bridge network on a /27 of labctl's pool (see labctl.backends.subnets) that
+        ``used`` does not hold (and then does); when another process took the same block
+        meanwhile, the engine is asked again and the next free one taken."""
         name = resource_name(plan.instance_id, network.name)
         options = ACCESS_NETWORK_OPTIONS if network.access else LAB_NETWORK_OPTIONS
         within = subnets.pool()
         for attempt in range(SUBNET_ATTEMPTS):
-            subnet = subnets.free_subnet(self._used_subnets(), within, skip=attempt)
+            if attempt:
+                used[:] = self._used_subnets()
+            subnet = subnets.free_subnet(used, within, skip=attempt)
             ipam = docker.types.IPAMConfig(
                 pool_configs=[
                     docker.types.IPAMPool(
@@ -221,7 +237,7 @@ class DockerBackend:
                 ]
             )
             try:
-                return self.client.networks.create(
+                made = self.client.networks.create(
                     name,
                     driver="bridge",
                     internal=not network.access,
@@ -230,6 +246,8 @@ class DockerBackend:
                     ipam=ipam,
                     check_duplicate=True,
                 )
+                used.append(subnet)
+                return made
             except docker.errors.APIError as exc:
                 if "overlap" not in str(exc).lower() or attempt == SUBNET_ATTEMPTS - 1:
                     raise BackendError(f"create network {name}", _explain(exc)) from exc
@@ -297,10 +315,11 @@ class DockerBackend:
         self, plan: InstancePlan, containers: Sequence[Container], progress: Progress
     ) -> None:
         waiting = {c.name: c for c in containers}
+        pids: dict[str, int] = {}
         deadline = time.monotonic() + self.health_timeout_s
         while waiting:
             for name, container in list(waiting.items()):
-                if self._healthy(container):
+                if self._healthy(container, pids):
                     progress(_host_of(container), "healthy")
                     del waiting[name]
             if waiting and time.monotonic() > deadline:
@@ -308,14 +327,27 @@ class DockerBackend:
             if waiting:
                 time.sleep(self.poll_s)
 
-    def _healthy(self, container: Container) -> bool:
-        """Running (a crash or restart fails at once) and its readiness test passes now."""
+    def _healthy(self, container: Container, pids: dict[str, int]) -> bool:
+        """Running (a crash or restart fails at once) and its readiness test passes now.
+
+        ``pids``: the first process of each container seen running. While that process
+        is still there (the engine runs here), /proc alone answers, without asking the
+        engine (an inspect per host per poll is most of ``up``'s own CPU at class size);
+        once it is gone, the engine says whether the host crashed or restarted."""
+        argv = _ready_argv(container)
+        if container.name in pids:
+            answer = readiness.ready_here(pids[container.name], str(container.id), argv)
+            if answer is not None:
+                return answer
         with engine_call(f"inspect container {container.name}"):
             container.reload()
         state = container.attrs["State"]
         if state["Status"] in {"exited", "dead"} or container.attrs.get("RestartCount", 0) > 0:
             raise _crashed(container)
-        return state["Status"] == "running" and _ready(container)
+        if state["Status"] != "running":
+            return False
+        pids[str(container.name)] = int(state.get("Pid") or 0)
+        return _ready(container)
 
     def _rollback(self, created: _Created, progress: Progress) -> None:
         """Remove what ``up`` created, newest first; carry on past individual failures."""
@@ -350,6 +382,16 @@ class DockerBackend:
     # --- exec / copy / logs ------------------------------------------------------------
 
     def container(self, instance_id: str, host: str) -> Container:
+        """The host's container: by its name (one inspect), if its labels say it is that
+        host of that instance; else by label (a list over every container)."""
+        try:
+            named = self.client.containers.get(resource_name(instance_id, host))
+        except docker.errors.NotFound:
+            named = None
+        except _ENGINE_ERRORS as exc:
+            raise BackendError(f"find host {host} of {instance_id}", _explain(exc)) from exc
+        if named is not None and _is_host(named, instance_id, host):
+            return named
         selector: Filters = {"label": [f"{INSTANCE_LABEL}={instance_id}", f"{HOST_LABEL}={host}"]}
         with engine_call(f"find host {host} of {instance_id}"):
             found = self.client.containers.list(all=True, filters=selector)
@@ -508,6 +550,11 @@ class DockerBackend:
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _is_host(container: Container, instance_id: str, host: str) -> bool:
+    labels = container.labels
+    return (labels.get(INSTANCE_LABEL), labels.get(HOST_LABEL)) == (instance_id, host)
 
 
 def _is_access(plan: InstancePlan, network: str) -> bool:

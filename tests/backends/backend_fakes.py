@@ -196,6 +196,12 @@ class _Volumes(_Collection):
 
 
 class _Containers(_Collection):
+    def get(self, name: str) -> FakeContainer:
+        for container in self.objects:
+            if container.name == name:
+                return container  # type: ignore[no-any-return]
+        raise docker.errors.NotFound(f"No such container: {name}")
+
     def create(
         self,
         image: str,
