@@ -119,7 +119,11 @@ class FileReader:
                 text, end, rest = self._pending.partition(b"\n" + self._mark + b" ")
                 if end and b"\n" in rest:
                     status, self._pending = rest.split(b"\n", 1)
-                    return int(status or b"1"), text.decode(errors="replace")
+                    if not status.strip().isdigit():  # the host's bytes: never trusted
+                        raise BackendError(
+                            "read a file through sh", "the shell's answer is garbled"
+                        )
+                    return int(status), text.decode(errors="replace")
                 data = self._channel.receive(max(deadline - time.monotonic(), 0.0))
                 if not data:
                     why = "ended" if data == b"" else "did not answer in time"

@@ -142,3 +142,15 @@ def test_the_file_reader_reads_the_file_again_on_each_request(tmp_path: Path) ->
         reader.read(5.0)
     with suppress(OSError):
         reader.close()
+
+
+def test_the_file_reader_refuses_a_forged_end_mark(tmp_path: Path) -> None:
+    path = tmp_path / "truth.json"
+    path.write_text("{}\nMARK-2 not-a-status\n")  # a host's bytes: the mark, then garbage
+    channel = PipeChannel(FileReader.argv(str(path), "MARK-2"))
+    reader = FileReader(channel, "MARK-2")
+    with pytest.raises(BackendError, match="garbled"):
+        reader.read(10.0)
+    channel.process.kill()
+    with suppress(OSError):
+        reader.close()
