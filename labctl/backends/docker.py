@@ -436,12 +436,9 @@ class DockerBackend:
 
     def _read_file(self, container: Container, path: str) -> tuple[bytes, FileStat] | None:
         operation = f"read {path} in {container.name}"
-        try:
-            data = _archive_of(container, path, operation)
-        except BackendError as exc:
-            if isinstance(exc.__cause__, docker.errors.NotFound):
-                return None
-            raise
+        data = _archive_unless_missing(container, path, operation)
+        if data is None:
+            return None
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             first = tar.next()
             extracted = tar.extractfile(first) if first is not None and first.isfile() else None
@@ -453,12 +450,9 @@ class DockerBackend:
         """From the archive's header: the engine reads as root, capabilities or not."""
         container = self.container(instance_id, host)
         operation = f"stat {path} in {container.name}"
-        try:
-            data = _archive_of(container, path, operation)
-        except BackendError as exc:
-            if isinstance(exc.__cause__, docker.errors.NotFound):
-                return None
-            raise
+        data = _archive_unless_missing(container, path, operation)
+        if data is None:
+            return None
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             first = tar.next()
         if first is None:
@@ -755,6 +749,16 @@ def _archive_of(container: Container, path: str, operation: str) -> bytes:
         if int((stat or {}).get("size", 0)) > MAX_COPY_BYTES:
             raise BackendError(operation, f"larger than {MAX_COPY_BYTES} octets")
         return b"".join(chunks)
+
+
+def _archive_unless_missing(container: Container, path: str, operation: str) -> bytes | None:
+    """``path`` as an archive, or None when it does not exist."""
+    try:
+        return _archive_of(container, path, operation)
+    except BackendError as exc:
+        if isinstance(exc.__cause__, docker.errors.NotFound):
+            return None
+        raise
 
 
 def _file_from_tar(data: bytes, operation: str) -> bytes:
