@@ -374,3 +374,35 @@ def test_a_created_hosts_image_files_are_read_once_per_image_and_path(
     # A running host's files are its own: read every time.
     backend.read_file("lab-ana", "spacecraft", "/etc/passwd")
     assert [path for _, path in fake_client.archive_reads].count("/etc/passwd") == 2
+
+
+def test_while_a_hosts_process_lives_proc_answers_and_its_end_is_a_crash(
+    backend: DockerBackend, fake_client: FakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readiness from /proc (modelled here): no exec while it answers; once the process is
+    gone (None), the engine is asked again and an exited host fails up at once."""
+    asked: dict[str, int] = {}
+
+    def ready_here(pid: int, container_id: str, argv: list[str]) -> bool | None:
+        asked[container_id] = asked.get(container_id, 0) + 1
+        return asked[container_id] > 2  # not listening twice, then listening
+
+    monkeypatch.setattr("labctl.backends.docker.readiness.ready_here", ready_here)
+    backend.up(small_plan())
+    assert fake_client.execs == []
+    assert len(asked) == 3
+    assert all(count >= 3 for count in asked.values())  # + status() at the end of up
+
+    def gone_when_exited(pid: int, container_id: str, argv: list[str]) -> bool | None:
+        spacecraft = next(c for c in fake_client.containers.objects if c.id == container_id)
+        if spacecraft.status == "exited":
+            return None
+        if "spacecraft" in container_id:
+            spacecraft.status = "exited"  # crashes after its first answer
+        return False
+
+    monkeypatch.setattr("labctl.backends.docker.readiness.ready_here", gone_when_exited)
+    plan = dataclasses.replace(small_plan(), instance_id="lab-bo")
+    with pytest.raises(BackendError, match=r"spacecraft.*exited"):
+        backend.up(plan)
+    assert not [c for c in fake_client.containers.objects if "lab-bo" in c.name]
