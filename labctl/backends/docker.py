@@ -45,7 +45,7 @@ from docker.models.networks import Network
 from docker.models.volumes import Volume
 from docker.types import EndpointConfig
 
-from labctl.backends import readiness, subnets
+from labctl.backends import hostguard, readiness, subnets
 from labctl.backends.base import (
     FORWARDS_LABEL,
     HOST_LABEL,
@@ -168,6 +168,8 @@ class DockerBackend:
         created = _Created()
         try:
             self._create_all(plan, created, progress)
+            self._guard(created.networks, protect=True)
+            progress("host", "guarded from the lab networks")
             if before_start is not None:
                 before_start(plan)
             self._start_all(created.containers, progress)
@@ -357,9 +359,26 @@ class DockerBackend:
             progress(_host_of(container), "removed (rollback)")
         for volume in reversed(created.volumes):
             _quietly(lambda v=volume: v.remove(force=True))
+        _quietly(lambda: self._guard(created.networks, protect=False))
         for network in reversed(created.networks):
             _quietly(network.remove)
             progress(str(network.name), "network removed (rollback)")
+
+    def _guard(self, networks: Sequence[Network], *, protect: bool) -> None:
+        """Add these networks' bridges to the host guard, or remove them from it
+        (labctl.backends.hostguard; off with LABCTL_HOST_GUARD=off)."""
+        if not networks or not hostguard.enabled():
+            return
+        lab: list[str] = []
+        access: list[str] = []
+        for network in networks:
+            internal = bool(network.attrs.get("Internal"))
+            (lab if internal else access).append(hostguard.bridge_of(network.attrs))
+        guard = hostguard.HostGuard(self.client)
+        if protect:
+            guard.protect(lab, access)
+        else:
+            guard.release(lab, access)
 
     def down(self, instance_id: str, progress: Progress = no_progress) -> DownReport:
         selector = _by_instance(instance_id)
@@ -377,6 +396,9 @@ class DockerBackend:
             volumes = self.client.volumes.list(filters=selector)
             for volume in volumes:
                 volume.remove(force=True)
+        # A stale entry names a bridge that is gone (ids are never reused): harmless, so a
+        # failure to forget it does not fail down.
+        _quietly(lambda: self._guard(networks, protect=False))
         return DownReport(len(containers), len(networks), len(volumes))
 
     # --- exec / copy / logs ------------------------------------------------------------

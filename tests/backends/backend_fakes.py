@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import io
 import itertools
+import json
 import posixpath
+import re
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,9 +51,16 @@ class FakeNetwork:
     subnet: str = ""
     gateway: str = ""
 
+    id: str = field(default_factory=lambda: f"{next(_ids):012x}" + "0" * 52)
+
     @property
     def attrs(self) -> dict[str, Any]:
-        return {"Labels": self.labels, "Internal": self.internal}
+        return {
+            "Id": self.id,
+            "Labels": self.labels,
+            "Internal": self.internal,
+            "Options": self.options,
+        }
 
     def connect(self, container: FakeContainer, aliases: list[str]) -> None:
         self.connected.append((container.name, aliases))
@@ -196,6 +205,14 @@ class _Volumes(_Collection):
 
 
 class _Containers(_Collection):
+    def run(self, image: str, command: list[str], **options: Any) -> bytes:
+        """Only the host guard runs one-shot containers (labctl.backends.hostguard)."""
+        assert options["network_mode"] == "host"
+        assert options["cap_add"] == ["NET_ADMIN"]
+        assert options["remove"]
+        assert options["read_only"]
+        return self.client.nft.run(command[-1], options.get("environment") or {})
+
     def get(self, name: str) -> FakeContainer:
         for container in self.objects:
             if container.name == name:
@@ -224,6 +241,56 @@ class _Containers(_Collection):
         )
         self.objects.append(container)
         return container
+
+
+class FakeNft:
+    """The host's nftables as the host guard's containers see it: its sets' members."""
+
+    def __init__(self) -> None:
+        self.table = False
+        self.members: dict[str, set[str]] = {}
+        self.calls = 0
+
+    def run(self, shell: str, environment: dict[str, str]) -> bytes:
+        self.calls += 1
+        for line in environment.get("RULES", "").splitlines():
+            if line.startswith("add table"):
+                self.table = True
+            if line.startswith("add element"):
+                self._change(line, add=True)
+        for command in re.findall(r"nft '(delete element [^']*)'", shell):
+            self._change(command, add=False)
+        return self._listing().encode()
+
+    def _change(self, line: str, *, add: bool) -> None:
+        _, _, family, _, name, *_ = line.split()
+        names = set(re.findall(r'"([^"]+)"', line))
+        key = f"{family}/{name}"
+        current = self.members.setdefault(key, set())
+        self.members[key] = current | names if add else current - names
+
+    def _listing(self) -> str:
+        if not self.table:
+            return ""
+        documents = []
+        for family, rules in (("inet", 4), ("arp", 2)):
+            items: list[dict[str, Any]] = [
+                {"rule": {"family": family, "table": "labctl_guard"}} for _ in range(rules)
+            ]
+            items += [
+                {
+                    "set": {
+                        "family": family,
+                        "table": "labctl_guard",
+                        "name": key.split("/")[1],
+                        "elem": sorted(members),
+                    }
+                }
+                for key, members in self.members.items()
+                if key.startswith(family + "/") and members
+            ]
+            documents.append(json.dumps({"nftables": items}))
+        return "\n".join(documents)
 
 
 class _Api:
@@ -258,6 +325,7 @@ class FakeClient:
         self.containers = _Containers(self)
         self.api = _Api(self)
         self.images = _Images()
+        self.nft = FakeNft()
         self.removed: list[tuple[str, str]] = []
         self.execs: list[tuple[str, list[str]]] = []
         self.archive_reads: list[tuple[str, str]] = []
