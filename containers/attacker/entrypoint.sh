@@ -6,6 +6,15 @@ set -euo pipefail
 if [[ -n ${LABCTL_STUDENT_PASSWORD:-} ]]; then
     echo "student:${LABCTL_STUDENT_PASSWORD}" | chpasswd
 fi
+# The home is a size-bounded tmpfs (docs/security.md), empty at every start: fill it from
+# /etc/skel, then from the files the lab left for the student (their owners kept).
+cp -a /etc/skel/. /home/student/
+chown -R student:student /home/student
+if [[ -d /usr/local/share/labctl/home ]]; then
+    cp -a /usr/local/share/labctl/home/. /home/student/
+fi
+chown student:student /home/student  # `cp -a DIR/.` gave it DIR's owner and mode
+chmod 0755 /home/student
 if [[ -n ${LABCTL_STUDENT_KEY:-} ]]; then
     install -d -o student -g student -m 0700 /home/student/.ssh
     echo "${LABCTL_STUDENT_KEY}" >/home/student/.ssh/authorized_keys

@@ -68,6 +68,7 @@ from labctl.backends.base import (
     register_backend,
 )
 from labctl.backends.baseimage import docker_client
+from labctl.backends.profiles import HOME_SEED
 from labctl.errors import BackendError, NotFoundError
 
 LAB_NETWORK_OPTIONS: Final = {"com.docker.network.bridge.inhibit_ipv4": "true"}
@@ -79,6 +80,13 @@ ACCESS_NETWORK_OPTIONS: Final = {
     "com.docker.network.bridge.host_binding_ipv4": "127.0.0.1",
 }
 LOOPBACK: Final = "127.0.0.1"
+#: Every container's output: rotated, at most 3 MiB on the engine's disk (students can
+#: write to /proc/1/fd/1 as root, and hostile traffic makes hosts log).
+LOG_CONFIG: Final = docker.types.LogConfig(
+    type=docker.types.LogConfig.types.JSON, config={"max-size": "1m", "max-file": "3"}
+)
+#: /dev/shm (the engine's default is 64 MiB of memory, not counted in any limit we set).
+SHM_SIZE: Final = "16m"
 #: A host whose readiness test fails this long after its start is unhealthy, not starting.
 START_GRACE_S: Final = 20.0
 MAX_COPY_BYTES: Final = 64 * 1024 * 1024
@@ -619,6 +627,8 @@ def _container_options(
         "privileged": False,
         "read_only": host.read_only,
         "tmpfs": dict(host.tmpfs),
+        "shm_size": SHM_SIZE,
+        "log_config": LOG_CONFIG,
         "restart_policy": {"Name": "unless-stopped"},
         # No periodic engine health checks: each is a process in the container (0.15
         # CPU-s); labctl runs the READY_LABEL test when it needs an answer.
@@ -742,11 +752,26 @@ def _put_files(container: Container, files: Mapping[str, FileSpec]) -> None:
         return
     if not all(path.startswith("/") for path in files):
         raise BackendError("copy files", f"not all absolute paths: {', '.join(files)}")
+    _refuse_tmpfs(container, files)
     destination = posixpath.commonpath([posixpath.dirname(p.rstrip("/")) for p in files])
     archive = _tar_of({posixpath.relpath(p, destination): s for p, s in files.items()})
     with engine_call(f"copy {len(files)} file(s) into {container.name}:{destination}"):
         if not container.put_archive(destination, archive):
             raise BackendError(f"copy files into {container.name}", "the engine refused")
+
+
+def _refuse_tmpfs(container: Container, files: Mapping[str, FileSpec]) -> None:
+    """The archive API writes under a tmpfs mount, where the running host never sees it."""
+    mounts = (container.attrs.get("HostConfig") or {}).get("Tmpfs") or {}
+    for path in files:
+        for mount in mounts:
+            if path == mount or path.startswith(mount.rstrip("/") + "/"):
+                raise BackendError(
+                    f"copy {path} into {container.name}",
+                    f"{mount} is a tmpfs mount there: what is written under it is hidden",
+                    hint="files for the student's home go to "
+                    f"{HOME_SEED}/ (copied into the home at every start; docs/scenarios.md)",
+                )
 
 
 def _tar_of(files: Mapping[str, FileSpec]) -> bytes:

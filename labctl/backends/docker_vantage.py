@@ -19,7 +19,13 @@ from labctl.backends.base import (
     ROLE_LABEL,
     Backend,
 )
-from labctl.backends.docker import DockerBackend, engine_call, resource_name
+from labctl.backends.docker import (
+    LOG_CONFIG,
+    SHM_SIZE,
+    DockerBackend,
+    engine_call,
+    resource_name,
+)
 from labctl.backends.vantage import VANTAGE_ROLE, register_vantages
 from labctl.errors import BackendError
 
@@ -118,7 +124,9 @@ class DockerVantages:
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges:true"],
                 read_only=True,
-                tmpfs={"/tmp": "mode=1777"},
+                tmpfs={"/tmp": "mode=1777,size=64m"},
+                shm_size=SHM_SIZE,
+                log_config=LOG_CONFIG,
                 user="65534:65534",
                 entrypoint=["/usr/bin/tini", "--"],
                 mem_limit="256m",

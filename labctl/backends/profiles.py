@@ -50,7 +50,17 @@ SERVICE_TMPFS: Final = {
     "/run": f"uid={SERVICE_UID},gid={SERVICE_UID},mode=0755,size=16m",
     "/tmp": _TMP,
 }
-ROOT_TMPFS: Final = {"/run": "mode=0755,size=16m", "/tmp": _TMP}
+ROOT_TMPFS: Final = {"/run": "mode=0755,size=16m", "/tmp": _TMP, "/var/tmp": _TMP}
+#: The student's home on the attacker: a tmpfs, so filling it costs the container's own
+#: memory (inside its limit), never the engine's disk. The entrypoint fills it at every
+#: start from /etc/skel and HOME_SEED, where labs put files for the student.
+STUDENT_UID: Final = 1000
+HOME_SEED: Final = "/usr/local/share/labctl/home"
+ATTACKER_TMPFS: Final = {
+    **ROOT_TMPFS,
+    "/home/student": f"uid={STUDENT_UID},gid={STUDENT_UID},mode=0755,size=256m",
+    "/root": "mode=0700,size=16m",
+}
 
 
 @dataclass(frozen=True)
@@ -101,7 +111,7 @@ PROFILES: Final[dict[str, RoleProfile]] = {
         no_new_privileges=False,  # sudo is setuid
         volumes=(),
         published=("22/tcp",),
-        tmpfs=ROOT_TMPFS,
+        tmpfs=ATTACKER_TMPFS,
     ),
 }
 

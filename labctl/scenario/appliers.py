@@ -199,7 +199,7 @@ def service(ctx: InjectContext, host: str, args: Service) -> InjectLog:
     pid = _sshd_pid(ctx, host)
     changed = (pid is None) == args.enabled
     if changed and args.enabled:
-        ctx.check(host, ["/usr/sbin/sshd", "-E", "/var/log/sshd.log"])
+        ctx.check(host, ["/usr/sbin/sshd", "-E", "/proc/1/fd/2"])
     elif changed and pid is not None:
         ctx.check(host, ["kill", pid])
     state = "running" if args.enabled else "stopped"

@@ -111,6 +111,7 @@ class FakeContainer:
             "State": state,
             "RestartCount": 0,
             "Config": {"Healthcheck": {"Test": ["CMD", "true"]}},
+            "HostConfig": {"Tmpfs": self.options.get("tmpfs", {})},
             "NetworkSettings": {
                 "Ports": self.ports,
                 "Networks": {n: {"IPAddress": "10.0.0.2"} for n in self.networks},

@@ -29,6 +29,7 @@ from labctl.backends.docker import (
     _put_files,
     _uptime,
 )
+from labctl.backends.profiles import profile
 from labctl.errors import BackendError, NotFoundError
 
 
@@ -406,3 +407,35 @@ def test_while_a_hosts_process_lives_proc_answers_and_its_end_is_a_crash(
     with pytest.raises(BackendError, match=r"spacecraft.*exited"):
         backend.up(plan)
     assert not [c for c in fake_client.containers.objects if "lab-bo" in c.name]
+
+
+def test_every_container_has_bounded_logs_and_shared_memory(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    backend.up(small_plan())
+    for container in fake_client.containers.objects:
+        log_config = container.options["log_config"]
+        assert log_config["Type"] == "json-file"
+        assert log_config["Config"] == {"max-size": "1m", "max-file": "3"}
+        assert container.options["shm_size"] == "16m"
+
+
+def test_every_tmpfs_a_student_reaches_has_a_size() -> None:
+    for role in ("attacker", "ground-station"):
+        mounts = profile(role).tmpfs
+        assert {"/tmp", "/var/tmp", "/run"} <= set(mounts), role
+        assert all("size=" in options for options in mounts.values()), role
+    home = profile("attacker").tmpfs["/home/student"]
+    assert "size=256m" in home
+    assert "uid=1000" in home
+
+
+def test_files_under_a_tmpfs_mount_are_refused_not_hidden(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    backend.up(small_plan())
+    with pytest.raises(BackendError, match=r"/run is a tmpfs mount there.*labctl/home/"):
+        backend.copy_to("lab-ana", "spacecraft", {"/run/labctl/notes.txt": FileSpec(b"x")})
+    with pytest.raises(BackendError, match="tmpfs"):
+        backend.copy_to("lab-ana", "spacecraft", {"/run": FileSpec(None, 0o755)})
+    backend.copy_to("lab-ana", "spacecraft", {"/runs/notes.txt": FileSpec(b"x")})
