@@ -80,6 +80,9 @@ class Limits:
     memory_mib: int
     cpus: float
     pids: int
+    #: Size of a writable root file system, where the engine's storage can bound it
+    #: (docs/security.md); None for hosts whose root is read-only.
+    writable_mib: int | None = None
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,8 @@ class DockerBackend:
         #: Container id → paths labctl wrote into it while it was created (not pristine).
         self._written: dict[str, set[str]] = {}
         self._network_lock = threading.Lock()
+        #: Whether the engine bounds writable root file systems (None: not asked yet).
+        self.writable_bounded: bool | None = None
 
     @property
     def client(self) -> docker.DockerClient:
@@ -216,6 +218,8 @@ class DockerBackend:
             created.volumes += self._create_volumes(plan, host)
             created.containers.append(self._create_container(plan, host, networks))
             progress(host.name, "container created")
+            if host.limits.writable_mib is not None and self.writable_bounded is False:
+                progress(host.name, "writable layer unbounded on this engine (docs/security.md)")
 
     def _labels(self, plan: InstancePlan, **extra: str) -> dict[str, str]:
         return {
@@ -292,20 +296,39 @@ class DockerBackend:
         name = resource_name(plan.instance_id, host.name)
         ready = json.dumps(ready_test(self.client, host))
         labels = self._labels(plan, **_host_labels(host), **{READY_LABEL: ready})
+        options = {
+            "name": name,
+            "network": networks[first].name,
+            "networking_config": {str(networks[first].name): self._endpoint(plan, host, first)},
+            **_container_options(plan, host, labels),
+        }
         with engine_call(f"create container {name}"):
-            container = self.client.containers.create(
-                host.image,
-                name=name,
-                network=networks[first].name,
-                networking_config={str(networks[first].name): self._endpoint(plan, host, first)},
-                **_container_options(plan, host, labels),
-            )
+            container = self._create_bounded(host, options)
             for network in others:
                 networks[network].connect(container, aliases=[host.name])
         if host.files:
             _put_files(container, host.files)
         self._written[str(container.id)] = set(host.files)
         return container
+
+    def _create_bounded(self, host: HostPlan, options: dict[str, Any]) -> Container:
+        """Create with the host's writable layer bounded (``storage_opt size``) where the
+        engine's storage can bound it (overlay2 on XFS with pquota, btrfs, zfs); once the
+        engine says it cannot, without (``writable_bounded`` says which it was)."""
+        size = host.limits.writable_mib
+        if size is not None and self.writable_bounded is not False:
+            try:
+                made = self.client.containers.create(
+                    host.image, storage_opt={"size": f"{size}m"}, **options
+                )
+            except docker.errors.APIError as exc:
+                if "storage-opt" not in str(exc).lower():
+                    raise
+                self.writable_bounded = False
+            else:
+                self.writable_bounded = True
+                return made
+        return self.client.containers.create(host.image, **options)
 
     def _endpoint(self, plan: InstancePlan, host: HostPlan, network: str) -> EndpointConfig:
         aliases = [] if _is_access(plan, network) else [host.name]

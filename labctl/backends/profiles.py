@@ -90,7 +90,7 @@ PROFILES: Final[dict[str, RoleProfile]] = {
     ),
     "ground-station": RoleProfile(
         (*SSHD_CAPS, "DAC_OVERRIDE", "NET_ADMIN"),
-        Limits(memory_mib=256, cpus=0.5, pids=128),
+        Limits(memory_mib=256, cpus=0.5, pids=128, writable_mib=512),
         read_only=False,  # students harden it: sshd_config, keys, firewall, accounts
         no_new_privileges=True,
         volumes=(),
@@ -106,7 +106,7 @@ PROFILES: Final[dict[str, RoleProfile]] = {
     ),
     "attacker": RoleProfile(
         (*SSHD_CAPS, "DAC_OVERRIDE", "NET_RAW", "NET_ADMIN"),
-        Limits(memory_mib=768, cpus=1.0, pids=512),
+        Limits(memory_mib=768, cpus=1.0, pids=512, writable_mib=1024),
         read_only=False,  # the student's workstation
         no_new_privileges=False,  # sudo is setuid
         volumes=(),

@@ -229,6 +229,11 @@ class _Containers(_Collection):
         labels: dict[str, str],
         **options: Any,
     ) -> FakeContainer:
+        if "storage_opt" in options and not self.client.storage_limits:
+            raise docker.errors.APIError(
+                '500 Server Error: Internal Server Error ("--storage-opt is supported only '
+                "for overlay over xfs with 'pquota' mount option\")"
+            )
         if self.client.fail_create == labels.get("org.labctl.host"):
             from docker.errors import APIError
 
@@ -331,6 +336,8 @@ class FakeClient:
         self.execs: list[tuple[str, list[str]]] = []
         self.archive_reads: list[tuple[str, str]] = []
         self.fail_create: str | None = None
+        #: Whether the engine's storage bounds writable layers (overlay2 on XFS + pquota).
+        self.storage_limits = True
         self.on_start: Callable[[FakeContainer], None] = lambda container: None
 
     def everything(self) -> list[Any]:

@@ -439,3 +439,36 @@ def test_files_under_a_tmpfs_mount_are_refused_not_hidden(
     with pytest.raises(BackendError, match="tmpfs"):
         backend.copy_to("lab-ana", "spacecraft", {"/run": FileSpec(None, 0o755)})
     backend.copy_to("lab-ana", "spacecraft", {"/runs/notes.txt": FileSpec(b"x")})
+
+
+def _writable_plan() -> InstancePlan:
+    plan = small_plan()
+    hosts = tuple(
+        dataclasses.replace(h, limits=dataclasses.replace(h.limits, writable_mib=1024))
+        if not h.read_only
+        else h
+        for h in plan.hosts
+    )
+    return dataclasses.replace(plan, hosts=hosts)
+
+
+def test_writable_roots_are_bounded_where_the_engine_can(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    backend.up(_writable_plan())
+    by_host = {c.labels["org.labctl.host"]: c.options for c in fake_client.containers.objects}
+    assert by_host["attacker"]["storage_opt"] == {"size": "1024m"}
+    assert "storage_opt" not in by_host["spacecraft"]
+    assert backend.writable_bounded is True
+
+
+def test_an_engine_that_cannot_bound_them_gets_containers_without_and_it_is_said(
+    backend: DockerBackend, fake_client: FakeClient
+) -> None:
+    fake_client.storage_limits = False
+    said: list[tuple[str, str]] = []
+    backend.up(_writable_plan(), progress=lambda subject, message: said.append((subject, message)))
+    assert backend.writable_bounded is False
+    assert all("storage_opt" not in c.options for c in fake_client.containers.objects)
+    unbounded = [subject for subject, message in said if "writable layer unbounded" in message]
+    assert sorted(unbounded) == ["attacker", "ground-station"]
