@@ -85,6 +85,11 @@ LOOPBACK: Final = "127.0.0.1"
 LOG_CONFIG: Final = docker.types.LogConfig(
     type=docker.types.LogConfig.types.JSON, config={"max-size": "1m", "max-file": "3"}
 )
+#: Said once per process, when the engine refuses ``storage_opt size``.
+UNBOUNDED_WARNING: Final = (
+    "warning: this engine cannot bound writable root file systems (students with root "
+    "can fill its disk; docs/security.md)"
+)
 #: /dev/shm (the engine's default is 64 MiB of memory, not counted in any limit we set).
 SHM_SIZE: Final = "16m"
 #: A host whose readiness test fails this long after its start is unhealthy, not starting.
@@ -216,10 +221,11 @@ class DockerBackend:
                 progress(network.name, "network created")
         for host in plan.hosts:
             created.volumes += self._create_volumes(plan, host)
+            asked = self.writable_bounded
             created.containers.append(self._create_container(plan, host, networks))
             progress(host.name, "container created")
-            if host.limits.writable_mib is not None and self.writable_bounded is False:
-                progress(host.name, "writable layer unbounded on this engine (docs/security.md)")
+            if asked is None and self.writable_bounded is False:
+                progress("engine", UNBOUNDED_WARNING)
 
     def _labels(self, plan: InstancePlan, **extra: str) -> dict[str, str]:
         return {

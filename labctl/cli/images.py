@@ -32,6 +32,10 @@ app = typer.Typer(help="Build, list, save and load the lab images.", no_args_is_
 BUILD_DONE = ("built ", "up to date", "base image labctl/base:bookworm is ready")
 
 
+#: Progress messages that begin so are printed as lines of their own (labctl.backends).
+WARNING = "warning:"
+
+
 class SubjectProgress:
     """One line per subject (image, host) showing its latest message; done on a final word.
 
@@ -64,6 +68,10 @@ class SubjectProgress:
 
     def __call__(self, subject: str, message: str) -> None:
         line = escape(" ".join(message.split())[:90])
+        if message.startswith(WARNING):
+            # A line of its own that stays on screen, not a step of the subject's bar.
+            self.progress.console.print(f"[yellow]{escape(subject)}: {line}[/]")
+            return
         with self._lock:
             task = self._tasks.get(subject)
             if task is None:

@@ -470,5 +470,8 @@ def test_an_engine_that_cannot_bound_them_gets_containers_without_and_it_is_said
     backend.up(_writable_plan(), progress=lambda subject, message: said.append((subject, message)))
     assert backend.writable_bounded is False
     assert all("storage_opt" not in c.options for c in fake_client.containers.objects)
-    unbounded = [subject for subject, message in said if "writable layer unbounded" in message]
-    assert sorted(unbounded) == ["attacker", "ground-station"]
+    assert [s for s, m in said if "cannot bound writable root" in m] == ["engine"]
+    again: list[str] = []
+    second = dataclasses.replace(_writable_plan(), instance_id="lab-bob")
+    backend.up(second, progress=lambda subject, message: again.append(message))
+    assert not [m for m in again if m.startswith("warning:")]
