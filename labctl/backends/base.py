@@ -99,6 +99,9 @@ class HostPlan:
     no_new_privileges: bool = True
     #: Paths kept on per-instance volumes (seeded from the image), e.g. /etc/labctl.
     volumes: tuple[str, ...] = ()
+    #: Of ``volumes``, those the host's programs get read-only: only labctl writes them
+    #: (files for the student, on a host whose root is read-only and students have root).
+    read_only_volumes: tuple[str, ...] = ()
     #: tmpfs mounts: path → mount options (e.g. "mode=1777").
     tmpfs: Mapping[str, str] = field(default_factory=dict)
     #: Container ports published on the host's loopback, e.g. ("10001/tcp",).

@@ -90,6 +90,8 @@ UNBOUNDED_WARNING: Final = (
     "warning: this engine cannot bound writable root file systems (students with root "
     "can fill its disk; docs/security.md)"
 )
+#: Where a sidecar mounts a read-only volume of a host to write it (see _put_files).
+SIDECAR_MOUNT: Final = "/labctl-volume"
 #: /dev/shm (the engine's default is 64 MiB of memory, not counted in any limit we set).
 SHM_SIZE: Final = "16m"
 #: A host whose readiness test fails this long after its start is unhealthy, not starting.
@@ -664,7 +666,10 @@ def _container_options(
         "healthcheck": {"test": ["NONE"]},
         "ports": dict.fromkeys(host.published, (LOOPBACK, None)),
         "volumes": {
-            volume_name(plan.instance_id, host.name, path): {"bind": path, "mode": "rw"}
+            volume_name(plan.instance_id, host.name, path): {
+                "bind": path,
+                "mode": "ro" if path in host.read_only_volumes else "rw",
+            }
             for path in host.volumes
         },
     }
@@ -785,8 +790,52 @@ def _put_files(container: Container, files: Mapping[str, FileSpec]) -> None:
     destination = posixpath.commonpath([posixpath.dirname(p.rstrip("/")) for p in files])
     archive = _tar_of({posixpath.relpath(p, destination): s for p, s in files.items()})
     with engine_call(f"copy {len(files)} file(s) into {container.name}:{destination}"):
-        if not container.put_archive(destination, archive):
+        volume = _read_only_volume(container, destination)
+        if volume is not None:
+            _put_through_sidecar(container, volume, destination, archive)
+        elif not container.put_archive(destination, archive):
             raise BackendError(f"copy files into {container.name}", "the engine refused")
+
+
+def _read_only_volume(container: Container, path: str) -> tuple[str, str] | None:
+    """(volume name, mount point) of the read-only volume holding ``path``, if one does."""
+    for mount in container.attrs.get("Mounts") or []:
+        where = str(mount.get("Destination", ""))
+        inside = path == where or path.startswith(where.rstrip("/") + "/")
+        if inside and mount.get("Type") == "volume" and not mount.get("RW", True):
+            return str(mount["Name"]), where
+    return None
+
+
+def _put_through_sidecar(
+    container: Container, volume: tuple[str, str], destination: str, archive: bytes
+) -> None:
+    """The engine writes no archive into a read-only mount: a created (never started)
+    container of the same image, with no network, mounts the volume writable for it."""
+    name, mount_point = volume
+    inside = posixpath.join(SIDECAR_MOUNT, posixpath.relpath(destination, mount_point))
+    if container.client is None:
+        raise BackendError(f"copy files into {container.name}", "no engine client")
+    sidecar = container.client.containers.create(
+        container.attrs["Image"],
+        ["true"],
+        entrypoint=[],
+        name=f"{container.name}-writer",
+        labels={MANAGED_LABEL: "true", **_instance_label(container)},
+        network_disabled=True,
+        volumes={name: {"bind": SIDECAR_MOUNT, "mode": "rw"}},
+        log_config=LOG_CONFIG,
+    )
+    try:
+        if not sidecar.put_archive(posixpath.normpath(inside), archive):
+            raise BackendError(f"copy files into {container.name}", "the engine refused")
+    finally:
+        sidecar.remove(force=True)
+
+
+def _instance_label(container: Container) -> dict[str, str]:
+    labels = container.labels or {}
+    return {INSTANCE_LABEL: labels[INSTANCE_LABEL]} if INSTANCE_LABEL in labels else {}
 
 
 def _refuse_tmpfs(container: Container, files: Mapping[str, FileSpec]) -> None:

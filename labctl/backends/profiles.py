@@ -60,6 +60,7 @@ ATTACKER_TMPFS: Final = {
     **ROOT_TMPFS,
     "/home/student": f"uid={STUDENT_UID},gid={STUDENT_UID},mode=0755,size=256m",
     "/root": "mode=0700,size=16m",
+    "/var/log": "mode=0755,size=16m",  # sshd's login records
 }
 
 
@@ -73,6 +74,8 @@ class RoleProfile:
     #: Ports offered to the student's machine (through the gateway, on 127.0.0.1).
     published: tuple[str, ...] = ()
     tmpfs: Mapping[str, str] = field(default_factory=lambda: dict(SERVICE_TMPFS))
+    #: Of ``volumes``, those mounted read-only (labctl writes them before the start).
+    read_only_volumes: tuple[str, ...] = ()
 
 
 _SERVICE_LIMITS: Final = Limits(memory_mib=160, cpus=0.5, pids=64)
@@ -106,10 +109,14 @@ PROFILES: Final[dict[str, RoleProfile]] = {
     ),
     "attacker": RoleProfile(
         (*SSHD_CAPS, "DAC_OVERRIDE", "NET_RAW", "NET_ADMIN"),
-        Limits(memory_mib=768, cpus=1.0, pids=512, writable_mib=1024),
-        read_only=False,  # the student's workstation
+        Limits(memory_mib=768, cpus=1.0, pids=512),
+        # The student has root here (sudo): a writable root would let them fill the
+        # engine's disk. Everything they write lands on the sized tmpfs mounts above,
+        # inside the container's memory limit (docs/security.md).
+        read_only=True,
         no_new_privileges=False,  # sudo is setuid
-        volumes=(),
+        volumes=(HOME_SEED,),
+        read_only_volumes=(HOME_SEED,),
         published=("22/tcp",),
         tmpfs=ATTACKER_TMPFS,
     ),

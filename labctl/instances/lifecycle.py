@@ -23,7 +23,7 @@ from labctl.grading.grade import GradeTarget
 from labctl.instances.adversary import render_timeline, start_adversary
 from labctl.instances.ids import instance_id
 from labctl.instances.plan import host_roles, plan_instance
-from labctl.instances.provision import initial_files
+from labctl.instances.provision import initial_files, ssh_host_key
 from labctl.instances.store import Event, InstanceRecord, InstanceStore, Ports
 from labctl.scenario import (
     InjectContext,
@@ -39,6 +39,9 @@ from labctl.spec import LoadedLab
 
 ATTACKER = "attacker"
 PASSWORD_ENV = "LABCTL_STUDENT_PASSWORD"
+#: The attacker's SSH host key (its root is read-only: the key comes with the container,
+#: so a restarted workstation keeps it; containers/attacker/entrypoint.sh).
+HOST_KEY_ENV = "LABCTL_SSH_HOST_KEY"
 SEED_LIMIT = 2**31
 #: apply_file_injects or apply_live_injects
 ApplyPhase = Callable[[InjectContext, list[PlacedInject], Callable[[InjectLog], None]], object]
@@ -104,7 +107,9 @@ class Instances:
             record.id,
             student=record.student,
             seed=record.seed,
-            environment={ATTACKER: {PASSWORD_ENV: record.access["password"]}},
+            environment={
+                ATTACKER: {PASSWORD_ENV: record.access["password"], HOST_KEY_ENV: ssh_host_key()}
+            },
             files=initial_files(host_roles(loaded)),
         )
 

@@ -97,6 +97,7 @@ def _host(
         read_only=confined.read_only,
         no_new_privileges=confined.no_new_privileges,
         volumes=confined.volumes,
+        read_only_volumes=confined.read_only_volumes,
         tmpfs=dict(confined.tmpfs),
     )
 

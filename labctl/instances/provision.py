@@ -1,4 +1,5 @@
-"""Files every new instance needs before its first start: per-instance SDLS keys.
+"""Files every new instance needs before its first start: per-instance SDLS keys; and
+the attacker workstation's SSH host key.
 
 Keys are never baked into images (a key in an image is a finding: SPARTA RD-0003.02).
 Each instance gets fresh random keys, the same on the spacecraft and on its ground
@@ -12,6 +13,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from typing import Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+)
 
 from labctl.backends.base import FileSpec
 from labctl.backends.profiles import SERVICE_UID
@@ -36,3 +44,9 @@ def initial_files(roles: Mapping[str, str]) -> dict[str, dict[str, FileSpec]]:
     for name, key in keys.items():
         files[f"{KEY_DIR}/{name}.key"] = FileSpec(key, mode=0o600, **owner)
     return {host: dict(files) for host, role in roles.items() if role in KEYED_ROLES}
+
+
+def ssh_host_key() -> str:
+    """A new Ed25519 private key in OpenSSH's format (an SSH server's host key)."""
+    key = Ed25519PrivateKey.generate()
+    return key.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption()).decode()

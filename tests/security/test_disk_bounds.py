@@ -5,6 +5,7 @@
 - The student's home, /tmp and /var/tmp on the attacker: `dd` of 2 GiB into $HOME cost the
   engine 2 GiB. They are now size-bounded tmpfs mounts, charged to the container's own
   memory limit: the write stops at the mount's size and the engine's disk does not move.
+  The rest of the attacker's root file system is read-only, for root (sudo) too.
 - The ground station's sshd log: every failed login of a brute force was a line in a file
   on the writable layer; it now goes to the container's (rotated) output.
 """
@@ -106,6 +107,21 @@ def test_filling_a_place_the_student_writes_stops_at_its_size_not_the_engines_di
     # The engine's disk did not pay for it (tmpfs is the container's memory): allow for
     # other tests writing meanwhile, but not for the bound itself.
     assert free_before - _engine_free_bytes(lab_backend) < bound_mib * MIB // 2
+
+
+@pytest.mark.parametrize(
+    "path", ["/fill", "/var/fill", "/etc/hosts", "/opt/fill", "/usr/local/share/labctl/home/fill"]
+)
+def test_root_on_the_attacker_cannot_write_outside_the_sized_mounts(
+    lab_backend: DockerBackend, instance: str, path: str
+) -> None:
+    result = lab_backend.exec(
+        instance,
+        "attacker",
+        ["sudo", "sh", "-c", f"dd if=/dev/zero of={path} bs=1M count=1 conv=notrunc 2>&1"],
+        user="student",
+    )
+    assert "Read-only file system" in result.output, result.output
 
 
 def test_a_brute_force_on_the_ground_station_grows_no_file_on_its_disk(
