@@ -328,7 +328,8 @@ def test_down_leaves_nothing_with_the_instance_label(
     report = manager.down(record.id)
     print(f"\nwarm up {up_s:.1f} s, down {time.monotonic() - started:.1f} s")
     assert (report.containers, report.networks) == (6, 6)  # + gateway; + access, 2 links
-    assert report.volumes == 9  # /etc/labctl, /var/lib/labctl, /var/log/labctl of 3 services
+    # /etc/labctl, /var/lib/labctl, /var/log/labctl of 3 services; the attacker's home seed
+    assert report.volumes == 10
     assert leftovers(docker_client, record.id) == []
     assert manager.store.get(record.id) is None
 
