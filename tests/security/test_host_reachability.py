@@ -29,6 +29,7 @@ import pytest
 from live import REPO
 
 from labctl.backends.docker import DockerBackend
+from labctl.backends.hostguard import HostGuard
 from labctl.instances import Instances, InstanceStore
 from labctl.spec import load_lab
 
@@ -216,6 +217,20 @@ def test_the_host_is_unreachable_from_every_lab_network(
         time.sleep(1.0)
     assert listeners.tcp_accepted == [], f"TCP reached the host from a lab: {tried}"
     assert listeners.udp_received == [], f"UDP reached the host from a lab: {tried}"
+
+
+def test_every_network_of_an_instance_is_in_the_guard_while_it_lives(
+    lab_backend: DockerBackend, attacker_instance: str
+) -> None:
+    networks = lab_backend.client.networks.list(
+        filters={"label": f"org.labctl.instance={attacker_instance}"}
+    )
+    lab = {_bridge(n.attrs) for n in networks if n.attrs["Internal"]}
+    access = {_bridge(n.attrs) for n in networks if not n.attrs["Internal"]}
+    assert len(lab) >= 5
+    assert len(access) == 1
+    state = HostGuard(lab_backend.client).state()
+    assert state.protects(lab, access) == []
 
 
 def _ipv4_of(interface: str) -> str | None:
