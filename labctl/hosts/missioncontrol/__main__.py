@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from labctl.hosts.missioncontrol.app import create_app
+    from labctl.hosts.missioncontrol.limits import UVICORN_LIMITS
 
     uvicorn.run(
         create_app(settings),
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         server_header=False,
         access_log=False,
         proxy_headers=False,
+        **UVICORN_LIMITS,
     )
     return 0
 

@@ -1,7 +1,8 @@
 """The JSON API under /api: login, telemetry, events, commands, audit, health.
 
 Errors are ``{"detail": "<one line>"}`` with a 4xx status. Lists are newest first and
-bounded; ``before`` (an id) pages back to older entries.
+bounded; ``before`` (an id) pages back to older entries. Every integer a client sends is
+bounded here, at the edge (ids to SQLite's signed 64 bits), so a wild value is a 422.
 """
 
 from __future__ import annotations
@@ -11,21 +12,29 @@ import json
 import math
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from labctl.hosts import catalog
 from labctl.hosts.missioncontrol.auth import LoginRefused
 from labctl.hosts.missioncontrol.commanding import CommandError, CommandRequest, describe, public
+from labctl.hosts.missioncontrol.limits import MAX_ID
 from labctl.hosts.missioncontrol.settings import MAX_PASSWORD_LENGTH, Role
 from labctl.hosts.missioncontrol.webauth import Caller, api_caller, mission, remote
 
 MAX_LIMIT: Final = 500
+#: Command arguments are unsigned fields of at most 32 bits; the catalog checks each one.
+MIN_ARG: Final = -(2**31)
+MAX_ARG: Final = 2**32 - 1
 router = APIRouter(prefix="/api")
 
 Viewer = Annotated[Caller, Depends(api_caller(Role.VIEWER))]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Before = Annotated[int | None, Query(ge=1, description="page: only entries with a smaller id")]
+Before = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="page: only entries with a smaller id")
+]
+CommandId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Argument = Annotated[int, Field(ge=MIN_ARG, le=MAX_ARG)]
 
 
 class LoginBody(BaseModel):
@@ -37,7 +46,7 @@ class LoginBody(BaseModel):
 class CommandBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=64)
-    args: dict[Annotated[str, Field(max_length=64)], int] = Field(
+    args: dict[Annotated[str, Field(max_length=64)], Argument] = Field(
         default_factory=dict, max_length=16
     )
 
@@ -152,7 +161,7 @@ async def sent_commands(_: Viewer, request: Request, limit: Limit = 50) -> dict[
 
 
 @router.get("/commands/sent/{command_id}")
-async def sent_command(_: Viewer, command_id: int, request: Request) -> dict[str, Any]:
+async def sent_command(_: Viewer, command_id: CommandId, request: Request) -> dict[str, Any]:
     row = mission(request).archive.command(command_id)
     if row is None:
         raise HTTPException(404, f"no sent command with id {command_id}")

@@ -2,13 +2,13 @@
 
 :func:`create_app` builds the whole server from :class:`Settings`; tests run it
 in-process (TestClient or uvicorn on loopback) and the container runs it through
-``python -m labctl.hosts.missioncontrol``. Clients never see a traceback: unexpected
-errors are logged here and answered with a generic 500.
+``python -m labctl.hosts.missioncontrol``. Requests are bounded before they are parsed
+and clients never see a traceback, nor does the log (:mod:`.limits`): an unexpected
+error is one short log line and a generic 500.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,11 +23,11 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labctl.hosts.missioncontrol import api, ui
+from labctl.hosts.missioncontrol.limits import ErrorBarrier, RequestLimits
 from labctl.hosts.missioncontrol.service import MissionControl
 from labctl.hosts.missioncontrol.settings import Settings
 from labctl.hosts.missioncontrol.webauth import LoginRequired
 
-LOG: Final = logging.getLogger("labctl.missioncontrol")
 STATIC_DIR: Final = Path(__file__).parent / "static"
 SECURITY_HEADERS: Final = (
     (
@@ -81,6 +81,9 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.mission = mission
+    # Outermost last: every answer gets the security headers, the 500s of the barrier too.
+    app.add_middleware(RequestLimits)
+    app.add_middleware(ErrorBarrier)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
@@ -98,7 +101,9 @@ def _error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if _is_api(request):
             return JSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)
-        return ui.error_page(request, exc.status_code, str(exc.detail))
+        page = ui.error_page(request, exc.status_code, str(exc.detail))
+        page.headers.update(exc.headers or {})
+        return page
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -110,11 +115,6 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse("/login", 303)
-
-    @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception) -> Response:
-        LOG.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error"}, 500)
 
 
 def validation_message(exc: RequestValidationError) -> str:

@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -20,6 +20,7 @@ from labctl.hosts import catalog
 from labctl.hosts.missioncontrol.api import parse_time
 from labctl.hosts.missioncontrol.auth import LoginRefused
 from labctl.hosts.missioncontrol.commanding import CommandError, CommandRequest, describe
+from labctl.hosts.missioncontrol.limits import MAX_ID
 from labctl.hosts.missioncontrol.settings import MAX_PASSWORD_LENGTH, Role
 from labctl.hosts.missioncontrol.webauth import (
     LOGIN_CSRF_COOKIE,
@@ -40,6 +41,7 @@ MAX_FLASH: Final = 5
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Caller, Depends(ui_caller(Role.VIEWER))]
+Before = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 def utc(value: float | None) -> str:
@@ -195,12 +197,12 @@ def _int_field(text: str, name: str) -> int:
 async def telemetry_page(
     caller: Viewer,
     request: Request,
-    since: str = "",
-    until: str = "",
-    before: int | None = None,
+    since: Annotated[str, Query(max_length=40)] = "",
+    until: Annotated[str, Query(max_length=40)] = "",
+    before: Before = None,
 ) -> Response:
     rows = mission(request).archive.telemetry(
-        parse_time(since[:40], "since"), parse_time(until[:40], "until"), before, PAGE_SIZE
+        parse_time(since, "since"), parse_time(until, "until"), before, PAGE_SIZE
     )
     older = rows[-1]["id"] if len(rows) == PAGE_SIZE else None
     return render(
@@ -209,7 +211,7 @@ async def telemetry_page(
 
 
 @router.get("/events")
-async def events_page(caller: Viewer, request: Request, before: int | None = None) -> Response:
+async def events_page(caller: Viewer, request: Request, before: Before = None) -> Response:
     rows = mission(request).archive.events(before, PAGE_SIZE)
     older = rows[-1]["id"] if len(rows) == PAGE_SIZE else None
     return render(request, "events.html", caller=caller, rows=rows, older=older)
@@ -219,7 +221,7 @@ async def events_page(caller: Viewer, request: Request, before: int | None = Non
 async def audit_page(
     caller: Annotated[Caller, Depends(ui_caller(lambda policy: policy.audit_requires))],
     request: Request,
-    before: int | None = None,
+    before: Before = None,
 ) -> Response:
     rows = mission(request).archive.audit(before, PAGE_SIZE)
     older = rows[-1]["id"] if len(rows) == PAGE_SIZE else None

@@ -1,0 +1,227 @@
+"""What one HTTP request may cost mission control, enforced before anything parses it.
+
+Two pure ASGI middlewares and the server's own limits:
+
+- :class:`RequestLimits` refuses a request whose header fields are too many or too large
+  (431), whose target is too long (414), whose ``Content-Length`` is malformed (400) or
+  over the body cap (413), before the application sees it; a body without a declared
+  length (chunked) is counted as it is read and cut with 413 once over the cap. Every
+  refusal says ``Connection: close``, so the server stops reading the rest.
+- :class:`ErrorBarrier` turns any exception that escapes the application into a 500
+  without details and one short log line (no traceback: a request must not be able to
+  write 17 KB into the log), at most :data:`ERROR_LINES_PER_MINUTE` lines a minute.
+- :data:`UVICORN_LIMITS` bounds what uvicorn itself buffers and how many connections it
+  serves (docs/ground-segment.md lists every figure).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LOG: Final = logging.getLogger("labctl.missioncontrol")
+
+#: Every body: JSON API calls and the UI's forms are a few hundred octets.
+MAX_BODY: Final = 64 * 1024
+#: Routes that need a larger body, by path, each with its reason in docs/ground-segment.md.
+BODY_CAPS: Final[Mapping[str, int]] = {}
+MAX_HEADER_COUNT: Final = 64
+#: One header field, name and value (our cookies are under 200 octets).
+MAX_HEADER_LINE: Final = 8 * 1024
+#: All header fields together; uvicorn's h11 buffer bounds the raw head to the same figure.
+MAX_HEADER_TOTAL: Final = 16 * 1024
+#: Path plus query string.
+MAX_TARGET: Final = 4 * 1024
+#: Ids are SQLite INTEGER PRIMARY KEYs: signed 64 bits.
+MAX_ID: Final = 2**63 - 1
+ERROR_LINES_PER_MINUTE: Final = 5
+
+UVICORN_LIMITS: Final[Mapping[str, Any]] = {
+    "http": "h11",  # the parser whose buffer limit is known (httptools has none of ours)
+    "h11_max_incomplete_event_size": MAX_HEADER_TOTAL,
+    "limit_concurrency": 64,  # connections and tasks; beyond it uvicorn answers 503
+    "backlog": 128,
+    "timeout_keep_alive": 5,
+}
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` when a streamed body passes its cap; an HTTPException, so
+    FastAPI's body parsing lets it through and the application answers it (JSON for the
+    API, the error page for the UI)."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(413, too_large(cap), headers={"connection": "close"})
+
+
+def too_large(cap: int) -> str:
+    return f"request body too large: at most {cap} octets"
+
+
+def body_cap(path: str) -> int:
+    return BODY_CAPS.get(path, MAX_BODY)
+
+
+def header_problem(scope: Scope) -> tuple[int, str] | None:
+    """The status and message refusing this request's head, or None when it is fine."""
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    if len(headers) > MAX_HEADER_COUNT:
+        return 431, f"too many header fields: at most {MAX_HEADER_COUNT}"
+    sizes = [len(name) + len(value) for name, value in headers]
+    if any(size > MAX_HEADER_LINE for size in sizes):
+        return 431, f"header field too large: at most {MAX_HEADER_LINE} octets"
+    if sum(sizes) > MAX_HEADER_TOTAL:
+        return 431, f"header fields too large: at most {MAX_HEADER_TOTAL} octets in all"
+    target = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b""))
+    if target > MAX_TARGET:
+        return 414, f"request target too long: at most {MAX_TARGET} octets"
+    return None
+
+
+def declared_length(scope: Scope) -> int | None:
+    """The Content-Length, None when absent; ValueError when it is not one decimal number."""
+    values = {v.strip() for k, v in scope.get("headers", []) if k.lower() == b"content-length"}
+    if not values:
+        return None
+    if len(values) > 1:
+        raise ValueError("conflicting content-length values")
+    value = values.pop()
+    if not value.isdigit():
+        raise ValueError("content-length is not a decimal number of octets")
+    return int(value) if len(value) <= 18 else 10**18  # longer is over any cap
+
+
+async def refuse(send: Send, status: int, message: str) -> None:
+    """Answer with ``{"detail": message}`` and close the connection afterwards."""
+    body = json.dumps({"detail": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestLimits:
+    """Refuses oversized heads and bodies before the application parses them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        problem = header_problem(scope)
+        if problem is not None:
+            await refuse(send, *problem)
+            return
+        cap = body_cap(scope["path"])
+        try:
+            length = declared_length(scope)
+        except ValueError as exc:
+            await refuse(send, 400, str(exc))
+            return
+        if length is not None and length > cap:
+            await refuse(send, 413, too_large(cap))
+            return
+        await self.app(scope, _counting(receive, cap), send)
+
+
+def _counting(receive: Receive, cap: int) -> Receive:
+    """``receive`` that counts body octets and raises BodyTooLarge once past ``cap``."""
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        if seen > cap:
+            raise BodyTooLarge(cap)
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > cap:
+                raise BodyTooLarge(cap)
+        return message
+
+    return counted
+
+
+class ErrorBarrier:
+    """The last catch: a 500 without details and a rate-limited one-line log entry."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = RateLimitedLog(ERROR_LINES_PER_MINUTE, 60.0)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            self.log.error(error_line(scope, exc))
+            if not started:
+                await refuse(send, 500, "internal error")
+            # Otherwise the response is cut short; the server closes the connection.
+
+
+def _printable(text: str, limit: int) -> str:
+    """One line of at most ``limit`` characters: a client controls some of it."""
+    flat = "".join(c if c.isprintable() else " " for c in text)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def error_line(scope: Scope, exc: BaseException) -> str:
+    """``internal error on GET /api/x: Type: message (at file.py:line)`` on one line."""
+    route = scope.get("route")
+    path = getattr(route, "path", None) or scope.get("path", "")
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    what = _printable(f"{type(exc).__name__}: {exc}", 200)
+    return f"internal error on {scope.get('method', '?')} {_printable(path, 100)}: {what}{where}"
+
+
+class RateLimitedLog:
+    """At most ``lines`` error lines per ``window`` seconds; the next one says how many
+    were left out."""
+
+    def __init__(self, lines: int, window: float) -> None:
+        self.lines, self.window = lines, window
+        self._start = -window
+        self._used = 0
+        self._dropped = 0
+
+    def error(self, line: str) -> None:
+        now = time.monotonic()
+        if now - self._start >= self.window:
+            self._start, self._used = now, 0
+        if self._used >= self.lines:
+            self._dropped += 1
+            return
+        self._used += 1
+        if self._dropped:
+            line = f"{line} ({self._dropped} similar lines left out)"
+            self._dropped = 0
+        LOG.error(line)
