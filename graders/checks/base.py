@@ -37,6 +37,15 @@ def failed(evidence: str, hint: str = "") -> CheckResult:
     return CheckResult(Status.FAIL, evidence, hint)
 
 
+@dataclass(frozen=True)
+class HostFileStat:
+    """A path's permission bits and owner ids, as the container engine reads them."""
+
+    mode: int
+    uid: int
+    gid: int
+
+
 class Probe(Protocol):
     """Observations of one live instance, provided by the layer above the graders.
 
@@ -79,8 +88,19 @@ class Probe(Protocol):
 
     def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
         """Run ``argv`` on one of the instance's own hosts, out of band (through the
-        container engine, never a network a student reaches): for ground truth about a
-        host's files and configuration, e.g. a key file's mode or ``sshd -T``."""
+        container engine, never a network a student reaches). The programs are the
+        host's own: on a host where a student may have root (the ground station) they
+        may lie, so no verdict rests on them there; observe from the vantage or use
+        :meth:`host_stat`."""
+        ...
+
+    def host_stat(self, host: str, path: str) -> HostFileStat | None:
+        """Mode and owner of ``path`` in ``host`` as the container engine reads the
+        host's file system (its archive API), through no program in the host; None when
+        the engine finds nothing there. A symbolic link at ``path`` is reported as itself
+        (mode 0777); with a trailing ``/`` the engine follows it to the directory. Files
+        on the host's tmpfs and virtual file systems (/run, /tmp, /proc, ...) are out of
+        the engine's sight: they read as missing."""
         ...
 
 

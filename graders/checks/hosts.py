@@ -1,8 +1,11 @@
 """Checks on the ground station as a host: SSH logins, key files, and what a stolen key
 still does on the uplink.
 
-``ssh_password_refused`` logs in from the grader vantage like any SSH client would;
-``file_private`` reads a file's mode out of band (the container engine, as root);
+The ground station is a host students may own (root in gs-ssh-keys), so nothing here
+believes a program that runs there: ``ssh_password_refused`` logs in from the grader
+vantage like any SSH client would (an sshd the vantage cannot reach is an error, not a
+pass); ``file_private`` reads a file's mode out of band, from the container engine's own
+view of the host's file system (``Probe.host_stat``), not from the host's ``stat``;
 ``old_key_rejected`` forges a telecommand with a key from the vantage and judges from the
 spacecraft's ground truth; ``unsent_command_executed`` compares the spacecraft's executed
 commands with what mission control sent.
@@ -10,12 +13,21 @@ commands with what mission control sent.
 
 from __future__ import annotations
 
+import posixpath
 from collections import Counter
 from typing import Annotated, Any, ClassVar, Final
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
-from graders.checks.base import Check, CheckResult, Probe, failed, passed
+from graders.checks.base import (
+    Check,
+    CheckResult,
+    HostFileStat,
+    Probe,
+    Status,
+    failed,
+    passed,
+)
 from graders.checks.forgery import GRADER_SOURCE_IDS, TEMPLATE_PATTERN
 from graders.checks.observe import command_name, executed, login, wait_for
 from graders.checks.replay import vantage_json
@@ -57,25 +69,18 @@ class SshPasswordRefused(Check):
         where = f"sshd on {args.host}:{args.port}"
         if code != 0 or result is None or "error" in result:
             detail = (result or {}).get("error") or output.strip()[-300:] or f"exit {code}"
-            return unreachable_verdict(probe, args.host, f"{where}: {detail}")
+            return unreachable(where, detail)
         return ssh_verdict(where, args.username, result)
 
 
-def unreachable_verdict(probe: Probe, host: str, detail: str) -> CheckResult:
-    """sshd does not answer the vantage (e.g. it listens on the ground network only): judge
-    its effective configuration instead, read out of band with ``sshd -T``."""
-    code, output = probe.host_exec(host, ["/usr/sbin/sshd", "-T"])
-    settings = dict(line.split(" ", 1) for line in output.splitlines() if " " in line)
-    wanted = ("passwordauthentication", "kbdinteractiveauthentication")
-    if code != 0 or not all(name in settings for name in wanted):
-        return failed(f"not reachable from the vantage ({detail}); sshd -T: {output[-200:]}")
-    shown = ", ".join(f"{name} {settings[name]}" for name in wanted)
-    if any(settings[name].strip() != "no" for name in wanted):
-        return failed(
-            f"not reachable from the vantage ({detail}), but sshd -T: {shown}",
-            "PasswordAuthentication no (and KbdInteractiveAuthentication no), then reload sshd.",
-        )
-    return passed(f"not reachable from the vantage ({detail}); sshd -T: {shown}")
+def unreachable(where: str, detail: str) -> CheckResult:
+    """sshd did not answer the vantage: nothing was observed, so nothing is judged. (The
+    host's own ``sshd -T`` is no witness: root there can make it print anything.)"""
+    return CheckResult(
+        Status.ERROR,
+        f"{where}: cannot observe from the grader vantage ({detail})",
+        "The check logs in from the attacker's networks: keep sshd answering there, keys only.",
+    )
 
 
 def ssh_verdict(where: str, username: str, result: dict[str, Any]) -> CheckResult:
@@ -102,6 +107,13 @@ def ssh_verdict(where: str, username: str, result: dict[str, Any]) -> CheckResul
 # --- files -------------------------------------------------------------------------------
 
 
+#: Mounts the container engine's archive API does not read (tmpfs, proc, sysfs): a file
+#: there reads as missing, whatever the host holds (every role's /run and /tmp, the
+#: ground station's and attacker's /var/tmp; docs/backends.md).
+UNSEEN_MOUNTS: Final = ("/dev", "/proc", "/run", "/sys", "/tmp", "/var/tmp")
+SYMLINK_MODE: Final = 0o777
+
+
 class FilePrivateArgs(Args):
     host: str = Field(default="ground-station", pattern=HOST_PATTERN)
     path: str = Field(pattern=r"^/[A-Za-z0-9._/-]{1,250}$", description="absolute path")
@@ -109,34 +121,68 @@ class FilePrivateArgs(Args):
         default=False, description="a file that no longer exists counts as private"
     )
 
+    @field_validator("path")
+    @classmethod
+    def _seen_by_the_engine(cls, value: str) -> str:
+        if posixpath.normpath(value) != value:
+            raise ValueError(f"write the path plainly, without '.', '..' or '//' ({value!r})")
+        if any(value == m or value.startswith(f"{m}/") for m in UNSEEN_MOUNTS):
+            raise ValueError(
+                f"{value} is on a tmpfs or virtual file system ({', '.join(UNSEEN_MOUNTS)}),"
+                " which the container engine does not read: the check could not observe it"
+            )
+        return value
+
 
 class FilePrivate(Check):
     name: ClassVar[str] = "file_private"
     summary: ClassVar[str] = (
-        "A file on a host gives its group and other users no access (mode ?-00), read out of band."
+        "A file on a host gives its group and other users no access (mode ?-00), read out of"
+        " band by the container engine."
     )
     Args: ClassVar[type[Args]] = FilePrivateArgs
 
     def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
         assert isinstance(args, FilePrivateArgs)
-        code, output = probe.host_exec(args.host, ["stat", "-L", "-c", "%a %U %G", args.path])
         where = f"{args.path} on {args.host}"
-        if code != 0:
-            if "No such file" in output and args.missing_ok:
-                return passed(f"{where} no longer exists: nothing left to read")
-            return failed(f"cannot stat {where}: {output.strip()[-200:]}")
-        return mode_verdict(where, output)
+        found = probe.host_stat(args.host, args.path)
+        if found is not None:
+            return mode_verdict(where, found)
+        if not args.missing_ok:
+            return failed(f"{where} does not exist (as the container engine reads the host)")
+        hidden = unseen_ancestor(probe, args.host, args.path)
+        if hidden is not None:
+            return CheckResult(
+                Status.ERROR,
+                f"{where} reads as missing, but {hidden} is not a directory the container"
+                " engine sees through (a symbolic link?): cannot tell whether the file is gone",
+            )
+        return passed(f"{where} no longer exists: nothing left to read")
 
 
-def mode_verdict(where: str, stat_output: str) -> CheckResult:
-    parts = stat_output.split()
-    try:
-        mode = int(parts[0], 8)
-    except (IndexError, ValueError):
-        return failed(f"unexpected stat output for {where}: {stat_output.strip()[:120]!r}")
-    owner = ":".join(parts[1:3])
-    shown = f"{where}: mode {mode:04o}, owner {owner}"
-    if mode & 0o077:
+def unseen_ancestor(probe: Probe, host: str, path: str) -> str | None:
+    """The first directory above ``path`` that is not a plain directory to the engine (a
+    symbolic link, which may point into a tmpfs the engine does not read), else None.
+
+    A plain directory reads the same with and without a trailing ``/``; a link reads as
+    itself without it and as its target (or nothing) with it. Below the first component
+    the engine finds missing, nothing can hide: its parent is a plain directory."""
+    current = ""
+    for part in path.strip("/").split("/")[:-1]:
+        current = f"{current}/{part}"
+        itself = probe.host_stat(host, current)
+        if itself is None:
+            return None
+        if probe.host_stat(host, f"{current}/") != itself:
+            return current
+    return None
+
+
+def mode_verdict(where: str, found: HostFileStat) -> CheckResult:
+    shown = f"{where}: mode {found.mode:04o}, owner uid {found.uid}, gid {found.gid}"
+    if found.mode == SYMLINK_MODE:
+        shown += " (or a symbolic link, which the check judges as itself and does not follow)"
+    if found.mode & 0o077:
         return failed(shown, "chmod 0600 (owner only): group and other users must not read it.")
     return passed(shown)
 

@@ -24,6 +24,7 @@ from typing import Any, Final, Self
 
 import httpx
 
+from graders.checks.base import HostFileStat
 from labctl.backends.base import Backend
 from labctl.backends.vantage import Channel, vantages_for
 from labctl.errors import CheckError, LabctlError
@@ -195,6 +196,12 @@ class LiveProbe:
     def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
         result = self.backend.exec(self.instance_id, host, list(argv), user=user)
         return result.exit_code, result.output
+
+    def host_stat(self, host: str, path: str) -> HostFileStat | None:
+        """The engine's own view (the backend's ``stat``: its archive API), not the host's
+        ``stat``, which root there may have replaced."""
+        found = self.backend.stat(self.instance_id, host, path)
+        return None if found is None else HostFileStat(found.mode, found.uid, found.gid)
 
     def api(
         self,

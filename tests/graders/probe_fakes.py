@@ -75,6 +75,9 @@ class FakeProbe:
     def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
         raise BackendError(f"exec {argv[0]} in {host}", "the fake has no hosts")
 
+    def host_stat(self, host: str, path: str) -> None:
+        raise BackendError(f"stat {path} in {host}", "the fake has no hosts")
+
     @staticmethod
     def _entry(service: int, subtype: int, frame_seq: int, spi: int, seq: int) -> dict[str, Any]:
         return {

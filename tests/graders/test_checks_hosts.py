@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
 from graders.checks import hosts
-from graders.checks.base import Status
+from graders.checks.base import HostFileStat, Status
 from graders.checks.hosts import (
     FilePrivate,
     FilePrivateArgs,
@@ -38,11 +38,22 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @dataclass
 class FakeStation:
-    """sshd, a file system and a spacecraft with uplink SAs, as the checks observe them."""
+    """sshd, a file system and a spacecraft with uplink SAs, as the checks observe them.
+
+    ``modes`` is the file system as the container engine reads it; the station's own
+    ``stat`` and ``sshd -T`` say what ``stat_says`` and ``sshd_t`` say (root there may
+    have replaced them)."""
 
     methods: tuple[str, ...] = ("password", "publickey")
     password: str = "dragon"
     modes: dict[str, str] = field(default_factory=lambda: {"/etc/labctl/uplink.key": "644"})
+    #: directories as the engine reads them: path -> mode
+    dirs: dict[str, int] = field(default_factory=lambda: {"/etc": 0o755, "/etc/labctl": 0o755})
+    #: symbolic links to places the engine does not see (a tmpfs): path -> target
+    links: dict[str, str] = field(default_factory=dict)
+    #: what the station's own ``stat`` prints, whatever the file is (None: the truth)
+    stat_says: str | None = None
+    host_execs: list[list[str]] = field(default_factory=list)
     #: spi -> [state, key, last sequence number]
     sas: dict[int, list[Any]] = field(
         default_factory=lambda: {40: ["OPERATIONAL", OLD_KEY, 6], 200: ["KEYED", NEW_KEY, 0]}
@@ -104,12 +115,26 @@ class FakeStation:
         return 0, json.dumps({"sent": "PING", "spi": spi, "arsn": arsn})
 
     def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
+        self.host_execs.append(list(argv))
         if list(argv) == ["/usr/sbin/sshd", "-T"]:
             return (1, "sshd: no hostkeys") if self.sshd_t is None else (0, self.sshd_t)
         path = argv[-1]
+        if self.stat_says is not None:
+            return 0, self.stat_says
         if path not in self.modes:
             return 1, f"stat: cannot statx '{path}': No such file or directory"
         return 0, f"{self.modes[path]} labctl labctl\n"
+
+    def host_stat(self, host: str, path: str) -> HostFileStat | None:
+        followed = path.endswith("/")
+        path = path.rstrip("/") or "/"
+        if path in self.links:
+            return None if followed else HostFileStat(0o777, 0, 0)
+        if path in self.dirs:
+            return HostFileStat(self.dirs[path], 10001, 10001)
+        if path in self.modes and not followed:
+            return HostFileStat(int(self.modes[path], 8), 10001, 10001)
+        return None
 
     def api(
         self,
@@ -177,20 +202,33 @@ def test_keys_only_passes_and_names_the_methods() -> None:
     assert "offers only publickey" in result.evidence
 
 
-def test_unreachable_sshd_fails_with_the_reason() -> None:
+KEYS_ONLY_SAYS_SSHD_T: Final = (
+    "port 22\npasswordauthentication no\nkbdinteractiveauthentication no\n"
+)
+
+
+def test_unreachable_sshd_is_an_error_with_the_reason() -> None:
     result = ssh(FakeStation(down=True))
-    assert result.status is Status.FAIL
+    assert result.status is Status.ERROR
     assert "Connection refused" in result.evidence
 
 
-def test_unreachable_sshd_is_judged_from_its_effective_configuration() -> None:
-    keys_only = "port 22\npasswordauthentication no\nkbdinteractiveauthentication no\n"
-    result = ssh(FakeStation(down=True, sshd_t=keys_only))
-    assert result.status is Status.PASS
-    assert "not reachable from the vantage" in result.evidence
-    assert "passwordauthentication no" in result.evidence
-    still_on = keys_only.replace("passwordauthentication no", "passwordauthentication yes")
-    assert ssh(FakeStation(down=True, sshd_t=still_on)).status is Status.FAIL
+def test_unreachable_sshd_is_not_judged_from_what_the_host_says() -> None:
+    # Root on the station can make `sshd -T` print anything: what the vantage cannot
+    # observe is an error, never a pass, and the host is not asked.
+    station = FakeStation(down=True, sshd_t=KEYS_ONLY_SAYS_SSHD_T)
+    result = ssh(station)
+    assert result.status is Status.ERROR
+    assert "cannot observe" in result.evidence
+    assert station.host_execs == []
+
+
+def test_sshd_t_saying_no_does_not_hide_a_password_the_server_offers() -> None:
+    station = FakeStation(sshd_t=KEYS_ONLY_SAYS_SSHD_T)
+    result = ssh(station, password="wrong")
+    assert result.status is Status.FAIL
+    assert "a password can still be typed (password)" in result.evidence
+    assert station.host_execs == []
 
 
 def test_a_server_that_takes_none_fails() -> None:
@@ -232,6 +270,58 @@ def test_missing_file_fails_unless_missing_ok() -> None:
 def test_file_private_rejects_relative_paths() -> None:
     with pytest.raises(ValueError, match="path"):
         FilePrivateArgs(path="etc/labctl/uplink.key")
+
+
+def test_file_private_reads_the_mode_from_the_engine_not_the_hosts_stat() -> None:
+    # Root on the station replaced stat with a script that always says 0600.
+    station = FakeStation(stat_says="600 labctl labctl\n")
+    result = private(station)
+    assert result.status is Status.FAIL
+    assert "mode 0644" in result.evidence
+    assert station.host_execs == []
+
+
+def test_file_private_gives_owner_ids_as_the_engine_reads_them() -> None:
+    result = private(FakeStation(modes={"/etc/labctl/uplink.key": "600"}))
+    assert result.status is Status.PASS
+    assert "owner uid 10001, gid 10001" in result.evidence
+
+
+def test_a_symbolic_link_is_judged_as_itself_and_fails() -> None:
+    station = FakeStation(links={"/etc/labctl/uplink.key": "/tmp/uplink.key"})
+    result = private(station)
+    assert result.status is Status.FAIL
+    assert "symbolic link" in result.evidence
+
+
+@pytest.mark.parametrize("ancestor", ["/etc", "/etc/labctl"])
+def test_missing_behind_a_link_out_of_the_engines_sight_is_an_error(ancestor: str) -> None:
+    # /etc/labctl -> /tmp/labctl: the key lives on in the tmpfs, where the engine's
+    # archive API does not look, so the path reads as missing there.
+    station = FakeStation(modes={}, links={ancestor: "/tmp/labctl"})
+    del station.dirs[ancestor]
+    result = private(station, missing_ok=True)
+    assert result.status is Status.ERROR
+    assert f"{ancestor} is not a directory" in result.evidence
+
+
+def test_missing_under_a_missing_directory_still_counts_as_gone() -> None:
+    station = FakeStation(modes={}, dirs={"/etc": 0o755})
+    result = private(station, missing_ok=True)
+    assert result.status is Status.PASS
+    assert "no longer exists" in result.evidence
+
+
+@pytest.mark.parametrize("path", ["/tmp/uplink.key", "/run/labctl/key", "/var/tmp/k", "/proc/1/x"])
+def test_file_private_refuses_paths_the_engine_cannot_see(path: str) -> None:
+    with pytest.raises(ValueError, match="tmpfs"):
+        FilePrivateArgs(path=path)
+
+
+@pytest.mark.parametrize("path", ["/etc/../tmp/uplink.key", "/etc//labctl/k", "/etc/./k"])
+def test_file_private_wants_plain_paths(path: str) -> None:
+    with pytest.raises(ValueError, match="plainly"):
+        FilePrivateArgs(path=path)
 
 
 # --- old_key_rejected ---------------------------------------------------------------------

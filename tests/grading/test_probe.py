@@ -10,7 +10,8 @@ from typing import Any, ClassVar, cast
 
 import pytest
 
-from labctl.backends.base import Backend, ExecResult
+from graders.checks.base import HostFileStat
+from labctl.backends.base import Backend, ExecResult, FileStat
 from labctl.grading.probe import LiveProbe
 
 
@@ -81,3 +82,21 @@ def test_without_channels_each_program_and_read_is_an_exec() -> None:
         ("spacecraft", ["cat", "/run/labctl/truth.json"], "root"),
         ("spacecraft", ["cat", "/run/labctl/truth.json"], "root"),
     ]
+
+
+class StatBackend(ExecOnlyBackend):
+    """Files as the engine reads them; an exec would be the host's own (lying) stat."""
+
+    def stat(self, instance_id: str, host: str, path: str) -> FileStat | None:
+        self.calls.append((host, ["<engine stat>", path], ""))
+        return FileStat(0o644, 10001, 10001) if path == "/etc/labctl/uplink.key" else None
+
+
+def test_host_stat_is_the_engines_view_not_a_program_in_the_host() -> None:
+    backend = StatBackend()
+    with LiveProbe(cast(Backend, backend), "lab-x", "http://127.0.0.1:9") as probe:
+        assert probe.host_stat("ground-station", "/etc/labctl/uplink.key") == HostFileStat(
+            0o644, 10001, 10001
+        )
+        assert probe.host_stat("ground-station", "/etc/gone") is None
+    assert [argv[0] for _, argv, _ in backend.calls] == ["<engine stat>", "<engine stat>"]
