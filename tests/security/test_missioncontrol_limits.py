@@ -1,0 +1,216 @@
+"""One unauthenticated request must not kill mission control (issue 12).
+
+The attack: a 64 MiB JSON body to ``/api/login``. Mission control read it whole and
+parsed it, and its container's memory limit killed the process, every operator's session
+with it. Here the real program (``python -m labctl.hosts.missioncontrol``, uvicorn and
+all) runs in a subprocess on a loopback port; the test sends the attacks over a raw
+socket and reads the server's peak resident memory (VmHWM) from /proc before and after.
+Everything stays on 127.0.0.1: the ground station it is configured with is a loopback
+port nobody listens on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+ATTACK: int = 64 << 20  # octets, as in the report
+#: What the server may add to its peak resident memory while refusing the attack.
+PEAK_GROWTH: int = 24 << 20
+CHUNK: bytes = b" " * (64 << 10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        request = urllib.request.Request(self.url(path), headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return int(response.status), bytes(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def login(self) -> dict[str, str]:
+        body = json.dumps({"username": "admin", "password": "admin"}).encode()
+        request = urllib.request.Request(
+            self.url("/api/login"), body, {"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return {"Authorization": f"Bearer {json.load(response)['token']}"}
+
+    def peak_rss(self) -> int:
+        """The process's peak resident memory (VmHWM), in octets."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError("no VmHWM in /proc/PID/status")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    port = free_port()
+    config = {
+        "users": {"admin": {"role": "flight-director", "password": "admin"}},
+        "ground_station": {"host": "127.0.0.1", "port": free_port(), "reconnect_max_s": 5},
+        "database": {"path": str(tmp_path / "mc.db")},
+        "audit_log": {"path": str(tmp_path / "audit.jsonl")},
+    }
+    (tmp_path / "mc.yaml").write_text(yaml.safe_dump(config))
+    log = tmp_path / "mc.log"
+    command = [sys.executable, "-m", "labctl.hosts.missioncontrol", "--config",
+               str(tmp_path / "mc.yaml"), "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=os.environ)
+    running = Server(process, port, log)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and running.alive():
+            try:
+                if running.get("/api/health")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail(f"mission control did not start:\n{log.read_text()[-2000:]}")
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def warmed_up(server: Server) -> int:
+    """Exercise the ordinary paths once, then return the peak RSS they cost."""
+    auth = server.login()
+    for path in ("/api/telemetry", "/api/events", "/api/audit", "/api/commands"):
+        assert server.get(path, auth)[0] == 200, path
+    return server.peak_rss()
+
+
+def attack(server: Server, head: bytes, framed: bool) -> tuple[bytes, int]:
+    """Send ``head`` then up to 64 MiB of body, stopping once the server answers or hangs
+    up. Returns the server's answer (its first octets) and how many body octets went."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head)
+        while sent < ATTACK:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:
+                break
+            piece = b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK) if framed else CHUNK
+            try:
+                sock.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(CHUNK)
+        if framed and sent >= ATTACK:
+            sock.sendall(b"0\r\n\r\n")
+        return read_answer(sock), sent
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """What the server says until it closes the connection (refusals say close)."""
+    answer = b""
+    try:
+        while len(answer) < 65536 and (piece := sock.recv(4096)):
+            answer += piece
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return answer
+
+
+def assert_unhurt(server: Server, peak_before: int) -> None:
+    growth = server.peak_rss() - peak_before
+    assert growth < PEAK_GROWTH, f"peak RSS grew by {growth >> 20} MiB"
+    assert server.alive()
+    assert server.get("/api/health")[0] == 200
+    assert server.get("/api/events", server.login())[0] == 200
+    assert "Traceback" not in server.log.read_text(errors="replace")
+
+
+def test_a_64_mib_login_body_is_refused_and_costs_no_memory(server: Server) -> None:
+    peak = warmed_up(server)
+    head = (
+        b"POST /api/login HTTP/1.1\r\nHost: mc\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % ATTACK
+    )
+    answer, sent = attack(server, head, framed=False)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"request body too large" in answer
+    assert sent < ATTACK // 8  # refused on its head, long before the body was through
+    assert_unhurt(server, peak)
+
+
+def test_a_64_mib_chunked_login_body_is_cut_at_the_cap(server: Server) -> None:
+    peak = warmed_up(server)
+    head = (
+        b"POST /api/login HTTP/1.1\r\nHost: mc\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    answer, sent = attack(server, head, framed=True)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert sent < ATTACK // 8
+    assert_unhurt(server, peak)
+
+
+def send_head(server: Server, fields: int, value: bytes) -> bytes:
+    head = b"GET /api/health HTTP/1.1\r\nHost: mc\r\n"
+    head += b"".join(b"X-Fill-%d: %s\r\n" % (i, value) for i in range(fields)) + b"\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(head)
+        return read_answer(sock)
+
+
+def test_oversized_heads_are_refused_and_the_server_goes_on(server: Server) -> None:
+    peak = warmed_up(server)
+    # 65 short fields: the head is small, the application's limit refuses it.
+    assert send_head(server, 65, b"1").startswith(b"HTTP/1.1 431 ")
+    # 256 KiB of fields: uvicorn's h11 buffer (16 KiB) refuses it before any parsing.
+    assert send_head(server, 64, b"a" * 4000).startswith(b"HTTP/1.1 400 ")
+    assert_unhurt(server, peak)
+
+
+def test_huge_integers_are_422_and_leave_no_traceback(server: Server) -> None:
+    auth = server.login()
+    for path in ("/api/telemetry?before=", "/api/events?before=", "/api/audit?before="):
+        status, body = server.get(path + "9" * 20, auth)
+        assert status == 422, (path, body)
+    status, body = server.get("/api/commands/sent/" + "9" * 20, auth)
+    assert status == 422, body
+    assert json.loads(body)["detail"].startswith("path.command_id:")
+    assert server.alive()
+    assert "Traceback" not in server.log.read_text(errors="replace")
