@@ -67,10 +67,13 @@ def up(
 
 def _build_missing_images(loaded: LoadedLab) -> None:
     from labctl.backends.baseimage import docker_client
+    from labctl.backends.hostguard import GUARD_ROLE
     from labctl.backends.images import build_images, missing_images
 
     client = docker_client()
-    missing = missing_images(client, host_roles(loaded).values())
+    # The host guard runs nft from the ground-station image (labctl.backends.hostguard).
+    roles = {*host_roles(loaded).values(), GUARD_ROLE}
+    missing = missing_images(client, sorted(roles))
     if missing:
         err.print(f"building missing images: {', '.join(missing)}")
         with SubjectProgress(err, BUILD_DONE) as progress:
