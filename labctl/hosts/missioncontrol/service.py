@@ -28,8 +28,10 @@ class MissionControl:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.archive = Archive(settings.database)
-        self.audit = AuditLog(self.archive, settings.audit_log, settings.audit_enabled)
+        self.archive = Archive(settings.database, settings.retention)
+        self.audit = AuditLog(
+            self.archive, settings.audit_log, settings.audit_enabled, settings.audit_max_bytes
+        )
         self.sessions = SessionStore(settings.session_lifetime)
         self.auth = Authenticator(settings.users, settings.policy)
         self.ingest = Ingest(self.archive)

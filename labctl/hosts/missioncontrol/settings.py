@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Final
 
 from labctl.hosts.config import Config, HostConfigError
+from labctl.hosts.missioncontrol.audit import DEFAULT_MAX_BYTES, MIN_MAX_BYTES
+from labctl.hosts.missioncontrol.db import Retention
 from labctl.hosts.missioncontrol.passwords import check_hash_format
 
 DEFAULT_CONFIG_PATH: Final = Path("/etc/labctl/mission-control.yaml")
 USERNAME_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_PASSWORD_LENGTH: Final = 256
+#: The fewest rows a table may keep: what the API lists at most, and the graders read.
+MIN_KEEP: Final = 500
 
 
 class Role(IntEnum):
@@ -79,7 +83,11 @@ class Settings:
     reconnect_min: float = 0.5
     reconnect_max: float = 10.0
     database: Path = Path("/var/lib/labctl/mission-control.db")
+    #: The newest rows each growing table keeps (``database.keep``).
+    retention: Retention = field(default_factory=Retention)
     audit_log: Path = Path("/var/log/labctl/mission-control-audit.jsonl")
+    #: The JSON-lines file is rotated to ``<path>.1`` before it passes this size.
+    audit_max_bytes: int = DEFAULT_MAX_BYTES
     #: False: no action is recorded anywhere (a lab's "no audit trail" weakness).
     audit_enabled: bool = True
     session_lifetime: float = 3600.0
@@ -106,7 +114,11 @@ def settings_from(config: Config) -> Settings:
         reconnect_min=_positive(ground, "reconnect_min_s", 0.5),
         reconnect_max=_positive(ground, "reconnect_max_s", 10.0),
         database=Path(config.section("database").get("path", str, str(Settings.database))),
+        retention=_retention(config.section("database").section("keep")),
         audit_log=Path(config.section("audit_log").get("path", str, str(Settings.audit_log))),
+        audit_max_bytes=_at_least(
+            config.section("audit_log"), "max_bytes", DEFAULT_MAX_BYTES, MIN_MAX_BYTES
+        ),
         audit_enabled=config.section("audit_log").get("enabled", bool, True),
         session_lifetime=_positive(sessions, "lifetime_s", 3600.0),
         cookie_secure=sessions.get("cookie_secure", bool, False),
@@ -126,6 +138,25 @@ def _positive(config: Config, key: str, default: float) -> float:
     if value <= 0:
         raise HostConfigError(config.file, config.dotted(key), f"must be > 0, got {value}")
     return value
+
+
+def _at_least(config: Config, key: str, default: int, minimum: int) -> int:
+    value = config.get(key, int, default)
+    if value < minimum:
+        raise HostConfigError(config.file, config.dotted(key), f"must be >= {minimum}")
+    return value
+
+
+def _retention(config: Config) -> Retention:
+    """``database.keep``: rows kept per table, each at least :data:`MIN_KEEP`."""
+    defaults = Retention()
+    config.only(defaults.__dataclass_fields__)
+    return Retention(
+        **{
+            table: _at_least(config, table, getattr(defaults, table), MIN_KEEP)
+            for table in defaults.__dataclass_fields__
+        }
+    )
 
 
 def _role(config: Config, key: str, default: Role) -> Role:
