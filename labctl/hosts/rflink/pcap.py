@@ -8,6 +8,7 @@ rather than scapy: importing scapy costs this process about 75 MiB and half a se
 
 The file never grows past ``max_bytes``: it is rotated (one previous file kept as
 ``<path>.1``) or, without rotation, writing stops and the skipped records are counted.
+A record that could not fit even in an empty file is skipped and counted.
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ class PcapWriter:
     def _write(self, data: bytes) -> None:
         if self._stopped:
             self.skipped += 1
+            return
+        if GLOBAL_HEADER.size + len(data) > self.max_bytes:
+            self.skipped += 1  # it fits in no file: rotating for it would break the bound
             return
         if self._file is None:
             self._open()

@@ -84,3 +84,31 @@ def test_air_destinations_mix_broadcast_and_unicast() -> None:
     assert broadcast
     with pytest.raises(AirError):
         air_destinations(["127.0.0.1:port"], 5101, "0.0.0.0", INTERFACES)
+
+
+@pytest.mark.parametrize("rotate", [True, False])
+def test_a_record_larger_than_the_whole_file_is_skipped_not_written(
+    tmp_path: Path, rotate: bool
+) -> None:
+    # max_datagram allows 65507 octets, pcap.max_bytes 4096: such a datagram cannot fit
+    path = tmp_path / "rf.pcap"
+    writer = PcapWriter(path, 4096, rotate=rotate)
+    writer.record(1.0, ("10.0.0.1", 1), ("10.0.0.2", 2), FRAME)
+    writer.record(2.0, ("10.0.0.1", 1), ("10.0.0.2", 2), bytes(65507))
+    writer.record(3.0, ("10.0.0.1", 1), ("10.0.0.2", 2), FRAME)
+    writer.close()
+    assert path.stat().st_size <= 4096
+    assert not path.with_name("rf.pcap.1").exists()
+    assert (writer.records, writer.skipped) == (2, 1)
+
+
+def test_a_flood_far_past_the_bound_keeps_two_files_under_it(tmp_path: Path) -> None:
+    path = tmp_path / "rf.pcap"
+    writer = PcapWriter(path, 65536)
+    for i in range(50_000):
+        writer.record(float(i), ("10.0.0.1", 1), ("10.0.0.2", 2), bytes(1 + i % 2048))
+    writer.close()
+    assert writer.rotations > 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rf.pcap", "rf.pcap.1"]
+    assert path.stat().st_size <= 65536
+    assert path.with_name("rf.pcap.1").stat().st_size <= 65536
