@@ -71,6 +71,13 @@ class SpecError(LabctlError):
         return self.problems[0].message
 
 
+class InputError(LabctlError):
+    """A value given to labctl (an option, an argument, a name) that it cannot use: the
+    message names the value and says what to give instead."""
+
+    exit_code = 2
+
+
 class NotFoundError(LabctlError):
     """A named thing (lab, instance, host, image) does not exist."""
 

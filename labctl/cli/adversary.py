@@ -17,6 +17,7 @@ from labctl.adversary import ADVERSARY_HOST, LOG_PATH
 from labctl.adversary.logfile import parse_log
 from labctl.backends.base import get_backend
 from labctl.cli.context import err, out
+from labctl.cli.params import InstanceArg
 from labctl.errors import LabctlError, NotFoundError
 
 app = typer.Typer(help="The scripted adversary of a defence lab.", no_args_is_help=True)
@@ -25,7 +26,7 @@ SUCCESS = {True: "[red]yes[/red]", False: "[green]no[/green]", None: "-"}
 
 @app.command("log")
 def log(
-    instance: Annotated[str, typer.Argument(metavar="INSTANCE", help="Instance id.")],
+    instance: InstanceArg,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Print the adversary's log: every action it ran, its outcome and whether it succeeded."""

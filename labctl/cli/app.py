@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
+from typer._click.exceptions import UsageError  # typer vendors click; no public name
 from typer.core import TyperGroup
 
 from labctl import __version__
@@ -32,6 +33,13 @@ class LabctlGroup(TyperGroup):
     def invoke(self, ctx: BaseContext) -> Any:
         try:
             return super().invoke(ctx)
+        except UsageError as exc:
+            if _debug(ctx) or type(exc).__name__ == "NoArgsIsHelpError":
+                raise
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            message = " ".join(exc.format_message().split())
+            err.print(f"[bold red]error:[/] {escape(message)} (see: {escape(where)} -h)")
+            raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except LabctlError as exc:

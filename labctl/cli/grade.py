@@ -15,6 +15,7 @@ from graders.checks.base import CheckResult
 from graders.score import ObjectiveScore, ScoreReport, render_html, render_markdown
 from labctl.cli.context import err, out, state
 from labctl.cli.instances import _backend, _instances
+from labctl.cli.params import InstanceArg, path_parser
 from labctl.errors import LabctlError
 from labctl.grading.grade import GradeTarget, check_instance, grade_instance
 from labctl.grading.probe import LiveProbe
@@ -24,8 +25,6 @@ from labctl.instances import InstanceRecord
 from labctl.instances.lifecycle import grade_target
 from labctl.spec import LoadedLab, lab_by_id
 from labctl.spec.models import Objective
-
-InstanceArg = Annotated[str, typer.Argument(metavar="INSTANCE", help="Instance id.")]
 
 
 def _target(ctx: typer.Context, ident: str) -> tuple[LoadedLab, InstanceRecord, GradeTarget]:
@@ -43,12 +42,20 @@ def grade(
     instance: InstanceArg,
     report: Annotated[
         Path | None,
-        typer.Option("--report", "-r", help="The student's audit report (Markdown)."),
+        typer.Option(
+            "--report",
+            "-r",
+            help="The student's audit report (Markdown).",
+            parser=path_parser("--report", folder=False),
+        ),
     ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Folder for score.json, score.md, score.html.", file_okay=False
+            "--output",
+            "-o",
+            help="Folder for score.json, score.md, score.html.",
+            parser=path_parser("--output", folder=True),
         ),
     ] = None,
 ) -> None:

@@ -18,6 +18,7 @@ from rich.table import Table
 from labctl.backends.base import Backend, get_backend
 from labctl.cli.context import err, out, state
 from labctl.cli.images import BUILD_DONE, SubjectProgress
+from labctl.cli.params import MAX_TAIL, SEED_MAX, HostArg, InstanceArg, LabArg, given
 from labctl.errors import BackendError, LabctlError
 from labctl.instances import InstanceRecord, Instances, InstanceStore, connection_lines
 from labctl.instances.plan import host_roles
@@ -45,13 +46,18 @@ def _default_student() -> str:
 
 def up(
     ctx: typer.Context,
-    lab_id: Annotated[str, typer.Argument(metavar="LAB", help="Lab id, e.g. tc-replay.")],
+    lab_id: LabArg,
     student: Annotated[
         str | None,
-        typer.Option("--student", help="Whose instance (default: your user name)."),
+        typer.Option(
+            "--student",
+            help="Whose instance (default: your user name).",
+            callback=given("--student", "a name such as ana-lima, or leave the option out"),
+        ),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of the per-student parameters.")
+        int | None,
+        typer.Option("--seed", min=0, max=SEED_MAX, help="Seed of the per-student parameters."),
     ] = None,
 ) -> None:
     """Bring up your instance of a lab: builds missing images, starts every host."""
@@ -61,7 +67,8 @@ def up(
         _build_missing_images(loaded)
     done = ("healthy", "network created", "network removed")
     with SubjectProgress(err, done, steps=UP_STEPS) as progress:
-        record = _instances(backend).up(loaded, student or _default_student(), seed, progress)
+        who = student if student is not None else _default_student()
+        record = _instances(backend).up(loaded, who, seed, progress)
     _print_connection(record)
 
 
@@ -91,7 +98,12 @@ def _print_connection(record: InstanceRecord) -> None:
 
 def down(
     instance: Annotated[
-        str | None, typer.Argument(metavar="INSTANCE", help="Instance id (see labctl status).")
+        str | None,
+        typer.Argument(
+            metavar="INSTANCE",
+            help="Instance id (see labctl status).",
+            callback=given("INSTANCE", "an instance id (see labctl status)"),
+        ),
     ] = None,
     all_instances: Annotated[
         bool,
@@ -121,7 +133,12 @@ def down(
 
 def status(
     instance: Annotated[
-        str | None, typer.Argument(metavar="INSTANCE", help="Only this instance.")
+        str | None,
+        typer.Argument(
+            metavar="INSTANCE",
+            help="Only this instance.",
+            callback=given("INSTANCE", "an instance id, or nothing for every instance"),
+        ),
     ] = None,
 ) -> None:
     """Show instances and their hosts: state, health, ports, uptime."""
@@ -165,8 +182,8 @@ def _duration(seconds: float | None) -> str:
 
 
 def shell(
-    instance: Annotated[str, typer.Argument(metavar="INSTANCE", help="Instance id.")],
-    host: Annotated[str, typer.Argument(metavar="HOST", help="Host name.")] = ATTACKER,
+    instance: InstanceArg,
+    host: HostArg = ATTACKER,
 ) -> None:
     """Open an interactive shell on a host (the attacker, as `student`, by default)."""
     backend = _backend()
@@ -187,9 +204,11 @@ def shell(
 
 
 def logs(
-    instance: Annotated[str, typer.Argument(metavar="INSTANCE", help="Instance id.")],
-    host: Annotated[str, typer.Argument(metavar="HOST", help="Host name.")],
-    tail: Annotated[int, typer.Option("--tail", "-n", help="Number of lines.", min=1)] = 200,
+    instance: InstanceArg,
+    host: HostArg,
+    tail: Annotated[
+        int, typer.Option("--tail", "-n", help="Number of lines.", min=1, max=MAX_TAIL)
+    ] = 200,
 ) -> None:
     """Print the last lines a host's program wrote."""
     typer.echo(_backend().logs(instance, host, tail=tail), nl=False)

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from labctl.cli.context import err, out, state
+from labctl.cli.params import given
 from labctl.errors import SpecError
 from labctl.spec import Lab, LoadedLab, find_lab_dirs, lab_by_id, load_lab
 
@@ -56,7 +57,14 @@ def list_labs(ctx: typer.Context) -> None:
 @app.command()
 def show(
     ctx: typer.Context,
-    lab_id: Annotated[str, typer.Argument(metavar="ID", help="Lab id, e.g. tc-replay.")],
+    lab_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID",
+            help="Lab id, e.g. tc-replay.",
+            callback=given("ID", "a lab id (see labctl labs list)"),
+        ),
+    ],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the validated spec as JSON.")
     ] = False,

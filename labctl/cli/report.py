@@ -13,13 +13,14 @@ from rich.table import Table
 
 from graders.report import ReportGrade, grade_report, read_report_file, render_template
 from labctl.cli.context import err, out, state
+from labctl.cli.params import MAX_SLOT, LabArg, given, given_all, path_parser
 from labctl.errors import LabctlError
 from labctl.spec import lab_by_id
 from labctl.spec.params import derive
 
 app = typer.Typer(help="Write and grade audit reports.", no_args_is_help=True)
 
-LabId = Annotated[str, typer.Argument(metavar="LAB", help="Lab id, e.g. tc-replay.")]
+LabId = LabArg
 
 
 @app.command()
@@ -28,7 +29,12 @@ def template(
     lab_id: LabId,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write to this file instead of standard output."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write to this file instead of standard output.",
+            parser=path_parser("--output", folder=False),
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
@@ -52,20 +58,33 @@ def grade(
     lab_id: LabId,
     report: Annotated[Path, typer.Argument(metavar="REPORT", help="The report (Markdown).")],
     *,
-    student: Annotated[str, typer.Option("--student", help="The student's id.")],
+    student: Annotated[
+        str,
+        typer.Option(
+            "--student",
+            help="The student's id.",
+            callback=given("--student", "the student's id (the instance's student)"),
+        ),
+    ],
     seed: Annotated[
         str,
         typer.Option(
-            "--seed", envvar="LABCTL_SEED", help="The session seed the student's secrets came from."
+            "--seed",
+            envvar="LABCTL_SEED",
+            help="The session seed the student's secrets came from.",
+            callback=given("--seed", "the seed of the student's instance"),
         ),
     ],
     slot: Annotated[
-        int | None, typer.Option("--slot", min=0, help="The student's roster slot, if any.")
+        int | None,
+        typer.Option("--slot", min=0, max=MAX_SLOT, help="The student's roster slot, if any."),
     ] = None,
     peers: Annotated[
         list[str] | None,
         typer.Option(
-            "--peer", help="Another student of the session, to look for copied secrets (repeat)."
+            "--peer",
+            help="Another student of the session, to look for copied secrets (repeat).",
+            callback=given_all("--peer", "a student id"),
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,

@@ -11,6 +11,7 @@ import typer
 from rich.markdown import Markdown
 
 from labctl.cli.context import out, state
+from labctl.cli.params import given
 from labctl.errors import NotFoundError
 from labctl.instances import InstanceStore
 from labctl.scenario import render_briefing
@@ -19,7 +20,14 @@ from labctl.spec import lab_by_id
 
 def briefing(
     ctx: typer.Context,
-    instance: Annotated[str, typer.Argument(help="Instance id, e.g. tc-replay-ana-lima.")],
+    instance: Annotated[
+        str,
+        typer.Argument(
+            metavar="INSTANCE",
+            help="Instance id, e.g. tc-replay-ana-lima.",
+            callback=given("INSTANCE", "an instance id (see labctl status)"),
+        ),
+    ],
     raw: Annotated[bool, typer.Option("--raw", help="Print the Markdown as it is.")] = False,
 ) -> None:
     """Print the lab's briefing for the instance's student (public parameters only)."""

@@ -17,6 +17,16 @@ from labctl.cli.context import err, out, state
 from labctl.cli.images import SubjectProgress
 from labctl.cli.instances import _backend, _build_missing_images
 from labctl.cli.instances import shell as instance_shell
+from labctl.cli.params import (
+    MAX_PARALLEL,
+    MAX_STUDENTS,
+    HostArg,
+    LabArg,
+    SessionArg,
+    StudentArg,
+    given,
+    path_parser,
+)
 from labctl.errors import LabctlError
 from labctl.grading.classgrade import (
     DEFAULT_WORKERS,
@@ -39,8 +49,6 @@ app = typer.Typer(
     help="Class sessions: one instance per student of a roster.", no_args_is_help=True
 )
 
-SessionArg = Annotated[str, typer.Argument(metavar="SESSION", help="Session name.")]
-StudentArg = Annotated[str, typer.Argument(metavar="STUDENT", help="Student id (roster).")]
 STATE_COLOUR = {"running": "green", "starting": "yellow", "pending": "yellow"}
 
 
@@ -51,22 +59,39 @@ def _sessions() -> Sessions:
 @app.command()
 def start(
     ctx: typer.Context,
-    lab_id: Annotated[str, typer.Argument(metavar="LAB", help="Lab id, e.g. tc-replay.")],
+    lab_id: LabArg,
     *,
     roster: Annotated[
         Path,
-        typer.Option("--roster", "-r", help="CSV with columns id,name,email[,team]."),
+        typer.Option(
+            "--roster",
+            "-r",
+            help="CSV with columns id,name,email[,team].",
+            parser=path_parser("--roster", folder=False),
+        ),
     ],
     name: Annotated[
         str | None,
-        typer.Option("--name", help="Session name (default: the roster file's name)."),
+        typer.Option(
+            "--name",
+            help="Session name (default: the roster file's name).",
+            callback=given("--name", "a session name such as sec-101, or leave the option out"),
+        ),
     ] = None,
     teams: Annotated[
         int | None,
-        typer.Option("--teams", min=1, help="Deal the students into N teams, one instance each."),
+        typer.Option(
+            "--teams",
+            min=1,
+            max=MAX_STUDENTS,
+            help="Deal the students into N teams, one instance each.",
+        ),
     ] = None,
     parallel: Annotated[
-        int, typer.Option("--parallel", "-j", min=1, max=16, help="Instances started at once.")
+        int,
+        typer.Option(
+            "--parallel", "-j", min=1, max=MAX_PARALLEL, help="Instances started at once."
+        ),
     ] = 4,
 ) -> None:
     """Start a class: one instance per student (or team). Running it again completes a
@@ -131,7 +156,12 @@ def _only_session(sessions: Sessions, name: str | None) -> str:
 def status(
     ctx: typer.Context,
     session: Annotated[
-        str | None, typer.Argument(metavar="SESSION", help="Session (default: the only one).")
+        str | None,
+        typer.Argument(
+            metavar="SESSION",
+            help="Session (default: the only one).",
+            callback=given("SESSION", "a session name, or nothing for the only one"),
+        ),
     ] = None,
     checks: Annotated[
         bool,
@@ -208,7 +238,7 @@ def reset(ctx: typer.Context, session: SessionArg, student: StudentArg) -> None:
 def shell(
     session: SessionArg,
     student: StudentArg,
-    host: Annotated[str, typer.Argument(metavar="HOST", help="Host name.")] = "attacker",
+    host: HostArg = "attacker",
 ) -> None:
     """Open a shell on a host of the student's instance (the attacker by default)."""
     instance_shell(_sessions().member(session, student).instance, host)
@@ -232,7 +262,12 @@ def handout(
     session: SessionArg,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Folder (default: handouts/SESSION).", file_okay=False),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Folder (default: handouts/SESSION).",
+            parser=path_parser("--output", folder=True),
+        ),
     ] = None,
 ) -> None:
     """Write one sheet per student: how to connect (SSH, password, URL) and the briefing."""
@@ -288,15 +323,24 @@ def grade(
     reports: Annotated[
         Path | None,
         typer.Option(
-            "--reports", "-r", help="Folder of audit reports, <student id>.md.", file_okay=False
+            "--reports",
+            "-r",
+            help="Folder of audit reports, <student id>.md.",
+            parser=path_parser("--reports", folder=True),
         ),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Folder (default: grades/SESSION).", file_okay=False),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Folder (default: grades/SESSION).",
+            parser=path_parser("--output", folder=True),
+        ),
     ] = None,
     parallel: Annotated[
-        int, typer.Option("--parallel", "-j", min=1, max=16, help="Instances graded at once.")
+        int,
+        typer.Option("--parallel", "-j", min=1, max=MAX_PARALLEL, help="Instances graded at once."),
     ] = DEFAULT_WORKERS,
 ) -> None:
     """Grade every student: score reports, class.html, grades.csv and grades.json."""
@@ -338,11 +382,20 @@ def export(
     grades: Annotated[
         Path | None,
         typer.Option(
-            "--grades", "-g", help="The graded folder (default: grades/SESSION).", file_okay=False
+            "--grades",
+            "-g",
+            help="The graded folder (default: grades/SESSION).",
+            parser=path_parser("--grades", folder=True),
         ),
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help=f"One of {', '.join(EXPORT_FORMATS)}.")
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help=f"One of {', '.join(EXPORT_FORMATS)}.",
+            callback=given("--format", f"one of {', '.join(EXPORT_FORMATS)}"),
+        ),
     ] = "csv",
     output: Annotated[
         Path | None,

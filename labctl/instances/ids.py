@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from labctl.errors import LabctlError
+from labctl.errors import InputError, LabctlError
 
 #: Docker names allow more, but network and volume names derive from the id too.
 MAX_ID_LENGTH: Final = 48
@@ -20,9 +20,12 @@ def slug(text: str) -> str:
 
 def instance_id(lab: str, student: str) -> str:
     """The id of ``student``'s instance of ``lab``, e.g. ``tc-replay-ana-lima``."""
-    who = slug(student)
+    who = slug(non_blank(student, "student name", "a name such as ana-lima"))
     if not who:
-        raise LabctlError(f"student name {student!r} has no letter or digit to make an id from")
+        raise InputError(
+            f"student name {student!r} has no letter or digit to make an id from; "
+            "give a name such as ana-lima"
+        )
     ident = f"{slug(lab)}-{who}"
     if len(ident) > MAX_ID_LENGTH:
         raise LabctlError(
@@ -34,3 +37,11 @@ def instance_id(lab: str, student: str) -> str:
 
 def is_instance_id(text: str) -> bool:
     return len(text) <= MAX_ID_LENGTH and _ID.match(text) is not None
+
+
+def non_blank(value: str, what: str, give: str) -> str:
+    """``value`` unchanged, or InputError saying that ``what`` is empty and to ``give``
+    something instead: an empty name never stands for a default or for everything."""
+    if not value.strip():
+        raise InputError(f"{what} is empty; give {give}")
+    return value

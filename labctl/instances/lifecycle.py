@@ -18,10 +18,10 @@ from labctl.backends.base import (
     Progress,
     no_progress,
 )
-from labctl.errors import LabctlError, NotFoundError
+from labctl.errors import InputError, LabctlError, NotFoundError
 from labctl.grading.grade import GradeTarget
 from labctl.instances.adversary import render_timeline, start_adversary
-from labctl.instances.ids import instance_id
+from labctl.instances.ids import instance_id, non_blank
 from labctl.instances.plan import host_roles, plan_instance
 from labctl.instances.provision import initial_files, ssh_host_key
 from labctl.instances.store import Event, InstanceRecord, InstanceStore, Ports
@@ -42,7 +42,10 @@ PASSWORD_ENV = "LABCTL_STUDENT_PASSWORD"
 #: The attacker's SSH host key (its root is read-only: the key comes with the container,
 #: so a restarted workstation keeps it; containers/attacker/entrypoint.sh).
 HOST_KEY_ENV = "LABCTL_SSH_HOST_KEY"
+#: Seeds labctl draws are below SEED_LIMIT; a given seed may be up to SEED_MAX, the largest
+#: integer SQLite stores (parameters derive from its decimal text, so any of them works).
 SEED_LIMIT = 2**31
+SEED_MAX: Final = 2**63 - 1
 #: apply_file_injects or apply_live_injects
 ApplyPhase = Callable[[InjectContext, list[PlacedInject], Callable[[InjectLog], None]], object]
 
@@ -161,6 +164,10 @@ class Instances:
         ident: str | None = None,
         password: str | None = None,
     ) -> InstanceRecord:
+        if seed is not None and not 0 <= seed <= SEED_MAX:
+            raise InputError(
+                f"seed {seed} is out of range; give a whole number from 0 to {SEED_MAX}"
+            )
         return InstanceRecord(
             id=ident or instance_id(loaded.id, student),
             lab=loaded.id,
@@ -181,6 +188,7 @@ class Instances:
 
     def down(self, ident: str, progress: Progress = no_progress) -> DownReport:
         """Remove everything of ``ident`` from the engine, then its record."""
+        non_blank(ident, "instance id", "an instance id (see labctl status)")
         report = self.backend.down(ident, progress)
         recorded = self.store.delete(ident)
         if not recorded and not report.anything:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from instance_fakes import MemoryBackend
 
-from labctl.errors import BackendError, NotFoundError
+from labctl.errors import BackendError, InputError, NotFoundError
 from labctl.instances import (
     InstanceExistsError,
     InstanceRecord,
@@ -142,3 +142,36 @@ def test_status_shows_leftovers_but_down_all_removes_only_recorded_instances(
 def test_status_of_an_unknown_instance(store: InstanceStore, memory_backend: MemoryBackend) -> None:
     with pytest.raises(NotFoundError, match="no instance is running"):
         Instances(memory_backend, store).status("nope")
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 10**30])
+def test_a_seed_sqlite_cannot_hold_is_refused_before_anything_is_made(
+    replay_lab: LoadedLab, memory_backend: MemoryBackend, store: InstanceStore, seed: int
+) -> None:
+    with pytest.raises(InputError, match="give a whole number from 0 to 9223372036854775807"):
+        Instances(memory_backend, store).up(replay_lab, "ana", seed)
+    assert store.all() == []
+    assert MemoryBackend.engines == {}
+
+
+def test_the_largest_seed_round_trips(
+    replay_lab: LoadedLab, memory_backend: MemoryBackend, store: InstanceStore
+) -> None:
+    assert Instances(memory_backend, store).up(replay_lab, "ana", 2**63 - 1).seed == 2**63 - 1
+    assert store.get("tc-replay-ana") == Instances(memory_backend, store).get("tc-replay-ana")
+
+
+@pytest.mark.parametrize("student", ["", "   ", "!!!"])
+def test_a_student_name_without_letters_is_refused(
+    replay_lab: LoadedLab, memory_backend: MemoryBackend, store: InstanceStore, student: str
+) -> None:
+    with pytest.raises(InputError, match="give a name such as ana-lima"):
+        Instances(memory_backend, store).up(replay_lab, student)
+    assert store.all() == []
+
+
+def test_down_of_an_empty_id_is_refused(
+    memory_backend: MemoryBackend, store: InstanceStore
+) -> None:
+    with pytest.raises(InputError, match="instance id is empty"):
+        Instances(memory_backend, store).down(" ")

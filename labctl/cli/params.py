@@ -1,0 +1,100 @@
+"""Arguments and options shared by several commands, each bounded at the edge: integers to
+what the core can hold, names and ids never empty (the core says what to give)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Final
+
+import typer
+
+from labctl.errors import InputError
+from labctl.instances.ids import non_blank
+from labctl.instances.lifecycle import SEED_MAX
+from labctl.sessions.roster import MAX_STUDENTS
+
+#: Lines `labctl logs` asks for at most (a host's log is rotated at a few MiB anyway).
+MAX_TAIL: Final = 100_000
+#: Instances started or graded at once by a class command.
+MAX_PARALLEL: Final = 16
+#: A roster slot: 0 .. one less than the most students a roster may hold.
+MAX_SLOT: Final = MAX_STUDENTS - 1
+__all__ = ["MAX_PARALLEL", "MAX_SLOT", "MAX_STUDENTS", "MAX_TAIL", "SEED_MAX"]
+
+
+def given(what: str, give: str) -> Callable[[str | None], str | None]:
+    """A callback refusing an empty or blank value of ``what`` (None: not given)."""
+
+    def check(value: str | None) -> str | None:
+        return None if value is None else non_blank(value, what, give)
+
+    return check
+
+
+def given_all(what: str, give: str) -> Callable[[list[str] | None], list[str] | None]:
+    """:func:`given` for a repeatable option."""
+
+    def check(values: list[str] | None) -> list[str] | None:
+        for value in values or ():
+            non_blank(value, what, give)
+        return values
+
+    return check
+
+
+def path_parser(what: str, *, folder: bool | None = None) -> Callable[[str], Path]:
+    """A parser refusing an empty path (which would silently mean the current folder) and,
+    when ``folder`` is True or False, an existing path of the wrong kind."""
+
+    def parse(text: str) -> Path:
+        path = Path(non_blank(text, what, "a path"))
+        if folder is True and path.exists() and not path.is_dir():
+            raise InputError(f"{what} {text!r} is a file; give a folder")
+        if folder is False and path.is_dir():
+            raise InputError(f"{what} {text!r} is a folder; give a file")
+        return path
+
+    return parse
+
+
+LabArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="LAB",
+        help="Lab id, e.g. tc-replay.",
+        callback=given("LAB", "a lab id (see labctl labs list)"),
+    ),
+]
+InstanceArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="INSTANCE",
+        help="Instance id.",
+        callback=given("INSTANCE", "an instance id (see labctl status)"),
+    ),
+]
+HostArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="HOST",
+        help="Host name.",
+        callback=given("HOST", "a host name such as attacker (see labctl status)"),
+    ),
+]
+SessionArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="SESSION",
+        help="Session name.",
+        callback=given("SESSION", "a session name (see labctl session list)"),
+    ),
+]
+StudentArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="STUDENT",
+        help="Student id (roster).",
+        callback=given("STUDENT", "a student id of the roster (see labctl session status)"),
+    ),
+]
