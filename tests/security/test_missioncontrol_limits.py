@@ -5,28 +5,26 @@ parsed it, and its container's memory limit killed the process, every operator's
 with it. Here the real program (``python -m labctl.hosts.missioncontrol``, uvicorn and
 all) runs in a subprocess on a loopback port; the test sends the attacks over a raw
 socket and reads the server's peak resident memory (VmHWM) from /proc before and after.
-Everything stays on 127.0.0.1: the ground station it is configured with is a loopback
-port nobody listens on.
+Everything stays on 127.0.0.1 (``mc_live.py``): the ground station it is configured with
+is a loopback port nobody listens on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import select
 import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
+
+# --import-mode=importlib puts no test directory on sys.path.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from mc_live import Server, mission_control
 
 ATTACK: int = 64 << 20  # octets, as in the report
 #: What the server may add to its peak resident memory while refusing the attack.
@@ -34,82 +32,10 @@ PEAK_GROWTH: int = 24 << 20
 CHUNK: bytes = b" " * (64 << 10)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        request = urllib.request.Request(self.url(path), headers=headers or {})
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                return int(response.status), bytes(response.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-
-    def login(self) -> dict[str, str]:
-        body = json.dumps({"username": "admin", "password": "admin"}).encode()
-        request = urllib.request.Request(
-            self.url("/api/login"), body, {"content-type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return {"Authorization": f"Bearer {json.load(response)['token']}"}
-
-    def peak_rss(self) -> int:
-        """The process's peak resident memory (VmHWM), in octets."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        raise AssertionError("no VmHWM in /proc/PID/status")
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    port = free_port()
-    config = {
-        "users": {"admin": {"role": "flight-director", "password": "admin"}},
-        "ground_station": {"host": "127.0.0.1", "port": free_port(), "reconnect_max_s": 5},
-        "database": {"path": str(tmp_path / "mc.db")},
-        "audit_log": {"path": str(tmp_path / "audit.jsonl")},
-    }
-    (tmp_path / "mc.yaml").write_text(yaml.safe_dump(config))
-    log = tmp_path / "mc.log"
-    command = [sys.executable, "-m", "labctl.hosts.missioncontrol", "--config",
-               str(tmp_path / "mc.yaml"), "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=os.environ)
-    running = Server(process, port, log)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and running.alive():
-            try:
-                if running.get("/api/health")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"mission control did not start:\n{log.read_text()[-2000:]}")
+    with mission_control(tmp_path) as running:
         yield running
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def warmed_up(server: Server) -> int:
@@ -158,7 +84,7 @@ def assert_unhurt(server: Server, peak_before: int) -> None:
     assert server.alive()
     assert server.get("/api/health")[0] == 200
     assert server.get("/api/events", server.login())[0] == 200
-    assert "Traceback" not in server.log.read_text(errors="replace")
+    assert "Traceback" not in server.output()
 
 
 def test_a_64_mib_login_body_is_refused_and_costs_no_memory(server: Server) -> None:
@@ -213,4 +139,4 @@ def test_huge_integers_are_422_and_leave_no_traceback(server: Server) -> None:
     assert status == 422, body
     assert json.loads(body)["detail"].startswith("path.command_id:")
     assert server.alive()
-    assert "Traceback" not in server.log.read_text(errors="replace")
+    assert "Traceback" not in server.output()
