@@ -32,6 +32,7 @@ TOP_KEYS: Final = {
     "truth_file",
     "truth_interval",
     "battery",
+    "command_history",
 }
 UPLINK_KEYS: Final = {
     "host",
@@ -99,6 +100,8 @@ class SpacecraftConfig:
     truth_file: Path = Path("/run/labctl/truth.json")
     truth_interval: float = 0.1
     battery: float = 80.0
+    #: Executed commands kept in the ground truth; the history file holds at most twice.
+    command_history: int = 500
     file: str = "<config>"
 
     @property
@@ -134,6 +137,7 @@ def parse_config(cfg: Config, base: Path = Path(".")) -> SpacecraftConfig:
         truth_file=Path(cfg.get("truth_file", str, "/run/labctl/truth.json")),
         truth_interval=_positive(cfg, "truth_interval", 0.1),
         battery=min(100.0, max(0.0, cfg.get("battery", float, 80.0))),
+        command_history=_ranged(cfg, "command_history", 500, 10_000, 100),
         file=cfg.file,
     )
 

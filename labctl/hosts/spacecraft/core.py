@@ -53,7 +53,9 @@ class FlightSoftware:
     ) -> None:
         self.config = config
         self.state = OnboardState(clock, wallclock, battery=config.battery)
-        self.state.command_log = CommandHistory(config.state_dir / HISTORY_FILE)
+        self.state.command_log = CommandHistory(
+            config.state_dir / HISTORY_FILE, config.command_history
+        )
         self.state.advance()
         self.farm = Farm1(config.uplink.vcid, config.uplink.farm_window)
         self.uplink_sas, uplink_keys = _instances(config.associations_for("uplink"))

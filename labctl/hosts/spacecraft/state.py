@@ -22,6 +22,9 @@ PAYLOAD_DRAIN: Final = 0.05
 RECHARGE: Final = 0.02
 THRUSTER_DRAIN: Final = 0.5
 COMMAND_LOG_SIZE: Final = 500
+#: Characters of one history line at most (an entry is about 250); a longer one is kept
+#: in memory but not written, so the file's size is bounded by its line count.
+MAX_HISTORY_LINE: Final = 1024
 EVENT_LOG_SIZE: Final = 200
 REJECTION_LOG_SIZE: Final = 100
 
@@ -35,7 +38,9 @@ class CommandHistory(deque[dict[str, Any]]):
     before the student restarted the spacecraft is still a replay that succeeded, and a
     frame executed again after a reboot is a replay too. Entries loaded from the file
     carry ``"previous_boot": true``. The file is rewritten with the newest entries when
-    it reaches twice the log's size; unreadable lines are skipped.
+    it reaches twice the log's size (``command_history`` in the configuration), so it
+    holds at most ``2 * maxlen`` lines of at most :data:`MAX_HISTORY_LINE` characters;
+    unreadable lines are skipped.
     """
 
     def __init__(self, path: Path | None = None, maxlen: int = COMMAND_LOG_SIZE) -> None:
@@ -66,9 +71,12 @@ class CommandHistory(deque[dict[str, Any]]):
         if self._lines + 1 >= 2 * (self.maxlen or COMMAND_LOG_SIZE):
             self._rewrite()
             return
+        line = json.dumps(entry, sort_keys=True)
+        if len(line) > MAX_HISTORY_LINE:
+            return
         try:
             with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(entry, sort_keys=True) + "\n")
+                handle.write(line + "\n")
             self._lines += 1
         except OSError:
             pass  # a full disk must not stop the flight software; memory still holds it
@@ -77,11 +85,9 @@ class CommandHistory(deque[dict[str, Any]]):
         assert self.path is not None
         partial = self.path.with_name(self.path.name + ".partial")
         try:
+            lines = (json.dumps({k: v for k, v in e.items() if k != "previous_boot"}) for e in self)
             partial.write_text(
-                "".join(
-                    json.dumps({k: v for k, v in e.items() if k != "previous_boot"}) + "\n"
-                    for e in self
-                ),
+                "".join(line + "\n" for line in lines if len(line) <= MAX_HISTORY_LINE),
                 encoding="utf-8",
             )
             partial.replace(self.path)
