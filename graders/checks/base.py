@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
 from labctl.errors import LabctlError
 from labctl.spec.vocabulary import Args
@@ -37,6 +37,10 @@ def failed(evidence: str, hint: str = "") -> CheckResult:
     return CheckResult(Status.FAIL, evidence, hint)
 
 
+#: The grader vantage's networks: the attacker's side of the ground segment.
+VANTAGE_NETWORKS: Final = ("rf", "corp")
+
+
 @dataclass(frozen=True)
 class HostFileStat:
     """A path's permission bits and owner ids, as the container engine reads them."""
@@ -66,6 +70,19 @@ class Probe(Protocol):
         """Run ``argv`` in the grader vantage (on the instance's rf and corp networks):
         (exit status, output). ``on_line`` is called with each output line, as it comes
         where the probe can (else once the program is done)."""
+        ...
+
+    def vantage_exec_on(
+        self, network: str, argv: Sequence[str], timeout: float = 60.0
+    ) -> tuple[int, str]:
+        """Run ``argv`` in a grader vantage of its own on the instance's ``network`` only
+        (created for the call, removed after it): to observe from a network the grader
+        vantage is not on, e.g. a service bound to the ground network."""
+        ...
+
+    def host_networks(self, host: str) -> Mapping[str, str]:
+        """The networks ``host`` is attached to, each with its IPv4 address there, as the
+        container engine reports them."""
         ...
 
     def api(

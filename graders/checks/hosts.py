@@ -2,10 +2,11 @@
 still does on the uplink.
 
 The ground station is a host students may own (root in gs-ssh-keys), so nothing here
-believes a program that runs there: ``ssh_password_refused`` logs in from the grader
-vantage like any SSH client would (an sshd the vantage cannot reach is an error, not a
-pass); ``file_private`` reads a file's mode out of band, from the container engine's own
-view of the host's file system (``Probe.host_stat``), not from the host's ``stat``;
+believes a program that runs there. ``ssh_password_refused`` logs in from the grader
+vantage like any SSH client would, and where sshd does not answer it, from a vantage on
+each of the host's other networks (an sshd no vantage reaches is an error, not a pass).
+``file_private`` reads a file's mode out of band, from the container engine's own view
+of the host's file system (``Probe.host_stat``), not from the host's ``stat``.
 ``old_key_rejected`` forges a telecommand with a key from the vantage and judges from the
 spacecraft's ground truth; ``unsent_command_executed`` compares the spacecraft's executed
 commands with what mission control sent.
@@ -20,6 +21,7 @@ from typing import Annotated, Any, ClassVar, Final
 from pydantic import Field, StringConstraints, field_validator
 
 from graders.checks.base import (
+    VANTAGE_NETWORKS,
     Check,
     CheckResult,
     HostFileStat,
@@ -55,31 +57,67 @@ class SshPasswordRefusedArgs(Args):
 class SshPasswordRefused(Check):
     name: ClassVar[str] = "ssh_password_refused"
     summary: ClassVar[str] = (
-        "From the grader vantage, the host's sshd offers no password login (neither"
-        " 'password' nor 'keyboard-interactive') and the given password gets nobody in."
+        "From the grader vantage (else from the host's other networks), the host's sshd"
+        " offers no password login (neither 'password' nor 'keyboard-interactive') and the"
+        " given password gets nobody in."
     )
     Args: ClassVar[type[Args]] = SshPasswordRefusedArgs
 
     def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
         assert isinstance(args, SshPasswordRefusedArgs)
-        argv = [*SSH_VANTAGE, "--host", args.host, "--port", str(args.port)]
-        argv += ["--username", args.username, "--password", args.password]
-        code, output = probe.vantage_exec(argv, 45.0)
-        result = vantage_json(output)
         where = f"sshd on {args.host}:{args.port}"
-        if code != 0 or result is None or "error" in result:
-            detail = (result or {}).get("error") or output.strip()[-300:] or f"exit {code}"
-            return unreachable(where, detail)
-        return ssh_verdict(where, args.username, result)
+        result, detail = _vantage_report(probe.vantage_exec(_ssh_argv(args), 45.0))
+        if result is not None:
+            return ssh_verdict(where, args.username, result)
+        return _from_other_networks(probe, args, where, f"from the attacker's networks: {detail}")
+
+
+def _ssh_argv(args: SshPasswordRefusedArgs, address: str | None = None) -> list[str]:
+    argv = [*SSH_VANTAGE, "--host", address or args.host, "--port", str(args.port)]
+    return [*argv, "--username", args.username, "--password", args.password]
+
+
+def _vantage_report(run: tuple[int, str]) -> tuple[dict[str, Any] | None, str]:
+    """The vantage's report, or None and why sshd did not answer it."""
+    code, output = run
+    result = vantage_json(output)
+    if code == 0 and result is not None and "error" not in result:
+        return result, ""
+    return None, (result or {}).get("error") or output.strip()[-300:] or f"exit {code}"
+
+
+def _from_other_networks(
+    probe: Probe, args: SshPasswordRefusedArgs, where: str, unanswered: str
+) -> CheckResult:
+    """sshd does not answer the attacker's side (bound to the ground network, firewalled,
+    stopped): try it from each of the host's other networks, a vantage of its own on each.
+    Any password offered there fails; nothing answering anywhere is an error."""
+    verdicts: list[CheckResult] = []
+    tried = [unanswered]
+    for network, address in sorted(probe.host_networks(args.host).items()):
+        if network in VANTAGE_NETWORKS:
+            continue
+        run = probe.vantage_exec_on(network, _ssh_argv(args, address), 30.0)
+        result, detail = _vantage_report(run)
+        if result is None:
+            tried.append(f"from the {network} network: {detail}")
+            continue
+        verdict = ssh_verdict(f"{where} from the {network} network", args.username, result)
+        verdicts.append(
+            CheckResult(verdict.status, f"{verdict.evidence}; {unanswered}", verdict.hint)
+        )
+    if not verdicts:
+        return unreachable(where, "; ".join(tried))
+    return next((v for v in verdicts if not v.passed), verdicts[0])
 
 
 def unreachable(where: str, detail: str) -> CheckResult:
-    """sshd did not answer the vantage: nothing was observed, so nothing is judged. (The
-    host's own ``sshd -T`` is no witness: root there can make it print anything.)"""
+    """sshd answered no vantage: nothing was observed, so nothing is judged. (The host's
+    own ``sshd -T`` is no witness: root there can make it print anything.)"""
     return CheckResult(
         Status.ERROR,
-        f"{where}: cannot observe from the grader vantage ({detail})",
-        "The check logs in from the attacker's networks: keep sshd answering there, keys only.",
+        f"{where}: cannot observe, no vantage reached it ({detail})",
+        "The check logs in from the host's networks: keep sshd answering there, keys only.",
     )
 
 

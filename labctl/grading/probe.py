@@ -29,7 +29,7 @@ from labctl.backends.base import Backend
 from labctl.backends.vantage import Channel, vantages_for
 from labctl.errors import CheckError, LabctlError
 from labctl.grading.agent import AGENT_ARGV, AgentSession, FileReader, OnLine
-from labctl.grading.vantage import GRADER_HOST
+from labctl.grading.vantage import GRADER_HOST, vantage
 
 SPACECRAFT: Final = "spacecraft"
 GROUND_STATION: Final = "ground-station"
@@ -192,6 +192,24 @@ class LiveProbe:
             for line in result.output.splitlines():
                 on_line(line)
         return result.exit_code, result.output
+
+    def vantage_exec_on(
+        self, network: str, argv: Sequence[str], timeout: float = 60.0
+    ) -> tuple[int, str]:
+        """One program in a vantage of its own on ``network``, removed afterwards."""
+        run_id = uuid.uuid4().hex[:12]
+        with vantage(
+            self.backend, self.instance_id, run_id, f"{self.vantage_host}-{network}", (network,)
+        ) as host:
+            bounded = ["timeout", f"{max(1, round(timeout))}", *argv]
+            result = self.backend.exec(self.instance_id, host, bounded, user="nobody")
+        return result.exit_code, result.output
+
+    def host_networks(self, host: str) -> dict[str, str]:
+        for status in self.backend.status(self.instance_id):
+            if status.host == host:
+                return dict(status.addresses)
+        raise CheckError("networks", f"{self.instance_id} has no host {host!r}")
 
     def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
         result = self.backend.exec(self.instance_id, host, list(argv), user=user)

@@ -62,7 +62,15 @@ class FakeStation:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
     forged: list[list[str]] = field(default_factory=list)
+    #: sshd does not answer the grader vantage (the attacker's rf and corp networks)
     down: bool = False
+    #: the station's networks and its address on each
+    networks: dict[str, str] = field(
+        default_factory=lambda: {"ground": "10.0.2.3", "rf": "10.0.1.3"}
+    )
+    #: networks where sshd answers a one-network vantage: network -> methods offered
+    answers_on: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    vantages_on: list[str] = field(default_factory=list)
     #: ``sshd -T`` output (effective configuration); None: the command fails
     sshd_t: str | None = None
 
@@ -87,17 +95,34 @@ class FakeStation:
         self.forged.append(list(argv))
         return self._receive(options["--key"], int(options["--spi"]), int(options["--arsn"]))
 
-    def _ssh(self, options: Mapping[str, str]) -> tuple[int, str]:
-        if self.down:
+    def _ssh(
+        self, options: Mapping[str, str], methods: tuple[str, ...] | None = None
+    ) -> tuple[int, str]:
+        if methods is None and self.down:
             return 2, json.dumps({"error": "ground-station:22: [Errno 111] Connection refused"})
+        methods = self.methods if methods is None else methods
         good = options["--password"] == self.password
-        report: dict[str, Any] = {"methods": list(self.methods), "password": None}
+        report: dict[str, Any] = {"methods": list(methods), "password": None}
         report["keyboard_interactive"] = None
-        if "password" in self.methods:
+        if "password" in methods:
             report["password"] = good
-        if "keyboard-interactive" in self.methods:
+        if "keyboard-interactive" in methods:
             report["keyboard_interactive"] = good
         return 0, json.dumps(report)
+
+    def host_networks(self, host: str) -> dict[str, str]:
+        return dict(self.networks)
+
+    def vantage_exec_on(
+        self, network: str, argv: Sequence[str], timeout: float = 60.0
+    ) -> tuple[int, str]:
+        self.vantages_on.append(network)
+        options = dict(zip(argv[3::2], argv[4::2], strict=False))
+        assert options["--host"] == self.networks[network]
+        if network not in self.answers_on:
+            error = f"{options['--host']}:22: [Errno 111] Connection refused"
+            return 2, json.dumps({"error": error})
+        return self._ssh(options, self.answers_on[network])
 
     def _receive(self, key: str, spi: int, arsn: int) -> tuple[int, str]:
         sa = self.sas.get(spi)
@@ -221,6 +246,33 @@ def test_unreachable_sshd_is_not_judged_from_what_the_host_says() -> None:
     assert result.status is Status.ERROR
     assert "cannot observe" in result.evidence
     assert station.host_execs == []
+
+
+def test_sshd_on_the_ground_network_only_is_observed_from_there() -> None:
+    station = FakeStation(down=True, answers_on={"ground": ("publickey",)})
+    result = ssh(station)
+    assert result.status is Status.PASS
+    assert "from the ground network" in result.evidence
+    assert "offers only publickey" in result.evidence
+    assert "Connection refused" in result.evidence  # why the attacker's side saw nothing
+    assert station.vantages_on == ["ground"]  # rf is one of the grader vantage's own
+
+
+def test_passwords_on_the_ground_network_only_still_fail() -> None:
+    station = FakeStation(down=True, answers_on={"ground": ("password", "publickey")})
+    result = ssh(station, password="wrong")
+    assert result.status is Status.FAIL
+    assert "from the ground network" in result.evidence
+    assert "a password can still be typed" in result.evidence
+
+
+def test_an_sshd_no_network_reaches_is_an_error_after_trying_each() -> None:
+    station = FakeStation(down=True, networks={"ground": "10.0.2.3", "rf": "10.0.1.3", "x": "1"})
+    result = ssh(station)
+    assert result.status is Status.ERROR
+    assert station.vantages_on == ["ground", "x"]
+    assert "ground" in result.evidence
+    assert "x" in result.evidence
 
 
 def test_sshd_t_saying_no_does_not_hide_a_password_the_server_offers() -> None:

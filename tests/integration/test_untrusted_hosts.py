@@ -2,7 +2,8 @@
 engine: root there replaces ``stat`` and ``sshd -T`` with scripts that lie, hides the key
 copy behind a symbolic link into a tmpfs, and firewalls sshd from the grader vantage. The
 checks see through each (file_private reads the engine's own view of the file system,
-ssh_password_refused believes only what the vantage observes) and never pass."""
+ssh_password_refused believes only what a vantage observes, from the ground network when
+the RF segment is cut off) and never pass on a lie."""
 
 from __future__ import annotations
 
@@ -97,8 +98,33 @@ def test_root_on_the_station_cannot_talk_the_checks_into_a_pass(
             assert result.status is Status.FAIL, result
             assert "logged in with the password" in result.evidence
 
-            # ... and sshd firewalled off: nothing observed is an error, not the lie.
-            as_root(lab_backend, station, "iptables -I INPUT -p tcp --dport 22 -j REJECT")
+            # sshd firewalled off the RF segment: observed from the ground network, where
+            # it still takes passwords (the old check believed the lying sshd -T here).
+            rf_address = probe.host_networks(STATION)["rf"]
+            interface = as_root(
+                lab_backend,
+                station,
+                f"ip -o -4 addr show | awk '$4 ~ /^{rf_address}\\// {{print $2}}'",
+            ).strip()
+            assert interface, rf_address
+            reject = "-p tcp --dport 22 -j REJECT"
+            as_root(lab_backend, station, f"iptables -I INPUT -i {interface} {reject}")
+            result = SshPasswordRefused().run(ssh_args, probe)
+            assert result.status is Status.FAIL, result
+            assert "from the ground network" in result.evidence
+            assert "logged in with the password" in result.evidence
+
+            # Keys only for real (sshd reloaded): the ground network's vantage sees it.
+            keys_only = "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            conf = "/etc/ssh/sshd_config.d/00-keys-only.conf"
+            as_root(lab_backend, station, f"printf '{keys_only}' > {conf}")
+            as_root(lab_backend, station, "kill -HUP $(cat /run/sshd.pid) && sleep 1")
+            result = SshPasswordRefused().run(ssh_args, probe)
+            assert result.status is Status.PASS, result
+            assert "from the ground network offers only publickey" in result.evidence
+
+            # Firewalled everywhere: nothing observed is an error, whatever sshd -T says.
+            as_root(lab_backend, station, f"iptables -I INPUT {reject}")
             result = SshPasswordRefused().run(ssh_args, probe)
             assert result.status is Status.ERROR, result
             assert "cannot observe" in result.evidence
