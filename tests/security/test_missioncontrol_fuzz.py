@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "hosts" / "missioncontrol"))
+sys.path.append(str(Path(__file__).parent))
+sys.path.append(str(Path(__file__).parents[1] / "hosts" / "missioncontrol"))
 
 from mc_fakes import FakeGroundStation
 from mc_live import Server, mission_control

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 # --import-mode=importlib puts no test directory on sys.path.
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.append(str(Path(__file__).parent))
 
 from mc_live import Server, mission_control
 
@@ -109,6 +109,20 @@ def test_a_64_mib_chunked_login_body_is_cut_at_the_cap(server: Server) -> None:
     answer, sent = attack(server, head, framed=True)
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
     assert sent < ATTACK // 8
+    assert_unhurt(server, peak)
+
+
+def test_an_endless_body_nobody_reads_ends_with_the_answer(server: Server) -> None:
+    peak = warmed_up(server)
+    head = b"GET /api/health HTTP/1.1\r\nHost: mc\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head)
+        answer = read_answer(sock)  # until the server hangs up (or 10 s: then it failed)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+        assert b"connection: close" in answer.lower()
+        sock.settimeout(2)
+        with contextlib.suppress(ConnectionResetError):
+            assert sock.recv(1) == b""  # closed, not waiting for the rest of the body
     assert_unhurt(server, peak)
 
 

@@ -6,7 +6,8 @@ Two pure ASGI middlewares and the server's own limits:
   (431), whose target is too long (414), whose ``Content-Length`` is malformed (400) or
   over the body cap (413), before the application sees it; a body without a declared
   length (chunked) is counted as it is read and cut with 413 once over the cap. Every
-  refusal says ``Connection: close``, so the server stops reading the rest.
+  refusal, and every answer sent before the body was read to its end, says
+  ``Connection: close``, so the server stops reading the rest.
 - :class:`ErrorBarrier` turns any exception that escapes the application into a 500
   without details and one short log line (no traceback: a request must not be able to
   write 17 KB into the log), at most :data:`ERROR_LINES_PER_MINUTE` lines a minute.
@@ -139,25 +140,42 @@ class RequestLimits:
         if length is not None and length > cap:
             await refuse(send, 413, too_large(cap))
             return
-        await self.app(scope, _counting(receive, cap), send)
+        has_body = bool(length) or (length is None and _chunked(scope))
+        body = _Body(receive, send, cap, done=not has_body)
+        await self.app(scope, body.receive, body.send)
 
 
-def _counting(receive: Receive, cap: int) -> Receive:
-    """``receive`` that counts body octets and raises BodyTooLarge once past ``cap``."""
-    seen = 0
+def _chunked(scope: Scope) -> bool:
+    return any(k.lower() == b"transfer-encoding" for k, _ in scope.get("headers", []))
 
-    async def counted() -> Message:
-        nonlocal seen
-        if seen > cap:
-            raise BodyTooLarge(cap)
-        message = await receive()
+
+class _Body:
+    """Counts the body as the application reads it (BodyTooLarge once past ``cap``), and
+    closes the connection after a response sent while the body was still coming, so the
+    server does not go on reading what nobody wants."""
+
+    def __init__(self, receive: Receive, send: Send, cap: int, done: bool) -> None:
+        self._receive, self._send, self.cap, self.done = receive, send, cap, done
+        self.seen = 0
+
+    async def receive(self) -> Message:
+        if self.seen > self.cap:
+            raise BodyTooLarge(self.cap)
+        message = await self._receive()
         if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > cap:
-                raise BodyTooLarge(cap)
+            self.seen += len(message.get("body", b""))
+            if self.seen > self.cap:
+                raise BodyTooLarge(self.cap)
+            self.done = not message.get("more_body", False)
+        else:
+            self.done = True  # the client went away
         return message
 
-    return counted
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and not self.done:
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+            message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await self._send(message)
 
 
 class ErrorBarrier:

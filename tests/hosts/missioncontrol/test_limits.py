@@ -181,6 +181,22 @@ def test_the_cap_also_holds_through_the_test_client(client: TestClient) -> None:
     assert client.get("/api/health").status_code == 200
 
 
+def test_a_body_the_route_never_reads_closes_the_connection(app: FastAPI) -> None:
+    caller = Caller(app, [b"x" * 1024] * 4)
+    result = caller.call("GET", "/api/health", [("transfer-encoding", "chunked")])
+    assert result.status == 200
+    assert result.chunks_read == 0
+    assert result.headers["connection"] == "close"  # the server stops reading the rest
+
+
+def test_a_request_whose_body_was_read_keeps_its_connection(app: FastAPI) -> None:
+    body = json.dumps({"username": "admin", "password": "wrong"}).encode()
+    headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
+    result = Caller(app, [body]).call("POST", "/api/login", headers)
+    assert result.status == 401
+    assert "connection" not in result.headers
+
+
 # --- headers and the request target ----------------------------------------------------------
 
 
