@@ -11,7 +11,8 @@ from typing import Any, ClassVar, cast
 import pytest
 
 from graders.checks.base import HostFileStat
-from labctl.backends.base import Backend, ExecResult, FileStat
+from labctl.backends.base import Backend, ExecResult, FileStat, HostStatus
+from labctl.backends.vantage import register_vantages
 from labctl.grading.probe import LiveProbe
 
 
@@ -100,3 +101,45 @@ def test_host_stat_is_the_engines_view_not_a_program_in_the_host() -> None:
         )
         assert probe.host_stat("ground-station", "/etc/gone") is None
     assert [argv[0] for _, argv, _ in backend.calls] == ["<engine stat>", "<engine stat>"]
+
+
+class OneNetworkVantages:
+    """Vantage operations that record what they were asked."""
+
+    events: ClassVar[list[tuple[str, ...]]] = []
+
+    def __init__(self, backend: object) -> None:
+        del backend
+
+    def run_vantage(self, instance_id: str, host: str, *, network: str, **_: object) -> None:
+        self.events.append(("run", host, network))
+
+    def remove_vantage(self, instance_id: str, host: str) -> bool:
+        self.events.append(("remove", host))
+        return True
+
+
+register_vantages("one-network")(OneNetworkVantages)
+
+
+class NetworkBackend(ExecOnlyBackend):
+    name = "one-network"
+
+    def status(self, instance_id: str) -> list[HostStatus]:
+        addresses = {"rf": "10.0.1.3", "ground": "10.0.2.3"}
+        return [HostStatus("ground-station", "running", "healthy", addresses=addresses)]
+
+
+def test_a_program_on_another_network_gets_a_vantage_of_its_own_removed_after() -> None:
+    backend = NetworkBackend()
+    OneNetworkVantages.events = []
+    with LiveProbe(cast(Backend, backend), "lab-x", "http://127.0.0.1:9", use_agent=False) as probe:
+        assert probe.host_networks("ground-station") == {"rf": "10.0.1.3", "ground": "10.0.2.3"}
+        assert probe.vantage_exec_on("ground", ["python3", "-m", "y"], 20.0)[0] == 0
+    assert OneNetworkVantages.events == [
+        ("run", "labctl-grader-ground", "ground"),
+        ("remove", "labctl-grader-ground"),
+    ]
+    assert backend.calls == [
+        ("labctl-grader-ground", ["timeout", "20", "python3", "-m", "y"], "nobody")
+    ]
