@@ -148,14 +148,15 @@ def status(
         table.add_column(column, overflow="fold")
     for view in views:
         recorded = view.record.status if view.record else "[yellow]not recorded[/]"
+        name = view.id if view.state == "running" else f"{view.id} ({view.state})"
         if not view.hosts:
-            table.add_row(view.id, "-", recorded, "-", "-", "-")
+            table.add_row(name, "-", recorded, "-", "-", "-")
         for host in view.hosts:
             ports = ", ".join(
                 f"{p}→{c.removesuffix('/tcp')}" for c, p in sorted(host.ports.items())
             )
             table.add_row(
-                view.id,
+                name,
                 host.host,
                 _coloured(host.state),
                 _coloured(host.health),
@@ -166,6 +167,9 @@ def status(
         out.print("no instance (start one with: labctl up LAB)")
         return
     out.print(table)
+    for view in views:
+        if view.explanation:
+            out.print(f"  {view.id}: {escape(view.explanation)}")
 
 
 def _coloured(word: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 from labctl.adversary import ADVERSARY_HOST
@@ -22,6 +23,7 @@ from labctl.errors import InputError, LabctlError, NotFoundError
 from labctl.grading.grade import GradeTarget
 from labctl.instances.adversary import render_timeline, start_adversary
 from labctl.instances.ids import instance_id, non_blank
+from labctl.instances.locks import hold, holder, lock_path, starting_state
 from labctl.instances.plan import host_roles, plan_instance
 from labctl.instances.provision import initial_files, ssh_host_key
 from labctl.instances.store import Event, InstanceRecord, InstanceStore, Ports
@@ -57,6 +59,19 @@ class InstanceView:
     id: str
     record: InstanceRecord | None
     hosts: list[HostStatus]
+    #: running, starting (a labctl is on it), interrupted (a killed `up` left it: the
+    #: hosts may run, but nothing was applied or recorded), not recorded
+    state: str = "running"
+    #: what the state means and what to do ("" when running)
+    explanation: str = ""
+
+
+class InstanceBusyError(LabctlError):
+    """Another labctl process is bringing the instance up."""
+
+    def __init__(self, ident: str, holder: str) -> None:
+        who = f"labctl (pid {holder})" if holder else "another labctl command"
+        super().__init__(f"instance {ident!r} is being started by {who}; wait until it ends")
 
 
 class Instances:
@@ -84,9 +99,17 @@ class Instances:
         roster ``slot`` (parameters derive with it), the instance's ``ident`` and, when it
         replaces an instance, the student's ``password``."""
         record = self._new_record(loaded, student, seed, slot=slot, ident=ident, password=password)
+        with hold(self._lock(record.id), lambda pid: InstanceBusyError(record.id, pid)):
+            return self._bring_up(loaded, record, progress)
+
+    def _bring_up(
+        self, loaded: LoadedLab, record: InstanceRecord, progress: Progress
+    ) -> InstanceRecord:
+        """:meth:`up` once the instance's lock is held (a killed ``up`` is cleared first)."""
         plan = self._plan(loaded, record)
         ctx, injects = self._scenario(loaded, record), lab_injects(loaded.spec)
         timeline = render_timeline(loaded.spec.adversary, ctx.variables)
+        self._clear_interrupted(record.id, progress)
         self.store.reserve(record)
         try:
             hosts = self.backend.up(
@@ -103,6 +126,17 @@ class Instances:
             raise
         self.store.update(record.id, status="running", ports=ports_of(hosts))
         return self.get(record.id)
+
+    def _lock(self, ident: str) -> Path:
+        return lock_path(self.store.path, "instance", ident)
+
+    def _clear_interrupted(self, ident: str, progress: Progress) -> None:
+        """What a killed ``up`` of ``ident`` left (a ``starting`` record, maybe hosts),
+        removed; the caller holds the instance's lock, so no labctl is still on it."""
+        old = self.store.get(ident)
+        if old is not None and old.status == "starting":
+            progress(ident, "removing what an interrupted up left")
+            self._roll_back(ident, progress)
 
     def _plan(self, loaded: LoadedLab, record: InstanceRecord) -> InstancePlan:
         return plan_instance(
@@ -207,7 +241,30 @@ class Instances:
 
     def status(self, ident: str | None = None) -> list[InstanceView]:
         idents = [self.get(ident).id] if ident is not None else self.ids()
-        return [InstanceView(i, self.store.get(i), self.backend.status(i)) for i in idents]
+        views = []
+        for i in idents:
+            record = self.store.get(i)
+            state, why = self._state(i, record)
+            views.append(InstanceView(i, record, self.backend.status(i), state, why))
+        return views
+
+    def _state(self, ident: str, record: InstanceRecord | None) -> tuple[str, str]:
+        """(state, explanation) of an instance, as :class:`InstanceView` has them."""
+        if record is None:
+            return "not recorded", f"not in this state file; `labctl down {ident}` removes it"
+        if record.status != "starting":
+            return record.status, ""
+        if record.slot is not None:
+            repair = (
+                "`labctl session start` (same roster) finishes it, "
+                f"or `labctl down {ident}` removes it"
+            )
+        else:
+            repair = (
+                f"re-run `labctl up {record.lab} --student {record.student}` to finish it, "
+                f"or `labctl down {ident}` to remove it"
+            )
+        return starting_state(holder(self._lock(ident)), repair)
 
 
 def variables_of(loaded: LoadedLab, record: InstanceRecord) -> dict[str, Any]:

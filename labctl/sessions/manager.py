@@ -51,6 +51,7 @@ from labctl.grading.grade import GradeTarget, check_instance
 from labctl.instances import InstanceRecord, Instances, InstanceStore, connection_lines
 from labctl.instances.ids import MAX_ID_LENGTH, slug
 from labctl.instances.lifecycle import SEED_LIMIT, grade_target
+from labctl.instances.locks import starting_state
 from labctl.scenario.briefing import render_briefing
 from labctl.sessions.roster import Roster, Unit, units
 from labctl.sessions.store import (
@@ -559,13 +560,8 @@ def _explain(
 def _not_running(member: Member, holder: str | None) -> tuple[str, str]:
     busy = holder is not None
     if member.status == STARTING:
-        if busy:
-            return STARTING, f"being started by labctl (pid {holder or '?'})"
-        return (
-            "interrupted",
-            "a start was interrupted; `labctl session start` finishes it, "
-            "`labctl session stop` removes it",
-        )
+        repair = "`labctl session start` finishes it, `labctl session stop` removes it"
+        return starting_state(holder, repair)
     if member.status == FAILED:
         return FAILED, member.error or "the start failed twice"
     return PENDING, "waiting for its turn" if busy else "not started; run `labctl session start`"

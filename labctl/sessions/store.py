@@ -3,22 +3,22 @@
 keeps two labctl commands from working on one session at once.
 
 Every write is one transaction of the instance store. The lock is ``fcntl.flock`` on
-``<db>.session-<name>.lock`` beside the database: the kernel drops it when its process
-ends, even on ``kill -9``, so a crashed labctl never leaves a session locked.
+``<db>.session-<name>.lock`` beside the database (:mod:`labctl.instances.locks`): the
+kernel drops it when its process ends, even on ``kill -9``, so a crashed labctl never
+leaves a session locked.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 from labctl.errors import LabctlError
+from labctl.instances.locks import hold, holder, lock_path
 from labctl.instances.store import InstanceStore
 
 #: A member's status: pending (never started), starting (an `up` is or was under way),
@@ -163,52 +163,14 @@ class SessionStore:
             return db.execute("DELETE FROM sessions WHERE name = ?", (name,)).rowcount > 0
 
     def lock_path(self, name: str) -> Path:
-        return self.path.parent / f"{self.path.name}.session-{name}.lock"
+        return lock_path(self.path, "session", name)
 
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
         """Hold the session's exclusive lock, or SessionBusyError at once."""
-        path = self.lock_path(name)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise LabctlError(f"cannot open the lock file {path}: {exc.strerror or exc}") from None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise SessionBusyError(name, _read_holder(fd)) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            try:
-                yield
-            finally:
-                with suppress(OSError):
-                    os.ftruncate(fd, 0)
-        finally:
-            os.close(fd)  # closing drops the lock
+        with hold(self.lock_path(name), lambda pid: SessionBusyError(name, pid)):
+            yield
 
     def holder(self, name: str) -> str | None:
         """The pid (as text, maybe empty) of the process holding the lock, None if free."""
-        path = self.lock_path(name)
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            return None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return _read_holder(fd)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return None
-        finally:
-            os.close(fd)
-
-
-def _read_holder(fd: int) -> str:
-    with suppress(OSError):
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        return text if text.isdigit() else ""
-    return ""
+        return holder(self.lock_path(name))

@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 
 from labctl.cli import images, instances
 from labctl.cli.app import LabctlGroup, root
+from labctl.errors import LabctlError
 
 REPO = Path(__file__).resolve().parents[2]
 Invoke = Callable[..., Result]
@@ -123,3 +124,55 @@ def test_shell_needs_the_docker_backend(run: Invoke) -> None:
     result = run("shell", "tc-replay-ana")
     assert result.exit_code == 1
     assert "needs the docker backend" in result.output
+
+
+def _killed_during_the_health_wait(tmp_path: Path, student: str = "ana") -> None:
+    """What a `labctl up` killed while waiting for health leaves: a `starting` record
+    without ports, every host on the engine running and healthy, no labctl on it."""
+    import dataclasses
+
+    from labctl.instances import InstanceRecord, InstanceStore
+    from labctl.spec import load_lab
+
+    store = InstanceStore(tmp_path / "labctl.db")
+    ident = f"tc-replay-{student}"
+    record = InstanceRecord(ident, "tc-replay", student, 7, "2026-01-01T00:00:00+00:00", "starting")
+    store.reserve(dataclasses.replace(record, backend="memory"))
+    from labctl.instances.plan import plan_instance
+
+    loaded = load_lab(REPO / "labs" / "tc-replay")
+    MemoryBackend.engines[ident] = plan_instance(loaded, ident, student=student, seed=7)
+
+
+def test_status_of_an_interrupted_up_says_so_and_how_to_repair(
+    run: Invoke, tmp_path: Path
+) -> None:
+    _killed_during_the_health_wait(tmp_path)
+    result = run("status")
+    assert result.exit_code == 0, result.output
+    assert "tc-replay-ana (interrupted)" in result.stdout
+    assert (
+        "tc-replay-ana: a start was interrupted; re-run `labctl up tc-replay --student ana`"
+        " to finish it, or `labctl down tc-replay-ana` to remove it"
+    ) in " ".join(result.stdout.split())
+
+
+def test_status_of_an_up_under_way_says_who_is_on_it(run: Invoke, tmp_path: Path) -> None:
+    from labctl.instances.locks import hold, lock_path
+
+    _killed_during_the_health_wait(tmp_path)
+    with hold(lock_path(tmp_path / "labctl.db", "instance", "tc-replay-ana"), LabctlError):
+        result = run("status", "tc-replay-ana")
+    assert "tc-replay-ana (starting)" in result.stdout
+    assert "being started by labctl (pid" in result.stdout
+    assert "interrupted" not in result.stdout
+
+
+def test_up_again_finishes_an_interrupted_up(run: Invoke, tmp_path: Path) -> None:
+    _killed_during_the_health_wait(tmp_path)
+    result = run("up", "tc-replay", "--student", "ana")
+    assert result.exit_code == 0, result.output
+    assert "instance tc-replay-ana is up" in result.stdout
+    status = run("status")
+    assert "interrupted" not in status.stdout
+    assert "40000→22" in status.stdout
