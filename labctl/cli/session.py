@@ -167,6 +167,14 @@ def status(
         bool,
         typer.Option("--checks", help="Run each instance's self-check (slow): objectives holding."),
     ] = False,
+    show_seed: Annotated[
+        bool,
+        typer.Option(
+            "--show-seed",
+            help="Show the session's seed (instructors only: every student's secrets derive "
+            "from it).",
+        ),
+    ] = False,
 ) -> None:
     """One row per student: state, hosts' health, how to connect, objectives, adversary."""
     sessions = _sessions()
@@ -176,8 +184,9 @@ def status(
     if checks:
         err.print("running the self-check on every running instance …")
     rows = sessions.status(name, loaded, checks=checks)
+    about = f"lab {record.lab}" + (f", seed {record.seed}" if show_seed else "")
     table = Table(
-        title=f"session {name} (lab {record.lab}, seed {record.seed})",
+        title=f"session {name} ({about})",
         title_justify="left",
         caption="ports are on 127.0.0.1 of this machine",
         caption_justify="left",

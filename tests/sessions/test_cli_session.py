@@ -70,3 +70,21 @@ def test_errors_are_one_line(run: Invoke, tmp_path: Path) -> None:
     assert missing.exit_code == 3
     assert "no session named 'nope'" in missing.output
     assert "Traceback" not in missing.output
+
+
+def test_status_shows_the_seed_only_when_asked(run: Invoke, tmp_path: Path) -> None:
+    """The status is projected in class; with the seed and the lab, anyone could derive
+    every student's secrets."""
+    from labctl.instances import InstanceStore
+    from labctl.sessions.store import SessionStore
+
+    roster = str(REPO / "docs/examples/roster.csv")
+    assert run("session", "start", "tc-replay", "--roster", roster).exit_code == 0
+    seed = str(SessionStore(InstanceStore(tmp_path / "home" / "labctl.db")).all()[0].seed)
+    shown = run("session", "status")
+    assert shown.exit_code == 0, shown.output
+    assert "seed" not in shown.output
+    assert seed not in shown.output
+    asked = run("session", "status", "--show-seed")
+    assert asked.exit_code == 0, asked.output
+    assert f"seed {seed}" in asked.output
