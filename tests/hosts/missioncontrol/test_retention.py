@@ -128,8 +128,8 @@ def test_200k_telemetry_rows_stay_within_the_telemetry_budget(tmp_path: Path) ->
     latest = archive.latest_housekeeping()
     assert latest is not None
     assert latest["id"] == 200_000
+    found = sizes(tmp_path, "mc.db")  # while open: closing removes the WAL
     archive.close()
-    found = sizes(tmp_path, "mc.db")
     assert found["mc.db"] <= TELEMETRY_BUDGET, found
     assert found.get("mc.db-wal", 0) <= WAL_BUDGET, found
 
@@ -152,8 +152,8 @@ def test_50k_worst_case_audit_writes_stay_within_the_audit_budget(tmp_path: Path
     newest = archive.audit(None, 1)[0]
     assert len(newest["detail"]) <= MAX_DETAIL
     assert json.loads(newest["detail"])  # still JSON, readable by GET /api/audit
+    found = sizes(tmp_path, "")  # while open: closing removes the WAL
     archive.close()
-    found = sizes(tmp_path, "")
     assert found["mc.db"] <= AUDIT_BUDGET, found
     assert found.get("mc.db-wal", 0) <= WAL_BUDGET, found
     assert found["audit.jsonl"] <= trail.max_bytes, found
