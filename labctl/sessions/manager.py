@@ -53,6 +53,7 @@ from labctl.instances.ids import MAX_ID_LENGTH, slug
 from labctl.instances.lifecycle import SEED_LIMIT, grade_target
 from labctl.instances.locks import starting_state
 from labctl.scenario.briefing import render_briefing
+from labctl.sessions.handout import sheet
 from labctl.sessions.roster import Roster, Unit, units
 from labctl.sessions.store import (
     FAILED,
@@ -468,7 +469,7 @@ class Sessions:
             if record is None or member.status != RUNNING:
                 skipped[member.student] = member.status
                 continue
-            text = _sheet(session, member, record) + render_briefing(
+            text = sheet(session, member, record) + render_briefing(
                 loaded, record.student, record.seed, record.id, record.slot
             )
             path = folder / f"{slug(member.student)}.md"
@@ -575,27 +576,3 @@ def _ssh_line(record: InstanceRecord) -> str:
 def _one_line(exc: BaseException) -> str:
     text = exc.one_line() if isinstance(exc, LabctlError) else f"{type(exc).__name__}: {exc}"
     return " ".join(text.split())[:300]
-
-
-def _sheet(session: SessionRecord, member: Member, record: InstanceRecord) -> str:
-    lines = [
-        f"# {member.name}: lab {session.lab}",
-        "",
-        f"Session `{session.name}`, student `{member.student}`"
-        + (f", team `{member.team}`" if member.team else "")
-        + f", instance `{record.id}`.",
-        "",
-        "## Connecting",
-        "",
-        "| what | how |",
-        "| --- | --- |",
-    ]
-    for what, how in connection_lines(record).items():
-        lines.append(f"| {what} | `{how}` |")
-    if record.access.get("password"):
-        lines.append(
-            f"| password of `{record.access.get('user', 'student')}` |"
-            f" `{record.access['password']}` |"
-        )
-    lines += ["", "---", "", ""]
-    return "\n".join(lines)
