@@ -16,6 +16,7 @@ import json
 import select
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,8 @@ import pytest
 sys.path.append(str(Path(__file__).parent))
 
 from mc_live import Server, mission_control
+
+from labctl.hosts.missioncontrol.limits import HEAD_TIMEOUT
 
 ATTACK: int = 64 << 20  # octets, as in the report
 #: What the server may add to its peak resident memory while refusing the attack.
@@ -124,6 +127,25 @@ def test_an_endless_body_nobody_reads_ends_with_the_answer(server: Server) -> No
         with contextlib.suppress(ConnectionResetError):
             assert sock.recv(1) == b""  # closed, not waiting for the rest of the body
     assert_unhurt(server, peak)
+
+
+def test_idle_connections_do_not_lock_operators_out(server: Server) -> None:
+    held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(100)]
+    try:
+        assert server.get("/api/health")[0] == 200
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_a_head_that_never_ends_is_cut_off(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=HEAD_TIMEOUT + 5) as sock:
+        started = time.monotonic()
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: mc\r\nX-Slow: ")
+        with contextlib.suppress(ConnectionResetError):
+            assert sock.recv(1) == b""  # closed by the server, not by our timeout
+        assert time.monotonic() - started >= HEAD_TIMEOUT - 0.5
+    assert server.get("/api/health")[0] == 200
 
 
 def send_head(server: Server, fields: int, value: bytes) -> bytes:

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from labctl.hosts.missioncontrol.app import create_app
-    from labctl.hosts.missioncontrol.limits import UVICORN_LIMITS
+    from labctl.hosts.missioncontrol.server import UVICORN_OPTIONS
 
     uvicorn.run(
         create_app(settings),
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         server_header=False,
         access_log=False,
         proxy_headers=False,
-        **UVICORN_LIMITS,
+        **UVICORN_OPTIONS,
     )
     return 0
 

@@ -12,7 +12,8 @@ Two pure ASGI middlewares and the server's own limits:
   without details and one short log line (no traceback: a request must not be able to
   write 17 KB into the log), at most :data:`ERROR_LINES_PER_MINUTE` lines a minute.
 - :data:`UVICORN_LIMITS` bounds what uvicorn itself buffers and how many connections it
-  serves (docs/ground-segment.md lists every figure).
+  serves; :data:`HEAD_TIMEOUT` is the deadline :mod:`.server` gives each request head
+  (docs/ground-segment.md lists every figure).
 """
 
 from __future__ import annotations
@@ -44,11 +45,15 @@ MAX_TARGET: Final = 4 * 1024
 #: Ids are SQLite INTEGER PRIMARY KEYs: signed 64 bits.
 MAX_ID: Final = 2**63 - 1
 ERROR_LINES_PER_MINUTE: Final = 5
+#: Seconds a connection may take to send a request's head (after opening or an answer).
+HEAD_TIMEOUT: Final = 5.0
 
+#: uvicorn's own limits; :mod:`.server` adds its h11 protocol with the head deadline.
 UVICORN_LIMITS: Final[Mapping[str, Any]] = {
-    "http": "h11",  # the parser whose buffer limit is known (httptools has none of ours)
     "h11_max_incomplete_event_size": MAX_HEADER_TOTAL,
-    "limit_concurrency": 64,  # connections and tasks; beyond it uvicorn answers 503
+    # Connections and tasks at once; beyond it uvicorn answers 503. At 512, each holding
+    # a head and a body just under their caps, the server stays near 110 MiB.
+    "limit_concurrency": 512,
     "backlog": 128,
     "timeout_keep_alive": 5,
 }
