@@ -3,7 +3,8 @@
 A backend receives an :class:`InstancePlan` (engine-neutral: hosts, networks, images,
 limits, capabilities) and runs it. The six operations are ``up``, ``down``, ``exec``,
 ``copy_to``/``copy_from`` (the copy pair), ``logs`` and ``status``; the scenario engine
-adds ``stat``, ``restart`` (a host re-reads its configuration) and ``connect``/``disconnect``.
+adds ``stat``, ``restart`` (a host re-reads its configuration) and ``connect``/``disconnect``;
+``recover`` ends a host's runaway user processes in place (``labctl restart``).
 The copy pair and ``stat`` also work on a host that is created but not yet started: ``up``
 calls its ``before_start`` hook there, so file changes need no restart.
 Implementations are registered by name (``docker``; ``swarm`` later) and looked up with
@@ -169,6 +170,26 @@ class DownReport:
         return bool(self.containers or self.networks or self.volumes)
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """What ``recover`` did to one host, in place (no restart: its tmpfs mounts keep
+    what the student wrote there)."""
+
+    host: str
+    #: The login users (not root, not the service user) whose processes were ended.
+    users: tuple[str, ...]
+    #: Processes (the engine's pids count) before and after; None when it cannot say.
+    pids_before: int | None
+    pids_after: int | None
+    pids_limit: int | None
+    #: Running, its readiness test passes and it has room for processes again.
+    ready: bool
+    #: Why it is not ready ("" when it is).
+    detail: str = ""
+    #: The host's tmpfs mounts: what a container restart would empty.
+    tmpfs: tuple[str, ...] = ()
+
+
 #: Called by ``up`` once every host is created (and its plan files written), before any
 #: starts: the copy pair and ``stat`` work then. If it raises, ``up`` removes everything.
 BeforeStart = Callable[[InstancePlan], None]
@@ -222,6 +243,12 @@ class Backend(Protocol):
 
     def restart(self, instance_id: str, host: str) -> HostStatus:
         """Restart the host's program (it reads its configuration again); wait until healthy."""
+        ...
+
+    def recover(self, instance_id: str, host: str) -> Recovery:
+        """End every process of the host's login users (a fork bomb, a runaway job) without
+        restarting it, and say whether it is ready again; raises nothing for a host that
+        stays unusable (the caller decides whether to restart it)."""
         ...
 
     def connect(self, instance_id: str, host: str, network: str) -> bool:

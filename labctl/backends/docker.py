@@ -64,6 +64,7 @@ from labctl.backends.base import (
     InstancePlan,
     NetworkPlan,
     Progress,
+    Recovery,
     no_progress,
     register_backend,
 )
@@ -541,6 +542,13 @@ class DockerBackend:
                 )
             time.sleep(self.poll_s / 4)
         return next(s for s in self.status(instance_id) if s.host == host)
+
+    def recover(self, instance_id: str, host: str) -> Recovery:
+        """End the host's login users' processes in place, from a sidecar in its PID
+        namespace (labctl.backends.docker_recover); say whether it is ready again."""
+        from labctl.backends.docker_recover import recover_in_place
+
+        return recover_in_place(self, instance_id, host)
 
     def _healthy_now(self, container: Container) -> bool:
         """Its health check passes now (the engine's last verdict predates the restart)."""

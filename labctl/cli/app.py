@@ -80,7 +80,14 @@ app.add_typer(report.app, name="report")
 app.add_typer(images.app, name="images")
 app.add_typer(adversary.app, name="adversary")
 app.add_typer(session_cli.app, name="session")
-for command in (instances.up, instances.down, instances.status, instances.shell, instances.logs):
+for command in (
+    instances.up,
+    instances.down,
+    instances.status,
+    instances.shell,
+    instances.restart,
+    instances.logs,
+):
     app.command()(command)
 app.command()(scenario.briefing)
 app.command()(selftest.selftest)

@@ -22,6 +22,7 @@ from labctl.cli.params import MAX_TAIL, SEED_MAX, HostArg, InstanceArg, LabArg, 
 from labctl.errors import BackendError, LabctlError
 from labctl.instances import InstanceRecord, Instances, InstanceStore, connection_lines
 from labctl.instances.plan import host_roles
+from labctl.instances.restart import HostRestart, restart_host
 from labctl.spec import LoadedLab, lab_by_id
 
 #: Steps of a host shown by `up`: container created, started, healthy.
@@ -63,12 +64,14 @@ def up(
     """Bring up your instance of a lab: builds missing images, starts every host."""
     loaded = lab_by_id(state(ctx).labs(), lab_id)
     backend = _backend()
+    manager = _instances(backend)
+    manager.store.check_writable()  # before images are built (up checks too)
     if backend.name == "docker":
         _build_missing_images(loaded)
     done = ("healthy", "network created", "network removed")
     with SubjectProgress(err, done, steps=UP_STEPS) as progress:
         who = student if student is not None else _default_student()
-        record = _instances(backend).up(loaded, who, seed, progress)
+        record = manager.up(loaded, who, seed, progress)
     _print_connection(record)
 
 
@@ -216,3 +219,25 @@ def logs(
 ) -> None:
     """Print the last lines a host's program wrote."""
     typer.echo(_backend().logs(instance, host, tail=tail), nl=False)
+
+
+HardOption = Annotated[
+    bool,
+    typer.Option(
+        "--hard", help="Restart the container at once (empties its tmpfs mounts: the home, /tmp)."
+    ),
+]
+
+
+def restart(instance: InstanceArg, host: HostArg = ATTACKER, hard: HardOption = False) -> None:
+    """Recover a host whose processes ran away (a fork bomb): end its users' processes in
+    place, keeping their files; restart the container only if that fails."""
+    print_restart(restart_host(_instances(), instance, host, hard=hard))
+
+
+def print_restart(outcome: HostRestart) -> None:
+    """One line: recovered in place (green), or the container restarted (yellow)."""
+    colour = "yellow" if outcome.restarted else "green"
+    where = f"{outcome.host} of {outcome.instance}"
+    out.print(f"[{colour}]{escape(where)}[/]: {escape(outcome.summary)}")
+    out.print(f"  {outcome.host}: {outcome.status.state}, {outcome.status.health}")

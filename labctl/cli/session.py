@@ -1,5 +1,5 @@
 """``labctl session``: a class of students, one instance each (start, list, status, reset,
-shell, stop, handout). The work is done by :class:`labctl.sessions.Sessions`.
+shell, restart, stop, handout). The work is done by :class:`labctl.sessions.Sessions`.
 
 Register in ``labctl.cli.app`` with ``app.add_typer(session.app, name="session")``.
 """
@@ -15,7 +15,7 @@ from rich.table import Table
 
 from labctl.cli.context import err, out, state
 from labctl.cli.images import SubjectProgress
-from labctl.cli.instances import _backend, _build_missing_images
+from labctl.cli.instances import HardOption, _backend, _build_missing_images, print_restart
 from labctl.cli.instances import shell as instance_shell
 from labctl.cli.params import (
     MAX_PARALLEL,
@@ -41,6 +41,7 @@ from labctl.grading.classgrade import (
 from labctl.grading.grade import GradeTarget
 from labctl.instances import InstanceStore
 from labctl.instances.ids import slug
+from labctl.instances.restart import restart_host
 from labctl.sessions import Sessions, read_roster
 from labctl.sessions.manager import UNIT_DONE, Member, MemberStatus, check_name
 from labctl.spec import LoadedLab, lab_by_id
@@ -100,6 +101,7 @@ def start(
     session = check_name(name if name is not None else slug(roster.stem)[:16].strip("-"))
     loaded = lab_by_id(state(ctx).labs(), lab_id)
     sessions = _sessions()
+    sessions.instances.store.check_writable()  # before images are built (start checks too)
     if sessions.backend.name == "docker":
         _build_missing_images(loaded)
     err.print(f"session {session}: lab {loaded.id}, {len(students.students)} student(s)")
@@ -251,6 +253,20 @@ def shell(
 ) -> None:
     """Open a shell on a host of the student's instance (the attacker by default)."""
     instance_shell(_sessions().member(session, student).instance, host)
+
+
+@app.command()
+def restart(
+    session: SessionArg,
+    student: StudentArg,
+    host: HostArg = "attacker",
+    hard: HardOption = False,
+) -> None:
+    """Recover a host of the student's instance (the attacker by default) in place: end
+    the runaway processes, keep the student's files; restart the container only if needed."""
+    sessions = _sessions()
+    instance = sessions.member(session, student).instance
+    print_restart(restart_host(sessions.instances, instance, host, hard=hard))
 
 
 @app.command()

@@ -94,6 +94,9 @@ class FakeContainer:
     health_exit: int = 0
     archives: list[tuple[str, bytes]] = field(default_factory=list)
     ports: dict[str, Any] = field(default_factory=dict)
+    #: The engine's pids count, one per ``stats`` call (the last one repeats).
+    pids: list[int] = field(default_factory=lambda: [2])
+    exit_code: int = 0
 
     @property
     def id(self) -> str:
@@ -148,6 +151,14 @@ class FakeContainer:
 
     def logs(self, tail: int = 0) -> bytes:
         return b"log line\n"
+
+    def stats(self, stream: bool = True, one_shot: bool = False) -> dict[str, Any]:
+        current = self.pids.pop(0) if len(self.pids) > 1 else self.pids[0]
+        return {"pids_stats": {"current": current, "limit": self.options.get("pids_limit")}}
+
+    def wait(self, timeout: float | None = None) -> dict[str, Any]:
+        self.status = "exited"
+        return {"StatusCode": self.exit_code}
 
     def remove(self, force: bool = False, v: bool = False) -> None:
         self.client.containers.objects.remove(self)
@@ -223,10 +234,12 @@ class _Containers(_Collection):
     def create(
         self,
         image: str,
+        command: list[str] | None = None,
+        *,
         name: str,
-        network: str,
-        networking_config: dict[str, Any],
         labels: dict[str, str],
+        network: str | None = None,
+        networking_config: dict[str, Any] | None = None,
         **options: Any,
     ) -> FakeContainer:
         if "storage_opt" in options and not self.client.storage_limits:
@@ -234,7 +247,7 @@ class _Containers(_Collection):
                 '500 Server Error: Internal Server Error ("--storage-opt is supported only '
                 "for overlay over xfs with 'pquota' mount option\")"
             )
-        if self.client.fail_create == labels.get("org.labctl.host"):
+        if self.client.fail_create and self.client.fail_create == labels.get("org.labctl.host"):
             from docker.errors import APIError
 
             raise APIError("create failed")
@@ -242,10 +255,11 @@ class _Containers(_Collection):
             self.client,
             name,
             labels,
-            {"image": image, "networking_config": networking_config, **options},
-            [network],
+            {"image": image, "command": command, "networking_config": networking_config, **options},
+            [network] if network else [],
         )
         self.objects.append(container)
+        self.client.created.append(container)
         return container
 
 
@@ -333,6 +347,8 @@ class FakeClient:
         self.images = _Images()
         self.nft = FakeNft()
         self.removed: list[tuple[str, str]] = []
+        #: Every container ever created, removed ones included.
+        self.created: list[FakeContainer] = []
         self.execs: list[tuple[str, list[str]]] = []
         self.archive_reads: list[tuple[str, str]] = []
         self.fail_create: str | None = None

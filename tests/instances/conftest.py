@@ -36,3 +36,5 @@ def memory_backend() -> Iterator[MemoryBackend]:
     MemoryBackend.engines.clear()
     MemoryBackend.files.clear()
     MemoryBackend.restarts.clear()
+    MemoryBackend.recoveries.clear()
+    MemoryBackend.recover_ready = True

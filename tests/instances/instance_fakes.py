@@ -14,6 +14,7 @@ from labctl.backends.base import (
     HostStatus,
     InstancePlan,
     Progress,
+    Recovery,
     no_progress,
     register_backend,
 )
@@ -31,6 +32,9 @@ class MemoryBackend:
     #: (instance, host, path) → what copy_to wrote: injects read back what they wrote.
     files: ClassVar[dict[tuple[str, str, str], FileSpec]] = {}
     restarts: ClassVar[list[tuple[str, str]]] = []
+    #: (instance, host) of every ``recover``; whether it makes the host ready again.
+    recoveries: ClassVar[list[tuple[str, str]]] = []
+    recover_ready: ClassVar[bool] = True
 
     def up(
         self,
@@ -94,6 +98,15 @@ class MemoryBackend:
         self._plan(instance_id, host)
         self.restarts.append((instance_id, host))
         return next(s for s in self.status(instance_id) if s.host == host)
+
+    def recover(self, instance_id: str, host: str) -> Recovery:
+        """The attacker has a login user (student); a runaway count of 512 drops to 3."""
+        self._plan(instance_id, host)
+        self.recoveries.append((instance_id, host))
+        users = ("student",) if host == "attacker" else ()
+        ready = MemoryBackend.recover_ready
+        after, why = (3, "") if ready else (512, "512 of 512 processes still in use")
+        return Recovery(host, users, 512, after, 512, ready, why, ("/home/student", "/tmp"))
 
     def connect(self, instance_id: str, host: str, network: str) -> bool:
         self._plan(instance_id, host)
