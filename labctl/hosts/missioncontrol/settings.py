@@ -8,7 +8,7 @@ with one :class:`~labctl.hosts.config.HostConfigError` line naming the file and 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from pathlib import Path
 from typing import Final
@@ -149,13 +149,10 @@ def _at_least(config: Config, key: str, default: int, minimum: int) -> int:
 
 def _retention(config: Config) -> Retention:
     """``database.keep``: rows kept per table, each at least :data:`MIN_KEEP`."""
-    defaults = Retention()
-    config.only(defaults.__dataclass_fields__)
+    defaults, tables = Retention(), [f.name for f in fields(Retention)]
+    config.only(tables)
     return Retention(
-        **{
-            table: _at_least(config, table, getattr(defaults, table), MIN_KEEP)
-            for table in defaults.__dataclass_fields__
-        }
+        **{table: _at_least(config, table, getattr(defaults, table), MIN_KEEP) for table in tables}
     )
 
 
