@@ -74,7 +74,7 @@ def parse_time(text: str | None, name: str) -> float | None:
 async def login(body: LoginBody, request: Request) -> dict[str, Any]:
     mc = mission(request)
     try:
-        user = mc.auth.login(body.username, body.password)
+        user = await mc.login(body.username, body.password)
     except LoginRefused as exc:
         mc.audit.record(
             body.username, "login", "refused", remote(request), via="api", reason=exc.reason

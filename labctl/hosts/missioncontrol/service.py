@@ -12,13 +12,16 @@ import logging
 import time
 from typing import Any, Final
 
+import anyio
+import anyio.to_thread
+
 from labctl.hosts.missioncontrol.audit import AuditLog
 from labctl.hosts.missioncontrol.auth import Authenticator, SessionStore
 from labctl.hosts.missioncontrol.commanding import Commander
 from labctl.hosts.missioncontrol.db import Archive
 from labctl.hosts.missioncontrol.groundlink import GroundLink
 from labctl.hosts.missioncontrol.ingest import Ingest
-from labctl.hosts.missioncontrol.settings import Settings
+from labctl.hosts.missioncontrol.settings import Settings, User
 
 LOG: Final = logging.getLogger("labctl.missioncontrol")
 
@@ -39,6 +42,17 @@ class MissionControl:
         self.link = GroundLink(settings.ground_host, settings.ground_port, self.ingest, backoff)
         self.commander = Commander(self.archive, self.link, settings.policy, self.audit)
         self._task: asyncio.Task[None] | None = None
+        self._password_checks: anyio.CapacityLimiter | None = None
+
+    async def login(self, username: str, password: str) -> User:
+        """The user, or LoginRefused. A password hash costs tens of milliseconds of CPU and
+        16 MiB (unknown users too, by design), so checks run in a worker thread, one at a
+        time: a flood of logins waits its turn without stalling every other request."""
+        if self._password_checks is None:  # created in the server's event loop
+            self._password_checks = anyio.CapacityLimiter(1)
+        return await anyio.to_thread.run_sync(
+            self.auth.login, username, password, limiter=self._password_checks
+        )
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.link.run(), name="ground-link")

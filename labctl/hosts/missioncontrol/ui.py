@@ -125,7 +125,7 @@ async def login_submit(
     if not csrf or not tokens_equal(request.cookies.get(LOGIN_CSRF_COOKIE), csrf):
         return _login_form(request, 403, "The login form expired. Please try again.")
     try:
-        user = mc.auth.login(username, password)
+        user = await mc.login(username, password)
     except LoginRefused as exc:
         mc.audit.record(username, "login", "refused", remote(request), via="ui", reason=exc.reason)
         return _login_form(request, 401, "Wrong user name or password.")

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -304,3 +306,44 @@ def test_repeated_errors_are_rate_limited(app: FastAPI, caplog: pytest.LogCaptur
     assert statuses == {500}
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert 1 <= len(errors) <= 5
+
+
+# --- password checks -------------------------------------------------------------------------
+
+
+def test_password_checks_run_off_the_event_loop_one_at_a_time(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hash costs tens of milliseconds and 16 MiB: a flood of logins must neither stall
+    the event loop (every other request) nor run many hashes at once."""
+    auth = app.state.mission.auth
+    real_login = auth.login
+    running, peak, on_loop = 0, 0, []
+
+    def slow_login(username: str, password: str) -> Any:
+        nonlocal running, peak
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        running += 1
+        peak = max(peak, running)
+        time.sleep(0.05)
+        running -= 1
+        return real_login(username, password)
+
+    monkeypatch.setattr(auth, "login", slow_login)
+
+    async def main() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://mc") as client:
+            body = {"username": "admin", "password": "admin"}
+            answers = await asyncio.gather(
+                *(client.post("/api/login", json=body) for _ in range(6))
+            )
+        return [r.status_code for r in answers]
+
+    assert asyncio.run(main()) == [200] * 6
+    assert on_loop == [False] * 6
+    assert peak == 1
