@@ -7,7 +7,13 @@ This layer sits above :mod:`labctl.backends` and :mod:`labctl.spec` and below th
 from labctl.instances.ids import instance_id, slug
 from labctl.instances.lifecycle import Instances, InstanceView, connection_lines
 from labctl.instances.plan import plan_instance
-from labctl.instances.store import InstanceExistsError, InstanceRecord, InstanceStore, default_db
+from labctl.instances.store import (
+    InstanceExistsError,
+    InstanceRecord,
+    InstanceStore,
+    StateError,
+    default_db,
+)
 
 __all__ = [
     "InstanceExistsError",
@@ -15,6 +21,7 @@ __all__ = [
     "InstanceStore",
     "InstanceView",
     "Instances",
+    "StateError",
     "connection_lines",
     "default_db",
     "instance_id",

@@ -99,6 +99,7 @@ class Instances:
         roster ``slot`` (parameters derive with it), the instance's ``ident`` and, when it
         replaces an instance, the student's ``password``."""
         record = self._new_record(loaded, student, seed, slot=slot, ident=ident, password=password)
+        self.store.check_writable()
         with hold(self._lock(record.id), lambda pid: InstanceBusyError(record.id, pid)):
             return self._bring_up(loaded, record, progress)
 
@@ -223,6 +224,7 @@ class Instances:
     def down(self, ident: str, progress: Progress = no_progress) -> DownReport:
         """Remove everything of ``ident`` from the engine, then its record."""
         non_blank(ident, "instance id", "an instance id (see labctl status)")
+        self.store.check_writable()
         report = self.backend.down(ident, progress)
         recorded = self.store.delete(ident)
         if not recorded and not report.anything:
@@ -233,6 +235,7 @@ class Instances:
         """Remove every *recorded* instance. The engine may be shared (other users, other
         state files, test runs): leftovers not recorded here are shown by ``status`` and
         removed only by name."""
+        self.store.check_writable()
         return {record.id: self.down(record.id, progress) for record in self.store.all()}
 
     def ids(self) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -79,6 +80,8 @@ CREATE TABLE IF NOT EXISTS session_members (
 #: One tuple of statements per version, in order.
 _MIGRATIONS: Final = ((_SCHEMA_V1,), (_SCHEMA_V2,), _SCHEMA_V3)
 _COLUMNS: Final = "id, lab, student, seed, created, status, backend, ports, access, slot"
+#: What SQLite says when the file or its folder (the journal goes there) is not writable.
+_READ_ONLY: Final = re.compile(r"readonly|read-only|unable to open database file")
 
 #: host → container port ("22/tcp") → port on 127.0.0.1
 Ports = dict[str, dict[str, int]]
@@ -93,6 +96,25 @@ class InstanceExistsError(LabctlError):
         super().__init__(
             f"instance {ident!r} already exists ({status}); "
             f"remove it first with: labctl down {ident}"
+        )
+
+
+class StateError(LabctlError):
+    """The state file cannot be written, or is not a labctl database."""
+
+    @classmethod
+    def read_only(cls, path: Path, detail: str) -> StateError:
+        return cls(
+            f"the state file {path} is read-only ({detail}); nothing was changed: make it and "
+            "its folder writable by you, or set LABCTL_HOME to a folder you can write"
+        )
+
+    @classmethod
+    def unusable(cls, path: Path, detail: str) -> StateError:
+        return cls(
+            f"the state file {path} is not a usable labctl database ({detail}); nothing was "
+            "changed: move it aside (labctl starts a new one; `labctl status` then lists "
+            "the instances still on the engine) or set LABCTL_HOME to another folder"
         )
 
 
@@ -136,8 +158,9 @@ class InstanceStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One connection, one immediate transaction: committed on success, else rolled back."""
-        with closing(self._connect()) as db:
+        """One connection, one immediate transaction: committed on success, else rolled back.
+        An SQLite failure is a :class:`StateError` naming the file."""
+        with closing(self._connect()) as db, self._explained():
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -145,6 +168,36 @@ class InstanceStore:
                 db.rollback()
                 raise
             db.commit()
+
+    def check_writable(self) -> None:
+        """StateError unless the state file is a sound labctl database this process can
+        write. Commands that change state call it before they act, so a read-only or
+        damaged file stops them before anything on the engine changes. A file not made
+        yet is not made here (a folder that cannot hold it fails the first write)."""
+        if not self.path.exists():
+            return
+        with closing(self._connect()) as db, self._explained():
+            if db.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
+                raise StateError.unusable(self.path, "database disk image is malformed")
+            db.execute("BEGIN IMMEDIATE")
+            try:  # the same value back: a real write (of the header page), never committed
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                db.execute(f"PRAGMA user_version = {int(version)}")
+            finally:
+                db.rollback()
+
+    @contextmanager
+    def _explained(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if _READ_ONLY.search(str(exc)):
+                raise StateError.read_only(self.path, str(exc)) from exc
+            raise StateError(f"the state file {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            if type(exc) is not sqlite3.DatabaseError:  # a constraint, a bug: not the file
+                raise
+            raise StateError.unusable(self.path, str(exc)) from exc
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -155,8 +208,13 @@ class InstanceStore:
         except (OSError, sqlite3.Error) as exc:
             raise LabctlError(f"cannot open the state database {self.path}: {exc}") from exc
         db.row_factory = sqlite3.Row
-        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            _migrate(db)
+        try:
+            with self._explained():
+                if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    _migrate(db)
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def reserve(self, record: InstanceRecord) -> None:

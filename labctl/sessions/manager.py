@@ -216,6 +216,7 @@ class Sessions:
         if parallel < 1:
             raise LabctlError("--parallel must be at least 1")
         began = datetime.now(UTC)
+        self.instances.store.check_writable()
         with self.db.lock(name):
             session = self._open(loaded, roster, name, teams)
             report = StartReport(name)
@@ -409,6 +410,7 @@ class Sessions:
         progress: UnitProgress = _no_unit_progress,
     ) -> Member:
         """A fresh instance for the student's unit: same parameters, same password."""
+        self.instances.store.check_writable()
         with self.db.lock(name):
             session = self.get(name)
             member = self.member(name, student)
@@ -436,6 +438,7 @@ class Sessions:
     def stop(self, name: str, progress: UnitProgress = _no_unit_progress) -> StopReport:
         """Remove every member's instance (containers, networks, volumes, records), then
         the session. Safe to run again after an interruption."""
+        self.instances.store.check_writable()
         with self.db.lock(name):
             session = self.get(name)
             counts = [0, 0, 0]
