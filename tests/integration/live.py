@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
+from labctl.backends.base import HOST_LABEL, INSTANCE_LABEL, ExecResult
 from labctl.backends.docker import DockerBackend
+from labctl.backends.docker_recover import pids_in_use
 from labctl.instances import InstanceRecord, Instances, InstanceStore
 from labctl.spec import load_lab
 
@@ -84,3 +87,60 @@ def send(client: httpx.Client, name: str, args: dict[str, int] | None = None) ->
         return sent if sent["status"] in {"completed", "failed"} else None
 
     return eventually(done, 45, f"{name} verified by the spacecraft")
+
+
+#: A fork bomb, as the student would type it (run detached: it never ends by itself).
+FORK_BOMB = ("bash", "-c", "bomb() { bomb | bomb & }; bomb")
+#: Fifty processes one after the other (what a shell session needs in a minute), each
+#: tried once: prints how many could not be created.
+FIFTY_FORKS = (
+    "python3",
+    "-c",
+    "import os\nfailed = 0\nfor _ in range(50):\n    try:\n        pid = os.fork()\n"
+    "    except OSError:\n        failed += 1\n        continue\n    if pid == 0:\n"
+    "        os._exit(0)\n    os.waitpid(pid, 0)\nprint('forks failed:', failed)",
+)
+
+
+def bounded_exec(
+    backend: DockerBackend,
+    ident: str,
+    host: str,
+    argv: Sequence[str],
+    *,
+    user: str = "root",
+    seconds: float = 30.0,
+) -> ExecResult | None:
+    """``backend.exec`` given ``seconds``; None when it has not returned by then (a host
+    out of pids can hold an exec: the call finishes later in a daemon thread)."""
+    results: list[ExecResult] = []
+    thread = threading.Thread(
+        target=lambda: results.append(backend.exec(ident, host, list(argv), user=user)),
+        daemon=True,
+    )
+    thread.start()
+    thread.join(seconds)
+    return results[0] if results else None
+
+
+def start_detached(
+    backend: DockerBackend, ident: str, host: str, argv: Sequence[str], user: str = "student"
+) -> None:
+    """Start ``argv`` in ``host`` and return at once (``docker exec -d``)."""
+    backend.container(ident, host).exec_run(list(argv), user=user, detach=True)
+
+
+def pids(backend: DockerBackend, ident: str, host: str) -> tuple[int, int]:
+    """(processes in use, the pids limit) of a host, as the engine counts them."""
+    current, limit = pids_in_use(backend.container(ident, host))
+    assert current is not None, "the engine gives no pids count"
+    assert limit is not None, "the host has no pids limit"
+    return current, limit
+
+
+def started_at(backend: DockerBackend, ident: str) -> dict[str, str]:
+    """Host → when its container last started: a restart changes it."""
+    found = backend.client.containers.list(all=True, filters={"label": f"{INSTANCE_LABEL}={ident}"})
+    return {
+        c.labels[HOST_LABEL]: c.attrs["State"]["StartedAt"] for c in found if HOST_LABEL in c.labels
+    }
