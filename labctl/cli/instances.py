@@ -119,6 +119,7 @@ def down(
     if (instance is None) == (not all_instances):
         raise typer.BadParameter("give an INSTANCE or --all (not both)")
     manager = _instances()
+    manager.store.check_writable()  # before the progress display (down checks too)
     with SubjectProgress(err, ("removed", "network removed")) as progress:
         if all_instances:
             reports = manager.down_all(progress)
@@ -151,7 +152,7 @@ def status(
         table.add_column(column, overflow="fold")
     for view in views:
         recorded = view.record.status if view.record else "[yellow]not recorded[/]"
-        name = view.id if view.state == "running" else f"{view.id} ({view.state})"
+        name = f"{view.id} ({view.state})" if view.state in {"starting", "interrupted"} else view.id
         if not view.hosts:
             table.add_row(name, "-", recorded, "-", "-", "-")
         for host in view.hosts:

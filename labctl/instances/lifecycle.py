@@ -253,8 +253,8 @@ class Instances:
 
     def _state(self, ident: str, record: InstanceRecord | None) -> tuple[str, str]:
         """(state, explanation) of an instance, as :class:`InstanceView` has them."""
-        if record is None:
-            return "not recorded", f"not in this state file; `labctl down {ident}` removes it"
+        if record is None:  # another state file's (the engine may be shared), or lost
+            return "not recorded", ""
         if record.status != "starting":
             return record.status, ""
         if record.slot is not None:

@@ -176,3 +176,20 @@ def test_up_again_finishes_an_interrupted_up(run: Invoke, tmp_path: Path) -> Non
     status = run("status")
     assert "interrupted" not in status.stdout
     assert "40000→22" in status.stdout
+
+
+def test_status_does_not_advise_removing_what_is_not_recorded_here(run: Invoke) -> None:
+    """The engine is shared: an instance of another state file is listed, not explained
+    as something to remove."""
+    from labctl.instances.plan import plan_instance
+    from labctl.spec import load_lab
+
+    loaded = load_lab(REPO / "labs" / "tc-replay")
+    MemoryBackend.engines["tc-replay-other"] = plan_instance(
+        loaded, "tc-replay-other", student="other", seed=1
+    )
+    result = run("status")
+    assert result.exit_code == 0, result.output
+    assert "tc-replay-other" in result.stdout
+    assert "labctl down" not in result.stdout
+    assert "(not recorded)" not in result.stdout
