@@ -27,7 +27,7 @@ sys.path.append(str(Path(__file__).parent))
 
 from mc_live import Server, mission_control
 
-from labctl.hosts.missioncontrol.limits import HEAD_TIMEOUT
+from labctl.hosts.missioncontrol.limits import BODY_TIMEOUT, HEAD_TIMEOUT
 
 ATTACK: int = 64 << 20  # octets, as in the report
 #: What the server may add to its peak resident memory while refusing the attack.
@@ -145,6 +145,25 @@ def test_a_head_that_never_ends_is_cut_off(server: Server) -> None:
         with contextlib.suppress(ConnectionResetError):
             assert sock.recv(1) == b""  # closed by the server, not by our timeout
         assert time.monotonic() - started >= HEAD_TIMEOUT - 0.5
+    assert server.get("/api/health")[0] == 200
+
+
+def test_a_trickled_body_is_cut_off(server: Server) -> None:
+    head = (
+        b"POST /api/login HTTP/1.1\r\nHost: mc\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=BODY_TIMEOUT + 5) as sock:
+        started = time.monotonic()
+        sock.sendall(head)
+        answer = b""
+        while not answer and time.monotonic() - started < BODY_TIMEOUT + 3:
+            # one octet a second, until the server answers
+            sock.sendall(b" ")
+            if select.select([sock], [], [], 1)[0]:
+                answer = read_answer(sock)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+        assert BODY_TIMEOUT - 0.5 <= time.monotonic() - started < BODY_TIMEOUT + 3
     assert server.get("/api/health")[0] == 200
 
 

@@ -18,6 +18,7 @@ Two pure ASGI middlewares and the server's own limits:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -47,6 +48,8 @@ MAX_ID: Final = 2**63 - 1
 ERROR_LINES_PER_MINUTE: Final = 5
 #: Seconds a connection may take to send a request's head (after opening or an answer).
 HEAD_TIMEOUT: Final = 5.0
+#: Seconds a request's body may take to come in, from the moment the route asks for it.
+BODY_TIMEOUT: Final = 10.0
 
 #: uvicorn's own limits; :mod:`.server` adds its h11 protocol with the head deadline.
 UVICORN_LIMITS: Final[Mapping[str, Any]] = {
@@ -66,6 +69,15 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, cap: int) -> None:
         super().__init__(413, too_large(cap), headers={"connection": "close"})
+
+
+class BodyTooSlow(HTTPException):
+    """Raised from ``receive`` when a body has not come in within BODY_TIMEOUT seconds:
+    a client trickling a body must not hold a connection slot for ever."""
+
+    def __init__(self, seconds: float) -> None:
+        message = f"request body too slow: {seconds:g} s at most"
+        super().__init__(408, message, headers={"connection": "close"})
 
 
 def too_large(cap: int) -> str:
@@ -155,18 +167,21 @@ def _chunked(scope: Scope) -> bool:
 
 
 class _Body:
-    """Counts the body as the application reads it (BodyTooLarge once past ``cap``), and
-    closes the connection after a response sent while the body was still coming, so the
-    server does not go on reading what nobody wants."""
+    """Counts the body as the application reads it (BodyTooLarge once past ``cap``, and
+    BodyTooSlow once it has taken BODY_TIMEOUT seconds), and closes the connection after
+    a response sent while the body was still coming, so the server does not go on
+    reading what nobody wants."""
 
     def __init__(self, receive: Receive, send: Send, cap: int, done: bool) -> None:
         self._receive, self._send, self.cap, self.done = receive, send, cap, done
         self.seen = 0
+        self.deadline: float | None = None
 
     async def receive(self) -> Message:
         if self.seen > self.cap:
             raise BodyTooLarge(self.cap)
-        message = await self._receive()
+        # After the body only a disconnect comes: no deadline for that.
+        message = await (self._receive() if self.done else self._before_deadline())
         if message["type"] == "http.request":
             self.seen += len(message.get("body", b""))
             if self.seen > self.cap:
@@ -175,6 +190,15 @@ class _Body:
         else:
             self.done = True  # the client went away
         return message
+
+    async def _before_deadline(self) -> Message:
+        now = asyncio.get_running_loop().time()
+        if self.deadline is None:
+            self.deadline = now + BODY_TIMEOUT
+        try:
+            return await asyncio.wait_for(self._receive(), max(0.0, self.deadline - now))
+        except TimeoutError:
+            raise BodyTooSlow(BODY_TIMEOUT) from None
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start" and not self.done:

@@ -22,6 +22,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from labctl.hosts.missioncontrol import limits
 from labctl.hosts.missioncontrol.app import create_app
 from labctl.hosts.missioncontrol.limits import (
     MAX_BODY,
@@ -66,6 +67,8 @@ class Caller:
 
     app: FastAPI
     chunks: list[bytes] = field(default_factory=list)
+    #: The client stops sending after the chunks without ending the body.
+    stalls: bool = False
 
     def call(self, method: str, path: str, headers: list[tuple[str, str]]) -> AsgiResult:
         return asyncio.run(self._call(method, path, headers))
@@ -81,7 +84,7 @@ class Caller:
                 return {
                     "type": "http.request",
                     "body": self.chunks[read - 1],
-                    "more_body": read < len(self.chunks),
+                    "more_body": self.stalls or read < len(self.chunks),
                 }
             await asyncio.sleep(3600)  # the client sent everything; nothing more comes
             return {"type": "http.disconnect"}
@@ -197,6 +200,27 @@ def test_a_request_whose_body_was_read_keeps_its_connection(app: FastAPI) -> Non
     result = Caller(app, [body]).call("POST", "/api/login", headers)
     assert result.status == 401
     assert "connection" not in result.headers
+
+
+def test_a_body_that_stops_coming_is_a_408(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "BODY_TIMEOUT", 0.3)
+    caller = Caller(app, [b'{"username": "ad'], stalls=True)
+    headers = [("content-type", "application/json"), ("content-length", "1000")]
+    started = time.monotonic()
+    result = caller.call("POST", "/api/login", headers)
+    assert result.status == 408
+    assert time.monotonic() - started < 5
+    assert result.headers["connection"] == "close"
+    assert json.loads(result.body) == {"detail": "request body too slow: 0.3 s at most"}
+
+
+def test_the_body_deadline_does_not_cut_a_request_whose_body_is_in(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "BODY_TIMEOUT", 0.3)
+    caller = Caller(app, [b'{"username": "admin", "password": "wrong"}'])
+    headers = [("content-type", "application/json"), ("transfer-encoding", "chunked")]
+    assert caller.call("POST", "/api/login", headers).status == 401
 
 
 # --- headers and the request target ----------------------------------------------------------
