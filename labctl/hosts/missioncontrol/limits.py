@@ -98,7 +98,8 @@ def header_problem(scope: Scope) -> tuple[int, str] | None:
         return 431, f"header field too large: at most {MAX_HEADER_LINE} octets"
     if sum(sizes) > MAX_HEADER_TOTAL:
         return 431, f"header fields too large: at most {MAX_HEADER_TOTAL} octets in all"
-    target = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b""))
+    path = scope.get("raw_path") or str(scope.get("path", "")).encode()
+    target = len(path) + len(scope.get("query_string", b""))
     if target > MAX_TARGET:
         return 414, f"request target too long: at most {MAX_TARGET} octets"
     return None
