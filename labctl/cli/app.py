@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.markup import escape
@@ -17,6 +17,7 @@ from labctl import __version__
 from labctl.cli import adversary, grade, images, instances, labs, report, scenario, selftest
 from labctl.cli import session as session_cli
 from labctl.cli.context import State, err, out, state
+from labctl.cli.params import path_parser
 from labctl.errors import LabctlError
 
 if TYPE_CHECKING:  # typer vendors click; its Context base class is only needed for typing
@@ -30,16 +31,32 @@ EXIT_INTERRUPTED = 130
 class LabctlGroup(TyperGroup):
     """Maps every error to one clear line and an exit status; --debug shows tracebacks."""
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: BaseContext | None = None,
+        **extra: Any,
+    ) -> BaseContext:
+        """The root's own options (parsed before :meth:`invoke`): errors as one line too."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError" or os.environ.get("LABCTL_DEBUG") == "1":
+                raise
+            _usage_line(exc, info_name or "labctl")
+        except LabctlError as exc:
+            for line in exc.one_line().splitlines():
+                err.print(f"[bold red]error:[/] {escape(line)}")
+            raise typer.Exit(exc.exit_code) from None
+
     def invoke(self, ctx: BaseContext) -> Any:
         try:
             return super().invoke(ctx)
         except UsageError as exc:
             if _debug(ctx) or type(exc).__name__ == "NoArgsIsHelpError":
                 raise
-            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
-            message = " ".join(exc.format_message().split())
-            err.print(f"[bold red]error:[/] {escape(message)} (see: {escape(where)} -h)")
-            raise typer.Exit(exc.exit_code) from None
+            _usage_line(exc, ctx.command_path)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except LabctlError as exc:
@@ -59,6 +76,14 @@ class LabctlGroup(TyperGroup):
                 " (this is a bug in labctl; run again with --debug for the traceback)"
             )
             raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _usage_line(exc: UsageError, where: str) -> NoReturn:
+    """A usage error as one line that says where to look; exit status 2."""
+    where = exc.ctx.command_path if exc.ctx is not None else where
+    message = " ".join(exc.format_message().split())
+    err.print(f"[bold red]error:[/] {escape(message)} (see: {escape(where)} -h)")
+    raise typer.Exit(exc.exit_code) from None
 
 
 def _debug(ctx: BaseContext) -> bool:
@@ -114,7 +139,7 @@ def root(
             "--labs-dir",
             envvar="LABCTL_LABS_DIR",
             help="Folder of labs (default: ./labs, else the one shipped with labctl).",
-            file_okay=False,
+            parser=path_parser("--labs-dir", folder=True),
         ),
     ] = None,
     version: Annotated[

@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from labctl.cli.context import err, out
+from labctl.cli.params import path_parser
 
 if TYPE_CHECKING:  # the Docker SDK is imported only by the commands that use it
     from docker import DockerClient
@@ -120,7 +121,13 @@ def _print_images(client: DockerClient) -> None:
 
 @app.command()
 def save(
-    path: Annotated[Path, typer.Argument(help="Archive to write (a `docker save` tar).")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Archive to write (a `docker save` tar).",
+            parser=path_parser("PATH", folder=False),
+        ),
+    ],
 ) -> None:
     """Save every labctl image into one archive, for rooms without a network."""
     from labctl.backends.baseimage import docker_client
@@ -136,7 +143,13 @@ def save(
 
 @app.command()
 def load(
-    path: Annotated[Path, typer.Argument(help="Archive written by `labctl images save`.")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Archive written by `labctl images save`.",
+            parser=path_parser("PATH", folder=False),
+        ),
+    ],
 ) -> None:
     """Load images from an archive written by `labctl images save`."""
     from labctl.backends.baseimage import docker_client

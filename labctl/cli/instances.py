@@ -21,6 +21,7 @@ from labctl.cli.images import BUILD_DONE, SubjectProgress
 from labctl.cli.params import MAX_TAIL, SEED_MAX, HostArg, InstanceArg, LabArg, given
 from labctl.errors import BackendError, LabctlError
 from labctl.instances import InstanceRecord, Instances, InstanceStore, connection_lines
+from labctl.instances.ids import instance_id
 from labctl.instances.plan import host_roles
 from labctl.instances.restart import HostRestart, restart_host
 from labctl.spec import LoadedLab, lab_by_id
@@ -64,13 +65,14 @@ def up(
     """Bring up your instance of a lab: builds missing images, starts every host."""
     loaded = lab_by_id(state(ctx).labs(), lab_id)
     backend = _backend()
+    who = student if student is not None else _default_student()
+    instance_id(loaded.id, who)  # a name that makes no id fails before images are built
     manager = _instances(backend)
     manager.store.check_writable()  # before images are built (up checks too)
     if backend.name == "docker":
         _build_missing_images(loaded)
     done = ("healthy", "network created", "network removed")
     with SubjectProgress(err, done, steps=UP_STEPS) as progress:
-        who = student if student is not None else _default_student()
         record = manager.up(loaded, who, seed, progress)
     _print_connection(record)
 

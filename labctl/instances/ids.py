@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from labctl.errors import InputError, LabctlError
+from labctl.errors import InputError
 
 #: Docker names allow more, but network and volume names derive from the id too.
 MAX_ID_LENGTH: Final = 48
@@ -28,8 +28,9 @@ def instance_id(lab: str, student: str) -> str:
         )
     ident = f"{slug(lab)}-{who}"
     if len(ident) > MAX_ID_LENGTH:
-        raise LabctlError(
-            f"instance id {ident!r} is longer than {MAX_ID_LENGTH} characters; "
+        shown = ident if len(ident) <= 2 * MAX_ID_LENGTH else f"{ident[:MAX_ID_LENGTH]}…"
+        raise InputError(
+            f"instance id {shown!r} is longer than {MAX_ID_LENGTH} characters; "
             "use a shorter student name"
         )
     return ident

@@ -144,9 +144,7 @@ def _killed_during_the_health_wait(tmp_path: Path, student: str = "ana") -> None
     MemoryBackend.engines[ident] = plan_instance(loaded, ident, student=student, seed=7)
 
 
-def test_status_of_an_interrupted_up_says_so_and_how_to_repair(
-    run: Invoke, tmp_path: Path
-) -> None:
+def test_status_of_an_interrupted_up_says_so_and_how_to_repair(run: Invoke, tmp_path: Path) -> None:
     _killed_during_the_health_wait(tmp_path)
     result = run("status")
     assert result.exit_code == 0, result.output
