@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import struct
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
+from pathlib import Path
 from typing import Any, Final
 
 import docker.errors
@@ -28,6 +30,11 @@ from labctl.backends.docker import (
 )
 from labctl.backends.vantage import VANTAGE_ROLE, register_vantages
 from labctl.errors import BackendError
+
+#: Who runs a vantage: ``host:pid:start`` of the labctl process (its start time in clock
+#: ticks since boot, /proc/PID/stat), so a vantage whose labctl was killed can be told
+#: from one that a live grading run is using.
+OWNER_LABEL: Final = "org.labctl.vantage-owner"
 
 #: An exec's output without a TTY is multiplexed: a header (stream, 0, 0, 0, size) per frame.
 _FRAME_HEADER: Final = struct.Struct(">BxxxL")
@@ -110,6 +117,8 @@ class DockerVantages:
         tags = {**labels, MANAGED_LABEL: "true", INSTANCE_LABEL: instance_id}
         # No readiness test: a vantage serves no port (its image's health check wants sshd).
         tags |= {HOST_LABEL: host, ROLE_LABEL: role, READY_LABEL: "[]"}
+        tags[OWNER_LABEL] = _owner(os.getpid()) or ""
+        self._clear_orphan(name)
         with engine_call(f"run vantage {name}"):
             self.backend.client.containers.run(
                 image,
@@ -134,6 +143,26 @@ class DockerVantages:
                 healthcheck={"test": ["NONE"]},
             )
 
+    def _clear_orphan(self, name: str) -> None:
+        """Remove a vantage of this name left by a labctl that was killed (a killed
+        ``grade`` never reaches its clean-up); one a live process owns is refused."""
+        try:
+            existing = self.backend.client.containers.get(name)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.DockerException:
+            return  # the run that follows reports the engine's error
+        owner = existing.labels.get(OWNER_LABEL, "")
+        if not _orphaned(owner):
+            pid = owner.split(":")[1] if owner.count(":") == 2 else "?"
+            raise BackendError(
+                f"run vantage {name}",
+                f"another grading run (labctl pid {pid}) is using it",
+                hint=f"wait until that grade or check ends (if none runs: docker rm -f {name})",
+            )
+        with engine_call(f"remove the orphaned vantage {name}"):
+            existing.remove(force=True, v=True)
+
     def remove_vantage(self, instance_id: str, host: str) -> bool:
         name = resource_name(instance_id, host)
         try:
@@ -155,6 +184,26 @@ class DockerVantages:
                 name, list(argv), stdin=True, stdout=True, stderr=True, user=user
             )
             return DockerChannel(api.exec_start(created["Id"], socket=True))
+
+
+def _owner(pid: int) -> str | None:
+    """``host:pid:start`` of a live process of this machine; None when there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return f"{socket.gethostname()}:{pid}:{fields[19].decode()}" if len(fields) > 19 else None
+
+
+def _orphaned(owner: str) -> bool:
+    """Whether ``owner`` (an OWNER_LABEL) names a process of this machine that has ended.
+    A vantage without the label, or from another machine, is never taken for one."""
+    host, _, rest = owner.partition(":")
+    pid, _, _start = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    return _owner(int(pid)) != owner
 
 
 @register_vantages("docker")
