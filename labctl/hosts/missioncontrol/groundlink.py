@@ -5,6 +5,13 @@ go out through :meth:`GroundLink.send`; what comes in is split with
 :mod:`labctl.protocols.stream`, which skips (and reports) garbage and bounds every
 packet, and each packet is handed to a callback. The client reconnects with exponential
 backoff for as long as the server runs.
+
+Keep-alive: the ground station disconnects a client that sends nothing for its
+``packet_service.idle_timeout`` (600 s by default). With ``idle_timeout`` set (mission
+control's ``ground_station.idle_timeout_s``, the same value), the link sends a
+connection test (PUS 17,1 to APID 0x7F0, no acknowledgements asked; the station answers
+17,2) every third of it, and gives up on a station from which nothing at all arrived for
+a whole idle timeout (a hung or half-open peer): it disconnects and connects again.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from labctl.hosts.catalog import GROUND_STATION_APID, PLATFORM_APID
-from labctl.protocols.spacepacket import IDLE_APID, PacketType, SpacePacket
+from labctl.protocols.pus import PusTc
+from labctl.protocols.spacepacket import IDLE_APID, SEQ_COUNT_MASK, PacketType, SpacePacket
 from labctl.protocols.stream import Garbage, Scanner, packet_stream
 
 LOG: Final = logging.getLogger("labctl.missioncontrol.groundlink")
@@ -32,6 +40,15 @@ MAX_PACKET: Final = 2048
 #: holding the stream: rescan what is buffered now instead of waiting for MAX_PACKET octets.
 STALL_SECONDS: Final = 2.0
 STREAM_APIDS: Final = frozenset({PLATFORM_APID, GROUND_STATION_APID, IDLE_APID})
+#: Keep-alives per idle timeout: two may be late before the station's timer runs out.
+KEEPALIVES_PER_TIMEOUT: Final = 3
+
+
+def connection_test(seq_count: int) -> bytes:
+    """The keep-alive: a connection test (17,1) to the ground station itself, no acks."""
+    return PusTc(
+        GROUND_STATION_APID, 17, 1, seq_count=seq_count & SEQ_COUNT_MASK, ack_flags=0
+    ).encode()
 
 
 def tm_scanner() -> Scanner[SpacePacket]:
@@ -54,6 +71,7 @@ class LinkStats:
     connects: int = 0
     packets_in: int = 0
     packets_out: int = 0
+    keepalives: int = 0
     garbage_runs: int = 0
     garbage_octets: int = 0
     last_error: str = ""
@@ -68,10 +86,14 @@ class GroundLink:
         port: int,
         on_packet: Callable[[SpacePacket], None],
         backoff: tuple[float, float] = (0.5, 10.0),
+        *,
+        idle_timeout: float = 0.0,
     ) -> None:
         self.host, self.port = host, port
         self._on_packet = on_packet
         self._backoff_min, self._backoff_max = backoff
+        self.idle_timeout = idle_timeout  # 0: no keep-alive, never give up on silence
+        self._keepalive_seq = 0
         self._writer: asyncio.StreamWriter | None = None
         self._send_lock = asyncio.Lock()
         self.stats = LinkStats()
@@ -102,16 +124,52 @@ class GroundLink:
         self.stats.connects += 1
         self.stats.last_error = ""
         LOG.info("ground link up: %s:%d", self.host, self.port)
+        keepalive = asyncio.create_task(self._keep_alive()) if self.idle_timeout else None
+        try:
+            await self._read(reader)
+        finally:
+            if keepalive is not None:
+                keepalive.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keepalive
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
         scanner = tm_scanner()
         progress = time.monotonic()
-        while chunk := await reader.read(READ_SIZE):
+        while chunk := await self._next_chunk(reader):
             if self._deliver(*scanner.feed(chunk)):
                 progress = time.monotonic()
             elif time.monotonic() - progress > STALL_SECONDS:
                 self._deliver(*scanner.close())
                 scanner, progress = tm_scanner(), time.monotonic()
         self._deliver(*scanner.close())
-        self.stats.last_error = "connection closed by the ground station"
+        if not self.stats.last_error:
+            self.stats.last_error = "connection closed by the ground station"
+
+    async def _next_chunk(self, reader: asyncio.StreamReader) -> bytes:
+        """The next octets; b"" at the end, or when the station was silent too long."""
+        if not self.idle_timeout:
+            return await reader.read(READ_SIZE)
+        try:
+            async with asyncio.timeout(self.idle_timeout):
+                return await reader.read(READ_SIZE)
+        except TimeoutError:
+            self.stats.last_error = (
+                f"the ground station was silent for {self.idle_timeout:g} s (keep-alive unanswered)"
+            )
+            return b""
+
+    async def _keep_alive(self) -> None:
+        """A connection test every third of the idle timeout, until the link goes down."""
+        interval = self.idle_timeout / KEEPALIVES_PER_TIMEOUT
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._write(connection_test(self._keepalive_seq))
+            except LinkDown:
+                return  # the reader sees the end of the connection
+            self._keepalive_seq = (self._keepalive_seq + 1) & SEQ_COUNT_MASK
+            self.stats.keepalives += 1
 
     def _deliver(self, packets: list[SpacePacket], junk: list[Garbage]) -> bool:
         """Count the garbage, hand packets on; True if there was at least one packet."""
@@ -137,6 +195,10 @@ class GroundLink:
 
     async def send(self, packet: bytes) -> None:
         """Write one telecommand packet; raise LinkDown if it cannot be written."""
+        await self._write(packet)
+        self.stats.packets_out += 1
+
+    async def _write(self, packet: bytes) -> None:
         async with self._send_lock:
             writer = self._writer
             if writer is None or writer.is_closing():
@@ -146,4 +208,3 @@ class GroundLink:
                 await asyncio.wait_for(writer.drain(), SEND_TIMEOUT)
             except (TimeoutError, OSError) as exc:
                 raise LinkDown(f"sending to the ground station failed: {exc}") from None
-            self.stats.packets_out += 1

@@ -39,7 +39,13 @@ class MissionControl:
         self.auth = Authenticator(settings.users, settings.policy)
         self.ingest = Ingest(self.archive)
         backoff = (settings.reconnect_min, settings.reconnect_max)
-        self.link = GroundLink(settings.ground_host, settings.ground_port, self.ingest, backoff)
+        self.link = GroundLink(
+            settings.ground_host,
+            settings.ground_port,
+            self.ingest,
+            backoff,
+            idle_timeout=settings.ground_idle_timeout,
+        )
         self.commander = Commander(self.archive, self.link, settings.policy, self.audit)
         self._task: asyncio.Task[None] | None = None
         self._password_checks: anyio.CapacityLimiter | None = None

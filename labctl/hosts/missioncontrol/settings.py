@@ -82,6 +82,9 @@ class Settings:
     ground_port: int = 10025
     reconnect_min: float = 0.5
     reconnect_max: float = 10.0
+    #: The ground station's ``packet_service.idle_timeout``: a connection test goes out
+    #: every third of it, and a station silent for all of it is left; 0 = neither.
+    ground_idle_timeout: float = 600.0
     database: Path = Path("/var/lib/labctl/mission-control.db")
     #: The newest rows each growing table keeps (``database.keep``).
     retention: Retention = field(default_factory=Retention)
@@ -113,6 +116,7 @@ def settings_from(config: Config) -> Settings:
         ground_port=_port(ground, "port", 10025),
         reconnect_min=_positive(ground, "reconnect_min_s", 0.5),
         reconnect_max=_positive(ground, "reconnect_max_s", 10.0),
+        ground_idle_timeout=_not_negative(ground, "idle_timeout_s", 600.0),
         database=Path(config.section("database").get("path", str, str(Settings.database))),
         retention=_retention(config.section("database").section("keep")),
         audit_log=Path(config.section("audit_log").get("path", str, str(Settings.audit_log))),
@@ -137,6 +141,13 @@ def _positive(config: Config, key: str, default: float) -> float:
     value = config.get(key, float, default)
     if value <= 0:
         raise HostConfigError(config.file, config.dotted(key), f"must be > 0, got {value}")
+    return value
+
+
+def _not_negative(config: Config, key: str, default: float) -> float:
+    value = config.get(key, float, default)
+    if not 0 <= value < float("inf"):
+        raise HostConfigError(config.file, config.dotted(key), f"must be >= 0, got {value}")
     return value
 
 
