@@ -31,6 +31,7 @@ from labctl.hosts.groundstation.downlink import Downlink
 from labctl.hosts.groundstation.packet_service import ClientSession, PacketService
 from labctl.hosts.groundstation.settings import GroundStationSettings
 from labctl.hosts.groundstation.uplink import Uplink
+from labctl.hosts.ratelimit import RateLimitedLog
 from labctl.protocols.pus import CdsShortTime, PusTc, PusTm
 from labctl.protocols.tm_frame import Clcw, Fsr
 
@@ -74,6 +75,14 @@ class GroundStation:
         self._service_tick = min([SERVICE_TICK, *(t / 4 for t in timeouts)])
         self._tick = min(MAX_TICK, max(MIN_TICK, settings.uplink.fop_timeout / 8))
         self._task: asyncio.Task[None] | None = None
+        #: What clients send may be hostile: lines about it are rate-limited.
+        self.hostile = RateLimitedLog(log)
+
+    @property
+    def rate_limited_logs(self) -> tuple[RateLimitedLog, ...]:
+        """Every part's rate-limited log (flushed by the main loop)."""
+        parts = (self.hostile, self.packets.hostile, self.downlink.hostile)
+        return (*parts, self.uplink.hostile)
 
     # -- life cycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -126,14 +135,14 @@ class GroundStation:
     # -- operator directives -----------------------------------------------------------------
     def unlock(self) -> None:
         """COP-1 Unlock (BC frame); FOP-1 resumes when a CLCW without lockout arrives."""
-        log.info("directive: Unlock")
+        self.hostile.event("directives: Unlock", "directive: Unlock", level=logging.INFO)
         self.uplink.unlock()
 
     def set_vr(self, vr: int) -> None:
         """COP-1 Set V(R): V(S) := ``vr``, outstanding frames are abandoned."""
         if not 0 <= vr <= 0xFF:
             raise ProtocolError(f"V(R) {vr} outside 0..255")
-        log.info("directive: Set V(R) %d", vr)
+        self.hostile.event("directives: Set V(R)", "directive: Set V(R) %d", vr, level=logging.INFO)
         self.uplink.set_vr(vr)
 
     # -- status ---------------------------------------------------------------------------
@@ -216,6 +225,8 @@ class GroundStation:
             if now - last_service >= self._service_tick:
                 last_service = now
                 self.packets.tick(now)
+                for limited in self.rate_limited_logs:
+                    limited.flush()
             if self._status_due or now - last_status >= self.settings.status_interval:
                 last_status = now
                 self._emit_status()
@@ -225,7 +236,12 @@ class GroundStation:
     def _on_tc(self, client: ClientSession, packet: bytes) -> None:
         if not packet[0] & PACKET_TYPE_TC or not packet[0] & 0x08:
             self.counters.tc_dropped += 1
-            log.info("packet service: %s sent a packet that is not a PUS TC", client.peer)
+            self.hostile.event(
+                "packet service: packets that are not PUS TCs",
+                "packet service: %s sent a packet that is not a PUS TC",
+                client.peer,
+                level=logging.INFO,
+            )
             return
         self.counters.tc_packets_in += 1
         if int.from_bytes(packet[:2], "big") & 0x7FF == gs.GROUND_STATION_APID:
@@ -235,7 +251,9 @@ class GroundStation:
             self.uplink.send_packet(packet)
         except ProtocolError as exc:
             self.counters.tc_dropped += 1
-            log.warning("uplink: TC from %s dropped: %s", client.peer, exc)
+            self.hostile.event(
+                "uplink: TCs dropped", "uplink: TC from %s dropped: %s", client.peer, exc
+            )
 
     def _on_tm(self, packet: bytes) -> None:
         self.packets.broadcast(packet)
@@ -271,7 +289,13 @@ class GroundStation:
         failure = self._execute(client, tc)
         packet_id, seq_control = struct.unpack(">HH", packet[:4])
         if failure is not None:
-            log.warning("directive %d,%d from %s rejected", tc.service, tc.subtype, client.peer)
+            self.hostile.event(
+                "directives rejected",
+                "directive %d,%d from %s rejected",
+                tc.service,
+                tc.subtype,
+                client.peer,
+            )
             report = self._tm(1, 2, verification_data(packet_id, seq_control, failure))
             self.packets.send(client, report)
             return

@@ -25,6 +25,7 @@ from typing import Final, cast
 from labctl.errors import ProtocolError
 from labctl.hosts.groundstation.counters import Counters
 from labctl.hosts.groundstation.settings import DownlinkSettings
+from labctl.hosts.ratelimit import RateLimitedLog
 from labctl.protocols.crc import crc16_ok
 from labctl.protocols.spacepacket import IDLE_APID, PRIMARY_HEADER_SIZE, packet_length_at
 from labctl.protocols.stream import STREAM_MAX_PACKET
@@ -136,6 +137,8 @@ class Downlink(asyncio.DatagramProtocol):
         self._engine = settings.sa.engine() if settings.sa else None
         self._extractor = PacketExtractor()
         self._transport: asyncio.DatagramTransport | None = None
+        #: Anyone on the air can send: warnings about what they send are rate-limited.
+        self.hostile = RateLimitedLog(log)
         self.last_clcw: Clcw | None = None
         self.last_fsr: Fsr | None = None
 
@@ -188,12 +191,19 @@ class Downlink(asyncio.DatagramProtocol):
         try:
             frame = TmFrame.decode(datagram)
         except ProtocolError as exc:
-            log.debug("downlink: invalid frame: %s", exc)
             self._counters.frames_invalid += 1
+            self.hostile.event(
+                "downlink: invalid frames", "downlink: invalid frame: %s", exc, level=logging.INFO
+            )
             return None
         if frame.scid != self.scid or frame.version != 0:
-            log.debug("downlink: frame for SCID %#x ignored", frame.scid)
             self._counters.frames_invalid += 1
+            self.hostile.event(
+                "downlink: frames for another spacecraft",
+                "downlink: frame for SCID %#x ignored",
+                frame.scid,
+                level=logging.INFO,
+            )
             return None
         return frame
 
@@ -206,7 +216,12 @@ class Downlink(asyncio.DatagramProtocol):
                 self.settings.sa.persist(self._engine)
             return verdict.data
         reason = verdict.reason.name if verdict.reason is not None else "unknown"
-        log.warning("downlink: SDLS rejected a frame (%s, SPI %s)", reason, verdict.spi)
+        self.hostile.event(
+            f"downlink: frames rejected by SDLS ({reason})",
+            "downlink: SDLS rejected a frame (%s, SPI %s)",
+            reason,
+            verdict.spi,
+        )
         self._counters.sdls_rejections += 1
         self._counters.sdls_by_reason[reason] += 1
         return None

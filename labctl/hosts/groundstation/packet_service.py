@@ -20,6 +20,7 @@ from typing import Final, cast
 
 from labctl.hosts.groundstation.counters import Counters
 from labctl.hosts.groundstation.settings import PacketServiceSettings
+from labctl.hosts.ratelimit import RateLimitedLog
 from labctl.protocols.spacepacket import PacketType, SpacePacket
 from labctl.protocols.stream import Garbage, Scanner, packet_stream
 
@@ -77,7 +78,11 @@ class ClientSession(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return False
         if transport.get_write_buffer_size() + len(packet) > limit:
-            log.warning("packet service: %s does not read its telemetry; dropped", self.peer)
+            self._service.hostile.event(
+                "packet service: clients dropped for not reading their telemetry",
+                "packet service: %s does not read its telemetry; dropped",
+                self.peer,
+            )
             self.close(abort=True)
             return False
         transport.write(packet)
@@ -129,6 +134,8 @@ class PacketService:
         self._counters = counters
         self._clients: list[ClientSession] = []
         self._server: asyncio.Server | None = None
+        #: Clients may be hostile: lines about what they do are rate-limited.
+        self.hostile = RateLimitedLog(log)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -177,7 +184,12 @@ class PacketService:
         for client in list(self._clients):
             timeouts = (self.settings.idle_timeout, self.settings.partial_timeout)
             if client.expire(now, *timeouts):
-                log.info("packet service: %s idle, disconnected", client.peer)
+                self.hostile.event(
+                    "packet service: idle clients disconnected",
+                    "packet service: %s idle, disconnected",
+                    client.peer,
+                    level=logging.INFO,
+                )
                 self._counters.clients_dropped += 1
                 self.forget(client)
 
@@ -190,16 +202,31 @@ class PacketService:
         else:
             self._clients.append(client)
             self._counters.clients_accepted += 1
-            log.info("packet service: client %s connected", client.peer)
+            self.hostile.event(
+                "packet service: clients connected",
+                "packet service: client %s connected",
+                client.peer,
+                level=logging.INFO,
+            )
             return
-        log.warning("packet service: refused %s: %s", client.peer, reason)
+        self.hostile.event(
+            "packet service: connections refused",
+            "packet service: refused %s: %s",
+            client.peer,
+            reason,
+        )
         self._counters.clients_refused += 1
         client.close(abort=True)
 
     def forget(self, client: ClientSession) -> None:
         if client in self._clients:
             self._clients.remove(client)
-            log.info("packet service: client %s gone", client.peer)
+            self.hostile.event(
+                "packet service: clients gone",
+                "packet service: client %s gone",
+                client.peer,
+                level=logging.INFO,
+            )
 
     def deliver(self, client: ClientSession, packet: bytes) -> None:
         if client in self._clients:
@@ -207,12 +234,14 @@ class PacketService:
 
     def garbage(self, client: ClientSession, run: Garbage) -> None:
         self._counters.garbage_octets += run.length
-        log.info(
+        self.hostile.event(
+            "packet service: garbage runs skipped",
             "packet service: %s: skipped %d octets (%s) at %d",
             client.peer,
             run.length,
             run.reason,
             run.offset,
+            level=logging.INFO,
         )
 
     def _allowed(self, host: str) -> bool:

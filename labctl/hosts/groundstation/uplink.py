@@ -24,6 +24,7 @@ from labctl.errors import ProtocolError
 from labctl.hosts.groundstation.conventions import Alert
 from labctl.hosts.groundstation.counters import Counters
 from labctl.hosts.groundstation.settings import UplinkSettings
+from labctl.hosts.ratelimit import RateLimitedLog
 from labctl.protocols.cop1 import Fop1, FopState
 from labctl.protocols.crc import CRC16_SIZE
 from labctl.protocols.tc_frame import (
@@ -87,6 +88,8 @@ class Uplink:
         self._resolved_at = -RESOLVE_EVERY
         self._resolving: asyncio.Task[None] | None = None
         self._last = self._summary()
+        #: Forged CLCWs on the air can make FOP-1 retransmit and alert at will.
+        self.hostile = RateLimitedLog(log)
 
     # -- life cycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -147,7 +150,12 @@ class Uplink:
         now = self._clock()
         frames = self.fop.on_timer(now)
         if frames:
-            log.info("uplink: T1 expired, retransmitting %d frame(s)", len(frames))
+            self.hostile.event(
+                "uplink: T1 expiries",
+                "uplink: T1 expired, retransmitting %d frame(s)",
+                len(frames),
+                level=logging.INFO,
+            )
         self._transmit(frames, resend=True)
         if now - self._resolved_at > RESOLVE_EVERY and self._resolving is None:
             self._resolving = asyncio.get_running_loop().create_task(self._resolve())
@@ -210,6 +218,10 @@ class Uplink:
         summary = self._summary()
         if summary != self._last:
             if self.fop.alert and self.fop.alert != self._last[1]:
-                log.warning("uplink: FOP-1 alert: %s; operator: Unlock or Set V(R)", self.fop.alert)
+                self.hostile.event(
+                    "uplink: FOP-1 alerts",
+                    "uplink: FOP-1 alert: %s; operator: Unlock or Set V(R)",
+                    self.fop.alert,
+                )
             self._last = summary
             self._on_change()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from labctl.hosts.catalog import GROUND_STATION_APID, PLATFORM_APID
+from labctl.hosts.ratelimit import RateLimitedLog
 from labctl.protocols.pus import PusTc
 from labctl.protocols.spacepacket import IDLE_APID, SEQ_COUNT_MASK, PacketType, SpacePacket
 from labctl.protocols.stream import Garbage, Scanner, packet_stream
@@ -94,6 +95,8 @@ class GroundLink:
         self._backoff_min, self._backoff_max = backoff
         self.idle_timeout = idle_timeout  # 0: no keep-alive, never give up on silence
         self._keepalive_seq = 0
+        #: Anyone on the ground network may write to the stream: rate-limited warnings.
+        self.hostile = RateLimitedLog(LOG)
         self._writer: asyncio.StreamWriter | None = None
         self._send_lock = asyncio.Lock()
         self.stats = LinkStats()
@@ -176,13 +179,25 @@ class GroundLink:
         for run in junk:
             self.stats.garbage_runs += 1
             self.stats.garbage_octets += run.length
-            LOG.warning("skipped %d octets on the TM stream: %s", run.length, run.reason)
+            self.hostile.event(
+                "TM stream: garbage runs skipped",
+                "skipped %d octets on the TM stream: %s",
+                run.length,
+                run.reason,
+            )
         for packet in packets:
             self.stats.packets_in += 1
             try:
                 self._on_packet(packet)
             except Exception:  # one bad packet must never stop the ingest
-                LOG.exception("ingest failed for a packet on APID %#x", packet.apid)
+                self.hostile.event(
+                    "TM stream: ingest failures",
+                    "ingest failed for a packet on APID %#x",
+                    packet.apid,
+                    level=logging.ERROR,
+                    exc_info=True,
+                )
+        self.hostile.flush()  # the station's status packets come every few seconds
         return bool(packets)
 
     async def _disconnect(self) -> None:

@@ -8,6 +8,7 @@ the ground segment may write to: a bad one is counted and dropped, never fatal.
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 from collections import Counter
@@ -17,12 +18,14 @@ from labctl.errors import ProtocolError
 from labctl.hosts import catalog
 from labctl.hosts.groundstation.conventions import StationStatus
 from labctl.hosts.missioncontrol.db import Archive
+from labctl.hosts.ratelimit import RateLimitedLog
 from labctl.protocols.pus import PusTm
 from labctl.protocols.spacepacket import SpacePacket
 
 #: PUS service 1 subtypes that move a command forward, and the state they move it to.
 VERIFICATION: Final = {1: "accepted", 2: "failed", 7: "completed", 8: "failed"}
 SEVERITIES: Final = {1: "info", 2: "low", 3: "medium", 4: "high"}
+LOG: Final = logging.getLogger("labctl.missioncontrol.ingest")
 
 
 class Ingest:
@@ -32,15 +35,25 @@ class Ingest:
         self._archive = archive
         self.counts: Counter[str] = Counter()
         self.last_telemetry: float | None = None
+        #: Rejected packets are logged, rate-limited (the stream may be forged).
+        self.hostile = RateLimitedLog(LOG)
 
     def __call__(self, packet: SpacePacket) -> None:
+        self.hostile.flush()  # summaries of finished periods, once a flood has stopped
         if packet.is_idle:
             return
         try:
             tm = PusTm.decode(packet.encode())
             self._route(tm)
-        except ProtocolError:
+        except ProtocolError as exc:
             self.counts["rejected"] += 1
+            self.hostile.event(
+                "ingest: packets rejected",
+                "ingest: packet on APID %#x rejected: %s",
+                packet.apid,
+                exc,
+                level=logging.INFO,
+            )
             return
         self.last_telemetry = time.time()
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from labctl.hosts.config import HostConfigError, write_json_atomic
+from labctl.hosts.ratelimit import RateLimitedLog
 from labctl.hosts.rflink.air import AirError, air_destinations
 from labctl.hosts.rflink.channel import DOWNLINK, UPLINK, ChannelModel
 from labctl.hosts.rflink.config import LinkConfig, RfLinkConfig
@@ -74,6 +75,8 @@ class RfLink:
         )
         self.relays: dict[str, Relay] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        #: Anyone on the RF segment may transmit: lines about noise are rate-limited.
+        self.hostile = RateLimitedLog(log)
 
     def address(self, direction: str) -> Address:
         """The bound input address of a direction (useful after binding port 0)."""
@@ -128,7 +131,7 @@ class RfLink:
         loop = asyncio.get_running_loop()
         while True:
             for datagram, sender in await relay.endpoint.receive_batch(BATCH):
-                received = self.channel.transmit(relay.name, datagram)
+                received = self._transmit(relay, datagram, sender)
                 if received is None:
                     continue
                 if not self.config.channel.delay:
@@ -139,7 +142,33 @@ class RfLink:
                     due = loop.time() + self.config.channel.delay
                     relay.delay_line.append((due, received, sender))
                     relay.wake.set()
+            self.hostile.flush()
             await asyncio.sleep(0)
+
+    def _transmit(self, relay: Relay, datagram: bytes, sender: Address) -> bytes | None:
+        """The channel's verdict; noise heard and frames lost to jamming are logged,
+        rate-limited (a flood of noise is a flood of events)."""
+        noise = self.channel.noise[relay.name]
+        jammed = self.channel.dropped[f"{relay.name}_jammed"]
+        received = self.channel.transmit(relay.name, datagram)
+        if self.channel.noise[relay.name] != noise:
+            self.hostile.event(
+                f"{relay.name}: noise datagrams (not frames)",
+                "%s: noise on the air: %d octets from %s",
+                relay.name,
+                len(datagram),
+                sender[0],
+                level=logging.INFO,
+            )
+        if self.channel.dropped[f"{relay.name}_jammed"] != jammed:
+            self.hostile.event(
+                f"{relay.name}: datagrams lost to jamming",
+                "%s: jammed, a datagram from %s lost",
+                relay.name,
+                sender[0],
+                level=logging.INFO,
+            )
+        return received
 
     async def _deliver_loop(self, relay: Relay) -> None:
         """Frames leave the delay line in order (the delay is the same for every frame)."""

@@ -18,9 +18,11 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from labctl.hosts.config import write_json_atomic
+from labctl.hosts.ratelimit import RateLimitedLog
 from labctl.hosts.spacecraft.config import SpacecraftConfig
 from labctl.hosts.spacecraft.core import FlightSoftware
 from labctl.hosts.spacecraft.state import Clock
+from labctl.hosts.spacecraft.uplink import Outcome
 from labctl.hosts.udp import Address, Destination, UdpEndpoint, open_udp
 from labctl.protocols.tc_frame import TC_MAX_FRAME_SIZE
 
@@ -53,6 +55,8 @@ class Spacecraft:
         self._downlink_wake = asyncio.Event()
         self._truth_wake = asyncio.Event()
         self._last_truth = -math.inf
+        #: The uplink air is open to anyone on the RF segment: rate-limited lines.
+        self.hostile = RateLimitedLog(log)
 
     @property
     def uplink_address(self) -> Address:
@@ -119,7 +123,7 @@ class Spacecraft:
         assert self._endpoint is not None
         while True:
             for datagram, _sender in await self._endpoint.receive_batch(UPLINK_BATCH):
-                self._guarded(self.fsw.receive, datagram)
+                self._guarded(self._receive, datagram)
             self._downlink_wake.set()
             self._truth_wake.set()
             await asyncio.sleep(0)  # let timers and the downlink run during a flood
@@ -155,7 +159,19 @@ class Spacecraft:
                 self.write_truth()
 
     # -- helpers --------------------------------------------------------------------------
+    def _receive(self, datagram: bytes) -> None:
+        reception = self.fsw.receive(datagram)
+        if reception.outcome is Outcome.REJECTED:
+            self.hostile.event(
+                f"uplink: frames rejected ({reception.reason})",
+                "uplink: frame rejected (%s, SPI %s)",
+                reception.reason,
+                reception.spi,
+                level=logging.INFO,
+            )
+
     def _housekeeping(self) -> None:
+        self.hostile.flush()
         self.fsw.housekeeping()
         self._downlink_wake.set()
         self._truth_wake.set()  # the battery moved on
@@ -177,5 +193,9 @@ class Spacecraft:
             action(*args)
         except Exception:
             self.internal_errors += 1
-            if self.internal_errors <= 10:
-                log.exception("internal error (spacecraft keeps running)")
+            self.hostile.event(
+                "internal errors",
+                "internal error (spacecraft keeps running)",
+                level=logging.ERROR,
+                exc_info=True,
+            )
