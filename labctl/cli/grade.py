@@ -28,7 +28,7 @@ from labctl.spec.models import Objective
 
 
 def _target(ctx: typer.Context, ident: str) -> tuple[LoadedLab, InstanceRecord, GradeTarget]:
-    record = _instances().get(ident)
+    record = _instances().current(ident)  # the ports it publishes now
     loaded = lab_by_id(state(ctx).labs(), record.lab)
     return loaded, record, grade_target(loaded, record)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -221,6 +221,18 @@ class Instances:
             raise NotFoundError("instance", ident, hint=_known(self.store))
         return record
 
+    def current(self, ident: str) -> InstanceRecord:
+        """The record with the ports the engine publishes now, stored when they changed.
+
+        A restarted engine (dockerd, the machine) starts the containers again and gives
+        them new ports, in whatever order they come up: the recorded ones may then lead
+        to another instance's mission control. Grading and `session start` go by this."""
+        record = self.get(ident)
+        fresh = with_live_ports(record, self.backend.status(ident))
+        if fresh.ports != record.ports and record.status == "running":
+            self.store.update(ident, status=record.status, ports=fresh.ports)
+        return fresh
+
     def down(self, ident: str, progress: Progress = no_progress) -> DownReport:
         """Remove everything of ``ident`` from the engine, then its record."""
         non_blank(ident, "instance id", "an instance id (see labctl status)")
@@ -303,6 +315,13 @@ def grade_target(loaded: LoadedLab, record: InstanceRecord) -> GradeTarget:
 
 def ports_of(hosts: list[HostStatus]) -> Ports:
     return {h.host: dict(h.ports) for h in hosts if h.ports}
+
+
+def with_live_ports(record: InstanceRecord, hosts: list[HostStatus]) -> InstanceRecord:
+    """``record`` with the ports ``hosts`` (the engine's status) publish now; unchanged
+    when nothing is published (the gateway is not running: no port is right then)."""
+    live = ports_of(hosts)
+    return replace(record, ports=live) if live and live != record.ports else record
 
 
 def _known(store: InstanceStore) -> str:

@@ -50,7 +50,7 @@ from labctl.errors import LabctlError, NotFoundError
 from labctl.grading.grade import GradeTarget, check_instance
 from labctl.instances import InstanceRecord, Instances, InstanceStore, connection_lines
 from labctl.instances.ids import MAX_ID_LENGTH, slug
-from labctl.instances.lifecycle import SEED_LIMIT, grade_target
+from labctl.instances.lifecycle import SEED_LIMIT, grade_target, with_live_ports
 from labctl.instances.locks import starting_state
 from labctl.scenario.briefing import render_briefing
 from labctl.sessions.handout import sheet
@@ -130,6 +130,14 @@ class StopReport:
     volumes: int
 
 
+#: Said when the engine's ports differ from the recorded ones (an engine restart started
+#: the hosts again on new ports): the handouts printed before are wrong.
+PORTS_MOVED: Final = (
+    "its hosts were restarted (by the engine?) and publish new ports: "
+    "`labctl session handout` again"
+)
+
+
 def _no_unit_progress(unit: str, message: str) -> None:
     del unit, message
 
@@ -196,8 +204,9 @@ class Sessions:
         )
 
     def target(self, member: Member, loaded: LoadedLab) -> GradeTarget:
-        """The member's running instance as grading reaches it."""
-        return grade_target(loaded, self.instances.get(member.instance))
+        """The member's running instance as grading reaches it (the ports it publishes
+        now: an engine restart changes them)."""
+        return grade_target(loaded, self.instances.current(member.instance))
 
     # -- start ---------------------------------------------------------------------------
 
@@ -294,7 +303,8 @@ class Sessions:
                 and healthy(hosts)
             ):
                 report.kept.append(key)
-                progress(key, "kept: already running")
+                moved = self.instances.current(instance).ports != record.ports
+                progress(key, "kept: already running" + (f"; {PORTS_MOVED}" if moved else ""))
                 continue
             if record is not None or hosts:
                 progress(key, "removing what an interrupted start left")
@@ -365,6 +375,11 @@ class Sessions:
             record = self.instances.store.get(member.instance)
             hosts = self.backend.status(member.instance)
             state, why = _explain(member, record, hosts, holder)
+            if record is not None and hosts:
+                shown = with_live_ports(record, hosts)
+                if shown.ports != record.ports:
+                    why = "; ".join(filter(None, (why, PORTS_MOVED)))
+                record = shown
             if member.instance not in cache:
                 cache[member.instance] = self._observe(loaded, member, state, checks)
             holding, total, adversary = cache[member.instance]
@@ -472,6 +487,7 @@ class Sessions:
             if record is None or member.status != RUNNING:
                 skipped[member.student] = member.status
                 continue
+            record = with_live_ports(record, self.backend.status(member.instance))
             text = sheet(session, member, record) + render_briefing(
                 loaded, record.student, record.seed, record.id, record.slot
             )
