@@ -423,9 +423,11 @@ class DockerBackend:
     def down(self, instance_id: str, progress: Progress = no_progress) -> DownReport:
         selector = _by_instance(instance_id)
         with engine_call(f"remove instance {instance_id}"):
-            containers = self.client.containers.list(all=True, filters=selector)
+            containers = self.client.containers.list(
+                all=True, filters=selector, ignore_removed=True
+            )
             with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
-                list(pool.map(lambda c: c.remove(force=True, v=True), containers))
+                list(pool.map(_remove_container, containers))
             for container in containers:
                 self._written.pop(str(container.id), None)
                 progress(_host_of(container), "removed")
@@ -588,7 +590,11 @@ class DockerBackend:
     def status(self, instance_id: str) -> list[HostStatus]:
         selector = _by_instance(instance_id)
         with engine_call(f"status of instance {instance_id}"):
-            containers = self.client.containers.list(all=True, filters=selector)
+            # ignore_removed: a container removed between the list and its inspect (a
+            # `down` of the same instance elsewhere) is not an error of this call.
+            containers = self.client.containers.list(
+                all=True, filters=selector, ignore_removed=True
+            )
         prefix = resource_name(instance_id, "")
         statuses = [
             _host_status(c.attrs, c.labels.get(HOST_LABEL, ""), prefix, _health(c))
@@ -613,6 +619,12 @@ class DockerBackend:
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _remove_container(container: Container) -> None:
+    """Remove it with its anonymous volumes; one already gone (a concurrent ``down``) is fine."""
+    with suppress(docker.errors.NotFound):
+        container.remove(force=True, v=True)
 
 
 def _is_host(container: Container, instance_id: str, host: str) -> bool:

@@ -181,7 +181,11 @@ class _Collection:
         self.objects: list[Any] = []
 
     def list(
-        self, all: bool = False, filters: dict[str, Any] | None = None, sparse: bool = False
+        self,
+        all: bool = False,
+        filters: dict[str, Any] | None = None,
+        sparse: bool = False,
+        ignore_removed: bool = False,
     ) -> list[Any]:
         return [o for o in self.objects if _matches(o.labels, filters)]
 
