@@ -41,6 +41,7 @@ UP_POINTS = [
     (None, round(CHANCE.uniform(0.5, 9.0), 2)),
 ]
 GRADE_DELAY = round(CHANCE.uniform(2.0, 30.0), 2)
+START_DELAY = round(CHANCE.uniform(0.5, 15.0), 2)
 
 
 def _student(prefix: str) -> str:
@@ -210,6 +211,48 @@ def test_session_start_and_grade_killed(lab_backend: DockerBackend, tmp_path: Pa
         assert leftovers(lab_backend.client, idents) == []
         assert seen
         assert not seen & guarded()
+    finally:
+        labctl(home, "session", "stop", name)
+        for ident in idents:
+            lab_backend.down(ident)
+
+
+def test_session_start_killed_at_a_random_moment(
+    lab_backend: DockerBackend, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    tag = uuid.uuid4().hex[:4]
+    students = [f"g{tag}{i}" for i in range(2)]
+    roster = tmp_path / "class.csv"
+    rows = [f"{s},Student {i},{s}@example.edu" for i, s in enumerate(students)]
+    roster.write_text("id,name,email\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    name = f"g{uuid.uuid4().hex[:5]}"
+    idents = [f"tc-replay-{name}-{s}" for s in students]
+    start = ["session", "start", "tc-replay", "--roster", str(roster), "--name", name]
+    point = f"session start killed {START_DELAY} s in (LABCTL_FAULT_SEED={SEED})"
+    store = SessionStore(InstanceStore(home / "labctl.db"))
+    try:
+        kill = kill_at(home, start, None, START_DELAY)
+        seen = bridges(lab_backend.client, idents)
+        status = labctl(home, "session", "status", name)
+        no_traceback(status)
+        if status.returncode != 0:  # killed before the session was recorded
+            assert "session" in said(status), f"{point}: {said(status)}"
+            assert leftovers(lab_backend.client, idents) == [], point
+        elif kill.killed:
+            assert "session start" in said(status), f"{point}: {said(status)}"
+
+        again = labctl(home, *start)
+        assert again.returncode == 0, f"{point}: {said(again)}"
+        assert {m.status for m in store.members(name)} == {RUNNING}, point
+        for ident in idents:
+            assert _all_running(lab_backend, ident), f"{point}: {lab_backend.status(ident)}"
+        seen |= bridges(lab_backend.client, idents)
+
+        stop = labctl(home, "session", "stop", name)
+        assert stop.returncode == 0, said(stop)
+        assert leftovers(lab_backend.client, idents) == [], point
+        assert not seen & guarded(), point
     finally:
         labctl(home, "session", "stop", name)
         for ident in idents:
