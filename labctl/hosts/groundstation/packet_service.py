@@ -70,6 +70,9 @@ class ClientSession(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._service.forget(self)
         self._transport = None
+        # Octets still held (an open garbage run, a packet never completed) are garbage
+        # too: count them. Nothing is delivered for a client that is gone.
+        self._resolve(*self._scanner.close())
 
     # -- used by the service ------------------------------------------------------------
     def send(self, packet: bytes, limit: int) -> bool:

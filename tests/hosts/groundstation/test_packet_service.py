@@ -165,3 +165,16 @@ def test_huge_garbage_read_keeps_the_scanner_bounded() -> None:
     session.data_received(ping(3)[8:])
     assert got == [ping(3)]
     assert counters.garbage_octets == 300_000  # each candidate fails its CRC
+
+
+def test_garbage_of_a_client_that_hangs_up_is_still_counted(env: Env) -> None:
+    garbage = b"\xff" * 10_000  # no packet ever starts: one run, still open at the end
+
+    async def scenario(h: Harness) -> None:
+        client = await h.client()
+        await client.send(garbage)
+        await client.close()
+        await wait_until(lambda: not h.station.packets.clients)
+        await wait_until(lambda: h.station.counters.garbage_octets == len(garbage))
+
+    env.run(scenario)
