@@ -44,6 +44,7 @@ def restart_host(
 ) -> HostRestart:
     """Recover ``host`` of the running instance ``ident`` in place; restart its
     container only if that fails (or at once with ``hard``). Recorded as an event."""
+    instances.store.check_writable()  # the restart is recorded: refuse before acting
     record = instances.get(ident)
     if record.status != "running":
         raise LabctlError(
