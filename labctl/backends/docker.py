@@ -599,9 +599,7 @@ class DockerBackend:
         # A container without a host label is labctl's own short-lived helper (a file
         # writer, a recovery sidecar): not a host of the instance.
         hosts = [c for c in containers if c.labels.get(HOST_LABEL)]
-        statuses = [
-            _host_status(c.attrs, c.labels[HOST_LABEL], prefix, _health(c)) for c in hosts
-        ]
+        statuses = [_host_status(c.attrs, c.labels[HOST_LABEL], prefix, _health(c)) for c in hosts]
         return sorted(_forwarded(statuses, hosts), key=lambda s: s.host)
 
     def instances(self) -> list[str]:
