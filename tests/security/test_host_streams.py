@@ -24,14 +24,17 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from protocol_fuzz import cases, pool
-from segment import LOOPBACK, Segment, eventually, resident_mib, running_segment
+from segment import LOOPBACK, SCID, Segment, eventually, resident_mib, running_segment
 
 from labctl.hosts import catalog
 from labctl.hosts.groundstation.packet_service import FEED_SLICE
 from labctl.hosts.missioncontrol.db import Archive
 from labctl.hosts.missioncontrol.groundlink import GroundLink
 from labctl.hosts.missioncontrol.ingest import Ingest
+from labctl.protocols import tc_frame
 from labctl.protocols.pus import CdsShortTime, PusTc, PusTm
+from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation
+from labctl.protocols.tm_frame import Clcw, TmFrame
 
 pytestmark = pytest.mark.fuzz
 
@@ -165,9 +168,28 @@ def test_packet_service_survives_hostile_streams(
 # -- the RF UDP ports ----------------------------------------------------------------------
 
 
+def forged_frames(rng: random.Random, count: int) -> list[bytes]:
+    """Frames aimed at this segment (its SCID and VCs, good FECF): TC frames under SPI 1
+    with the wrong key (bad MAC), TM frames with random packet zones and CLCWs."""
+    forger = SdlsEngine.of([SecurityAssociation(1)], Keyring({0: bytes(32)}))
+    out = []
+    for n in range(count):
+        tc = PusTc(catalog.PLATFORM_APID, 8, 1, rng.randbytes(4), seq_count=n).encode()
+        out.append(
+            forger.protect_tc(
+                tc_frame.TcFrame(SCID, 0, tc_frame.segment(0, tc), n % 256), 1
+            ).encode()
+        )
+        zone = rng.randbytes(rng.randrange(8, 200))
+        clcw = Clcw(0, rng.randrange(256), lockout=int(rng.random() < 0.1)).encode()
+        out.append(TmFrame(SCID, 0, zone, n % 256, n % 256, rng.randrange(0x800), clcw).encode())
+    return out
+
+
 def hostile_datagrams(rng: random.Random, count: int) -> list[bytes]:
-    """The fuzzer's inputs, and some of every size up to the largest UDP datagram."""
-    out = list(cases(rng, count, pool()))
+    """The fuzzer's inputs, forged frames, and some of every size up to the largest UDP
+    datagram."""
+    out = list(cases(rng, count, pool())) + forged_frames(rng, count // 10)
     out += [rng.randbytes(rng.choice((0, 1, 7, 1025, 4096, MAX_UDP))) for _ in range(count // 50)]
     rng.shuffle(out)
     return out
@@ -201,8 +223,9 @@ def test_rf_udp_ports_survive_hostile_datagrams(
             targets = segment.udp_services()
             assert await flood(targets, datagrams) >= len(datagrams) * len(targets) // 2
             await asyncio.sleep(0.5)
-            rejected = segment.spacecraft.fsw.state.counters.frames_rejected
-            assert rejected > 1000
+            rejected = segment.spacecraft.fsw.state.counters.rejected_by_reason
+            assert rejected["bad_mac"] > 100
+            assert sum(rejected.values()) > 1000
             assert segment.station.counters.frames_invalid > 1000
             relays = segment.rflink.relays.values()
             assert all(r.endpoint.pending() <= r.config.queue_size for r in relays)
