@@ -34,11 +34,11 @@ SEED = int(os.environ.get("LABCTL_FAULT_SEED", "1212"))
 CHANCE = random.Random(SEED)
 HOSTS = 6  # tc-replay's five hosts and the gateway
 #: (marker in the progress output, seconds after it): networks made, no host yet; some
-#: host healthy, the others still in the health wait; a random moment of the whole `up`.
+#: host healthy, the others still in the health wait; a random moment of a warm `up` (6-8 s).
 UP_POINTS = [
     ("network created", 0.0),
     ("healthy", 0.0),
-    (None, round(CHANCE.uniform(0.5, 9.0), 2)),
+    (None, round(CHANCE.uniform(0.3, 6.0), 2)),
 ]
 GRADE_DELAY = round(CHANCE.uniform(2.0, 30.0), 2)
 START_DELAY = round(CHANCE.uniform(0.5, 15.0), 2)
