@@ -167,6 +167,25 @@ def test_a_trickled_body_is_cut_off(server: Server) -> None:
     assert server.get("/api/health")[0] == 200
 
 
+def test_requests_cannot_flood_the_log(server: Server) -> None:
+    """uvicorn warns once per bad request (two lines for an unsupported upgrade): a
+    flood of them would push everything else out of the container's rotated log."""
+    for _ in range(50):
+        for head in (
+            b"GET /api/health HTTP/1.1\r\nHost: mc\r\nConnection: Upgrade\r\n"
+            b"Upgrade: websocket\r\n\r\n",
+            b"\x16\x03\x01 not HTTP at all\r\n\r\n",
+        ):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+                sock.sendall(head)
+                assert sock.recv(4096).startswith(b"HTTP/1.1 ")
+    output = server.output()
+    for warning in ("Invalid HTTP request received.", "Unsupported upgrade request."):
+        assert 1 <= output.count(warning) <= 5, warning
+    assert len([line for line in output.splitlines() if line.startswith("WARNING:")]) <= 15
+    assert server.get("/api/health")[0] == 200
+
+
 def send_head(server: Server, fields: int, value: bytes) -> bytes:
     head = b"GET /api/health HTTP/1.1\r\nHost: mc\r\n"
     head += b"".join(b"X-Fill-%d: %s\r\n" % (i, value) for i in range(fields)) + b"\r\n"

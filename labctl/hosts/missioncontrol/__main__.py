@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from labctl.hosts.missioncontrol.app import create_app
-    from labctl.hosts.missioncontrol.server import UVICORN_OPTIONS
+    from labctl.hosts.missioncontrol.server import UVICORN_OPTIONS, quiet_repeated_warnings
+
+    quiet_repeated_warnings()
 
     uvicorn.run(
         create_app(settings),
