@@ -10,7 +10,8 @@ Two pure ASGI middlewares and the server's own limits:
   ``Connection: close``, so the server stops reading the rest.
 - :class:`ErrorBarrier` turns any exception that escapes the application into a 500
   without details and one short log line (no traceback: a request must not be able to
-  write 17 KB into the log), at most :data:`ERROR_LINES_PER_MINUTE` lines a minute.
+  write 17 KB into the log), at most :data:`ERROR_LINES_PER_MINUTE` lines a minute per
+  exception type, then a count (:mod:`labctl.hosts.ratelimit`, as every host's log).
 - :data:`UVICORN_LIMITS` bounds what uvicorn itself buffers and how many connections it
   serves; :data:`HEAD_TIMEOUT` is the deadline :mod:`.server` gives each request head
   (docs/ground-segment.md lists every figure).
@@ -21,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +29,8 @@ from typing import Any, Final
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from labctl.hosts.ratelimit import RateLimitedLog
 
 LOG: Final = logging.getLogger("labctl.missioncontrol")
 
@@ -213,7 +215,7 @@ class ErrorBarrier:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.log = RateLimitedLog(ERROR_LINES_PER_MINUTE, 60.0)
+        self.log = RateLimitedLog(LOG, burst=ERROR_LINES_PER_MINUTE, period=60.0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -229,7 +231,8 @@ class ErrorBarrier:
         try:
             await self.app(scope, receive, tracking)
         except Exception as exc:
-            self.log.error(error_line(scope, exc))
+            kind = f"internal error ({type(exc).__name__})"
+            self.log.event(kind, "%s", error_line(scope, exc), level=logging.ERROR)
             if not started:
                 await refuse(send, 500, "internal error")
             # Otherwise the response is cut short; the server closes the connection.
@@ -249,27 +252,3 @@ def error_line(scope: Scope, exc: BaseException) -> str:
     where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
     what = _printable(f"{type(exc).__name__}: {exc}", 200)
     return f"internal error on {scope.get('method', '?')} {_printable(path, 100)}: {what}{where}"
-
-
-class RateLimitedLog:
-    """At most ``lines`` error lines per ``window`` seconds; the next one says how many
-    were left out."""
-
-    def __init__(self, lines: int, window: float) -> None:
-        self.lines, self.window = lines, window
-        self._start = -window
-        self._used = 0
-        self._dropped = 0
-
-    def error(self, line: str) -> None:
-        now = time.monotonic()
-        if now - self._start >= self.window:
-            self._start, self._used = now, 0
-        if self._used >= self.lines:
-            self._dropped += 1
-            return
-        self._used += 1
-        if self._dropped:
-            line = f"{line} ({self._dropped} similar lines left out)"
-            self._dropped = 0
-        LOG.error(line)

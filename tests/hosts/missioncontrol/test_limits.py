@@ -316,7 +316,7 @@ def test_an_unexpected_error_is_a_bare_500_and_one_log_line(
     assert response.json() == {"detail": "internal error"}
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
-    assert errors[0].exc_info is None
+    assert not errors[0].exc_info  # no traceback
     line = errors[0].getMessage()
     assert "\n" not in line
     assert line.startswith("internal error on GET /api/broken: RuntimeError: boom")
