@@ -28,7 +28,9 @@ sys.path.append(str(Path(__file__).parents[1] / "hosts" / "missioncontrol"))
 from mc_fakes import FakeGroundStation
 from mc_live import Server, mission_control
 
-#: Cases per operation and generation mode (12 operations, valid and invalid data).
+pytestmark = pytest.mark.fuzz
+
+#: Cases per operation and generation mode (11 operations, valid and invalid data).
 CASES = 40
 
 
