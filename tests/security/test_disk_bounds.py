@@ -13,16 +13,13 @@
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live import REPO
+from live import tc_replay_instance
 
 from labctl.backends.docker import DockerBackend
-from labctl.instances import Instances, InstanceStore
-from labctl.spec import load_lab
 
 pytestmark = pytest.mark.docker
 
@@ -49,13 +46,8 @@ for attempt in range(3):
 
 @pytest.fixture
 def instance(lab_backend: DockerBackend, tmp_path: Path) -> Iterator[str]:
-    loaded = load_lab(REPO / "labs" / "tc-replay")
-    instances = Instances(lab_backend, InstanceStore(tmp_path / "labctl.db"))
-    record = instances.up(loaded, student=f"diskfill{uuid.uuid4().hex[:6]}", seed=11)
-    try:
+    with tc_replay_instance(lab_backend, tmp_path, "diskfill") as (_, record):
         yield record.id
-    finally:
-        instances.down(record.id)
 
 
 def _log_bytes(lab_backend: DockerBackend, ident: str, host: str) -> int:

@@ -19,19 +19,16 @@ import json
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from live import REPO
+from live import tc_replay_instance
 
 from labctl.backends.docker import DockerBackend
-from labctl.backends.hostguard import HostGuard
-from labctl.instances import Instances, InstanceStore
-from labctl.spec import load_lab
+from labctl.backends.hostguard import HostGuard, bridge_of
 
 pytestmark = pytest.mark.docker
 
@@ -143,22 +140,10 @@ def _eui64_link_local(mac: str) -> str:
     return "fe80::" + ":".join(f"{eui[i] << 8 | eui[i + 1]:x}" for i in range(0, 8, 2))
 
 
-def _bridge(network_attrs: dict[str, object]) -> str:
-    options = network_attrs.get("Options") or {}
-    assert isinstance(options, dict)
-    name = options.get("com.docker.network.bridge.name")
-    return str(name) if name else "br-" + str(network_attrs["Id"])[:12]
-
-
 @pytest.fixture
 def attacker_instance(lab_backend: DockerBackend, tmp_path: Path) -> Iterator[str]:
-    loaded = load_lab(REPO / "labs" / "tc-replay")
-    instances = Instances(lab_backend, InstanceStore(tmp_path / "labctl.db"))
-    record = instances.up(loaded, student=f"hostreach{uuid.uuid4().hex[:6]}", seed=7)
-    try:
+    with tc_replay_instance(lab_backend, tmp_path, "hostreach") as (_, record):
         yield record.id
-    finally:
-        instances.down(record.id)
 
 
 def test_the_host_is_unreachable_from_every_lab_network(
@@ -171,13 +156,13 @@ def test_the_host_is_unreachable_from_every_lab_network(
     assert networks, "the attacker has no network"
     # The host's own IPv4 addresses on bridges: docker0 and this instance's access bridge.
     access = client.networks.get(f"labctl-{attacker_instance}-access")
-    targets4 = sorted(filter(None, {_ipv4_of("docker0"), _ipv4_of(_bridge(access.attrs))}))
+    targets4 = sorted(filter(None, {_ipv4_of("docker0"), _ipv4_of(bridge_of(access.attrs))}))
     assert targets4, "no host bridge address to aim at"
     tried: list[str] = []
     with _host_listeners() as listeners:
         for name, endpoint in networks.items():
             network = client.networks.get(name)
-            bridge = _bridge(network.attrs)
+            bridge = bridge_of(network.attrs)
             mac = Path(f"/sys/class/net/{bridge}/address").read_text().strip()
             target6 = _link_local(bridge) or _eui64_link_local(mac)
             result = lab_backend.exec(
@@ -225,8 +210,8 @@ def test_every_network_of_an_instance_is_in_the_guard_while_it_lives(
     networks = lab_backend.client.networks.list(
         filters={"label": f"org.labctl.instance={attacker_instance}"}
     )
-    lab = {_bridge(n.attrs) for n in networks if n.attrs["Internal"]}
-    access = {_bridge(n.attrs) for n in networks if not n.attrs["Internal"]}
+    lab = {bridge_of(n.attrs) for n in networks if n.attrs["Internal"]}
+    access = {bridge_of(n.attrs) for n in networks if not n.attrs["Internal"]}
     assert len(lab) >= 5
     assert len(access) == 1
     state = HostGuard(lab_backend.client).state()
