@@ -14,7 +14,10 @@ from labctl.backends.docker import DockerBackend
 from labctl.backends.images import build_images
 
 # --import-mode=importlib puts no test directory on sys.path; live.py is tests/integration's.
-sys.path.insert(0, str(Path(__file__).parent.parent / "integration"))
+# Appended, not put first: other folders' `from conftest import ...` must find their own.
+_INTEGRATION = str(Path(__file__).parent.parent / "integration")
+if _INTEGRATION not in sys.path:
+    sys.path.append(_INTEGRATION)
 
 
 @pytest.fixture(scope="session")
