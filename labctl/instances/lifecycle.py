@@ -259,8 +259,12 @@ class Instances:
         views = []
         for i in idents:
             record = self.store.get(i)
+            hosts = self.backend.status(i)
             state, why = self._state(i, record)
-            views.append(InstanceView(i, record, self.backend.status(i), state, why))
+            moved = record is not None and with_live_ports(record, hosts) is not record
+            if state == "running" and moved:
+                why = PORTS_MOVED
+            views.append(InstanceView(i, record, hosts, state, why))
         return views
 
     def _state(self, ident: str, record: InstanceRecord | None) -> tuple[str, str]:
@@ -290,6 +294,12 @@ def variables_of(loaded: LoadedLab, record: InstanceRecord) -> dict[str, Any]:
 
 
 MISSION_CONTROL_PORT: Final = "8080/tcp"
+#: Said when the engine publishes other ports than the recorded ones: an engine restart
+#: (dockerd, the machine) started the hosts again on new ports.
+PORTS_MOVED: Final = (
+    "its hosts were restarted (by the engine?) and publish new ports: "
+    "the ports `labctl up` printed no longer lead there; `labctl status` shows the new ones"
+)
 
 
 def mission_control_url(record: InstanceRecord) -> str:

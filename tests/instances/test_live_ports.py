@@ -5,9 +5,14 @@ test_faults_engine_restart.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from instance_fakes import MemoryBackend
+
 from labctl.backends.base import HostStatus
-from labctl.instances import InstanceRecord
-from labctl.instances.lifecycle import mission_control_url, with_live_ports
+from labctl.instances import InstanceRecord, Instances, InstanceStore
+from labctl.instances.lifecycle import PORTS_MOVED, mission_control_url, with_live_ports
+from labctl.spec import LoadedLab
 
 RECORDED = {"attacker": {"22/tcp": 32770}, "mission-control": {"8080/tcp": 32768}}
 
@@ -41,3 +46,34 @@ def test_nothing_published_keeps_the_record() -> None:
     record = _record()
     hosts = [HostStatus("attacker", "exited", "none"), HostStatus("spacecraft", "running", "none")]
     assert with_live_ports(record, hosts) is record
+
+
+class _RestartedEngine(MemoryBackend):
+    """The same instances, every published port moved (as after a dockerd restart)."""
+
+    def status(self, instance_id: str) -> list[HostStatus]:
+        return [
+            replace(h, ports={p: port + 5 for p, port in h.ports.items()})
+            for h in super().status(instance_id)
+        ]
+
+
+def test_status_says_the_ports_moved_and_current_stores_them(
+    memory_backend: MemoryBackend, store: InstanceStore, replay_lab: LoadedLab
+) -> None:
+    record = Instances(memory_backend, store).up(replay_lab, "ana")
+    restarted = Instances(_RestartedEngine(), store)
+    (view,) = restarted.status(record.id)
+    assert view.state == "running"
+    assert view.explanation == PORTS_MOVED
+
+    fresh = restarted.current(record.id)
+    assert fresh.ports != record.ports
+    assert store.get(record.id) == fresh
+    assert mission_control_url(fresh) == f"http://127.0.0.1:{_web(record) + 5}"
+    (view,) = restarted.status(record.id)
+    assert view.explanation == ""
+
+
+def _web(record: InstanceRecord) -> int:
+    return next(p["8080/tcp"] for p in record.ports.values() if "8080/tcp" in p)

@@ -135,9 +135,11 @@ def test_dockerd_restarted_mid_class(engine: SecondEngine, tmp_path: Path) -> No
             web = live[ident]["labctl-gateway"]
             mission_control = next(p for p in web.values() if f":{p}/" in line)
             assert live[ident]["mission-control"]["8080/tcp"] == mission_control, status
-        if moved:  # and says so, with what to do
-            assert "restarted" in " ".join(status.split()), status
-            assert "labctl session handout" in " ".join(status.split()), status
+        if moved:  # and says so, with what to do; `labctl status` of an instance too
+            assert "restarted" in said_text(status), status
+            assert "labctl session handout" in said_text(status), status
+            one = run("status", idents[0])
+            assert f"{idents[0]}: its hosts were restarted" in said_text(one), one
         print(f"ports moved by the restart: {moved}")
 
         again = run(*start)
