@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -42,6 +44,7 @@ import docker
 import docker.errors
 import requests
 
+from labctl.backends.base import ROLE_LABEL
 from labctl.backends.profiles import image_tag
 from labctl.errors import BackendError
 
@@ -50,6 +53,10 @@ LAB_SET: Final = "lab"
 ACCESS_SET: Final = "access"
 #: The image whose nft applies the guard (the ground station ships nftables).
 GUARD_ROLE: Final = "ground-station"
+#: The guard's one-shot containers: their role label, and the age (seconds) after which an
+#: exited one is an orphan of a killed labctl.
+GUARD_CONTAINER_ROLE: Final = "host-guard"
+ORPHAN_AGE_S: Final = 300
 ENV_SWITCH: Final = "LABCTL_HOST_GUARD"
 #: Rules the guard's table must hold, per family (checked after every change).
 EXPECTED_RULES: Final = {"inet": 4, "arp": 2}
@@ -179,6 +186,7 @@ class HostGuard:
 
     def protect(self, lab: Iterable[str], access: Iterable[str]) -> None:
         """Guard these bridges, then read the table back; BackendError if it is not so."""
+        self._remove_orphans()
         lab, access = sorted(lab), sorted(access)
         script = protect_script(lab, access)
         output = self._nft(f'printf "%s" "$RULES" | nft -f - && {_LIST}', {"RULES": script})
@@ -196,6 +204,20 @@ class HostGuard:
         if commands:
             loop = " ; ".join(f"nft '{command}' 2>/dev/null" for command in commands)
             self._nft(f"{loop} ; true", {})
+
+    def _remove_orphans(self) -> None:
+        """Guard containers left by a labctl killed while nft ran: the SDK's ``remove``
+        happens in the client after the wait, so they stay, exited. Those older than
+        ORPHAN_AGE_S are removed (a live run's container lives about 0.2 s)."""
+        now = time.time()
+        with suppress(docker.errors.DockerException, requests.RequestException):
+            for container in self.client.containers.list(
+                all=True, filters={"label": f"{ROLE_LABEL}={GUARD_CONTAINER_ROLE}"}, sparse=True
+            ):
+                created, state = container.attrs.get("Created"), container.attrs.get("State")
+                if state == "exited" and isinstance(created, int) and now - created > ORPHAN_AGE_S:
+                    with suppress(docker.errors.DockerException, requests.RequestException):
+                        container.remove(force=True)
 
     def state(self) -> GuardState:
         return parse_listing(self._nft(f"{_LIST} ; true", {}))
@@ -215,7 +237,7 @@ class HostGuard:
                 user="0",
                 mem_limit="64m",
                 pids_limit=16,
-                labels={"org.labctl.managed": "true", "org.labctl.role": "host-guard"},
+                labels={"org.labctl.managed": "true", ROLE_LABEL: GUARD_CONTAINER_ROLE},
                 remove=True,
                 stdout=True,
                 stderr=True,
