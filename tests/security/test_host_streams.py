@@ -43,7 +43,7 @@ MAX_LOG_LINES = 150
 MAX_UDP = 65507
 
 
-def run(scenario: object, timeout: float = 60.0) -> None:
+def run(scenario: object, timeout: float = 120.0) -> None:
     async def bounded() -> None:
         async with asyncio.timeout(timeout):
             await scenario  # type: ignore[misc]
@@ -78,11 +78,17 @@ Address = tuple[str, int]
 
 
 async def send_all(address: Address, data: bytes, chunk: int = 65536) -> None:
-    _reader, writer = await asyncio.open_connection(*address)
+    """Write ``data``, then end the stream and read until the station closes: a socket
+    closed with unread status packets would be reset and lose what is in flight."""
+    reader, writer = await asyncio.open_connection(*address)
     try:
         for start in range(0, len(data), chunk):
             writer.write(data[start : start + chunk])
             await writer.drain()
+        writer.write_eof()
+        async with asyncio.timeout(10):
+            while await reader.read(65536):
+                pass
     except ConnectionError:
         pass
     finally:
@@ -151,8 +157,8 @@ def test_packet_service_survives_hostile_streams(
             assert sum(await asyncio.gather(*loris)) > 0
             counters = segment.station.counters
             await eventually(lambda: len(segment.station.packets.clients) == 1)
-            # not all 2 MiB: closing a socket with unread status packets resets it
-            assert counters.garbage_octets > 1 << 20
+            # all of it (a random run may pass for a packet now and then)
+            assert counters.garbage_octets > (2 << 20) - 65536
             assert counters.clients_refused > 0
             assert segment.link.stats.connects == 1  # mission control kept its link
             assert await segment.round_trip()
