@@ -9,6 +9,16 @@ install -d -o labctl -g labctl -m 0755 /run/labctl /var/lib/labctl/ground-statio
 # generation costs ~0.4 CPU-seconds, 35 students' instances start at once.
 [[ -e /etc/ssh/ssh_host_ed25519_key ]] \
     || ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
+# /home is a sized tmpfs (docs/security.md), empty at every start: every login account
+# gets its home back from /etc/skel (what was in it is gone; keys belong in /etc/ssh).
+getent passwd | awk -F: '$3 >= 1000 && $3 < 60000 && $6 ~ "^/home/" { print $1 ":" $6 }' |
+    while IFS=: read -r user home; do
+        if [[ ! -d $home ]]; then
+            cp -a /etc/skel "$home"
+            chown -R "$user": "$home"
+            chmod 0750 "$home"
+        fi
+    done
 # sshd logs into the container's output (rotated by the engine, docs/security.md), not
 # a file on the writable layer that a brute force would grow without bound.
 /usr/sbin/sshd -E /proc/1/fd/2

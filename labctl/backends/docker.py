@@ -88,8 +88,8 @@ LOG_CONFIG: Final = docker.types.LogConfig(
 )
 #: Said once per process, when the engine refuses ``storage_opt size``.
 UNBOUNDED_WARNING: Final = (
-    "warning: this engine cannot bound writable root file systems (a student with a "
-    "shell on the ground station can fill its disk; docs/security.md)"
+    "warning: this engine cannot bound writable root file systems (root on the ground "
+    "station can fill its disk; docs/security.md)"
 )
 #: Where a sidecar mounts a read-only volume of a host to write it (see _put_files).
 SIDECAR_MOUNT: Final = "/labctl-volume"

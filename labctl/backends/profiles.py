@@ -51,6 +51,10 @@ SERVICE_TMPFS: Final = {
     "/tmp": _TMP,
 }
 ROOT_TMPFS: Final = {"/run": "mode=0755,size=16m", "/tmp": _TMP, "/var/tmp": _TMP}
+#: The ground station's login accounts (an operator account a student breaks into, say)
+#: write only to their homes and the tmpfs above: homes on a sized tmpfs too, given back
+#: from /etc/skel at every start by the entrypoint.
+GROUND_STATION_TMPFS: Final = {**ROOT_TMPFS, "/home": "mode=0755,size=32m"}
 #: The student's home on the attacker: a tmpfs, so filling it costs the container's own
 #: memory (inside its limit), never the engine's disk. The entrypoint fills it at every
 #: start from /etc/skel and HOME_SEED, where labs put files for the student.
@@ -97,7 +101,7 @@ PROFILES: Final[dict[str, RoleProfile]] = {
         read_only=False,  # students harden it: sshd_config, keys, firewall, accounts
         no_new_privileges=True,
         volumes=(),
-        tmpfs=ROOT_TMPFS,
+        tmpfs=GROUND_STATION_TMPFS,
     ),
     # labctl-forward: a TCP relay, the only container on the access network.
     "gateway": RoleProfile(

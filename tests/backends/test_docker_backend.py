@@ -425,6 +425,7 @@ def test_every_tmpfs_a_student_reaches_has_a_size() -> None:
         mounts = profile(role).tmpfs
         assert {"/tmp", "/var/tmp", "/run"} <= set(mounts), role
         assert all("size=" in options for options in mounts.values()), role
+    assert "size=32m" in profile("ground-station").tmpfs["/home"]
     home = profile("attacker").tmpfs["/home/student"]
     assert "size=256m" in home
     assert "uid=1000" in home

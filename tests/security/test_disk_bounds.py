@@ -116,6 +116,33 @@ def test_root_on_the_attacker_cannot_write_outside_the_sized_mounts(
     assert "Read-only file system" in result.output, result.output
 
 
+def test_an_account_on_the_ground_station_fills_only_its_sized_home(
+    lab_backend: DockerBackend, instance: str
+) -> None:
+    """A login account there (an operator account a student broke into, say) writes to
+    its home, /tmp, /var/tmp and /run/lock: all sized tmpfs; the home comes back empty
+    from /etc/skel after a restart."""
+    made = lab_backend.exec(instance, "ground-station", ["useradd", "-m", "opsfill"])
+    assert made.exit_code == 0, made.output
+    filled = lab_backend.exec(
+        instance,
+        "ground-station",
+        ["sh", "-c", "dd if=/dev/zero of=$HOME/fill bs=1M count=64 2>&1; stat -c %s $HOME/fill"],
+        user="opsfill",
+    )
+    assert "No space left on device" in filled.output, filled.output
+    assert int(filled.output.strip().splitlines()[-1]) <= 32 * MIB
+    lab_backend.restart(instance, "ground-station")
+    home = lab_backend.exec(
+        instance,
+        "ground-station",
+        ["stat", "-c", "%U %a", "/home/opsfill", "/home/opsfill/.bashrc"],
+    )
+    assert home.output.split() == ["opsfill", "750", "opsfill", "644"], home.output
+    gone = lab_backend.exec(instance, "ground-station", ["test", "-e", "/home/opsfill/fill"])
+    assert gone.exit_code != 0
+
+
 def test_a_brute_force_on_the_ground_station_grows_no_file_on_its_disk(
     lab_backend: DockerBackend, instance: str
 ) -> None:
