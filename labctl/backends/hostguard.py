@@ -109,12 +109,15 @@ def protect_script(lab: Iterable[str], access: Iterable[str]) -> str:
 
 
 def release_commands(lab: Iterable[str], access: Iterable[str]) -> list[str]:
-    """One nft command per element to remove (a missing one must not undo the others)."""
+    """One nft command per element to remove (a missing one must not undo the others).
+    The names are checked as in ``protect_script``: they end up in a shell command."""
+    lab, access = sorted(lab), sorted(access)
+    _names([*lab, *access])
     commands = []
-    for name in sorted(lab):
+    for name in lab:
         for family in ("inet", "arp"):
             commands.append(f'delete element {family} labctl_guard lab {{ "{name}" }}')
-    commands += [f'delete element inet labctl_guard access {{ "{n}" }}' for n in sorted(access)]
+    commands += [f'delete element inet labctl_guard access {{ "{n}" }}' for n in access]
     return commands
 
 

@@ -96,6 +96,8 @@ def test_the_script_creates_the_rules_then_adds_the_bridges() -> None:
 def test_a_bridge_name_that_is_not_an_interface_name_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match="not an interface name"):
         hostguard.protect_script([name], [])
+    with pytest.raises(ValueError, match="not an interface name"):
+        hostguard.release_commands([], [name])
 
 
 def test_the_listing_says_what_is_missing() -> None:
