@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
 # --import-mode=importlib puts no test directory on sys.path; the fake lives next to this file.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -38,3 +39,22 @@ def memory_backend() -> Iterator[MemoryBackend]:
     MemoryBackend.restarts.clear()
     MemoryBackend.recoveries.clear()
     MemoryBackend.recover_ready = True
+
+
+@pytest.fixture
+def cli(tmp_path: Path, memory_backend: MemoryBackend) -> Callable[..., Result]:
+    """The CLI in-process on the memory backend, with a state folder of its own."""
+    from labctl.cli.app import app
+
+    runner = CliRunner()
+    env = {
+        "LABCTL_BACKEND": "memory",
+        "LABCTL_HOME": str(tmp_path / "home"),
+        "LABCTL_LABS_DIR": str(REPO / "labs"),
+        "COLUMNS": "250",
+    }
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, list(args), env=env)
+
+    return invoke

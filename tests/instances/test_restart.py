@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 from instance_fakes import MemoryBackend
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from labctl.cli.app import app
 from labctl.errors import LabctlError, NotFoundError
 from labctl.instances import Instances, InstanceStore
 from labctl.instances.restart import restart_host
@@ -99,19 +98,8 @@ def test_only_a_recorded_running_instance_and_a_host_of_it(
 
 
 @pytest.fixture
-def run(tmp_path: Path, memory_backend: MemoryBackend) -> Invoke:
-    runner = CliRunner()
-    env = {
-        "LABCTL_BACKEND": "memory",
-        "LABCTL_HOME": str(tmp_path / "home"),
-        "LABCTL_LABS_DIR": str(REPO / "labs"),
-        "COLUMNS": "250",
-    }
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(app, list(args), env=env)
-
-    return invoke
+def run(cli: Invoke) -> Invoke:
+    return cli
 
 
 def test_cli_restart_defaults_to_the_attacker_and_says_what_it_did(run: Invoke) -> None:

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 from instance_fakes import MemoryBackend
-from typer.testing import CliRunner, Result
-
-from labctl.cli.app import app
+from typer.testing import Result
 
 REPO = Path(__file__).resolve().parents[2]
 ROSTER = str(REPO / "docs" / "examples" / "roster.csv")
@@ -23,19 +21,8 @@ Invoke = Callable[..., Result]
 
 
 @pytest.fixture
-def run(tmp_path: Path, memory_backend: MemoryBackend) -> Invoke:
-    runner = CliRunner()
-    env = {
-        "LABCTL_BACKEND": "memory",
-        "LABCTL_HOME": str(tmp_path / "home"),
-        "LABCTL_LABS_DIR": str(REPO / "labs"),
-        "COLUMNS": "200",
-    }
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(app, list(args), env=env)
-
-    return invoke
+def run(cli: Invoke) -> Invoke:
+    return cli
 
 
 @contextmanager
