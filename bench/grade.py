@@ -32,11 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from graders.checks.base import CheckResult  # noqa: E402
+from graders.live.grade import GradeTarget, grade_instance, grade_report_file  # noqa: E402
+from graders.live.probe import LiveProbe  # noqa: E402
+from graders.live.solution import Solver  # noqa: E402
+from graders.live.vantage import vantage  # noqa: E402
 from labctl.backends.docker import DockerBackend  # noqa: E402
-from labctl.grading.grade import GradeTarget, grade_instance, grade_report_file  # noqa: E402
-from labctl.grading.probe import LiveProbe  # noqa: E402
-from labctl.grading.solution import Solver  # noqa: E402
-from labctl.grading.vantage import vantage  # noqa: E402
 from labctl.instances import Instances, InstanceStore  # noqa: E402
 from labctl.instances.lifecycle import grade_target  # noqa: E402
 from labctl.spec import LoadedLab, load_lab  # noqa: E402

@@ -20,7 +20,7 @@ instance at idle, 35 graded in < 30 s):
   shorter than its CPU-seconds / C.
 - memory: after ``--idle`` seconds, the Docker stats API once per container (no stream):
   usage minus page cache, summed per instance, and per host role across the instances.
-- grading: :func:`labctl.grading.classgrade.grade_class` over the N instances, each
+- grading: :func:`graders.live.classgrade.grade_class` over the N instances, each
   student with the lab's sample report (``labs/tc-replay/solution/sample-report.md``),
   ``--grade-parallel`` instances at a time, each from its own vantage container; the score
   reports, class.html, grades.csv and grades.json go to a temporary folder.
@@ -60,13 +60,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from launch import ENGINE_ERRORS, HostMemory, host_memory, remove_labelled  # noqa: E402
 
+from graders.live.classgrade import DEFAULT_WORKERS, ClassMember, grade_class  # noqa: E402
 from labctl.backends import subnets  # noqa: E402
 from labctl.backends.base import INSTANCE_LABEL  # noqa: E402
 from labctl.backends.baseimage import docker_client  # noqa: E402
 from labctl.backends.docker import LAB_NETWORK_OPTIONS, DockerBackend  # noqa: E402
 from labctl.backends.images import RUNTIME  # noqa: E402
 from labctl.backends.profiles import image_tag  # noqa: E402
-from labctl.grading.classgrade import DEFAULT_WORKERS, ClassMember, grade_class  # noqa: E402
 from labctl.instances import InstanceRecord, Instances, InstanceStore, instance_id  # noqa: E402
 from labctl.instances.lifecycle import grade_target  # noqa: E402
 from labctl.instances.plan import plan_instance  # noqa: E402

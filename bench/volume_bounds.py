@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labctl.hosts.missioncontrol.audit import DEFAULT_MAX_BYTES, AuditLog  # noqa: E402
-from labctl.hosts.missioncontrol.db import Archive, Retention  # noqa: E402
-from labctl.hosts.rflink.config import PcapConfig  # noqa: E402
-from labctl.hosts.rflink.pcap import PcapWriter  # noqa: E402
-from labctl.hosts.spacecraft.state import COMMAND_LOG_SIZE, CommandHistory  # noqa: E402
+from labctl.range.hosts.missioncontrol.audit import DEFAULT_MAX_BYTES, AuditLog  # noqa: E402
+from labctl.range.hosts.missioncontrol.db import Archive, Retention  # noqa: E402
+from labctl.range.hosts.rflink.config import PcapConfig  # noqa: E402
+from labctl.range.hosts.rflink.pcap import PcapWriter  # noqa: E402
+from labctl.range.hosts.spacecraft.state import COMMAND_LOG_SIZE, CommandHistory  # noqa: E402
 
 MIB = 1024 * 1024
 #: docs/ground-segment.md's figures, MiB.

@@ -18,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from graders.checks.base import Check, CheckResult, Probe, failed, passed
 from graders.checks.observe import login, wait_for
 from labctl.errors import CheckError, LabctlError
-from labctl.hosts.catalog import BY_NAME, COMMANDS
+from labctl.range.hosts.catalog import BY_NAME, COMMANDS
 from labctl.spec.params import wordlist
 from labctl.spec.vocabulary import Args
 from labctl.spec.vocabulary import Args as ArgsModel

@@ -1,6 +1,6 @@
 """Remediation objective of a defence lab: the scripted adversary achieved nothing lately.
 
-The adversary (``labctl.adversary``) logs one JSON line per action in its container; the
+The adversary (``labctl.range.adversary``) logs one JSON line per action in its container; the
 log is read out of band (``Probe.host_exec`` on ``labctl-adversary``), like ground truth,
 because what it records is what the adversary did, not something a defender's tools see.
 An action achieved something when its entry says ``success: true`` (a password found,
@@ -20,9 +20,9 @@ from pydantic import Field, field_validator
 
 from graders.checks.base import Check, CheckResult, Probe, failed, passed
 from graders.checks.observe import executed
-from labctl.adversary import ADVERSARY_HOST, LOG_PATH
-from labctl.adversary.logfile import entry_time, parse_log
 from labctl.errors import CheckError
+from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
+from labctl.range.adversary.logfile import entry_time, parse_log
 from labctl.spec.builtin_vocabulary import ACTIONS
 from labctl.spec.vocabulary import Args
 from labctl.spec.vocabulary import Args as ArgsModel

@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 from graders.checks.adversary import executions, frames_executed, read_adversary_log
 from graders.checks.base import Check, CheckResult, Probe, failed, passed
 from graders.checks.observe import command_name, login, send_command
-from labctl.adversary.logfile import entry_time
+from labctl.range.adversary.logfile import entry_time
 from labctl.spec.builtin_vocabulary import ACTIONS
 from labctl.spec.vocabulary import Args
 from labctl.spec.vocabulary import Args as ArgsModel

@@ -1,6 +1,6 @@
 """Checks on the confidentiality of the telemetry downlink, heard from the grader vantage.
 
-The vantage runs ``python3 -m labctl.grading.vantage_downlink listen`` on the rf network,
+The vantage runs ``python3 -m labctl.range.vantage.downlink listen`` on the rf network,
 where the rf-link broadcasts every downlink frame: it hears what any radio in range hears.
 Its last output line is JSON (frames heard, clear and protected data frames, frames that
 contain the secret). Which security association the spacecraft protects telemetry with,
@@ -18,7 +18,7 @@ from graders.checks.replay import vantage_json
 from labctl.spec.vocabulary import Args
 from labctl.spec.vocabulary import Args as ArgsModel
 
-VANTAGE: Final = ("python3", "-m", "labctl.grading.vantage_downlink", "listen")
+VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.downlink", "listen")
 #: Seconds the vantage may take beyond its listening time (start-up, imports).
 SLACK_S: Final = 20.0
 AUTHENTICATED_ENCRYPTION: Final = "AUTHENTICATED_ENCRYPTION"

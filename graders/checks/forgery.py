@@ -4,7 +4,7 @@ An uplink security association authenticates a frame when its service is authent
 or authenticated encryption; a plaintext SA, or an uplink without SDLS, lets anyone on the
 rf segment command the spacecraft. ``forged_command_executed`` reads that from ground
 truth (the attack objective); ``unauthenticated_rejected`` forges frames from the grader
-vantage (``python3 -m labctl.grading.vantage_forge``) and judges from ground truth that
+vantage (``python3 -m labctl.range.vantage.forge``) and judges from ground truth that
 none executed (the remediation objective).
 
 The vantage marks its own forgeries with a source id in GRADER_SOURCE_IDS, which the attack
@@ -24,11 +24,11 @@ from graders.checks.base import Check, CheckResult, Probe, failed, passed
 from graders.checks.observe import wait_for
 from graders.checks.replay import vantage_json
 from labctl.errors import CheckError
-from labctl.hosts.catalog import COMMANDS, Command
+from labctl.range.hosts.catalog import COMMANDS, Command
 from labctl.spec.vocabulary import Args
 from labctl.spec.vocabulary import Args as ArgsModel
 
-VANTAGE: Final = ("python3", "-m", "labctl.grading.vantage_forge")
+VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.forge")
 #: Source ids the grader's forgeries carry (0xFE00..0xFEFF).
 GRADER_SOURCE_IDS: Final = range(0xFE00, 0xFF00)
 AUTHENTICATING: Final = frozenset({"AUTHENTICATION", "AUTHENTICATED_ENCRYPTION"})

@@ -36,8 +36,8 @@ from graders.checks.replay import vantage_json
 from labctl.spec.vocabulary import Args
 from labctl.spec.vocabulary import Args as ArgsModel
 
-SSH_VANTAGE: Final = ("python3", "-m", "labctl.grading.vantage_ssh")
-KEYED_VANTAGE: Final = ("python3", "-m", "labctl.grading.vantage_keyed")
+SSH_VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.ssh")
+KEYED_VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.keyed")
 #: How long a forged frame has to show up in ground truth.
 SETTLE_S: Final = 6.0
 #: Sent commands mission control lists at most (its API's limit).

@@ -8,7 +8,7 @@ from typing import Any, Final, TypeVar
 
 from graders.checks.base import Probe
 from labctl.errors import CheckError
-from labctl.hosts.catalog import COMMANDS
+from labctl.range.hosts.catalog import COMMANDS
 
 T = TypeVar("T")
 POLL_S: Final = 0.5

@@ -1,7 +1,7 @@
 """Replay from the grader vantage: record one uplink frame off the air, transmit it again,
 and judge from the spacecraft's ground truth whether it executed a second time.
 
-The vantage runs ``python3 -m labctl.grading.vantage_replay`` (capture, replay); its last
+The vantage runs ``python3 -m labctl.range.vantage.replay`` (capture, replay); its last
 output line is JSON. The frame's (SPI, sequence number) comes from ground truth: the
 executed command whose frame sequence number N(S) is the captured frame's.
 """
@@ -16,7 +16,7 @@ from typing import Any, Final
 from graders.checks.base import CheckResult, Probe, failed, passed
 from graders.checks.observe import command_name, executed, login, send_command, wait_for
 
-VANTAGE: Final = ("python3", "-m", "labctl.grading.vantage_replay")
+VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.replay")
 CAPTURE_S: Final = 20.0
 #: The capture must be listening before the operator's command goes out: it says so (the
 #: probe passes its output on as it comes); a probe that cannot, waits this long.

@@ -6,7 +6,7 @@ Graders run one for the length of a grading run; the scripted adversary
 A vantage is created at grading time from a lab image, attached to one of the instance's
 networks (more with :meth:`Backend.connect`), reached with :meth:`Backend.exec` under its
 ``host`` name or through a :class:`Channel` to one long-running program in it (one exec
-for a whole grading run: :mod:`labctl.grading.vantage_agent`), and removed afterwards. It
+for a whole grading run: :mod:`labctl.range.vantage.agent`), and removed afterwards. It
 carries the instance label, so ``down`` removes a vantage that a crash left behind.
 Engine-neutral: each backend registers an implementation.
 """

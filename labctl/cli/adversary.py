@@ -13,12 +13,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labctl.adversary import ADVERSARY_HOST, LOG_PATH
-from labctl.adversary.logfile import parse_log
 from labctl.backends.base import get_backend
 from labctl.cli.context import err, out
 from labctl.cli.params import InstanceArg
 from labctl.errors import LabctlError, NotFoundError
+from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
+from labctl.range.adversary.logfile import parse_log
 
 app = typer.Typer(help="The scripted adversary of a defence lab.", no_args_is_help=True)
 SUCCESS = {True: "[red]yes[/red]", False: "[green]no[/green]", None: "-"}

@@ -12,15 +12,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from graders.checks.base import CheckResult
+from graders.live.grade import GradeTarget, check_instance, grade_instance
+from graders.live.probe import LiveProbe
+from graders.live.solution import Solver
+from graders.live.vantage import vantage
 from graders.score import ObjectiveScore, ScoreReport, render_html, render_markdown
 from labctl.cli.context import err, out, state
 from labctl.cli.instances import _backend, _instances
 from labctl.cli.params import InstanceArg, path_parser
 from labctl.errors import LabctlError
-from labctl.grading.grade import GradeTarget, check_instance, grade_instance
-from labctl.grading.probe import LiveProbe
-from labctl.grading.solution import Solver
-from labctl.grading.vantage import vantage
 from labctl.instances import InstanceRecord
 from labctl.instances.lifecycle import grade_target
 from labctl.spec import LoadedLab, lab_by_id

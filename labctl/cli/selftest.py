@@ -11,9 +11,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from graders.live.selftest import SelfTest, Step, Target
 from labctl.cli.context import err, out, state
 from labctl.cli.instances import _backend, _build_missing_images, _instances
-from labctl.grading.selftest import SelfTest, Step, Target
 from labctl.instances import Instances
 from labctl.instances.lifecycle import mission_control_url, variables_of
 from labctl.spec import LoadedLab, lab_by_id

@@ -13,6 +13,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from graders.live.classgrade import (
+    DEFAULT_WORKERS,
+    EXPORT_FORMATS,
+    ClassMember,
+    StudentOutcome,
+    export_text,
+    grade_class,
+    load_graded,
+    write_text,
+)
+from graders.live.grade import GradeTarget
 from labctl.cli.context import err, out, state
 from labctl.cli.images import SubjectProgress
 from labctl.cli.instances import HardOption, _backend, _build_missing_images, print_restart
@@ -28,17 +39,6 @@ from labctl.cli.params import (
     path_parser,
 )
 from labctl.errors import LabctlError
-from labctl.grading.classgrade import (
-    DEFAULT_WORKERS,
-    EXPORT_FORMATS,
-    ClassMember,
-    StudentOutcome,
-    export_text,
-    grade_class,
-    load_graded,
-    write_text,
-)
-from labctl.grading.grade import GradeTarget
 from labctl.instances import InstanceStore
 from labctl.instances.ids import slug
 from labctl.instances.restart import restart_host

@@ -4,7 +4,7 @@ The timeline's arguments are rendered with the instance's variables (a stolen pa
 be ``"{{ params.op_password }}"``), checked with the adversary's own parser (a bad value is
 an error at ``up``, naming the step, not a silent container exit), and handed to the
 container as JSON in an environment variable, which it writes to its timeline file before
-it runs ``python3 -m labctl.adversary run``. The container is a vantage (see
+it runs ``python3 -m labctl.range.adversary run``. The container is a vantage (see
 :mod:`labctl.backends.vantage`): from the attacker image, on the instance's rf and corp
 networks, confined like the grader's, labelled with the instance so ``down`` removes it.
 """
@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import Any, Final
 
-from labctl.adversary import ADVERSARY_HOST, LOG_PATH, TIMELINE_ENV, TIMELINE_PATH
-from labctl.adversary.timeline import TimelineError, parse_timeline
 from labctl.backends.base import Backend
 from labctl.backends.profiles import image_tag
 from labctl.backends.vantage import vantages_for
 from labctl.errors import LabctlError
+from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH, TIMELINE_ENV, TIMELINE_PATH
+from labctl.range.adversary.timeline import TimelineError, parse_timeline
 from labctl.scenario import render
 from labctl.spec.models import AdversaryStep
 
@@ -36,7 +36,7 @@ ADVERSARY_LABEL: Final = "org.labctl.adversary"
 COMMAND: Final = (
     "python3",
     "-m",
-    "labctl.adversary",
+    "labctl.range.adversary",
     "run",
     "--from-env",
     "--timeline",

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from labctl.adversary import ADVERSARY_HOST
+from graders.live.grade import GradeTarget
 from labctl.backends.base import (
     Backend,
     DownReport,
@@ -20,13 +20,13 @@ from labctl.backends.base import (
     no_progress,
 )
 from labctl.errors import InputError, LabctlError, NotFoundError
-from labctl.grading.grade import GradeTarget
 from labctl.instances.adversary import render_timeline, start_adversary
 from labctl.instances.ids import instance_id, non_blank
 from labctl.instances.locks import hold, holder, lock_path, starting_state
 from labctl.instances.plan import host_roles, plan_instance
 from labctl.instances.provision import initial_files, ssh_host_key
 from labctl.instances.store import Event, InstanceRecord, InstanceStore, Ports
+from labctl.range.adversary import ADVERSARY_HOST
 from labctl.scenario import (
     InjectContext,
     InjectLog,

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
+from labctl.range.yamledit import ConfigEditError, set_dotted
 from labctl.scenario.context import FileMeta, InjectContext, InjectError, InjectLog
 from labctl.scenario.render import render_text
-from labctl.scenario.yamledit import ConfigEditError, set_dotted
 from labctl.spec.builtin_vocabulary import (
     AddUser,
     Attach,

@@ -12,7 +12,7 @@ a session starts from :meth:`Sessions.members`)::
     sessions.reset(name, student, loaded, progress=...) -> Member
     sessions.stop(name, progress=...) -> StopReport  # progress: (unit, message)
     sessions.handout(name, loaded, folder) -> (files, skipped students)
-    sessions.target(member, loaded) -> GradeTarget  # what labctl.grading grades
+    sessions.target(member, loaded) -> GradeTarget  # what graders.live grades
 
 A :class:`Member` is one roster student: ``student`` (roster id), ``name``, ``email``,
 ``team`` (empty without teams), ``slot`` (the unit's roster slot), ``instance`` (instance
@@ -43,15 +43,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from labctl.adversary import ADVERSARY_HOST, LOG_PATH
-from labctl.adversary.logfile import parse_log
+from graders.live.grade import GradeTarget, check_instance
 from labctl.backends.base import Backend, HostStatus, Progress, no_progress
 from labctl.errors import LabctlError, NotFoundError
-from labctl.grading.grade import GradeTarget, check_instance
 from labctl.instances import InstanceRecord, Instances, InstanceStore, connection_lines
 from labctl.instances.ids import MAX_ID_LENGTH, slug
 from labctl.instances.lifecycle import SEED_LIMIT, grade_target, with_live_ports
 from labctl.instances.locks import starting_state
+from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
+from labctl.range.adversary.logfile import parse_log
 from labctl.scenario.briefing import render_briefing
 from labctl.sessions.handout import sheet
 from labctl.sessions.roster import Roster, Unit, units

@@ -17,11 +17,6 @@ from typing import Any, ClassVar
 import paramiko
 import pytest
 
-from labctl.adversary.actions import Context, OwnFrames, Targets, run_action
-from labctl.adversary.logfile import entry_time, parse_log, sent_frames
-from labctl.adversary.runner import AdversaryLog, run
-from labctl.adversary.timeline import parse_timeline
-from labctl.hosts.catalog import PLATFORM_APID
 from labctl.protocols.pus import PusTc
 from labctl.protocols.tc_frame import (
     Bypass,
@@ -31,6 +26,11 @@ from labctl.protocols.tc_frame import (
     decode_control_command,
     segment,
 )
+from labctl.range.adversary.actions import Context, OwnFrames, Targets, run_action
+from labctl.range.adversary.logfile import entry_time, parse_log, sent_frames
+from labctl.range.adversary.runner import AdversaryLog, run
+from labctl.range.adversary.timeline import parse_timeline
+from labctl.range.hosts.catalog import PLATFORM_APID
 from labctl.spec.builtin_vocabulary import ACTIONS as ARGS
 from labctl.spec.params import wordlist
 

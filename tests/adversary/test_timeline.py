@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from labctl.adversary.__main__ import main
-from labctl.adversary.timeline import (
+from labctl.range.adversary.__main__ import main
+from labctl.range.adversary.timeline import (
     Due,
     PassObserver,
     Scheduler,

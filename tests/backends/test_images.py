@@ -49,10 +49,10 @@ def test_service_images_copy_their_example_config(role: str) -> None:
 @pytest.mark.parametrize(
     ("role", "module"),
     [
-        ("spacecraft", "labctl.hosts.spacecraft"),
-        ("rf-link", "labctl.hosts.rflink"),
-        ("ground-station", "labctl.hosts.groundstation"),
-        ("mission-control", "labctl.hosts.missioncontrol"),
+        ("spacecraft", "labctl.range.hosts.spacecraft"),
+        ("rf-link", "labctl.range.hosts.rflink"),
+        ("ground-station", "labctl.range.hosts.groundstation"),
+        ("mission-control", "labctl.range.hosts.missioncontrol"),
     ],
 )
 def test_service_images_run_their_module_with_its_config(role: str, module: str) -> None:

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from labctl.adversary import ADVERSARY_HOST, LOG_PATH
 from labctl.backends.base import ExecResult
 from labctl.cli import adversary
 from labctl.cli.app import app
 from labctl.errors import NotFoundError
+from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
 
 ENTRY = {
     "t": "2026-11-22T01:23:56.678+00:00",

@@ -13,11 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from graders.checks.base import CheckResult, Status
+from graders.live import classgrade
+from graders.live.grade import GradeTarget
 from labctl.cli import session as session_cli
 from labctl.cli.app import app
 from labctl.errors import NotFoundError
-from labctl.grading import classgrade
-from labctl.grading.grade import GradeTarget
 from labctl.sessions import Member
 from labctl.spec import LoadedLab
 

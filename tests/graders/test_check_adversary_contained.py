@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from graders.checks import BUILTIN_CHECKS
 from graders.checks.adversary import AdversaryContained, AdversaryContainedArgs
-from labctl.adversary import ADVERSARY_HOST, LOG_PATH
+from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
 
 NOW = 1_800_000_000.0
 

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from graders.checks import adversary_outcome
 from graders.checks.adversary_outcome import AdversarySucceeded, AdversarySucceededArgs
 from graders.checks.base import Status
-from labctl.adversary import ADVERSARY_HOST, LOG_PATH
 from labctl.errors import BackendError
+from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
 
 NOW = 1_800_000_000.0
 

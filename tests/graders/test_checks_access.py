@@ -25,7 +25,7 @@ from graders.checks.access import (
 )
 from graders.checks.base import Status
 from labctl.errors import BackendError, CheckError
-from labctl.hosts.catalog import BY_NAME, COMMANDS
+from labctl.range.hosts.catalog import BY_NAME, COMMANDS
 
 ROLES = {"viewer": 1, "operator": 2, "flight-director": 3}
 

@@ -20,10 +20,6 @@ from graders.checks.downlink import (
     downlink_sa,
 )
 from labctl.errors import BackendError
-from labctl.grading import vantage_downlink
-from labctl.grading.vantage_downlink import Tally, clear_packets, tm_frame
-from labctl.hosts.catalog import Housekeeping, Mode
-from labctl.hosts.spacecraft.downlink import DownlinkFramer, TmPacketFactory
 from labctl.protocols.sdls import (
     Keyring,
     MacAlgorithm,
@@ -32,6 +28,10 @@ from labctl.protocols.sdls import (
     SecurityAssociation,
     ServiceType,
 )
+from labctl.range.hosts.catalog import Housekeeping, Mode
+from labctl.range.hosts.spacecraft.downlink import DownlinkFramer, TmPacketFactory
+from labctl.range.vantage import downlink as vantage_downlink
+from labctl.range.vantage.downlink import Tally, clear_packets, tm_frame
 
 SECRET = "TLM{0123456789abcdef}"
 SCID = 0x123

@@ -1,6 +1,6 @@
 """The forgery checks against a fake probe whose spacecraft is the real flight software.
 
-The fake vantage builds its frames with ``labctl.grading.vantage_forge`` (the module the
+The fake vantage builds its frames with ``labctl.range.vantage.forge`` (the module the
 grader container runs) and hands them to an in-process FlightSoftware instead of the air,
 so a pass or a fail here is the flight software's own verdict on those octets.
 """
@@ -27,13 +27,13 @@ from graders.checks.forgery import (
     forged_commands,
 )
 from labctl.errors import BackendError
-from labctl.grading import vantage_forge
-from labctl.hosts.catalog import PLATFORM_APID
-from labctl.hosts.config import Config
-from labctl.hosts.spacecraft import FlightSoftware, parse_config
 from labctl.protocols.pus import PusTc
 from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation
 from labctl.protocols.tc_frame import TcFrame, segment
+from labctl.range.hosts.catalog import PLATFORM_APID
+from labctl.range.hosts.config import Config
+from labctl.range.hosts.spacecraft import FlightSoftware, parse_config
+from labctl.range.vantage import forge as vantage_forge
 
 SCID = 321
 AUTH_SPI = 40
@@ -101,7 +101,7 @@ class ForgeryProbe:
         self.argvs.append(list(argv))
         if self.vantage is not None:
             return self.vantage
-        assert list(argv[:3]) == ["python3", "-m", "labctl.grading.vantage_forge"]
+        assert list(argv[:3]) == ["python3", "-m", "labctl.range.vantage.forge"]
         frames = vantage_forge.attempts(vantage_forge._parser().parse_args(list(argv[3:])))
         for attempt in frames:
             self.fsw.receive(attempt.frame)

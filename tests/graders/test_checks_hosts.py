@@ -23,9 +23,10 @@ from graders.checks.hosts import (
     unsent,
 )
 from labctl.errors import BackendError
-from labctl.grading import vantage_keyed, vantage_ssh
 from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation
 from labctl.protocols.tc_frame import FrameKind, TcFrame
+from labctl.range.vantage import keyed as vantage_keyed
+from labctl.range.vantage import ssh as vantage_ssh
 
 OLD_KEY = "00112233445566778899aabbccddeeff"
 NEW_KEY = "ffeeddccbbaa99887766554433221100"
@@ -90,7 +91,7 @@ class FakeStation:
 
     def vantage_exec(self, argv: Sequence[str], timeout: float = 60.0) -> tuple[int, str]:
         options = dict(zip(argv[3::2], argv[4::2], strict=False))
-        if argv[2] == "labctl.grading.vantage_ssh":
+        if argv[2] == "labctl.range.vantage.ssh":
             return self._ssh(options)
         self.forged.append(list(argv))
         return self._receive(options["--key"], int(options["--spi"]), int(options["--arsn"]))

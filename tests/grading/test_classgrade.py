@@ -14,9 +14,7 @@ from typing import Any, cast
 import pytest
 
 from graders.checks.base import CheckResult, Status
-from labctl.backends.base import Backend
-from labctl.errors import LabctlError
-from labctl.grading.classgrade import (
+from graders.live.classgrade import (
     ClassMember,
     StudentOutcome,
     export_text,
@@ -24,7 +22,9 @@ from labctl.grading.classgrade import (
     load_graded,
     report_for,
 )
-from labctl.grading.grade import GradeTarget
+from graders.live.grade import GradeTarget
+from labctl.backends.base import Backend
+from labctl.errors import LabctlError
 from labctl.spec import LoadedLab, load_lab
 from labctl.spec.params import derive
 

@@ -13,14 +13,14 @@ from typing import Any, cast
 import pytest
 
 from graders.checks.base import Status
+from graders.live.run import run_check
+from graders.live.selftest import SelfTest, Target
+from graders.live.vantage import GRADER_HOST, vantage
 from labctl.backends.base import Backend
 from labctl.backends.vantage import RUN_LABEL, register_vantages
 from labctl.errors import BackendError
-from labctl.grading import vantage_replay
-from labctl.grading.run import run_check
-from labctl.grading.selftest import SelfTest, Target
-from labctl.grading.vantage import GRADER_HOST, vantage
 from labctl.protocols.tc_frame import TcFrame, decode_control_command
+from labctl.range.vantage import replay as vantage_replay
 from labctl.spec.models import CheckRef
 
 

@@ -11,9 +11,9 @@ from typing import Any, ClassVar, cast
 import pytest
 
 from graders.checks.base import HostFileStat
+from graders.live.probe import LiveProbe
 from labctl.backends.base import Backend, ExecResult, FileStat, HostStatus
 from labctl.backends.vantage import register_vantages
-from labctl.grading.probe import LiveProbe
 
 
 class Handler(BaseHTTPRequestHandler):

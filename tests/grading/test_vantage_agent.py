@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from graders.live.agent import AGENT_ARGV, AgentSession, FileReader
 from labctl.backends.docker_vantage import DockerChannel
 from labctl.errors import BackendError
-from labctl.grading.agent import AGENT_ARGV, AgentSession, FileReader
-from labctl.grading.vantage_agent import TIMED_OUT, in_process_module
+from labctl.range.vantage.agent import TIMED_OUT, in_process_module
 
 
 class PipeChannel:
@@ -61,7 +61,7 @@ def agent() -> Iterator[AgentSession]:
 
 def test_a_vantage_module_runs_in_the_agent_and_streams_its_lines(agent: AgentSession) -> None:
     seen: list[str] = []
-    argv = ["python3", "-m", "labctl.grading.vantage_replay", "capture", "--port", "0"]
+    argv = ["python3", "-m", "labctl.range.vantage.replay", "capture", "--port", "0"]
     code, output = agent.run([*argv, "--timeout", "0.2"], 10.0, seen.append)
     assert code == 2
     assert seen[0] == "listening"
@@ -70,13 +70,13 @@ def test_a_vantage_module_runs_in_the_agent_and_streams_its_lines(agent: AgentSe
 
 
 def test_argument_errors_and_other_programs_keep_their_exit_status(agent: AgentSession) -> None:
-    code, output = agent.run(["python3", "-m", "labctl.grading.vantage_replay", "nope"], 10.0)
+    code, output = agent.run(["python3", "-m", "labctl.range.vantage.replay", "nope"], 10.0)
     assert code == 2
     assert "invalid choice" in output
     assert agent.run(["sh", "-c", "echo one; echo two >&2; exit 3"], 10.0) == (3, "one\ntwo\n")
     code, output = agent.run(["no-such-program-here"], 10.0)
     assert code == 127
-    code, output = agent.run(["python3", "-m", "labctl.grading.vantage_nothing"], 10.0)
+    code, output = agent.run(["python3", "-m", "labctl.range.vantage.nothing"], 10.0)
     assert code == 1
     assert "No module named" in output
     assert agent.run(["true"], 5.0) == (0, "")  # and the agent goes on
@@ -99,10 +99,10 @@ def test_a_missing_agent_is_a_backend_error_not_a_hang() -> None:
 
 
 def test_only_labctl_vantage_modules_run_in_process() -> None:
-    assert in_process_module(["python3", "-m", "labctl.grading.vantage_replay", "x"])
-    assert in_process_module(["python3", "-m", "labctl.grading.agent"]) is None
-    assert in_process_module(["python3", "-c", "labctl.grading.vantage_replay"]) is None
-    assert in_process_module(["sh", "-m", "labctl.grading.vantage_replay"]) is None
+    assert in_process_module(["python3", "-m", "labctl.range.vantage.replay", "x"])
+    assert in_process_module(["python3", "-m", "graders.live.agent"]) is None
+    assert in_process_module(["python3", "-c", "labctl.range.vantage.replay"]) is None
+    assert in_process_module(["sh", "-m", "labctl.range.vantage.replay"]) is None
 
 
 def frame(stream: int, data: bytes) -> bytes:

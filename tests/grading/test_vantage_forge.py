@@ -10,12 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from labctl.grading import vantage_forge
-from labctl.grading.vantage_forge import UsageError, forge_frame, telecommand
 from labctl.protocols.crc import append_crc16
 from labctl.protocols.pus import PusTc
 from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation, ServiceType
 from labctl.protocols.tc_frame import Bypass, FrameKind, TcFrame, segment, unsegment
+from labctl.range.vantage import forge as vantage_forge
+from labctl.range.vantage.forge import UsageError, forge_frame, telecommand
 
 SCID, SPI = 321, 500
 

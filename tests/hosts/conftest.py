@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from labctl.hosts.udp import UdpEndpoint
+from labctl.range.hosts.udp import UdpEndpoint
 
 LOOPBACK = "127.0.0.1"
 T = TypeVar("T")

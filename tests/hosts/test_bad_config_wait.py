@@ -9,12 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from labctl.hosts.config import WAIT_ENV
+from labctl.range.hosts.config import WAIT_ENV
 
 PROGRAM = """
 import sys
 from pathlib import Path
-from labctl.hosts.config import HostConfigError, exit_or_wait
+from labctl.range.hosts.config import HostConfigError, exit_or_wait
 path = Path(sys.argv[1])
 if path.read_text().strip() != "good":
     error = HostConfigError(str(path), "key", "bad value")

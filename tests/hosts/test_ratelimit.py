@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from labctl.hosts.ratelimit import OVERFLOW_KIND, RateLimitedLog
+from labctl.range.hosts.ratelimit import OVERFLOW_KIND, RateLimitedLog
 
 
 class FakeClock:

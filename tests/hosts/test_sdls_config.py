@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl.hosts import sdls_config
-from labctl.hosts.config import Config, HostConfigError
 from labctl.protocols.sdls import DEFAULT_LENGTHS, SaState, ServiceType
+from labctl.range.hosts import sdls_config
+from labctl.range.hosts.config import Config, HostConfigError
 
 
 def _section(data: dict[str, object]) -> Config:

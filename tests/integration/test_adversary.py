@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from live import REPO, eventually, login, mission_control_url, truth
 
-from labctl.adversary import ADVERSARY_HOST, LOG_PATH
-from labctl.adversary.logfile import parse_log
 from labctl.backends.base import INSTANCE_LABEL
 from labctl.backends.docker import DockerBackend
 from labctl.instances import InstanceRecord, Instances, InstanceStore
+from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
+from labctl.range.adversary.logfile import parse_log
 from labctl.spec import load_lab
 from labctl.spec.params import wordlist
 

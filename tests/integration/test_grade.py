@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from live import REPO, mission_control_url, tc_replay_instance
 
+from graders.live.grade import GradeTarget, grade_instance
+from graders.live.probe import LiveProbe
+from graders.live.solution import Solver
+from graders.live.vantage import vantage
 from graders.score import ScoreReport, Verdict
 from labctl.backends.docker import DockerBackend
-from labctl.grading.grade import GradeTarget, grade_instance
-from labctl.grading.probe import LiveProbe
-from labctl.grading.solution import Solver
-from labctl.grading.vantage import vantage
 from labctl.instances import InstanceRecord
 from labctl.instances.lifecycle import variables_of
 from labctl.spec import load_lab

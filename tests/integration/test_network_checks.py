@@ -11,9 +11,9 @@ from live import mission_control_url, tc_replay_instance
 
 from graders.checks.base import Status
 from graders.checks.network import PortClosed, PortClosedArgs, PortOpen, PortOpenArgs
+from graders.live.probe import LiveProbe
+from graders.live.vantage import vantage
 from labctl.backends.docker import DockerBackend
-from labctl.grading.probe import LiveProbe
-from labctl.grading.vantage import vantage
 
 pytestmark = pytest.mark.docker
 

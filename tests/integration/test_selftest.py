@@ -8,10 +8,10 @@ import secrets
 import pytest
 from live import REPO
 
+from graders.live.selftest import SelfTest, Step, Target
 from labctl.backends.base import INSTANCE_LABEL
 from labctl.backends.docker import DockerBackend
 from labctl.cli.selftest import InstancesLauncher
-from labctl.grading.selftest import SelfTest, Step, Target
 from labctl.instances import Instances, InstanceStore
 from labctl.spec import LoadedLab, load_lab
 

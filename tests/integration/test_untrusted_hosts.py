@@ -22,9 +22,9 @@ from graders.checks.hosts import (
     SshPasswordRefused,
     SshPasswordRefusedArgs,
 )
+from graders.live.probe import LiveProbe
+from graders.live.vantage import vantage
 from labctl.backends.docker import DockerBackend
-from labctl.grading.probe import LiveProbe
-from labctl.grading.vantage import vantage
 from labctl.instances import InstanceRecord, Instances, InstanceStore
 from labctl.instances.lifecycle import variables_of
 from labctl.spec import load_lab

@@ -1,7 +1,7 @@
 """Mission control's real program on a loopback port, for the campaign's attacks on it.
 
-``python -m labctl.hosts.missioncontrol`` (uvicorn with the limits of
-``labctl.hosts.missioncontrol.limits``) runs in a subprocess with a configuration in a
+``python -m labctl.range.hosts.missioncontrol`` (uvicorn with the limits of
+``labctl.range.hosts.missioncontrol.limits``) runs in a subprocess with a configuration in a
 temporary folder; its output goes to a file the tests read. Everything is on 127.0.0.1:
 the ground station is a port the test chooses (a fake one, or nobody).
 """
@@ -94,7 +94,7 @@ def mission_control(folder: Path, ground_port: int | None = None) -> Iterator[Se
     }
     (folder / "mc.yaml").write_text(yaml.safe_dump(config))
     log = folder / "mc.log"
-    command = [sys.executable, "-m", "labctl.hosts.missioncontrol", "--config",
+    command = [sys.executable, "-m", "labctl.range.hosts.missioncontrol", "--config",
                str(folder / "mc.yaml"), "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=os.environ)

@@ -20,17 +20,17 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labctl.hosts.catalog import PLATFORM_APID
-from labctl.hosts.config import Config
-from labctl.hosts.groundstation import GroundStation, settings_from_mapping
-from labctl.hosts.missioncontrol.db import Archive
-from labctl.hosts.missioncontrol.groundlink import GroundLink
-from labctl.hosts.missioncontrol.ingest import Ingest
-from labctl.hosts.rflink import RfLink
-from labctl.hosts.rflink import parse_config as rf_config
-from labctl.hosts.spacecraft import parse_config as sc_config
-from labctl.hosts.spacecraft.service import Spacecraft
 from labctl.protocols.pus import PusTc
+from labctl.range.hosts.catalog import PLATFORM_APID
+from labctl.range.hosts.config import Config
+from labctl.range.hosts.groundstation import GroundStation, settings_from_mapping
+from labctl.range.hosts.missioncontrol.db import Archive
+from labctl.range.hosts.missioncontrol.groundlink import GroundLink
+from labctl.range.hosts.missioncontrol.ingest import Ingest
+from labctl.range.hosts.rflink import RfLink
+from labctl.range.hosts.rflink import parse_config as rf_config
+from labctl.range.hosts.spacecraft import parse_config as sc_config
+from labctl.range.hosts.spacecraft.service import Spacecraft
 
 LOOPBACK = "127.0.0.1"
 SCID = 0x42

@@ -26,15 +26,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from protocol_fuzz import cases, pool
 from segment import LOOPBACK, SCID, Segment, eventually, resident_mib, running_segment
 
-from labctl.hosts import catalog
-from labctl.hosts.groundstation.packet_service import FEED_SLICE
-from labctl.hosts.missioncontrol.db import Archive
-from labctl.hosts.missioncontrol.groundlink import GroundLink
-from labctl.hosts.missioncontrol.ingest import Ingest
 from labctl.protocols import tc_frame
 from labctl.protocols.pus import CdsShortTime, PusTc, PusTm
 from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation
 from labctl.protocols.tm_frame import Clcw, TmFrame
+from labctl.range.hosts import catalog
+from labctl.range.hosts.groundstation.packet_service import FEED_SLICE
+from labctl.range.hosts.missioncontrol.db import Archive
+from labctl.range.hosts.missioncontrol.groundlink import GroundLink
+from labctl.range.hosts.missioncontrol.ingest import Ingest
 
 pytestmark = pytest.mark.fuzz
 

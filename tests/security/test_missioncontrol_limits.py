@@ -2,7 +2,7 @@
 
 The attack: a 64 MiB JSON body to ``/api/login``. Mission control read it whole and
 parsed it, and its container's memory limit killed the process, every operator's session
-with it. Here the real program (``python -m labctl.hosts.missioncontrol``, uvicorn and
+with it. Here the real program (``python -m labctl.range.hosts.missioncontrol``, uvicorn and
 all) runs in a subprocess on a loopback port; the test sends the attacks over a raw
 socket and reads the server's peak resident memory (VmHWM) from /proc before and after.
 Everything stays on 127.0.0.1 (``mc_live.py``): the ground station it is configured with
@@ -27,7 +27,7 @@ sys.path.append(str(Path(__file__).parent))
 
 from mc_live import Server, mission_control
 
-from labctl.hosts.missioncontrol.limits import BODY_TIMEOUT, HEAD_TIMEOUT
+from labctl.range.hosts.missioncontrol.limits import BODY_TIMEOUT, HEAD_TIMEOUT
 
 ATTACK: int = 64 << 20  # octets, as in the report
 #: What the server may add to its peak resident memory while refusing the attack.

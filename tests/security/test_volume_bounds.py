@@ -29,7 +29,7 @@ HOST = "mission-control"
 CONFIG = "/etc/labctl/mission-control.yaml"
 KEEP = 500
 MAX_BYTES = 65536
-#: Rows one table holds at most: keep plus one batch (labctl.hosts.missioncontrol.db).
+#: Rows one table holds at most: keep plus one batch (labctl.range.hosts.missioncontrol.db).
 MAX_ROWS = KEEP + KEEP // 10
 #: The archive at these bounds: a few hundred small rows per table, plus the WAL.
 DB_BOUND = 2 * 1024 * 1024

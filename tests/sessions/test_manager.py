@@ -12,7 +12,6 @@ from typing import ClassVar
 import pytest
 from instance_fakes import MemoryBackend
 
-from labctl.adversary import ADVERSARY_HOST, LOG_PATH
 from labctl.backends.base import (
     BeforeStart,
     ExecResult,
@@ -23,6 +22,7 @@ from labctl.backends.base import (
 )
 from labctl.errors import BackendError, LabctlError, NotFoundError
 from labctl.instances import InstanceStore
+from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
 from labctl.scenario import parameters
 from labctl.sessions import SessionBusyError, Sessions, parse_roster
 from labctl.sessions.store import RUNNING, STARTING

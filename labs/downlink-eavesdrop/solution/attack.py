@@ -19,8 +19,8 @@ import sys
 import time
 
 from labctl.errors import ProtocolError
-from labctl.hosts.catalog import Housekeeping
 from labctl.protocols.layers import PusTm, TMFrame, dissect, space_packets
+from labctl.range.hosts.catalog import Housekeeping
 
 LISTEN_S = 30.0
 DOWNLINK_AIR = 5103

@@ -13,7 +13,7 @@ import stat
 import sys
 from pathlib import Path
 
-from labctl.scenario.yamledit import set_dotted
+from labctl.range.yamledit import set_dotted
 
 CONFIG = Path("/etc/labctl/ground-station.yaml")
 KEY = Path("/etc/labctl/keys/downlink.key")

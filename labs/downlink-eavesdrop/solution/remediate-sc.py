@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from labctl.scenario.yamledit import set_dotted
+from labctl.range.yamledit import set_dotted
 
 CONFIG = Path("/etc/labctl/spacecraft.yaml")
 KEY = Path("/etc/labctl/keys/downlink.key")

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from labctl.protocols.pus import PusTc
-from labctl.scenario.yamledit import set_dotted
+from labctl.range.yamledit import set_dotted
 
 CONFIG = Path("/etc/labctl/ground-station.yaml")
 KEYS = Path("/etc/labctl/keys")

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from labctl.scenario.yamledit import set_dotted
+from labctl.range.yamledit import set_dotted
 
 CONFIG = Path("/etc/labctl/spacecraft.yaml")
 OLD_KEY = Path("/etc/labctl/keys/uplink.key")

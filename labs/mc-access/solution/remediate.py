@@ -19,8 +19,8 @@ import secrets
 import sys
 from pathlib import Path
 
-from labctl.hosts.missioncontrol.passwords import hash_password
-from labctl.scenario.yamledit import get_dotted, load_mapping, set_dotted
+from labctl.range.hosts.missioncontrol.passwords import hash_password
+from labctl.range.yamledit import get_dotted, load_mapping, set_dotted
 
 CONFIG = Path("/etc/labctl/mission-control.yaml")
 SETTINGS = {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from labctl.scenario.yamledit import set_dotted
+from labctl.range.yamledit import set_dotted
 
 CONFIG = Path("/etc/labctl/spacecraft.yaml")
 

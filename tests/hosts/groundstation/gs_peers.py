@@ -16,13 +16,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from labctl.hosts.groundstation import GroundStation, settings_from_mapping
 from labctl.protocols.cop1 import Farm1
 from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation, Verdict
 from labctl.protocols.spacepacket import SpacePacket
 from labctl.protocols.stream import packet_stream
 from labctl.protocols.tc_frame import FrameKind, TcFrame, unsegment
 from labctl.protocols.tm_frame import Clcw, TmFrame, idle_frame
+from labctl.range.hosts.groundstation import GroundStation, settings_from_mapping
 
 SCID = 0x42
 LOOPBACK = "127.0.0.1"

@@ -7,8 +7,6 @@ from typing import Any
 
 from gs_peers import SCID, UPLINK_KEY, UPLINK_SPI, Env, Harness, PacketClient, wait_until
 
-from labctl.hosts.catalog import PLATFORM_APID
-from labctl.hosts.groundstation.conventions import GROUND_STATION_APID, Alert, StationStatus
 from labctl.protocols.pus import PusTc, PusTm
 from labctl.protocols.sdls import (
     Keyring,
@@ -20,6 +18,8 @@ from labctl.protocols.sdls import (
 )
 from labctl.protocols.tc_frame import Bypass, FrameKind, segment
 from labctl.protocols.tm_frame import Clcw, TmFrame
+from labctl.range.hosts.catalog import PLATFORM_APID
+from labctl.range.hosts.groundstation.conventions import GROUND_STATION_APID, Alert, StationStatus
 
 
 def ping(count: int) -> bytes:

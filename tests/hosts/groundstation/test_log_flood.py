@@ -9,10 +9,10 @@ import logging
 import pytest
 from gs_peers import DOWNLINK_SPI, SCID, Env, Harness, wait_until
 
-from labctl.hosts.catalog import PLATFORM_APID
 from labctl.protocols.pus import PusTc, PusTm
 from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation
 from labctl.protocols.tm_frame import Clcw, TmFrame
+from labctl.range.hosts.catalog import PLATFORM_APID
 
 FORGED = 100_000
 #: Per kind: a burst of 5 and at most one summary per minute; a handful of kinds.
@@ -41,7 +41,7 @@ def test_100k_forged_downlink_frames_give_a_bounded_log(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
     frames = forged_frames(1000)
-    caplog.set_level(logging.DEBUG, logger="labctl.hosts")
+    caplog.set_level(logging.DEBUG, logger="labctl.range.hosts")
 
     async def scenario(h: Harness) -> None:
         caplog.clear()
@@ -67,7 +67,7 @@ def test_100k_forged_downlink_frames_give_a_bounded_log(
 def test_garbage_on_the_packet_service_gives_a_bounded_log(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="labctl.hosts")
+    caplog.set_level(logging.DEBUG, logger="labctl.range.hosts")
     ping = PusTc(PLATFORM_APID, 17, 1).encode()
     junk = b"\xff" * 7 + ping  # one garbage run, then a good packet: 20,000 of them
     runs = 20_000

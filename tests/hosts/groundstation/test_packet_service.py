@@ -7,11 +7,11 @@ import asyncio
 
 from gs_peers import LOOPBACK, Env, Harness, PacketClient, wait_until
 
-from labctl.hosts.catalog import PLATFORM_APID
-from labctl.hosts.groundstation.counters import Counters
-from labctl.hosts.groundstation.packet_service import FEED_SLICE, ClientSession, PacketService
-from labctl.hosts.groundstation.settings import PacketServiceSettings
 from labctl.protocols.pus import PusTc, PusTm
+from labctl.range.hosts.catalog import PLATFORM_APID
+from labctl.range.hosts.groundstation.counters import Counters
+from labctl.range.hosts.groundstation.packet_service import FEED_SLICE, ClientSession, PacketService
+from labctl.range.hosts.groundstation.settings import PacketServiceSettings
 
 
 def ping(count: int) -> bytes:

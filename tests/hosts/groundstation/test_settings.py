@@ -11,14 +11,14 @@ import pytest
 import yaml
 from gs_peers import base_config
 
-from labctl.hosts.config import HostConfigError
-from labctl.hosts.groundstation.__main__ import main
-from labctl.hosts.groundstation.settings import (
+from labctl.protocols.sdls import MacAlgorithm, ServiceType
+from labctl.range.hosts.config import HostConfigError
+from labctl.range.hosts.groundstation.__main__ import main
+from labctl.range.hosts.groundstation.settings import (
     FORWARD_ONLY_WINDOW,
     load_settings,
     settings_from_mapping,
 )
-from labctl.protocols.sdls import MacAlgorithm, ServiceType
 
 EXAMPLE = Path(__file__).parents[3] / "containers" / "ground-station" / "ground-station.yaml"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labctl.hosts.config import write_json_atomic
 from labctl.protocols.sdls import SecurityAssociation, save_sequence_numbers
+from labctl.range.hosts.config import write_json_atomic
 
 
 def test_the_sequence_file_is_rewritten_in_place_for_every_frame(tmp_path: Path) -> None:

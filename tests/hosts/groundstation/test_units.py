@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from labctl.errors import ProtocolError
-from labctl.hosts.catalog import PLATFORM_APID
-from labctl.hosts.groundstation.conventions import Alert, StationStatus, UplinkMode
-from labctl.hosts.groundstation.downlink import PacketExtractor, valid_tm_packet
 from labctl.protocols.pus import PusTc, PusTm
 from labctl.protocols.spacepacket import idle_packet
 from labctl.protocols.tm_frame import FHP_IDLE, FHP_NO_PACKET_START
+from labctl.range.hosts.catalog import PLATFORM_APID
+from labctl.range.hosts.groundstation.conventions import Alert, StationStatus, UplinkMode
+from labctl.range.hosts.groundstation.downlink import PacketExtractor, valid_tm_packet
 
 
 def tm(count: int, size: int = 10) -> bytes:

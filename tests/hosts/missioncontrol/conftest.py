@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from mc_fakes import FakeGroundStation
 
-from labctl.hosts.config import Config
-from labctl.hosts.missioncontrol.passwords import hash_password
-from labctl.hosts.missioncontrol.settings import Settings, settings_from
+from labctl.range.hosts.config import Config
+from labctl.range.hosts.missioncontrol.passwords import hash_password
+from labctl.range.hosts.missioncontrol.settings import Settings, settings_from
 
 #: Computed once: scrypt is deliberately slow.
 OPERATOR_HASH = hash_password("op-secret")

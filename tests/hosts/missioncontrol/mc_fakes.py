@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from labctl.hosts import catalog
-from labctl.hosts.groundstation.conventions import Alert, StationStatus, UplinkMode
 from labctl.protocols.pus import CdsShortTime, PusTc, PusTm
 from labctl.protocols.stream import packet_stream
+from labctl.range.hosts import catalog
+from labctl.range.hosts.groundstation.conventions import Alert, StationStatus, UplinkMode
 
 
 @dataclass

@@ -13,11 +13,11 @@ from conftest import make_config
 from fastapi.testclient import TestClient
 from mc_fakes import FakeGroundStation, wait_until
 
-from labctl.hosts import catalog
-from labctl.hosts.config import Config
-from labctl.hosts.groundstation.conventions import Alert, StationStatus, UplinkMode
-from labctl.hosts.missioncontrol.app import create_app
-from labctl.hosts.missioncontrol.settings import Settings, settings_from
+from labctl.range.hosts import catalog
+from labctl.range.hosts.config import Config
+from labctl.range.hosts.groundstation.conventions import Alert, StationStatus, UplinkMode
+from labctl.range.hosts.missioncontrol.app import create_app
+from labctl.range.hosts.missioncontrol.settings import Settings, settings_from
 
 
 @pytest.fixture

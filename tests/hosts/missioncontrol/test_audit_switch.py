@@ -9,9 +9,9 @@ from conftest import make_config
 from fastapi.testclient import TestClient
 from mc_fakes import FakeGroundStation, wait_until
 
-from labctl.hosts.config import Config, HostConfigError
-from labctl.hosts.missioncontrol.app import create_app
-from labctl.hosts.missioncontrol.settings import Settings, settings_from
+from labctl.range.hosts.config import Config, HostConfigError
+from labctl.range.hosts.missioncontrol.app import create_app
+from labctl.range.hosts.missioncontrol.settings import Settings, settings_from
 
 
 def configured(tmp_path: Path, port: int, audit: dict[str, object]) -> Settings:

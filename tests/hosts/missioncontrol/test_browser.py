@@ -16,8 +16,8 @@ import pytest
 import uvicorn
 from mc_fakes import FakeGroundStation
 
-from labctl.hosts.missioncontrol.app import create_app
-from labctl.hosts.missioncontrol.settings import Settings
+from labctl.range.hosts.missioncontrol.app import create_app
+from labctl.range.hosts.missioncontrol.settings import Settings
 
 SCREENSHOT = Path("/tmp/mc-dashboard.png")
 

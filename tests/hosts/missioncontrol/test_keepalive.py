@@ -15,13 +15,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from labctl.hosts.catalog import GROUND_STATION_APID
-from labctl.hosts.config import Config
-from labctl.hosts.groundstation import GroundStation, settings_from_mapping
-from labctl.hosts.missioncontrol.groundlink import GroundLink, connection_test
-from labctl.hosts.missioncontrol.settings import settings_from
 from labctl.protocols.pus import PusTc
 from labctl.protocols.spacepacket import SpacePacket
+from labctl.range.hosts.catalog import GROUND_STATION_APID
+from labctl.range.hosts.config import Config
+from labctl.range.hosts.groundstation import GroundStation, settings_from_mapping
+from labctl.range.hosts.missioncontrol.groundlink import GroundLink, connection_test
+from labctl.range.hosts.missioncontrol.settings import settings_from
 
 LOOPBACK = "127.0.0.1"
 IDLE = 0.4

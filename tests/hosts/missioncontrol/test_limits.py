@@ -22,16 +22,16 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from labctl.hosts.missioncontrol import limits
-from labctl.hosts.missioncontrol.app import create_app
-from labctl.hosts.missioncontrol.limits import (
+from labctl.range.hosts.missioncontrol import limits
+from labctl.range.hosts.missioncontrol.app import create_app
+from labctl.range.hosts.missioncontrol.limits import (
     MAX_BODY,
     MAX_HEADER_COUNT,
     MAX_HEADER_LINE,
     MAX_ID,
     MAX_TARGET,
 )
-from labctl.hosts.missioncontrol.settings import Settings
+from labctl.range.hosts.missioncontrol.settings import Settings
 
 HUGE = 10**20  # beyond SQLite's signed 64-bit integers
 

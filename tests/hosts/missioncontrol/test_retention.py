@@ -18,11 +18,11 @@ from conftest import make_config
 from fastapi.testclient import TestClient
 from mc_fakes import FakeGroundStation, wait_until
 
-from labctl.hosts.config import Config, HostConfigError
-from labctl.hosts.missioncontrol.app import create_app
-from labctl.hosts.missioncontrol.audit import MAX_DETAIL, AuditLog
-from labctl.hosts.missioncontrol.db import Archive, Retention
-from labctl.hosts.missioncontrol.settings import load_settings, settings_from
+from labctl.range.hosts.config import Config, HostConfigError
+from labctl.range.hosts.missioncontrol.app import create_app
+from labctl.range.hosts.missioncontrol.audit import MAX_DETAIL, AuditLog
+from labctl.range.hosts.missioncontrol.db import Archive, Retention
+from labctl.range.hosts.missioncontrol.settings import load_settings, settings_from
 
 MIB = 1024 * 1024
 TABLES = ("telemetry", "events", "commands", "audit")

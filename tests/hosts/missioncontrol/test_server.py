@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from labctl.hosts.missioncontrol.server import RepeatedWarnings
+from labctl.range.hosts.missioncontrol.server import RepeatedWarnings
 
 
 def test_repeated_warnings_are_cut_and_then_counted(caplog: pytest.LogCaptureFixture) -> None:

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from labctl.hosts.config import Config, HostConfigError
-from labctl.hosts.missioncontrol.__main__ import main
-from labctl.hosts.missioncontrol.passwords import (
+from labctl.range.hosts.config import Config, HostConfigError
+from labctl.range.hosts.missioncontrol.__main__ import main
+from labctl.range.hosts.missioncontrol.passwords import (
     check_hash_format,
     hash_password,
     verify_hash,
     verify_plaintext,
 )
-from labctl.hosts.missioncontrol.settings import Role, load_settings, settings_from
+from labctl.range.hosts.missioncontrol.settings import Role, load_settings, settings_from
 
 EXAMPLE = Path(__file__).parents[3] / "containers" / "mission-control" / "mission-control.yaml"
 

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from mc_fakes import FakeGroundStation, wait_until
 
-from labctl.hosts.missioncontrol.app import create_app
-from labctl.hosts.missioncontrol.settings import Settings
-from labctl.hosts.missioncontrol.webauth import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from labctl.range.hosts.missioncontrol.app import create_app
+from labctl.range.hosts.missioncontrol.settings import Settings
+from labctl.range.hosts.missioncontrol.webauth import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 
 
 @pytest.fixture

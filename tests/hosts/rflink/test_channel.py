@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from labctl.hosts.rflink.channel import (
+from labctl.range.hosts.rflink.channel import (
     DOWNLINK,
     UPLINK,
     ChannelModel,
@@ -140,7 +140,7 @@ def test_a_flood_of_well_formed_frames_is_not_noise_and_zero_turns_noise_jamming
 
 
 def test_short_datagrams_and_bad_fecf_are_noise() -> None:
-    from labctl.hosts.rflink.channel import is_noise
+    from labctl.range.hosts.rflink.channel import is_noise
 
     frame = _tc_frame()
     assert not is_noise(frame)

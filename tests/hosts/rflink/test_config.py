@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl.hosts.config import Config, HostConfigError
-from labctl.hosts.rflink import load_config, parse_config
-from labctl.hosts.rflink.__main__ import main
+from labctl.range.hosts.config import Config, HostConfigError
+from labctl.range.hosts.rflink import load_config, parse_config
+from labctl.range.hosts.rflink.__main__ import main
 
 EXAMPLE = Path(__file__).parents[3] / "containers" / "rf-link" / "rf-link.yaml"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl.hosts.rflink.air import AirError, air_destinations, resolve_broadcast
-from labctl.hosts.rflink.pcap import PcapWriter, ipv4_checksum
+from labctl.range.hosts.rflink.air import AirError, air_destinations, resolve_broadcast
+from labctl.range.hosts.rflink.pcap import PcapWriter, ipv4_checksum
 
 FRAME = bytes.fromhex("0042041605c01810c00000082f08010000010212d88dde")
 INTERFACES = {

@@ -9,9 +9,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from labctl.hosts.config import Config
-from labctl.hosts.rflink import RfLink, parse_config
-from labctl.hosts.udp import UdpEndpoint, open_udp
+from labctl.range.hosts.config import Config
+from labctl.range.hosts.rflink import RfLink, parse_config
+from labctl.range.hosts.udp import UdpEndpoint, open_udp
 
 
 def link_config(tmp_path: Path, up_air: int, down_air: int, **channel: Any) -> Config:

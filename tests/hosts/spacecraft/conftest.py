@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from sc_scaffold import DOWNLINK_KEY, UPLINK_KEY, build_config
 
-from labctl.hosts.spacecraft import SpacecraftConfig
+from labctl.range.hosts.spacecraft import SpacecraftConfig
 
 
 @pytest.fixture

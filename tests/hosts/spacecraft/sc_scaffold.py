@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labctl.hosts.catalog import BY_NAME, PLATFORM_APID
-from labctl.hosts.config import Config
-from labctl.hosts.spacecraft import SpacecraftConfig, parse_config
 from labctl.protocols.pus import PusTc, PusTm
 from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation, ServiceType
 from labctl.protocols.stream import packets_in
 from labctl.protocols.tc_frame import TcFrame, segment, set_vr_frame, unlock_frame
 from labctl.protocols.tm_frame import TmFrame
+from labctl.range.hosts.catalog import BY_NAME, PLATFORM_APID
+from labctl.range.hosts.config import Config
+from labctl.range.hosts.spacecraft import SpacecraftConfig, parse_config
 
 SCID = 0x42
 UPLINK_KEY = bytes(range(32))

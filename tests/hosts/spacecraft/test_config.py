@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sc_scaffold import BASELINE, merge
 
-from labctl.hosts.config import Config, HostConfigError
-from labctl.hosts.spacecraft import load_config, parse_config
-from labctl.hosts.spacecraft.__main__ import main
 from labctl.protocols.sdls import SaState, ServiceType
+from labctl.range.hosts.config import Config, HostConfigError
+from labctl.range.hosts.spacecraft import load_config, parse_config
+from labctl.range.hosts.spacecraft.__main__ import main
 
 EXAMPLE = Path(__file__).parents[3] / "containers" / "spacecraft" / "spacecraft.yaml"
 
@@ -88,7 +88,7 @@ def test_host_programs_import_neither_scapy_nor_pydantic() -> None:
     import sys
 
     probe = (
-        "import sys, labctl.hosts.spacecraft.__main__, labctl.hosts.rflink.__main__;"
+        "import sys, labctl.range.hosts.spacecraft.__main__, labctl.range.hosts.rflink.__main__;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in {'scapy', 'pydantic'}))"
     )
     result = subprocess.run(

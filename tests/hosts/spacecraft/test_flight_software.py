@@ -9,11 +9,11 @@ from pathlib import Path
 
 from sc_scaffold import Ground, kinds, tm_packets
 
-from labctl.hosts.catalog import Event, FailureCode, Housekeeping, Mode
-from labctl.hosts.spacecraft import FlightSoftware, SpacecraftConfig
-from labctl.hosts.spacecraft.state import CommandHistory
 from labctl.protocols.sdls import ServiceType
 from labctl.protocols.tm_frame import Fsr, TmFrame
+from labctl.range.hosts.catalog import Event, FailureCode, Housekeeping, Mode
+from labctl.range.hosts.spacecraft import FlightSoftware, SpacecraftConfig
+from labctl.range.hosts.spacecraft.state import CommandHistory
 
 MakeConfig = Callable[..., SpacecraftConfig]
 
@@ -63,8 +63,8 @@ def test_ack_flags_select_success_reports_failures_always_reported(
 
 
 def test_unknown_function_is_an_acceptance_failure(make_config: MakeConfig) -> None:
-    from labctl.hosts.catalog import PLATFORM_APID
     from labctl.protocols.pus import PusTc
+    from labctl.range.hosts.catalog import PLATFORM_APID
 
     fsw, ground = FlightSoftware(make_config()), Ground()
     fsw.pending_frames()

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sc_scaffold import Ground
 
-from labctl.hosts.config import HostConfigError
-from labctl.hosts.spacecraft import FlightSoftware, SpacecraftConfig, load_config
-from labctl.hosts.spacecraft.core import HISTORY_FILE
-from labctl.hosts.spacecraft.state import COMMAND_LOG_SIZE, MAX_HISTORY_LINE
+from labctl.range.hosts.config import HostConfigError
+from labctl.range.hosts.spacecraft import FlightSoftware, SpacecraftConfig, load_config
+from labctl.range.hosts.spacecraft.core import HISTORY_FILE
+from labctl.range.hosts.spacecraft.state import COMMAND_LOG_SIZE, MAX_HISTORY_LINE
 
 MakeConfig = Callable[..., SpacecraftConfig]
 EXAMPLE = Path(__file__).parents[3] / "containers" / "spacecraft" / "spacecraft.yaml"

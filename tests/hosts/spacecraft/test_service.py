@@ -11,10 +11,10 @@ from types import SimpleNamespace
 
 from sc_scaffold import Ground, kinds, tm_packets
 
-from labctl.hosts.config import Config
-from labctl.hosts.rflink import RfLink, parse_config
-from labctl.hosts.spacecraft import Spacecraft, SpacecraftConfig
-from labctl.hosts.udp import open_udp
+from labctl.range.hosts.config import Config
+from labctl.range.hosts.rflink import RfLink, parse_config
+from labctl.range.hosts.spacecraft import Spacecraft, SpacecraftConfig
+from labctl.range.hosts.udp import open_udp
 
 MakeConfig = Callable[..., SpacecraftConfig]
 

@@ -1,0 +1,182 @@
+"""``labctl selftest``: a lab's reference solution against fresh instances.
+
+Per seed: up; availability checks pass; the reference attack runs while an operator
+commands the spacecraft, exits 0, and the attack objectives pass; remediation checks fail;
+the reference remediation is applied, step by step on the hosts it names, and those hosts
+restart; remediation checks pass, the attack no longer achieves its objectives (its exit
+status is shown, not judged: the objectives are the verdict), availability checks still
+pass; down. Check arguments are rendered with the instance's own parameters. Every
+observation is a :class:`Step`; one that differs from what was expected is a surprise.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from graders.live.probe import LiveProbe
+from graders.live.run import run_objective
+from graders.live.solution import READY_S, Solver
+from graders.live.vantage import vantage
+from labctl.backends.base import Backend
+from labctl.errors import LabctlError
+from labctl.spec import LoadedLab
+from labctl.spec.models import Objective, ObjectiveKind
+
+
+@dataclass(frozen=True)
+class Target:
+    """A running instance as grading reaches it."""
+
+    instance_id: str
+    mission_control: str
+    #: Template variables of the instance (params, student, instance) for check arguments.
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Launcher(Protocol):
+    def up(self, seed: int) -> Target: ...
+
+    def down(self, instance_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Step:
+    seed: int
+    step: str
+    expected: str
+    observed: str
+    ok: bool
+
+
+def _verdict(passed: bool) -> str:
+    return "pass" if passed else "fail"
+
+
+@dataclass
+class SelfTest:
+    loaded: LoadedLab
+    backend: Backend
+    launcher: Launcher
+    report: Callable[[Step], None] = lambda step: None
+    steps: list[Step] = field(default_factory=list)
+
+    def run(self, seeds: Iterable[int]) -> list[Step]:
+        for seed in seeds:
+            self._one(seed)
+        return self.steps
+
+    def _record(self, seed: int, step: str, expected: str, observed: str, ok: bool) -> None:
+        self.steps.append(Step(seed, step, expected, observed, ok))
+        self.report(self.steps[-1])
+
+    def _one(self, seed: int) -> None:
+        started = time.monotonic()
+        try:
+            target = self.launcher.up(seed)
+        except LabctlError as exc:
+            self._record(seed, "up", "instance running", f"failed: {exc}", False)
+            return
+        self._record(seed, "up", "instance running", target.instance_id, True)
+        try:
+            with (
+                vantage(self.backend, target.instance_id, uuid.uuid4().hex[:12]) as host,
+                LiveProbe(self.backend, target.instance_id, target.mission_control, host) as probe,
+            ):
+                Phases(self, seed, target, probe).run()
+        except LabctlError as exc:
+            self._record(seed, "selftest", "runs to the end", f"aborted: {exc}", False)
+        finally:
+            self._down(seed, target, started)
+
+    def _down(self, seed: int, target: Target, started: float) -> None:
+        try:
+            self.launcher.down(target.instance_id)
+        except LabctlError as exc:
+            self._record(seed, "down", "nothing left", f"failed: {exc}", False)
+            return
+        took = f"removed ({time.monotonic() - started:.0f} s for this seed)"
+        self._record(seed, "down", "nothing left", took, True)
+
+
+@dataclass
+class Phases:
+    """One seed's sequence of expectations on a running instance."""
+
+    test: SelfTest
+    seed: int
+    target: Target
+    probe: LiveProbe
+
+    @property
+    def solver(self) -> Solver:
+        return Solver(self.test.backend, self.test.loaded, self.target.instance_id, self.probe)
+
+    def run(self) -> None:
+        self.ready()
+        self.objectives(ObjectiveKind.AVAILABILITY, expect=True, when="at start")
+        self.attack(expect=True, when="before the fix")
+        self.objectives(ObjectiveKind.REMEDIATION, expect=False, when="before the fix")
+        self.remediate()
+        # Ground truth keeps its history across restarts; from here on, only what
+        # happens after the fix counts (the attack's earlier success must not).
+        self.probe.since = time.time()
+        self.objectives(ObjectiveKind.REMEDIATION, expect=True, when="after the fix")
+        self.attack(expect=False, when="after the fix")
+        self.objectives(ObjectiveKind.AVAILABILITY, expect=True, when="after the fix")
+
+    def ready(self) -> None:
+        ok = self.solver.ready(READY_S)
+        observed = "linked" if ok else f"not linked within {READY_S:.0f} s"
+        self.record("mission control ready", "linked", observed, ok)
+
+    def record(self, step: str, expected: str, observed: str, ok: bool) -> None:
+        self.test._record(self.seed, step, expected, observed, ok)
+
+    def kind(self, kind: ObjectiveKind) -> list[Objective]:
+        return [o for o in self.test.loaded.spec.objectives if o.kind is kind and o.check]
+
+    def objectives(self, kind: ObjectiveKind, *, expect: bool, when: str) -> None:
+        for objective in self.kind(kind):
+            self.judge(objective, expect=expect, when=when)
+
+    def judge(self, objective: Objective, *, expect: bool, when: str) -> None:
+        result = run_objective(objective, self.probe, self.target.variables)
+        observed = f"{result.status.value}: {result.evidence}"
+        ok = result.passed == expect
+        self.record(f"{objective.id} ({when})", _verdict(expect), observed, ok)
+
+    def attack(self, *, expect: bool, when: str) -> None:
+        """The reference attack while an operator works; without an attack script (a
+        defence lab, where the scripted adversary attacks) only the operator works."""
+        if self.test.loaded.spec.solution.attack is None:
+            self.record(f"operations ({when})", "operator commands", self.solver.operate(), True)
+        else:
+            run = self.solver.attack()
+            # Before the fix the attack must work; after it, the objectives are the verdict.
+            self.record(
+                f"reference attack ({when})",
+                "exit 0" if expect else "runs",
+                f"exit {run.exit_code}: {run.last_line} [{run.operator}]",
+                run.exit_code == 0 or not expect,
+            )
+        for objective in self.kind(ObjectiveKind.ATTACK):
+            self.judge(objective, expect=expect, when=when)
+
+    def remediate(self) -> None:
+        solver = self.solver
+        for step in solver.remediation_steps():
+            run = solver.remediate_step(step)
+            self.record(
+                f"reference remediation {run.script} on {run.host}",
+                "exit 0",
+                f"exit {run.exit_code}: {run.last_line}",
+                run.exit_code == 0,
+            )
+        for host in solver.restarts():
+            linked = solver.restart(host)
+            observed = "healthy, mission control linked" if linked else "mission control not linked"
+            self.record(f"restart {host}", "healthy, mission control linked", observed, linked)

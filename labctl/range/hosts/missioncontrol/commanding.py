@@ -1,0 +1,167 @@
+"""Sending telecommands: policy, PUS-C packet building, sequence counting, the record.
+
+Every attempt is audited, refused ones included. A command is recorded as ``sent`` just
+before its packet is written, so a verification report that races the write still finds
+it; the report's TC packet id and sequence control identify the command.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+from labctl.errors import ProtocolError
+from labctl.protocols.pus import PusTc
+from labctl.protocols.spacepacket import SEQ_COUNT_MASK, PacketType, SequenceFlags
+from labctl.range.hosts import catalog
+from labctl.range.hosts.missioncontrol.audit import AuditLog
+from labctl.range.hosts.missioncontrol.auth import Session
+from labctl.range.hosts.missioncontrol.db import Archive, Row
+from labctl.range.hosts.missioncontrol.groundlink import GroundLink, LinkDown
+from labctl.range.hosts.missioncontrol.settings import Policy
+
+#: First two octets of our TC packets: version 0, type TC, secondary header, APID.
+TC_PACKET_ID: Final = (PacketType.TC << 12) | (1 << 11) | catalog.PLATFORM_APID
+
+
+class CommandError(Exception):
+    """A command cannot be sent; ``status`` is the HTTP status the API answers with."""
+
+    def __init__(self, status: int, message: str, command_id: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.command_id = command_id
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    """Who asks for what, and from where (for the audit trail)."""
+
+    session: Session
+    name: str
+    args: dict[str, Any]
+    remote: str = ""
+
+
+def describe(command: catalog.Command) -> dict[str, Any]:
+    """A catalog entry as the API and the UI show it."""
+    return {
+        "name": command.name,
+        "service": command.service,
+        "subtype": command.subtype,
+        "function": None if command.function is None else int(command.function),
+        "args": list(command.arg_names),
+        "hazardous": command.hazardous,
+        "description": command.description,
+    }
+
+
+def public(row: Row) -> Row:
+    """A sent-command record as the API returns it."""
+    keys = ("id", "created_at", "updated_at", "username", "name", "status", "failure_code")
+    out = {key: row[key] for key in keys}
+    out.update(args=json.loads(row["args"]), hazardous=bool(row["hazardous"]))
+    out["seq_count"] = row["seq_count"]
+    return out
+
+
+class Commander:
+    """Checks the policy, builds the packet, records and sends it."""
+
+    def __init__(self, archive: Archive, link: GroundLink, policy: Policy, audit: AuditLog):
+        self._archive, self._link, self._policy, self._audit = archive, link, policy, audit
+        last = archive.last_seq_count()
+        # Continue after the last recorded count so reports never match an older command.
+        self._next_seq = 0 if last is None else (last + 1) & SEQ_COUNT_MASK
+
+    def allowed(self, session: Session, command: catalog.Command) -> bool:
+        """May this session's role send this command under the configured policy?"""
+        if session.role < self._policy.commands_require:
+            return False
+        return not command.hazardous or session.role >= self._policy.hazardous_requires
+
+    async def send(self, request: CommandRequest) -> Row:
+        """Send and record the command; raise CommandError (audited) when it cannot go."""
+        command = catalog.BY_NAME.get(request.name)
+        if command is None:
+            raise self._refuse(request, 404, f"no command named {request.name[:40]!r}")
+        if not self.allowed(request.session, command):
+            why = "hazardous command needs" if command.hazardous else "sending commands needs"
+            needed = max(self._policy.commands_require, self._policy.hazardous_requires)
+            role = needed if command.hazardous else self._policy.commands_require
+            raise self._refuse(request, 403, f"{why} role {role.label}")
+        app_data = self._app_data(request, command)
+        return await self._transmit(request, command, app_data)
+
+    def _app_data(self, request: CommandRequest, command: catalog.Command) -> bytes:
+        names = set(request.args)
+        if names != set(command.arg_names):
+            expected = ", ".join(command.arg_names) or "none"
+            raise self._refuse(request, 422, f"{command.name} arguments: expected {expected}")
+        values = [request.args[name] for name in command.arg_names]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise self._refuse(request, 422, f"{command.name} arguments must be integers")
+        try:
+            return command.app_data(*values)
+        except ProtocolError as exc:
+            raise self._refuse(request, 422, str(exc)) from None
+
+    async def _transmit(
+        self, request: CommandRequest, command: catalog.Command, app_data: bytes
+    ) -> Row:
+        if not self._link.stats.connected:
+            raise self._refuse(
+                request, 503, "ground link down: the ground station is not connected"
+            )
+        seq, self._next_seq = self._next_seq, (self._next_seq + 1) & SEQ_COUNT_MASK
+        tc = PusTc(catalog.PLATFORM_APID, command.service, command.subtype, app_data, seq)
+        command_id = self._record(request, command, seq)
+        try:
+            await self._link.send(tc.encode())
+        except LinkDown as exc:
+            self._archive.set_command_status(command_id, "failed")
+            self._audit_send(request, "failed", command_id, seq, str(exc))
+            raise CommandError(503, str(exc), command_id) from None
+        self._audit_send(request, "ok", command_id, seq)
+        row = self._archive.command(command_id)
+        assert row is not None
+        return row
+
+    def _record(self, request: CommandRequest, command: catalog.Command, seq: int) -> int:
+        """Archive the command as ``sent`` with what its verification reports will quote."""
+        return self._archive.add_command(
+            {
+                "username": request.session.username,
+                "name": command.name,
+                "args": json.dumps(request.args, sort_keys=True),
+                "hazardous": command.hazardous,
+                "seq_count": seq,
+                "packet_id": TC_PACKET_ID,
+                "seq_control": (SequenceFlags.UNSEGMENTED << 14) | seq,
+                "status": "sent",
+            }
+        )
+
+    def _audit_send(
+        self, request: CommandRequest, outcome: str, command_id: int, seq: int, reason: str = ""
+    ) -> None:
+        detail: dict[str, Any] = {"command": request.name, "args": request.args, "id": command_id}
+        detail.update(seq_count=seq, **({"reason": reason} if reason else {}))
+        self._audit.record(
+            request.session.username, "command.send", outcome, request.remote, **detail
+        )
+
+    def _refuse(self, request: CommandRequest, status: int, message: str) -> CommandError:
+        self._audit.record(
+            request.session.username,
+            "command.send",
+            "refused",
+            request.remote,
+            command=request.name,
+            args=request.args,
+            role=request.session.role.label,
+            reason=message,
+        )
+        return CommandError(status, message)

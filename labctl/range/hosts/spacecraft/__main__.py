@@ -1,0 +1,51 @@
+"""``python -m labctl.range.hosts.spacecraft``: the program's edge (arguments, signals, exit)."""
+
+from __future__ import annotations
+
+import sys
+
+# Nothing in this process speaks TLS; keeping asyncio from loading the ssl module saves
+# about 1.5 MiB of resident memory per spacecraft (asyncio imports ssl only if it can).
+sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from labctl.range.hosts.config import HostConfigError, exit_or_wait  # noqa: E402
+from labctl.range.hosts.spacecraft.config import DEFAULT_PATH, SpacecraftConfig, load_config  # noqa: E402
+from labctl.range.hosts.spacecraft.service import Spacecraft  # noqa: E402
+
+
+async def _run(config: SpacecraftConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await Spacecraft(config).serve(stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m labctl.range.hosts.spacecraft", description="The emulated spacecraft."
+    )
+    parser.add_argument("--config", type=Path, default=DEFAULT_PATH, help="YAML file")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except HostConfigError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return exit_or_wait(exc, args.config, "spacecraft")
+    logging.basicConfig(level=logging.INFO, format="spacecraft: %(levelname)s %(message)s")
+    try:
+        asyncio.run(_run(config))
+    except OSError as exc:
+        print(f"spacecraft: cannot open the uplink socket: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

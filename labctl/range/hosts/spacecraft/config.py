@@ -1,0 +1,234 @@
+"""The spacecraft's configuration: /etc/labctl/spacecraft.yaml, read once at start.
+
+Students harden this file, and lab injects rewrite keys in it by dotted path
+(``sdls.associations.uplink.anti_replay``), so every key is checked: a typo is an error
+naming the key, never a setting silently ignored. The commented example is
+containers/spacecraft/spacecraft.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from labctl.protocols.cop1 import DEFAULT_WINDOW
+from labctl.protocols.sdls import SecurityAssociation
+from labctl.protocols.tm_frame import TM_MAX_FRAME_SIZE
+from labctl.range.hosts import sdls_config
+from labctl.range.hosts.config import Config, HostConfigError
+
+DEFAULT_PATH: Final = Path("/etc/labctl/spacecraft.yaml")
+MIN_FRAME_LENGTH: Final = 128  # a housekeeping report plus SDLS overhead must fit one frame
+MAX_ID: Final = {"scid": 0x3FF, "uplink.vcid": 0x3F, "downlink.vcid": 6}
+
+TOP_KEYS: Final = {
+    "scid",
+    "uplink",
+    "downlink",
+    "housekeeping",
+    "sdls",
+    "state_dir",
+    "truth_file",
+    "truth_interval",
+    "battery",
+    "command_history",
+}
+UPLINK_KEYS: Final = {
+    "host",
+    "port",
+    "vcid",
+    "farm_window",
+    "sdls",
+    "clear_control_commands",
+    "queue_size",
+}
+DOWNLINK_KEYS: Final = {"host", "port", "vcid", "frame_length", "fsr_period", "queue_size"}
+HK_KEYS: Final = {"enabled", "period", "ops_message"}
+SA_KEYS: Final = sdls_config.SA_KEYS | {"direction", "key_file", "persist_sequence"}
+DIRECTIONS: Final = {"uplink": "uplink", "downlink": "downlink"}
+
+
+@dataclass(frozen=True)
+class UplinkConfig:
+    host: str = "0.0.0.0"
+    port: int = 5101
+    vcid: int = 0
+    farm_window: int = DEFAULT_WINDOW
+    sdls: bool = True
+    clear_control_commands: bool = True
+    queue_size: int = 4096
+
+
+@dataclass(frozen=True)
+class DownlinkConfig:
+    host: str = "rf-link"
+    port: int = 5102
+    vcid: int = 0
+    frame_length: int = 256
+    fsr_period: float = 2.0
+    queue_size: int = 256
+
+
+@dataclass(frozen=True)
+class HousekeepingConfig:
+    enabled: bool = True
+    period: float = 2.0
+    ops_message: str = ""
+
+
+@dataclass(frozen=True)
+class SaConfig:
+    """One configured security association and what the file says around it."""
+
+    name: str
+    direction: str  # "uplink" or "downlink"
+    sa: SecurityAssociation
+    key: bytes | None
+    persist_sequence: bool
+
+
+@dataclass(frozen=True)
+class SpacecraftConfig:
+    scid: int = 0x42
+    uplink: UplinkConfig = UplinkConfig()
+    downlink: DownlinkConfig = DownlinkConfig()
+    housekeeping: HousekeepingConfig = HousekeepingConfig()
+    associations: tuple[SaConfig, ...] = ()
+    downlink_sa: str | None = None
+    state_dir: Path = Path("/var/lib/labctl")
+    truth_file: Path = Path("/run/labctl/truth.json")
+    truth_interval: float = 0.1
+    battery: float = 80.0
+    #: Executed commands kept in the ground truth; the history file holds at most twice.
+    command_history: int = 500
+    file: str = "<config>"
+
+    @property
+    def sequence_file(self) -> Path:
+        return self.state_dir / "sdls-sequence.json"
+
+    def associations_for(self, direction: str) -> list[SaConfig]:
+        return [a for a in self.associations if a.direction == direction]
+
+    def downlink_association(self) -> SaConfig | None:
+        return next((a for a in self.associations if a.name == self.downlink_sa), None)
+
+
+def load_config(path: Path = DEFAULT_PATH) -> SpacecraftConfig:
+    """Read and check the file; any problem is one :class:`HostConfigError`."""
+    return parse_config(Config.load(path), base=path.parent)
+
+
+def parse_config(cfg: Config, base: Path = Path(".")) -> SpacecraftConfig:
+    """Build the typed configuration; relative key files resolve against ``base``."""
+    cfg.only(TOP_KEYS, "")
+    scid = _ranged(cfg, "scid", 0x42, MAX_ID["scid"])
+    associations = _associations(cfg, base)
+    downlink_sa = _downlink_sa(cfg, associations)
+    return SpacecraftConfig(
+        scid=scid,
+        uplink=_uplink(cfg),
+        downlink=_downlink(cfg),
+        housekeeping=_housekeeping(cfg),
+        associations=associations,
+        downlink_sa=downlink_sa,
+        state_dir=Path(cfg.get("state_dir", str, "/var/lib/labctl")),
+        truth_file=Path(cfg.get("truth_file", str, "/run/labctl/truth.json")),
+        truth_interval=_positive(cfg, "truth_interval", 0.1),
+        battery=min(100.0, max(0.0, cfg.get("battery", float, 80.0))),
+        command_history=_ranged(cfg, "command_history", 500, 10_000, 100),
+        file=cfg.file,
+    )
+
+
+def _ranged(cfg: Config, key: str, default: int, maximum: int, minimum: int = 0) -> int:
+    value = cfg.get(key, int, default)
+    if not minimum <= value <= maximum:
+        raise HostConfigError(cfg.file, key, f"must be {minimum}..{maximum}, got {value}")
+    return value
+
+
+def _positive(cfg: Config, key: str, default: float) -> float:
+    value = cfg.get(key, float, default)
+    if value <= 0:
+        raise HostConfigError(cfg.file, key, f"must be > 0, got {value}")
+    return value
+
+
+def _uplink(cfg: Config) -> UplinkConfig:
+    cfg.only(UPLINK_KEYS, "uplink")
+    window = _ranged(cfg, "uplink.farm_window", DEFAULT_WINDOW, 254, 2)
+    if window % 2:
+        raise HostConfigError(cfg.file, "uplink.farm_window", "must be even (232.1-B-2 §6.1.8.2)")
+    return UplinkConfig(
+        host=cfg.get("uplink.host", str, "0.0.0.0"),
+        port=_ranged(cfg, "uplink.port", 5101, 65535),
+        vcid=_ranged(cfg, "uplink.vcid", 0, MAX_ID["uplink.vcid"]),
+        farm_window=window,
+        sdls=cfg.get("uplink.sdls", bool, True),
+        clear_control_commands=cfg.get("uplink.clear_control_commands", bool, True),
+        queue_size=_ranged(cfg, "uplink.queue_size", 4096, 1 << 20, 1),
+    )
+
+
+def _downlink(cfg: Config) -> DownlinkConfig:
+    cfg.only(DOWNLINK_KEYS, "downlink")
+    return DownlinkConfig(
+        host=cfg.get("downlink.host", str, "rf-link"),
+        port=_ranged(cfg, "downlink.port", 5102, 65535),
+        vcid=_ranged(cfg, "downlink.vcid", 0, MAX_ID["downlink.vcid"]),
+        frame_length=_ranged(
+            cfg, "downlink.frame_length", 256, TM_MAX_FRAME_SIZE, MIN_FRAME_LENGTH
+        ),
+        fsr_period=_positive(cfg, "downlink.fsr_period", 2.0),
+        queue_size=_ranged(cfg, "downlink.queue_size", 256, 1 << 16, 1),
+    )
+
+
+def _housekeeping(cfg: Config) -> HousekeepingConfig:
+    cfg.only(HK_KEYS, "housekeeping")
+    return HousekeepingConfig(
+        enabled=cfg.get("housekeeping.enabled", bool, True),
+        period=_positive(cfg, "housekeeping.period", 2.0),
+        ops_message=cfg.get("housekeeping.ops_message", str, ""),
+    )
+
+
+def _associations(cfg: Config, base: Path) -> tuple[SaConfig, ...]:
+    cfg.only({"associations", "downlink_sa"}, "sdls")
+    names = cfg.section("sdls.associations").keys()
+    result = tuple(_association(cfg, f"sdls.associations.{name}", name, base) for name in names)
+    seen: dict[tuple[str, int], str] = {}
+    for item in result:
+        other = seen.setdefault((item.direction, item.sa.spi), item.name)
+        if other != item.name:
+            raise HostConfigError(
+                cfg.file, f"sdls.associations.{item.name}.spi", f"SPI also used by {other!r}"
+            )
+    return result
+
+
+def _association(cfg: Config, key: str, name: str, base: Path) -> SaConfig:
+    cfg.only(SA_KEYS, key)
+    section = cfg.section(key)
+    sa = sdls_config.association(section)
+    return SaConfig(
+        name=name,
+        direction=section.choice("direction", DIRECTIONS, "uplink"),
+        sa=sa,
+        key=sdls_config.key(section, sa, base),
+        persist_sequence=section.get("persist_sequence", bool, True),
+    )
+
+
+def _downlink_sa(cfg: Config, associations: tuple[SaConfig, ...]) -> str | None:
+    value = cfg.raw("sdls.downlink_sa", None)
+    if value is None or (isinstance(value, str) and value.lower() in {"", "none"}):
+        return None
+    match = [a for a in associations if a.name == value]
+    if not match:
+        raise HostConfigError(cfg.file, "sdls.downlink_sa", f"no association named {value!r}")
+    if match[0].direction != "downlink":
+        raise HostConfigError(cfg.file, "sdls.downlink_sa", f"{value!r} is not a downlink SA")
+    return str(value)
