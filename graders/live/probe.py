@@ -30,11 +30,12 @@ from graders.live.vantage import GRADER_HOST, vantage
 from labctl.backends.base import Backend
 from labctl.backends.vantage import Channel, vantages_for
 from labctl.errors import CheckError, LabctlError
+from labctl.range import wiring
 
 SPACECRAFT: Final = "spacecraft"
 GROUND_STATION: Final = "ground-station"
 VANTAGE_SCRIPT: Final = ("python3", "-m", "labctl.range.vantage.replay")
-TRUTH_PATH: Final = "/run/labctl/truth.json"
+TRUTH_PATH: Final = wiring.TRUTH_FILE
 #: Mission control's stock accounts (containers/mission-control/mission-control.yaml).
 STOCK_ACCOUNTS: Final = {
     "operator": ("operator", "operator"),

@@ -17,8 +17,9 @@ from labctl.backends.base import Backend
 from labctl.backends.profiles import image_tag
 from labctl.backends.vantage import RUN_LABEL, vantages_for
 from labctl.errors import LabctlError
+from labctl.range import wiring
 
-GRADER_HOST: Final = "labctl-grader"
+GRADER_HOST: Final = wiring.GRADER
 VANTAGE_ROLE: Final = "attacker"
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from labctl.errors import NotFoundError
+from labctl.range import wiring
 
 #: (subject, message): a host, network or image name and what just happened to it.
 Progress = Callable[[str, str], None]
@@ -36,7 +37,7 @@ READY_LABEL: Final = "org.labctl.ready"
 #: The one network published ports go through; only the gateway is on it.
 ACCESS_NETWORK: Final = "access"
 #: The instance's relay between published ports and the hosts that offer them.
-GATEWAY_HOST: Final = "labctl-gateway"
+GATEWAY_HOST: Final = wiring.GATEWAY
 
 
 def link_network(host: str) -> str:

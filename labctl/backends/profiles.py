@@ -30,6 +30,7 @@ from typing import Final
 
 import labctl
 from labctl.backends.base import Limits
+from labctl.range import wiring
 
 SSHD_CAPS: Final = (
     "CHOWN",
@@ -59,7 +60,7 @@ GROUND_STATION_TMPFS: Final = {**ROOT_TMPFS, "/home": "mode=0755,size=32m"}
 #: memory (inside its limit), never the engine's disk. The entrypoint fills it at every
 #: start from /etc/skel and HOME_SEED, where labs put files for the student.
 STUDENT_UID: Final = 1000
-HOME_SEED: Final = "/usr/local/share/labctl/home"
+HOME_SEED: Final = wiring.HOME_SEED
 ATTACKER_TMPFS: Final = {
     **ROOT_TMPFS,
     "/home/student": f"uid={STUDENT_UID},gid={STUDENT_UID},mode=0755,size=256m",

@@ -26,6 +26,7 @@ from labctl.instances.locks import hold, holder, lock_path, starting_state
 from labctl.instances.plan import host_roles, plan_instance
 from labctl.instances.provision import initial_files, ssh_host_key
 from labctl.instances.store import Event, InstanceRecord, InstanceStore, Ports
+from labctl.range import wiring
 from labctl.range.adversary import ADVERSARY_HOST
 from labctl.scenario import (
     InjectContext,
@@ -293,7 +294,7 @@ def variables_of(loaded: LoadedLab, record: InstanceRecord) -> dict[str, Any]:
     return template_variables(params.values, record.student, record.id, loaded.id)
 
 
-MISSION_CONTROL_PORT: Final = "8080/tcp"
+MISSION_CONTROL_PORT: Final = f"{wiring.MISSION_CONTROL_PORT}/tcp"
 #: Said when the engine publishes other ports than the recorded ones: an engine restart
 #: (dockerd, the machine) started the hosts again on new ports.
 PORTS_MOVED: Final = (

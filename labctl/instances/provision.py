@@ -23,8 +23,9 @@ from cryptography.hazmat.primitives.serialization import (
 
 from labctl.backends.base import FileSpec
 from labctl.backends.profiles import SERVICE_UID
+from labctl.range import wiring
 
-KEY_DIR: Final = "/etc/labctl/keys"
+KEY_DIR: Final = wiring.KEY_DIR
 KEY_NAMES: Final = ("uplink", "downlink")
 KEY_OCTETS: Final = 16
 #: Roles whose programs hold the SDLS keys.

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
+from labctl.range import wiring
 from labctl.range.yamledit import ConfigEditError, set_dotted
 from labctl.scenario.context import FileMeta, InjectContext, InjectError, InjectLog
 from labctl.scenario.render import render_text
@@ -30,7 +31,7 @@ from labctl.spec.builtin_vocabulary import (
 from labctl.spec.vocabulary import Args
 
 A = TypeVar("A", bound=Args)
-RF_LINK_CONFIG: Final = "/etc/labctl/rf-link.yaml"
+RF_LINK_CONFIG: Final = wiring.RF_LINK_CONFIG
 SSHD_PID: Final = "/run/sshd.pid"
 SSHD_HOSTS: Final = frozenset({"ground-station"})
 

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from typing import Final
 
+from labctl.range import wiring
+
 #: Host name of the adversary container in an instance.
-ADVERSARY_HOST: Final = "labctl-adversary"
+ADVERSARY_HOST: Final = wiring.ADVERSARY
 #: Where the container keeps its timeline and its log (tmpfs: the root is read-only).
 TIMELINE_PATH: Final = "/tmp/adversary/timeline.json"
 LOG_PATH: Final = "/tmp/adversary/log.jsonl"

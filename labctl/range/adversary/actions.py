@@ -25,6 +25,7 @@ from typing import Any, Final
 from labctl.errors import LabctlError
 from labctl.protocols.pus import PusTc
 from labctl.protocols.tc_frame import Bypass, TcFrame, segment, set_vr_frame
+from labctl.range import wiring
 from labctl.range.adversary import air
 from labctl.range.hosts.catalog import PLATFORM_APID
 from labctl.spec import builtin_vocabulary as vocab
@@ -48,12 +49,12 @@ CLEAR_SN_OCTETS: Final = 4
 class Targets:
     """Where the instance's hosts are, by their names on the instance's networks."""
 
-    uplink_in: tuple[str, int] = ("rf-link", 5100)
-    uplink_air: int = 5101
-    downlink_air: int = 5103
+    uplink_in: tuple[str, int] = (wiring.RF_LINK, wiring.UPLINK_IN)
+    uplink_air: int = wiring.UPLINK_AIR
+    downlink_air: int = wiring.DOWNLINK_AIR
     listen: str = "0.0.0.0"
-    mission_control: str = "http://mission-control:8080"
-    ssh: tuple[str, int] = ("ground-station", 22)
+    mission_control: str = wiring.MISSION_CONTROL_URL
+    ssh: tuple[str, int] = (wiring.GROUND_STATION, wiring.SSH_PORT)
 
 
 class OwnFrames:

@@ -32,9 +32,10 @@ from labctl.protocols.pus import PusTm
 from labctl.protocols.spacepacket import PRIMARY_HEADER_SIZE, PacketType, SpacePacket
 from labctl.protocols.stream import packets_in
 from labctl.protocols.tm_frame import FHP_IDLE, IDLE_VCID, TmFrame
+from labctl.range import wiring
 from labctl.range.adversary import air
 
-DOWNLINK_AIR: Final = 5103
+DOWNLINK_AIR: Final = wiring.DOWNLINK_AIR
 #: Fill after the last packet of a clear frame: too short for a packet header.
 MAX_FILL: Final = PRIMARY_HEADER_SIZE
 FILL_OCTET: Final = 0xFF

@@ -28,8 +28,9 @@ from labctl.errors import ProtocolError
 from labctl.protocols.pus import PusTc
 from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation, ServiceType
 from labctl.protocols.tc_frame import TC_MAX_FRAME_SIZE, Bypass, TcFrame, segment
+from labctl.range import wiring
 
-UPLINK_IN: Final = ("rf-link", 5100)
+UPLINK_IN: Final = (wiring.RF_LINK, wiring.UPLINK_IN)
 MAP_ID: Final = 0
 PLAINTEXT_SN_LEN: Final = 4  # the plaintext default of docs/ground-segment.md
 MAX_FRAMES: Final = 16

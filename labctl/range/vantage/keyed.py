@@ -22,9 +22,10 @@ from labctl.errors import ProtocolError
 from labctl.protocols.pus import PusTc
 from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation
 from labctl.protocols.tc_frame import Bypass, TcFrame, segment
+from labctl.range import wiring
 from labctl.range.hosts.catalog import BY_NAME, PLATFORM_APID
 
-UPLINK_IN: Final = ("rf-link", 5100)
+UPLINK_IN: Final = (wiring.RF_LINK, wiring.UPLINK_IN)
 #: Packet sequence count of forged packets: far from mission control's counts.
 FORGED_SEQ_COUNT: Final = 0x3FFF
 #: PUS source id of the grader's forgeries (graders.checks.forgery.GRADER_SOURCE_IDS):

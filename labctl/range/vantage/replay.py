@@ -29,10 +29,11 @@ from labctl.protocols.tc_frame import (
     set_vr_frame,
     unlock_frame,
 )
+from labctl.range import wiring
 from labctl.range.adversary import air
 
-UPLINK_AIR: Final = 5101
-UPLINK_IN: Final = ("rf-link", 5100)
+UPLINK_AIR: Final = wiring.UPLINK_AIR
+UPLINK_IN: Final = (wiring.RF_LINK, wiring.UPLINK_IN)
 MODULUS: Final = 256
 
 

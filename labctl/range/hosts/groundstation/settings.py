@@ -24,12 +24,13 @@ from labctl.protocols.sdls import (
     load_sequence_numbers,
     save_sequence_numbers,
 )
+from labctl.range import wiring
 from labctl.range.hosts import sdls_config
 from labctl.range.hosts.config import Config, HostConfigError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONFIG_PATH: Final = Path("/etc/labctl/ground-station.yaml")
+DEFAULT_CONFIG_PATH: Final = Path(wiring.GROUND_STATION_CONFIG)
 #: Downlink anti-replay default: any forward jump is accepted (telemetry keeps flowing
 #: after a long gap between passes), anything at or below the last number is a replay.
 FORWARD_ONLY_WINDOW: Final = 1 << 32
@@ -101,8 +102,8 @@ class PacketServiceSettings:
 
 @dataclass(frozen=True)
 class UplinkSettings:
-    rf_link_address: str = "rf-link"
-    rf_link_port: int = 5100
+    rf_link_address: str = wiring.RF_LINK
+    rf_link_port: int = wiring.UPLINK_IN
     bind_address: str = "0.0.0.0"
     vcid: int = 0
     map_id: int = 0
@@ -116,7 +117,7 @@ class UplinkSettings:
 @dataclass(frozen=True)
 class DownlinkSettings:
     address: str = "0.0.0.0"
-    port: int = 5103
+    port: int = wiring.DOWNLINK_AIR
     vcid: int = 0
     sa: SaSettings | None = None
 
@@ -175,8 +176,8 @@ def _uplink(cfg: Config, base: Path) -> UplinkSettings:
     fop = cfg.section("fop")
     _only(fop, {"window", "timeout", "transmission_limit"})
     return UplinkSettings(
-        rf_link_address=rf_link.get("address", str, "rf-link"),
-        rf_link_port=_int(rf_link, "port", 1, 0xFFFF, 5100),
+        rf_link_address=rf_link.get("address", str, wiring.RF_LINK),
+        rf_link_port=_int(rf_link, "port", 1, 0xFFFF, wiring.UPLINK_IN),
         bind_address=cfg.get("bind_address", str, "0.0.0.0"),
         vcid=_int(cfg, "vcid", 0, 63, 0),
         map_id=_int(cfg, "map_id", 0, 63, 0),
@@ -192,7 +193,7 @@ def _downlink(cfg: Config, base: Path) -> DownlinkSettings:
     _only(cfg, DOWNLINK_KEYS)
     return DownlinkSettings(
         address=cfg.get("address", str, "0.0.0.0"),
-        port=_int(cfg, "port", 0, 0xFFFF, 5103),
+        port=_int(cfg, "port", 0, 0xFFFF, wiring.DOWNLINK_AIR),
         vcid=_int(cfg, "vcid", 0, 6, 0),
         sa=_sa(cfg, "sa", base, window_default=FORWARD_ONLY_WINDOW),
     )

@@ -13,12 +13,13 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Final
 
+from labctl.range import wiring
 from labctl.range.hosts.config import Config, HostConfigError
 from labctl.range.hosts.missioncontrol.audit import DEFAULT_MAX_BYTES, MIN_MAX_BYTES
 from labctl.range.hosts.missioncontrol.db import Retention
 from labctl.range.hosts.missioncontrol.passwords import check_hash_format
 
-DEFAULT_CONFIG_PATH: Final = Path("/etc/labctl/mission-control.yaml")
+DEFAULT_CONFIG_PATH: Final = Path(wiring.MISSION_CONTROL_CONFIG)
 USERNAME_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_PASSWORD_LENGTH: Final = 256
 #: The fewest rows a table may keep: what the API lists at most, and the graders read.
@@ -77,7 +78,7 @@ class Settings:
     users: dict[str, User]
     policy: Policy = Policy()
     listen_host: str = "0.0.0.0"
-    listen_port: int = 8080
+    listen_port: int = wiring.MISSION_CONTROL_PORT
     ground_host: str = "ground-station"
     ground_port: int = 10025
     reconnect_min: float = 0.5
@@ -111,7 +112,7 @@ def settings_from(config: Config) -> Settings:
         users=_users(config),
         policy=_policy(config.section("policy")),
         listen_host=listen.get("host", str, "0.0.0.0"),
-        listen_port=_port(listen, "port", 8080),
+        listen_port=_port(listen, "port", wiring.MISSION_CONTROL_PORT),
         ground_host=ground.get("host", str, "ground-station"),
         ground_port=_port(ground, "port", 10025),
         reconnect_min=_positive(ground, "reconnect_min_s", 0.5),

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from labctl.range import wiring
 from labctl.range.hosts.config import Config, HostConfigError
 from labctl.range.hosts.rflink.channel import ChannelSettings
 
-DEFAULT_PATH: Final = Path("/etc/labctl/rf-link.yaml")
+DEFAULT_PATH: Final = Path(wiring.RF_LINK_CONFIG)
 MAX_DATAGRAM: Final = 2048  # the longest TM frame (132.0-B-3); TC frames are <= 1024
 TOP_KEYS: Final = {
     "uplink",
@@ -35,7 +36,10 @@ CHANNEL_KEYS: Final = {
     "seed",
     "queue_size",
 }
-DEFAULT_PORTS: Final = {"uplink": (5100, 5101), "downlink": (5102, 5103)}
+DEFAULT_PORTS: Final = {
+    "uplink": (wiring.UPLINK_IN, wiring.UPLINK_AIR),
+    "downlink": (wiring.DOWNLINK_IN, wiring.DOWNLINK_AIR),
+}
 #: Noise datagrams per second that jam the uplink (far above any ground station's rate).
 NOISE_THRESHOLD: Final = 500
 
@@ -53,20 +57,22 @@ class LinkConfig:
 
 @dataclass(frozen=True)
 class PcapConfig:
-    path: Path | None = Path("/var/log/labctl/rf-link.pcap")
+    path: Path | None = Path(wiring.RF_LINK_PCAP)
     max_bytes: int = 50_000_000
     rotate: bool = True
 
 
 @dataclass(frozen=True)
 class RfLinkConfig:
-    uplink: LinkConfig = LinkConfig("0.0.0.0", 5100, ("broadcast",), 5101)
-    downlink: LinkConfig = LinkConfig("0.0.0.0", 5102, ("broadcast",), 5103)
+    uplink: LinkConfig = LinkConfig("0.0.0.0", wiring.UPLINK_IN, ("broadcast",), wiring.UPLINK_AIR)
+    downlink: LinkConfig = LinkConfig(
+        "0.0.0.0", wiring.DOWNLINK_IN, ("broadcast",), wiring.DOWNLINK_AIR
+    )
     channel: ChannelSettings = field(default_factory=ChannelSettings)
     seed: int | None = None
     delay_queue: int = 1024
     pcap: PcapConfig = field(default_factory=PcapConfig)
-    status_file: Path | None = Path("/run/labctl/rf-link.json")
+    status_file: Path | None = Path(wiring.RF_LINK_STATUS)
     status_interval: float = 1.0
     max_datagram: int = MAX_DATAGRAM
     file: str = "<config>"
@@ -94,7 +100,7 @@ def parse_config(cfg: Config) -> RfLinkConfig:
         seed=seed,
         delay_queue=_int(cfg, "channel.queue_size", 1024, 1, 1 << 20),
         pcap=_pcap(cfg),
-        status_file=_optional_path(cfg, "status_file", "/run/labctl/rf-link.json"),
+        status_file=_optional_path(cfg, "status_file", wiring.RF_LINK_STATUS),
         status_interval=_number(cfg, "status_interval", 1.0, 0.01, 3600.0),
         max_datagram=_int(cfg, "max_datagram", MAX_DATAGRAM, 16, 65507),
         file=cfg.file,
@@ -164,7 +170,7 @@ def _channel(cfg: Config) -> ChannelSettings:
 def _pcap(cfg: Config) -> PcapConfig:
     cfg.only({"path", "max_bytes", "rotate"}, "pcap")
     return PcapConfig(
-        path=_optional_path(cfg, "pcap.path", "/var/log/labctl/rf-link.pcap"),
+        path=_optional_path(cfg, "pcap.path", wiring.RF_LINK_PCAP),
         max_bytes=_int(cfg, "pcap.max_bytes", 50_000_000, 4096, 1 << 40),
         rotate=cfg.get("pcap.rotate", bool, True),
     )

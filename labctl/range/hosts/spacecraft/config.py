@@ -15,10 +15,11 @@ from typing import Final
 from labctl.protocols.cop1 import DEFAULT_WINDOW
 from labctl.protocols.sdls import SecurityAssociation
 from labctl.protocols.tm_frame import TM_MAX_FRAME_SIZE
+from labctl.range import wiring
 from labctl.range.hosts import sdls_config
 from labctl.range.hosts.config import Config, HostConfigError
 
-DEFAULT_PATH: Final = Path("/etc/labctl/spacecraft.yaml")
+DEFAULT_PATH: Final = Path(wiring.SPACECRAFT_CONFIG)
 MIN_FRAME_LENGTH: Final = 128  # a housekeeping report plus SDLS overhead must fit one frame
 MAX_ID: Final = {"scid": 0x3FF, "uplink.vcid": 0x3F, "downlink.vcid": 6}
 
@@ -52,7 +53,7 @@ DIRECTIONS: Final = {"uplink": "uplink", "downlink": "downlink"}
 @dataclass(frozen=True)
 class UplinkConfig:
     host: str = "0.0.0.0"
-    port: int = 5101
+    port: int = wiring.UPLINK_AIR
     vcid: int = 0
     farm_window: int = DEFAULT_WINDOW
     sdls: bool = True
@@ -62,8 +63,8 @@ class UplinkConfig:
 
 @dataclass(frozen=True)
 class DownlinkConfig:
-    host: str = "rf-link"
-    port: int = 5102
+    host: str = wiring.RF_LINK
+    port: int = wiring.DOWNLINK_IN
     vcid: int = 0
     frame_length: int = 256
     fsr_period: float = 2.0
@@ -97,7 +98,7 @@ class SpacecraftConfig:
     associations: tuple[SaConfig, ...] = ()
     downlink_sa: str | None = None
     state_dir: Path = Path("/var/lib/labctl")
-    truth_file: Path = Path("/run/labctl/truth.json")
+    truth_file: Path = Path(wiring.TRUTH_FILE)
     truth_interval: float = 0.1
     battery: float = 80.0
     #: Executed commands kept in the ground truth; the history file holds at most twice.
@@ -134,7 +135,7 @@ def parse_config(cfg: Config, base: Path = Path(".")) -> SpacecraftConfig:
         associations=associations,
         downlink_sa=downlink_sa,
         state_dir=Path(cfg.get("state_dir", str, "/var/lib/labctl")),
-        truth_file=Path(cfg.get("truth_file", str, "/run/labctl/truth.json")),
+        truth_file=Path(cfg.get("truth_file", str, wiring.TRUTH_FILE)),
         truth_interval=_positive(cfg, "truth_interval", 0.1),
         battery=min(100.0, max(0.0, cfg.get("battery", float, 80.0))),
         command_history=_ranged(cfg, "command_history", 500, 10_000, 100),
@@ -163,7 +164,7 @@ def _uplink(cfg: Config) -> UplinkConfig:
         raise HostConfigError(cfg.file, "uplink.farm_window", "must be even (232.1-B-2 §6.1.8.2)")
     return UplinkConfig(
         host=cfg.get("uplink.host", str, "0.0.0.0"),
-        port=_ranged(cfg, "uplink.port", 5101, 65535),
+        port=_ranged(cfg, "uplink.port", wiring.UPLINK_AIR, 65535),
         vcid=_ranged(cfg, "uplink.vcid", 0, MAX_ID["uplink.vcid"]),
         farm_window=window,
         sdls=cfg.get("uplink.sdls", bool, True),
@@ -175,8 +176,8 @@ def _uplink(cfg: Config) -> UplinkConfig:
 def _downlink(cfg: Config) -> DownlinkConfig:
     cfg.only(DOWNLINK_KEYS, "downlink")
     return DownlinkConfig(
-        host=cfg.get("downlink.host", str, "rf-link"),
-        port=_ranged(cfg, "downlink.port", 5102, 65535),
+        host=cfg.get("downlink.host", str, wiring.RF_LINK),
+        port=_ranged(cfg, "downlink.port", wiring.DOWNLINK_IN, 65535),
         vcid=_ranged(cfg, "downlink.vcid", 0, MAX_ID["downlink.vcid"]),
         frame_length=_ranged(
             cfg, "downlink.frame_length", 256, TM_MAX_FRAME_SIZE, MIN_FRAME_LENGTH
