@@ -2,7 +2,7 @@
 
     python bench/hostguard.py [--runs 10]
 
-The guard (labctl.backends.hostguard) runs ``nft`` in a one-shot container on the
+The guard (labctl.backends.docker.hostguard) runs ``nft`` in a one-shot container on the
 host's network namespace: ``protect`` when an instance comes up (one nft transaction
 and a read-back), ``release`` when it goes. Printed side by side, median and worst of
 ``--runs``:
@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import docker
 
-from labctl.backends.hostguard import GUARD_ROLE, HostGuard
+from labctl.backends.docker.hostguard import GUARD_ROLE, HostGuard
 from labctl.backends.profiles import image_tag
 
 

@@ -70,19 +70,17 @@ from labctl.backends.base import (  # noqa: E402
     InstancePlan,
     NetworkPlan,
 )
-from labctl.backends.baseimage import BASE_TAG, docker_client  # noqa: E402
-from labctl.backends.docker import (  # noqa: E402
+from labctl.backends.docker import DockerBackend, resource_name, volume_name  # noqa: E402
+from labctl.backends.docker.baseimage import BASE_TAG, docker_client  # noqa: E402
+from labctl.backends.docker.containers import _container_options  # noqa: E402
+from labctl.backends.docker.files import put_files as _put_files  # noqa: E402
+from labctl.backends.docker.health import ready as _ready  # noqa: E402
+from labctl.backends.docker.health import ready_test  # noqa: E402
+from labctl.backends.docker.images import HOST_ROLES, RUNTIME, build_images  # noqa: E402
+from labctl.backends.docker.networks import (  # noqa: E402
     ACCESS_NETWORK_OPTIONS,
     LAB_NETWORK_OPTIONS,
-    DockerBackend,
-    _container_options,
-    _put_files,
-    _ready,
-    ready_test,
-    resource_name,
-    volume_name,
 )
-from labctl.backends.images import HOST_ROLES, RUNTIME, build_images  # noqa: E402
 from labctl.backends.profiles import image_tag  # noqa: E402
 from labctl.instances import Instances, InstanceStore, instance_id, plan_instance  # noqa: E402
 from labctl.instances.lifecycle import ATTACKER, PASSWORD_ENV  # noqa: E402

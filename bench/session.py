@@ -61,11 +61,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from launch import ENGINE_ERRORS, HostMemory, host_memory, remove_labelled  # noqa: E402
 
 from graders.live.classgrade import DEFAULT_WORKERS, ClassMember, grade_class  # noqa: E402
-from labctl.backends import subnets  # noqa: E402
 from labctl.backends.base import INSTANCE_LABEL  # noqa: E402
-from labctl.backends.baseimage import docker_client  # noqa: E402
-from labctl.backends.docker import LAB_NETWORK_OPTIONS, DockerBackend  # noqa: E402
-from labctl.backends.images import RUNTIME  # noqa: E402
+from labctl.backends.docker import DockerBackend, subnets  # noqa: E402
+from labctl.backends.docker.baseimage import docker_client  # noqa: E402
+from labctl.backends.docker.images import RUNTIME  # noqa: E402
+from labctl.backends.docker.networks import LAB_NETWORK_OPTIONS  # noqa: E402
 from labctl.backends.profiles import image_tag  # noqa: E402
 from labctl.instances import InstanceRecord, Instances, InstanceStore, instance_id  # noqa: E402
 from labctl.instances.lifecycle import grade_target  # noqa: E402

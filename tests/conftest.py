@@ -31,7 +31,7 @@ def in_ci() -> bool:
 def docker_client() -> Iterator[docker.DockerClient]:
     """A client connected to a Docker engine that answers; skip (fail in CI) when none does."""
     # Imported here so that unit tests never load the Docker SDK.
-    from labctl.backends.baseimage import docker_client as connect
+    from labctl.backends.docker.baseimage import docker_client as connect
     from labctl.errors import BackendError
 
     try:

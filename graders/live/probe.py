@@ -28,7 +28,7 @@ from graders.checks.base import HostFileStat
 from graders.live.agent import AGENT_ARGV, AgentSession, FileReader, OnLine
 from graders.live.vantage import GRADER_HOST, vantage
 from labctl.backends.base import Backend
-from labctl.backends.vantage import Channel, vantages_for
+from labctl.backends.vantage import Channel
 from labctl.errors import CheckError, LabctlError
 from labctl.range import wiring
 
@@ -130,7 +130,7 @@ class LiveProbe:
     def _open_channel(self, host: str, argv: Sequence[str], user: str) -> Channel | None:
         """A channel to ``argv`` on ``host``; None where the backend has none."""
         try:
-            open_channel = getattr(vantages_for(self.backend), "open_channel", None)
+            open_channel = getattr(self.backend.vantages(), "open_channel", None)
             if open_channel is None:
                 return None
             channel: Channel = open_channel(self.instance_id, host, argv, user=user)

@@ -15,7 +15,7 @@ from typing import Final
 from graders.checks.base import VANTAGE_NETWORKS
 from labctl.backends.base import Backend
 from labctl.backends.profiles import image_tag
-from labctl.backends.vantage import RUN_LABEL, vantages_for
+from labctl.backends.vantage import RUN_LABEL
 from labctl.errors import LabctlError
 from labctl.range import wiring
 
@@ -33,7 +33,7 @@ def vantage(
 ) -> Iterator[str]:
     """Run the vantage for the ``with`` block; yields its host name for ``Backend.exec``.
     It is created on the first of ``networks`` and connected to the others."""
-    vantages = vantages_for(backend)
+    vantages = backend.vantages()
     first, *others = networks
     try:
         vantages.run_vantage(

@@ -5,6 +5,9 @@ limits, capabilities) and runs it. The six operations are ``up``, ``down``, ``ex
 ``copy_to``/``copy_from`` (the copy pair), ``logs`` and ``status``; the scenario engine
 adds ``stat``, ``restart`` (a host re-reads its configuration) and ``connect``/``disconnect``;
 ``recover`` ends a host's runaway user processes in place (``labctl restart``).
+The edges need three more, so that none of them reaches for a concrete backend:
+``shell_argv`` (an interactive shell), ``vantages`` (the grader's and the adversary's
+containers) and the images (``prepare_images`` before ``up``; build, list, save, load).
 The copy pair and ``stat`` also work on a host that is created but not yet started: ``up``
 calls its ``before_start`` hook there, so file changes need no restart.
 Implementations are registered by name (``docker``; ``swarm`` later) and looked up with
@@ -17,10 +20,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Protocol
 
 from labctl.errors import NotFoundError
 from labctl.range import wiring
+
+if TYPE_CHECKING:
+    from labctl.backends.vantage import Vantages
 
 #: (subject, message): a host, network or image name and what just happened to it.
 Progress = Callable[[str, str], None]
@@ -32,7 +39,7 @@ ROLE_LABEL: Final = "org.labctl.role"
 LAB_LABEL: Final = "org.labctl.lab"
 FORWARDS_LABEL: Final = "org.labctl.forwards"
 #: A host's readiness test (JSON argv, e.g. ["labctl-listening", "tcp", "22"]): labctl
-#: runs it when asked, the engine never does (see labctl.backends.readiness).
+#: runs it when asked, the engine never does (see labctl.backends.docker.readiness).
 READY_LABEL: Final = "org.labctl.ready"
 #: The one network published ports go through; only the gateway is on it.
 ACCESS_NETWORK: Final = "access"
@@ -172,6 +179,16 @@ class DownReport:
 
 
 @dataclass(frozen=True)
+class ImageInfo:
+    """A lab image as the engine holds it."""
+
+    role: str
+    tag: str
+    state: str  # current, stale, missing, unknown (no wheelhouse to compare with)
+    size_mb: float | None = None
+
+
+@dataclass(frozen=True)
 class Recovery:
     """What ``recover`` did to one host, in place (no restart: its tmpfs mounts keep
     what the student wrote there)."""
@@ -266,6 +283,40 @@ class Backend(Protocol):
 
     def instances(self) -> list[str]:
         """Ids of every instance this engine holds anything of."""
+        ...
+
+    def shell_argv(self, instance_id: str, host: str, user: str | None = None) -> list[str]:
+        """The command line that opens an interactive login shell in ``host`` (as ``user``,
+        in their home; as the image's user when None), for the edge to run with the user's
+        terminal."""
+        ...
+
+    def vantages(self) -> Vantages:
+        """Extra containers inside an instance: the grader's vantage, the adversary."""
+        ...
+
+    # Images: what ``up`` needs first, and ``labctl images``.
+
+    def prepare_images(self, roles: Sequence[str], progress: Progress = no_progress) -> list[str]:
+        """Make the images of ``roles`` (and whatever the engine's own helpers run) present,
+        building only the missing ones; the roles built."""
+        ...
+
+    def build_images(self, progress: Progress = no_progress, force: bool = False) -> None:
+        """Build every lab image that is not current (all of them with ``force``)."""
+        ...
+
+    def list_images(self) -> list[ImageInfo]:
+        """Every lab image: present and current, stale or missing."""
+        ...
+
+    def save_images(self, path: Path, written: Callable[[int], None]) -> list[str]:
+        """Save every lab image into one archive at ``path``; ``written`` hears the bytes
+        written so far. The tags saved."""
+        ...
+
+    def load_images(self, path: Path, progress: Progress = no_progress) -> list[str]:
+        """Load the images of an archive written by :meth:`save_images`; the tags loaded."""
         ...
 
 

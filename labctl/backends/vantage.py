@@ -8,17 +8,13 @@ networks (more with :meth:`Backend.connect`), reached with :meth:`Backend.exec` 
 ``host`` name or through a :class:`Channel` to one long-running program in it (one exec
 for a whole grading run: :mod:`labctl.range.vantage.agent`), and removed afterwards. It
 carries the instance label, so ``down`` removes a vantage that a crash left behind.
-Engine-neutral: each backend registers an implementation.
+Engine-neutral: each backend offers these operations through ``Backend.vantages()``.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final, Protocol
-
-from labctl.backends.base import Backend
-from labctl.errors import NotFoundError
 
 #: Label on every vantage: the grading run that made it.
 RUN_LABEL: Final = "org.labctl.grading-run"
@@ -69,26 +65,3 @@ class Vantages(Protocol):
     ) -> Channel:
         """Start ``argv`` in the container ``host`` as ``user``, its stdin kept open."""
         ...
-
-
-_BUILTIN: Final = {"docker": "labctl.backends.docker_vantage"}
-VantagesFactory = Callable[[Backend], Vantages]
-_REGISTRY: dict[str, VantagesFactory] = {}
-
-
-def register_vantages(name: str) -> Callable[[VantagesFactory], VantagesFactory]:
-    def register(factory: VantagesFactory) -> VantagesFactory:
-        _REGISTRY[name] = factory
-        return factory
-
-    return register
-
-
-def vantages_for(backend: Backend) -> Vantages:
-    """The vantage operations of ``backend``'s engine."""
-    if backend.name not in _REGISTRY and backend.name in _BUILTIN:
-        importlib.import_module(_BUILTIN[backend.name])
-    factory = _REGISTRY.get(backend.name)
-    if factory is None:
-        raise NotFoundError("vantage support", backend.name, hint="this backend has none")
-    return factory(backend)

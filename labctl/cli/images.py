@@ -90,8 +90,8 @@ def build(
     ] = False,
 ) -> None:
     """Build the base, runtime and host images (only what changed, unless --force)."""
-    from labctl.backends.baseimage import docker_client
-    from labctl.backends.images import build_images
+    from labctl.backends.docker.baseimage import docker_client
+    from labctl.backends.docker.images import build_images
 
     client = docker_client()
     with SubjectProgress(err, BUILD_DONE) as progress:
@@ -102,13 +102,13 @@ def build(
 @app.command("list")
 def list_command() -> None:
     """List the lab images: present, current or stale."""
-    from labctl.backends.baseimage import docker_client
+    from labctl.backends.docker.baseimage import docker_client
 
     _print_images(docker_client())
 
 
 def _print_images(client: DockerClient) -> None:
-    from labctl.backends.images import list_images
+    from labctl.backends.docker.images import list_images
 
     table = Table("role", "tag", "state", "size", title="labctl images", title_justify="left")
     colour = {"current": "green", "stale": "yellow", "missing": "red", "unknown": "yellow"}
@@ -130,8 +130,8 @@ def save(
     ],
 ) -> None:
     """Save every labctl image into one archive, for rooms without a network."""
-    from labctl.backends.baseimage import docker_client
-    from labctl.backends.images import save_images
+    from labctl.backends.docker.baseimage import docker_client
+    from labctl.backends.docker.images import save_images
 
     client = docker_client()
     columns = (SpinnerColumn(), TextColumn("saving"), DownloadColumn(), TimeElapsedColumn())
@@ -152,8 +152,8 @@ def load(
     ],
 ) -> None:
     """Load images from an archive written by `labctl images save`."""
-    from labctl.backends.baseimage import docker_client
-    from labctl.backends.images import load_images
+    from labctl.backends.docker.baseimage import docker_client
+    from labctl.backends.docker.images import load_images
 
     client = docker_client()
     with SubjectProgress(err, ("Loaded",)) as progress:

@@ -78,12 +78,12 @@ def up(
 
 
 def _build_missing_images(loaded: LoadedLab) -> None:
-    from labctl.backends.baseimage import docker_client
-    from labctl.backends.hostguard import GUARD_ROLE
-    from labctl.backends.images import build_images, missing_images
+    from labctl.backends.docker.baseimage import docker_client
+    from labctl.backends.docker.hostguard import GUARD_ROLE
+    from labctl.backends.docker.images import build_images, missing_images
 
     client = docker_client()
-    # The host guard runs nft from the ground-station image (labctl.backends.hostguard).
+    # The host guard runs nft from the ground-station image (labctl.backends.docker.hostguard).
     roles = {*host_roles(loaded).values(), GUARD_ROLE}
     missing = missing_images(client, sorted(roles))
     if missing:

@@ -18,7 +18,6 @@ from typing import Any, Final
 
 from labctl.backends.base import Backend
 from labctl.backends.profiles import image_tag
-from labctl.backends.vantage import vantages_for
 from labctl.errors import LabctlError
 from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH, TIMELINE_ENV, TIMELINE_PATH
 from labctl.range.adversary.timeline import TimelineError, parse_timeline
@@ -75,7 +74,7 @@ def start_adversary(
     wanted = [n for n in ADVERSARY_NETWORKS if n in networks]
     if not wanted:
         raise AdversaryError(f"the instance has none of the networks {ADVERSARY_NETWORKS}")
-    vantages = vantages_for(backend)
+    vantages = backend.vantages()
     first, *others = wanted
     vantages.run_vantage(
         instance_id,

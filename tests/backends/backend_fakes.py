@@ -222,7 +222,7 @@ class _Volumes(_Collection):
 
 class _Containers(_Collection):
     def run(self, image: str, command: list[str], **options: Any) -> bytes:
-        """Only the host guard runs one-shot containers (labctl.backends.hostguard)."""
+        """Only the host guard runs one-shot containers (labctl.backends.docker.hostguard)."""
         assert options["network_mode"] == "host"
         assert options["cap_add"] == ["NET_ADMIN"]
         assert options["remove"]

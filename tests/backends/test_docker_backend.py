@@ -21,14 +21,11 @@ from labctl.backends.base import (
     HostPlan,
     InstancePlan,
 )
-from labctl.backends.docker import (
-    ACCESS_NETWORK_OPTIONS,
-    LAB_NETWORK_OPTIONS,
-    DockerBackend,
-    _host_status,
-    _put_files,
-    _uptime,
-)
+from labctl.backends.docker import DockerBackend
+from labctl.backends.docker.files import put_files as _put_files
+from labctl.backends.docker.networks import ACCESS_NETWORK_OPTIONS, LAB_NETWORK_OPTIONS
+from labctl.backends.docker.status import host_status as _host_status
+from labctl.backends.docker.status import uptime as _uptime
 from labctl.backends.profiles import profile
 from labctl.errors import BackendError, NotFoundError
 

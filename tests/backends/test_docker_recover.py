@@ -9,10 +9,10 @@ import tarfile
 import pytest
 from backend_fakes import FakeClient, FakeContainer, small_plan
 
-from labctl.backends import docker_recover
 from labctl.backends.base import HOST_LABEL, INSTANCE_LABEL
 from labctl.backends.docker import DockerBackend
-from labctl.backends.docker_recover import login_users
+from labctl.backends.docker import recover as docker_recover
+from labctl.backends.docker.recover import login_users
 from labctl.errors import BackendError
 
 PASSWD = (

@@ -1,5 +1,5 @@
 """A grader vantage left by a killed labctl is told from one a live grading run uses
-(labctl.backends.docker_vantage: the owner label, host:pid:start)."""
+(labctl.backends.docker.vantage: the owner label, host:pid:start)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 
-from labctl.backends.docker_vantage import _orphaned, _owner
+from labctl.backends.docker.vantage import _orphaned, _owner
 
 
 def test_a_live_process_owns_its_vantage() -> None:

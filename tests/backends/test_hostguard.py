@@ -1,5 +1,5 @@
 """The host guard: every lab bridge in the nftables sets while its instance lives
-(labctl.backends.hostguard); the real attack is tests/security/test_host_reachability.py."""
+(labctl.backends.docker.hostguard); the real attack is tests/security/test_host_reachability.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import json
 import pytest
 from backend_fakes import FakeClient, small_plan
 
-from labctl.backends import hostguard
-from labctl.backends.docker import DockerBackend
+from labctl.backends.docker import DockerBackend, hostguard
 from labctl.errors import BackendError
 
 

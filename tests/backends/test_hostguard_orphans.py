@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from labctl.backends.hostguard import ORPHAN_AGE_S, HostGuard
+from labctl.backends.docker.hostguard import ORPHAN_AGE_S, HostGuard
 
 
 @dataclass

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl.backends import wheelhouse
-from labctl.backends.images import HOST_ROLES, RUNTIME, _follow, context_bytes, project_root
-from labctl.backends.wheelhouse import tree_digest
+from labctl.backends.docker import wheelhouse
+from labctl.backends.docker.images import HOST_ROLES, RUNTIME, _follow, context_bytes, project_root
+from labctl.backends.docker.wheelhouse import tree_digest
 from labctl.errors import BackendError
 
 CONTAINERS = Path(__file__).resolve().parents[2] / "containers"

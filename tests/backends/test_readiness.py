@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labctl.backends.readiness import bound, listening_sockets, ready_here
+from labctl.backends.docker.readiness import bound, listening_sockets, ready_here
 
 HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
 # As the kernel writes them: sshd listening on 0.0.0.0:22, an established connection from

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from labctl.backends import subnets
+from labctl.backends.docker import subnets
 from labctl.errors import BackendError
 
 POOL = ipaddress.IPv4Network("10.213.0.0/16")

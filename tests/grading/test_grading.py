@@ -17,7 +17,7 @@ from graders.live.run import run_check
 from graders.live.selftest import SelfTest, Target
 from graders.live.vantage import GRADER_HOST, vantage
 from labctl.backends.base import Backend
-from labctl.backends.vantage import RUN_LABEL, register_vantages
+from labctl.backends.vantage import RUN_LABEL
 from labctl.errors import BackendError
 from labctl.protocols.tc_frame import TcFrame, decode_control_command
 from labctl.range.vantage import replay as vantage_replay
@@ -54,8 +54,8 @@ class FakeVantageBackend:
     def remove_vantage(self, instance_id: str, host: str) -> bool:
         return self.running.pop(host, None) is not None
 
-
-register_vantages("fake-grading")(lambda backend: cast(Any, backend))
+    def vantages(self) -> FakeVantageBackend:
+        return self
 
 
 def test_the_vantage_runs_from_the_attacker_image_on_rf_and_corp_only() -> None:

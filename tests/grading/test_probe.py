@@ -13,7 +13,6 @@ import pytest
 from graders.checks.base import HostFileStat
 from graders.live.probe import LiveProbe
 from labctl.backends.base import Backend, ExecResult, FileStat, HostStatus
-from labctl.backends.vantage import register_vantages
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -69,6 +68,10 @@ class ExecOnlyBackend:
             return ExecResult(0, '{"executed_commands": []}')
         return ExecResult(0, "listening\n{}\n")
 
+    def vantages(self) -> object:
+        """Vantage operations without channels: every program is an exec."""
+        return object()
+
 
 def test_without_channels_each_program_and_read_is_an_exec() -> None:
     backend = ExecOnlyBackend()
@@ -119,11 +122,11 @@ class OneNetworkVantages:
         return True
 
 
-register_vantages("one-network")(OneNetworkVantages)
-
-
 class NetworkBackend(ExecOnlyBackend):
     name = "one-network"
+
+    def vantages(self) -> OneNetworkVantages:
+        return OneNetworkVantages(self)
 
     def status(self, instance_id: str) -> list[HostStatus]:
         addresses = {"rf": "10.0.1.3", "ground": "10.0.2.3"}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from graders.live.agent import AGENT_ARGV, AgentSession, FileReader
-from labctl.backends.docker_vantage import DockerChannel
+from labctl.backends.docker.vantage import DockerChannel
 from labctl.errors import BackendError
 from labctl.range.vantage.agent import TIMED_OUT, in_process_module
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar, NoReturn
 
 from labctl.backends.base import (
     BeforeStart,
@@ -12,6 +13,7 @@ from labctl.backends.base import (
     FileSpec,
     FileStat,
     HostStatus,
+    ImageInfo,
     InstancePlan,
     Progress,
     Recovery,
@@ -35,6 +37,8 @@ class MemoryBackend:
     #: (instance, host) of every ``recover``; whether it makes the host ready again.
     recoveries: ClassVar[list[tuple[str, str]]] = []
     recover_ready: ClassVar[bool] = True
+    #: Roles ``prepare_images`` was asked for.
+    prepared: ClassVar[list[str]] = []
 
     def up(
         self,
@@ -138,3 +142,29 @@ class MemoryBackend:
 
     def instances(self) -> list[str]:
         return sorted(self.engines)
+
+    def shell_argv(self, instance_id: str, host: str, user: str | None = None) -> list[str]:
+        self._plan(instance_id, host)
+        return ["true", f"shell on {host} of {instance_id} as {user or 'root'}"]
+
+    def vantages(self) -> NoReturn:
+        raise NotFoundError("vantage support", self.name, hint="this backend has none")
+
+    def prepare_images(self, roles: Sequence[str], progress: Progress = no_progress) -> list[str]:
+        self.prepared.extend(roles)
+        return []
+
+    def build_images(self, progress: Progress = no_progress, force: bool = False) -> None:
+        progress("runtime", "current")
+
+    def list_images(self) -> list[ImageInfo]:
+        return [ImageInfo("runtime", "labctl/runtime:test", "current", 1.0)]
+
+    def save_images(self, path: Path, written: Callable[[int], None]) -> list[str]:
+        path.write_bytes(b"images")
+        written(6)
+        return ["labctl/runtime:test"]
+
+    def load_images(self, path: Path, progress: Progress = no_progress) -> list[str]:
+        progress("labctl/runtime:test", "Loaded")
+        return ["labctl/runtime:test"]

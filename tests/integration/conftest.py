@@ -9,7 +9,7 @@ import docker
 import pytest
 
 from labctl.backends.docker import DockerBackend
-from labctl.backends.images import build_images
+from labctl.backends.docker.images import build_images
 
 # --import-mode=importlib puts no test directory on sys.path; live.py sits next to this file.
 sys.path.insert(0, str(Path(__file__).parent))

@@ -15,7 +15,7 @@ import httpx
 
 from labctl.backends.base import HOST_LABEL, INSTANCE_LABEL, ExecResult
 from labctl.backends.docker import DockerBackend
-from labctl.backends.docker_recover import pids_in_use
+from labctl.backends.docker.recover import pids_in_use
 from labctl.instances import InstanceRecord, Instances, InstanceStore
 from labctl.spec import load_lab
 

@@ -20,7 +20,7 @@ import pytest
 from docker.models.containers import Container
 from docker.models.networks import Network
 
-from labctl.backends.baseimage import MANAGED_LABEL, ensure_base_image
+from labctl.backends.docker.baseimage import MANAGED_LABEL, ensure_base_image
 
 pytestmark = pytest.mark.docker
 

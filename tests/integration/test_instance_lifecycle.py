@@ -29,8 +29,8 @@ from docker.models.containers import Container
 
 from labctl.backends.base import GATEWAY_HOST, INSTANCE_LABEL, READY_LABEL, FileSpec, InstancePlan
 from labctl.backends.docker import DockerBackend
-from labctl.backends.images import build_images
-from labctl.backends.readiness import ready_here
+from labctl.backends.docker.images import build_images
+from labctl.backends.docker.readiness import ready_here
 from labctl.errors import BackendError
 from labctl.instances import InstanceRecord, Instances, InstanceStore, lifecycle
 from labctl.spec import LoadedLab, load_lab

@@ -11,7 +11,7 @@ import docker
 import pytest
 
 from labctl.backends.docker import DockerBackend
-from labctl.backends.images import build_images
+from labctl.backends.docker.images import build_images
 
 # --import-mode=importlib puts no test directory on sys.path; live.py is tests/integration's.
 # Appended, not put first: other folders' `from conftest import ...` must find their own.

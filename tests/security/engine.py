@@ -243,7 +243,7 @@ def second_engine(extra_args: Sequence[str] = ()) -> Iterator[SecondEngine]:
 def copy_images(source: docker.DockerClient, target: docker.DockerClient, names: list[str]) -> None:
     """``docker save`` of ``names`` on ``source`` streamed into ``target``'s ``load``
     (the Engine API's /images/get with several names: shared layers once; no file)."""
-    api: Any = source.api  # labctl.backends.images.save_images does the same
+    api: Any = source.api  # labctl.backends.docker.images.save_images does the same
     response = api._get(api._url("/images/get"), params={"names": names}, stream=True)
     api._raise_for_status(response)
     loader: Any = target.api

@@ -18,7 +18,7 @@ import docker
 from live import REPO
 
 from labctl.backends.base import INSTANCE_LABEL
-from labctl.backends.hostguard import bridge_of, parse_listing
+from labctl.backends.docker.hostguard import bridge_of, parse_listing
 
 LABCTL = [sys.executable, "-m", "labctl"]
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")

@@ -28,7 +28,7 @@ import pytest
 from live import tc_replay_instance
 
 from labctl.backends.docker import DockerBackend
-from labctl.backends.hostguard import HostGuard, bridge_of
+from labctl.backends.docker.hostguard import HostGuard, bridge_of
 
 pytestmark = pytest.mark.docker
 

@@ -25,11 +25,10 @@ import docker
 import docker.errors
 
 import labctl
-from labctl.backends.base import MANAGED_LABEL, ROLE_LABEL, Progress, no_progress
-from labctl.backends.baseimage import BASE_TAG, ensure_base_image
-from labctl.backends.docker import engine_call
-from labctl.backends.profiles import image_tag
-from labctl.backends.wheelhouse import (
+from labctl.backends.base import MANAGED_LABEL, ROLE_LABEL, ImageInfo, Progress, no_progress
+from labctl.backends.docker.baseimage import BASE_TAG, ensure_base_image
+from labctl.backends.docker.engine import engine_call
+from labctl.backends.docker.wheelhouse import (
     Wheelhouse,
     build_wheelhouse,
     cache_dir,
@@ -37,6 +36,7 @@ from labctl.backends.wheelhouse import (
     project_sources,
     tree_digest,
 )
+from labctl.backends.profiles import image_tag
 from labctl.errors import BackendError, NotFoundError
 
 RUNTIME: Final = "runtime"
@@ -57,14 +57,6 @@ def project_root() -> Path:
             "labctl images load ARCHIVE",
         )
     return root
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    role: str
-    tag: str
-    state: str  # current, stale, missing, unknown (no wheelhouse to compare with)
-    size_mb: float | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import docker.errors
 
@@ -19,17 +19,14 @@ from labctl.backends.base import (
     MANAGED_LABEL,
     READY_LABEL,
     ROLE_LABEL,
-    Backend,
 )
-from labctl.backends.docker import (
-    LOG_CONFIG,
-    SHM_SIZE,
-    DockerBackend,
-    engine_call,
-    resource_name,
-)
-from labctl.backends.vantage import VANTAGE_ROLE, register_vantages
+from labctl.backends.docker.containers import SHM_SIZE
+from labctl.backends.docker.engine import LOG_CONFIG, engine_call, resource_name
+from labctl.backends.vantage import VANTAGE_ROLE
 from labctl.errors import BackendError
+
+if TYPE_CHECKING:
+    from labctl.backends.docker.backend import DockerBackend
 
 #: Who runs a vantage: ``host:pid:start`` of the labctl process (its start time in clock
 #: ticks since boot, /proc/PID/stat), so a vantage whose labctl was killed can be told
@@ -204,10 +201,3 @@ def _orphaned(owner: str) -> bool:
     if host != socket.gethostname() or not pid.isdigit():
         return False
     return _owner(int(pid)) != owner
-
-
-@register_vantages("docker")
-def docker_vantages(backend: Backend) -> DockerVantages:
-    if not isinstance(backend, DockerBackend):
-        raise BackendError("vantage", f"{backend.name!r} is not a DockerBackend")
-    return DockerVantages(backend)

@@ -24,16 +24,19 @@ from __future__ import annotations
 import secrets
 import time
 from contextlib import suppress
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import docker.errors
 import requests
 from docker.models.containers import Container
 
 from labctl.backends.base import INSTANCE_LABEL, MANAGED_LABEL, ROLE_LABEL, Recovery
-from labctl.backends.docker import LOG_CONFIG, DockerBackend, engine_call
+from labctl.backends.docker.engine import LOG_CONFIG, engine_call
 from labctl.backends.profiles import SERVICE_UID
 from labctl.errors import BackendError
+
+if TYPE_CHECKING:
+    from labctl.backends.docker.backend import DockerBackend
 
 #: Debian's UID_MIN and UID_MAX (/etc/login.defs): the accounts people log in with.
 LOGIN_UIDS: Final = range(1000, 60001)

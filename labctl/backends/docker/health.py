@@ -1,0 +1,181 @@
+"""Whether a host is ready: its own readiness test, run when labctl needs an answer.
+
+The test is the host's (the image's health check, or the plan's), kept in the
+``org.labctl.ready`` label; the engine runs no periodic health checks. It is answered
+from /proc when the engine runs on this machine (:mod:`labctl.backends.docker.readiness`),
+else run in the container.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+import docker
+import docker.errors
+import requests
+from docker.models.containers import Container
+
+from labctl.backends.base import READY_LABEL, ROLE_LABEL, HostPlan, InstancePlan, Progress
+from labctl.backends.docker import readiness
+from labctl.backends.docker.engine import ENGINE_ERRORS, engine_call, host_of
+from labctl.backends.docker.status import uptime
+from labctl.errors import BackendError
+
+#: A host whose readiness test fails this long after its start is unhealthy, not starting.
+START_GRACE_S: Final = 20.0
+
+
+def ready_test(client: docker.DockerClient, host: HostPlan) -> list[str]:
+    """The host's readiness test: the plan's, else its image's health check."""
+    if host.healthcheck is not None:
+        return list(host.healthcheck)
+    with engine_call(f"inspect image {host.image}"):
+        config = client.images.get(host.image).attrs.get("Config") or {}
+    return test_argv((config.get("Healthcheck") or {}).get("Test") or [])
+
+
+def test_argv(test: Sequence[str]) -> list[str]:
+    """An engine health-check ``Test`` as a command line ([] for none)."""
+    if not test or test[0] == "NONE":
+        return []
+    if test[0] == "CMD-SHELL":
+        return ["/bin/sh", "-c", *test[1:]]
+    return list(test[1:]) if test[0] == "CMD" else list(test)
+
+
+def ready_argv(container: Container) -> list[str]:
+    """The container's readiness test: its label, or (a container made before labctl
+    kept it there) the engine health check it was created with."""
+    label = container.labels.get(READY_LABEL)
+    if label is None:
+        return test_argv((container.attrs["Config"].get("Healthcheck") or {}).get("Test") or [])
+    try:
+        argv = json.loads(label)
+    except ValueError:
+        return []
+    return [str(word) for word in argv] if isinstance(argv, list) else []
+
+
+def ready(container: Container) -> bool:
+    """The readiness test passes: answered from /proc when the engine runs here (no
+    process started), else run in the container (see labctl.backends.docker.readiness)."""
+    argv = ready_argv(container)
+    if not argv:
+        return True
+    pid = int(container.attrs["State"].get("Pid") or 0)
+    here = readiness.ready_here(pid, str(container.id or ""), argv)
+    if here is not None:
+        return here
+    try:
+        exit_code, _ = container.exec_run(argv)
+    except ENGINE_ERRORS:
+        return False  # e.g. the container restarted between reload and exec
+    return exit_code == 0
+
+
+def health(container: Container) -> str:
+    """healthy, unhealthy, starting (failing, within START_GRACE_S of its start) or none
+    (not running, or no test): asked now, not the engine's last periodic verdict."""
+    state = container.attrs.get("State", {})
+    if not state.get("Running") or not ready_argv(container):
+        return "none"
+    if ready(container):
+        return "healthy"
+    up = uptime(state)
+    return "starting" if up is not None and up < START_GRACE_S else "unhealthy"
+
+
+def wait_healthy(
+    plan: InstancePlan,
+    containers: Sequence[Container],
+    progress: Progress,
+    timeout_s: float,
+    poll_s: float,
+) -> None:
+    """Until every container is healthy; a crash fails at once, a timeout after ``timeout_s``."""
+    waiting = {c.name: c for c in containers}
+    pids: dict[str, int] = {}
+    deadline = time.monotonic() + timeout_s
+    while waiting:
+        for name, container in list(waiting.items()):
+            if healthy(container, pids):
+                progress(host_of(container), "healthy")
+                del waiting[name]
+        if waiting and time.monotonic() > deadline:
+            raise unhealthy(plan, waiting.values())
+        if waiting:
+            time.sleep(poll_s)
+
+
+def healthy(container: Container, pids: dict[str, int]) -> bool:
+    """Running (a crash or restart fails at once) and its readiness test passes now.
+
+    ``pids``: the first process of each container seen running. While that process
+    is still there (the engine runs here), /proc alone answers, without asking the
+    engine (an inspect per host per poll is most of ``up``'s own CPU at class size);
+    once it is gone, the engine says whether the host crashed or restarted."""
+    argv = ready_argv(container)
+    if container.name in pids:
+        answer = readiness.ready_here(pids[container.name], str(container.id), argv)
+        if answer is not None:
+            return answer
+    with engine_call(f"inspect container {container.name}"):
+        container.reload()
+    state = container.attrs["State"]
+    if state["Status"] in {"exited", "dead"} or container.attrs.get("RestartCount", 0) > 0:
+        raise crashed(container)
+    if state["Status"] != "running":
+        return False
+    pids[str(container.name)] = int(state.get("Pid") or 0)
+    return ready(container)
+
+
+def healthy_now(container: Container) -> bool:
+    """Its health check passes now (the engine's last verdict predates a restart)."""
+    with engine_call(f"inspect container {container.name}"):
+        container.reload()
+    if container.attrs["State"]["Status"] in {"exited", "dead"}:
+        raise crashed(container)
+    return container.attrs["State"]["Status"] == "running" and ready(container)
+
+
+def last_log(container: Container) -> str:
+    """``: <its last log line>``, or nothing: why a host is not healthy (a host program
+    waiting for its configuration to be fixed says so there)."""
+    try:
+        tail = container.logs(tail=3).decode("utf-8", errors="replace").strip().splitlines()
+    except (docker.errors.DockerException, requests.RequestException):
+        return ""
+    return f": {' / '.join(tail[-2:])[:400]}" if tail else ""
+
+
+def crashed(container: Container) -> BackendError:
+    try:
+        tail = container.logs(tail=5).decode(errors="replace").strip().splitlines()
+    except ENGINE_ERRORS:
+        tail = []
+    state = container.attrs["State"]
+    how = (
+        f"keeps exiting (restarted {container.attrs.get('RestartCount', 0)} time(s))"
+        if state.get("Restarting") or state.get("Status") == "running"
+        else f"exited with status {state.get('ExitCode')}"
+    )
+    return BackendError(
+        f"start host {host_of(container)}",
+        f"its program {how}" + (f": {' | '.join(tail[-3:])}" if tail else ""),
+        hint="the instance was removed again; the program's configuration is in "
+        f"containers/{container.labels.get(ROLE_LABEL, host_of(container))}/",
+    )
+
+
+def unhealthy(plan: InstancePlan, containers: Iterable[Container]) -> BackendError:
+    names = ", ".join(sorted(host_of(c) for c in containers))
+    return BackendError(
+        f"bring up instance {plan.instance_id}",
+        f"not healthy in time: {names}",
+        hint="the instance was removed again; a host program that runs but never "
+        "listens on its port fails this way",
+    )
