@@ -32,13 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from graders.checks.base import CheckResult  # noqa: E402
-from graders.live.grade import GradeTarget, grade_instance, grade_report_file  # noqa: E402
+from graders.live.grade import grade_instance, grade_report_file  # noqa: E402
 from graders.live.probe import LiveProbe  # noqa: E402
 from graders.live.solution import Solver  # noqa: E402
+from graders.live.target import GradeTarget, target_of  # noqa: E402
 from graders.live.vantage import vantage  # noqa: E402
 from labctl.backends.docker import DockerBackend  # noqa: E402
 from labctl.instances import Instances, InstanceStore  # noqa: E402
-from labctl.instances.lifecycle import grade_target  # noqa: E402
 from labctl.spec import LoadedLab, load_lab  # noqa: E402
 from labctl.spec.models import Objective  # noqa: E402
 
@@ -115,7 +115,7 @@ def main() -> int:
         instances = Instances(backend, InstanceStore(Path(state) / "bench.db"))
         record = instances.up(loaded, f"bench-{uuid.uuid4().hex[:6]}")
         try:
-            target = grade_target(loaded, record)
+            target = target_of(loaded, record)
             vantage_s = solve(backend, loaded, target)
             totals, cpu, per_check = grade_runs(backend, loaded, target, report_path, options.runs)
             report_s = 0.0

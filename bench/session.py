@@ -61,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from launch import ENGINE_ERRORS, HostMemory, host_memory, remove_labelled  # noqa: E402
 
 from graders.live.classgrade import DEFAULT_WORKERS, ClassMember, grade_class  # noqa: E402
+from graders.live.target import target_of  # noqa: E402
 from labctl.backends.base import INSTANCE_LABEL  # noqa: E402
 from labctl.backends.docker import DockerBackend, subnets  # noqa: E402
 from labctl.backends.docker.baseimage import docker_client  # noqa: E402
@@ -68,7 +69,6 @@ from labctl.backends.docker.images import RUNTIME  # noqa: E402
 from labctl.backends.docker.networks import LAB_NETWORK_OPTIONS  # noqa: E402
 from labctl.backends.profiles import image_tag  # noqa: E402
 from labctl.instances import InstanceRecord, Instances, InstanceStore, instance_id  # noqa: E402
-from labctl.instances.lifecycle import grade_target  # noqa: E402
 from labctl.instances.plan import plan_instance  # noqa: E402
 from labctl.spec import LoadedLab, load_lab  # noqa: E402
 
@@ -335,7 +335,7 @@ def grade(
     members = []
     for record in records:
         shutil.copyfile(SAMPLE_REPORT, reports / f"{record.student}.md")
-        target = grade_target(loaded, record)
+        target = target_of(loaded, record)
         members.append(ClassMember(record.student, target))
     graded, spent = timed_phase(
         lambda: grade_class(

@@ -38,13 +38,15 @@ from graders.classreport import (
     to_csv,
     to_json,
 )
-from graders.live.grade import GradeTarget, run_checks
+from graders.live.grade import run_checks
+from graders.live.target import GradeTarget
 from graders.report import CheatingFlag, ReportGrade, grade_report, read_report_file
-from graders.score import ScoreReport, render_html, render_markdown, score
+from graders.report.secrets import secrets_of
+from graders.score import ScoreReport, score
+from graders.score.files import write_score_files, write_text
 from labctl.backends.base import Backend
 from labctl.errors import LabctlError
 from labctl.spec import LoadedLab
-from labctl.spec.params import derive
 
 #: Instances checked at once, each from its own vantage container. A grading run is mostly
 #: waiting (a command crossing the link, a restart), about 2 CPU-seconds of 8 s on the
@@ -137,9 +139,7 @@ def unmatched_reports(reports_dir: Path | None, members: Sequence[ClassMember]) 
 def unit_secrets(loaded: LoadedLab, members: Iterable[ClassMember]) -> dict[str, dict[str, str]]:
     """Every unit's per-student secrets, as its instance derived them: unit key → secrets."""
     return {
-        m.target.student: derive(
-            loaded.spec, m.target.student, str(m.target.seed), m.slot
-        ).secrets()
+        m.target.student: secrets_of(loaded.spec, m.target.student, m.target.seed, m.slot)
         for m in members
     }
 
@@ -256,14 +256,8 @@ def _write_student(outcome: StudentOutcome, output: Path) -> StudentOutcome:
     if outcome.score is None:
         return outcome
     folder = student_folder(output, outcome.member.student)
-    views = {
-        "score.json": outcome.score.to_json(),
-        "score.md": render_markdown(outcome.score),
-        "score.html": render_html(outcome.score),
-    }
     try:
-        for name, text in views.items():
-            _write(folder / name, text)
+        write_score_files(outcome.score, folder)
     except LabctlError as exc:
         return StudentOutcome(
             outcome.member,
@@ -303,7 +297,7 @@ def _write_class(output: Path, summary: ClassSummary, records: list[StudentRecor
     }
     written = []
     for name, text in views.items():
-        _write(output / name, text)
+        write_text(output / name, text)
         written.append(output / name)
     return written
 
@@ -369,11 +363,6 @@ def export_text(summary: ClassSummary, records: Sequence[StudentRecord], fmt: st
     raise LabctlError(f"--format {fmt!r}: choose one of {', '.join(EXPORT_FORMATS)}")
 
 
-def write_text(path: Path, text: str) -> None:
-    """``text`` written whole or not at all."""
-    _write(path, text)
-
-
 def _prepare(output: Path) -> None:
     try:
         output.mkdir(parents=True, exist_ok=True)
@@ -381,17 +370,6 @@ def _prepare(output: Path) -> None:
         raise LabctlError(
             f"cannot make the output folder {output}: {exc.strerror or exc}"
         ) from None
-
-
-def _write(path: Path, text: str) -> None:
-    """Write ``text`` whole or not at all (a partial file, then a rename)."""
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(text, encoding="utf-8", newline="")
-        partial.replace(path)
-    except OSError as exc:
-        raise LabctlError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -7,42 +7,26 @@ check restarts a host (``after_restart``) run last, so they cannot disturb the r
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from graders.checks.base import CheckResult
-from graders.live.probe import LiveProbe
+from graders.live.probe import open_probe
 from graders.live.run import run_objective
-from graders.live.vantage import vantage
+from graders.live.target import GradeTarget
 from graders.report import ReportGrade, grade_report, read_report_file
+from graders.report.secrets import peers_secrets, secrets_of
 from graders.score import ObjectiveScore, ScoreReport, score, self_check
 from labctl.backends.base import Backend
 from labctl.spec import LoadedLab
 from labctl.spec.models import Objective, ObjectiveKind
-from labctl.spec.params import derive
 
 Progress = Callable[[Objective, CheckResult], None]
 
 
 def _no_progress(objective: Objective, result: CheckResult) -> None:
     del objective, result
-
-
-@dataclass(frozen=True)
-class GradeTarget:
-    """A running instance as grading reaches it."""
-
-    instance_id: str
-    student: str
-    seed: int
-    mission_control: str
-    variables: Mapping[str, Any]
-    #: The roster slot of a class session's instance: its parameters derive with it.
-    slot: int | None = None
 
 
 def _order(objectives: list[Objective]) -> list[Objective]:
@@ -62,10 +46,7 @@ def run_checks(
 ) -> dict[str, CheckResult]:
     """Each objective's check result, from one grader vantage removed afterwards."""
     results: dict[str, CheckResult] = {}
-    with (
-        vantage(backend, target.instance_id, uuid.uuid4().hex[:12]) as host,
-        LiveProbe(backend, target.instance_id, target.mission_control, host) as probe,
-    ):
+    with open_probe(backend, target) as probe:
         for objective in _order([o for o in objectives if o.check is not None]):
             results[objective.id] = run_objective(objective, probe, target.variables)
             progress(objective, results[objective.id])
@@ -79,12 +60,10 @@ def grade_report_file(
     """The audit report graded against the lab and the student's own secrets; ``peers``
     (student → seed) are searched for copied secrets."""
     lab = loaded.spec
-    own = derive(lab, target.student, str(target.seed), target.slot).secrets()
-    others = {
-        peer: derive(lab, peer, str(seed)).secrets()
-        for peer, seed in (peers or {}).items()
-        if peer != target.student
-    }
+    own = secrets_of(lab, target.student, target.seed, target.slot)
+    others = peers_secrets(
+        lab, {p: (seed, None) for p, seed in (peers or {}).items()}, target.student
+    )
     return grade_report(lab, read_report_file(report), own, others)
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, Self
@@ -26,6 +27,7 @@ import httpx
 
 from graders.checks.base import HostFileStat
 from graders.live.agent import AGENT_ARGV, AgentSession, FileReader, OnLine
+from graders.live.target import GradeTarget
 from graders.live.vantage import GRADER_HOST, vantage
 from labctl.backends.base import Backend
 from labctl.backends.vantage import Channel
@@ -267,3 +269,14 @@ class LiveProbe:
         code, output = self.vantage_exec([*VANTAGE_SCRIPT, "resync", *numbers], 30.0)
         if code != 0:
             raise CheckError("restart", f"uplink not re-initialised after the restart: {output}")
+
+
+@contextmanager
+def open_probe(backend: Backend, target: GradeTarget) -> Iterator[LiveProbe]:
+    """The one way a grading run observes an instance: a grader vantage container of its
+    own (removed afterwards, also on failure) and the live probe through it."""
+    with (
+        vantage(backend, target.instance_id, uuid.uuid4().hex[:12]) as host,
+        LiveProbe(backend, target.instance_id, target.mission_control, host) as probe,
+    ):
+        yield probe

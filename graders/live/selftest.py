@@ -13,34 +13,40 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from graders.live.probe import LiveProbe
+from graders.live.probe import LiveProbe, open_probe
 from graders.live.run import run_objective
 from graders.live.solution import READY_S, Solver
-from graders.live.vantage import vantage
+from graders.live.target import GradeTarget, target_of
 from labctl.backends.base import Backend
 from labctl.errors import LabctlError
+from labctl.instances import Instances
 from labctl.spec import LoadedLab
 from labctl.spec.models import Objective, ObjectiveKind
 
 
-@dataclass(frozen=True)
-class Target:
-    """A running instance as grading reaches it."""
-
-    instance_id: str
-    mission_control: str
-    #: Template variables of the instance (params, student, instance) for check arguments.
-    variables: Mapping[str, Any] = field(default_factory=dict)
-
-
 class Launcher(Protocol):
-    def up(self, seed: int) -> Target: ...
+    def up(self, seed: int) -> GradeTarget: ...
 
     def down(self, instance_id: str) -> None: ...
+
+
+class InstancesLauncher:
+    """Fresh instances of one lab for the selftest, each under its own student name."""
+
+    def __init__(self, instances: Instances, loaded: LoadedLab) -> None:
+        self.instances = instances
+        self.loaded = loaded
+
+    def up(self, seed: int) -> GradeTarget:
+        student = f"selftest-{uuid.uuid4().hex[:8]}"
+        return target_of(self.loaded, self.instances.up(self.loaded, student, seed))
+
+    def down(self, instance_id: str) -> None:
+        self.instances.down(instance_id)
 
 
 @dataclass(frozen=True)
@@ -82,17 +88,14 @@ class SelfTest:
             return
         self._record(seed, "up", "instance running", target.instance_id, True)
         try:
-            with (
-                vantage(self.backend, target.instance_id, uuid.uuid4().hex[:12]) as host,
-                LiveProbe(self.backend, target.instance_id, target.mission_control, host) as probe,
-            ):
+            with open_probe(self.backend, target) as probe:
                 Phases(self, seed, target, probe).run()
         except LabctlError as exc:
             self._record(seed, "selftest", "runs to the end", f"aborted: {exc}", False)
         finally:
             self._down(seed, target, started)
 
-    def _down(self, seed: int, target: Target, started: float) -> None:
+    def _down(self, seed: int, target: GradeTarget, started: float) -> None:
         try:
             self.launcher.down(target.instance_id)
         except LabctlError as exc:
@@ -108,7 +111,7 @@ class Phases:
 
     test: SelfTest
     seed: int
-    target: Target
+    target: GradeTarget
     probe: LiveProbe
 
     @property

@@ -8,6 +8,7 @@ instructor or the demo runs on an instance they already have).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Final
 
 from graders.checks.base import Probe
 from graders.checks.observe import command_name, login, send_command, wait_for
+from graders.live.probe import open_probe
+from graders.live.target import GradeTarget
 from labctl.backends.base import Backend
 from labctl.errors import CheckError, LabctlError
 from labctl.spec import LoadedLab
@@ -118,3 +121,37 @@ class Solver:
         linked to the ground station again: it reconnects on its own, after a back-off."""
         self.probe.restart(host)
         return self.ready()
+
+
+def solve(
+    backend: Backend,
+    loaded: LoadedLab,
+    target: GradeTarget,
+    *,
+    attack: bool = True,
+    remediate: bool = True,
+    note: Callable[[str], None] = lambda message: None,
+) -> list[ScriptRun]:
+    """``labctl solve``: the reference attack (with an operator working meanwhile) and/or
+    the reference remediation, step by step, then the restarts it needs; ``note`` hears
+    each stage as it starts. Raises when mission control is not linked to begin with."""
+    runs = []
+    with open_probe(backend, target) as probe:
+        solver = Solver(backend, loaded, target.instance_id, probe)
+        if not solver.ready():
+            raise LabctlError(
+                f"{target.instance_id}: mission control is not linked to the ground station;"
+                f" see labctl status {target.instance_id}"
+            )
+        if attack and loaded.spec.solution.attack is not None:
+            note("running the reference attack on the attacker (an operator works meanwhile)")
+            runs.append(solver.attack())
+        if remediate:
+            for step in solver.remediation_steps():
+                note(f"remediation: {step.script} on {step.host} as {step.user}")
+                runs.append(solver.remediate_step(step))
+            for restarting in solver.restarts():
+                note(f"restarting {restarting}")
+                if not solver.restart(restarting):
+                    note(f"mission control is not linked after restarting {restarting}")
+    return runs

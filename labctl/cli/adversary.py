@@ -6,19 +6,14 @@ Register in ``labctl.cli.app`` with ``app.add_typer(adversary.app, name="adversa
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labctl.backends.base import get_backend
-from labctl.cli.context import err, out
+from labctl.cli.context import environment
 from labctl.cli.params import InstanceArg
-from labctl.errors import LabctlError, NotFoundError
-from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
-from labctl.range.adversary.logfile import parse_log
 
 app = typer.Typer(help="The scripted adversary of a defence lab.", no_args_is_help=True)
 SUCCESS = {True: "[red]yes[/red]", False: "[green]no[/green]", None: "-"}
@@ -26,25 +21,18 @@ SUCCESS = {True: "[red]yes[/red]", False: "[green]no[/green]", None: "-"}
 
 @app.command("log")
 def log(
+    ctx: typer.Context,
     instance: InstanceArg,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Print the adversary's log: every action it ran, its outcome and whether it succeeded."""
-    backend = get_backend(os.environ.get("LABCTL_BACKEND", "docker"))
-    try:
-        result = backend.exec(instance, ADVERSARY_HOST, ["cat", LOG_PATH])
-    except NotFoundError:
-        raise LabctlError(
-            f"instance {instance!r} has no scripted adversary (is it up? does its lab have "
-            "an adversary: timeline?)"
-        ) from None
-    entries = parse_log(result.output) if result.exit_code == 0 else []
+    env = environment(ctx)
+    entries = env.core.instances.adversary_log(instance)
     if as_json:
-        for entry in entries:
-            typer.echo(json.dumps(entry))
+        env.write("".join(json.dumps(entry) + "\n" for entry in entries))
         return
     if not entries:
-        err.print("The adversary has not run any action yet.")
+        env.err.print("The adversary has not run any action yet.")
         return
     table = Table()
     for column in ("time (UTC)", "offset", "step", "action", "outcome", "success"):
@@ -63,4 +51,4 @@ def log(
             SUCCESS.get(e.get("success"), "?"),
             escape(str(e.get("detail", ""))[:160]),
         )
-    out.print(table)
+    env.out.print(table)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -16,7 +15,7 @@ from typer.core import TyperGroup
 from labctl import __version__
 from labctl.cli import adversary, grade, images, instances, labs, report, scenario, selftest
 from labctl.cli import session as session_cli
-from labctl.cli.context import State, err, out, state
+from labctl.cli.context import Environment, environment
 from labctl.cli.params import path_parser
 from labctl.errors import LabctlError
 
@@ -39,56 +38,67 @@ class LabctlGroup(TyperGroup):
         **extra: Any,
     ) -> BaseContext:
         """The root's own options (parsed before :meth:`invoke`): errors as one line too."""
+        env = extra.get("obj")
+        if not isinstance(env, Environment):
+            env = extra["obj"] = Environment()
         try:
             return super().make_context(info_name, args, parent, **extra)
         except UsageError as exc:
-            if type(exc).__name__ == "NoArgsIsHelpError" or os.environ.get("LABCTL_DEBUG") == "1":
+            if type(exc).__name__ == "NoArgsIsHelpError" or env.environ.get("LABCTL_DEBUG") == "1":
                 raise
-            _usage_line(exc, info_name or "labctl")
+            _usage_line(env, exc, info_name or "labctl")
         except LabctlError as exc:
-            for line in exc.one_line().splitlines():
-                err.print(f"[bold red]error:[/] {escape(line)}")
+            _error_lines(env, exc)
             raise typer.Exit(exc.exit_code) from None
 
     def invoke(self, ctx: BaseContext) -> Any:
+        env = _environment(ctx)
         try:
             return super().invoke(ctx)
         except UsageError as exc:
-            if _debug(ctx) or type(exc).__name__ == "NoArgsIsHelpError":
+            if _debug(env) or type(exc).__name__ == "NoArgsIsHelpError":
                 raise
-            _usage_line(exc, ctx.command_path)
+            _usage_line(env, exc, ctx.command_path)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except LabctlError as exc:
-            if _debug(ctx):
+            if _debug(env):
                 raise
-            for line in exc.one_line().splitlines():
-                err.print(f"[bold red]error:[/] {escape(line)}")
+            _error_lines(env, exc)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]")
+            env.err.print("[yellow]interrupted[/]")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:
-            if _debug(ctx):
+            if _debug(env):
                 raise
-            err.print(
+            env.err.print(
                 f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))}"
                 " (this is a bug in labctl; run again with --debug for the traceback)"
             )
             raise typer.Exit(EXIT_INTERNAL) from None
 
 
-def _usage_line(exc: UsageError, where: str) -> NoReturn:
+def _usage_line(env: Environment, exc: UsageError, where: str) -> NoReturn:
     """A usage error as one line that says where to look; exit status 2."""
     where = exc.ctx.command_path if exc.ctx is not None else where
     message = " ".join(exc.format_message().split())
-    err.print(f"[bold red]error:[/] {escape(message)} (see: {escape(where)} -h)")
+    env.err.print(f"[bold red]error:[/] {escape(message)} (see: {escape(where)} -h)")
     raise typer.Exit(exc.exit_code) from None
 
 
-def _debug(ctx: BaseContext) -> bool:
+def _error_lines(env: Environment, exc: LabctlError) -> None:
+    for line in exc.one_line().splitlines():
+        env.err.print(f"[bold red]error:[/] {escape(line)}")
+
+
+def _environment(ctx: BaseContext) -> Environment:
     obj = ctx.find_root().obj
-    return (isinstance(obj, State) and obj.debug) or os.environ.get("LABCTL_DEBUG") == "1"
+    return obj if isinstance(obj, Environment) else Environment()
+
+
+def _debug(env: Environment) -> bool:
+    return env.debug or env.environ.get("LABCTL_DEBUG") == "1"
 
 
 app = typer.Typer(
@@ -121,9 +131,9 @@ app.command()(grade.check)
 app.command()(grade.solve)
 
 
-def _version(value: bool) -> None:
+def _version(ctx: typer.Context, value: bool) -> None:
     if value:
-        out.print(f"labctl {__version__}")
+        environment(ctx).out.print(f"labctl {__version__}")
         raise typer.Exit()
 
 
@@ -148,13 +158,14 @@ def root(
     ] = False,
 ) -> None:
     """A cyber range for the ground segment of space systems."""
-    current = state(ctx)
-    current.debug = debug
-    current.labs_dir = labs_dir
+    env = environment(ctx)
+    env.debug = debug
+    env.labs_dir = labs_dir
 
 
 @app.command()
 def schema(
+    ctx: typer.Context,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write to this file instead of standard output."),
@@ -172,7 +183,7 @@ def schema(
         output.write_text(text + "\n", encoding="utf-8")
     except OSError as exc:
         raise LabctlError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    err.print(f"wrote {escape(str(output))}")
+    environment(ctx).err.print(f"wrote {escape(str(output))}")
 
 
 def main() -> None:

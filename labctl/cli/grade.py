@@ -3,7 +3,7 @@ self-check) and ``labctl solve INSTANCE`` (the lab's reference solution, for ins
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,30 +11,22 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from graders.checks.base import CheckResult
-from graders.live.grade import GradeTarget, check_instance, grade_instance
-from graders.live.probe import LiveProbe
-from graders.live.solution import Solver
-from graders.live.vantage import vantage
-from graders.score import ObjectiveScore, ScoreReport, render_html, render_markdown
-from labctl.cli.context import err, out, state
-from labctl.cli.instances import _backend, _instances
+from graders.score import ObjectiveScore
+from labctl.cli.context import Environment, environment
 from labctl.cli.params import InstanceArg, path_parser
-from labctl.errors import LabctlError
-from labctl.instances import InstanceRecord
-from labctl.instances.lifecycle import grade_target
-from labctl.spec import LoadedLab, lab_by_id
-from labctl.spec.models import Objective
+from labctl.core.events import Event, Kind
 
 
-def _target(ctx: typer.Context, ident: str) -> tuple[LoadedLab, InstanceRecord, GradeTarget]:
-    record = _instances().current(ident)  # the ports it publishes now
-    loaded = lab_by_id(state(ctx).labs(), record.lab)
-    return loaded, record, grade_target(loaded, record)
+def _shown(env: Environment) -> Callable[[Event], None]:
+    """Progress on standard error: a note as it is, each objective's verdict as it comes."""
 
+    def show(event: Event) -> None:
+        if event.kind is Kind.RESULT:
+            env.err.print(f"  {escape(event.subject)}: {event.message}")
+        elif event.kind is Kind.NOTE:
+            env.err.print(escape(event.message))
 
-def _progress(objective: Objective, result: CheckResult) -> None:
-    err.print(f"  {escape(objective.id)}: {result.status.value}")
+    return show
 
 
 def grade(
@@ -60,52 +52,24 @@ def grade(
     ] = None,
 ) -> None:
     """Grade an instance (and its audit report): JSON, Markdown and HTML score reports."""
-    if report is not None and not report.is_file():
-        raise LabctlError(f"no report at {report}: give the path of the student's Markdown file")
-    loaded, record, target = _target(ctx, instance)
-    err.print(f"grading {record.id} (lab {loaded.id}, student {record.student})")
-    result = grade_instance(_backend(), loaded, target, report, _progress)
-    folder = output or Path("scores") / record.id
-    paths = _write(result, folder)
-    out.print(_objectives_table(result.objectives, "Score"))
-    out.print(
+    env = environment(ctx)
+    graded = env.core.instances.grade(instance, report, output, _shown(env))
+    result = graded.score
+    env.out.print(_objectives_table(result.objectives, "Score"))
+    env.out.print(
         f"[bold]{result.points:g} / {result.points_possible} points[/]"
-        f" ({result.percent:.0f} %) for {escape(record.student)}"
+        f" ({result.percent:.0f} %) for {escape(graded.record.student)}"
     )
-    for path in paths:
-        out.print(f"  {escape(str(path))}")
-
-
-def _write(result: ScoreReport, folder: Path) -> list[Path]:
-    views = {
-        "score.json": result.to_json(),
-        "score.md": render_markdown(result),
-        "score.html": render_html(result),
-    }
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name, text in views.items():
-            path = folder / name
-            partial = path.with_name(f".{name}.partial")
-            partial.write_text(text, encoding="utf-8")
-            partial.replace(path)
-            written.append(path)
-    except OSError as exc:
-        raise LabctlError(
-            f"cannot write the score report in {folder}: {exc.strerror or exc}"
-        ) from None
-    return written
+    for path in graded.files:
+        env.out.print(f"  {escape(str(path))}")
 
 
 def check(ctx: typer.Context, instance: InstanceArg) -> None:
     """Self-check: which objectives hold now, with hints (hidden objectives are not shown)."""
-    loaded, record, target = _target(ctx, instance)
-    err.print(f"checking {record.id} (lab {loaded.id})")
-    results = check_instance(_backend(), loaded, target, _progress)
-    out.print(_objectives_table(results, "Self-check"))
-    holding = sum(r.holds and not r.gated_by for r in results)
-    out.print(f"{holding} of {len(results)} objective(s) hold")
+    env = environment(ctx)
+    outcome = env.core.instances.check(instance, _shown(env))
+    env.out.print(_objectives_table(outcome.objectives, "Self-check"))
+    env.out.print(f"{outcome.holding} of {len(outcome.objectives)} objective(s) hold")
 
 
 def _objectives_table(results: tuple[ObjectiveScore, ...], title: str) -> Table:
@@ -135,37 +99,15 @@ def solve(
     ] = True,
 ) -> None:
     """Run the lab's reference attack and/or remediation on a running instance (instructors)."""
-    loaded, record, target = _target(ctx, instance)
-    backend = _backend()
+    env = environment(ctx)
+    runs = env.core.instances.solve(
+        instance, attack=attack, remediate=remediate, on_event=_shown(env)
+    )
     failed = 0
-    with (
-        vantage(backend, record.id, uuid.uuid4().hex[:12]) as host,
-        LiveProbe(backend, record.id, target.mission_control, host) as probe,
-    ):
-        solver = Solver(backend, loaded, record.id, probe)
-        if not solver.ready():
-            raise LabctlError(
-                f"{record.id}: mission control is not linked to the ground station;"
-                f" see labctl status {record.id}"
-            )
-        runs = []
-        if attack and loaded.spec.solution.attack is not None:
-            err.print("running the reference attack on the attacker (an operator works meanwhile)")
-            runs.append(solver.attack())
-        if remediate:
-            for step in solver.remediation_steps():
-                err.print(f"remediation: {step.script} on {step.host} as {step.user}")
-                runs.append(solver.remediate_step(step))
-            for restarting in solver.restarts():
-                err.print(f"restarting {restarting}")
-                if not solver.restart(restarting):
-                    err.print(
-                        f"[yellow]mission control is not linked after restarting {restarting}[/]"
-                    )
     for run in runs:
         mark = "[green]exit 0[/]" if run.exit_code == 0 else f"[red]exit {run.exit_code}[/]"
         extra = f" [{escape(run.operator)}]" if run.operator else ""
-        out.print(f"{escape(run.script)} on {run.host}: {mark}: {escape(run.last_line)}{extra}")
+        env.out.print(f"{escape(run.script)} on {run.host}: {mark}: {escape(run.last_line)}{extra}")
         failed += run.exit_code != 0
     if failed:
         raise typer.Exit(1)

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -22,11 +22,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from labctl.cli.context import err, out
+from labctl.backends.base import ImageInfo
+from labctl.cli.context import environment
 from labctl.cli.params import path_parser
-
-if TYPE_CHECKING:  # the Docker SDK is imported only by the commands that use it
-    from docker import DockerClient
+from labctl.core.events import Event, Kind
 
 app = typer.Typer(help="Build, list, save and load the lab images.", no_args_is_help=True)
 
@@ -67,6 +66,13 @@ class SubjectProgress:
     ) -> None:
         self.progress.stop()
 
+    def event(self, event: Event) -> None:
+        """A core event: a note as a line of its own, a step on its subject's line."""
+        if event.kind is Kind.NOTE:
+            self.progress.console.print(escape(event.message))
+        elif event.kind is Kind.STEP:
+            self(event.subject, event.message)
+
     def __call__(self, subject: str, message: str) -> None:
         line = escape(" ".join(message.split())[:90])
         if message.startswith(WARNING):
@@ -85,34 +91,30 @@ class SubjectProgress:
 
 @app.command()
 def build(
+    ctx: typer.Context,
     force: Annotated[
         bool, typer.Option("--force", help="Rebuild even the images that are up to date.")
     ] = False,
 ) -> None:
     """Build the base, runtime and host images (only what changed, unless --force)."""
-    from labctl.backends.docker.baseimage import docker_client
-    from labctl.backends.docker.images import build_images
-
-    client = docker_client()
-    with SubjectProgress(err, BUILD_DONE) as progress:
-        build_images(client, progress, force=force)
-    _print_images(client)
+    env = environment(ctx)
+    backend = env.core.backend
+    with SubjectProgress(env.err, BUILD_DONE) as progress:
+        backend.build_images(progress, force=force)
+    _print_images(env.out, backend.list_images())
 
 
 @app.command("list")
-def list_command() -> None:
+def list_command(ctx: typer.Context) -> None:
     """List the lab images: present, current or stale."""
-    from labctl.backends.docker.baseimage import docker_client
+    env = environment(ctx)
+    _print_images(env.out, env.core.backend.list_images())
 
-    _print_images(docker_client())
 
-
-def _print_images(client: DockerClient) -> None:
-    from labctl.backends.docker.images import list_images
-
+def _print_images(out: Console, images: list[ImageInfo]) -> None:
     table = Table("role", "tag", "state", "size", title="labctl images", title_justify="left")
     colour = {"current": "green", "stale": "yellow", "missing": "red", "unknown": "yellow"}
-    for info in list_images(client):
+    for info in images:
         size = f"{info.size_mb:.0f} MB" if info.size_mb is not None else "-"
         state = f"[{colour.get(info.state, 'white')}]{info.state}[/]"
         table.add_row(info.role, info.tag, state, size)
@@ -121,6 +123,7 @@ def _print_images(client: DockerClient) -> None:
 
 @app.command()
 def save(
+    ctx: typer.Context,
     path: Annotated[
         Path,
         typer.Argument(
@@ -130,19 +133,19 @@ def save(
     ],
 ) -> None:
     """Save every labctl image into one archive, for rooms without a network."""
-    from labctl.backends.docker.baseimage import docker_client
-    from labctl.backends.docker.images import save_images
-
-    client = docker_client()
+    env = environment(ctx)
     columns = (SpinnerColumn(), TextColumn("saving"), DownloadColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err) as progress:
+    with Progress(*columns, console=env.err) as progress:
         task = progress.add_task("save", total=None)
-        tags = save_images(client, path, lambda written: progress.update(task, completed=written))
-    out.print(f"saved {len(tags)} images to {escape(str(path))}: {', '.join(tags)}")
+        tags = env.core.backend.save_images(
+            path, lambda written: progress.update(task, completed=written)
+        )
+    env.out.print(f"saved {len(tags)} images to {escape(str(path))}: {', '.join(tags)}")
 
 
 @app.command()
 def load(
+    ctx: typer.Context,
     path: Annotated[
         Path,
         typer.Argument(
@@ -152,10 +155,7 @@ def load(
     ],
 ) -> None:
     """Load images from an archive written by `labctl images save`."""
-    from labctl.backends.docker.baseimage import docker_client
-    from labctl.backends.docker.images import load_images
-
-    client = docker_client()
-    with SubjectProgress(err, ("Loaded",)) as progress:
-        loaded = load_images(client, path, progress)
-    out.print(f"loaded {len(loaded)} images: {', '.join(loaded)}")
+    env = environment(ctx)
+    with SubjectProgress(env.err, ("Loaded",)) as progress:
+        loaded = env.core.backend.load_images(path, progress)
+    env.out.print(f"loaded {len(loaded)} images: {', '.join(loaded)}")

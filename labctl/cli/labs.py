@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labctl.cli.context import err, out, state
+from labctl.cli.context import environment
 from labctl.cli.params import given
+from labctl.core.labs import LabEntry
 from labctl.errors import SpecError
-from labctl.spec import Lab, LoadedLab, find_lab_dirs, lab_by_id, load_lab
+from labctl.spec import Lab, LoadedLab
 
 app = typer.Typer(help="List, inspect and validate labs.", no_args_is_help=True)
 
@@ -25,17 +27,16 @@ def _minutes(seconds: int) -> str:
 @app.command("list")
 def list_labs(ctx: typer.Context) -> None:
     """List the labs in the labs folder."""
-    labs_dir = state(ctx).labs()
-    table = Table(title=f"Labs in {labs_dir}", title_justify="left")
+    env = environment(ctx)
+    table = Table(title=f"Labs in {env.labs()}", title_justify="left")
     for column in ("id", "title", "difficulty", "mode", "time", "SPARTA", "CISSP", "points"):
         table.add_column(column, overflow="fold")
     invalid = 0
-    for lab_dir in find_lab_dirs([labs_dir]):
-        try:
-            lab = load_lab(lab_dir).spec
-        except SpecError as exc:
+    for entry in env.core.labs.all():
+        lab = entry.spec
+        if lab is None:
             invalid += 1
-            table.add_row(lab_dir.name, f"[red]invalid: {len(exc.problems)} problem(s)[/]")
+            table.add_row(entry.path.name, f"[red]invalid: {len(entry.problems)} problem(s)[/]")
             continue
         table.add_row(
             lab.id,
@@ -47,9 +48,9 @@ def list_labs(ctx: typer.Context) -> None:
             ", ".join(map(str, lab.cissp_domains)),
             str(lab.total_points),
         )
-    out.print(table)
+    env.out.print(table)
     if invalid:
-        err.print(
+        env.err.print(
             f"[yellow]{invalid} lab(s) are invalid; run 'labctl labs validate' for details[/]"
         )
 
@@ -70,14 +71,15 @@ def show(
     ] = False,
 ) -> None:
     """Show one lab: metadata, topology, parameters, weaknesses, objectives."""
-    loaded = lab_by_id(state(ctx).labs(), lab_id)
+    env = environment(ctx)
+    loaded = env.core.labs.get(lab_id)
     if as_json:
-        typer.echo(loaded.spec.model_dump_json(indent=2))
+        env.write(loaded.spec.model_dump_json(indent=2) + "\n")
         return
-    _print_lab(loaded)
+    _print_lab(env.out, loaded)
 
 
-def _print_lab(loaded: LoadedLab) -> None:
+def _print_lab(out: Console, loaded: LoadedLab) -> None:
     lab = loaded.spec
     out.print(f"[bold]{escape(lab.title)}[/] ({lab.id})")
     out.print(escape(lab.summary.strip()))
@@ -124,20 +126,19 @@ def validate(
     ] = None,
 ) -> None:
     """Check labs and report every problem as file:line:column: field.path: message."""
-    lab_dirs = find_lab_dirs(paths or [state(ctx).labs()])
-    if not lab_dirs:
-        err.print("[yellow]no labs found (a lab is a folder with a lab.yaml)[/]")
+    env = environment(ctx)
+    entries: list[LabEntry] = env.core.labs.validate(paths or [])
+    if not entries:
+        env.err.print("[yellow]no labs found (a lab is a folder with a lab.yaml)[/]")
         raise typer.Exit(1)
     problems = 0
-    for lab_dir in lab_dirs:
-        try:
-            loaded = load_lab(lab_dir)
-        except SpecError as exc:
-            problems += len(exc.problems)
-            for problem in exc.problems:
-                out.print(escape(str(problem)))
+    for entry in entries:
+        if entry.loaded is None:
+            problems += len(entry.problems)
+            for problem in entry.problems:
+                env.out.print(escape(str(problem)))
             continue
-        out.print(f"[green]ok[/] {loaded.id} ({escape(str(lab_dir))})")
+        env.out.print(f"[green]ok[/] {entry.loaded.id} ({escape(str(entry.path))})")
     if problems:
-        err.print(f"[red]{problems} problem(s) in {len(lab_dirs)} lab(s)[/]")
+        env.err.print(f"[red]{problems} problem(s) in {len(entries)} lab(s)[/]")
         raise typer.Exit(SpecError.exit_code)

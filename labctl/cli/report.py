@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from graders.report import ReportGrade, grade_report, read_report_file, render_template
-from labctl.cli.context import err, out, state
+from graders.report.secrets import peers_secrets, secrets_of
+from labctl.cli.context import environment
 from labctl.cli.params import MAX_SLOT, LabArg, given, given_all, path_parser
 from labctl.errors import LabctlError
-from labctl.spec import lab_by_id
-from labctl.spec.params import derive
 
 app = typer.Typer(help="Write and grade audit reports.", no_args_is_help=True)
 
@@ -39,9 +38,10 @@ def template(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write the report skeleton for a lab: YAML front matter for findings, prose sections."""
-    text = render_template(lab_by_id(state(ctx).labs(), lab_id).spec)
+    env = environment(ctx)
+    text = render_template(env.core.labs.get(lab_id).spec)
     if output is None:
-        sys.stdout.write(text)
+        env.write(text)
         return
     if output.exists() and not force:
         raise LabctlError(f"{output} already exists; use --force to overwrite it")
@@ -49,7 +49,7 @@ def template(
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise LabctlError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    err.print(f"wrote {escape(str(output))}")
+    env.err.print(f"wrote {escape(str(output))}")
 
 
 @app.command()
@@ -96,18 +96,19 @@ def grade(
     ] = False,
 ) -> None:
     """Grade a report against the lab's injected weaknesses and its rubric."""
-    lab = lab_by_id(state(ctx).labs(), lab_id).spec
-    own = derive(lab, student, seed, slot).secrets()
-    others = {peer: derive(lab, peer, seed).secrets() for peer in peers or () if peer != student}
+    env = environment(ctx)
+    lab = env.core.labs.get(lab_id).spec
+    own = secrets_of(lab, student, seed, slot)
+    others = peers_secrets(lab, dict.fromkeys(peers or (), (seed, None)), student)
     result = grade_report(lab, read_report_file(report), own, others)
     if as_json:
         view = result.instructor_view() if instructor else result.student_view()
-        typer.echo(json.dumps(view, indent=2))
+        env.write(json.dumps(view, indent=2) + "\n")
         return
-    _print_grade(result, instructor)
+    _print_grade(env.out, result, instructor)
 
 
-def _print_grade(result: ReportGrade, instructor: bool) -> None:
+def _print_grade(out: Console, result: ReportGrade, instructor: bool) -> None:
     objective = f" ({result.objective})" if result.objective else ""
     out.print(
         f"[bold]Report grade[/] {result.lab}{objective}:"
@@ -120,7 +121,7 @@ def _print_grade(result: ReportGrade, instructor: bool) -> None:
         f" {len(result.missed)} injected weakness(es) missed"
     )
     if instructor:
-        _print_ground_truth(result)
+        _print_ground_truth(out, result)
     for line in result.feedback:
         out.print(f"  - {escape(line)}")
 
@@ -133,7 +134,7 @@ def _parts_table(result: ReportGrade) -> Table:
     return table
 
 
-def _print_ground_truth(result: ReportGrade) -> None:
+def _print_ground_truth(out: Console, result: ReportGrade) -> None:
     table = Table(
         "finding", "weakness", "match", "reasons", "CVSS (student / ref)", title="Matches"
     )

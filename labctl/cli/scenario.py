@@ -10,12 +10,8 @@ from typing import Annotated
 import typer
 from rich.markdown import Markdown
 
-from labctl.cli.context import out, state
+from labctl.cli.context import environment
 from labctl.cli.params import given
-from labctl.errors import NotFoundError
-from labctl.instances import InstanceStore
-from labctl.scenario import render_briefing
-from labctl.spec import lab_by_id
 
 
 def briefing(
@@ -31,12 +27,11 @@ def briefing(
     raw: Annotated[bool, typer.Option("--raw", help="Print the Markdown as it is.")] = False,
 ) -> None:
     """Print the lab's briefing for the instance's student (public parameters only)."""
-    record = InstanceStore().get(instance)
-    if record is None:
-        raise NotFoundError("instance", instance, hint="see `labctl status`")
-    loaded = lab_by_id(state(ctx).labs(), record.lab)
-    text = render_briefing(loaded, record.student, record.seed, record.id)
+    env = environment(ctx)
+    text = env.core.instances.briefing(instance)
     if raw:
-        out.print(text, markup=False, highlight=False, end="")
+        env.write(text)
     else:
-        out.print(Markdown(text), soft_wrap=False)  # Markdown wraps itself; soft wrap cuts lines
+        env.out.print(
+            Markdown(text), soft_wrap=False
+        )  # Markdown wraps itself; soft wrap cuts lines

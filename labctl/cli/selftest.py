@@ -2,44 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
-import time
-import uuid
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from graders.live.selftest import SelfTest, Step, Target
-from labctl.cli.context import err, out, state
-from labctl.cli.instances import _backend, _build_missing_images, _instances
-from labctl.instances import Instances
-from labctl.instances.lifecycle import mission_control_url, variables_of
-from labctl.spec import LoadedLab, lab_by_id
-
-SEED_LIMIT = 2**31
-
-
-class InstancesLauncher:
-    """Fresh instances of one lab for the selftest, each under its own student name."""
-
-    def __init__(self, instances: Instances, loaded: LoadedLab) -> None:
-        self.instances = instances
-        self.loaded = loaded
-
-    def up(self, seed: int) -> Target:
-        student = f"selftest-{uuid.uuid4().hex[:8]}"
-        record = self.instances.up(self.loaded, student, seed)
-        return Target(record.id, mission_control_url(record), variables_of(self.loaded, record))
-
-    def down(self, instance_id: str) -> None:
-        self.instances.down(instance_id)
-
-
-def _show(step: Step) -> None:
-    mark = "[green]ok[/]" if step.ok else "[red]SURPRISE[/]"
-    err.print(f"seed {step.seed}  {escape(step.step)}: {mark}")
+from graders.live.selftest import Step
+from labctl.cli.context import environment
+from labctl.core.events import Event, Kind
 
 
 def _table(steps: list[Step]) -> Table:
@@ -58,19 +29,22 @@ def selftest(
     seeds: Annotated[int, typer.Option("--seeds", min=1, max=20, help="Fresh instances.")] = 1,
 ) -> None:
     """Run the lab's reference attack and remediation on fresh instances; exit 1 on a surprise."""
-    loaded = lab_by_id(state(ctx).labs(), lab_id)
-    backend = _backend()
-    if backend.name == "docker":
-        _build_missing_images(loaded)
-    chosen = sorted({secrets.randbelow(SEED_LIMIT) for _ in range(seeds)})
-    started = time.monotonic()
-    launcher = InstancesLauncher(_instances(backend), loaded)
-    steps = SelfTest(loaded, backend, launcher, _show).run(chosen)
-    out.print(_table(steps))
-    surprises = sum(not s.ok for s in steps)
-    elapsed = time.monotonic() - started
-    out.print(
-        f"{len(chosen)} seed(s), {len(steps)} steps, {surprises} surprise(s), {elapsed:.0f} s"
+    env = environment(ctx)
+
+    def show(event: Event) -> None:
+        if event.kind is Kind.RESULT and isinstance(event.data, Step):
+            step = event.data
+            mark = "[green]ok[/]" if step.ok else "[red]SURPRISE[/]"
+            env.err.print(f"seed {step.seed}  {escape(step.step)}: {mark}")
+        elif event.kind is not Kind.RESULT:
+            where = f"{escape(event.subject)}: " if event.subject else ""
+            env.err.print(where + escape(event.message))
+
+    outcome = env.core.instances.selftest(lab_id, seeds, show)
+    env.out.print(_table(outcome.steps))
+    env.out.print(
+        f"{len(outcome.seeds)} seed(s), {len(outcome.steps)} steps, "
+        f"{outcome.surprises} surprise(s), {outcome.seconds:.0f} s"
     )
-    if surprises:
+    if outcome.surprises:
         raise typer.Exit(1)

@@ -10,24 +10,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from graders.live.classgrade import (
-    DEFAULT_WORKERS,
-    EXPORT_FORMATS,
-    ClassMember,
-    StudentOutcome,
-    export_text,
-    grade_class,
-    load_graded,
-    write_text,
-)
-from graders.live.grade import GradeTarget
-from labctl.cli.context import err, out, state
+from graders.live.classgrade import DEFAULT_WORKERS, EXPORT_FORMATS, StudentOutcome
+from labctl.cli.context import environment
 from labctl.cli.images import SubjectProgress
-from labctl.cli.instances import HardOption, _backend, _build_missing_images, print_restart
-from labctl.cli.instances import shell as instance_shell
+from labctl.cli.instances import HardOption, print_restart
 from labctl.cli.params import (
     MAX_PARALLEL,
     MAX_STUDENTS,
@@ -38,23 +28,14 @@ from labctl.cli.params import (
     given,
     path_parser,
 )
-from labctl.errors import LabctlError
-from labctl.instances import InstanceStore
-from labctl.instances.ids import slug
-from labctl.instances.restart import restart_host
-from labctl.sessions import Sessions, read_roster
-from labctl.sessions.manager import UNIT_DONE, Member, MemberStatus, check_name
-from labctl.spec import LoadedLab, lab_by_id
+from labctl.core.events import Event, Kind
+from labctl.sessions.manager import UNIT_DONE, MemberStatus
 
 app = typer.Typer(
     help="Class sessions: one instance per student of a roster.", no_args_is_help=True
 )
 
 STATE_COLOUR = {"running": "green", "starting": "yellow", "pending": "yellow"}
-
-
-def _sessions() -> Sessions:
-    return Sessions(_backend(), InstanceStore())
 
 
 @app.command()
@@ -97,18 +78,12 @@ def start(
 ) -> None:
     """Start a class: one instance per student (or team). Running it again completes a
     partly started session and repairs what an interrupted run left."""
-    students = read_roster(roster)
-    session = check_name(name if name is not None else slug(roster.stem)[:16].strip("-"))
-    loaded = lab_by_id(state(ctx).labs(), lab_id)
-    sessions = _sessions()
-    sessions.instances.store.check_writable()  # before images are built (start checks too)
-    if sessions.backend.name == "docker":
-        _build_missing_images(loaded)
-    err.print(f"session {session}: lab {loaded.id}, {len(students.students)} student(s)")
-    with SubjectProgress(err, UNIT_DONE) as progress:
-        report = sessions.start(
-            loaded, students, name=session, teams=teams, parallel=parallel, progress=progress
+    env = environment(ctx)
+    with SubjectProgress(env.err, UNIT_DONE) as progress:
+        report = env.core.sessions.start(
+            lab_id, roster, name=name, teams=teams, parallel=parallel, on_event=progress.event
         )
+    out, session = env.out, report.session
     out.print(
         f"[bold]session {session}[/]: {len(report.started)} started, {len(report.kept)} kept"
         f" running, {len(report.repaired)} repaired, {len(report.failed)} failed"
@@ -122,12 +97,13 @@ def start(
 
 
 @app.command("list")
-def list_command() -> None:
+def list_command(ctx: typer.Context) -> None:
     """List the recorded sessions."""
-    sessions = _sessions()
+    env = environment(ctx)
+    sessions = env.core.sessions
     records = sessions.all()
     if not records:
-        out.print("no session (start one with: labctl session start LAB --roster FILE)")
+        env.out.print("no session (start one with: labctl session start LAB --roster FILE)")
         return
     table = Table("session", "lab", "members", "running", "created", "roster")
     for record in records:
@@ -141,17 +117,7 @@ def list_command() -> None:
             record.created,
             escape(record.roster),
         )
-    out.print(table)
-
-
-def _only_session(sessions: Sessions, name: str | None) -> str:
-    if name is not None:
-        return name
-    records = sessions.all()
-    if len(records) != 1:
-        known = ", ".join(r.name for r in records) or "none"
-        raise LabctlError(f"name a SESSION (recorded: {known})")
-    return records[0].name
+    env.out.print(table)
 
 
 @app.command()
@@ -179,13 +145,11 @@ def status(
     ] = False,
 ) -> None:
     """One row per student: state, hosts' health, how to connect, objectives, adversary."""
-    sessions = _sessions()
-    name = _only_session(sessions, session)
-    record = sessions.get(name)
-    loaded = lab_by_id(state(ctx).labs(), record.lab)
+    env = environment(ctx)
     if checks:
-        err.print("running the self-check on every running instance …")
-    rows = sessions.status(name, loaded, checks=checks)
+        env.err.print("running the self-check on every running instance …")
+    view = env.core.sessions.status(session, checks=checks)
+    record, loaded, rows, name = view.record, view.loaded, view.rows, view.record.name
     about = f"lab {record.lab}" + (f", seed {record.seed}" if show_seed else "")
     table = Table(
         title=f"session {name} ({about})",
@@ -200,10 +164,10 @@ def status(
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*_cells(row, checks, bool(loaded.spec.adversary)))
-    out.print(table)
+    env.out.print(table)
     for row in rows:
         if row.explanation:
-            out.print(f"  {escape(row.member.student)}: {escape(row.explanation)}")
+            env.out.print(f"  {escape(row.member.student)}: {escape(row.explanation)}")
 
 
 def _cells(row: MemberStatus, checks: bool, adversary: bool) -> list[str]:
@@ -238,25 +202,27 @@ def _cells(row: MemberStatus, checks: bool, adversary: bool) -> list[str]:
 @app.command()
 def reset(ctx: typer.Context, session: SessionArg, student: StudentArg) -> None:
     """Give a student a fresh instance with the same parameters and password."""
-    sessions = _sessions()
-    loaded = lab_by_id(state(ctx).labs(), sessions.get(session).lab)
-    with SubjectProgress(err, UNIT_DONE) as progress:
-        member = sessions.reset(session, student, loaded, progress)
-    out.print(f"[bold green]{escape(member.student)}[/]: fresh instance {member.instance}")
+    env = environment(ctx)
+    with SubjectProgress(env.err, UNIT_DONE) as progress:
+        member = env.core.sessions.reset(session, student, progress.event)
+    env.out.print(f"[bold green]{escape(member.student)}[/]: fresh instance {member.instance}")
 
 
 @app.command()
 def shell(
+    ctx: typer.Context,
     session: SessionArg,
     student: StudentArg,
     host: HostArg = "attacker",
 ) -> None:
     """Open a shell on a host of the student's instance (the attacker by default)."""
-    instance_shell(_sessions().member(session, student).instance, host)
+    env = environment(ctx)
+    env.exec_program(env.core.sessions.shell_argv(session, student, host))
 
 
 @app.command()
 def restart(
+    ctx: typer.Context,
     session: SessionArg,
     student: StudentArg,
     host: HostArg = "attacker",
@@ -264,17 +230,17 @@ def restart(
 ) -> None:
     """Recover a host of the student's instance (the attacker by default) in place: end
     the runaway processes, keep the student's files; restart the container only if needed."""
-    sessions = _sessions()
-    instance = sessions.member(session, student).instance
-    print_restart(restart_host(sessions.instances, instance, host, hard=hard))
+    env = environment(ctx)
+    print_restart(env.out, env.core.sessions.restart(session, student, host, hard=hard))
 
 
 @app.command()
-def stop(session: SessionArg) -> None:
+def stop(ctx: typer.Context, session: SessionArg) -> None:
     """Remove every instance of the session, then the session itself."""
-    with SubjectProgress(err, UNIT_DONE) as progress:
-        report = _sessions().stop(session, progress)
-    out.print(
+    env = environment(ctx)
+    with SubjectProgress(env.err, UNIT_DONE) as progress:
+        report = env.core.sessions.stop(session, progress.event)
+    env.out.print(
         f"session {report.session} stopped: {report.instances} instance(s), "
         f"{report.containers} container(s), {report.networks} network(s), "
         f"{report.volumes} volume(s) removed"
@@ -296,9 +262,9 @@ def handout(
     ] = None,
 ) -> None:
     """Write one sheet per student: how to connect (SSH, password, URL) and the briefing."""
-    sessions = _sessions()
-    loaded = lab_by_id(state(ctx).labs(), sessions.get(session).lab)
-    paths, skipped = sessions.handout(session, loaded, output or Path("handouts") / session)
+    env = environment(ctx)
+    out = env.out
+    paths, skipped = env.core.sessions.handout(session, output)
     out.print(f"wrote {len(paths)} handout(s) (they hold passwords: mode 0600):")
     for path in paths:
         out.print(f"  {escape(str(path))}")
@@ -309,28 +275,7 @@ def handout(
         raise typer.Exit(1)
 
 
-def _class_member(sessions: Sessions, member: Member, loaded: LoadedLab) -> ClassMember:
-    """The member as class grading sees it; without a running instance, absent (the
-    report is still searched for copied secrets, and theirs in the others')."""
-    absent = ""
-    try:
-        target = sessions.target(member, loaded)
-    except LabctlError:
-        target = GradeTarget(member.instance, member.unit, member.seed, "", {})
-        why = f": {member.error}" if member.error else ""
-        absent = f"no running instance ({member.status}{why})"
-    return ClassMember(
-        member.student,
-        target,
-        member.name,
-        member.email,
-        member.team,
-        member.slot,
-        absent=absent,
-    )
-
-
-def _graded(outcome: StudentOutcome) -> None:
+def _graded(err: Console, outcome: StudentOutcome) -> None:
     who = escape(outcome.member.student)
     if outcome.score is None:
         err.print(f"  [red]{who}[/]: {escape('; '.join(outcome.notes))}")
@@ -369,20 +314,17 @@ def grade(
     ] = DEFAULT_WORKERS,
 ) -> None:
     """Grade every student: score reports, class.html, grades.csv and grades.json."""
-    sessions = _sessions()
-    loaded = lab_by_id(state(ctx).labs(), sessions.get(session).lab)
-    members = [_class_member(sessions, m, loaded) for m in sessions.members(session)]
-    folder = output or Path("grades") / session
-    err.print(f"grading {len(members)} student(s) of {session}, {parallel} instance(s) at a time")
-    graded = grade_class(
-        _backend(),
-        loaded,
-        members,
-        session=session,
-        output=folder,
-        reports_dir=reports,
-        workers=parallel,
-        progress=_graded,
+    env = environment(ctx)
+    out = env.out
+
+    def show(event: Event) -> None:
+        if event.kind is Kind.RESULT and isinstance(event.data, StudentOutcome):
+            _graded(env.err, event.data)
+        elif event.kind is Kind.NOTE:
+            env.err.print(escape(event.message))
+
+    graded = env.core.sessions.grade(
+        session, reports=reports, output=output, parallel=parallel, on_event=show
     )
     s = graded.summary
     mean = f", mean {s.mean_percent:.0f} %" if s.mean_percent is not None else ""
@@ -403,6 +345,7 @@ def grade(
 
 @app.command()
 def export(
+    ctx: typer.Context,
     session: SessionArg,
     grades: Annotated[
         Path | None,
@@ -431,10 +374,9 @@ def export(
 ) -> None:
     """Export a graded session (CSV for an LMS, JSON, or the class HTML report), with any
     student graded again since (``labctl grade -o grades/SESSION/students/ID``)."""
-    summary, records = load_graded(grades or Path("grades") / session)
-    text = export_text(summary, records, fmt)
+    env = environment(ctx)
+    text, _, records = env.core.sessions.export(session, grades, fmt, output)
     if output is None:
-        typer.echo(text, nl=False)
+        env.write(text)
         return
-    write_text(output, text)
-    err.print(f"wrote {escape(str(output))} ({len(records)} student(s))")
+    env.err.print(f"wrote {escape(str(output))} ({len(records)} student(s))")

@@ -18,8 +18,9 @@ from typing import Any, Final
 
 from labctl.backends.base import Backend
 from labctl.backends.profiles import image_tag
-from labctl.errors import LabctlError
+from labctl.errors import LabctlError, NotFoundError
 from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH, TIMELINE_ENV, TIMELINE_PATH
+from labctl.range.adversary.logfile import parse_log
 from labctl.range.adversary.timeline import TimelineError, parse_timeline
 from labctl.scenario import render
 from labctl.spec.models import AdversaryStep
@@ -94,3 +95,16 @@ def start_adversary(
             vantages.remove_vantage(instance_id, ADVERSARY_HOST)
         raise
     return wanted
+
+
+def adversary_log(backend: Backend, instance_id: str) -> list[dict[str, Any]]:
+    """Every action the instance's scripted adversary ran, in order, as its log says
+    (``[]`` before it ran any); the one place the log is read."""
+    try:
+        result = backend.exec(instance_id, ADVERSARY_HOST, ["cat", LOG_PATH])
+    except NotFoundError:
+        raise LabctlError(
+            f"instance {instance_id!r} has no scripted adversary (is it up? does its lab have "
+            "an adversary: timeline?)"
+        ) from None
+    return parse_log(result.output) if result.exit_code == 0 else []

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from graders.live.grade import GradeTarget
 from labctl.backends.base import (
     Backend,
     DownReport,
@@ -309,19 +308,6 @@ def mission_control_url(record: InstanceRecord) -> str:
     if not ports:
         raise NotFoundError("port", MISSION_CONTROL_PORT, hint=f"{record.id} publishes none")
     return f"http://127.0.0.1:{ports[0]}"
-
-
-def grade_target(loaded: LoadedLab, record: InstanceRecord) -> GradeTarget:
-    """The running instance as grading reaches it: mission control's address, the
-    template variables of its checks and the roster slot its secrets derive with."""
-    return GradeTarget(
-        record.id,
-        record.student,
-        record.seed,
-        mission_control_url(record),
-        variables_of(loaded, record),
-        record.slot,
-    )
 
 
 def ports_of(hosts: list[HostStatus]) -> Ports:

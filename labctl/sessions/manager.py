@@ -43,15 +43,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from graders.live.grade import GradeTarget, check_instance
+from graders.live.grade import check_instance
+from graders.live.target import GradeTarget, target_of
 from labctl.backends.base import Backend, HostStatus, Progress, no_progress
 from labctl.errors import LabctlError, NotFoundError
 from labctl.instances import InstanceRecord, Instances, InstanceStore, connection_lines
+from labctl.instances.adversary import adversary_log
 from labctl.instances.ids import MAX_ID_LENGTH, slug
-from labctl.instances.lifecycle import SEED_LIMIT, grade_target, with_live_ports
+from labctl.instances.lifecycle import SEED_LIMIT, with_live_ports
 from labctl.instances.locks import starting_state
-from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
-from labctl.range.adversary.logfile import parse_log
 from labctl.scenario.briefing import render_briefing
 from labctl.sessions.handout import sheet
 from labctl.sessions.roster import Roster, Unit, units
@@ -206,7 +206,7 @@ class Sessions:
     def target(self, member: Member, loaded: LoadedLab) -> GradeTarget:
         """The member's running instance as grading reaches it (the ports it publishes
         now: an engine restart changes them)."""
-        return grade_target(loaded, self.instances.current(member.instance))
+        return target_of(loaded, self.instances.current(member.instance))
 
     # -- start ---------------------------------------------------------------------------
 
@@ -407,9 +407,7 @@ class Sessions:
         if loaded.spec.adversary:
             adversary = 0
             with suppress(LabctlError):
-                result = self.backend.exec(member.instance, ADVERSARY_HOST, ["cat", LOG_PATH])
-                if result.exit_code == 0:
-                    adversary = len(parse_log(result.output))
+                adversary = len(adversary_log(self.backend, member.instance))
         if not checks:
             return None, 0, adversary
         scores = check_instance(self.backend, loaded, self.target(member, loaded))

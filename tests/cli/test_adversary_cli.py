@@ -1,17 +1,17 @@
-"""``labctl adversary log``: the adversary's log as a table or JSON lines, from a fake engine."""
+"""``labctl adversary log``: the adversary's log as a table or JSON lines, from a fake engine
+handed to the CLI in its environment."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-import pytest
-from typer.testing import CliRunner
+from cli_env import Run, environment, invoke
 
-from labctl.backends.base import ExecResult
-from labctl.cli import adversary
-from labctl.cli.app import app
+from labctl.backends.base import Backend, ExecResult
+from labctl.core.api import Core
+from labctl.core.settings import Settings
 from labctl.errors import NotFoundError
 from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
 
@@ -40,29 +40,31 @@ class FakeEngine:
         return ExecResult(0, self.log)
 
 
-def run(monkeypatch: pytest.MonkeyPatch, log: str | None, *extra: str) -> Any:
+def run(log: str | None, *extra: str) -> tuple[Run, FakeEngine]:
     engine = FakeEngine(log)
-    monkeypatch.setattr(adversary, "get_backend", lambda name: engine)
-    result = CliRunner().invoke(app, ["adversary", "log", "lab-ana", *extra])
-    return result, engine
+
+    def core(settings: Settings) -> Core:
+        return Core(settings, backend=cast(Backend, engine))
+
+    return invoke(environment(core), "adversary", "log", "lab-ana", *extra), engine
 
 
-def test_table_and_json(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_table_and_json() -> None:
     text = json.dumps(ENTRY) + "\nnot json\n"
-    result, engine = run(monkeypatch, text)
-    assert result.exit_code == 0, result.output
-    assert "hazardous_command" in result.output
-    assert "yes" in result.output
+    result, engine = run(text)
+    assert result.exit_code == 0, result.err
+    assert "hazardous_command" in result.out
+    assert "yes" in result.out
     assert engine.calls == [("lab-ana", ADVERSARY_HOST, ["cat", LOG_PATH])]
-    result, _ = run(monkeypatch, text, "--json")
-    assert [json.loads(line) for line in result.stdout.splitlines()] == [ENTRY]
+    result, _ = run(text, "--json")
+    assert [json.loads(line) for line in result.out.splitlines()] == [ENTRY]
 
 
-def test_empty_log_and_no_adversary(monkeypatch: pytest.MonkeyPatch) -> None:
-    result, _ = run(monkeypatch, "")
+def test_empty_log_and_no_adversary() -> None:
+    result, _ = run("")
     assert result.exit_code == 0
-    assert "not run any action yet" in result.output
-    result, _ = run(monkeypatch, None)
+    assert "not run any action yet" in result.err
+    result, _ = run(None)
     assert result.exit_code != 0
-    assert "has no scripted adversary" in result.output
-    assert "Traceback" not in result.output
+    assert "has no scripted adversary" in result.err
+    assert "Traceback" not in result.err + result.out

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from cli_env import environment, invoke
 from typer.testing import CliRunner
 
 from labctl import __version__
 from labctl.cli.app import EXIT_INTERNAL, app
+from labctl.core.api import Core
+from labctl.core.settings import Settings
 from labctl.errors import NotFoundError, SpecError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,17 +144,15 @@ def test_schema_to_unwritable_file_is_one_line(runner: CliRunner, tmp_path: Path
     assert result.stderr.startswith("error: cannot write")
 
 
-def test_unexpected_exception_is_reported_as_internal_error(
-    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def explode(*_: object, **__: object) -> None:
+def test_unexpected_exception_is_reported_as_internal_error() -> None:
+    def explode(settings: Settings) -> Core:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("labctl.cli.labs.find_lab_dirs", explode)
-    result = runner.invoke(app, ["labs", "validate"])
+    result = invoke(environment(explode), "labs", "validate")
     assert result.exit_code == EXIT_INTERNAL
-    assert "internal error: RuntimeError: boom" in result.stderr
-    assert "--debug" in result.stderr
+    assert "internal error: RuntimeError: boom" in result.err
+    assert "--debug" in result.err
+    assert result.out == ""
 
 
 def test_usage_error_exits_2(runner: CliRunner) -> None:

@@ -7,23 +7,25 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from typer.testing import CliRunner
+from cli_env import Run, environment, invoke
 
 from graders.checks.base import CheckResult, Status
-from graders.live import classgrade
-from graders.live.grade import GradeTarget
-from labctl.cli import session as session_cli
-from labctl.cli.app import app
+from graders.live.target import GradeTarget
+from labctl.backends.base import Backend
+from labctl.cli.context import Environment
+from labctl.core.api import Core
+from labctl.core.sessions import SessionsApi
+from labctl.core.settings import Settings
 from labctl.errors import NotFoundError
-from labctl.sessions import Member
+from labctl.instances import InstanceStore
+from labctl.sessions import Member, Sessions
 from labctl.spec import LoadedLab
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "labs" / "tc-replay" / "solution" / "sample-report.md"
-runner = CliRunner()
 
 
 @dataclass
@@ -57,48 +59,56 @@ def passing(backend: Any, loaded: LoadedLab, target: GradeTarget) -> dict[str, C
 
 
 @pytest.fixture
-def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = classgrade.grade_class
+def env(tmp_path: Path) -> Environment:
+    """The CLI on a core whose sessions are fakes and whose checks all pass."""
 
-    def grade_class(*args: Any, **kwargs: Any) -> Any:
-        return real(*args, **kwargs, checks=passing)
+    def core(settings: Settings) -> Core:
+        made = Core(
+            Settings(REPO / "labs"),
+            backend=cast(Backend, object()),
+            store=InstanceStore(tmp_path / "state" / "labctl.db"),
+        )
+        sessions = SessionsApi(cast(Sessions, FakeSessions()), made.instances)
+        sessions.checks = passing
+        made.__dict__["sessions"] = sessions
+        return made
 
-    monkeypatch.setattr(session_cli, "_sessions", FakeSessions)
-    monkeypatch.setattr(session_cli, "_backend", object)
-    monkeypatch.setattr(session_cli, "grade_class", grade_class)
+    return environment(core)
 
 
-@pytest.mark.usefixtures("fakes")
-def test_grade_then_export(tmp_path: Path) -> None:
+def run(env: Environment, *args: str) -> Run:
+    return invoke(env, "session", *args)
+
+
+def test_grade_then_export(env: Environment, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
     (reports / "ada.md").write_bytes(SAMPLE.read_bytes())
     out = tmp_path / "grades"
-    done = runner.invoke(app, ["session", "grade", "s1", "-r", str(reports), "-o", str(out)])
+    done = run(env, "grade", "s1", "-r", str(reports), "-o", str(out))
     assert done.exit_code == 0, done.output
     assert "1 of 2 graded" in done.output
     assert "not graded: no running instance (failed: no)" in done.output
     assert (out / "class.html").is_file()
     assert (out / "students" / "ada" / "score.html").is_file()
 
-    exported = runner.invoke(app, ["session", "export", "s1", "--grades", str(out)])
+    exported = run(env, "export", "s1", "--grades", str(out))
     assert exported.exit_code == 0, exported.output
-    rows = list(csv.reader(io.StringIO(exported.stdout)))
+    rows = list(csv.reader(io.StringIO(exported.out)))
     assert [r[0] for r in rows[1:]] == ["ada", "'=bob"]
 
     target = tmp_path / "class.json"
-    args = ["session", "export", "s1", "-g", str(out), "-f", "json", "-o", str(target)]
-    assert runner.invoke(app, args).exit_code == 0
+    args = ["export", "s1", "-g", str(out), "-f", "json", "-o", str(target)]
+    assert run(env, *args).exit_code == 0
     assert json.loads(target.read_text())["students"][0]["id"] == "ada"
 
-    bad = runner.invoke(app, ["session", "export", "s1", "-g", str(out), "-f", "xls"])
+    bad = run(env, "export", "s1", "-g", str(out), "-f", "xls")
     assert bad.exit_code != 0
     assert "--format 'xls'" in bad.output
     assert "Traceback" not in bad.output
 
 
-@pytest.mark.usefixtures("fakes")
-def test_export_without_grades_says_what_to_do(tmp_path: Path) -> None:
-    done = runner.invoke(app, ["session", "export", "s1", "-g", str(tmp_path / "none")])
+def test_export_without_grades_says_what_to_do(env: Environment, tmp_path: Path) -> None:
+    done = run(env, "export", "s1", "-g", str(tmp_path / "none"))
     assert done.exit_code != 0
     assert "grade the session first" in done.output

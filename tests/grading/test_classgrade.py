@@ -22,7 +22,7 @@ from graders.live.classgrade import (
     load_graded,
     report_for,
 )
-from graders.live.grade import GradeTarget
+from graders.live.target import GradeTarget
 from labctl.backends.base import Backend
 from labctl.errors import LabctlError
 from labctl.spec import LoadedLab, load_lab

@@ -14,7 +14,8 @@ import pytest
 
 from graders.checks.base import Status
 from graders.live.run import run_check
-from graders.live.selftest import SelfTest, Target
+from graders.live.selftest import SelfTest
+from graders.live.target import GradeTarget
 from graders.live.vantage import GRADER_HOST, vantage
 from labctl.backends.base import Backend
 from labctl.backends.vantage import RUN_LABEL
@@ -139,10 +140,10 @@ class FakeLauncher:
     downs: list[str] = field(default_factory=list)
     fail_up: bool = False
 
-    def up(self, seed: int) -> Target:
+    def up(self, seed: int) -> GradeTarget:
         if self.fail_up:
             raise BackendError("up", "engine unreachable")
-        return Target(f"lab-{seed}", "http://127.0.0.1:1")
+        return GradeTarget(f"lab-{seed}", "selftest", seed, "http://127.0.0.1:1")
 
     def down(self, instance_id: str) -> None:
         self.downs.append(instance_id)

@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 
 from labctl.cli import images, instances
 from labctl.cli.app import LabctlGroup, root
+from labctl.cli.context import Environment
 from labctl.errors import LabctlError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,8 +46,8 @@ def run(tmp_path: Path, memory_backend: MemoryBackend) -> Invoke:
         "COLUMNS": "200",
     }
 
-    def invoke(*args: str) -> Result:
-        return runner.invoke(app, list(args), env=env)
+    def invoke(*args: str, obj: Environment | None = None) -> Result:
+        return runner.invoke(app, list(args), env=env, obj=obj)
 
     return invoke
 
@@ -120,10 +121,14 @@ def test_logs_of_a_host(run: Invoke) -> None:
     assert run("logs", "tc-replay-ana", "nohost").exit_code == 3
 
 
-def test_shell_needs_the_docker_backend(run: Invoke) -> None:
-    result = run("shell", "tc-replay-ana")
-    assert result.exit_code == 1
-    assert "needs the docker backend" in result.output
+def test_shell_runs_the_backends_command_in_place_of_labctl(run: Invoke) -> None:
+    programs: list[list[str]] = []
+    env = Environment(exec_program=programs.append)
+    assert run("up", "tc-replay", "--student", "ana").exit_code == 0
+    assert run("shell", "tc-replay-ana", obj=env).exit_code == 0
+    assert programs == [["true", "shell on attacker of tc-replay-ana as student"]]
+    assert run("shell", "tc-replay-nobody", obj=env).exit_code == 3
+    assert len(programs) == 1
 
 
 def _killed_during_the_health_wait(tmp_path: Path, student: str = "ana") -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from live import REPO, mission_control_url, tc_replay_instance
 
-from graders.live.grade import GradeTarget, grade_instance
+from graders.live.grade import grade_instance
 from graders.live.probe import LiveProbe
 from graders.live.solution import Solver
+from graders.live.target import GradeTarget
 from graders.live.vantage import vantage
 from graders.score import ScoreReport, Verdict
 from labctl.backends.docker import DockerBackend

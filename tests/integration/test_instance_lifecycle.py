@@ -383,11 +383,11 @@ def test_ground_truth_and_files_go_through_the_engine(
 def test_the_cli_shows_status_and_logs_and_opens_shells(
     pair: tuple[InstanceRecord, InstanceRecord],
     manager: Instances,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from typer.testing import CliRunner
 
     from labctl.cli import instances as cli
+    from labctl.cli.context import Environment
 
     first, second = pair
     app = typer.Typer()
@@ -403,8 +403,7 @@ def test_the_cli_shows_status_and_logs_and_opens_shells(
     logs = runner.invoke(app, ["logs", first.id, "rf-link"], env=env)
     assert "rf-link" in logs.stdout
     calls: list[list[str]] = []
-    monkeypatch.setattr(cli.os, "execvp", lambda program, argv: calls.append(argv))
-    runner.invoke(app, ["shell", first.id], env=env)
+    runner.invoke(app, ["shell", first.id], env=env, obj=Environment(exec_program=calls.append))
     assert calls == [
         [
             "docker",

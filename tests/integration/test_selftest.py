@@ -8,10 +8,10 @@ import secrets
 import pytest
 from live import REPO
 
-from graders.live.selftest import SelfTest, Step, Target
+from graders.live.selftest import InstancesLauncher, SelfTest, Step
+from graders.live.target import GradeTarget
 from labctl.backends.base import INSTANCE_LABEL
 from labctl.backends.docker import DockerBackend
-from labctl.cli.selftest import InstancesLauncher
 from labctl.instances import Instances, InstanceStore
 from labctl.spec import LoadedLab, load_lab
 
@@ -25,7 +25,7 @@ class RecordingLauncher(InstancesLauncher):
         super().__init__(instances, loaded)
         self.ids: list[str] = []
 
-    def up(self, seed: int) -> Target:
+    def up(self, seed: int) -> GradeTarget:
         target = super().up(seed)
         self.ids.append(target.instance_id)
         return target

@@ -231,15 +231,14 @@ class DockerBackend:
         """``docker exec -it`` into the host: the SDK has no interactive attach with a
         terminal, so the edge runs the docker command with the user's own."""
         container = self.container(instance_id, host)
-        docker_cli = shutil.which("docker")
-        if docker_cli is None:
+        if shutil.which("docker") is None:
             raise BackendError(
                 "open a shell",
                 "the docker command is not installed",
                 hint="apt-get install docker.io",
             )
         who = ["--user", user, "--workdir", f"/home/{user}"] if user else []
-        return [docker_cli, "exec", "-it", *who, str(container.name), "bash", "-l"]
+        return ["docker", "exec", "-it", *who, str(container.name), "bash", "-l"]
 
     # --- restart / networks (the scenario engine) ----------------------------------------
 

@@ -1,0 +1,51 @@
+"""The labs a user can run: list them (valid or not), load one by id, validate folders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labctl.errors import SpecError, SpecProblem
+from labctl.spec import Lab, LoadedLab, find_lab_dirs, lab_by_id, load_lab
+
+
+@dataclass(frozen=True)
+class LabEntry:
+    """A lab folder as loading found it: its spec, or every problem in it."""
+
+    path: Path
+    loaded: LoadedLab | None = None
+    problems: tuple[SpecProblem, ...] = field(default=())
+
+    @property
+    def valid(self) -> bool:
+        return self.loaded is not None
+
+    @property
+    def spec(self) -> Lab | None:
+        return self.loaded.spec if self.loaded is not None else None
+
+
+class LabsApi:
+    def __init__(self, labs_dir: Path) -> None:
+        self.labs_dir = labs_dir
+
+    def all(self) -> list[LabEntry]:
+        """Every lab folder under the labs folder, each loaded or with its problems."""
+        return self.validate([self.labs_dir])
+
+    def get(self, lab_id: str) -> LoadedLab:
+        """One lab by id; :class:`~labctl.errors.NotFoundError` with a suggestion if none."""
+        return lab_by_id(self.labs_dir, lab_id)
+
+    def validate(self, paths: Sequence[Path] = ()) -> list[LabEntry]:
+        """Lab folders, lab.yaml files or folders of labs (default: the labs folder),
+        each loaded or with every problem as file:line:column: field.path: message."""
+        entries = []
+        for lab_dir in find_lab_dirs(list(paths) or [self.labs_dir]):
+            try:
+                entries.append(LabEntry(lab_dir, load_lab(lab_dir)))
+            except SpecError as exc:
+                entries.append(LabEntry(lab_dir, problems=tuple(exc.problems)))
+        return entries

@@ -1,0 +1,180 @@
+"""Class sessions, for the edges: start a class from a roster, watch it, reset a student,
+stop it, write the handouts, grade it and export the grades."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from graders.classreport import ClassSummary, StudentRecord
+from graders.live.classgrade import (
+    DEFAULT_WORKERS,
+    Checks,
+    ClassGrade,
+    StudentOutcome,
+    all_checks,
+    export_text,
+    grade_class,
+    load_graded,
+)
+from graders.score.files import write_text
+from labctl.core.events import Event, Kind, OnEvent, ignore, note, progress_of
+from labctl.core.instances import ATTACKER, STUDENT_USER, InstancesApi
+from labctl.errors import LabctlError
+from labctl.instances.ids import slug
+from labctl.instances.plan import host_roles
+from labctl.instances.restart import HostRestart, restart_host
+from labctl.sessions import Sessions, read_roster
+from labctl.sessions.grading import class_members
+from labctl.sessions.manager import (
+    Member,
+    MemberStatus,
+    StartReport,
+    StopReport,
+    check_name,
+)
+from labctl.sessions.store import SessionRecord
+from labctl.spec import LoadedLab
+
+#: Default folders, below the current one: grades/<session>, handouts/<session>.
+GRADES_DIR: Final = Path("grades")
+HANDOUTS_DIR: Final = Path("handouts")
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A session's rows as ``session status`` shows them."""
+
+    record: SessionRecord
+    loaded: LoadedLab
+    rows: list[MemberStatus]
+
+
+class SessionsApi:
+    def __init__(self, sessions: Sessions, instances: InstancesApi) -> None:
+        self.sessions = sessions
+        self.instances = instances
+        #: How each instance's objectives are checked when a class is graded.
+        self.checks: Checks = all_checks
+
+    def all(self) -> list[SessionRecord]:
+        return self.sessions.all()
+
+    def get(self, name: str) -> SessionRecord:
+        return self.sessions.get(name)
+
+    def members(self, name: str) -> list[Member]:
+        return self.sessions.members(name)
+
+    def member(self, name: str, student: str) -> Member:
+        return self.sessions.member(name, student)
+
+    def only(self, name: str | None) -> str:
+        """``name``, or the only session recorded here."""
+        if name is not None:
+            return name
+        records = self.sessions.all()
+        if len(records) != 1:
+            known = ", ".join(r.name for r in records) or "none"
+            raise LabctlError(f"name a SESSION (recorded: {known})")
+        return records[0].name
+
+    def lab(self, name: str) -> LoadedLab:
+        return self.instances.labs.get(self.sessions.get(name).lab)
+
+    def start(
+        self,
+        lab_id: str,
+        roster: Path,
+        *,
+        name: str | None = None,
+        teams: int | None = None,
+        parallel: int = 4,
+        on_event: OnEvent = ignore,
+    ) -> StartReport:
+        """Start a class (or complete a partly started one): an instance per student or
+        team. The session is named after the roster file unless ``name`` is given."""
+        students = read_roster(roster)
+        session = check_name(name if name is not None else slug(roster.stem)[:16].strip("-"))
+        loaded = self.instances.labs.get(lab_id)
+        self.sessions.instances.store.check_writable()  # before images are built
+        self.instances.prepare_images(set(host_roles(loaded).values()), on_event)
+        note(on_event, f"session {session}: lab {loaded.id}, {len(students.students)} student(s)")
+        return self.sessions.start(
+            loaded,
+            students,
+            name=session,
+            teams=teams,
+            parallel=parallel,
+            progress=progress_of(on_event),
+        )
+
+    def status(self, name: str | None = None, *, checks: bool = False) -> SessionView:
+        session = self.only(name)
+        loaded = self.lab(session)
+        rows = self.sessions.status(session, loaded, checks=checks)
+        return SessionView(self.sessions.get(session), loaded, rows)
+
+    def reset(self, name: str, student: str, on_event: OnEvent = ignore) -> Member:
+        """A fresh instance for the student, with the same parameters and password."""
+        return self.sessions.reset(name, student, self.lab(name), progress_of(on_event))
+
+    def shell_argv(self, name: str, student: str, host: str = ATTACKER) -> list[str]:
+        instance = self.sessions.member(name, student).instance
+        user = STUDENT_USER if host == ATTACKER else None
+        return self.instances.backend.shell_argv(instance, host, user=user)
+
+    def restart(
+        self, name: str, student: str, host: str = ATTACKER, *, hard: bool = False
+    ) -> HostRestart:
+        instance = self.sessions.member(name, student).instance
+        return restart_host(self.sessions.instances, instance, host, hard=hard)
+
+    def stop(self, name: str, on_event: OnEvent = ignore) -> StopReport:
+        return self.sessions.stop(name, progress_of(on_event))
+
+    def handout(self, name: str, output: Path | None = None) -> tuple[list[Path], dict[str, str]]:
+        """One sheet per student (mode 0600: they hold passwords); the students skipped
+        (no running instance) with their state."""
+        return self.sessions.handout(name, self.lab(name), output or HANDOUTS_DIR / name)
+
+    def grade(
+        self,
+        name: str,
+        *,
+        reports: Path | None = None,
+        output: Path | None = None,
+        parallel: int = DEFAULT_WORKERS,
+        on_event: OnEvent = ignore,
+    ) -> ClassGrade:
+        """Grade every student: score reports, class.html, grades.csv and grades.json."""
+        loaded = self.lab(name)
+        members = class_members(self.sessions, name, loaded)
+        note(on_event, f"grading {len(members)} student(s) of {name}, {parallel} at a time")
+
+        def graded(outcome: StudentOutcome) -> None:
+            on_event(Event(outcome.member.student, "graded", Kind.RESULT, outcome))
+
+        return grade_class(
+            self.instances.backend,
+            loaded,
+            members,
+            session=name,
+            output=output or GRADES_DIR / name,
+            reports_dir=reports,
+            workers=parallel,
+            progress=graded,
+            checks=self.checks,
+        )
+
+    def export(
+        self, name: str, grades: Path | None = None, fmt: str = "csv", output: Path | None = None
+    ) -> tuple[str, ClassSummary, list[StudentRecord]]:
+        """A graded session (with any student graded again since) as CSV, JSON or the
+        class HTML report; written to ``output`` when given."""
+        summary, records = load_graded(grades or GRADES_DIR / name)
+        text = export_text(summary, records, fmt)
+        if output is not None:
+            write_text(output, text)
+        return text, summary, records
