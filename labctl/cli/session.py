@@ -29,7 +29,7 @@ from labctl.cli.params import (
     path_parser,
 )
 from labctl.core.events import Event, Kind
-from labctl.sessions.manager import UNIT_DONE, MemberStatus
+from labctl.sessions.members import UNIT_DONE, MemberStatus
 
 app = typer.Typer(
     help="Class sessions: one instance per student of a roster.", no_args_is_help=True

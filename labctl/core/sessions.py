@@ -27,7 +27,7 @@ from labctl.instances.plan import host_roles
 from labctl.instances.restart import HostRestart, restart_host
 from labctl.sessions import Sessions, read_roster
 from labctl.sessions.grading import class_members
-from labctl.sessions.manager import (
+from labctl.sessions.members import (
     Member,
     MemberStatus,
     StartReport,

@@ -21,8 +21,56 @@ from typing import Any, Final
 
 from labctl.errors import LabctlError
 
-SCHEMA_VERSION: Final = 3
-_SCHEMA_V1: Final = """
+#: The layout of the file: 3 had one migration list for everything; 4 records each store's
+#: own version in the table ``labctl_schema``.
+SCHEMA_VERSION: Final = 4
+SCHEMA_TABLE: Final = "labctl_schema"
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The tables one store owns in the shared state file, as the statements that bring
+    them from each version to the next. A store registers its schema once (at import,
+    :func:`register_schema`); every connection brings every registered schema up to date,
+    in one transaction, recording each owner's version in ``labctl_schema``."""
+
+    owner: str
+    #: ``versions[k]``: the statements from version k to k + 1.
+    versions: tuple[tuple[str, ...], ...]
+    #: The file version (PRAGMA user_version, before ``labctl_schema``) at which the owner's
+    #: first version appeared: how a file of the old layout says which steps it holds.
+    first_file_version: int = 1
+
+    @property
+    def version(self) -> int:
+        return len(self.versions)
+
+    def legacy_version(self, file_version: int) -> int:
+        """The owner's version in a file of the old layout at ``file_version``."""
+        held = file_version - self.first_file_version + 1
+        return max(0, min(self.version, held))
+
+
+_SCHEMAS: dict[str, Schema] = {}
+
+
+def register_schema(schema: Schema) -> Schema:
+    """Make ``schema`` part of every state file this process opens."""
+    _SCHEMAS[schema.owner] = schema
+    return schema
+
+
+def unregister_schema(owner: str) -> None:
+    """Forget ``owner``'s schema (its tables stay in the files that have them)."""
+    _SCHEMAS.pop(owner, None)
+
+
+INSTANCES_SCHEMA: Final = register_schema(
+    Schema(
+        "instances",
+        (
+            (
+                """
 CREATE TABLE IF NOT EXISTS instances (
     id TEXT PRIMARY KEY,
     lab TEXT NOT NULL,
@@ -34,9 +82,11 @@ CREATE TABLE IF NOT EXISTS instances (
     ports TEXT NOT NULL DEFAULT '{}',
     access TEXT NOT NULL DEFAULT '{}'
 )
-"""
-#: Version 2: what the scenario engine did to each instance (databases of version 1 gain it).
-_SCHEMA_V2: Final = """
+""",
+            ),
+            # 2: what the scenario engine did to each instance.
+            (
+                """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     instance TEXT NOT NULL,
@@ -46,39 +96,13 @@ CREATE TABLE IF NOT EXISTS events (
     summary TEXT NOT NULL,
     changed INTEGER NOT NULL
 )
-"""
-#: Version 3: class sessions (labctl.sessions) and each instance's roster slot.
-_SCHEMA_V3: Final = (
-    "ALTER TABLE instances ADD COLUMN slot INTEGER",
-    """
-CREATE TABLE IF NOT EXISTS sessions (
-    name TEXT PRIMARY KEY,
-    lab TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    created TEXT NOT NULL,
-    teams INTEGER NOT NULL DEFAULT 0,
-    roster TEXT NOT NULL DEFAULT ''
-)
 """,
-    """
-CREATE TABLE IF NOT EXISTS session_members (
-    session TEXT NOT NULL REFERENCES sessions(name),
-    student TEXT NOT NULL,
-    name TEXT NOT NULL,
-    email TEXT NOT NULL,
-    team TEXT NOT NULL DEFAULT '',
-    slot INTEGER NOT NULL,
-    instance TEXT NOT NULL,
-    status TEXT NOT NULL,
-    error TEXT NOT NULL DEFAULT '',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    updated TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (session, student)
+            ),
+            # 3: each instance's roster slot (class sessions).
+            ("ALTER TABLE instances ADD COLUMN slot INTEGER",),
+        ),
+    )
 )
-""",
-)
-#: One tuple of statements per version, in order.
-_MIGRATIONS: Final = ((_SCHEMA_V1,), (_SCHEMA_V2,), _SCHEMA_V3)
 _COLUMNS: Final = "id, lab, student, seed, created, status, backend, ports, access, slot"
 #: What SQLite says when the file or its folder (the journal goes there) is not writable.
 _READ_ONLY: Final = re.compile(r"readonly|read-only|unable to open database file")
@@ -210,12 +234,20 @@ class InstanceStore:
         db.row_factory = sqlite3.Row
         try:
             with self._explained():
-                if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                    _migrate(db)
+                if self._stale(db):
+                    _migrate(db, list(_SCHEMAS.values()))
+                    _CURRENT.add((self.path, frozenset(_SCHEMAS)))
         except BaseException:
             db.close()
             raise
         return db
+
+    def _stale(self, db: sqlite3.Connection) -> bool:
+        """Whether a registered schema may be behind: the file's layout is older, or this
+        process has not brought it up to date with every schema registered now."""
+        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            return True
+        return (self.path, frozenset(_SCHEMAS)) not in _CURRENT
 
     def reserve(self, record: InstanceRecord) -> None:
         """Record a new instance; InstanceExistsError if its id is taken."""
@@ -273,15 +305,37 @@ class InstanceStore:
         return [Event(**{**dict(row), "changed": bool(row["changed"])}) for row in rows]
 
 
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring the file to SCHEMA_VERSION in one transaction (another process may race us)."""
+#: (file, owners) this process brought up to date: later connections skip the check.
+_CURRENT: set[tuple[Path, frozenset[str]]] = set()
+
+
+def _migrate(db: sqlite3.Connection, schemas: list[Schema]) -> None:
+    """Bring every schema up to date in one transaction (another process may race us)."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        for statements in _MIGRATIONS[version:]:
-            for statement in statements:
-                db.execute(statement)
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        file_version = db.execute("PRAGMA user_version").fetchone()[0]
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE}"
+            " (owner TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+        )
+        for schema in schemas:
+            row = db.execute(
+                f"SELECT version FROM {SCHEMA_TABLE} WHERE owner = ?", (schema.owner,)
+            ).fetchone()
+            if row is not None:
+                have = row[0]
+            elif file_version < SCHEMA_VERSION:  # the old layout: its version says
+                have = schema.legacy_version(file_version)
+            else:  # a store this file has not seen yet
+                have = 0
+            for statements in schema.versions[have:]:
+                for statement in statements:
+                    db.execute(statement)
+            db.execute(
+                f"INSERT OR REPLACE INTO {SCHEMA_TABLE} (owner, version) VALUES (?, ?)",
+                (schema.owner, max(have, schema.version)),
+            )
+        db.execute(f"PRAGMA user_version = {max(file_version, SCHEMA_VERSION)}")
     except BaseException:
         db.rollback()
         raise

@@ -3,7 +3,8 @@
 See :mod:`labctl.sessions.manager` for the API the ``labctl session`` commands use.
 """
 
-from labctl.sessions.manager import Member, MemberStatus, Sessions, StartReport, StopReport
+from labctl.sessions.manager import Sessions
+from labctl.sessions.members import Member, MemberStatus, StartReport, StopReport
 from labctl.sessions.roster import Roster, RosterError, Student, parse_roster, read_roster
 from labctl.sessions.store import SessionBusyError, SessionRecord
 

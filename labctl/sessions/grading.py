@@ -5,7 +5,8 @@ from __future__ import annotations
 from graders.live.classgrade import ClassMember
 from graders.live.target import GradeTarget
 from labctl.errors import LabctlError
-from labctl.sessions.manager import Member, Sessions
+from labctl.sessions.manager import Sessions
+from labctl.sessions.members import Member
 from labctl.spec import LoadedLab
 
 

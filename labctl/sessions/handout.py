@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from labctl.errors import LabctlError
 from labctl.instances import InstanceRecord, connection_lines
+from labctl.instances.ids import slug
+from labctl.instances.lifecycle import with_live_ports
+from labctl.scenario.briefing import render_briefing
+from labctl.sessions.store import RUNNING
+from labctl.spec import LoadedLab
 
 if TYPE_CHECKING:
-    from labctl.sessions.manager import Member
+    from labctl.sessions.manager import Sessions
+    from labctl.sessions.members import Member
     from labctl.sessions.store import SessionRecord
 
 #: ASCII punctuation Markdown may act on (CommonMark lets every one be backslash-escaped);
@@ -52,3 +60,37 @@ def sheet(session: SessionRecord, member: Member, record: InstanceRecord) -> str
         )
     lines += ["", "---", "", ""]
     return "\n".join(lines)
+
+
+def write_handouts(
+    sessions: Sessions, name: str, loaded: LoadedLab, folder: Path
+) -> tuple[list[Path], dict[str, str]]:
+    """One Markdown file per student (mode 0600: it holds the password): how to
+    connect, then the lab's briefing rendered for the student's unit. Returns the
+    files written and the students skipped (student → status: no running instance)."""
+    session = sessions.get(name)
+    members = sessions.members(name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LabctlError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    written, skipped = [], {}
+    for member in members:
+        record = sessions.instances.store.get(member.instance)
+        if record is None or member.status != RUNNING:
+            skipped[member.student] = member.status
+            continue
+        record = with_live_ports(record, sessions.backend.status(member.instance))
+        text = sheet(session, member, record) + render_briefing(
+            loaded, record.student, record.seed, record.id, record.slot
+        )
+        path = folder / f"{slug(member.student)}.md"
+        try:
+            fd = path.open("w", encoding="utf-8")
+            path.chmod(0o600)
+            with fd:
+                fd.write(text)
+        except OSError as exc:
+            raise LabctlError(f"cannot write {path}: {exc.strerror or exc}") from None
+        written.append(path)
+    return written, skipped

@@ -32,29 +32,40 @@ reported, without stopping the others.
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
 
-from graders.live.grade import check_instance
 from graders.live.target import GradeTarget, target_of
-from labctl.backends.base import Backend, HostStatus, Progress, no_progress
+from labctl.backends.base import Backend, Progress, no_progress
 from labctl.errors import LabctlError, NotFoundError
-from labctl.instances import InstanceRecord, Instances, InstanceStore, connection_lines
-from labctl.instances.adversary import adversary_log
-from labctl.instances.ids import MAX_ID_LENGTH, slug
-from labctl.instances.lifecycle import SEED_LIMIT, with_live_ports
-from labctl.instances.locks import starting_state
-from labctl.scenario.briefing import render_briefing
-from labctl.sessions.handout import sheet
-from labctl.sessions.roster import Roster, Unit, units
+from labctl.instances import Instances, InstanceStore
+from labctl.instances.ids import slug
+from labctl.instances.lifecycle import SEED_LIMIT
+from labctl.sessions.handout import write_handouts
+from labctl.sessions.members import (
+    PORTS_MOVED,
+    RETRIES,
+    Member,
+    MemberStatus,
+    StartReport,
+    StopReport,
+    UnitProgress,
+    by_instance,
+    check_name,
+    healthy,
+    member_of,
+    member_rows,
+    no_unit_progress,
+    one_line,
+    prefixed,
+    unit_key,
+)
+from labctl.sessions.roster import Roster, units
+from labctl.sessions.status import session_status, ssh_line
 from labctl.sessions.store import (
     FAILED,
     PENDING,
@@ -65,110 +76,6 @@ from labctl.sessions.store import (
     SessionStore,
 )
 from labctl.spec import LoadedLab
-
-MAX_NAME: Final = 16
-_NAME: Final = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-#: Retries after a failed start (then the member is reported failed).
-RETRIES: Final = 1
-#: (unit key, message) — the unit's progress line; a unit's last message starts with a
-#: word of UNIT_DONE.
-UnitProgress = Callable[[str, str], None]
-UNIT_DONE: Final = ("ready", "kept", "FAILED", "removed")
-
-
-@dataclass(frozen=True)
-class Member:
-    """One roster student of a session (see the module docstring)."""
-
-    student: str
-    name: str
-    email: str
-    team: str
-    slot: int
-    instance: str
-    seed: int
-    status: str
-    error: str = ""
-    unit: str = ""
-
-
-@dataclass(frozen=True)
-class MemberStatus:
-    """A member as the session, the instance record and the engine see it."""
-
-    member: Member
-    #: running, starting (another labctl is on it), interrupted, degraded, failed, pending
-    state: str
-    explanation: str
-    hosts: list[HostStatus]
-    connection: dict[str, str]
-    password: str
-    #: objectives holding now (None when not checked or not running)
-    holding: list[str] | None = None
-    objectives: int = 0
-    #: the adversary's log entries (None when the lab has no adversary)
-    adversary: int | None = None
-
-
-@dataclass
-class StartReport:
-    session: str
-    started: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
-    repaired: list[str] = field(default_factory=list)
-    #: unit key → one-line reason
-    failed: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class StopReport:
-    session: str
-    instances: int
-    containers: int
-    networks: int
-    volumes: int
-
-
-#: Said when the engine's ports differ from the recorded ones (an engine restart started
-#: the hosts again on new ports): the handouts printed before are wrong.
-PORTS_MOVED: Final = (
-    "its hosts were restarted (by the engine?) and publish new ports: "
-    "`labctl session handout` again"
-)
-
-
-def _no_unit_progress(unit: str, message: str) -> None:
-    del unit, message
-
-
-def check_name(name: str) -> str:
-    if not _NAME.match(name) or len(name) > MAX_NAME:
-        raise LabctlError(
-            f"session name {name!r}: use up to {MAX_NAME} lower-case letters, digits and "
-            "hyphens (it becomes part of host names)"
-        )
-    return name
-
-
-def session_instance_id(lab: str, session: str, unit: str) -> str:
-    ident = f"{slug(lab)}-{session}-{unit}"
-    if len(ident) > MAX_ID_LENGTH:
-        raise LabctlError(
-            f"instance id {ident!r} is longer than {MAX_ID_LENGTH} characters; "
-            "use a shorter session name (--name) or shorter student ids"
-        )
-    return ident
-
-
-def sick(hosts: list[HostStatus]) -> list[str]:
-    """Hosts that are not running, or whose health check fails (``starting`` is not sick:
-    a health check settles for a few seconds after a start or restart)."""
-    return [h.host for h in hosts if h.state != "running" or h.health == "unhealthy"]
-
-
-def healthy(hosts: list[HostStatus]) -> bool:
-    return bool(hosts) and not sick(hosts)
 
 
 class Sessions:
@@ -192,7 +99,7 @@ class Sessions:
 
     def members(self, name: str) -> list[Member]:
         session = self.get(name)
-        return [_member(m, session) for m in self.db.members(name)]
+        return [member_of(m, session) for m in self.db.members(name)]
 
     def member(self, name: str, student: str) -> Member:
         members = self.members(name)
@@ -218,7 +125,7 @@ class Sessions:
         name: str,
         teams: int | None = None,
         parallel: int = 4,
-        progress: UnitProgress = _no_unit_progress,
+        progress: UnitProgress = no_unit_progress,
     ) -> StartReport:
         """Start (or complete) the session: every member's instance running, or reported."""
         check_name(name)
@@ -260,7 +167,7 @@ class Sessions:
     ) -> SessionRecord:
         """The stored session, checked against the roster; created on the first start."""
         grouped = units(roster, teams)
-        wanted = _member_rows(loaded.id, name, grouped, teams is not None)
+        wanted = member_rows(loaded.id, name, grouped, teams is not None)
         session = self.db.get(name)
         if session is None:
             session = SessionRecord(
@@ -291,9 +198,9 @@ class Sessions:
     ) -> list[tuple[str, list[MemberRecord]]]:
         """Units to launch; running ones kept, leftovers of interrupted runs removed."""
         todo = []
-        for instance, members in _by_instance(self.db.members(session.name)).items():
+        for instance, members in by_instance(self.db.members(session.name)).items():
             unit = members[0]
-            key = _unit_key(session, unit)
+            key = unit_key(session, unit)
             record = self.instances.store.get(instance)
             hosts = self.backend.status(instance)
             if (
@@ -326,9 +233,9 @@ class Sessions:
         password: str | None = None,
     ) -> None:
         unit = members[0]
-        key = _unit_key(session, unit)
+        key = unit_key(session, unit)
 
-        hosts = _prefixed(progress, key)
+        hosts = prefixed(progress, key)
         error = ""
         for attempt in range(RETRIES + 1):
             self.db.set_status(session.name, instance, STARTING, attempt=True)
@@ -344,13 +251,13 @@ class Sessions:
                     password=password,
                 )
             except Exception as exc:  # one student's failure stops no other
-                error = _one_line(exc)
+                error = one_line(exc)
                 with suppress(LabctlError):
                     self._remove(instance)
                 continue
             self.db.set_status(session.name, instance, RUNNING)
             report.started.append(key)
-            progress(key, f"ready: {_ssh_line(record)}")
+            progress(key, f"ready: {ssh_line(record)}")
             return
         self.db.set_status(session.name, instance, FAILED, error)
         report.failed[key] = error
@@ -365,53 +272,9 @@ class Sessions:
     # -- status --------------------------------------------------------------------------
 
     def status(self, name: str, loaded: LoadedLab, checks: bool = False) -> list[MemberStatus]:
-        """Every member, explained; ``checks`` runs the self-check on each running unit."""
-        session = self.get(name)
-        holder = self.db.holder(name)
-        result: list[MemberStatus] = []
-        cache: dict[str, tuple[list[str] | None, int, int | None]] = {}
-        for row in self.db.members(name):
-            member = _member(row, session)
-            record = self.instances.store.get(member.instance)
-            hosts = self.backend.status(member.instance)
-            state, why = _explain(member, record, hosts, holder)
-            if record is not None and hosts:
-                shown = with_live_ports(record, hosts)
-                if shown.ports != record.ports:
-                    why = "; ".join(filter(None, (why, PORTS_MOVED)))
-                record = shown
-            if member.instance not in cache:
-                cache[member.instance] = self._observe(loaded, member, state, checks)
-            holding, total, adversary = cache[member.instance]
-            result.append(
-                MemberStatus(
-                    member,
-                    state,
-                    why,
-                    hosts,
-                    dict(connection_lines(record)) if record else {},
-                    record.access.get("password", "") if record else "",
-                    holding,
-                    total,
-                    adversary,
-                )
-            )
-        return result
-
-    def _observe(
-        self, loaded: LoadedLab, member: Member, state: str, checks: bool
-    ) -> tuple[list[str] | None, int, int | None]:
-        if state != RUNNING:
-            return None, 0, None
-        adversary = None
-        if loaded.spec.adversary:
-            adversary = 0
-            with suppress(LabctlError):
-                adversary = len(adversary_log(self.backend, member.instance))
-        if not checks:
-            return None, 0, adversary
-        scores = check_instance(self.backend, loaded, self.target(member, loaded))
-        return [s.id for s in scores if s.holds], len(scores), adversary
+        """Every member, explained; ``checks`` runs the self-check on each running unit
+        (:mod:`labctl.sessions.status`)."""
+        return session_status(self, name, loaded, checks)
 
     # -- reset, stop, handout -------------------------------------------------------------
 
@@ -420,7 +283,7 @@ class Sessions:
         name: str,
         student: str,
         loaded: LoadedLab,
-        progress: UnitProgress = _no_unit_progress,
+        progress: UnitProgress = no_unit_progress,
     ) -> Member:
         """A fresh instance for the student's unit: same parameters, same password."""
         self.instances.store.check_writable()
@@ -448,17 +311,17 @@ class Sessions:
                 raise LabctlError(f"reset of {member.unit} failed: {report.failed[member.unit]}")
             return self.member(name, student)
 
-    def stop(self, name: str, progress: UnitProgress = _no_unit_progress) -> StopReport:
+    def stop(self, name: str, progress: UnitProgress = no_unit_progress) -> StopReport:
         """Remove every member's instance (containers, networks, volumes, records), then
         the session. Safe to run again after an interruption."""
         self.instances.store.check_writable()
         with self.db.lock(name):
             session = self.get(name)
             counts = [0, 0, 0]
-            grouped = _by_instance(self.db.members(name))
+            grouped = by_instance(self.db.members(name))
             for instance, members in grouped.items():
-                key = _unit_key(session, members[0])
-                removed = self._remove(instance, _prefixed(progress, key))
+                key = unit_key(session, members[0])
+                removed = self._remove(instance, prefixed(progress, key))
                 progress(
                     key, "removed: {} container(s), {} network(s), {} volume(s)".format(*removed)
                 )
@@ -470,126 +333,5 @@ class Sessions:
     def handout(
         self, name: str, loaded: LoadedLab, folder: Path
     ) -> tuple[list[Path], dict[str, str]]:
-        """One Markdown file per student (mode 0600: it holds the password): how to
-        connect, then the lab's briefing rendered for the student's unit. Returns the
-        files written and the students skipped (student → status: no running instance)."""
-        session = self.get(name)
-        members = self.members(name)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LabctlError(f"cannot create {folder}: {exc.strerror or exc}") from None
-        written, skipped = [], {}
-        for member in members:
-            record = self.instances.store.get(member.instance)
-            if record is None or member.status != RUNNING:
-                skipped[member.student] = member.status
-                continue
-            record = with_live_ports(record, self.backend.status(member.instance))
-            text = sheet(session, member, record) + render_briefing(
-                loaded, record.student, record.seed, record.id, record.slot
-            )
-            path = folder / f"{slug(member.student)}.md"
-            try:
-                fd = path.open("w", encoding="utf-8")
-                path.chmod(0o600)
-                with fd:
-                    fd.write(text)
-            except OSError as exc:
-                raise LabctlError(f"cannot write {path}: {exc.strerror or exc}") from None
-            written.append(path)
-        return written, skipped
-
-
-def _member_rows(lab: str, session: str, grouped: list[Unit], dealt: bool) -> list[MemberRecord]:
-    rows = []
-    for unit in grouped:
-        instance = session_instance_id(lab, session, unit.key)
-        for student in unit.students:
-            team = unit.key if dealt else student.team
-            rows.append(
-                MemberRecord(
-                    session,
-                    student.id,
-                    student.name,
-                    student.email,
-                    team,
-                    unit.slot,
-                    instance,
-                    PENDING,
-                )
-            )
-    return rows
-
-
-def _prefixed(progress: UnitProgress, key: str) -> Progress:
-    """The backend's (subject, message) as one line of the unit ``key``."""
-
-    def report(subject: str, message: str) -> None:
-        progress(key, f"{subject}: {message}")
-
-    return report
-
-
-def _by_instance(rows: list[MemberRecord]) -> dict[str, list[MemberRecord]]:
-    grouped: dict[str, list[MemberRecord]] = {}
-    for row in rows:
-        grouped.setdefault(row.instance, []).append(row)
-    return grouped
-
-
-def _unit_key(session: SessionRecord, row: MemberRecord) -> str:
-    """The instance's student: the last part of ``<lab>-<session>-<unit>``."""
-    return row.instance.removeprefix(f"{slug(session.lab)}-{session.name}-")
-
-
-def _member(row: MemberRecord, session: SessionRecord) -> Member:
-    return Member(
-        row.student,
-        row.name,
-        row.email,
-        row.team,
-        row.slot,
-        row.instance,
-        session.seed,
-        row.status,
-        row.error,
-        _unit_key(session, row),
-    )
-
-
-def _explain(
-    member: Member, record: InstanceRecord | None, hosts: list[HostStatus], holder: str | None
-) -> tuple[str, str]:
-    """(state, what it means and what to do) of one member."""
-    if member.status != RUNNING:
-        return _not_running(member, holder)
-    if record is None or not hosts:
-        return "degraded", "its instance is gone; `labctl session reset` gives a fresh one"
-    bad = sick(hosts)
-    if bad:
-        return "degraded", f"not healthy: {', '.join(bad)}; `labctl session reset` if it stays"
-    settling = [h.host for h in hosts if h.health == "starting"]
-    if settling:
-        return RUNNING, f"health checks still settling: {', '.join(settling)}"
-    return RUNNING, ""
-
-
-def _not_running(member: Member, holder: str | None) -> tuple[str, str]:
-    busy = holder is not None
-    if member.status == STARTING:
-        repair = "`labctl session start` finishes it, `labctl session stop` removes it"
-        return starting_state(holder, repair)
-    if member.status == FAILED:
-        return FAILED, member.error or "the start failed twice"
-    return PENDING, "waiting for its turn" if busy else "not started; run `labctl session start`"
-
-
-def _ssh_line(record: InstanceRecord) -> str:
-    lines = connection_lines(record)
-    return next((v for k, v in lines.items() if "(ssh)" in k), record.id)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = exc.one_line() if isinstance(exc, LabctlError) else f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())[:300]
+        """One sheet per student (:func:`labctl.sessions.handout.write_handouts`)."""
+        return write_handouts(self, name, loaded, folder)

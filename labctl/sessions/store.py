@@ -1,6 +1,9 @@
-"""Class sessions in the instances' SQLite file (tables ``sessions`` and
-``session_members``, schema version 3 of :mod:`labctl.instances.store`), and the lock that
-keeps two labctl commands from working on one session at once.
+"""Class sessions in the instances' SQLite file, and the lock that keeps two labctl
+commands from working on one session at once.
+
+The tables ``sessions`` and ``session_members`` are this module's: it registers their
+schema with the state file (:func:`labctl.instances.store.register_schema`), which brings
+them up to date on every connection as it does the instances' own.
 
 Every write is one transaction of the instance store. The lock is ``fcntl.flock`` on
 ``<db>.session-<name>.lock`` beside the database (:mod:`labctl.instances.locks`): the
@@ -19,7 +22,7 @@ from typing import Final
 
 from labctl.errors import LabctlError
 from labctl.instances.locks import hold, holder, lock_path
-from labctl.instances.store import InstanceStore
+from labctl.instances.store import InstanceStore, Schema, register_schema
 
 #: A member's status: pending (never started), starting (an `up` is or was under way),
 #: running, failed (after its retry).
@@ -27,6 +30,43 @@ PENDING: Final = "pending"
 STARTING: Final = "starting"
 RUNNING: Final = "running"
 FAILED: Final = "failed"
+SESSIONS_SCHEMA: Final = register_schema(
+    Schema(
+        "sessions",
+        (
+            (
+                """
+CREATE TABLE IF NOT EXISTS sessions (
+    name TEXT PRIMARY KEY,
+    lab TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    teams INTEGER NOT NULL DEFAULT 0,
+    roster TEXT NOT NULL DEFAULT ''
+)
+""",
+                """
+CREATE TABLE IF NOT EXISTS session_members (
+    session TEXT NOT NULL REFERENCES sessions(name),
+    student TEXT NOT NULL,
+    name TEXT NOT NULL,
+    email TEXT NOT NULL,
+    team TEXT NOT NULL DEFAULT '',
+    slot INTEGER NOT NULL,
+    instance TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    updated TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (session, student)
+)
+""",
+            ),
+        ),
+        # Files of the old layout gained these tables at their version 3.
+        first_file_version=3,
+    )
+)
 _MEMBER_COLUMNS: Final = (
     "session, student, name, email, team, slot, instance, status, error, attempts, updated"
 )

@@ -203,7 +203,7 @@ def test_a_version_1_database_gains_the_event_table(tmp_path: Path) -> None:
     store.add_event(Event("old", "t", "network", "attacker", "attached to rf", False))
     assert store.events("old")[0].changed is False
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_file_injects_read_each_file_once_and_write_it_once(

@@ -14,7 +14,13 @@ import pytest
 
 from labctl.errors import LabctlError
 from labctl.instances import InstanceStore
-from labctl.instances.store import SCHEMA_VERSION
+from labctl.instances.store import (
+    SCHEMA_TABLE,
+    SCHEMA_VERSION,
+    Schema,
+    register_schema,
+    unregister_schema,
+)
 from labctl.sessions.store import (
     PENDING,
     RUNNING,
@@ -59,7 +65,7 @@ def test_a_version_2_database_gains_the_session_tables(tmp_path: Path) -> None:
     assert record is not None
     assert (record.seed, record.slot) == (7, None)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"instances", "events", "sessions", "session_members"} <= tables
 
@@ -137,3 +143,56 @@ def test_another_process_holds_the_lock_until_it_is_killed(tmp_path: Path) -> No
         time.sleep(0.05)
     with store.lock("cls"):  # kill -9 dropped it
         pass
+
+
+V3_TABLES = (
+    "CREATE TABLE sessions (name TEXT PRIMARY KEY, lab TEXT NOT NULL, seed INTEGER NOT NULL,"
+    " created TEXT NOT NULL, teams INTEGER NOT NULL DEFAULT 0, roster TEXT NOT NULL DEFAULT '')",
+    "CREATE TABLE session_members (session TEXT NOT NULL REFERENCES sessions(name),"
+    " student TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL,"
+    " team TEXT NOT NULL DEFAULT '', slot INTEGER NOT NULL, instance TEXT NOT NULL,"
+    " status TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,"
+    " updated TEXT NOT NULL DEFAULT '', PRIMARY KEY (session, student))",
+    "ALTER TABLE instances ADD COLUMN slot INTEGER",
+    "INSERT INTO sessions VALUES ('cls', 'tc-replay', 42, 'c', 0, 'class.csv')",
+    "PRAGMA user_version = 3",
+)
+
+
+def test_a_file_of_the_single_migration_list_opens_as_it_is(tmp_path: Path) -> None:
+    """Version 3 (one list of migrations for every table) already holds each store's
+    tables: nothing runs again (the slot column would be added twice), each owner's
+    version is recorded, the session is still there."""
+    path = tmp_path / "labctl.db"
+    with sqlite3.connect(path) as db:
+        for statement in (*V2[:-1], *V3_TABLES):
+            db.execute(statement)
+    store = SessionStore(InstanceStore(path))
+    assert [s.name for s in store.all()] == ["cls"]
+    assert store.instances.get("old") is not None
+    with sqlite3.connect(path) as db:
+        owners = dict(db.execute(f"SELECT owner, version FROM {SCHEMA_TABLE}").fetchall())
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert owners == {"instances": 3, "sessions": 1}
+
+
+def test_a_store_registered_later_gets_its_tables_in_a_file_already_current(
+    tmp_path: Path,
+) -> None:
+    """Each store owns its tables: one that registers after the file was brought up to
+    date by the others still gets its own, and its version recorded."""
+    path = tmp_path / "labctl.db"
+    InstanceStore(path).all()  # the file made and current for the stores registered so far
+    later = register_schema(
+        Schema("test-notes", (("CREATE TABLE IF NOT EXISTS test_notes (text TEXT)",),))
+    )
+    try:
+        with InstanceStore(path).transaction() as db:
+            db.execute("INSERT INTO test_notes VALUES ('kept')")
+        with sqlite3.connect(path) as db:
+            version = db.execute(
+                f"SELECT version FROM {SCHEMA_TABLE} WHERE owner = ?", (later.owner,)
+            ).fetchone()[0]
+        assert version == 1
+    finally:
+        unregister_schema(later.owner)
