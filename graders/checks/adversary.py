@@ -25,7 +25,6 @@ from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
 from labctl.range.adversary.logfile import entry_time, parse_log
 from labctl.spec.builtin_vocabulary import ACTIONS
 from labctl.spec.vocabulary import Args
-from labctl.spec.vocabulary import Args as ArgsModel
 
 REPLAY: Final = "replay_telecommands"
 
@@ -82,17 +81,16 @@ def frames_executed(entry: dict[str, Any], runs: dict[tuple[int, int], list[floa
     return count
 
 
-class AdversaryContained(Check):
+class AdversaryContained(Check[AdversaryContainedArgs]):
     name: ClassVar[str] = "adversary_contained"
     summary: ClassVar[str] = (
         "Defence: in the last `window` seconds the scripted adversary acted and achieved "
         "nothing (no success in its log, none of its frames executed on board)."
     )
-    Args: ClassVar[type[Args]] = AdversaryContainedArgs
+    Args = AdversaryContainedArgs
     clock: ClassVar[Callable[[], float]] = time.time
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, AdversaryContainedArgs)
+    def judge(self, args: AdversaryContainedArgs, probe: Probe) -> CheckResult:
         since = type(self).clock() - args.window
         recent = [
             e
