@@ -23,8 +23,7 @@ from graders.checks.observe import executed
 from labctl.errors import CheckError
 from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
 from labctl.range.adversary.logfile import entry_time, parse_log
-from labctl.spec.builtin_vocabulary import ACTIONS
-from labctl.spec.vocabulary import Args
+from labctl.spec.vocabulary import Args, default_vocabulary
 
 REPLAY: Final = "replay_telecommands"
 
@@ -38,9 +37,10 @@ class AdversaryContainedArgs(Args):
     @field_validator("actions")
     @classmethod
     def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(value) - set(ACTIONS))
+        known = default_vocabulary().actions.names()
+        unknown = sorted(set(value) - set(known))
         if unknown:
-            raise ValueError(f"unknown adversary action(s) {unknown}; one of {sorted(ACTIONS)}")
+            raise ValueError(f"unknown adversary action(s) {unknown}; one of {known}")
         return value
 
 

@@ -21,8 +21,7 @@ from graders.checks.adversary import executions, frames_executed, read_adversary
 from graders.checks.base import Check, CheckResult, Probe, failed, passed
 from graders.checks.observe import command_name, login, send_command
 from labctl.range.adversary.logfile import entry_time
-from labctl.spec.builtin_vocabulary import ACTIONS
-from labctl.spec.vocabulary import Args
+from labctl.spec.vocabulary import Args, default_vocabulary
 
 POLL_S: Final = 2.0
 
@@ -43,9 +42,10 @@ class AdversarySucceededArgs(Args):
     @field_validator("actions")
     @classmethod
     def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(value) - set(ACTIONS))
+        known = default_vocabulary().actions.names()
+        unknown = sorted(set(value) - set(known))
         if unknown:
-            raise ValueError(f"unknown adversary action(s) {unknown}; one of {sorted(ACTIONS)}")
+            raise ValueError(f"unknown adversary action(s) {unknown}; one of {known}")
         return value
 
 

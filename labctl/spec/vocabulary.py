@@ -19,14 +19,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, ClassVar, Final, Protocol
+from typing import Any, ClassVar, Final, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from labctl.errors import LabctlError
 
-#: Entry-point group of check plugins: each entry names an iterable of check classes.
+#: Entry-point groups, one per vocabulary: each entry names an iterable of classes (with
+#: ``name``, ``summary`` and ``Args``). labctl publishes its own as the entries ``builtin``.
 CHECK_PLUGIN_GROUP: Final = "labctl.checks"
+INJECT_PLUGIN_GROUP: Final = "labctl.injects"
+ACTION_PLUGIN_GROUP: Final = "labctl.actions"
 
 
 class VocabularyError(LabctlError):
@@ -42,19 +45,23 @@ class Args(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+#: The argument model a vocabulary class is generic over (``Check[ArgsT]`` and the like).
+ArgsT = TypeVar("ArgsT", bound=Args)
+
+
 class VocabularyItem(Protocol):
     """What a plugin class provides to be listed in a vocabulary."""
 
     name: ClassVar[str]
     summary: ClassVar[str]
-    Args: type[BaseModel]
+    Args: type[Args]
 
 
 @dataclass(frozen=True)
 class Entry:
     name: str
     summary: str
-    args: type[BaseModel]
+    args: type[Args]
     target: object = None
     #: Where the entry came from (an entry point's ``name = module:object``), for messages.
     source: str = "labctl"
@@ -70,7 +77,7 @@ class Registry:
     def add(
         self,
         name: str,
-        args: type[BaseModel],
+        args: type[Args],
         summary: str,
         target: object = None,
         source: str = "labctl",
@@ -139,24 +146,28 @@ def plugin_items(ep: EntryPoint) -> list[type[VocabularyItem]]:
     return items
 
 
-def _plugin_items() -> Iterator[tuple[type[VocabularyItem], str]]:
+def _own_first(ep: EntryPoint) -> tuple[bool, str]:
     # labctl's own entries first, so a clash names the plugin that came second.
-    def own_first(ep: EntryPoint) -> tuple[bool, str]:
-        return (ep.dist is None or ep.dist.name != "labctl", ep.name)
+    return (ep.dist is None or ep.dist.name != "labctl", ep.name)
 
-    for ep in sorted(entry_points(group=CHECK_PLUGIN_GROUP), key=own_first):
+
+def register_group(registry: Registry, group: str) -> None:
+    """Add to ``registry`` every class published in the entry-point ``group``."""
+    for ep in sorted(entry_points(group=group), key=_own_first):
         source = _describe(ep)
         for item in plugin_items(ep):
-            yield item, source
+            registry.add_item(item, source)
 
 
 @cache
 def default_vocabulary() -> Vocabulary:
-    """The built-in injects and actions plus every installed check plugin."""
-    from labctl.spec import builtin_vocabulary
+    """Every installed check, inject kind and adversary action, labctl's and plugins'.
 
+    Loading the groups imports the packages that carry the vocabularies out (the
+    graders, the scenario engine, the adversary): this layer names them only as
+    entry-point strings, so it stays below them."""
     vocab = Vocabulary()
-    builtin_vocabulary.register(vocab)
-    for item, source in _plugin_items():
-        vocab.checks.add_item(item, source)
+    register_group(vocab.checks, CHECK_PLUGIN_GROUP)
+    register_group(vocab.injects, INJECT_PLUGIN_GROUP)
+    register_group(vocab.actions, ACTION_PLUGIN_GROUP)
     return vocab
