@@ -22,10 +22,11 @@ from graders.checks.base import Check, CheckResult, Probe, failed, passed
 from graders.checks.observe import executed
 from labctl.errors import CheckError
 from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
+from labctl.range.adversary.actions import ReplayTelecommandsAction
 from labctl.range.adversary.logfile import entry_time, parse_log
 from labctl.spec.vocabulary import Args, default_vocabulary
 
-REPLAY: Final = "replay_telecommands"
+REPLAY: Final = ReplayTelecommandsAction.name
 
 
 class AdversaryContainedArgs(Args):
