@@ -47,8 +47,9 @@ def test_labctl_grade_scores_a_third_party_check_on_a_live_instance(
         scores = tmp_path / "scores"
         argv = [sys.executable, "-c", "from labctl.cli.app import main; main()"]
         argv += ["grade", record.id, "--output", str(scores)]
-        run = {"env": env, "capture_output": True, "text": True, "timeout": 900}
-        done = subprocess.run(argv, check=False, **run)  # type: ignore[call-overload]
+        done = subprocess.run(
+            argv, check=False, env=env, capture_output=True, text=True, timeout=900
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         report = json.loads((scores / "score.json").read_text(encoding="utf-8"))
         demo = next(o for o in report["objectives"] if o["id"] == "demo-truth-has")
