@@ -8,6 +8,8 @@ The package is published to labctl through the ``labctl.checks`` entry point
 
 from __future__ import annotations
 
+from typing import Any
+
 from graders.checks.access import AuditRecorded, HazardousExecuted, HazardousRefused, LoginRefused
 from graders.checks.adversary import AdversaryContained
 from graders.checks.adversary_outcome import AdversarySucceeded
@@ -23,7 +25,7 @@ from graders.checks.hosts import (
 from graders.checks.network import PortClosed, PortOpen
 from graders.checks.uplink import CommandRoundTrip, ReplayExecuted, ReplayRejected, TelemetryFresh
 
-BUILTIN_CHECKS: tuple[type[Check], ...] = (
+BUILTIN_CHECKS: tuple[type[Check[Any]], ...] = (
     ReplayRejected,
     ReplayExecuted,
     CommandRoundTrip,

@@ -22,12 +22,11 @@ from graders.checks.base import Check, CheckResult, Probe, failed, passed
 from graders.checks.observe import executed
 from labctl.errors import CheckError
 from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
+from labctl.range.adversary.actions import ReplayTelecommandsAction
 from labctl.range.adversary.logfile import entry_time, parse_log
-from labctl.spec.builtin_vocabulary import ACTIONS
-from labctl.spec.vocabulary import Args
-from labctl.spec.vocabulary import Args as ArgsModel
+from labctl.spec.vocabulary import Args, default_vocabulary
 
-REPLAY: Final = "replay_telecommands"
+REPLAY: Final = ReplayTelecommandsAction.name
 
 
 class AdversaryContainedArgs(Args):
@@ -39,9 +38,10 @@ class AdversaryContainedArgs(Args):
     @field_validator("actions")
     @classmethod
     def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(value) - set(ACTIONS))
+        known = default_vocabulary().actions.names()
+        unknown = sorted(set(value) - set(known))
         if unknown:
-            raise ValueError(f"unknown adversary action(s) {unknown}; one of {sorted(ACTIONS)}")
+            raise ValueError(f"unknown adversary action(s) {unknown}; one of {known}")
         return value
 
 
@@ -82,17 +82,16 @@ def frames_executed(entry: dict[str, Any], runs: dict[tuple[int, int], list[floa
     return count
 
 
-class AdversaryContained(Check):
+class AdversaryContained(Check[AdversaryContainedArgs]):
     name: ClassVar[str] = "adversary_contained"
     summary: ClassVar[str] = (
         "Defence: in the last `window` seconds the scripted adversary acted and achieved "
         "nothing (no success in its log, none of its frames executed on board)."
     )
-    Args: ClassVar[type[Args]] = AdversaryContainedArgs
+    Args = AdversaryContainedArgs
     clock: ClassVar[Callable[[], float]] = time.time
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, AdversaryContainedArgs)
+    def judge(self, args: AdversaryContainedArgs, probe: Probe) -> CheckResult:
         since = type(self).clock() - args.window
         recent = [
             e

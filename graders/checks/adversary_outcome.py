@@ -21,9 +21,7 @@ from graders.checks.adversary import executions, frames_executed, read_adversary
 from graders.checks.base import Check, CheckResult, Probe, failed, passed
 from graders.checks.observe import command_name, login, send_command
 from labctl.range.adversary.logfile import entry_time
-from labctl.spec.builtin_vocabulary import ACTIONS
-from labctl.spec.vocabulary import Args
-from labctl.spec.vocabulary import Args as ArgsModel
+from labctl.spec.vocabulary import Args, default_vocabulary
 
 POLL_S: Final = 2.0
 
@@ -44,9 +42,10 @@ class AdversarySucceededArgs(Args):
     @field_validator("actions")
     @classmethod
     def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(value) - set(ACTIONS))
+        known = default_vocabulary().actions.names()
+        unknown = sorted(set(value) - set(known))
         if unknown:
-            raise ValueError(f"unknown adversary action(s) {unknown}; one of {sorted(ACTIONS)}")
+            raise ValueError(f"unknown adversary action(s) {unknown}; one of {known}")
         return value
 
 
@@ -65,18 +64,17 @@ def achievement(entry: dict[str, Any], runs: dict[tuple[int, int], list[float]])
     return f"{entry['action']}: {on_board} frame(s) executed on board" if on_board else None
 
 
-class AdversarySucceeded(Check):
+class AdversarySucceeded(Check[AdversarySucceededArgs]):
     name: ClassVar[str] = "adversary_succeeded"
     summary: ClassVar[str] = (
         "Attack objective of a defence lab: the scripted adversary achieved something in the"
         " last `window` seconds (success in its log, or a frame of theirs executed on board)."
     )
-    Args: ClassVar[type[Args]] = AdversarySucceededArgs
+    Args = AdversarySucceededArgs
     clock: ClassVar[Callable[[], float]] = time.time
     sleep: ClassVar[Callable[[float], None]] = time.sleep
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, AdversarySucceededArgs)
+    def judge(self, args: AdversarySucceededArgs, probe: Probe) -> CheckResult:
         clock = type(self).clock
         deadline = clock() + args.wait
         next_operation = clock()

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, Final, Protocol
+from typing import Any, ClassVar, Final, Generic, Protocol, TypeVar
 
 from labctl.errors import LabctlError
 from labctl.spec.vocabulary import Args
-from labctl.spec.vocabulary import Args as ArgsModel
+
+#: A check's argument model: the pydantic class its ``Args`` names.
+ArgsT = TypeVar("ArgsT", bound=Args)
 
 
 class Status(Enum):
@@ -121,23 +123,32 @@ class Probe(Protocol):
         ...
 
 
-class Check:
+class Check(Generic[ArgsT]):
     """A named check with typed arguments.
 
-    Subclasses set ``name`` (what lab.yaml writes), ``summary`` (one line for
-    ``labctl labs show`` and the JSON Schema) and ``Args``, and implement ``judge``.
+    Subclasses name their argument model twice, once for the type checker and once at
+    run time: ``class PortClosed(Check[PortClosedArgs])`` with ``Args = PortClosedArgs``.
+    They set ``name`` (what lab.yaml writes) and ``summary`` (one line for ``labctl labs
+    show`` and the JSON Schema), and implement ``judge``, which receives the validated
+    model itself, so no check downcasts its arguments. A check is registered once, by
+    being listed in an object published in the ``labctl.checks`` entry-point group.
     """
 
     name: ClassVar[str]
     summary: ClassVar[str]
-    Args: ClassVar[type[Args]]
+    #: Not a ClassVar: a class variable may not mention the type variable.
+    Args: type[ArgsT]
 
-    def run(self, args: ArgsModel, probe: Probe) -> CheckResult:
+    def run(self, args: ArgsT, probe: Probe) -> CheckResult:
         """Judge the instance; a failed observation is a failed check, never a crash."""
         try:
             return self.judge(args, probe)
         except LabctlError as exc:
             return failed(f"could not observe the instance: {exc}")
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
+    def run_raw(self, args: dict[str, Any], probe: Probe) -> CheckResult:
+        """Validate plain (rendered) arguments against ``Args``, then :meth:`run`."""
+        return self.run(self.Args.model_validate(args), probe)
+
+    def judge(self, args: ArgsT, probe: Probe) -> CheckResult:
         raise NotImplementedError

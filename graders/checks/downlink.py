@@ -16,7 +16,6 @@ from pydantic import Field
 from graders.checks.base import Check, CheckResult, Probe, failed, passed
 from graders.checks.replay import vantage_json
 from labctl.spec.vocabulary import Args
-from labctl.spec.vocabulary import Args as ArgsModel
 
 VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.downlink", "listen")
 #: Seconds the vantage may take beyond its listening time (start-up, imports).
@@ -71,15 +70,14 @@ def heard_summary(heard: dict[str, Any], seconds: int) -> str:
     )
 
 
-class DownlinkSecretExposed(Check):
+class DownlinkSecretExposed(Check[DownlinkArgs]):
     name: ClassVar[str] = "downlink_secret_exposed"
     summary: ClassVar[str] = (
         "Attack objective: the secret is readable in telemetry frames heard on the downlink air."
     )
-    Args: ClassVar[type[Args]] = DownlinkArgs
+    Args = DownlinkArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, DownlinkArgs)
+    def judge(self, args: DownlinkArgs, probe: Probe) -> CheckResult:
         heard = hear_downlink(probe, args.secret, args.listen, _scid(probe.truth()))
         if "error" in heard:
             return failed(f"the vantage heard nothing usable: {heard['error']}")
@@ -92,16 +90,15 @@ class DownlinkSecretExposed(Check):
         )
 
 
-class DownlinkConfidential(Check):
+class DownlinkConfidential(Check[DownlinkArgs]):
     name: ClassVar[str] = "downlink_confidential"
     summary: ClassVar[str] = (
         "Telemetry still flows on the downlink air, every data frame carries an SDLS header"
         " of the spacecraft's authenticated-encryption SA, and the secret is in none."
     )
-    Args: ClassVar[type[Args]] = DownlinkArgs
+    Args = DownlinkArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, DownlinkArgs)
+    def judge(self, args: DownlinkArgs, probe: Probe) -> CheckResult:
         truth = probe.truth()
         heard = hear_downlink(probe, args.secret, args.listen, _scid(truth))
         if "error" in heard:

@@ -26,7 +26,6 @@ from graders.checks.replay import vantage_json
 from labctl.errors import CheckError
 from labctl.range.hosts.catalog import COMMANDS, Command
 from labctl.spec.vocabulary import Args
-from labctl.spec.vocabulary import Args as ArgsModel
 
 VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.forge")
 #: Source ids the grader's forgeries carry (0xFE00..0xFEFF).
@@ -91,16 +90,15 @@ class ForgedCommandExecutedArgs(Args):
     )
 
 
-class ForgedCommandExecuted(Check):
+class ForgedCommandExecuted(Check[ForgedCommandExecutedArgs]):
     name: ClassVar[str] = "forged_command_executed"
     summary: ClassVar[str] = (
         "Attack objective: the spacecraft executed a telecommand that did not come through an"
         " authenticating uplink security association (plaintext SA or no SDLS)."
     )
-    Args: ClassVar[type[Args]] = ForgedCommandExecutedArgs
+    Args = ForgedCommandExecutedArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, ForgedCommandExecutedArgs)
+    def judge(self, args: ForgedCommandExecutedArgs, probe: Probe) -> CheckResult:
         truth = probe.truth()
         forged = forged_commands(truth, args.command)
         what = f"PUS {args.command}" if args.command else "any command"
@@ -147,16 +145,15 @@ class UnauthenticatedRejectedArgs(Args):
         return values
 
 
-class UnauthenticatedRejected(Check):
+class UnauthenticatedRejected(Check[UnauthenticatedRejectedArgs]):
     name: ClassVar[str] = "unauthenticated_rejected"
     summary: ClassVar[str] = (
         "Frames forged without authentication (clear SDLS header on the given SPIs, no"
         " security header) are not executed (spacecraft ground truth)."
     )
-    Args: ClassVar[type[Args]] = UnauthenticatedRejectedArgs
+    Args = UnauthenticatedRejectedArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, UnauthenticatedRejectedArgs)
+    def judge(self, args: UnauthenticatedRejectedArgs, probe: Probe) -> CheckResult:
         truth = probe.truth()
         marker = random.choice(GRADER_SOURCE_IDS)  # a tag, not a secret
         argv = forge_argv(truth, args, marker)

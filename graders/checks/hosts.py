@@ -34,7 +34,6 @@ from graders.checks.forgery import GRADER_SOURCE_IDS, TEMPLATE_PATTERN
 from graders.checks.observe import command_name, executed, login, wait_for
 from graders.checks.replay import vantage_json
 from labctl.spec.vocabulary import Args
-from labctl.spec.vocabulary import Args as ArgsModel
 
 SSH_VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.ssh")
 KEYED_VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.keyed")
@@ -54,17 +53,16 @@ class SshPasswordRefusedArgs(Args):
     password: str = Field(default="", max_length=128, description="its (weak) password")
 
 
-class SshPasswordRefused(Check):
+class SshPasswordRefused(Check[SshPasswordRefusedArgs]):
     name: ClassVar[str] = "ssh_password_refused"
     summary: ClassVar[str] = (
         "From the grader vantage (else from the host's other networks), the host's sshd"
         " offers no password login (neither 'password' nor 'keyboard-interactive') and the"
         " given password gets nobody in."
     )
-    Args: ClassVar[type[Args]] = SshPasswordRefusedArgs
+    Args = SshPasswordRefusedArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, SshPasswordRefusedArgs)
+    def judge(self, args: SshPasswordRefusedArgs, probe: Probe) -> CheckResult:
         where = f"sshd on {args.host}:{args.port}"
         result, detail = _vantage_report(probe.vantage_exec(_ssh_argv(args), 45.0))
         if result is not None:
@@ -172,16 +170,15 @@ class FilePrivateArgs(Args):
         return value
 
 
-class FilePrivate(Check):
+class FilePrivate(Check[FilePrivateArgs]):
     name: ClassVar[str] = "file_private"
     summary: ClassVar[str] = (
         "A file on a host gives its group and other users no access (mode ?-00), read out of"
         " band by the container engine."
     )
-    Args: ClassVar[type[Args]] = FilePrivateArgs
+    Args = FilePrivateArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, FilePrivateArgs)
+    def judge(self, args: FilePrivateArgs, probe: Probe) -> CheckResult:
         where = f"{args.path} on {args.host}"
         found = probe.host_stat(args.host, args.path)
         if found is not None:
@@ -239,16 +236,15 @@ class OldKeyRejectedArgs(Args):
     command: str = Field(default="17.1", pattern=r"^\d{1,3}\.\d{1,3}$")
 
 
-class OldKeyRejected(Check):
+class OldKeyRejected(Check[OldKeyRejectedArgs]):
     name: ClassVar[str] = "old_key_rejected"
     summary: ClassVar[str] = (
         "A telecommand forged from the vantage with an old (compromised) key is not executed"
         " (spacecraft ground truth)."
     )
-    Args: ClassVar[type[Args]] = OldKeyRejectedArgs
+    Args = OldKeyRejectedArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, OldKeyRejectedArgs)
+    def judge(self, args: OldKeyRejectedArgs, probe: Probe) -> CheckResult:
         key = args.key.strip()
         if not isinstance(args.spi, int) or not 0 <= args.spi <= 0xFFFF or "{" in key:
             return failed(f"old_key_rejected: key and spi were not rendered ({args.spi!r})")
@@ -312,16 +308,15 @@ class UnsentCommandExecutedArgs(Args):
     )
 
 
-class UnsentCommandExecuted(Check):
+class UnsentCommandExecuted(Check[UnsentCommandExecutedArgs]):
     name: ClassVar[str] = "unsent_command_executed"
     summary: ClassVar[str] = (
         "Attack objective: the spacecraft executed an SDLS-authenticated command that mission"
         " control never sent (executed commands against mission control's sent list)."
     )
-    Args: ClassVar[type[Args]] = UnsentCommandExecutedArgs
+    Args = UnsentCommandExecutedArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, UnsentCommandExecutedArgs)
+    def judge(self, args: UnsentCommandExecutedArgs, probe: Probe) -> CheckResult:
         # Ground truth first: whatever mission control sent before it is listed by then.
         mine = executed(probe.truth(), args.command)
         ran = [e for e in mine if e.get("source_id") not in GRADER_SOURCE_IDS]

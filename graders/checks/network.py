@@ -18,7 +18,6 @@ from pydantic import Field, StringConstraints
 
 from graders.checks.base import Check, CheckResult, Probe, Status, failed, passed
 from labctl.spec.vocabulary import Args
-from labctl.spec.vocabulary import Args as ArgsModel
 
 HostName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
 CONNECT_TIMEOUT_S: Final = 3.0
@@ -62,15 +61,14 @@ class PortClosedArgs(Args):
     port: int = Field(ge=1, le=65535)
 
 
-class PortClosed(Check):
+class PortClosed(Check[PortClosedArgs]):
     name: ClassVar[str] = "port_closed"
     summary: ClassVar[str] = (
         "A host's TCP port cannot be reached from the attacker's side (the grader vantage)."
     )
-    Args: ClassVar[type[Args]] = PortClosedArgs
+    Args = PortClosedArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, PortClosedArgs)
+    def judge(self, args: PortClosedArgs, probe: Probe) -> CheckResult:
         code, output = probe.vantage_exec(_argv(args.host, args.port), CONNECT_TIMEOUT_S + 10)
         outcome = parse_outcome(code, output)
         where = f"{args.host}:{args.port}/tcp from the attacker's networks"
@@ -92,15 +90,14 @@ class PortOpenArgs(Args):
     source: HostName = Field(description="the instance host that must still reach it")
 
 
-class PortOpen(Check):
+class PortOpen(Check[PortOpenArgs]):
     name: ClassVar[str] = "port_open"
     summary: ClassVar[str] = (
         "A host's TCP port is still reachable from the host that needs it (e.g. mission control)."
     )
-    Args: ClassVar[type[Args]] = PortOpenArgs
+    Args = PortOpenArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, PortOpenArgs)
+    def judge(self, args: PortOpenArgs, probe: Probe) -> CheckResult:
         code, output = probe.host_exec(args.source, _argv(args.host, args.port), user="nobody")
         outcome = parse_outcome(code, output)
         where = f"{args.host}:{args.port}/tcp from {args.source}"

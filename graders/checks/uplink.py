@@ -11,7 +11,6 @@ from graders.checks.base import Check, CheckResult, Probe, failed, passed
 from graders.checks.observe import command_name, executed, login, send_command, verification
 from graders.checks.replay import replay_outcome
 from labctl.spec.vocabulary import Args
-from labctl.spec.vocabulary import Args as ArgsModel
 
 
 class ReplayRejectedArgs(Args):
@@ -25,15 +24,14 @@ class ReplayRejectedArgs(Args):
     attempts: int = Field(default=3, ge=1, le=50)
 
 
-class ReplayRejected(Check):
+class ReplayRejected(Check[ReplayRejectedArgs]):
     name: ClassVar[str] = "replay_rejected"
     summary: ClassVar[str] = (
         "A recorded uplink frame, transmitted again, is not executed (spacecraft ground truth)."
     )
-    Args: ClassVar[type[Args]] = ReplayRejectedArgs
+    Args = ReplayRejectedArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, ReplayRejectedArgs)
+    def judge(self, args: ReplayRejectedArgs, probe: Probe) -> CheckResult:
         return replay_outcome(probe, args.command, args.attempts, args.after_restart)
 
 
@@ -43,15 +41,14 @@ class CommandRoundTripArgs(Args):
     within: int = Field(default=20, ge=1, le=300, description="seconds for the acceptance report")
 
 
-class CommandRoundTrip(Check):
+class CommandRoundTrip(Check[CommandRoundTripArgs]):
     name: ClassVar[str] = "command_round_trip"
     summary: ClassVar[str] = (
         "An operator's command goes mission control → ground station → spacecraft and is verified."
     )
-    Args: ClassVar[type[Args]] = CommandRoundTripArgs
+    Args = CommandRoundTripArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, CommandRoundTripArgs)
+    def judge(self, args: CommandRoundTripArgs, probe: Probe) -> CheckResult:
         name = command_name(args.command)
         token = login(probe, args.role)
         status = verification(probe, token, send_command(probe, token, name), args.within)
@@ -67,13 +64,12 @@ class TelemetryFreshArgs(Args):
     max_age: int = Field(default=15, ge=1, le=600, description="seconds")
 
 
-class TelemetryFresh(Check):
+class TelemetryFresh(Check[TelemetryFreshArgs]):
     name: ClassVar[str] = "telemetry_fresh"
     summary: ClassVar[str] = "Mission control shows housekeeping telemetry newer than max_age."
-    Args: ClassVar[type[Args]] = TelemetryFreshArgs
+    Args = TelemetryFreshArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, TelemetryFreshArgs)
+    def judge(self, args: TelemetryFreshArgs, probe: Probe) -> CheckResult:
         token = login(probe, "operator")
         status, body = probe.api("GET", "/api/telemetry/latest", None, token)
         age = body.get("age_seconds") if status == 200 and isinstance(body, dict) else None
@@ -92,16 +88,15 @@ class ReplayExecutedArgs(Args):
     )
 
 
-class ReplayExecuted(Check):
+class ReplayExecuted(Check[ReplayExecutedArgs]):
     name: ClassVar[str] = "replay_executed"
     summary: ClassVar[str] = (
         "Attack objective: the spacecraft executed one uplink frame (same SPI and sequence"
         " number) more than once."
     )
-    Args: ClassVar[type[Args]] = ReplayExecutedArgs
+    Args = ReplayExecutedArgs
 
-    def judge(self, args: ArgsModel, probe: Probe) -> CheckResult:
-        assert isinstance(args, ReplayExecutedArgs)
+    def judge(self, args: ReplayExecutedArgs, probe: Probe) -> CheckResult:
         twice = replayed_frames(probe.truth(), args.command)
         what = f"PUS {args.command}" if args.command else "any command"
         if not twice:

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
-from graders.checks import BUILTIN_CHECKS
 from graders.checks.base import Check, CheckResult, Probe, Status
 from labctl.errors import CheckError, LabctlError
 from labctl.scenario.render import render
 from labctl.spec.models import CheckRef, Objective
+from labctl.spec.vocabulary import Vocabulary, default_vocabulary
 
-CHECKS: Final[dict[str, type[Check]]] = {check.name: check for check in BUILTIN_CHECKS}
 
-
-def check_of(ref: CheckRef) -> Check:
-    check = CHECKS.get(ref.name)
-    if check is None:
-        raise CheckError(ref.name, f"no such check (known: {', '.join(sorted(CHECKS))})")
-    return check()
+def check_of(ref: CheckRef, vocabulary: Vocabulary | None = None) -> Check[Any]:
+    """The check ``ref`` names, from the same registry the spec loader validated it
+    against (built-in and plugin checks alike)."""
+    checks = (vocabulary or default_vocabulary()).checks
+    entry = checks.get(ref.name)
+    if entry is None:
+        raise CheckError(ref.name, checks.unknown_message(ref.name))
+    target = entry.target
+    if not (isinstance(target, type) and issubclass(target, Check)):
+        raise CheckError(ref.name, f"{entry.source} publishes {target!r}, which is not a Check")
+    return target()
 
 
 def run_check(
@@ -39,7 +43,7 @@ def run_check(
 
     def work() -> None:
         try:
-            outcome.append(check.run(check.Args.model_validate(args), probe))
+            outcome.append(check.run_raw(args, probe))
         except Exception as exc:
             outcome.append(CheckResult(Status.ERROR, f"{type(exc).__name__}: {exc}"))
 

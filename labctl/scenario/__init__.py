@@ -2,15 +2,17 @@
 
 Sits between :mod:`labctl.instances` (which calls it during ``up``: file injects before
 the hosts' first start, the others once they are healthy) and the backends and
-spec below it. Appliers are registered by the inject kinds of the spec's vocabulary.
+spec below it. Each inject kind is one :class:`Applier` class, published through the
+``labctl.injects`` entry point and looked up in the spec's vocabulary.
 """
 
-from labctl.scenario.appliers import APPLIERS, Applier
+from labctl.scenario.appliers import BUILTIN_INJECTS, Applier
 from labctl.scenario.briefing import render_briefing
 from labctl.scenario.context import InjectContext, InjectError, InjectLog
 from labctl.scenario.engine import (
     InjectFailed,
     PlacedInject,
+    applier_of,
     apply_file_injects,
     apply_injects,
     apply_live_injects,
@@ -21,7 +23,7 @@ from labctl.scenario.engine import (
 from labctl.scenario.render import RenderError, render, render_text
 
 __all__ = [
-    "APPLIERS",
+    "BUILTIN_INJECTS",
     "Applier",
     "InjectContext",
     "InjectError",
@@ -29,6 +31,7 @@ __all__ = [
     "InjectLog",
     "PlacedInject",
     "RenderError",
+    "applier_of",
     "apply_file_injects",
     "apply_injects",
     "apply_live_injects",

@@ -1,4 +1,9 @@
-"""One applier per inject kind, registered by the same names as the spec's vocabulary.
+"""One applier class per inject kind: its name, its argument model and what it does.
+
+Each class is registered once, by being listed in :data:`BUILTIN_INJECTS`, which the
+``labctl.injects`` entry-point group publishes; the spec's vocabulary (validation,
+``labctl schema``) and the engine (applying) both read that one registry, so another
+package adds an inject kind by publishing its own classes in the same group.
 
 Appliers work through the backend interface only (exec with argument lists, copy_to,
 copy_from), are idempotent (a second application changes nothing and says so) and
@@ -11,9 +16,8 @@ so the engine applies it after the restarts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final, Generic
 
 from labctl.range import wiring
 from labctl.range.yamledit import ConfigEditError, set_dotted
@@ -28,43 +32,38 @@ from labctl.spec.builtin_vocabulary import (
     SetConfig,
     WriteFile,
 )
-from labctl.spec.vocabulary import Args
+from labctl.spec.vocabulary import ArgsT
 
-A = TypeVar("A", bound=Args)
 RF_LINK_CONFIG: Final = wiring.RF_LINK_CONFIG
 SSHD_PID: Final = "/run/sshd.pid"
 SSHD_HOSTS: Final = frozenset({"ground-station"})
 
 
-@dataclass(frozen=True)
-class Applier(Generic[A]):
-    kind: str
-    args: type[A]
-    function: Callable[[InjectContext, str, A], InjectLog]
-    restarts: bool = False
-    volatile: bool = False
-    default_host: str | None = None
+class Applier(Generic[ArgsT]):
+    """An inject kind: ``name`` (what lab.yaml writes in ``kind:``), ``Args`` (its model,
+    named again as the type argument: ``class SetConfigInject(Applier[SetConfig])``) and
+    :meth:`apply`, which receives the validated model. ``summary`` defaults to the
+    model's docstring, which is what ``labctl schema`` shows."""
 
-    def apply(self, ctx: InjectContext, host: str, args: Mapping[str, Any]) -> InjectLog:
-        return self.function(ctx, host, self.args.model_validate(dict(args)))
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    #: Not a ClassVar: a class variable may not mention the type variable.
+    Args: type[ArgsT]
+    restarts: ClassVar[bool] = False
+    volatile: ClassVar[bool] = False
+    default_host: ClassVar[str | None] = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "summary" not in cls.__dict__ and "Args" in cls.__dict__:
+            cls.summary = (cls.Args.__doc__ or "").strip()
 
-APPLIERS: dict[str, Applier[Any]] = {}
+    def apply(self, ctx: InjectContext, host: str, args: ArgsT) -> InjectLog:
+        raise NotImplementedError
 
-
-ApplyFunction = Callable[[InjectContext, str, A], InjectLog]
-
-
-def applier(
-    kind: str, args: type[A], **options: Any
-) -> Callable[[ApplyFunction[A]], ApplyFunction[A]]:
-    """Register the decorated function as the applier of ``kind`` (arguments ``args``)."""
-
-    def register(function: ApplyFunction[A]) -> ApplyFunction[A]:
-        APPLIERS[kind] = Applier(kind, args, function, **options)
-        return function
-
-    return register
+    def apply_raw(self, ctx: InjectContext, host: str, args: Mapping[str, Any]) -> InjectLog:
+        """Validate plain (rendered) arguments against ``Args``, then :meth:`apply`."""
+        return self.apply(ctx, host, self.Args.model_validate(dict(args)))
 
 
 # --- configuration files -------------------------------------------------------------------
@@ -87,42 +86,55 @@ def set_keys(ctx: InjectContext, host: str, file: str, values: Mapping[str, Any]
     return True
 
 
-@applier("set_config", SetConfig, restarts=True)
-def set_config(ctx: InjectContext, host: str, args: SetConfig) -> InjectLog:
-    changed = set_keys(ctx, host, args.file, {args.key: args.value})
-    summary = f"{args.file}: {args.key} = {ctx.shown(args.value)}"
-    return InjectLog("set_config", host, summary, changed)
+class SetConfigInject(Applier[SetConfig]):
+    name = "set_config"
+    Args = SetConfig
+    restarts = True
+
+    def apply(self, ctx: InjectContext, host: str, args: SetConfig) -> InjectLog:
+        changed = set_keys(ctx, host, args.file, {args.key: args.value})
+        summary = f"{args.file}: {args.key} = {ctx.shown(args.value)}"
+        return InjectLog(self.name, host, summary, changed)
 
 
-@applier("rf_conditions", RfConditions, restarts=True, default_host="rf-link")
-def rf_conditions(ctx: InjectContext, host: str, args: RfConditions) -> InjectLog:
-    values = {
-        "channel.loss": args.loss,
-        "channel.bit_error_rate": args.bit_error_rate,
-        "channel.delay_ms": args.delay_ms,
-        "channel.jamming.uplink": args.jamming,
-        "channel.jamming.downlink": args.jamming,
-        "channel.passes.period": args.pass_every or 0,
-        "channel.passes.duration": args.pass_length or 0,
-    }
-    if args.pass_every and not args.pass_length:
-        raise InjectError("pass_every needs pass_length (how long each contact lasts)")
-    changed = set_keys(ctx, host, RF_LINK_CONFIG, values)
-    summary = ", ".join(f"{k.removeprefix('channel.')}={v}" for k, v in values.items())
-    return InjectLog("rf_conditions", host, f"{RF_LINK_CONFIG}: {summary}", changed)
+class RfConditionsInject(Applier[RfConditions]):
+    name = "rf_conditions"
+    Args = RfConditions
+    restarts = True
+    default_host = "rf-link"
+
+    def apply(self, ctx: InjectContext, host: str, args: RfConditions) -> InjectLog:
+        values = {
+            "channel.loss": args.loss,
+            "channel.bit_error_rate": args.bit_error_rate,
+            "channel.delay_ms": args.delay_ms,
+            "channel.jamming.uplink": args.jamming,
+            "channel.jamming.downlink": args.jamming,
+            "channel.passes.period": args.pass_every or 0,
+            "channel.passes.duration": args.pass_length or 0,
+        }
+        if args.pass_every and not args.pass_length:
+            raise InjectError("pass_every needs pass_length (how long each contact lasts)")
+        changed = set_keys(ctx, host, RF_LINK_CONFIG, values)
+        summary = ", ".join(f"{k.removeprefix('channel.')}={v}" for k, v in values.items())
+        return InjectLog(self.name, host, f"{RF_LINK_CONFIG}: {summary}", changed)
 
 
-@applier("write_file", WriteFile, restarts=True)
-def write_file(ctx: InjectContext, host: str, args: WriteFile) -> InjectLog:
-    content = _file_content(ctx, args).encode("utf-8")
-    uid, gid = ctx.ids(host, args.owner)
-    wanted = FileMeta(int(args.mode, 8), uid, gid)
-    current = ctx.stat(host, args.path)
-    changed = current != wanted or ctx.read(host, args.path) != content
-    if changed:
-        ctx.write(host, args.path, content, wanted)
-    summary = f"{args.path} ({len(content)} octets, mode {args.mode}, owner {args.owner})"
-    return InjectLog("write_file", host, summary, changed)
+class WriteFileInject(Applier[WriteFile]):
+    name = "write_file"
+    Args = WriteFile
+    restarts = True
+
+    def apply(self, ctx: InjectContext, host: str, args: WriteFile) -> InjectLog:
+        content = _file_content(ctx, args).encode("utf-8")
+        uid, gid = ctx.ids(host, args.owner)
+        wanted = FileMeta(int(args.mode, 8), uid, gid)
+        current = ctx.stat(host, args.path)
+        changed = current != wanted or ctx.read(host, args.path) != content
+        if changed:
+            ctx.write(host, args.path, content, wanted)
+        summary = f"{args.path} ({len(content)} octets, mode {args.mode}, owner {args.owner})"
+        return InjectLog(self.name, host, summary, changed)
 
 
 def _file_content(ctx: InjectContext, args: WriteFile) -> str:
@@ -142,29 +154,32 @@ def _file_content(ctx: InjectContext, args: WriteFile) -> str:
 # --- accounts, services, firewall, networks ------------------------------------------------
 
 
-@applier("add_user", AddUser)
-def add_user(ctx: InjectContext, host: str, args: AddUser) -> InjectLog:
-    entry = ctx.run(host, ["getent", "passwd", args.user])
-    done = []
-    if entry.exit_code != 0:
-        groups = ["-G", ",".join(args.groups)] if args.groups else []
-        # A group of that name may exist already (Debian has "operator"): join it rather
-        # than fail on useradd's "group exists" (its -U default).
-        same = (
-            ["-g", args.user]
-            if ctx.run(host, ["getent", "group", args.user]).exit_code == 0
-            else []
-        )
-        ctx.check(host, ["useradd", "-m", "-s", args.shell, *same, *groups, args.user])
-        done.append("created")
-    else:
-        done += _align_account(ctx, host, args, entry.output.strip().split(":"))
-    if args.password is not None and not _password_is(ctx, host, args.user, args.password):
-        script = 'printf "%s:%s\\n" "$1" "$2" | chpasswd'
-        ctx.check(host, ["sh", "-c", script, "chpasswd", args.user, args.password])
-        done.append("password set")
-    summary = f"user {args.user}: {', '.join(done) or 'as wanted'}"
-    return InjectLog("add_user", host, summary, bool(done))
+class AddUserInject(Applier[AddUser]):
+    name = "add_user"
+    Args = AddUser
+
+    def apply(self, ctx: InjectContext, host: str, args: AddUser) -> InjectLog:
+        entry = ctx.run(host, ["getent", "passwd", args.user])
+        done = []
+        if entry.exit_code != 0:
+            groups = ["-G", ",".join(args.groups)] if args.groups else []
+            # A group of that name may exist already (Debian has "operator"): join it rather
+            # than fail on useradd's "group exists" (its -U default).
+            same = (
+                ["-g", args.user]
+                if ctx.run(host, ["getent", "group", args.user]).exit_code == 0
+                else []
+            )
+            ctx.check(host, ["useradd", "-m", "-s", args.shell, *same, *groups, args.user])
+            done.append("created")
+        else:
+            done += _align_account(ctx, host, args, entry.output.strip().split(":"))
+        if args.password is not None and not _password_is(ctx, host, args.user, args.password):
+            script = 'printf "%s:%s\\n" "$1" "$2" | chpasswd'
+            ctx.check(host, ["sh", "-c", script, "chpasswd", args.user, args.password])
+            done.append("password set")
+        summary = f"user {args.user}: {', '.join(done) or 'as wanted'}"
+        return InjectLog(self.name, host, summary, bool(done))
 
 
 def _align_account(ctx: InjectContext, host: str, args: AddUser, entry: list[str]) -> list[str]:
@@ -190,21 +205,25 @@ def _password_is(ctx: InjectContext, host: str, user: str, password: str) -> boo
     return ctx.run(host, argv).exit_code == 0
 
 
-@applier("service", Service, volatile=True)
-def service(ctx: InjectContext, host: str, args: Service) -> InjectLog:
-    if args.service not in {"ssh", "sshd"} or ctx.roles.get(host) not in SSHD_HOSTS:
-        raise InjectError(
-            f"service {args.service!r} on {host} cannot be switched: only sshd on a "
-            "ground-station host can (the other services are their container's own program)"
-        )
-    pid = _sshd_pid(ctx, host)
-    changed = (pid is None) == args.enabled
-    if changed and args.enabled:
-        ctx.check(host, ["/usr/sbin/sshd", "-E", "/proc/1/fd/2"])
-    elif changed and pid is not None:
-        ctx.check(host, ["kill", pid])
-    state = "running" if args.enabled else "stopped"
-    return InjectLog("service", host, f"sshd {state}", changed)
+class ServiceInject(Applier[Service]):
+    name = "service"
+    Args = Service
+    volatile = True
+
+    def apply(self, ctx: InjectContext, host: str, args: Service) -> InjectLog:
+        if args.service not in {"ssh", "sshd"} or ctx.roles.get(host) not in SSHD_HOSTS:
+            raise InjectError(
+                f"service {args.service!r} on {host} cannot be switched: only sshd on a "
+                "ground-station host can (the other services are their container's own program)"
+            )
+        pid = _sshd_pid(ctx, host)
+        changed = (pid is None) == args.enabled
+        if changed and args.enabled:
+            ctx.check(host, ["/usr/sbin/sshd", "-E", "/proc/1/fd/2"])
+        elif changed and pid is not None:
+            ctx.check(host, ["kill", pid])
+        state = "running" if args.enabled else "stopped"
+        return InjectLog(self.name, host, f"sshd {state}", changed)
 
 
 def _sshd_pid(ctx: InjectContext, host: str) -> str | None:
@@ -216,15 +235,19 @@ def _sshd_pid(ctx: InjectContext, host: str) -> str | None:
     return pid if comm.exit_code == 0 and comm.output.strip() == "sshd" else None
 
 
-@applier("port", Port, volatile=True)
-def port(ctx: InjectContext, host: str, args: Port) -> InjectLog:
-    rule = ["INPUT", "-p", args.protocol, "--dport", str(args.port), "-j", "DROP"]
-    present = _rule_present(ctx, host, rule)
-    changed = present == args.open
-    if changed:
-        ctx.check(host, ["iptables", "-D" if args.open else "-I", *rule])
-    state = "open" if args.open else "closed (DROP)"
-    return InjectLog("port", host, f"{args.port}/{args.protocol} {state}", changed)
+class PortInject(Applier[Port]):
+    name = "port"
+    Args = Port
+    volatile = True
+
+    def apply(self, ctx: InjectContext, host: str, args: Port) -> InjectLog:
+        rule = ["INPUT", "-p", args.protocol, "--dport", str(args.port), "-j", "DROP"]
+        present = _rule_present(ctx, host, rule)
+        changed = present == args.open
+        if changed:
+            ctx.check(host, ["iptables", "-D" if args.open else "-I", *rule])
+        state = "open" if args.open else "closed (DROP)"
+        return InjectLog(self.name, host, f"{args.port}/{args.protocol} {state}", changed)
 
 
 def _rule_present(ctx: InjectContext, host: str, rule: list[str]) -> bool:
@@ -235,13 +258,28 @@ def _rule_present(ctx: InjectContext, host: str, rule: list[str]) -> bool:
     return result.exit_code == 0
 
 
-@applier("network", Attach)
-def network(ctx: InjectContext, host: str, args: Attach) -> InjectLog:
-    name = args.network.value
-    backend, ident = ctx.backend, ctx.instance_id
-    if args.attached:
-        changed = backend.connect(ident, host, name)
-    else:
-        changed = backend.disconnect(ident, host, name)
-    state = "attached to" if args.attached else "detached from"
-    return InjectLog("network", host, f"{state} {name}", changed)
+class NetworkInject(Applier[Attach]):
+    name = "network"
+    Args = Attach
+
+    def apply(self, ctx: InjectContext, host: str, args: Attach) -> InjectLog:
+        name = args.network.value
+        backend, ident = ctx.backend, ctx.instance_id
+        if args.attached:
+            changed = backend.connect(ident, host, name)
+        else:
+            changed = backend.disconnect(ident, host, name)
+        state = "attached to" if args.attached else "detached from"
+        return InjectLog(self.name, host, f"{state} {name}", changed)
+
+
+#: The built-in inject kinds, published as the ``labctl.injects`` entry point ``builtin``.
+BUILTIN_INJECTS: Final[tuple[type[Applier[Any]], ...]] = (
+    SetConfigInject,
+    RfConditionsInject,
+    WriteFileInject,
+    AddUserInject,
+    ServiceInject,
+    PortInject,
+    NetworkInject,
+)

@@ -19,11 +19,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from labctl.errors import LabctlError
-from labctl.scenario.appliers import APPLIERS, Applier
+from labctl.scenario.appliers import Applier
 from labctl.scenario.context import FileStage, InjectContext, InjectLog
 from labctl.scenario.render import render
 from labctl.spec.models import InjectRef, Lab
 from labctl.spec.params import ParameterValues, derive
+from labctl.spec.vocabulary import default_vocabulary
 
 
 class InjectFailed(LabctlError):
@@ -124,10 +125,19 @@ def _phase(applier: Applier[Any]) -> str:
     return "volatile" if applier.volatile else "live"
 
 
+def applier_of(kind: str) -> Applier[Any] | None:
+    """The inject kind ``kind`` from the vocabulary the lab was validated against."""
+    entry = default_vocabulary().injects.get(kind)
+    target = None if entry is None else entry.target
+    if isinstance(target, type) and issubclass(target, Applier):
+        return target()
+    return None
+
+
 def _resolved(injects: list[PlacedInject], phase: str) -> Iterator[Resolved]:
     for placed in injects:
         kind, host = placed.inject.kind, placed.inject.host
-        applier = APPLIERS.get(kind)
+        applier = applier_of(kind)
         if applier is None:
             raise InjectFailed(placed.where, kind, host or "?", "no applier for this kind")
         host = host or applier.default_host
@@ -141,12 +151,12 @@ def _apply_one(
     ctx: InjectContext, placed: PlacedInject, applier: Applier[Any], host: str
 ) -> InjectLog:
     try:
-        return applier.apply(ctx, host, render(placed.inject.args, ctx.variables))
+        return applier.apply_raw(ctx, host, render(placed.inject.args, ctx.variables))
     except LabctlError as exc:
-        raise InjectFailed(placed.where, applier.kind, host, str(exc)) from exc
+        raise InjectFailed(placed.where, applier.name, host, str(exc)) from exc
     except ValueError as exc:  # pydantic: a rendered value of the wrong type
         detail = "; ".join(_pydantic_lines(exc)) or str(exc)
-        raise InjectFailed(placed.where, applier.kind, host, detail) from exc
+        raise InjectFailed(placed.where, applier.name, host, detail) from exc
 
 
 def _pydantic_lines(exc: ValueError) -> list[str]:

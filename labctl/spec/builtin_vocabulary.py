@@ -1,9 +1,10 @@
-"""Argument schemas of the built-in inject kinds and adversary actions.
+"""Argument models of the built-in inject kinds and adversary actions.
 
-These are the words a lab may use in ``injects:`` and ``adversary:``. The
-scenario engine that carries them out lives above the spec layer; here is
-only what a lab author may write, so that ``labctl labs validate`` can check
-it and ``labctl schema`` can offer completion.
+Only the models live here, shared by the two places that use them: the classes
+that carry them out name them as their ``Args`` and register them under their
+names (inject kinds in :mod:`labctl.scenario.appliers`, adversary actions in
+:mod:`labctl.range.adversary.actions`, published through the ``labctl.injects``
+and ``labctl.actions`` entry points). There is no table of names here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from labctl.spec.models import Network, Seconds
 from labctl.spec.params import WORDLIST_DIR
-from labctl.spec.vocabulary import Args, Vocabulary
+from labctl.spec.vocabulary import Args
 
 AbsPath = Annotated[str, StringConstraints(pattern=r"^/[^\x00]*$")]
 FileMode = Annotated[str, StringConstraints(pattern=r"^0?[0-7]{3,4}$"), Field(examples=["0600"])]
@@ -157,30 +158,3 @@ class HazardousCommand(Args):
         if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,63}", value):
             raise ValueError("not a command name (capitals, e.g. THRUSTER_FIRE)")
         return value
-
-
-INJECTS: dict[str, type[Args]] = {
-    "set_config": SetConfig,
-    "write_file": WriteFile,
-    "add_user": AddUser,
-    "service": Service,
-    "port": Port,
-    "network": Attach,
-    "rf_conditions": RfConditions,
-}
-
-ACTIONS: dict[str, type[Args]] = {
-    "replay_telecommands": ReplayTelecommands,
-    "inject_frames": InjectFrames,
-    "flood": Flood,
-    "jam": Jam,
-    "brute_force": BruteForce,
-    "hazardous_command": HazardousCommand,
-}
-
-
-def register(vocab: Vocabulary) -> None:
-    for name, model in INJECTS.items():
-        vocab.injects.add(name, model, (model.__doc__ or "").strip())
-    for name, model in ACTIONS.items():
-        vocab.actions.add(name, model, (model.__doc__ or "").strip())

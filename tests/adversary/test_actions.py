@@ -26,12 +26,13 @@ from labctl.protocols.tc_frame import (
     decode_control_command,
     segment,
 )
-from labctl.range.adversary.actions import Context, OwnFrames, Targets, run_action
+from labctl.range.adversary.action import Context, OwnFrames, Targets, action_registry
+from labctl.range.adversary.actions import BUILTIN_ACTIONS, run_action
 from labctl.range.adversary.logfile import entry_time, parse_log, sent_frames
 from labctl.range.adversary.runner import AdversaryLog, run
 from labctl.range.adversary.timeline import parse_timeline
 from labctl.range.hosts.catalog import PLATFORM_APID
-from labctl.spec.builtin_vocabulary import ACTIONS as ARGS
+from labctl.spec import default_vocabulary
 from labctl.spec.params import wordlist
 
 LOOPBACK = "127.0.0.1"
@@ -111,8 +112,24 @@ def transmit_later(port: int, datagrams: list[bytes], delay: float = 0.3) -> thr
     return thread
 
 
+def model(action: str) -> Any:
+    entry = action_registry().get(action)
+    assert entry is not None
+    return entry.args
+
+
 def args(action: str, **values: Any) -> Any:
-    return ARGS[action].model_validate(values)
+    return model(action).model_validate(values)
+
+
+def test_the_adversary_and_the_spec_read_the_same_action_classes() -> None:
+    names = sorted(action.name for action in BUILTIN_ACTIONS)
+    assert action_registry().names() == names
+    assert default_vocabulary().actions.names() == names
+    for action in BUILTIN_ACTIONS:
+        entry = default_vocabulary().actions.get(action.name)
+        assert entry is not None
+        assert entry.target is action
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = 3.0) -> None:
@@ -370,7 +387,7 @@ def test_brute_force_with_an_unknown_word_list_fails_cleanly() -> None:
     # validation refuses an unknown list; an image without the list is what is left
     with pytest.raises(ValueError, match="unknown word list"):
         args("brute_force", target="ssh", username="root", wordlist="no-such-list")
-    wanted = ARGS["brute_force"].model_construct(
+    wanted = model("brute_force").model_construct(
         target="ssh", username="root", wordlist="no-such-list", max_attempts=5
     )
     result = run_action("brute_force", wanted, context())

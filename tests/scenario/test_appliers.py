@@ -9,14 +9,16 @@ import yaml
 from scenario_fakes import FakeBackend
 
 from labctl.backends.base import ExecResult, FileSpec
-from labctl.scenario import APPLIERS, InjectContext, InjectError, InjectLog
-from labctl.spec.builtin_vocabulary import INJECTS
+from labctl.scenario import BUILTIN_INJECTS, InjectContext, InjectError, InjectLog, applier_of
+from labctl.spec import default_vocabulary
 
 SC_CONFIG = "/etc/labctl/spacecraft.yaml"
 
 
 def apply(ctx: InjectContext, kind: str, host: str, **args: Any) -> InjectLog:
-    return APPLIERS[kind].apply(ctx, host, args)
+    applier = applier_of(kind)
+    assert applier is not None
+    return applier.apply_raw(ctx, host, args)
 
 
 def twice(ctx: InjectContext, kind: str, host: str, **args: Any) -> tuple[InjectLog, InjectLog]:
@@ -29,11 +31,15 @@ def loaded(backend: FakeBackend, host: str, path: str) -> Any:
     return yaml.safe_load(content)
 
 
-def test_every_vocabulary_inject_kind_has_an_applier_and_no_other() -> None:
-    assert set(APPLIERS) == set(INJECTS)
-    for kind, applier in APPLIERS.items():
-        assert applier.kind == kind
-        assert applier.args is INJECTS[kind]
+def test_the_vocabulary_s_inject_kinds_are_the_applier_classes_themselves() -> None:
+    injects = default_vocabulary().injects
+    assert injects.names() == sorted(applier.name for applier in BUILTIN_INJECTS)
+    for applier in BUILTIN_INJECTS:
+        entry = injects.get(applier.name)
+        assert entry is not None
+        assert entry.target is applier
+        assert entry.args is applier.Args
+        assert entry.summary
 
 
 # --- set_config ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from labctl.range.adversary import LOG_PATH, TIMELINE_ENV, TIMELINE_PATH
-from labctl.range.adversary.actions import Context
+from labctl.range.adversary.action import Context
 from labctl.range.adversary.runner import AdversaryLog, run
 from labctl.range.adversary.timeline import DEFAULT_SILENCE, TimelineError, parse_timeline
 

