@@ -15,22 +15,25 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar, Final
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from graders.checks.adversary import executions, frames_executed, read_adversary_log
+from graders.checks.adversary import (
+    AdversaryContainedArgs,
+    executions,
+    frames_executed,
+    read_adversary_log,
+)
 from graders.checks.base import Check, CheckResult, Probe, failed, passed
 from graders.checks.observe import command_name, login, send_command
 from labctl.range.adversary.logfile import entry_time
-from labctl.spec.vocabulary import Args, default_vocabulary
 
 POLL_S: Final = 2.0
 
 
-class AdversarySucceededArgs(Args):
-    window: int = Field(default=60, ge=1, le=24 * 3600, description="seconds back from now")
-    actions: tuple[str, ...] = Field(
-        default=(), description="only these adversary actions count (default: every action)"
-    )
+class AdversarySucceededArgs(AdversaryContainedArgs):
+    """The window and the actions that count, as ``adversary_contained`` takes them, and
+    how long to wait for a success while an operator works."""
+
     wait: int = Field(default=0, ge=0, le=300, description="seconds to wait for a success")
     operate: str | None = Field(
         default=None,
@@ -38,15 +41,6 @@ class AdversarySucceededArgs(Args):
         description="while waiting, an operator sends this PUS service.subtype (none: no one)",
     )
     every: int = Field(default=10, ge=1, le=300, description="seconds between two operations")
-
-    @field_validator("actions")
-    @classmethod
-    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        known = default_vocabulary().actions.names()
-        unknown = sorted(set(value) - set(known))
-        if unknown:
-            raise ValueError(f"unknown adversary action(s) {unknown}; one of {known}")
-        return value
 
 
 def entry_end(entry: dict[str, Any]) -> float:

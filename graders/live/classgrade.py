@@ -43,7 +43,7 @@ from graders.live.target import GradeTarget
 from graders.report import CheatingFlag, ReportGrade, grade_report, read_report_file
 from graders.report.secrets import secrets_of
 from graders.score import ScoreReport, score
-from graders.score.files import write_score_files, write_text
+from graders.score.files import SCORE_JSON, write_score_files, write_text
 from labctl.backends.base import Backend
 from labctl.errors import LabctlError
 from labctl.spec import LoadedLab
@@ -325,7 +325,7 @@ def _read_student(folder: Path, entry: dict[str, object]) -> StudentRecord:
     link = entry.get("score_report")
     score = None
     if isinstance(link, str) and link:
-        path = (folder / link).with_name("score.json")
+        path = (folder / link).with_name(SCORE_JSON)
         if folder.resolve() not in path.resolve().parents:
             raise ValueError(f"score report {link!r} is outside {folder}")
         try:

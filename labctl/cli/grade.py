@@ -13,7 +13,7 @@ from rich.table import Table
 
 from graders.score import ObjectiveScore
 from labctl.cli.context import Environment, environment
-from labctl.cli.params import InstanceArg, path_parser
+from labctl.cli.params import InstanceArg, path_option
 from labctl.core.events import Event, Kind
 
 
@@ -34,20 +34,12 @@ def grade(
     instance: InstanceArg,
     report: Annotated[
         Path | None,
-        typer.Option(
-            "--report",
-            "-r",
-            help="The student's audit report (Markdown).",
-            parser=path_parser("--report", folder=False),
-        ),
+        path_option("--report", "-r", help="The student's audit report (Markdown).", folder=False),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Folder for score.json, score.md, score.html.",
-            parser=path_parser("--output", folder=True),
+        path_option(
+            "--output", "-o", help="Folder for score.json, score.md, score.html.", folder=True
         ),
     ] = None,
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection
 from pathlib import Path
-from types import TracebackType
 from typing import Annotated
 
 import typer
@@ -24,7 +23,7 @@ from rich.table import Table
 
 from labctl.backends.base import ImageInfo
 from labctl.cli.context import environment
-from labctl.cli.params import path_parser
+from labctl.cli.params import path_argument
 from labctl.core.events import Event, Kind
 
 app = typer.Typer(help="Build, list, save and load the lab images.", no_args_is_help=True)
@@ -58,12 +57,7 @@ class SubjectProgress:
         self.progress.start()
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *failure: object) -> None:
         self.progress.stop()
 
     def event(self, event: Event) -> None:
@@ -121,17 +115,14 @@ def _print_images(out: Console, images: list[ImageInfo]) -> None:
     out.print(table)
 
 
+#: The images' archive: what `save` writes (a `docker save` tar) and `load` reads.
+ArchiveArg = Annotated[
+    Path, path_argument("PATH", "The images' archive (a `docker save` tar).", folder=False)
+]
+
+
 @app.command()
-def save(
-    ctx: typer.Context,
-    path: Annotated[
-        Path,
-        typer.Argument(
-            help="Archive to write (a `docker save` tar).",
-            parser=path_parser("PATH", folder=False),
-        ),
-    ],
-) -> None:
+def save(ctx: typer.Context, path: ArchiveArg) -> None:
     """Save every labctl image into one archive, for rooms without a network."""
     env = environment(ctx)
     columns = (SpinnerColumn(), TextColumn("saving"), DownloadColumn(), TimeElapsedColumn())
@@ -144,16 +135,7 @@ def save(
 
 
 @app.command()
-def load(
-    ctx: typer.Context,
-    path: Annotated[
-        Path,
-        typer.Argument(
-            help="Archive written by `labctl images save`.",
-            parser=path_parser("PATH", folder=False),
-        ),
-    ],
-) -> None:
+def load(ctx: typer.Context, path: ArchiveArg) -> None:
     """Load images from an archive written by `labctl images save`."""
     env = environment(ctx)
     with SubjectProgress(env.err, ("Loaded",)) as progress:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from labctl.cli.context import environment
 from labctl.cli.images import SubjectProgress
-from labctl.cli.params import MAX_TAIL, SEED_MAX, HostArg, InstanceArg, LabArg, given
+from labctl.cli.params import MAX_TAIL, SEED_MAX, HostArg, InstanceArg, LabArg, argument, given
 from labctl.core.instances import ATTACKER, Connection
 from labctl.instances.restart import HostRestart
 
@@ -63,10 +63,10 @@ def down(
     ctx: typer.Context,
     instance: Annotated[
         str | None,
-        typer.Argument(
-            metavar="INSTANCE",
-            help="Instance id (see labctl status).",
-            callback=given("INSTANCE", "an instance id (see labctl status)"),
+        argument(
+            "INSTANCE",
+            "Instance id (see labctl status).",
+            give="an instance id (see labctl status)",
         ),
     ] = None,
     all_instances: Annotated[
@@ -100,10 +100,8 @@ def status(
     ctx: typer.Context,
     instance: Annotated[
         str | None,
-        typer.Argument(
-            metavar="INSTANCE",
-            help="Only this instance.",
-            callback=given("INSTANCE", "an instance id, or nothing for every instance"),
+        argument(
+            "INSTANCE", "Only this instance.", give="an instance id, or nothing for every instance"
         ),
     ] = None,
 ) -> None:

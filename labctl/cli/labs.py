@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from labctl.cli.context import environment
-from labctl.cli.params import given
+from labctl.cli.params import argument
 from labctl.core.labs import LabEntry
 from labctl.errors import SpecError
 from labctl.spec import Lab, LoadedLab
@@ -60,11 +60,7 @@ def show(
     ctx: typer.Context,
     lab_id: Annotated[
         str,
-        typer.Argument(
-            metavar="ID",
-            help="Lab id, e.g. tc-replay.",
-            callback=given("ID", "a lab id (see labctl labs list)"),
-        ),
+        argument("ID", "Lab id, e.g. tc-replay.", give="a lab id (see labctl labs list)"),
     ],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the validated spec as JSON.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 import typer
 
@@ -58,43 +58,42 @@ def path_parser(what: str, *, folder: bool | None = None) -> Callable[[str], Pat
     return parse
 
 
+def argument(metavar: str, help: str, give: str) -> Any:
+    """A positional argument that refuses a blank value, saying what to ``give``."""
+    return typer.Argument(metavar=metavar, help=help, callback=given(metavar, give))
+
+
+def path_option(*names: str, help: str, folder: bool | None = None) -> Any:
+    """A path option refusing an empty path and, with ``folder``, one of the wrong kind."""
+    return typer.Option(*names, help=help, parser=path_parser(names[0], folder=folder))
+
+
+def path_argument(metavar: str, help: str, folder: bool | None = None) -> Any:
+    """:func:`path_option` for a positional argument."""
+    return typer.Argument(metavar=metavar, help=help, parser=path_parser(metavar, folder=folder))
+
+
 LabArg = Annotated[
     str,
-    typer.Argument(
-        metavar="LAB",
-        help="Lab id, e.g. tc-replay.",
-        callback=given("LAB", "a lab id (see labctl labs list)"),
-    ),
+    argument("LAB", "Lab id, e.g. tc-replay.", give="a lab id (see labctl labs list)"),
 ]
 InstanceArg = Annotated[
     str,
-    typer.Argument(
-        metavar="INSTANCE",
-        help="Instance id.",
-        callback=given("INSTANCE", "an instance id (see labctl status)"),
-    ),
+    argument("INSTANCE", "Instance id.", give="an instance id (see labctl status)"),
 ]
 HostArg = Annotated[
     str,
-    typer.Argument(
-        metavar="HOST",
-        help="Host name.",
-        callback=given("HOST", "a host name such as attacker (see labctl status)"),
-    ),
+    argument("HOST", "Host name.", give="a host name such as attacker (see labctl status)"),
 ]
 SessionArg = Annotated[
     str,
-    typer.Argument(
-        metavar="SESSION",
-        help="Session name.",
-        callback=given("SESSION", "a session name (see labctl session list)"),
-    ),
+    argument("SESSION", "Session name.", give="a session name (see labctl session list)"),
 ]
 StudentArg = Annotated[
     str,
-    typer.Argument(
-        metavar="STUDENT",
-        help="Student id (roster).",
-        callback=given("STUDENT", "a student id of the roster (see labctl session status)"),
+    argument(
+        "STUDENT",
+        "Student id (roster).",
+        give="a student id of the roster (see labctl session status)",
     ),
 ]

@@ -14,7 +14,7 @@ from rich.table import Table
 from graders.report import ReportGrade, grade_report, read_report_file, render_template
 from graders.report.secrets import peers_secrets, secrets_of
 from labctl.cli.context import environment
-from labctl.cli.params import MAX_SLOT, LabArg, given, given_all, path_parser
+from labctl.cli.params import MAX_SLOT, LabArg, given, given_all, path_option
 from labctl.errors import LabctlError
 
 app = typer.Typer(help="Write and grade audit reports.", no_args_is_help=True)
@@ -28,11 +28,8 @@ def template(
     lab_id: LabId,
     output: Annotated[
         Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Write to this file instead of standard output.",
-            parser=path_parser("--output", folder=False),
+        path_option(
+            "--output", "-o", help="Write to this file instead of standard output.", folder=False
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,

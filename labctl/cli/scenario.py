@@ -11,17 +11,17 @@ import typer
 from rich.markdown import Markdown
 
 from labctl.cli.context import environment
-from labctl.cli.params import given
+from labctl.cli.params import argument
 
 
 def briefing(
     ctx: typer.Context,
     instance: Annotated[
         str,
-        typer.Argument(
-            metavar="INSTANCE",
-            help="Instance id, e.g. tc-replay-ana-lima.",
-            callback=given("INSTANCE", "an instance id (see labctl status)"),
+        argument(
+            "INSTANCE",
+            "Instance id, e.g. tc-replay-ana-lima.",
+            give="an instance id (see labctl status)",
         ),
     ],
     raw: Annotated[bool, typer.Option("--raw", help="Print the Markdown as it is.")] = False,

@@ -25,8 +25,9 @@ from labctl.cli.params import (
     LabArg,
     SessionArg,
     StudentArg,
+    argument,
     given,
-    path_parser,
+    path_option,
 )
 from labctl.core.events import Event, Kind
 from labctl.sessions.members import UNIT_DONE, MemberStatus
@@ -45,12 +46,7 @@ def start(
     *,
     roster: Annotated[
         Path,
-        typer.Option(
-            "--roster",
-            "-r",
-            help="CSV with columns id,name,email[,team].",
-            parser=path_parser("--roster", folder=False),
-        ),
+        path_option("--roster", "-r", help="CSV with columns id,name,email[,team].", folder=False),
     ],
     name: Annotated[
         str | None,
@@ -125,10 +121,10 @@ def status(
     ctx: typer.Context,
     session: Annotated[
         str | None,
-        typer.Argument(
-            metavar="SESSION",
-            help="Session (default: the only one).",
-            callback=given("SESSION", "a session name, or nothing for the only one"),
+        argument(
+            "SESSION",
+            "Session (default: the only one).",
+            give="a session name, or nothing for the only one",
         ),
     ] = None,
     checks: Annotated[
@@ -253,12 +249,7 @@ def handout(
     session: SessionArg,
     output: Annotated[
         Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Folder (default: handouts/SESSION).",
-            parser=path_parser("--output", folder=True),
-        ),
+        path_option("--output", "-o", help="Folder (default: handouts/SESSION).", folder=True),
     ] = None,
 ) -> None:
     """Write one sheet per student: how to connect (SSH, password, URL) and the briefing."""
@@ -292,21 +283,13 @@ def grade(
     session: SessionArg,
     reports: Annotated[
         Path | None,
-        typer.Option(
-            "--reports",
-            "-r",
-            help="Folder of audit reports, <student id>.md.",
-            parser=path_parser("--reports", folder=True),
+        path_option(
+            "--reports", "-r", help="Folder of audit reports, <student id>.md.", folder=True
         ),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Folder (default: grades/SESSION).",
-            parser=path_parser("--output", folder=True),
-        ),
+        path_option("--output", "-o", help="Folder (default: grades/SESSION).", folder=True),
     ] = None,
     parallel: Annotated[
         int,
@@ -349,11 +332,8 @@ def export(
     session: SessionArg,
     grades: Annotated[
         Path | None,
-        typer.Option(
-            "--grades",
-            "-g",
-            help="The graded folder (default: grades/SESSION).",
-            parser=path_parser("--grades", folder=True),
+        path_option(
+            "--grades", "-g", help="The graded folder (default: grades/SESSION).", folder=True
         ),
     ] = None,
     fmt: Annotated[

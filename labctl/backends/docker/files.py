@@ -69,29 +69,38 @@ class Files:
 
 
 def read_file(container: Container, path: str) -> tuple[bytes, FileStat] | None:
-    operation = f"read {path} in {container.name}"
-    data = archive_unless_missing(container, path, operation)
-    if data is None:
+    found = _first_member(container, path, f"read {path} in {container.name}", content=True)
+    if found is None:
         return None
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        first = tar.next()
-        extracted = tar.extractfile(first) if first is not None and first.isfile() else None
-        if first is None or extracted is None:
-            raise BackendError(operation, "not a regular file")
-        return extracted.read(), FileStat(first.mode & 0o7777, first.uid, first.gid)
+    stat_of, content = found
+    return content, stat_of
 
 
 def stat(container: Container, path: str) -> FileStat | None:
     """From the archive's header: the engine reads as root, capabilities or not."""
-    operation = f"stat {path} in {container.name}"
+    found = _first_member(container, path, f"stat {path} in {container.name}", content=False)
+    return None if found is None else found[0]
+
+
+def _first_member(
+    container: Container, path: str, operation: str, *, content: bool
+) -> tuple[FileStat, bytes] | None:
+    """The archive of ``path``: its first member's mode and owner, and (``content``) its
+    bytes, which must then be a regular file's; None when ``path`` does not exist."""
     data = archive_unless_missing(container, path, operation)
     if data is None:
         return None
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         first = tar.next()
-    if first is None:
-        raise BackendError(operation, "the engine sent an empty archive")
-    return FileStat(first.mode & 0o7777, first.uid, first.gid)
+        if first is None:
+            raise BackendError(operation, "the engine sent an empty archive")
+        found = FileStat(first.mode & 0o7777, first.uid, first.gid)
+        if not content:
+            return found, b""
+        extracted = tar.extractfile(first) if first.isfile() else None
+        if extracted is None:
+            raise BackendError(operation, "not a regular file")
+        return found, extracted.read()
 
 
 def copy_from(container: Container, path: str) -> bytes:
