@@ -13,13 +13,10 @@ import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
 from docker.models.containers import Container
-from docker.models.networks import Network
-from docker.models.volumes import Volume
 
 from labctl.backends.base import (
     HOST_LABEL,
@@ -38,9 +35,10 @@ from labctl.backends.base import (
     register_backend,
 )
 from labctl.backends.docker import files as file_ops
-from labctl.backends.docker import health
+from labctl.backends.docker import health, hostguard, images
 from labctl.backends.docker.baseimage import docker_client
-from labctl.backends.docker.containers import UNBOUNDED_WARNING, Containers, remove, start_all
+from labctl.backends.docker.bringup import Created, create_all, refuse_existing, rollback
+from labctl.backends.docker.containers import Containers, remove, start_all
 from labctl.backends.docker.engine import (
     Filters,
     by_instance,
@@ -53,15 +51,6 @@ from labctl.backends.docker.networks import Networks
 from labctl.backends.docker.status import forwarded, host_status
 from labctl.backends.docker.vantage import DockerVantages
 from labctl.errors import BackendError
-
-
-@dataclass
-class _Created:
-    """What one ``up`` made so far, in creation order: exactly what a rollback removes."""
-
-    networks: list[Network] = field(default_factory=list)
-    volumes: list[Volume] = field(default_factory=list)
-    containers: list[Container] = field(default_factory=list)
 
 
 @register_backend("docker")
@@ -114,10 +103,10 @@ class DockerBackend:
         progress: Progress = no_progress,
         before_start: BeforeStart | None = None,
     ) -> list[HostStatus]:
-        self._refuse_existing(plan.instance_id)
-        created = _Created()
+        refuse_existing(self, plan.instance_id)
+        created = Created()
         try:
-            self._create_all(plan, created, progress)
+            create_all(self, plan, created, progress)
             self.networks.guard(created.networks, protect=True)
             progress("host", "guarded from the lab networks")
             if before_start is not None:
@@ -129,48 +118,9 @@ class DockerBackend:
                 plan, created.containers, progress, self.health_timeout_s, self.poll_s
             )
         except BaseException:
-            self._rollback(created, progress)
+            rollback(self, created, progress)
             raise
         return self.status(plan.instance_id)
-
-    def _refuse_existing(self, instance_id: str) -> None:
-        selector = by_instance(instance_id)
-        with engine_call(f"look for instance {instance_id}"):
-            exists = bool(self.containers.matching(selector, sparse=True))
-            exists = exists or bool(self.networks.matching(selector))
-        if exists:
-            raise BackendError(
-                f"bring up instance {instance_id}",
-                "the engine already holds containers or networks of this instance",
-                hint=f"remove them first: labctl down {instance_id}",
-            )
-
-    def _create_all(self, plan: InstancePlan, created: _Created, progress: Progress) -> None:
-        networks = self.networks.create_all(plan, created.networks, progress)
-        for host in plan.hosts:
-            created.volumes += self.containers.create_volumes(plan, host)
-            asked = self.writable_bounded
-            container = self.containers.create(plan, host, networks)
-            created.containers.append(container)
-            if host.files:
-                file_ops.put_files(container, host.files)
-            self.files.written(container, host.files)
-            progress(host.name, "container created")
-            if asked is None and self.writable_bounded is False:
-                progress("engine", UNBOUNDED_WARNING)
-
-    def _rollback(self, created: _Created, progress: Progress) -> None:
-        """Remove what ``up`` created, newest first; carry on past individual failures."""
-        for container in reversed(created.containers):
-            self.files.forget(container)
-            quietly(lambda c=container: c.remove(force=True, v=True))
-            progress(host_of(container), "removed (rollback)")
-        for volume in reversed(created.volumes):
-            quietly(lambda v=volume: v.remove(force=True))
-        quietly(lambda: self.networks.guard(created.networks, protect=False))
-        for network in reversed(created.networks):
-            quietly(network.remove)
-            progress(str(network.name), "network removed (rollback)")
 
     def down(self, instance_id: str, progress: Progress = no_progress) -> DownReport:
         selector = by_instance(instance_id)
@@ -311,36 +261,25 @@ class DockerBackend:
         """Grader and adversary containers in an instance (labctl.backends.docker.vantage)."""
         return DockerVantages(self)
 
-    # --- images --------------------------------------------------------------------------
+    # --- images (labctl.backends.docker.images) ------------------------------------------
 
     def prepare_images(self, roles: Sequence[str], progress: Progress = no_progress) -> list[str]:
         """Build the images of ``roles`` the engine lacks (stale ones still run), and the
         host guard's (it runs nft from the ground-station image); the roles built."""
-        from labctl.backends.docker.hostguard import GUARD_ROLE
-        from labctl.backends.docker.images import build_images, missing_images
-
-        missing = missing_images(self.client, sorted({*roles, GUARD_ROLE}))
+        missing = images.missing_images(self.client, sorted({*roles, hostguard.GUARD_ROLE}))
         if missing:
             progress("images", f"building missing images: {', '.join(missing)}")
-            build_images(self.client, progress, roles=missing)
+            images.build_images(self.client, progress, roles=missing)
         return missing
 
     def build_images(self, progress: Progress = no_progress, force: bool = False) -> None:
-        from labctl.backends.docker.images import build_images
-
-        build_images(self.client, progress, force=force)
+        images.build_images(self.client, progress, force=force)
 
     def list_images(self) -> list[ImageInfo]:
-        from labctl.backends.docker.images import list_images
-
-        return list_images(self.client)
+        return images.list_images(self.client)
 
     def save_images(self, path: Path, written: Callable[[int], None]) -> list[str]:
-        from labctl.backends.docker.images import save_images
-
-        return save_images(self.client, path, written)
+        return images.save_images(self.client, path, written)
 
     def load_images(self, path: Path, progress: Progress = no_progress) -> list[str]:
-        from labctl.backends.docker.images import load_images
-
-        return load_images(self.client, path, progress)
+        return images.load_images(self.client, path, progress)
