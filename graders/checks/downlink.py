@@ -15,9 +15,10 @@ from pydantic import Field
 
 from graders.checks.base import Check, CheckResult, Probe, failed, passed
 from graders.checks.replay import vantage_json
+from labctl.range import wiring
 from labctl.spec.vocabulary import Args
 
-VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.downlink", "listen")
+VANTAGE: Final = wiring.vantage_program("downlink", "listen")
 #: Seconds the vantage may take beyond its listening time (start-up, imports).
 SLACK_S: Final = 20.0
 AUTHENTICATED_ENCRYPTION: Final = "AUTHENTICATED_ENCRYPTION"

@@ -24,10 +24,11 @@ from graders.checks.base import Check, CheckResult, Probe, failed, passed
 from graders.checks.observe import wait_for
 from graders.checks.replay import vantage_json
 from labctl.errors import CheckError
+from labctl.range import wiring
 from labctl.range.hosts.catalog import COMMANDS, Command
 from labctl.spec.vocabulary import Args
 
-VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.forge")
+VANTAGE: Final = wiring.vantage_program("forge")
 #: Source ids the grader's forgeries carry (0xFE00..0xFEFF).
 GRADER_SOURCE_IDS: Final = range(0xFE00, 0xFF00)
 AUTHENTICATING: Final = frozenset({"AUTHENTICATION", "AUTHENTICATED_ENCRYPTION"})

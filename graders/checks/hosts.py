@@ -33,10 +33,11 @@ from graders.checks.base import (
 from graders.checks.forgery import GRADER_SOURCE_IDS, TEMPLATE_PATTERN
 from graders.checks.observe import command_name, executed, login, wait_for
 from graders.checks.replay import vantage_json
+from labctl.range import wiring
 from labctl.spec.vocabulary import Args
 
-SSH_VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.ssh")
-KEYED_VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.keyed")
+SSH_VANTAGE: Final = wiring.vantage_program("ssh")
+KEYED_VANTAGE: Final = wiring.vantage_program("keyed")
 #: How long a forged frame has to show up in ground truth.
 SETTLE_S: Final = 6.0
 #: Sent commands mission control lists at most (its API's limit).

@@ -5,8 +5,9 @@ host that needs it.
 networks, where the attacker's workstation and radio are). ``port_open`` connects from
 one of the instance's own hosts (out of band: the command runs there through the
 container engine), e.g. mission control reaching the ground station's packet service.
-Both use TCP connects with a short timeout, run by the host's own Python: a refused or
-timed-out connect is "closed", an accepted one "open".
+Both run one TCP connect with a short timeout (:mod:`labctl.range.vantage.connect`, from
+labctl's wheel in every lab image): a refused or timed-out connect is "closed", an
+accepted one "open".
 """
 
 from __future__ import annotations
@@ -17,21 +18,11 @@ from typing import Annotated, ClassVar, Final
 from pydantic import Field, StringConstraints
 
 from graders.checks.base import Check, CheckResult, Probe, Status, failed, passed
+from labctl.range import wiring
 from labctl.spec.vocabulary import Args
 
 HostName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
 CONNECT_TIMEOUT_S: Final = 3.0
-
-#: Prints {"open": bool, "detail": str} for one TCP connect to argv[1]:argv[2].
-PROBE_SCRIPT: Final = """
-import json, socket, sys
-host, port, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-try:
-    with socket.create_connection((host, port), timeout=timeout):
-        print(json.dumps({"open": True, "detail": "connection accepted"}))
-except OSError as exc:
-    print(json.dumps({"open": False, "detail": type(exc).__name__ + ": " + str(exc)[:120]}))
-"""
 
 
 def parse_outcome(code: int, output: str) -> tuple[bool, str] | None:
@@ -53,7 +44,8 @@ def not_run(where: str, output: str) -> CheckResult:
 
 
 def _argv(host: str, port: int) -> list[str]:
-    return ["python3", "-c", PROBE_SCRIPT, host, str(port), str(CONNECT_TIMEOUT_S)]
+    """The connect program (labctl.range.vantage.connect) for ``host:port``."""
+    return list(wiring.vantage_program("connect", host, str(port), str(CONNECT_TIMEOUT_S)))
 
 
 class PortClosedArgs(Args):

@@ -15,8 +15,9 @@ from typing import Any, Final
 
 from graders.checks.base import CheckResult, Probe, failed, passed
 from graders.checks.observe import command_name, executed, login, send_command, wait_for
+from labctl.range import wiring
 
-VANTAGE: Final = ("python3", "-m", "labctl.range.vantage.replay")
+VANTAGE: Final = wiring.vantage_program("replay")
 CAPTURE_S: Final = 20.0
 #: The capture must be listening before the operator's command goes out: it says so (the
 #: probe passes its output on as it comes); a probe that cannot, waits this long.

@@ -11,9 +11,10 @@ from typing import Any, Final
 
 from labctl.backends.vantage import Channel
 from labctl.errors import BackendError
+from labctl.range import wiring
 from labctl.range.vantage.agent import HELLO, READY
 
-AGENT_ARGV: Final = ("python3", "-m", "labctl.range.vantage.agent")
+AGENT_ARGV: Final = wiring.vantage_program("agent")
 #: How long the agent may take to answer its first request (a Python start-up, loaded).
 HELLO_S: Final = 20.0
 #: Beyond a program's own timeout: the agent kills it then, and says so.

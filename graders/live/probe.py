@@ -36,7 +36,7 @@ from labctl.range import wiring
 
 SPACECRAFT: Final = "spacecraft"
 GROUND_STATION: Final = "ground-station"
-VANTAGE_SCRIPT: Final = ("python3", "-m", "labctl.range.vantage.replay")
+VANTAGE_SCRIPT: Final = wiring.vantage_program("replay")
 TRUTH_PATH: Final = wiring.TRUTH_FILE
 #: Mission control's stock accounts (containers/mission-control/mission-control.yaml).
 STOCK_ACCOUNTS: Final = {

@@ -39,6 +39,15 @@ SSH_PORT: Final = 22
 MISSION_CONTROL_PORT: Final = 8080
 MISSION_CONTROL_URL: Final = f"http://{MISSION_CONTROL}:{MISSION_CONTROL_PORT}"
 
+# The grader's vantage programs (labctl.range.vantage), as a command line.
+VANTAGE_PACKAGE: Final = "labctl.range.vantage"
+
+
+def vantage_program(name: str, *args: str) -> tuple[str, ...]:
+    """``python3 -m labctl.range.vantage.<name> ARGS``: how a check runs a vantage program."""
+    return ("python3", "-m", f"{VANTAGE_PACKAGE}.{name}", *args)
+
+
 # In-image paths.
 CONFIG_DIR: Final = "/etc/labctl"
 KEY_DIR: Final = "/etc/labctl/keys"

@@ -29,11 +29,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from typing import IO, Any, Final
 
+from labctl.range import wiring
+
 #: The first request, and the answer: the agent speaks only when spoken to, so nothing it
 #: writes can reach the grader before the engine's stream is set up.
 HELLO: Final = {"hello": 1}
 READY: Final = {"agent": "labctl.range.vantage.agent"}
-MODULE_PREFIX: Final = "labctl.range.vantage."
+MODULE_PREFIX: Final = f"{wiring.VANTAGE_PACKAGE}."
 TIMED_OUT: Final = 124
 MAX_LINE: Final = 64 * 1024
 READ_CHUNK: Final = 65536

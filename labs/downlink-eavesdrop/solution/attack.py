@@ -20,10 +20,11 @@ import time
 
 from labctl.errors import ProtocolError
 from labctl.protocols.layers import PusTm, TMFrame, dissect, space_packets
+from labctl.range import wiring
 from labctl.range.hosts.catalog import Housekeeping
 
 LISTEN_S = 30.0
-DOWNLINK_AIR = 5103
+DOWNLINK_AIR = wiring.DOWNLINK_AIR
 IDLE_VCID = 7
 
 

@@ -47,11 +47,12 @@ from labctl.protocols.layers import (
     sdls_protect,
 )
 from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation
+from labctl.range import wiring
 
 STATION = "ground-station"
 USER = "flightops"
-RF_LINK = ("rf-link", 5100)
-UPLINK_AIR = 5101
+RF_LINK = (wiring.RF_LINK, wiring.UPLINK_IN)
+UPLINK_AIR = wiring.UPLINK_AIR
 PLATFORM_APID = 0x064
 THRUSTER_FIRE = 4  # 8,1 function id
 BURN_MS = 2600

@@ -19,7 +19,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-MISSION_CONTROL = "http://mission-control:8080"
+from labctl.range import wiring
+
+MISSION_CONTROL = wiring.MISSION_CONTROL_URL
 WORDLIST = Path("/opt/labctl/lib/python3.11/site-packages/labctl/data/wordlists/weak-passwords.txt")
 USERNAME = "admin"
 COMMAND = {"name": "THRUSTER_FIRE", "args": {"duration_ms": 500}}

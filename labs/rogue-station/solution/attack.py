@@ -34,9 +34,10 @@ from labctl.protocols.layers import (
     register_sa,
 )
 from labctl.protocols.sdls import SecurityAssociation, ServiceType
+from labctl.range import wiring
 
 SA_TABLE = Path("/home/student/sa-table.txt")
-RF_LINK = ("rf-link", 5100)
+RF_LINK = (wiring.RF_LINK, wiring.UPLINK_IN)
 APID = 0x064
 THRUSTER_FIRE = 4
 DURATION_MS = 2000

@@ -17,15 +17,16 @@ import sys
 import time
 
 from labctl.protocols.tc_frame import FrameKind, TcFrame, set_vr_frame
+from labctl.range import wiring
 
 LISTEN_S = 45.0
-RF_LINK = ("rf-link", 5100)
+RF_LINK = (wiring.RF_LINK, wiring.UPLINK_IN)
 
 
 def sniff_uplink(seconds: float) -> bytes | None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("", 5101))
+        sock.bind(("", wiring.UPLINK_AIR))
         sock.settimeout(seconds)
         try:
             while True:
