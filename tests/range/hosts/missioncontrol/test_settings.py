@@ -19,7 +19,7 @@ from labctl.range.hosts.missioncontrol.passwords import (
 )
 from labctl.range.hosts.missioncontrol.settings import Role, load_settings, settings_from
 
-EXAMPLE = Path(__file__).parents[3] / "containers" / "mission-control" / "mission-control.yaml"
+EXAMPLE = Path(__file__).parents[4] / "containers" / "mission-control" / "mission-control.yaml"
 
 
 def test_the_commented_example_loads() -> None:

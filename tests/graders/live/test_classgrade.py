@@ -28,7 +28,7 @@ from labctl.errors import LabctlError
 from labctl.spec import LoadedLab, load_lab
 from labctl.spec.params import derive
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 LOADED = load_lab(REPO / "labs" / "tc-replay")
 SAMPLE = (REPO / "labs" / "tc-replay" / "solution" / "sample-report.md").read_text("utf-8")
 SEED = 4242

@@ -21,7 +21,7 @@ from labctl.range.hosts.spacecraft.core import HISTORY_FILE
 from labctl.range.hosts.spacecraft.state import COMMAND_LOG_SIZE, MAX_HISTORY_LINE
 
 MakeConfig = Callable[..., SpacecraftConfig]
-EXAMPLE = Path(__file__).parents[3] / "containers" / "spacecraft" / "spacecraft.yaml"
+EXAMPLE = Path(__file__).parents[4] / "containers" / "spacecraft" / "spacecraft.yaml"
 
 
 def test_50k_executed_commands_keep_the_history_file_under_its_bound(

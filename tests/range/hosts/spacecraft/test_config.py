@@ -13,7 +13,7 @@ from labctl.range.hosts.config import Config, HostConfigError
 from labctl.range.hosts.spacecraft import load_config, parse_config
 from labctl.range.hosts.spacecraft.__main__ import main
 
-EXAMPLE = Path(__file__).parents[3] / "containers" / "spacecraft" / "spacecraft.yaml"
+EXAMPLE = Path(__file__).parents[4] / "containers" / "spacecraft" / "spacecraft.yaml"
 
 
 def test_commented_example_loads(tmp_path: Path, key_dir: Path) -> None:

@@ -209,7 +209,7 @@ def test_the_bounds_come_from_the_configuration_with_defaults(tmp_path: Path) ->
     assert defaults.retention == Retention()
     assert defaults.audit_max_bytes == 8 * MIB
     example = load_settings(
-        Path(__file__).parents[3] / "containers/mission-control/mission-control.yaml"
+        Path(__file__).parents[4] / "containers/mission-control/mission-control.yaml"
     )
     assert (example.retention, example.audit_max_bytes) == (Retention(), 8 * MIB)
     configured = brute_force_settings(tmp_path, 1)

@@ -20,7 +20,7 @@ from labctl.range.hosts.groundstation.settings import (
     settings_from_mapping,
 )
 
-EXAMPLE = Path(__file__).parents[3] / "containers" / "ground-station" / "ground-station.yaml"
+EXAMPLE = Path(__file__).parents[4] / "containers" / "ground-station" / "ground-station.yaml"
 
 
 def _set(config: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:

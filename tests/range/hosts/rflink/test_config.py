@@ -10,7 +10,7 @@ from labctl.range.hosts.config import Config, HostConfigError
 from labctl.range.hosts.rflink import load_config, parse_config
 from labctl.range.hosts.rflink.__main__ import main
 
-EXAMPLE = Path(__file__).parents[3] / "containers" / "rf-link" / "rf-link.yaml"
+EXAMPLE = Path(__file__).parents[4] / "containers" / "rf-link" / "rf-link.yaml"
 
 
 def test_commented_example_loads_with_the_documented_defaults() -> None:
