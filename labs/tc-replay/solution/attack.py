@@ -54,7 +54,7 @@ def replay(datagram: bytes) -> None:
 
 
 def main() -> int:
-    print("listening on the uplink air (UDP 5101)...", flush=True)
+    print(f"listening on the uplink air (UDP {wiring.UPLINK_AIR})...", flush=True)
     datagram = sniff_uplink(LISTEN_S)
     if datagram is None:
         print("no uplink frame heard")
