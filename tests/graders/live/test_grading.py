@@ -13,6 +13,7 @@ from typing import Any, cast
 import pytest
 
 from graders.checks.base import Status
+from graders.live.probe import open_probe
 from graders.live.run import run_check
 from graders.live.selftest import SelfTest
 from graders.live.target import GradeTarget
@@ -57,6 +58,28 @@ class FakeVantageBackend:
 
     def vantages(self) -> FakeVantageBackend:
         return self
+
+
+def test_open_probe_observes_from_its_own_vantage_and_removes_it_afterwards() -> None:
+    fake = FakeVantageBackend()
+    target = GradeTarget("lab-x", "ada", 7, "http://127.0.0.1:9", {})
+    run_ids = []
+
+    def crashing_check() -> None:
+        with open_probe(cast(Backend, fake), target) as probe:
+            assert (probe.instance_id, probe.mission_control) == ("lab-x", "http://127.0.0.1:9")
+            assert probe.vantage_host == GRADER_HOST
+            run_ids.append(fake.running[GRADER_HOST]["labels"][RUN_LABEL])
+            raise RuntimeError("check crashed")
+
+    with pytest.raises(RuntimeError):
+        crashing_check()
+    assert fake.running == {}
+    with open_probe(cast(Backend, fake), target):
+        run_ids.append(fake.running[GRADER_HOST]["labels"][RUN_LABEL])
+    assert fake.running == {}
+    assert len(set(run_ids)) == 2  # a fresh run id each time
+    assert all(len(r) == 12 for r in run_ids)
 
 
 def test_the_vantage_runs_from_the_attacker_image_on_rf_and_corp_only() -> None:
