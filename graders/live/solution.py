@@ -153,5 +153,5 @@ def solve(
             for restarting in solver.restarts():
                 note(f"restarting {restarting}")
                 if not solver.restart(restarting):
-                    note(f"mission control is not linked after restarting {restarting}")
+                    note(f"warning: mission control is not linked after restarting {restarting}")
     return runs

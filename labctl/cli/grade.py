@@ -23,6 +23,8 @@ def _shown(env: Environment) -> Callable[[Event], None]:
     def show(event: Event) -> None:
         if event.kind is Kind.RESULT:
             env.err.print(f"  {escape(event.subject)}: {event.message}")
+        elif event.kind is Kind.NOTE and event.message.startswith("warning:"):
+            env.err.print(f"[yellow]{escape(event.message)}[/]")
         elif event.kind is Kind.NOTE:
             env.err.print(escape(event.message))
 
