@@ -150,10 +150,6 @@ class InstancesApi:
     def status(self, instance: str | None = None) -> list[InstanceView]:
         return self.instances.status(instance)
 
-    def record(self, instance: str) -> InstanceRecord:
-        """The recorded instance with the ports it publishes now."""
-        return self.instances.current(instance)
-
     def shell_argv(self, instance: str, host: str = ATTACKER) -> list[str]:
         """The command that opens an interactive shell on a host (as the student on the
         attacker); the edge runs it with the user's terminal."""

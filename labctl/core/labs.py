@@ -19,10 +19,6 @@ class LabEntry:
     problems: tuple[SpecProblem, ...] = field(default=())
 
     @property
-    def valid(self) -> bool:
-        return self.loaded is not None
-
-    @property
     def spec(self) -> Lab | None:
         return self.loaded.spec if self.loaded is not None else None
 
