@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final, TypeVar
 
 from graders.checks.base import Probe
-from labctl.errors import CheckError
+from labctl.errors import CheckError, LabctlError
+from labctl.range import wiring
 from labctl.range.hosts.catalog import COMMANDS
 
 T = TypeVar("T")
@@ -65,6 +67,29 @@ def send_command(probe: Probe, token: str, name: str) -> int:
     if status != 201 or not isinstance(body, dict):
         raise CheckError("command", f"mission control refused {name} (HTTP {status}: {body})")
     return int(body["id"])
+
+
+def uplink_state(probe: Probe) -> str:
+    """What the ground station says of its uplink, for evidence: "" when it cannot be read.
+
+    Read out of band from the station's status document; it explains a failure (a FOP-1
+    alert and since when) but never decides a verdict (students may own the station).
+    """
+    try:
+        code, output = probe.host_exec(
+            wiring.GROUND_STATION, ["cat", wiring.GROUND_STATION_STATUS], user="nobody"
+        )
+        uplink = json.loads(output)["uplink"] if code == 0 else None
+    except (ValueError, KeyError, TypeError, LabctlError):
+        return ""
+    if not isinstance(uplink, dict):
+        return ""
+    where = f"V(S) {uplink.get('vs')}, {uplink.get('outstanding')} frame(s) unacknowledged"
+    alert = uplink.get("alert")
+    if alert:
+        since = str(uplink.get("alert_since") or "?").replace("+00:00", "Z")
+        return f"the ground station's uplink is in FOP-1 alert '{alert}' since {since} ({where})"
+    return f"the ground station's uplink is {str(uplink.get('fop_state', '?')).lower()} ({where})"
 
 
 def verification(probe: Probe, token: str, ident: int, within: float) -> str:

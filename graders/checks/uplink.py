@@ -8,7 +8,14 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from graders.checks.base import Check, CheckResult, Probe, failed, passed
-from graders.checks.observe import command_name, executed, login, send_command, verification
+from graders.checks.observe import (
+    command_name,
+    executed,
+    login,
+    send_command,
+    uplink_state,
+    verification,
+)
 from graders.checks.replay import replay_outcome
 from labctl.spec.vocabulary import Args
 
@@ -54,8 +61,10 @@ class CommandRoundTrip(Check[CommandRoundTripArgs]):
         status = verification(probe, token, send_command(probe, token, name), args.within)
         if status == "completed":
             return passed(f"{args.role} sent {name}; the spacecraft reported completion")
+        uplink = uplink_state(probe)
         return failed(
-            f"{args.role} sent {name}; after {args.within} s its status is {status!r}",
+            f"{args.role} sent {name}; after {args.within} s its status is {status!r}"
+            + (f"; {uplink}" if uplink else ""),
             "Hardening that stops mission control from commanding earns nothing.",
         )
 

@@ -8,6 +8,14 @@ FOP-1 keeps the parts a ground station needs: V(S), a sent queue acknowledged by
 retransmission on the CLCW retransmit flag or on timer T1 with a transmission limit, and
 the Unlock / Set V(R) directives. Retransmitted frames are handed back as clear
 :class:`TcFrame` objects so SDLS is re-applied with a fresh sequence number each time.
+
+FOP-1 also notices when FARM-1 has fallen out of step with it, the way a spacecraft that
+restarted does (FARM-1 back at V(R) = 0, the station's V(S) further on): a CLCW with the
+lockout flag, or ``OUT_OF_STEP_REPORTS`` CLCWs in a row whose N(R) acknowledges nothing
+the FOP sent (one such report can be stale or forged; a row of them is FARM-1's state).
+Either stops transmission with an alert; :meth:`Fop1.reinitiate` is the way back
+(232.1-B-2 §5.1.2, "Initiate AD service with Unlock" / "with Set V(R)"), run by the
+station's automatic recovery or by an operator's directive.
 """
 
 from __future__ import annotations
@@ -31,6 +39,11 @@ from labctl.protocols.tm_frame import Clcw
 
 MODULUS: Final = 256
 DEFAULT_WINDOW: Final = 10
+#: CLCWs in a row with an N(R) outside the sent window before FOP-1 calls FARM-1 out of step.
+OUT_OF_STEP_REPORTS: Final = 3
+LOCKOUT_ALERT: Final = "FARM-1 lockout"
+OUT_OF_STEP_ALERT: Final = "N(R) out of step"
+LIMIT_ALERT: Final = "transmission limit reached"
 
 
 class FarmState(IntEnum):
@@ -198,6 +211,11 @@ class Fop1:
     sent: deque[_Outstanding] = field(default_factory=deque)
     waiting: deque[bytes] = field(default_factory=deque)
     max_waiting: int = 1024
+    #: When the current alert began (the clock of the call that raised it), None without one.
+    alert_since: float | None = None
+    #: What the latest CLCW said of FARM-1: locked out, and out of step with V(S).
+    farm_lockout: bool = False
+    out_of_step: int = 0
 
     def send_ad(self, data: bytes, now: float) -> list[TcFrame]:
         """Queue a sequence-controlled frame data field; return frames to transmit now."""
@@ -218,19 +236,41 @@ class Fop1:
         """BC Set V(R); V(S) follows and outstanding frames are dropped (initialise)."""
         self.vs = vr % MODULUS
         self.sent.clear()
-        self.state, self.alert = FopState.ACTIVE, ""
+        self.state, self.alert, self.alert_since = FopState.ACTIVE, "", None
+        self.out_of_step = 0
         return set_vr_frame(self.scid, self.vcid, self.vs)
+
+    def reinitiate(self, now: float) -> list[TcFrame]:
+        """Initiate AD service again; return the frames to transmit, in order.
+
+        After a lockout: BC Unlock. After a lockout or an N(R) out of step: BC Set V(R) to
+        the first unacknowledged frame's N(S) (V(S) when nothing is outstanding), so FARM-1
+        expects what comes next. Then every outstanding frame again, with a fresh
+        transmission count, and whatever waits for the window.
+        """
+        frames: list[TcFrame] = []
+        if self.farm_lockout:
+            frames.append(unlock_frame(self.scid, self.vcid))
+        if self.farm_lockout or self.out_of_step:
+            start = self.sent[0].frame.seq if self.sent else self.vs
+            frames.append(set_vr_frame(self.scid, self.vcid, start))
+        self.state, self.alert, self.alert_since = FopState.ACTIVE, "", None
+        self.farm_lockout, self.out_of_step = False, 0
+        for item in self.sent:
+            item.transmissions, item.sent_at = 1, now
+            frames.append(item.frame)
+        return frames + self._pump(now)
 
     def on_clcw(self, clcw: Clcw, now: float) -> list[TcFrame]:
         """Process a CLCW for this VC: acknowledge, retransmit, raise alerts."""
         if clcw.vcid != self.vcid or clcw.cop != 1:
             return []
-        if clcw.lockout:
-            return self._alert("FARM-1 lockout")
+        if not self._farm_in_step(clcw, now):
+            return []
         self._acknowledge(clcw.report)
         if self.state is FopState.ALERTED:
-            if self.alert == "FARM-1 lockout":
-                self.state, self.alert = FopState.ACTIVE, ""
+            if self.alert in (LOCKOUT_ALERT, OUT_OF_STEP_ALERT):
+                self.state, self.alert, self.alert_since = FopState.ACTIVE, "", None
             else:
                 return []
         if clcw.retransmit and self.sent and not clcw.wait:
@@ -246,6 +286,27 @@ class Fop1:
             return []
         return self._retransmit(now)
 
+    def _farm_in_step(self, clcw: Clcw, now: float) -> bool:
+        """Note what the CLCW says of FARM-1; False (alerting when it is time) when FARM-1
+        is locked out or its N(R) acknowledges nothing sent."""
+        self.farm_lockout = bool(clcw.lockout)
+        if clcw.lockout:
+            self._alert(LOCKOUT_ALERT, now)
+            return False
+        if not self._in_step(clcw.report):
+            self.out_of_step += 1
+            if self.out_of_step >= OUT_OF_STEP_REPORTS:
+                self._alert(OUT_OF_STEP_ALERT, now)
+            return False
+        self.out_of_step = 0
+        return True
+
+    def _in_step(self, nr: int) -> bool:
+        """Does N(R) lie between the first unacknowledged frame and V(S)?"""
+        if not self.sent:
+            return nr == self.vs
+        return (nr - self.sent[0].frame.seq) % MODULUS <= len(self.sent)
+
     def _acknowledge(self, nr: int) -> None:
         """N(R) acknowledges every outstanding frame numbered before it."""
         if not self.sent:
@@ -258,7 +319,7 @@ class Fop1:
 
     def _retransmit(self, now: float) -> list[TcFrame]:
         if any(item.transmissions >= self.transmission_limit for item in self.sent):
-            return self._alert("transmission limit reached")
+            return self._alert(LIMIT_ALERT, now)
         self.state = FopState.RETRANSMIT
         for item in self.sent:
             item.transmissions += 1
@@ -276,6 +337,8 @@ class Fop1:
             out.append(frame)
         return out
 
-    def _alert(self, reason: str) -> list[TcFrame]:
+    def _alert(self, reason: str, now: float) -> list[TcFrame]:
+        if self.alert != reason or self.alert_since is None:
+            self.alert_since = now
         self.state, self.alert = FopState.ALERTED, reason
         return []

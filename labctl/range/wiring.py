@@ -59,6 +59,8 @@ MISSION_CONTROL_CONFIG: Final = "/etc/labctl/mission-control.yaml"
 #: cannot write.
 TRUTH_FILE: Final = "/run/labctl/truth.json"
 RF_LINK_STATUS: Final = "/run/labctl/rf-link.json"
+#: The ground station's status document (uplink FOP-1 state and alert, counters).
+GROUND_STATION_STATUS: Final = "/run/labctl/ground-station-status.json"
 RF_LINK_PCAP: Final = "/var/log/labctl/rf-link.pcap"
 #: Read-only volume that seeds the attacker's home at each start.
 HOME_SEED: Final = "/usr/local/share/labctl/home"

@@ -3,7 +3,7 @@
 import pytest
 
 from labctl.protocols.cop1 import Farm1, FarmEvent, FarmState, Fop1, FopState
-from labctl.protocols.tc_frame import Bypass, TcFrame, set_vr_frame, unlock_frame
+from labctl.protocols.tc_frame import Bypass, FrameKind, TcFrame, set_vr_frame, unlock_frame
 
 
 def ad(seq: int, data: bytes = b"cmd") -> TcFrame:
@@ -180,3 +180,82 @@ def test_fop_ignores_other_vc_and_bd() -> None:
     assert fop.on_clcw(Farm1(2).clcw(), now=0.1) == []
     assert len(fop.sent) == 1
     assert fop.send_bd(b"bd").bypass == Bypass.TYPE_B
+
+
+def _run(fop: Fop1, farm: Farm1, frames: list[TcFrame], now: float) -> list[bytes]:
+    """Deliver frames, then the CLCWs, until FOP-1 stops sending; what FARM-1 accepted."""
+    accepted: list[bytes] = []
+    for _ in range(20):
+        for frame in frames:  # in order: control frames before the AD frames after them
+            result = farm.receive(frame)
+            if frame.kind is FrameKind.BC:
+                assert result.accepted
+            elif result.accepted:
+                accepted.append(result.data)
+                farm.release()
+        frames = fop.on_clcw(farm.clcw(), now)
+        if not frames:
+            break
+    return accepted
+
+
+@pytest.mark.parametrize("commands_before", [0, 3, 6, 40])
+def test_fop_recovers_when_the_spacecraft_restarts(commands_before: int) -> None:
+    """A restarted spacecraft's FARM-1 is back at V(R) = 0; FOP-1 notices (lockout, or a
+    row of CLCWs whose N(R) acknowledges nothing) and re-initiation gets the next command
+    through without losing it."""
+    fop, farm = Fop1(0x42, 1), Farm1(1)
+    for n in range(commands_before):
+        _run(fop, farm, fop.send_ad(b"old%d" % n, now=0.0), now=0.0)
+    assert not fop.sent
+    assert fop.vs == commands_before % 256
+    farm = Farm1(1)  # the restart
+    frames = fop.send_ad(b"new", now=1.0)
+    accepted = _run(fop, farm, frames, now=1.0)
+    for _ in range(3):  # housekeeping keeps bringing CLCWs
+        fop.on_clcw(farm.clcw(), now=1.5)
+    if commands_before == 0:
+        assert accepted == [b"new"]
+        assert fop.state is FopState.ACTIVE
+        return
+    assert accepted == []
+    assert fop.state is FopState.ALERTED
+    assert fop.alert == ("FARM-1 lockout" if commands_before >= 5 else "N(R) out of step")
+    assert fop.alert_since is not None
+    frames = fop.reinitiate(now=4.0)
+    kinds = [f.kind for f in frames]
+    assert kinds[-1] is FrameKind.AD
+    assert kinds.count(FrameKind.BC) == (2 if commands_before >= 5 else 1)
+    assert _run(fop, farm, frames, now=4.0) == [b"new"]
+    assert fop.state is FopState.ACTIVE
+    assert not fop.sent
+    assert fop.alert_since is None
+    assert farm.vr == fop.vs
+
+
+def test_fop_out_of_step_with_nothing_outstanding() -> None:
+    """The restart is noticed from housekeeping alone: no command has to be lost first."""
+    fop, farm = Fop1(0x42, 1), Farm1(1)
+    for n in range(7):
+        _run(fop, farm, fop.send_ad(b"%d" % n, now=0.0), now=0.0)
+    farm = Farm1(1)
+    for _ in range(2):
+        assert fop.on_clcw(farm.clcw(), now=1.0) == []
+        assert fop.state is FopState.ACTIVE  # one or two stray reports may be stale
+    fop.on_clcw(farm.clcw(), now=1.0)
+    assert fop.alert == "N(R) out of step"
+    (set_vr,) = fop.reinitiate(now=2.0)
+    assert farm.receive(set_vr).accepted
+    assert farm.vr == 7
+    assert _run(fop, farm, fop.send_ad(b"after", now=2.0), now=2.0) == [b"after"]
+
+
+def test_fop_reinitiate_after_transmission_limit_only_resends() -> None:
+    """FARM-1 in step (the frames were lost on the air): no directive, the frames again."""
+    fop, farm = Fop1(0x42, 1, timeout=1.0, transmission_limit=1), Farm1(1)
+    fop.send_ad(b"lost", now=0.0)
+    fop.on_timer(1.0)
+    assert fop.alert == "transmission limit reached"
+    frames = fop.reinitiate(now=2.0)
+    assert [f.kind for f in frames] == [FrameKind.AD]
+    assert _run(fop, farm, frames, now=2.0) == [b"lost"]

@@ -79,7 +79,10 @@ class Alert(IntEnum):
     LOCKOUT = 1
     TRANSMISSION_LIMIT = 2
     OTHER = 3
+    OUT_OF_STEP = 4  # FARM-1's N(R) acknowledges nothing sent (e.g. the spacecraft restarted)
 
+
+ALERT_CODES: Final = frozenset(int(a) for a in Alert)
 
 #: structure id, uplink mode, FOP state (cop1.FopState; 0 in BD mode), alert, V(S),
 #: frames outstanding, CLCW flags (bit 0 seen, 1 lockout, 2 wait, 3 retransmit, 4 no RF,
@@ -130,7 +133,7 @@ class StationStatus:
         if len(data) != struct.calcsize(STATUS_FORMAT):
             raise ProtocolError(f"ground-station status of {len(data)} octets")
         sid, mode, state, alert, *rest = struct.unpack(STATUS_FORMAT, data)
-        if sid != STATUS_STRUCTURE or mode not in (0, 1) or alert > Alert.OTHER:
+        if sid != STATUS_STRUCTURE or mode not in (0, 1) or alert not in ALERT_CODES:
             raise ProtocolError(f"not a ground-station status (structure {sid})")
         return cls(UplinkMode(mode), state, Alert(alert), *rest)
 

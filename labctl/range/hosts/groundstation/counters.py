@@ -16,6 +16,7 @@ class Counters:
     directives: int = 0  # TCs to the ground station itself (APID 0x7F0)
     frames_sent: int = 0  # TC frames transmitted, first transmissions and control frames
     frames_retransmitted: int = 0
+    fop_recoveries: int = 0  # AD service re-initiated by the automatic recovery
     frames_unsent: int = 0  # the rf-link address could not be resolved or the send failed
     frames_received: int = 0  # TM frames that passed FECF, SCID and SDLS
     frames_invalid: int = 0  # undecodable, bad FECF, foreign SCID

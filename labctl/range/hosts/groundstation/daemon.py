@@ -188,6 +188,8 @@ class GroundStation:
                 "vcid": self.settings.uplink.vcid,
                 "fop_state": self.uplink.fop.state.name,
                 "alert": self.uplink.fop.alert,
+                "alert_since": self._wall(self.uplink.fop.alert_since),
+                "auto_recover": self.settings.uplink.fop_auto_recover,
                 "vs": report.vs,
                 "outstanding": report.outstanding,
                 "waiting": len(self.uplink.fop.waiting),
@@ -203,6 +205,13 @@ class GroundStation:
             "counters": self.counters.as_dict(),
             "report": report.as_dict(),
         }
+
+    def _wall(self, moment: float | None) -> str | None:
+        """A time of the station's clock as UTC ISO 8601 (None stays None)."""
+        if moment is None:
+            return None
+        wall = time.time() - (self._clock() - moment)
+        return dt.datetime.fromtimestamp(wall, dt.UTC).isoformat(timespec="seconds")
 
     def _status_changed(self) -> None:
         self._status_due = True

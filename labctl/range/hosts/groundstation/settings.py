@@ -111,6 +111,7 @@ class UplinkSettings:
     fop_window: int = 10
     fop_timeout: float = 2.0
     fop_transmission_limit: int = 3
+    fop_auto_recover: bool = True
     sa: SaSettings | None = None
 
 
@@ -174,7 +175,7 @@ def _uplink(cfg: Config, base: Path) -> UplinkSettings:
     rf_link = cfg.section("rf_link")
     _only(rf_link, {"address", "port"})
     fop = cfg.section("fop")
-    _only(fop, {"window", "timeout", "transmission_limit"})
+    _only(fop, {"window", "timeout", "transmission_limit", "auto_recover"})
     return UplinkSettings(
         rf_link_address=rf_link.get("address", str, wiring.RF_LINK),
         rf_link_port=_int(rf_link, "port", 1, 0xFFFF, wiring.UPLINK_IN),
@@ -185,6 +186,7 @@ def _uplink(cfg: Config, base: Path) -> UplinkSettings:
         fop_window=_int(fop, "window", 1, 127, 10),
         fop_timeout=_seconds(fop, "timeout", 2.0, minimum=0.01),
         fop_transmission_limit=_int(fop, "transmission_limit", 1, 100, 3),
+        fop_auto_recover=fop.get("auto_recover", bool, True),
         sa=_sa(cfg, "sa", base, window_default=64),
     )
 

@@ -2,8 +2,12 @@
 
 One TC packet per frame (no segmentation), on one virtual channel and MAP. Type AD by
 default: FOP-1 numbers the frames, keeps at most ``window`` unacknowledged, retransmits
-on the CLCW retransmit flag or timer T1 and stops (alert) on lockout or when the
-transmission limit is reached; Unlock and Set V(R) are the operator's way back. With
+on the CLCW retransmit flag or timer T1 and stops (alert) on lockout, when FARM-1's N(R)
+is out of step (a restarted spacecraft), or when the transmission limit is reached.
+Unlock and Set V(R) are the operator's way back; with ``fop.auto_recover`` (the default)
+the station re-initiates the AD service by itself once an alert has lasted T1, no more
+than once per ``RECOVERY_SPACING_T1`` x T1 (the COP-1 procedure a real station automates).
+With
 ``bypass: true`` frames go out as type BD: no sequence control, no retransmission.
 
 SDLS is applied afresh to every transmission, retransmissions included, so each carries
@@ -21,7 +25,13 @@ from collections.abc import Callable
 from typing import Final
 
 from labctl.errors import ProtocolError
-from labctl.protocols.cop1 import Fop1, FopState
+from labctl.protocols.cop1 import (
+    LIMIT_ALERT,
+    LOCKOUT_ALERT,
+    OUT_OF_STEP_ALERT,
+    Fop1,
+    FopState,
+)
 from labctl.protocols.crc import CRC16_SIZE
 from labctl.protocols.tc_frame import (
     SEGMENT_HEADER_SIZE,
@@ -48,9 +58,14 @@ RESOLVE_RETRY: Final = 2.0
 
 ALERTS: Final = {
     "": Alert.NONE,
-    "FARM-1 lockout": Alert.LOCKOUT,
-    "transmission limit reached": Alert.TRANSMISSION_LIMIT,
+    LOCKOUT_ALERT: Alert.LOCKOUT,
+    LIMIT_ALERT: Alert.TRANSMISSION_LIMIT,
+    OUT_OF_STEP_ALERT: Alert.OUT_OF_STEP,
 }
+#: Automatic recovery: an alert must have lasted T1, and recoveries are this many T1
+#: apart, and at least RECOVERY_SPACING_MIN seconds (a forged CLCW cannot make it busy).
+RECOVERY_SPACING_T1: Final = 5
+RECOVERY_SPACING_MIN: Final = 10.0
 
 
 class _Sender(asyncio.DatagramProtocol):
@@ -88,6 +103,7 @@ class Uplink:
         self._resolved_at = -RESOLVE_EVERY
         self._resolving: asyncio.Task[None] | None = None
         self._last = self._summary()
+        self._recovered_at: float | None = None
         #: Forged CLCWs on the air can make FOP-1 retransmit and alert at will.
         self.hostile = RateLimitedLog(log)
 
@@ -145,9 +161,46 @@ class Uplink:
         self._transmit(self.fop.on_clcw(clcw, self._clock()), resend=bool(clcw.retransmit))
         self._changed()
 
-    def tick(self) -> None:
-        """Timer T1 and periodic re-resolution of the rf-link address."""
+    def reinitiate(self) -> int:
+        """Re-initiate the AD service (Unlock / Set V(R) as FARM-1's state needs); returns
+        the number of outstanding frames sent again."""
         now = self._clock()
+        outstanding = len(self.fop.sent)
+        lockout, out_of_step = self.fop.farm_lockout, bool(self.fop.out_of_step)
+        start = self.fop.sent[0].frame.seq if self.fop.sent else self.fop.vs
+        frames = self.fop.reinitiate(now)
+        control = [f for f in frames if f.kind is FrameKind.BC]
+        self._transmit(control)
+        self._transmit(frames[len(control) : len(control) + outstanding], resend=True)
+        self._transmit(frames[len(control) + outstanding :])
+        self._recovered_at = now
+        steps = (["Unlock"] if lockout else []) + (
+            [f"Set V(R) {start}"] if (lockout or out_of_step) else []
+        )
+        log.info(
+            "uplink: AD service re-initiated (%s), %d outstanding frame(s) sent again",
+            ", ".join(steps) or "resume",
+            outstanding,
+        )
+        self._changed()
+        return outstanding
+
+    def _auto_recover(self, now: float) -> None:
+        fop, settings = self.fop, self.settings
+        if not settings.fop_auto_recover or settings.bypass or fop.state is not FopState.ALERTED:
+            return
+        if fop.alert_since is None or now - fop.alert_since < settings.fop_timeout:
+            return
+        spacing = max(RECOVERY_SPACING_MIN, RECOVERY_SPACING_T1 * settings.fop_timeout)
+        if self._recovered_at is not None and now - self._recovered_at < spacing:
+            return
+        self._counters.fop_recoveries += 1
+        self.reinitiate()
+
+    def tick(self) -> None:
+        """Timer T1, automatic recovery, periodic re-resolution of the rf-link address."""
+        now = self._clock()
+        self._auto_recover(now)
         frames = self.fop.on_timer(now)
         if frames:
             self.hostile.event(
@@ -220,8 +273,11 @@ class Uplink:
             if self.fop.alert and self.fop.alert != self._last[1]:
                 self.hostile.event(
                     "uplink: FOP-1 alerts",
-                    "uplink: FOP-1 alert: %s; operator: Unlock or Set V(R)",
+                    "uplink: FOP-1 alert: %s; %s",
                     self.fop.alert,
+                    "automatic recovery after T1"
+                    if self.settings.fop_auto_recover
+                    else "operator: Unlock or Set V(R)",
                 )
             self._last = summary
             self._on_change()

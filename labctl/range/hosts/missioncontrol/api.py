@@ -20,6 +20,7 @@ from labctl.range.hosts.missioncontrol.auth import LoginRefused
 from labctl.range.hosts.missioncontrol.commanding import (
     CommandError,
     CommandRequest,
+    DirectiveRequest,
     describe,
     public,
 )
@@ -157,6 +158,25 @@ async def send_command(caller: Viewer, body: CommandBody, request: Request) -> d
     except CommandError as exc:
         raise HTTPException(exc.status, exc.message) from None
     return {"id": row["id"], "status": row["status"], "seq_count": row["seq_count"]}
+
+
+class DirectiveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    directive: str = Field(pattern=r"^(unlock|set_vr)$")
+    vr: int | None = Field(default=None, ge=0, le=255)
+
+
+@router.post("/station/directives", status_code=202)
+async def station_directive(
+    caller: Viewer, body: DirectiveBody, request: Request
+) -> dict[str, Any]:
+    """A COP-1 directive to the ground station (Unlock; Set V(R) with ``vr``)."""
+    wanted = DirectiveRequest(caller.session, body.directive, body.vr, remote(request))
+    try:
+        await mission(request).commander.directive(wanted)
+    except CommandError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    return {"directive": body.directive, "vr": body.vr, "status": "sent"}
 
 
 @router.get("/commands/sent")

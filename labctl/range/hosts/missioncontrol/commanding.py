@@ -15,6 +15,7 @@ from labctl.errors import ProtocolError
 from labctl.protocols.pus import PusTc
 from labctl.protocols.spacepacket import SEQ_COUNT_MASK, PacketType, SequenceFlags
 from labctl.range.hosts import catalog
+from labctl.range.hosts.groundstation.conventions import DIRECTIVE_SERVICE, Directive
 from labctl.range.hosts.missioncontrol.audit import AuditLog
 from labctl.range.hosts.missioncontrol.auth import Session
 from labctl.range.hosts.missioncontrol.db import Archive, Row
@@ -67,6 +68,16 @@ def public(row: Row) -> Row:
     return out
 
 
+@dataclass(frozen=True)
+class DirectiveRequest:
+    """A COP-1 directive for the ground station: ``unlock`` or ``set_vr`` (with ``vr``)."""
+
+    session: Session
+    name: str
+    vr: int | None
+    remote: str
+
+
 class Commander:
     """Checks the policy, builds the packet, records and sends it."""
 
@@ -94,6 +105,46 @@ class Commander:
             raise self._refuse(request, 403, f"{why} role {role.label}")
         app_data = self._app_data(request, command)
         return await self._transmit(request, command, app_data)
+
+    def directives_allowed(self, session: Session) -> bool:
+        """May this session's role send COP-1 directives to the ground station?"""
+        return session.role >= self._policy.directives_require
+
+    async def directive(self, request: DirectiveRequest) -> None:
+        """Send a COP-1 directive to the ground station (128,1 Unlock; 128,2 Set V(R));
+        raise CommandError (audited) when it cannot go. Every directive is audited."""
+        detail: dict[str, Any] = {"directive": request.name}
+        if request.vr is not None:
+            detail["vr"] = request.vr
+        user, remote = request.session.username, request.remote
+
+        def refuse(status: int, message: str) -> CommandError:
+            self._audit.record(
+                user, "station.directive", "refused", remote, reason=message, **detail
+            )
+            return CommandError(status, message)
+
+        if not self.directives_allowed(request.session):
+            role = self._policy.directives_require.label
+            raise refuse(403, f"COP-1 directives need role {role}")
+        if request.name == "unlock":
+            subtype, data = Directive.UNLOCK, b""
+        elif request.name == "set_vr" and request.vr is not None and 0 <= request.vr <= 0xFF:
+            subtype, data = Directive.SET_VR, bytes([request.vr])
+        else:
+            raise refuse(422, "directive: 'unlock', or 'set_vr' with vr 0..255")
+        if not self._link.stats.connected:
+            raise refuse(503, "ground link down: the ground station is not connected")
+        seq, self._next_seq = self._next_seq, (self._next_seq + 1) & SEQ_COUNT_MASK
+        packet = PusTc(catalog.GROUND_STATION_APID, DIRECTIVE_SERVICE, subtype, data, seq)
+        try:
+            await self._link.send(packet.encode())
+        except LinkDown as exc:
+            self._audit.record(
+                user, "station.directive", "failed", remote, reason=str(exc), **detail
+            )
+            raise CommandError(503, str(exc)) from None
+        self._audit.record(user, "station.directive", "ok", remote, **detail)
 
     def _app_data(self, request: CommandRequest, command: catalog.Command) -> bytes:
         names = set(request.args)

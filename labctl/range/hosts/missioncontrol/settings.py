@@ -67,6 +67,9 @@ class Policy:
     commands_require: Role = Role.OPERATOR
     hazardous_requires: Role = Role.FLIGHT_DIRECTOR
     audit_requires: Role = Role.FLIGHT_DIRECTOR
+    #: COP-1 directives to the ground station (Unlock, Set V(R)): they move the spacecraft's
+    #: FARM-1, so the least role is the one that may send hazardous commands.
+    directives_require: Role = Role.FLIGHT_DIRECTOR
     lockout_attempts: int = 0  # 0: no lockout after failed logins
     lockout_seconds: float = 300.0
 
@@ -185,6 +188,7 @@ def _policy(config: Config) -> Policy:
         commands_require=_role(config, "commands_require", Role.OPERATOR),
         hazardous_requires=_role(config, "hazardous_requires", Role.FLIGHT_DIRECTOR),
         audit_requires=_role(config, "audit_requires", Role.FLIGHT_DIRECTOR),
+        directives_require=_role(config, "directives_require", Role.FLIGHT_DIRECTOR),
         lockout_attempts=attempts,
         lockout_seconds=_positive(lockout, "seconds", 300.0),
     )

@@ -19,7 +19,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from labctl.range.hosts import catalog
 from labctl.range.hosts.missioncontrol.api import parse_time
 from labctl.range.hosts.missioncontrol.auth import LoginRefused
-from labctl.range.hosts.missioncontrol.commanding import CommandError, CommandRequest, describe
+from labctl.range.hosts.missioncontrol.commanding import (
+    CommandError,
+    CommandRequest,
+    DirectiveRequest,
+    describe,
+)
 from labctl.range.hosts.missioncontrol.limits import MAX_ID
 from labctl.range.hosts.missioncontrol.settings import MAX_PASSWORD_LENGTH, Role
 from labctl.range.hosts.missioncontrol.webauth import (
@@ -152,7 +157,15 @@ async def logout(
 
 @router.get("/dashboard")
 async def dashboard(caller: Viewer, request: Request) -> Response:
-    return render(request, "dashboard.html", caller=caller, snap=mission(request).snapshot())
+    mc = mission(request)
+    return render(
+        request,
+        "dashboard.html",
+        caller=caller,
+        snap=mc.snapshot(),
+        may_direct=mc.commander.directives_allowed(caller.session),
+        directives_role=mc.settings.policy.directives_require.label,
+    )
 
 
 @router.get("/commands")
@@ -184,6 +197,23 @@ async def command_submit(caller: Viewer, request: Request) -> Response:
     else:
         flash(caller, "ok", f"{name} sent as command #{row['id']}.")
     return RedirectResponse("/commands", 303)
+
+
+@router.post("/station/directives")
+async def directive_submit(caller: Viewer, request: Request) -> Response:
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    check_form_csrf(caller, str(form.get("csrf", "")))
+    name = str(form.get("directive", ""))[:16]
+    vr = _int_field(str(form.get("vr", "")), "V*(R)") if name == "set_vr" else None
+    wanted = DirectiveRequest(caller.session, name, vr, remote(request))
+    label = "Unlock" if name == "unlock" else f"Set V(R) {vr}"
+    try:
+        await mission(request).commander.directive(wanted)
+    except CommandError as exc:
+        flash(caller, "error", f"{label} not sent: {exc.message}")
+    else:
+        flash(caller, "ok", f"{label} sent to the ground station.")
+    return RedirectResponse("/dashboard", 303)
 
 
 def _int_field(text: str, name: str) -> int:

@@ -124,6 +124,8 @@ class FakeGroundStation:
     def _telecommand(self, raw: bytes, writer: asyncio.StreamWriter) -> None:
         tc = PusTc.decode(raw)
         self.received.append(tc)
+        if tc.apid == catalog.GROUND_STATION_APID:
+            return  # a directive to the station itself: no verification reports
         packet_id, seq_control = struct.unpack(">HH", raw[:4])
         command, _ = catalog.command_for(tc.service, tc.subtype, tc.app_data)
         report = [self.tm(1, 1, catalog.verification_data(packet_id, seq_control))]

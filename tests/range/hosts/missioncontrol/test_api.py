@@ -346,3 +346,34 @@ def test_sequence_count_continues_after_a_restart(
             assert send(client, token(client, "op", "op-secret"), "PING")["code"] == 201
     wait_until(lambda: len(ground_station.received) == 2)
     assert [tc.seq_count for tc in ground_station.received] == [0, 1]
+
+
+def test_cop1_directives_need_the_flight_director_and_are_audited(
+    client: TestClient, settings: Settings, ground_station: FakeGroundStation
+) -> None:
+    """Unlock and Set V(R) go to the ground station (APID 0x7F0, 128,1 and 128,2) when the
+    role allows; an operator is refused with the role named; every attempt is audited."""
+    linked(client)
+    operator = token(client, "op", "op-secret")
+    refused = client.post("/api/station/directives", json={"directive": "unlock"}, headers=operator)
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "COP-1 directives need role flight-director"
+    admin = token(client, "admin", "admin")
+    for body in ({"directive": "unlock"}, {"directive": "set_vr", "vr": 7}):
+        reply = client.post("/api/station/directives", json=body, headers=admin)
+        assert reply.status_code == 202, reply.text
+    for bad in ({"directive": "set_vr"}, {"directive": "set_vr", "vr": 256}, {"directive": "x"}):
+        assert client.post("/api/station/directives", json=bad, headers=admin).status_code == 422
+    wait_until(lambda: len(ground_station.received) == 2)
+    unlock, set_vr = ground_station.received
+    assert (unlock.apid, unlock.service, unlock.subtype) == (0x7F0, 128, 1)
+    assert unlock.app_data == b""
+    assert (set_vr.apid, set_vr.service, set_vr.subtype) == (0x7F0, 128, 2)
+    assert set_vr.app_data == b"\x07"
+    trail = [e for e in audit_lines(settings) if e["action"] == "station.directive"]
+    assert [(e["actor"], e["outcome"]) for e in trail[:3]] == [
+        ("op", "refused"),
+        ("admin", "ok"),
+        ("admin", "ok"),
+    ]
+    assert trail[2]["detail"] == {"directive": "set_vr", "vr": 7}

@@ -157,3 +157,26 @@ def test_static_assets_are_served_locally(client: TestClient) -> None:
     assert "https://" not in page
     assert client.get("/static/app.js").status_code == 200
     assert client.get("/static/style.css").status_code == 200
+
+
+def test_dashboard_offers_cop1_directives_to_the_flight_director(
+    client: TestClient, ground_station: FakeGroundStation
+) -> None:
+    csrf = ui_login(client, "op", "op-secret")
+    page = client.get("/dashboard").text
+    assert 'id="cop-unlock"' not in page
+    assert "COP-1 directives (Unlock, Set V(R)) need role flight-director" in page
+    client.post("/logout", data={"csrf": csrf})
+
+    csrf = ui_login(client, "admin", "admin")
+    wait_until(lambda: client.get("/api/health").json()["ground_link"])
+    page = client.get("/dashboard").text
+    assert 'id="cop-unlock"' in page
+    assert 'id="cop-set-vr"' in page
+    response = client.post("/station/directives", data={"csrf": csrf, "directive": "unlock"})
+    assert response.status_code == 303
+    assert "Unlock sent to the ground station." in client.get("/dashboard").text
+    client.post("/station/directives", data={"csrf": csrf, "directive": "set_vr", "vr": "300"})
+    assert "Set V(R) 300 not sent" in client.get("/dashboard").text
+    wait_until(lambda: len(ground_station.received) == 1)
+    assert (ground_station.received[0].service, ground_station.received[0].subtype) == (128, 1)
