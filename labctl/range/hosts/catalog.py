@@ -36,6 +36,7 @@ class Function(IntEnum):
     SET_MODE = 3
     THRUSTER_FIRE = 4
     SAFE_MODE = 5
+    REBOOT = 6
 
 
 class FailureCode(IntEnum):
@@ -57,6 +58,7 @@ class Event(IntEnum):
     SAFE_MODE_ENTERED = 5
     FARM_LOCKOUT = 6
     SECURITY_ALARM = 7
+    PARAMETER_CHANGED = 8
 
 
 @dataclass(frozen=True)
@@ -124,11 +126,111 @@ COMMANDS: Final[tuple[Command, ...]] = (
         hazardous=True,
         description="Force safe mode: the payload stops and the mission pauses.",
     ),
+    Command(
+        "REBOOT",
+        8,
+        1,
+        Function.REBOOT,
+        hazardous=True,
+        description="On-board software reset: the spacecraft restarts (FARM-1 at V(R) 0)"
+        " and applies the parameters stored with SET_PARAMETER.",
+    ),
+    Command(
+        "REPORT_PARAMETERS",
+        20,
+        1,
+        description="Report every on-board parameter (20,2): stored value and value in use.",
+    ),
+    Command(
+        "SET_PARAMETER",
+        20,
+        3,
+        None,
+        "HI",
+        ("parameter", "value"),
+        hazardous=True,
+        description="Store an on-board parameter (see the parameter table); it takes effect"
+        " at the next REBOOT.",
+    ),
     Command("ENABLE_HK", 3, 5, None, "B", ("structure",), description="Enable housekeeping."),
     Command("DISABLE_HK", 3, 6, None, "B", ("structure",), description="Disable housekeeping."),
 )
 
 BY_NAME: Final = {c.name: c for c in COMMANDS}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One on-board parameter (PUS service 20): an id, and the configuration key it sets.
+
+    Values travel as u32; a ``flag`` is 0 or 1. A stored value overrides the key of the
+    spacecraft's configuration file from the next on-board reset on, and survives resets
+    (the spacecraft keeps it in non-volatile memory: its state directory).
+    """
+
+    ident: int
+    name: str
+    key: str
+    flag: bool = True
+    minimum: int = 0
+    description: str = ""
+
+    def check(self, value: int) -> bool | int:
+        """The configuration value for ``value``; ValueError when out of range."""
+        if self.flag:
+            if value not in (0, 1):
+                raise ValueError(f"{self.name} is 0 or 1")
+            return bool(value)
+        if value < self.minimum:
+            raise ValueError(f"{self.name} is at least {self.minimum}")
+        return value
+
+    def encode(self, value: object) -> int:
+        """The u32 that reports a configuration value."""
+        if isinstance(value, bool) or value is None:
+            return int(bool(value))
+        return int(value) & 0xFFFFFFFF if isinstance(value, int) else 0
+
+
+PARAMETERS: Final[tuple[Parameter, ...]] = (
+    Parameter(
+        1,
+        "UPLINK_ANTI_REPLAY",
+        "sdls.associations.uplink.anti_replay",
+        description="1: the uplink SA rejects frames whose sequence number is not fresh"
+        " (SDLS anti-replay); 0: any sequence number is accepted.",
+    ),
+    Parameter(
+        2,
+        "UPLINK_ARSN_WINDOW",
+        "sdls.associations.uplink.window",
+        flag=False,
+        minimum=1,
+        description="Anti-replay window of the uplink SA: accepted when"
+        " last < sequence number <= last + window.",
+    ),
+    Parameter(
+        3,
+        "UPLINK_PERSIST_SN",
+        "sdls.associations.uplink.persist_sequence",
+        description="1: the uplink SA's last sequence number survives a reset.",
+    ),
+    Parameter(
+        4,
+        "CLEAR_CONTROL_COMMANDS",
+        "uplink.clear_control_commands",
+        description="1: COP-1 control commands (Unlock, Set V(R)) are accepted without SDLS.",
+    ),
+    Parameter(
+        5,
+        "UPLINK_SDLS",
+        "uplink.sdls",
+        description="1: every uplink frame must pass SDLS; 0: frames without a security"
+        " header are accepted too.",
+    ),
+)
+PARAMETER_BY_ID: Final = {p.ident: p for p in PARAMETERS}
+PARAMETER_REPORT_FORMAT: Final = ">HII"  # per parameter: id, stored (or in use), in use
 
 
 def command_for(service: int, subtype: int, app_data: bytes) -> tuple[Command, tuple[int, ...]]:

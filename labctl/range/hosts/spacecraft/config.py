@@ -8,9 +8,11 @@ containers/spacecraft/spacecraft.yaml.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from labctl.protocols.cop1 import DEFAULT_WINDOW
 from labctl.protocols.sdls import SecurityAssociation
@@ -18,6 +20,7 @@ from labctl.protocols.tm_frame import TM_MAX_FRAME_SIZE
 from labctl.range import wiring
 from labctl.range.hosts import sdls_config
 from labctl.range.hosts.config import Config, HostConfigError
+from labctl.range.hosts.spacecraft import parameters
 
 DEFAULT_PATH: Final = Path(wiring.SPACECRAFT_CONFIG)
 MIN_FRAME_LENGTH: Final = 128  # a housekeeping report plus SDLS overhead must fit one frame
@@ -117,8 +120,26 @@ class SpacecraftConfig:
 
 
 def load_config(path: Path = DEFAULT_PATH) -> SpacecraftConfig:
-    """Read and check the file; any problem is one :class:`HostConfigError`."""
-    return parse_config(Config.load(path), base=path.parent)
+    """Read and check the file, then apply the on-board parameters stored by telecommand
+    (:mod:`.parameters`); any problem is one :class:`HostConfigError`."""
+    cfg = Config.load(path)
+    config = parse_config(cfg, base=path.parent)
+    stored = parameters.with_parameters(cfg, config.state_dir)
+    if stored is None:
+        return config
+    try:
+        return parse_config(stored, base=path.parent)
+    except HostConfigError as exc:  # the file changed since: boot on the file alone
+        print(f"spacecraft: stored parameters not applied: {exc.one_line()}", file=sys.stderr)
+        return config
+
+
+def validate_parameters(path: Path, values: Mapping[str, Any]) -> SpacecraftConfig:
+    """The configuration file at ``path`` with ``values`` applied, checked."""
+    cfg = Config.load(path)
+    return parse_config(
+        Config(parameters.overlay(parameters.data_of(cfg), values), cfg.file), base=path.parent
+    )
 
 
 def parse_config(cfg: Config, base: Path = Path(".")) -> SpacecraftConfig:

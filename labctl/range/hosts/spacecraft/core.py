@@ -28,7 +28,12 @@ from labctl.protocols.tm_frame import Fsr
 from labctl.range.hosts.catalog import PLATFORM_APID, Event
 from labctl.range.hosts.spacecraft.config import SaConfig, SpacecraftConfig
 from labctl.range.hosts.spacecraft.downlink import DownlinkFramer, TmPacketFactory
-from labctl.range.hosts.spacecraft.services import EVENT_SEVERITY, FrameContext, PusServices
+from labctl.range.hosts.spacecraft.services import (
+    EVENT_SEVERITY,
+    FrameContext,
+    Onboard,
+    PusServices,
+)
 from labctl.range.hosts.spacecraft.state import Clock, CommandHistory, OnboardState
 from labctl.range.hosts.spacecraft.uplink import Outcome, Reception, UplinkReceiver
 
@@ -70,7 +75,11 @@ class FlightSoftware:
         self.receiver = UplinkReceiver(
             config.scid, config.uplink, self.uplink_engine, self.farm, self.state
         )
-        self.services = PusServices(self.state, self.send_tm, self.raise_event)
+        #: Set by the REBOOT telecommand: the program resets the flight software.
+        self.reboot_requested = False
+        self.services = PusServices(
+            self.state, self.send_tm, self.raise_event, Onboard(config, self._request_reboot)
+        )
         self.dirty = True  # something in the truth changed since the last write
         self.executed = False  # a command executed since the last write
         self.clcw_due = False  # an uplink frame reached FARM-1: report the CLCW
@@ -253,6 +262,9 @@ class FlightSoftware:
                 "dropped_packets": self.framer.dropped,
             },
         }
+
+    def _request_reboot(self) -> None:
+        self.reboot_requested = True
 
     def _farm_truth(self) -> dict[str, Any]:
         farm = self.farm

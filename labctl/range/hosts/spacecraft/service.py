@@ -15,12 +15,13 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 
 from labctl.protocols.tc_frame import TC_MAX_FRAME_SIZE
-from labctl.range.hosts.config import write_json_atomic
+from labctl.range.hosts.config import HostConfigError, write_json_atomic
 from labctl.range.hosts.ratelimit import RateLimitedLog
-from labctl.range.hosts.spacecraft.config import SpacecraftConfig
+from labctl.range.hosts.spacecraft.config import SpacecraftConfig, load_config
 from labctl.range.hosts.spacecraft.core import FlightSoftware
 from labctl.range.hosts.spacecraft.state import Clock
 from labctl.range.hosts.spacecraft.uplink import Outcome
@@ -31,6 +32,8 @@ DOWNLINK_GAP: Final = 0.01
 UPLINK_BATCH: Final = 64
 #: Shortest time between two truth writes, even right after a command.
 TRUTH_MIN_GAP: Final = 0.02
+#: After a REBOOT telecommand, time for its completion report to go out before the reset.
+REBOOT_DELAY: Final = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,10 @@ class Spacecraft:
         wallclock: Clock = time.time,
     ) -> None:
         self.config = config
+        self._clocks = (clock, wallclock)
         self.fsw = FlightSoftware(config, clock, wallclock)
+        self.reboots = 0
+        self._reboot = asyncio.Event()
         self.internal_errors = 0
         self.downlink_unresolved = 0
         self._rf_link = Destination(config.downlink.host, config.downlink.port)
@@ -101,12 +107,35 @@ class Spacecraft:
             self._endpoint.close()
 
     async def serve(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set."""
-        await self.start()
+        """Run until ``stop`` is set; a REBOOT telecommand resets the flight software."""
+        while True:
+            await self.start()
+            try:
+                stopping = asyncio.ensure_future(stop.wait())
+                rebooting = asyncio.ensure_future(self._reboot.wait())
+                await asyncio.wait({stopping, rebooting}, return_when=asyncio.FIRST_COMPLETED)
+                for waiting in (stopping, rebooting):
+                    waiting.cancel()
+                if not stop.is_set():
+                    await asyncio.sleep(REBOOT_DELAY)  # the completion report goes out first
+            finally:
+                await self.stop()
+            if stop.is_set():
+                return
+            self._reset()
+
+    def _reset(self) -> None:
+        """The on-board reset: the configuration read again with the stored parameters
+        applied, FARM-1, SDLS, counters and mode as at power-on; the history kept."""
+        self._reboot.clear()
+        self.reboots += 1
         try:
-            await stop.wait()
-        finally:
-            await self.stop()
+            self.config = load_config(Path(self.config.file))
+        except HostConfigError as exc:
+            log.warning("reset: configuration not read again, the last one kept: %s", exc)
+        self.fsw = FlightSoftware(self.config, *self._clocks)
+        self._rf_link = Destination(self.config.downlink.host, self.config.downlink.port)
+        log.info("on-board reset %d done", self.reboots)
 
     def write_truth(self) -> None:
         """Atomically rewrite the truth file (and the sender's sequence numbers)."""
@@ -124,6 +153,8 @@ class Spacecraft:
         while True:
             for datagram, _sender in await self._endpoint.receive_batch(UPLINK_BATCH):
                 self._guarded(self._receive, datagram)
+            if self.fsw.reboot_requested:
+                self._reboot.set()
             self._downlink_wake.set()
             self._truth_wake.set()
             await asyncio.sleep(0)  # let timers and the downlink run during a flood

@@ -3,7 +3,8 @@
 ECSS-E-ST-70-41C services: 1 request verification (1,1 / 1,2 acceptance, 1,7 / 1,8
 completion; success reports as the TC's acknowledgement flags ask, failure reports
 always, §6.1.3), 3 housekeeping (3,5 / 3,6 enable and disable, 3,25 report), 5 event
-reporting (5,1-5,4 by severity), 8 function management (8,1) and 17 test (17,1 / 17,2).
+reporting (5,1-5,4 by severity), 8 function management (8,1), 17 test (17,1 / 17,2) and
+20 on-board parameter management (20,1 report / 20,2, 20,3 set; :mod:`.parameters`).
 What a command means is :mod:`labctl.range.hosts.catalog`; this module only carries it out.
 """
 
@@ -12,11 +13,13 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from labctl.errors import ProtocolError
 from labctl.protocols.pus import PusTc
 from labctl.protocols.spacepacket import IDLE_APID
+from labctl.range.hosts import catalog
 from labctl.range.hosts.catalog import (
     COMMANDS,
     HK_PLATFORM,
@@ -28,6 +31,9 @@ from labctl.range.hosts.catalog import (
     command_for,
     verification_data,
 )
+from labctl.range.hosts.config import HostConfigError
+from labctl.range.hosts.spacecraft import parameters
+from labctl.range.hosts.spacecraft.config import SpacecraftConfig, validate_parameters
 from labctl.range.hosts.spacecraft.state import OnboardState
 
 ACK_ACCEPTANCE: Final = 0b1000
@@ -41,6 +47,7 @@ EVENT_SEVERITY: Final = {
     Event.SAFE_MODE_ENTERED: 3,
     Event.FARM_LOCKOUT: 3,
     Event.SECURITY_ALARM: 4,
+    Event.PARAMETER_CHANGED: 2,
 }
 
 SendTm = Callable[[int, int, bytes], None]
@@ -65,13 +72,33 @@ class CommandFailed(Exception):
         super().__init__(code.name)
 
 
+@dataclass(frozen=True)
+class Onboard:
+    """What the reset and parameter services reach: the configuration in use, the file it
+    came from, and the reset itself (the program restarts the flight software)."""
+
+    config: SpacecraftConfig
+    reboot: Callable[[], None]
+
+    @property
+    def path(self) -> Path:
+        return Path(self.config.file)
+
+
 class PusServices:
     """Telecommand execution against the on-board state."""
 
-    def __init__(self, state: OnboardState, send_tm: SendTm, raise_event: RaiseEvent) -> None:
+    def __init__(
+        self,
+        state: OnboardState,
+        send_tm: SendTm,
+        raise_event: RaiseEvent,
+        onboard: Onboard | None = None,
+    ) -> None:
         self.state = state
         self.send_tm = send_tm
         self.raise_event = raise_event
+        self.onboard = onboard
         self._functions: dict[str, Callable[[tuple[int, ...]], None]] = {
             "PING": self._ping,
             "PAYLOAD_ON": self._payload_on,
@@ -81,6 +108,9 @@ class PusServices:
             "SAFE_MODE": self._safe_mode,
             "ENABLE_HK": self._enable_hk,
             "DISABLE_HK": self._disable_hk,
+            "REBOOT": self._reboot,
+            "REPORT_PARAMETERS": self._report_parameters,
+            "SET_PARAMETER": self._set_parameter,
         }
 
     def handle_packet(self, raw: bytes, context: FrameContext) -> bool:
@@ -204,6 +234,63 @@ class PusServices:
         if args[0] != HK_PLATFORM:
             raise CommandFailed(FailureCode.BAD_ARGUMENTS)
         self.state.hk_enabled = enabled
+
+    def _reboot(self, _args: tuple[int, ...]) -> None:
+        if self.onboard is None:
+            raise CommandFailed(FailureCode.ILLEGAL_FUNCTION)
+        self.onboard.reboot()
+
+    def _in_use(self) -> dict[str, Any]:
+        """The configuration values in use, per parameter key (None where it does not apply)."""
+        if self.onboard is None:
+            raise CommandFailed(FailureCode.ILLEGAL_SERVICE)
+        config = self.onboard.config
+        uplink_sa = next((a for a in config.associations if a.name == "uplink"), None)
+        values: dict[str, Any] = {
+            "uplink.clear_control_commands": config.uplink.clear_control_commands,
+            "uplink.sdls": config.uplink.sdls,
+        }
+        if uplink_sa is not None:
+            values["sdls.associations.uplink.anti_replay"] = uplink_sa.sa.window > 0
+            values["sdls.associations.uplink.window"] = uplink_sa.sa.window
+            values["sdls.associations.uplink.persist_sequence"] = uplink_sa.persist_sequence
+        return values
+
+    def _report_parameters(self, _args: tuple[int, ...]) -> None:
+        in_use = self._in_use()
+        assert self.onboard is not None
+        kept = parameters.stored(self.onboard.config.state_dir)
+        report = b""
+        for parameter in catalog.PARAMETERS:
+            if parameter.key not in in_use:
+                continue
+            now = in_use[parameter.key]
+            report += struct.pack(
+                catalog.PARAMETER_REPORT_FORMAT,
+                parameter.ident,
+                parameter.encode(kept.get(parameter.key, now)),
+                parameter.encode(now),
+            )
+        self.send_tm(20, 2, report)
+
+    def _set_parameter(self, args: tuple[int, ...]) -> None:
+        ident, raw = args
+        parameter = catalog.PARAMETER_BY_ID.get(ident)
+        if parameter is None or parameter.key not in self._in_use():
+            raise CommandFailed(FailureCode.BAD_ARGUMENTS)
+        onboard = self.onboard
+        assert onboard is not None
+        try:
+            value = parameter.check(raw)
+            parameters.store(
+                onboard.config.state_dir,
+                parameter,
+                value,
+                lambda values: validate_parameters(onboard.path, values),
+            )
+        except (ValueError, HostConfigError, OSError):
+            raise CommandFailed(FailureCode.BAD_ARGUMENTS) from None
+        self.raise_event(Event.PARAMETER_CHANGED, struct.pack(">HI", ident, raw))
 
 
 def _verification(ids: tuple[int, int], code: FailureCode | None = None) -> bytes:
