@@ -69,9 +69,9 @@ def test_a_report_of_copied_titles_scores_at_most_a_fifth(lab_id: str) -> None:
     lab = LABS[lab_id]
     for secrets_given in (own(lab), {}):  # with the student's secrets, and as a lab without
         result = grade_report(lab, stuffed(lab), secrets_given)
+        assert percent(result) <= 20, (lab_id, result.points)
         assert len(result.matched) == len(lab.weaknesses)  # matched, so feedback can say why
         assert all(m.substantiated_by == () for m in result.matched)
-        assert percent(result) <= 20, (lab_id, result.points)
         assert sum("is not substantiated" in line for line in result.feedback) == len(
             lab.weaknesses
         )
@@ -115,16 +115,16 @@ def proper_finding() -> dict[str, object]:
 
 def test_one_of_two_findings_done_properly_scores_about_half() -> None:
     result = grade_report(REPLAY, document(REPLAY, [proper_finding()], prose=True), ALICE)
-    assert [m.substantiated_by for m in result.matched] == [("evidence", "description")]
     assert 40 <= percent(result) <= 60, result.points
+    assert [m.substantiated_by for m in result.matched] == [("evidence", "description")]
 
 
 def test_one_done_properly_and_one_copied_title_scores_about_half() -> None:
     copied = {"component": W2.component, "title": W2.title, "sparta": W2.sparta, "cwe": W2.cwe}
     report = document(REPLAY, [proper_finding(), copied], prose=False)
     result = grade_report(REPLAY, report, ALICE)
-    assert [m.substantiated_by for m in result.matched] == [("evidence", "description"), ()]
     assert 40 <= percent(result) <= 60, result.points
+    assert [m.substantiated_by for m in result.matched] == [("evidence", "description"), ()]
 
 
 # --- (c) the labs' sample reports -------------------------------------------------------------
