@@ -10,10 +10,13 @@ from graders.classreport.model import (
     ClassSummary,
     ObjectiveSummary,
     StudentRecord,
+    WeaknessCoverage,
+    WeaknessSummary,
     flags_from_instructor_view,
     histogram,
     score_from_record,
     summarise,
+    weakness_coverage,
 )
 from graders.classreport.render import render_class_html
 
@@ -23,6 +26,8 @@ __all__ = [
     "ClassSummary",
     "ObjectiveSummary",
     "StudentRecord",
+    "WeaknessCoverage",
+    "WeaknessSummary",
     "flags_from_instructor_view",
     "histogram",
     "render_class_html",
@@ -32,4 +37,5 @@ __all__ = [
     "to_csv",
     "to_json",
     "to_record",
+    "weakness_coverage",
 ]

@@ -4,7 +4,8 @@ The CSV's columns are stable: the student's identity, the totals, one column per
 objective in the lab's order (``objective:<id>``, points earned), the report's rubric
 points, the number of cheating flags, a note. Text cells that a spreadsheet would read
 as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) get a
-leading single quote.
+leading single quote. The JSON also holds, for the instructor, which of the lab's
+weaknesses each student's report found and missed (titles), where known.
 """
 
 from __future__ import annotations
@@ -112,6 +113,10 @@ def to_record(summary: ClassSummary, records: Sequence[StudentRecord]) -> dict[s
                 }
                 for c in summary.cheating
             ],
+            "weaknesses": [
+                {"title": w.title, "found": w.found, "reports": w.reports}
+                for w in summary.weaknesses
+            ],
         },
         "students": [_student(r) for r in records],
     }
@@ -134,10 +139,18 @@ def _student(r: StudentRecord) -> dict[str, Any]:
             {"other_student": f.other_student, "secret": f.secret, "where": f.where}
             for f in r.cheating
         ],
+        "weaknesses": _coverage(r),
         "seconds_to_solve": r.seconds_to_solve,
         "score_report": r.score_link,
         "note": r.note,
     }
+
+
+def _coverage(r: StudentRecord) -> dict[str, list[str]] | None:
+    coverage = r.weaknesses
+    if coverage is None:
+        return None
+    return {"found": list(coverage.found), "missed": list(coverage.missed)}
 
 
 def to_json(summary: ClassSummary, records: Sequence[StudentRecord]) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from graders.report.evidence import CheatingFlag
 from graders.score import Coverage, ObjectiveScore, ScoreReport, TechniqueCoverage, Verdict
-from graders.score.model import CISSP_DOMAINS, SCHEMA_VERSION
+from graders.score.model import CISSP_DOMAINS, READABLE_VERSIONS, SCHEMA_VERSION
 
 #: Score distribution bins, in percent: [0, 10), [10, 20), …, [90, 100].
 BIN_WIDTH: Final = 10
@@ -38,6 +38,35 @@ class StudentRecord:
     def graded(self) -> bool:
         return self.score is not None
 
+    @property
+    def weaknesses(self) -> WeaknessCoverage | None:
+        """Which of the lab's weaknesses the student's report found and missed (titles), for
+        the instructor; None when not known (not graded, no report, or the score was read
+        back from the student's own ``score.json``, which holds no ground truth)."""
+        return weakness_coverage(self.score)
+
+
+@dataclass(frozen=True)
+class WeaknessCoverage:
+    """The lab's weaknesses (titles) that one student's report found, and those it missed."""
+
+    found: tuple[str, ...]
+    missed: tuple[str, ...]
+
+
+def weakness_coverage(score: ScoreReport | None) -> WeaknessCoverage | None:
+    """From the instructor's view of a score: None without a graded report or ground truth."""
+    if score is None or score.report is None:
+        return None
+    every = [title for t in score.sparta for title in t.weaknesses]
+    if not every:
+        return None
+    found = {title for t in score.sparta for title in t.found}
+    return WeaknessCoverage(
+        found=tuple(t for t in every if t in found),
+        missed=tuple(t for t in every if t not in found),
+    )
+
 
 def flags_from_instructor_view(view: Mapping[str, Any] | None) -> tuple[CheatingFlag, ...]:
     """The cheating flags of a report grade's instructor view (``ReportGrade.instructor_view``)."""
@@ -54,8 +83,11 @@ def score_from_record(record: Mapping[str, Any]) -> ScoreReport:
 
     Raises ValueError naming what is wrong when the record is not one."""
     try:
-        if record["schema_version"] != SCHEMA_VERSION:
-            raise ValueError(f"schema_version {record['schema_version']!r} is not {SCHEMA_VERSION}")
+        if record["schema_version"] not in READABLE_VERSIONS:
+            raise ValueError(
+                f"schema_version {record['schema_version']!r} is not one of"
+                f" {', '.join(map(str, READABLE_VERSIONS))}"
+            )
         return ScoreReport(
             schema_version=SCHEMA_VERSION,
             lab=str(record["lab"]),
@@ -79,16 +111,26 @@ def score_from_record(record: Mapping[str, Any]) -> ScoreReport:
             report=dict(record["report"]) if record["report"] is not None else None,
             cissp=tuple(Coverage(**c) for c in record["cissp"]),
             cism=tuple(Coverage(**c) for c in record["cism"]),
-            sparta=tuple(
-                TechniqueCoverage(**{**t, "weaknesses": tuple(t["weaknesses"])})
-                for t in record["sparta"]
-            ),
+            sparta=tuple(_technique(t, record["schema_version"]) for t in record["sparta"]),
             countermeasures=tuple(record["countermeasures"]),
         )
     except KeyError as exc:
         raise ValueError(f"the score record has no {exc.args[0]!r}") from None
     except TypeError as exc:
         raise ValueError(f"the score record is malformed: {exc}") from None
+
+
+def _technique(entry: Mapping[str, Any], version: int) -> TechniqueCoverage:
+    """One ``sparta`` entry. A student's record (version 2) has no ``weaknesses``; in a
+    version 1 record ``weaknesses`` held every title and nothing said which were found."""
+    return TechniqueCoverage(
+        id=str(entry["id"]),
+        attacked=bool(entry["attacked"]),
+        remediated=bool(entry["remediated"]),
+        reported=entry["reported"] if entry["reported"] is None else bool(entry["reported"]),
+        found=tuple(entry.get("found", ())) if version > 1 else (),
+        weaknesses=tuple(entry.get("weaknesses", ())),
+    )
 
 
 @dataclass(frozen=True)
@@ -140,6 +182,16 @@ class CheatingSignal:
 
 
 @dataclass(frozen=True)
+class WeaknessSummary:
+    """A weakness of the lab across the class: how many reports (of those whose coverage is
+    known) found it."""
+
+    title: str
+    found: int
+    reports: int
+
+
+@dataclass(frozen=True)
 class ClassSummary:
     session: str
     lab: str
@@ -157,6 +209,8 @@ class ClassSummary:
     heat: tuple[DomainCell, ...]
     cheating: tuple[CheatingSignal, ...]
     solve_times: tuple[tuple[str, float], ...]
+    #: Per weakness, how many reports found it; empty when no report's coverage is known.
+    weaknesses: tuple[WeaknessSummary, ...] = ()
 
     def cell(self, student: str, domain: int) -> DomainCell | None:
         return next((c for c in self.heat if c.student == student and c.domain == domain), None)
@@ -213,7 +267,17 @@ def summarise(
                 key=lambda pair: (pair[1], pair[0]),
             )
         ),
+        weaknesses=tuple(_weaknesses(records)),
     )
+
+
+def _weaknesses(records: Sequence[StudentRecord]) -> Iterable[WeaknessSummary]:
+    known = [c for c in (r.weaknesses for r in records) if c is not None]
+    titles = dict.fromkeys(t for c in known for t in (*c.found, *c.missed))
+    for title in titles:
+        reports = [c for c in known if title in c.found or title in c.missed]
+        found = sum(title in c.found for c in reports)
+        yield WeaknessSummary(title, found, len(reports))
 
 
 def _objectives(records: Sequence[StudentRecord]) -> Iterable[ObjectiveSummary]:

@@ -89,7 +89,9 @@ def _distinctive(lab: Lab, secrets: Mapping[str, str]) -> Iterable[tuple[str, st
 
 def _where(findings: Iterable[Finding], value: str) -> str:
     for finding in findings:
-        text = "\n".join((finding.title, finding.evidence, finding.recommendation))
+        text = "\n".join(
+            (finding.title, finding.description, finding.evidence, finding.recommendation)
+        )
         if SearchText(text).holds(value):
             return f"finding {finding.number}"
     return "report"

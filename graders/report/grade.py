@@ -1,22 +1,30 @@
 """Grade an audit report against the lab's ground truth: the weaknesses its scenario injected.
 
 The report objective's points split between five rubric parts, weighted by
-``report.weights`` in lab.yaml. Each part earns a fraction from 0 to 1:
+``report.weights`` in lab.yaml. Each part earns a fraction from 0 to 1.
+
+A matched finding must be *substantiated* (:mod:`graders.report.substance`): its
+evidence earns the evidence credit below, or it describes the weakness technically
+(``MIN_DESCRIPTION_WORDS`` different words beyond its title, naming a countermeasure
+or a keyword of the weakness). An unsubstantiated match earns
+``UNSUBSTANTIATED_CREDIT`` of its findings credit and no severity or recommendation
+credit, so copied titles and ids alone earn next to nothing.
 
 findings
     Each injected weakness is worth one; a matched weakness earns the match's
-    credit (:mod:`graders.report.matching`). Every finding that matches nothing
-    costs ``FALSE_FINDING_PENALTY`` of a weakness. Divided by the number of
+    credit (:mod:`graders.report.matching`), a quarter of it when the finding is
+    not substantiated. Every finding that matches nothing costs
+    ``FALSE_FINDING_PENALTY`` of a weakness. Divided by the number of
     weaknesses, floored at 0.
 severity
-    Over the weaknesses that have a reference CVSS vector: the base score of
-    the student's vector within ``SEVERITY_FULL`` of the reference earns 1,
-    within ``SEVERITY_HALF`` earns 0.5.
+    Over the weaknesses that have a reference CVSS vector, for substantiated
+    findings: the base score of the student's vector within ``SEVERITY_FULL`` of
+    the reference earns 1, within ``SEVERITY_HALF`` earns 0.5.
 recommendations
-    Per weakness: 1 when the matched finding names an accepted countermeasure,
-    by id (in ``countermeasures:`` or the text) or by name or keyword; for a
-    weakness without accepted countermeasures, any recommendation of
-    ``MIN_RECOMMENDATION_WORDS`` words or more.
+    Per weakness, for substantiated findings: 1 when the matched finding names an
+    accepted countermeasure, by id (in ``countermeasures:`` or the text) or by
+    name or keyword; for a weakness without accepted countermeasures, any
+    recommendation of ``MIN_RECOMMENDATION_WORDS`` words or more.
 evidence
     Per weakness: 1 when the matched finding's evidence holds one of the
     student's own secret values; 0 when it holds another student's. In a lab
@@ -53,6 +61,12 @@ from graders.report.result import (
     PartScore,
     ReportGrade,
     SectionScore,
+)
+from graders.report.substance import (
+    MIN_DESCRIPTION_WORDS,
+    UNSUBSTANTIATED_CREDIT,
+    Substance,
+    assess,
 )
 from labctl.spec.models import Lab, ObjectiveKind, Weakness
 
@@ -126,33 +140,72 @@ def _report_feedback(lab: Lab, report: Report) -> list[str]:
 
 def _matched(grading: _Grading, pairing: Pairing) -> MatchedFinding:
     finding, weakness = pairing.finding, pairing.weakness
+    evidence, evidence_line = _evidence(grading, finding)
+    substance = assess(finding, weakness, evidence)
+    credit = pairing.pair.credit * (1.0 if substance.substantiated else UNSUBSTANTIATED_CREDIT)
     grading.feedback.append(
         f"finding {finding.number} matches an injected weakness"
-        f" ({', '.join(pairing.pair.reasons)}): {pairing.pair.credit:.0%} of a finding"
+        f" ({', '.join(pairing.pair.reasons)}): {credit:.0%} of a finding"
     )
-    student, reference, severity = _severity(grading, finding, weakness)
-    recommendation, named = _recommendation(grading, finding, weakness)
+    grading.feedback.append(_substance_feedback(finding.number, substance))
+    if substance.substantiated:
+        student, reference, severity = _severity(grading, finding, weakness)
+        recommendation, named = _recommendation(grading, finding, weakness)
+    else:
+        student, reference = finding.cvss_score, _reference_score(weakness)
+        severity = None if reference is None else 0.0
+        recommendation, named = 0.0, ()
+    if evidence_line:
+        grading.feedback.append(evidence_line)
     return MatchedFinding(
         finding=finding.number,
         weakness=weakness.id,
         match_score=pairing.pair.score,
-        credit=round(pairing.pair.credit, 3),
+        credit=round(credit, 3),
         reasons=pairing.pair.reasons,
         severity_student=student,
         severity_reference=reference,
         severity_credit=severity,
         recommendation_credit=recommendation,
         countermeasures_named=named,
-        evidence_credit=_evidence(grading, finding),
+        evidence_credit=evidence,
+        substantiated_by=substance.by,
+        technical_terms=substance.terms,
     )
+
+
+def _substance_feedback(number: int, substance: Substance) -> str:
+    if substance.substantiated:
+        how = " and ".join(
+            {"evidence": "its evidence", "description": "its technical description"}[way]
+            for way in substance.by
+        )
+        return f"finding {number} is substantiated by {how}"
+    missing = []
+    if substance.new_words < MIN_DESCRIPTION_WORDS:
+        missing.append(f"{substance.new_words} different words beyond the title")
+    if not substance.terms:
+        missing.append("no technical term of the weakness")
+    return (
+        f"finding {number} matches a weakness but is not substantiated"
+        f" ({'; '.join(missing)}): add evidence from your own instance (a value you"
+        " captured) or a technical description (what is wrong, how it works, how to fix it:"
+        f" at least {MIN_DESCRIPTION_WORDS} different words beyond the title). Until then it"
+        f" earns {UNSUBSTANTIATED_CREDIT:.0%} of its finding credit and no severity or"
+        " recommendation credit"
+    )
+
+
+def _reference_score(weakness: Weakness) -> float | None:
+    return None if weakness.cvss is None else float(CVSS3(weakness.cvss).base_score)
 
 
 def _severity(
     grading: _Grading, finding: Finding, weakness: Weakness
 ) -> tuple[float | None, float | None, float | None]:
-    if weakness.cvss is None:
+    reference = _reference_score(weakness)
+    if reference is None:
         return finding.cvss_score, None, None
-    reference = float(CVSS3(weakness.cvss).base_score)
     student = finding.cvss_score
     number = finding.number
     if student is None:
@@ -202,24 +255,22 @@ def _named_countermeasures(finding: Finding, accepted: Sequence[str]) -> tuple[s
     return tuple(cm for cm in accepted if cm in by_id or cm in by_name)
 
 
-def _evidence(grading: _Grading, finding: Finding) -> float:
+def _evidence(grading: _Grading, finding: Finding) -> tuple[float, str | None]:
+    """The evidence credit and its feedback line (None: nothing to say)."""
     number = finding.number
     if any(flag.where == f"finding {number}" for flag in grading.cheating):
-        grading.feedback.append(f"finding {number}: evidence is not from your own instance")
-        return 0.0
+        return 0.0, f"finding {number}: evidence is not from your own instance"
     if not any(len(v) >= MIN_OWN_LENGTH for v in grading.own_secrets.values()):
-        return 1.0 if len(words(finding.evidence)) >= MIN_EVIDENCE_WORDS else 0.0
+        return (1.0 if len(words(finding.evidence)) >= MIN_EVIDENCE_WORDS else 0.0), None
     names = own_secret_names(finding, grading.own_secrets)
     if names:
-        grading.feedback.append(
+        return 1.0, (
             f"finding {number}: evidence holds your instance's secret(s): {', '.join(names)}"
         )
-        return 1.0
-    grading.feedback.append(
+    return 0.0, (
         f"finding {number}: evidence holds none of your instance's secret values"
         " (for instance a flag or key you captured)"
     )
-    return 0.0
 
 
 # --- findings, prose --------------------------------------------------------------------------
@@ -271,7 +322,10 @@ def _part_scores(
 ) -> dict[str, float | None]:
     count = len(lab.weaknesses)
     with_vector = sum(1 for w in lab.weaknesses if w.cvss)
-    found = sum(p.pair.credit for p in pairings)
+    found = sum(
+        p.pair.credit * (1.0 if m.substantiated_by else UNSUBSTANTIATED_CREDIT)
+        for p, m in zip(pairings, matched, strict=True)
+    )
     return {
         "findings": _ratio(max(0.0, found - FALSE_FINDING_PENALTY * len(false)), count),
         "severity": _ratio(sum(m.severity_credit or 0.0 for m in matched), with_vector),

@@ -27,7 +27,13 @@ LEVELS: Final[tuple[str, ...]] = get_args(Level)
 TREATMENTS: Final[tuple[str, ...]] = get_args(Treatment)
 
 #: Longest text kept per field; longer text is cut (and said so).
-FIELD_LIMITS: Final = {"component": 100, "title": 300, "evidence": 20_000, "recommendation": 20_000}
+FIELD_LIMITS: Final = {
+    "component": 100,
+    "title": 300,
+    "description": 20_000,
+    "evidence": 20_000,
+    "recommendation": 20_000,
+}
 MAX_COUNTERMEASURES: Final = 20
 MAX_CVSS_LENGTH: Final = 200
 
@@ -58,6 +64,8 @@ class Finding(_Frozen):
     line: int  # where the finding starts in the report
     component: str = ""
     title: str = ""
+    #: What is wrong, how it works and what it allows, in the student's words (optional).
+    description: str = ""
     sparta: str | None = None
     cwe: str | None = None
     cvss: str | None = None
@@ -194,6 +202,7 @@ def _read_risk(value: Any) -> tuple[Fields, str | None]:
 READERS: Final[dict[str, Reader]] = {
     "component": _text_reader("component", lower=True),
     "title": _text_reader("title"),
+    "description": _text_reader("description"),
     "sparta": _read_sparta,
     "cwe": _read_cwe,
     "cvss": _read_cvss,
@@ -210,6 +219,7 @@ ALIASES: Final = {
     "sparta_technique": "sparta",
     "cvss_vector": "cvss",
     "recommendations": "recommendation",
+    "details": "description",
 }
 #: Missing fields worth a feedback line, and why they matter.
 EXPECTED: Final = {
@@ -259,7 +269,11 @@ def _read_fields(data: Mapping[Any, Any]) -> tuple[Fields, set[str], list[str]]:
 
 
 def _html_warnings(fields: Fields) -> list[str]:
-    marked = [k for k in ("component", "title", "evidence", "recommendation") if k in fields]
+    marked = [
+        k
+        for k in ("component", "title", "description", "evidence", "recommendation")
+        if k in fields
+    ]
     html = [k for k in marked if _HTML_RE.search(fields[k])]
     if not html:
         return []

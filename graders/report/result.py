@@ -41,6 +41,11 @@ class MatchedFinding:
     recommendation_credit: float
     countermeasures_named: tuple[str, ...]
     evidence_credit: float
+    #: How the finding is substantiated: "evidence", "description"; empty when it is not
+    #: (then it earns a quarter of its credit and no severity or recommendation credit).
+    substantiated_by: tuple[str, ...] = ()
+    #: The weakness's technical terms the finding names (countermeasures, keywords).
+    technical_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,4 +116,5 @@ def _student_match(match: MatchedFinding) -> dict[str, Any]:
         "severity_credit": match.severity_credit,
         "recommendation_credit": match.recommendation_credit,
         "evidence_credit": match.evidence_credit,
+        "substantiated_by": list(match.substantiated_by),
     }

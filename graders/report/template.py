@@ -44,6 +44,8 @@ _HEADER: Final = """\
 #   component        the host where the weakness lives; one of:
 #                    {hosts}
 #   title            one line that states the weakness
+#   description      what is wrong, how it works and what it lets an attacker do,
+#                    in your own words (a title alone earns almost nothing)
 #   sparta           SPARTA technique id: TACTIC-NNNN or TACTIC-NNNN.NN,
 #                    tactic one of {tactics} (https://sparta.aerospace.org)
 #   cwe              CWE id: CWE-NNN (https://cwe.mitre.org)
@@ -58,10 +60,15 @@ _HEADER: Final = """\
 #                    impact: {levels}
 #                    treatment: {treatments}
 #
+# A finding counts in full only with evidence from YOUR instance or a technical
+# description (beyond its title); one that only names a weakness earns a quarter
+# of a finding and no severity or recommendation credit.
+#
 # Example (remove '# ' from these lines and replace 'findings: []' by them):
 # findings:
 #   - component: <host>
 #     title: <one line - what is wrong, and where>
+#     description: <how it works and what an attacker gains, in a few sentences>
 #     sparta: <TACTIC-NNNN.NN>
 #     cwe: <CWE-NNN>
 #     cvss: <CVSS:3.1/AV:_/AC:_/PR:_/UI:_/S:_/C:_/I:_/A:_>

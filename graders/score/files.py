@@ -2,6 +2,11 @@
 
 The one place score files are written, for one instance (``labctl grade``) and for each
 student of a class (``labctl session grade``). Each file is written whole or not at all.
+
+The three files are the student's: they are handed out, so they hold the student's view
+(:meth:`ScoreReport.student_view`), which names only the weaknesses the student's report
+found, never the ones missed. The instructor's view of the ground truth is in the class
+files (``grades.json``, ``class.html``) and ``labctl report grade --instructor``.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ SCORE_HTML: Final = "score.html"
 
 def write_score_files(report: ScoreReport, folder: Path) -> list[Path]:
     """The record and its two views in ``folder`` (made if missing); the paths written."""
+    student = report.student_view()
     views = {
-        SCORE_JSON: report.to_json(),
-        SCORE_MARKDOWN: render_markdown(report),
-        SCORE_HTML: render_html(report),
+        SCORE_JSON: student.to_json(),
+        SCORE_MARKDOWN: render_markdown(student),
+        SCORE_HTML: render_html(student),
     }
     written = []
     for name, text in views.items():

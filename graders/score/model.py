@@ -5,6 +5,11 @@ grade, it decides points. An objective that ``requires`` others earns nothing un
 every one of them passed, and says which one it waited for. The record is what
 ``labctl grade`` writes as JSON (``schema_version`` tells readers its shape); the
 Markdown and HTML reports are views of it.
+
+The record has two views. The **student's** (``record()``, ``to_json()``, the score
+files) names only the weaknesses the student's report found: the titles of the ones
+missed are the answer to the lab. The **instructor's** (``record(instructor=True)``)
+adds, per SPARTA technique, the titles of every weakness the lab injected there.
 """
 
 from __future__ import annotations
@@ -20,7 +25,13 @@ from graders.checks.base import CheckResult, Status
 from graders.report.result import ReportGrade
 from labctl.spec.models import Lab, Objective, ObjectiveKind
 
-SCHEMA_VERSION: Final = 1
+#: 2: ``sparta[].found`` (the titles the report found) replaced ``sparta[].weaknesses``
+#: (every title, now in the instructor's record only).
+SCHEMA_VERSION: Final = 2
+#: Versions :func:`graders.classreport.score_from_record` still reads.
+READABLE_VERSIONS: Final = (1, 2)
+#: The field of a technique's coverage that only the instructor's record holds.
+INSTRUCTOR_ONLY: Final = "weaknesses"
 
 CISSP_DOMAINS: Final = {
     1: "Security and Risk Management",
@@ -83,11 +94,15 @@ class TechniqueCoverage:
     """A SPARTA technique of the lab: exploited, remediated, and named in the report."""
 
     id: str
-    weaknesses: tuple[str, ...]
     attacked: bool
     remediated: bool
     #: None when no report was graded.
     reported: bool | None
+    #: Titles of the technique's weaknesses that the report matched: what the student found.
+    found: tuple[str, ...] = ()
+    #: Titles of every weakness of the technique, the ground truth: in the instructor's
+    #: record only, never in the student's files (empty when read back from those).
+    weaknesses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,13 +126,23 @@ class ScoreReport:
     def percent(self) -> float:
         return 100.0 * self.points / self.points_possible if self.points_possible else 0.0
 
-    def record(self) -> dict[str, Any]:
-        """The JSON-ready record (enums as their values)."""
+    def student_view(self) -> ScoreReport:
+        """This score without the ground truth: what the student's files are made from."""
+        sparta = tuple(dataclasses.replace(t, weaknesses=()) for t in self.sparta)
+        return dataclasses.replace(self, sparta=sparta)
+
+    def record(self, *, instructor: bool = False) -> dict[str, Any]:
+        """The JSON-ready record (enums as their values): the student's view, or with
+        ``instructor`` every weakness title of every technique too."""
         record: dict[str, Any] = _plain(dataclasses.asdict(self))
+        if not instructor:
+            for technique in record["sparta"]:
+                del technique[INSTRUCTOR_ONLY]
         return record
 
-    def to_json(self) -> str:
-        return json.dumps(self.record(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    def to_json(self, *, instructor: bool = False) -> str:
+        record = self.record(instructor=instructor)
+        return json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _plain(value: Any) -> Any:
@@ -224,16 +249,15 @@ def _technique(
         chosen = [o for o in objectives if o.kind == kind.value]
         return bool(chosen) and all(o.holds and not o.gated_by for o in chosen)
 
-    reported: bool | None = None
-    if report is not None:
-        found = {m.weakness for m in report.matched}
-        reported = any(w.id in found for w in weaknesses)
+    matched = {m.weakness for m in report.matched} if report is not None else set()
+    found = tuple(w.title for w in weaknesses if w.id in matched)
     return TechniqueCoverage(
         id=technique,
-        weaknesses=tuple(w.title for w in weaknesses),
         attacked=all_hold(ObjectiveKind.ATTACK),
         remediated=all_hold(ObjectiveKind.REMEDIATION),
-        reported=reported,
+        reported=bool(found) if report is not None else None,
+        found=found,
+        weaknesses=tuple(w.title for w in weaknesses),
     )
 
 

@@ -42,7 +42,8 @@ _ENV.filters["points"] = _points
 
 
 def _context(report: ScoreReport) -> dict[str, Any]:
-    return {"s": report, "r": report.report}
+    student = report.student_view()  # the views are the student's: no missed weakness titles
+    return {"s": student, "r": student.report}
 
 
 def render_markdown(report: ScoreReport) -> str:

@@ -262,10 +262,23 @@ def test_a_score_record_reads_back_to_the_same_report() -> None:
     report = grade_report(LAB, (REPO / "labs/tc-replay/solution/sample-report.md").read_text(), {})
     original = scored("ada", failing=2, report=report)
     again = score_from_record(json.loads(original.to_json()))
-    assert again == original
+    assert again == original.student_view()  # the student's file: no weakness they missed
+    assert score_from_record(original.record(instructor=True)) == original
     broken = json.loads(original.to_json())
     del broken["objectives"]
     with pytest.raises(ValueError, match="no 'objectives'"):
         score_from_record(broken)
     with pytest.raises(ValueError, match="schema_version"):
         score_from_record({**original.record(), "schema_version": 99})
+
+
+def test_a_version_1_score_record_still_reads() -> None:
+    """Version 1 had ``sparta[].weaknesses`` (every title) and no ``found``."""
+    report = grade_report(LAB, (REPO / "labs/tc-replay/solution/sample-report.md").read_text(), {})
+    record = scored("ada", report=report).record(instructor=True)
+    record["schema_version"] = 1
+    for technique in record["sparta"]:
+        del technique["found"]
+    again = score_from_record(record)
+    assert [t.weaknesses for t in again.sparta] == [tuple(w.title for w in LAB.weaknesses)]
+    assert [t.found for t in again.sparta] == [()]

@@ -44,3 +44,12 @@ def test_the_golden_records_say_what_they_should() -> None:
         if any(p.secret and p.type != "password" for p in params):
             assert broken["cheating_flags"] >= 1, lab_id
         assert fixed["report"]["missed_count"] == 0, lab_id
+        # Copied titles and ids match every weakness but substantiate none: at most a fifth.
+        stuffed = json.loads((folder / "fixed+stuffed.json").read_text())["report"]
+        assert stuffed["missed_count"] == 0, lab_id
+        assert not any(m["substantiated_by"] for m in stuffed["matched"]), lab_id
+        assert stuffed["points"] <= 0.2 * stuffed["points_possible"], lab_id
+        # The student's files name the weaknesses found, never the ones missed.
+        partial_found = [title for t in partial["sparta"] for title in t["found"]]
+        assert len(partial_found) <= 1, lab_id
+        assert all("weaknesses" not in t for t in partial["sparta"]), lab_id

@@ -34,6 +34,7 @@ CASES: dict[str, Callable[[], bytes]] = {
     "invalid-utf8": lambda: sample("invalid-utf8.bytes"),  # not .md: ruff formats Markdown
     "huge": _huge,
     "copied": lambda: sample("good.md", student="bob"),  # bob's report, handed in by alice
+    "stuffed": lambda: sample("stuffed.md"),  # copied titles and ids, nothing substantiated
 }
 
 
@@ -63,5 +64,14 @@ def test_the_good_report_earns_every_point() -> None:
 
 
 def test_ordering_of_reports_by_quality() -> None:
-    points = {case: grade(case)["points"] for case in ("good", "partial", "hostile", "copied")}
-    assert points["good"] > points["copied"] > points["partial"] > points["hostile"] == 0
+    cases = ("good", "partial", "hostile", "copied", "stuffed")
+    points = {case: grade(case)["points"] for case in cases}
+    assert points["good"] > points["copied"] > points["partial"] > points["stuffed"]
+    assert points["stuffed"] > points["hostile"] == 0
+
+
+def test_the_stuffed_report_matches_everything_and_earns_at_most_a_fifth() -> None:
+    result = grade_report(REPLAY, CASES["stuffed"](), secrets("alice"))
+    assert result.missed == ()
+    assert all(m.substantiated_by == () for m in result.matched)
+    assert result.points <= 0.2 * result.points_possible

@@ -31,6 +31,9 @@ def grade(text: str, lab: Lab = REPLAY, **others: dict[str, str]) -> ReportGrade
 
 
 BASE = {"component": "spacecraft", "sparta": "EX-0001.01", "cwe": "CWE-294", "title": W1.title}
+#: Evidence that substantiates a finding (alice's own flag): without it, or a technical
+#: description, a match earns a quarter of a finding and no severity or recommendation credit.
+PROOF = {"evidence": f"event log: {ALICE['ops_flag']}"}
 
 
 # --- matching ---------------------------------------------------------------------------------
@@ -72,7 +75,7 @@ def test_assignment_is_one_to_one_best_pair_first() -> None:
 
 
 def test_duplicates_count_as_false_findings() -> None:
-    result = grade(front(entry(**BASE), entry(**BASE)))
+    result = grade(front(entry(**BASE, **PROOF), entry(**BASE, **PROOF)))
     assert [m.finding for m in result.matched] == [1]
     assert result.false_findings == (2,)
     assert result.part("findings").score == pytest.approx((1 - 0.25) / 2)
@@ -97,13 +100,13 @@ def test_false_findings_floor_at_zero() -> None:
     ],
 )
 def test_severity_bands(vector: str, score: float, credit: float) -> None:
-    match = grade(front(entry(**BASE, cvss=vector))).matched[0]
+    match = grade(front(entry(**BASE, **PROOF, cvss=vector))).matched[0]
     assert (match.severity_student, match.severity_reference) == (score, 8.1)
     assert match.severity_credit == credit
 
 
 def test_no_vector_no_severity_credit_but_still_a_finding() -> None:
-    result = grade(front(entry(**BASE, cvss="CVSS:3.1/AV:A/broken")))
+    result = grade(front(entry(**BASE, **PROOF, cvss="CVSS:3.1/AV:A/broken")))
     assert result.matched[0].severity_credit == 0.0
     assert result.part("findings").score == 0.5
     assert any("no valid CVSS vector" in line for line in result.feedback)
@@ -125,14 +128,14 @@ def test_no_vector_no_severity_credit_but_still_a_finding() -> None:
 def test_recommendation_names_an_accepted_countermeasure(
     extra: dict[str, str], credit: float
 ) -> None:
-    text = front(entry(**BASE, **extra)).replace('"[CM0031]"', "[CM0031]")
+    text = front(entry(**BASE, **PROOF, **extra)).replace('"[CM0031]"', "[CM0031]")
     assert grade(text).matched[0].recommendation_credit == credit
 
 
 def test_weakness_without_countermeasures_wants_a_real_recommendation() -> None:
     weak = {"component": "ground-station", "sparta": "IA-0008.01", "cwe": "CWE-521"}
-    short = grade(front(entry(**weak, recommendation="Fix it.")), EXAMPLE)
-    long = grade(front(entry(**weak, recommendation=PROSE[:80])), EXAMPLE)
+    short = grade(front(entry(**weak, **PROOF, recommendation="Fix it.")), EXAMPLE)
+    long = grade(front(entry(**weak, **PROOF, recommendation=PROSE[:80])), EXAMPLE)
     assert short.matched[0].recommendation_credit == 0.0
     assert long.matched[0].recommendation_credit == 1.0
 
@@ -225,7 +228,7 @@ def test_weights_and_points_come_from_the_lab() -> None:
             "report": REPLAY.report.model_copy(update={"weights": weights}),
         }
     )
-    result = grade_report(lab, front(entry(**BASE)), {})
+    result = grade_report(lab, front(entry(**BASE, evidence=PROSE[:120])), {})
     assert (result.points, result.points_possible, result.objective) == (25.0, 50, "r")
 
 

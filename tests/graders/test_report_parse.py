@@ -67,6 +67,15 @@ def test_missing_fields_are_listed() -> None:
     assert not any("no title" in p for p in problems)
 
 
+def test_description_is_an_optional_text_field() -> None:
+    assert read_finding(1, 1, {"description": "  how it works  "}).description == "how it works"
+    assert read_finding(1, 1, {"details": "how"}).description == "how"
+    assert not any("description" in p for p in finding(title="t"))  # not asked for
+    long = read_finding(1, 1, {"description": "x" * 20_001})
+    assert len(long.description) == 20_000
+    assert any("description: longer than" in p for p in long.problems)
+
+
 def test_countermeasures_as_text_or_list() -> None:
     assert read_finding(1, 1, {"countermeasures": "CM0031, cm0029"}).countermeasures == (
         "CM0031",

@@ -77,7 +77,7 @@ def test_the_record_is_repeatable_json_with_a_schema_version() -> None:
     first, second = record().to_json(), record().to_json()
     assert first == second
     data = json.loads(first)
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert {o["verdict"] for o in data["objectives"]} <= {"pass", "fail", "error", "not graded"}
 
 

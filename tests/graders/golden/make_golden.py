@@ -12,7 +12,9 @@ Per lab folder ``tests/graders/golden/<lab>/``:
 - ``reports/<kind>.md``: ``good`` (every injected weakness, right ids, the student's own
   secrets in the evidence), ``partial`` (the first weakness only, no CVSS, no evidence),
   ``wrong`` (wrong component, CWE and technique), ``hostile`` (markup everywhere, another
-  student's secret pasted in, a Python tag).
+  student's secret pasted in, a Python tag), ``stuffed`` (every weakness's title and ids
+  copied, CVSS and countermeasures included, but no evidence, description or
+  recommendation: matched, never substantiated).
 - ``expected/<case>+<kind>.json``: the score record for the pairs below.
 
 Reports and observations are written once by ``--write`` and then reviewed like code: the
@@ -45,6 +47,7 @@ PAIRS: Final = (
     ("fixed", "partial"),
     ("unfixed", "wrong"),
     ("broken-mission", "hostile"),
+    ("fixed", "stuffed"),
 )
 
 
@@ -122,6 +125,20 @@ def reports(lab: Lab) -> dict[str, str]:
         f"  - component: {first.component}\n    title: {json.dumps(first.title)}\n"
         f"    sparta: {first.sparta}\n    cwe: {first.cwe}"
     ]
+    stuffed = [
+        "\n".join(
+            [
+                f"  - component: {w.component}",
+                f"    title: {json.dumps(w.title)}",
+                f"    sparta: {w.sparta}",
+                f"    cwe: {w.cwe}",
+                *([f"    cvss: {w.cvss}"] if w.cvss else []),
+                f"    countermeasures: [{', '.join(w.countermeasures)}]",
+            ]
+        )
+        for w in lab.weaknesses
+    ]
+    headings = "".join(f"\n## {name}\n" for name in lab.report.required_sections)
     wrong = [
         "  - component: attacker\n    title: The printer has no toner\n"
         "    sparta: REC-0001\n    cwe: CWE-1\n    recommendation: Buy toner."
@@ -148,6 +165,12 @@ def reports(lab: Lab) -> dict[str, str]:
         "partial": document(partial),
         "wrong": document(wrong),
         "hostile": hostile,
+        "stuffed": (
+            f"---\nlab: {lab.id}\nstudent: {STUDENT}\nfindings:\n"
+            + "\n".join(stuffed)
+            + "\n---\n\n# Audit report\n"
+            + headings
+        ),
     }
 
 
