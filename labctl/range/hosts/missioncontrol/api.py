@@ -160,6 +160,12 @@ async def send_command(caller: Viewer, body: CommandBody, request: Request) -> d
     return {"id": row["id"], "status": row["status"], "seq_count": row["seq_count"]}
 
 
+@router.get("/parameters")
+async def parameters(_: Viewer, request: Request) -> dict[str, Any]:
+    """The spacecraft's last parameter report (send REPORT_PARAMETERS for a new one)."""
+    return mission(request).parameters()
+
+
 class DirectiveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     directive: str = Field(pattern=r"^(unlock|set_vr)$")

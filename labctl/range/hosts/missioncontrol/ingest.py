@@ -28,6 +28,10 @@ SEVERITIES: Final = {1: "info", 2: "low", 3: "medium", 4: "high"}
 LOG: Final = logging.getLogger("labctl.missioncontrol.ingest")
 
 
+#: Entries in one parameter report, at most (the table has a handful).
+MAX_PARAMETERS: Final = 64
+
+
 class Ingest:
     """Decodes PUS TM and archives it; keeps counters for the dashboard."""
 
@@ -35,6 +39,9 @@ class Ingest:
         self._archive = archive
         self.counts: Counter[str] = Counter()
         self.last_telemetry: float | None = None
+        #: The last parameter report (20,2): one entry per parameter, and when it came.
+        self.parameters: list[dict[str, object]] = []
+        self.parameters_at: float | None = None
         #: Rejected packets are logged, rate-limited (the stream may be forged).
         self.hostile = RateLimitedLog(LOG)
 
@@ -68,6 +75,8 @@ class Ingest:
             self._event(tm)
         elif tm.service == 1 and tm.subtype in VERIFICATION:
             self._verification(tm)
+        elif (tm.service, tm.subtype) == (20, 2):
+            self._parameters(tm)
         else:
             self.counts[f"tm_{tm.service}_{tm.subtype}"] += 1
 
@@ -112,6 +121,29 @@ class Ingest:
             name = f"EVENT_{event_id}"
         self._archive.add_event(tm.subtype, event_id, name, tm.source_data[2:66])
         self.counts["events"] += 1
+
+    def _parameters(self, tm: PusTm) -> None:
+        """A parameter report: (id u16, stored u32, in use u32) per parameter."""
+        size = struct.calcsize(catalog.PARAMETER_REPORT_FORMAT)
+        data = tm.source_data
+        if len(data) % size or len(data) > size * MAX_PARAMETERS:
+            raise ProtocolError(f"parameter report of {len(data)} octets")
+        rows: list[dict[str, object]] = []
+        for offset in range(0, len(data), size):
+            ident, kept, used = struct.unpack_from(catalog.PARAMETER_REPORT_FORMAT, data, offset)
+            known = catalog.PARAMETER_BY_ID.get(ident)
+            rows.append(
+                {
+                    "id": ident,
+                    "name": known.name if known else f"PARAMETER_{ident}",
+                    "stored": kept,
+                    "in_use": used,
+                    "pending": kept != used,
+                    "description": known.description if known else "",
+                }
+            )
+        self.parameters, self.parameters_at = rows, time.time()
+        self.counts["parameter_reports"] += 1
 
     def _verification(self, tm: PusTm) -> None:
         failure = tm.subtype in (2, 8)

@@ -122,4 +122,14 @@ class MissionControl:
             "age_seconds": self.telemetry_age(),
             "ground_link": self.link_status(),
             "ground_station": self.archive.ground_status(),
+            "parameters": self.parameters(),
+        }
+
+    def parameters(self) -> dict[str, Any]:
+        """The spacecraft's last parameter report (REPORT_PARAMETERS asks for one)."""
+        at = self.ingest.parameters_at
+        return {
+            "received_at": at,
+            "age_seconds": None if at is None else round(time.time() - at, 1),
+            "parameters": self.ingest.parameters,
         }

@@ -377,3 +377,24 @@ def test_cop1_directives_need_the_flight_director_and_are_audited(
         ("admin", "ok"),
     ]
     assert trail[2]["detail"] == {"directive": "set_vr", "vr": 7}
+
+
+def test_parameter_reports_show_stored_and_in_use_values(
+    client: TestClient, ground_station: FakeGroundStation
+) -> None:
+    linked(client)
+    auth = token(client, "guest", "guest")
+    assert client.get("/api/parameters", headers=auth).json()["parameters"] == []
+    good = struct.pack(catalog.PARAMETER_REPORT_FORMAT, 1, 1, 0) + struct.pack(
+        catalog.PARAMETER_REPORT_FORMAT, 77, 5, 5
+    )
+    ground_station.push(ground_station.tm(20, 2, good[:-1]))  # cut short: rejected
+    ground_station.push(ground_station.tm(20, 2, good))
+    wait_until(lambda: client.get("/api/parameters", headers=auth).json()["parameters"])
+    rows = client.get("/api/parameters", headers=auth).json()["parameters"]
+    assert [(r["name"], r["stored"], r["in_use"], r["pending"]) for r in rows] == [
+        ("UPLINK_ANTI_REPLAY", 1, 0, True),
+        ("PARAMETER_77", 5, 5, False),
+    ]
+    latest = client.get("/api/telemetry/latest", headers=auth).json()
+    assert latest["ground_link"]["rejected_packets"] >= 1
