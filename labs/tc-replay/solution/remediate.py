@@ -1,32 +1,38 @@
-"""Reference remediation for tc-replay: run on the spacecraft as its `labctl` user (the owner
-of its configuration), then restart the spacecraft.
+"""Reference remediation for tc-replay, run on the workstation as the student.
 
-Turns anti-replay on for the uplink security association and persists its sequence
-number across restarts, editing /etc/labctl/spacecraft.yaml in place (comments kept).
+The spacecraft is in orbit: it is hardened by telecommand, through mission control, with
+the student's own flight-director account (~/mission-control.txt). SET_PARAMETER stores
+the uplink SA's anti-replay and sequence-number persistence in the spacecraft's
+non-volatile memory; REBOOT (an on-board reset) puts them in use; REPORT_PARAMETERS shows
+both values in use.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from labctl.range.yamledit import set_dotted
+from labctl.range.missionclient import MissionControl, MissionControlError
 
-CONFIG = Path("/etc/labctl/spacecraft.yaml")
-SETTINGS = {
-    "sdls.associations.uplink.anti_replay": True,
-    "sdls.associations.uplink.persist_sequence": True,
-}
+SETTINGS = {"UPLINK_ANTI_REPLAY": 1, "UPLINK_PERSIST_SN": 1}
 
 
 def main() -> int:
-    text = CONFIG.read_text()
-    for key, value in SETTINGS.items():
-        text, changed = set_dotted(text, key, value)
-        print(f"{key}: {value} ({'changed' if changed else 'already set'})")
-    with CONFIG.open("w") as handle:  # in place: owner and mode stay
-        handle.write(text)
-    return 0
+    try:
+        mc = MissionControl.from_file()
+        mc.wait_linked()
+        ids = {p["name"]: p["id"] for p in mc.parameters()}
+        for name, value in SETTINGS.items():
+            row = mc.send("SET_PARAMETER", parameter=ids[name], value=value)
+            print(f"SET_PARAMETER {name} = {value}: {row['status']}")
+            if row["status"] != "completed":
+                return 1
+        print(f"REBOOT: {mc.send('REBOOT')['status']}")
+        in_use = {p["name"]: p["in_use"] for p in mc.parameters(within=60)}
+    except MissionControlError as exc:
+        print(f"remediation failed: {exc}", file=sys.stderr)
+        return 1
+    print("in use after the reset:", ", ".join(f"{k} = {in_use[k]}" for k in SETTINGS))
+    return 0 if all(in_use[k] == v for k, v in SETTINGS.items()) else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,114 @@
+"""A small client of mission control's HTTP API, for scripts run on the student's workstation.
+
+What a student does in the browser, a script can do through the same API and the same
+account: log in, send a telecommand and wait for the spacecraft's verification, ask for
+the on-board parameters. Reference remediations (``solution/``) use it, so ``labctl
+selftest`` proves that a student's own mission-control account is enough. Standard
+library only: it runs in every lab image.
+
+    from labctl.range.missionclient import MissionControl
+    mc = MissionControl.from_file()          # ~/mission-control.txt (URL, user, password)
+    mc.send("SET_PARAMETER", parameter=1, value=1)
+    mc.send("REBOOT")
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from labctl.range import wiring
+
+#: Where a lab puts the student's mission-control account on the workstation.
+ACCOUNT_FILE: Final = Path.home() / "mission-control.txt"
+TIMEOUT: Final = 10.0
+
+
+class MissionControlError(Exception):
+    """A request mission control refused, or an answer that never came."""
+
+
+@dataclass
+class MissionControl:
+    """One logged-in session of mission control's API."""
+
+    username: str
+    password: str
+    url: str = wiring.MISSION_CONTROL_URL
+    token: str = field(default="", repr=False)
+
+    @classmethod
+    def from_file(cls, path: Path = ACCOUNT_FILE) -> MissionControl:
+        """Read ``url:``, ``user:`` and ``password:`` lines (the lab's handout file)."""
+        fields: dict[str, str] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.strip().lower() in {"url", "user", "password"}:
+                fields[key.strip().lower()] = value.strip()
+        if "user" not in fields or "password" not in fields:
+            raise MissionControlError(f"{path}: needs 'user:' and 'password:' lines")
+        client = cls(
+            fields["user"], fields["password"], fields.get("url", wiring.MISSION_CONTROL_URL)
+        )
+        client.login()
+        return client
+
+    def login(self) -> None:
+        body = self.request(
+            "POST", "/api/login", {"username": self.username, "password": self.password}
+        )
+        self.token = str(body["token"])
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One API call; the decoded JSON answer. Raises MissionControlError on 4xx/5xx."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
+                return json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")[:200]
+            raise MissionControlError(f"{method} {path}: HTTP {exc.code} {detail}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise MissionControlError(f"{method} {path}: {exc}") from None
+
+    def send(self, name: str, within: float = 45.0, **args: int) -> dict[str, Any]:
+        """Send a telecommand and wait for its completion (or failure) report."""
+        sent = self.request("POST", "/api/commands", {"name": name, "args": args})
+        deadline = time.monotonic() + within
+        while True:
+            row: dict[str, Any] = self.request("GET", f"/api/commands/sent/{sent['id']}")
+            if row["status"] in {"completed", "failed"}:
+                return row
+            if time.monotonic() > deadline:
+                raise MissionControlError(f"{name}: no verification within {within:.0f} s")
+            time.sleep(0.5)
+
+    def parameters(self, within: float = 30.0) -> list[dict[str, Any]]:
+        """Ask the spacecraft for its parameter report (REPORT_PARAMETERS) and return it."""
+        before = self.request("GET", "/api/parameters").get("received_at")
+        self.send("REPORT_PARAMETERS", within)
+        deadline = time.monotonic() + within
+        while True:
+            report: dict[str, Any] = self.request("GET", "/api/parameters")
+            if report.get("received_at") and report["received_at"] != before:
+                return list(report["parameters"])
+            if time.monotonic() > deadline:
+                raise MissionControlError(f"no parameter report within {within:.0f} s")
+            time.sleep(0.5)
+
+    def wait_linked(self, within: float = 60.0) -> None:
+        """Wait until mission control is linked to the ground station."""
+        deadline = time.monotonic() + within
+        while not self.request("GET", "/api/health").get("ground_link"):
+            if time.monotonic() > deadline:
+                raise MissionControlError(f"ground link not up within {within:.0f} s")
+            time.sleep(1.0)
