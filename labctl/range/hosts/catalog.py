@@ -12,11 +12,16 @@ from enum import IntEnum
 from typing import Final
 
 from labctl.errors import ProtocolError
+from labctl.protocols.sdls_ep import EpPdu, SaProcedure, ServiceGroup
+from labctl.protocols.sdls_ep import decode as decode_pdu
 
 #: APID of the spacecraft platform, for TC and TM.
 PLATFORM_APID: Final = 0x064
 #: APID of ground-station status packets on the packet service.
 GROUND_STATION_APID: Final = 0x7F0
+#: Mission-specific PUS service carrying SDLS extended procedures: 129,1 a command PDU,
+#: 129,2 a reply PDU (:mod:`labctl.protocols.sdls_ep`).
+SDLS_EP_SERVICE: Final = 129
 #: Housekeeping structure id of the platform report.
 HK_PLATFORM: Final = 1
 OPS_MESSAGE_SIZE: Final = 32
@@ -59,6 +64,7 @@ class Event(IntEnum):
     FARM_LOCKOUT = 6
     SECURITY_ALARM = 7
     PARAMETER_CHANGED = 8
+    SA_CHANGED = 9
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ class Command:
     arg_names: tuple[str, ...] = ()
     hazardous: bool = False
     description: str = ""
+    #: An SDLS extended procedure (SA management): the data is one EP PDU.
+    procedure: SaProcedure | None = None
 
     def app_data(self, *args: int) -> bytes:
         """The TC application data for these arguments."""
@@ -83,6 +91,8 @@ class Command:
             data = struct.pack(">" + self.args_format, *args)
         except struct.error as exc:
             raise ProtocolError(f"{self.name}: bad argument ({exc})") from None
+        if self.procedure is not None:
+            return EpPdu(ServiceGroup.SA_MANAGEMENT, self.procedure, data).encode()
         if self.function is None:
             return data
         return struct.pack(">H", self.function) + data
@@ -151,6 +161,79 @@ COMMANDS: Final[tuple[Command, ...]] = (
         hazardous=True,
         description="Store an on-board parameter (see the parameter table); it takes effect"
         " at the next REBOOT.",
+    ),
+    *(
+        Command(
+            name,
+            SDLS_EP_SERVICE,
+            1,
+            None,
+            fmt,
+            names,
+            hazardous=hazardous,
+            description=text,
+            procedure=procedure,
+        )
+        for name, procedure, fmt, names, hazardous, text in (
+            (
+                "SA_START",
+                SaProcedure.START,
+                "H",
+                ("spi",),
+                True,
+                "SDLS Start SA: a keyed SA becomes operational (a downlink SA then protects"
+                " the telemetry).",
+            ),
+            (
+                "SA_STOP",
+                SaProcedure.STOP,
+                "H",
+                ("spi",),
+                True,
+                "SDLS Stop SA: an operational SA stops processing frames (back to keyed).",
+            ),
+            (
+                "SA_EXPIRE",
+                SaProcedure.EXPIRE,
+                "H",
+                ("spi",),
+                True,
+                "SDLS Expire SA: a stopped SA loses its key (unkeyed) and cannot be started.",
+            ),
+            (
+                "SA_SET_ARSNW",
+                SaProcedure.SET_ARSNW,
+                "HI",
+                ("spi", "window"),
+                True,
+                "SDLS Set ARSN window: anti-replay accepts last < SN <= last + window"
+                " (0 turns anti-replay off).",
+            ),
+            (
+                "SA_SET_ARSN",
+                SaProcedure.SET_ARSN,
+                "HI",
+                ("spi", "arsn"),
+                True,
+                "SDLS Set ARSN: the SA's anti-replay sequence number.",
+            ),
+            (
+                "SA_READ_ARSN",
+                SaProcedure.READ_ARSN,
+                "H",
+                ("spi",),
+                False,
+                "SDLS Read ARSN: the SA's sequence number and window (reply 129,2).",
+            ),
+            (
+                "SA_STATUS",
+                SaProcedure.STATUS,
+                "H",
+                ("spi",),
+                False,
+                "SDLS SA status: the SA's state (reply 129,2).",
+            ),
+        )
     ),
     Command("ENABLE_HK", 3, 5, None, "B", ("structure",), description="Enable housekeeping."),
     Command("DISABLE_HK", 3, 6, None, "B", ("structure",), description="Disable housekeeping."),
@@ -237,6 +320,17 @@ def command_for(service: int, subtype: int, app_data: bytes) -> tuple[Command, t
     """Look up a telecommand and parse its arguments. Raises ProtocolError if unknown."""
     function: int | None = None
     data = app_data
+    if (service, subtype) == (SDLS_EP_SERVICE, 1):
+        pdu = decode_pdu(app_data)
+        for command in COMMANDS:
+            if command.procedure is not None and (
+                pdu.group,
+                pdu.procedure,
+            ) == (ServiceGroup.SA_MANAGEMENT, command.procedure):
+                if pdu.reply:
+                    break
+                return command, command.parse_args(pdu.data)
+        raise ProtocolError(f"no SDLS procedure {pdu.group}/{pdu.procedure}")
     if service == 8 and subtype == 1:
         if len(app_data) < 2:
             raise ProtocolError("8,1 needs a function id")

@@ -28,6 +28,7 @@ from labctl.protocols.tm_frame import Fsr
 from labctl.range.hosts.catalog import PLATFORM_APID, Event
 from labctl.range.hosts.spacecraft.config import SaConfig, SpacecraftConfig
 from labctl.range.hosts.spacecraft.downlink import DownlinkFramer, TmPacketFactory
+from labctl.range.hosts.spacecraft.procedures import SaManagement
 from labctl.range.hosts.spacecraft.services import (
     EVENT_SEVERITY,
     FrameContext,
@@ -77,8 +78,9 @@ class FlightSoftware:
         )
         #: Set by the REBOOT telecommand: the program resets the flight software.
         self.reboot_requested = False
+        sdls = SaManagement(config, self.uplink_sas, self.downlink_sas, self._telemetry_sa)
         self.services = PusServices(
-            self.state, self.send_tm, self.raise_event, Onboard(config, self._request_reboot)
+            self.state, self.send_tm, self.raise_event, Onboard(config, self._request_reboot, sdls)
         )
         self.dirty = True  # something in the truth changed since the last write
         self.executed = False  # a command executed since the last write
@@ -262,6 +264,12 @@ class FlightSoftware:
                 "dropped_packets": self.framer.dropped,
             },
         }
+
+    def _telemetry_sa(self, config: SpacecraftConfig) -> None:
+        """An SDLS procedure changed which SA protects the telemetry: frame with it now."""
+        self.config = config
+        self.framer = self._framer()
+        self.dirty = True
 
     def _request_reboot(self) -> None:
         self.reboot_requested = True

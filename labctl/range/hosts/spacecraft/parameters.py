@@ -16,14 +16,21 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from labctl.range.hosts.catalog import PARAMETER_BY_ID, Parameter
 from labctl.range.hosts.config import Config
 
+T = TypeVar("T")
+
 PARAMETERS_FILE: Final = "parameters.json"
+#: What SDLS extended procedures store for the next boot: an SA's state, window, anti-replay,
+#: and which SA protects the telemetry.
+SA_KEY: Final = re.compile(r"^sdls\.associations\.[A-Za-z0-9_-]{1,64}\.(state|window|anti_replay)$")
+DOWNLINK_SA_KEY: Final = "sdls.downlink_sa"
 
 
 def stored(state_dir: Path) -> dict[str, Any]:
@@ -38,7 +45,9 @@ def stored(state_dir: Path) -> dict[str, Any]:
     return {
         key: value
         for key, value in document.items()
-        if key in known and isinstance(value, bool | int)
+        if (key in known and isinstance(value, bool | int))
+        or (SA_KEY.match(key) and isinstance(value, bool | int | str))
+        or (key == DOWNLINK_SA_KEY and isinstance(value, str))
     }
 
 
@@ -64,14 +73,25 @@ def store(
 ) -> None:
     """Store one value after ``validate(values)`` accepted the configuration it leads to
     (it raises HostConfigError otherwise). Written atomically."""
+    store_keys(state_dir, {parameter.key: value}, validate)
+
+
+def store_keys(
+    state_dir: Path,
+    changes: Mapping[str, Any],
+    validate: Callable[[Mapping[str, Any]], T],
+) -> T:
+    """Store configuration keys after ``validate`` accepted the configuration they lead to;
+    returns what ``validate`` returned. Written atomically."""
     values = stored(state_dir)
-    values[parameter.key] = value
-    validate(values)
+    values.update(changes)
+    result = validate(values)
     state_dir.mkdir(parents=True, exist_ok=True)
     target = state_dir / PARAMETERS_FILE
     temporary = target.with_suffix(".tmp")
     temporary.write_text(json.dumps(values, sort_keys=True), encoding="utf-8")
     os.replace(temporary, target)
+    return result
 
 
 def with_parameters(cfg: Config, state_dir: Path) -> Config | None:

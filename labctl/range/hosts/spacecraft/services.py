@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from labctl.errors import ProtocolError
 from labctl.protocols.pus import PusTc
+from labctl.protocols.sdls_ep import EpPdu, SaProcedure, ServiceGroup
 from labctl.protocols.spacepacket import IDLE_APID
 from labctl.range.hosts import catalog
 from labctl.range.hosts.catalog import (
@@ -34,6 +35,7 @@ from labctl.range.hosts.catalog import (
 from labctl.range.hosts.config import HostConfigError
 from labctl.range.hosts.spacecraft import parameters
 from labctl.range.hosts.spacecraft.config import SpacecraftConfig, validate_parameters
+from labctl.range.hosts.spacecraft.procedures import ProcedureRefused, SaManagement
 from labctl.range.hosts.spacecraft.state import OnboardState
 
 ACK_ACCEPTANCE: Final = 0b1000
@@ -48,6 +50,7 @@ EVENT_SEVERITY: Final = {
     Event.FARM_LOCKOUT: 3,
     Event.SECURITY_ALARM: 4,
     Event.PARAMETER_CHANGED: 2,
+    Event.SA_CHANGED: 2,
 }
 
 SendTm = Callable[[int, int, bytes], None]
@@ -79,6 +82,7 @@ class Onboard:
 
     config: SpacecraftConfig
     reboot: Callable[[], None]
+    sdls: SaManagement | None = None
 
     @property
     def path(self) -> Path:
@@ -144,7 +148,10 @@ class PusServices:
         context: FrameContext,
     ) -> bool:
         try:
-            self._functions[command.name](args)
+            if command.procedure is not None:
+                self._sa_procedure(command.procedure, args)
+            else:
+                self._functions[command.name](args)
         except CommandFailed as failed:
             self._log(tc, command, args, context, f"failed: {failed.code.name}")
             self._fail(1, 8, ids, failed.code)
@@ -234,6 +241,21 @@ class PusServices:
         if args[0] != HK_PLATFORM:
             raise CommandFailed(FailureCode.BAD_ARGUMENTS)
         self.state.hk_enabled = enabled
+
+    def _sa_procedure(self, procedure: SaProcedure, args: tuple[int, ...]) -> None:
+        if self.onboard is None or self.onboard.sdls is None:
+            raise CommandFailed(FailureCode.ILLEGAL_SERVICE)
+        try:
+            reply = self.onboard.sdls.run(procedure, args)
+        except ProcedureRefused as refused:
+            self.raise_event(Event.SECURITY_ALARM, b"EP:" + str(refused).encode()[:56])
+            code = FailureCode.NOT_ALLOWED_IN_MODE if refused.state else FailureCode.BAD_ARGUMENTS
+            raise CommandFailed(code) from None
+        if reply is not None:
+            pdu = EpPdu(ServiceGroup.SA_MANAGEMENT, procedure, reply, reply=True)
+            self.send_tm(catalog.SDLS_EP_SERVICE, 2, pdu.encode())
+        else:
+            self.raise_event(Event.SA_CHANGED, struct.pack(">HB", args[0], procedure))
 
     def _reboot(self, _args: tuple[int, ...]) -> None:
         if self.onboard is None:
