@@ -267,7 +267,10 @@ def _key_problems(
 
 def _suggest(key: str, keys: Keys) -> str:
     known = keys.concrete()
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    corrected = _corrected(key, keys)
+    close = [corrected] if corrected else []
+    if not close:
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
     last = key.rpartition(".")[2]
     if not close:
         same_end = [k for k in known if k.rpartition(".")[2] == last]
@@ -288,6 +291,29 @@ def _suggest(key: str, keys: Keys) -> str:
         }
     )
     return f"; {parent or 'the top level'} has: {', '.join(children)}" if children else ""
+
+
+def _corrected(key: str, keys: Keys) -> str | None:
+    """``key`` with each unknown part replaced by the closest known one at its level."""
+    patterns = keys.patterns()
+    out: list[str] = []
+    for part in key.split("."):
+        if keys.knows(".".join([*out, part])):
+            out.append(part)
+            continue
+        parent = keys.pattern(".".join(out)) if out else ""
+        depth = len(out) + 1
+        children = {
+            p.split(".")[-1]
+            for p in patterns
+            if p.count(".") + 1 == depth and (not parent or p.startswith(f"{parent}."))
+        } - {"*"}
+        close = difflib.get_close_matches(part, sorted(children), n=1, cutoff=0.6)
+        if not close:
+            return None
+        out.append(close[0])
+    result = ".".join(out)
+    return result if result != key and keys.knows(result) else None
 
 
 def _refusal(
