@@ -18,14 +18,7 @@ import docker.errors
 import requests
 from docker.models.containers import Container
 
-from labctl.backends.base import (
-    INSTANCE_LABEL,
-    READY_LABEL,
-    ROLE_LABEL,
-    HostPlan,
-    InstancePlan,
-    Progress,
-)
+from labctl.backends.base import READY_LABEL, ROLE_LABEL, HostPlan, InstancePlan, Progress
 from labctl.backends.docker import readiness
 from labctl.backends.docker.engine import ENGINE_ERRORS, engine_call, host_of
 from labctl.backends.docker.status import uptime
@@ -148,19 +141,14 @@ def refused_configuration(container: Container, *, kept: bool = False) -> Backen
     return BackendError(
         f"start host {host_of(container)}",
         f"its program refuses its configuration: {why[:400]}",
-        hint=f"{_outcome(container, kept)}; the lab's set_config injects"
-        f" (labctl labs validate checks them) or containers/{role}/ set that key",
+        hint=f"{_outcome(kept)}; what the host reads comes from the lab's injects"
+        f" (labctl labs validate checks set_config keys) or from containers/{role}/",
     )
 
 
-def _outcome(container: Container, kept: bool) -> str:
-    if not kept:
-        return "the instance was removed again"
-    ident = container.labels.get(INSTANCE_LABEL, "")
-    return (
-        f"the instance was kept: labctl logs {ident} {host_of(container)} shows the log,"
-        f" labctl down {ident} removes it"
-    )
+def _outcome(kept: bool) -> str:
+    """What became of the instance (the caller says how to look at a kept one)."""
+    return "the instance was kept" if kept else "the instance was removed again"
 
 
 def healthy(container: Container, pids: dict[str, int], *, kept: bool = False) -> bool:
@@ -219,7 +207,7 @@ def crashed(container: Container, *, kept: bool = False) -> BackendError:
     return BackendError(
         f"start host {host_of(container)}",
         f"its program {how}" + (f": {' | '.join(tail[-3:])}" if tail else ""),
-        hint=f"{_outcome(container, kept)}; the program's configuration is in "
+        hint=f"{_outcome(kept)}; the program's configuration is in "
         f"containers/{container.labels.get(ROLE_LABEL, host_of(container))}/",
     )
 
@@ -229,14 +217,9 @@ def unhealthy(
 ) -> BackendError:
     waiting = sorted(containers, key=host_of)
     names = ", ".join(f"{host_of(c)}{last_log(c)}" for c in waiting)
-    outcome = (
-        f"the instance was kept: labctl logs {plan.instance_id} HOST shows a host's log,"
-        f" labctl down {plan.instance_id} removes it"
-        if kept
-        else "the instance was removed again"
-    )
     return BackendError(
         f"bring up instance {plan.instance_id}",
         f"not healthy in time: {names}",
-        hint=f"{outcome}; a host program that runs but never listens on its port fails this way",
+        hint=f"{_outcome(kept)}; a host program that runs but never listens on its port"
+        " fails this way",
     )
