@@ -223,9 +223,11 @@ class Backend(Protocol):
         plan: InstancePlan,
         progress: Progress = no_progress,
         before_start: BeforeStart | None = None,
+        *,
+        keep_on_failure: bool = False,
     ) -> list[HostStatus]:
         """Create everything, call ``before_start``, start; all hosts healthy, or nothing
-        left behind."""
+        left behind (``keep_on_failure``: what was made is left for inspection)."""
         ...
 
     def down(self, instance_id: str, progress: Progress = no_progress) -> DownReport:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -163,19 +164,46 @@ def root(
     env.labs_dir = labs_dir
 
 
+class SchemaKind(StrEnum):
+    LAB = "lab"
+    CONFIG = "config"
+
+
 @app.command()
 def schema(
     ctx: typer.Context,
+    what: Annotated[
+        SchemaKind,
+        typer.Argument(
+            help="lab: the JSON Schema of lab.yaml; config: every host's configuration keys"
+            " (Markdown, the reference in docs/ground-segment.md)."
+        ),
+    ] = SchemaKind.LAB,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write to this file instead of standard output."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write to this file instead of standard output (config: a file with the"
+            " reference's markers, such as docs/ground-segment.md, gets only that part"
+            " replaced).",
+        ),
     ] = None,
 ) -> None:
-    """Print the JSON Schema of lab.yaml, for editor completion and validation."""
-    from labctl.spec.schema import lab_json_schema
-    from labctl.spec.vocabulary import default_vocabulary
+    """Print the JSON Schema of lab.yaml, for editor completion and validation; or, with
+    `config`, the keys of every host's configuration file (what set_config may set)."""
+    if what is SchemaKind.CONFIG:
+        text = _config_reference().rstrip("\n")
+        if output is not None and output.is_file():
+            from labctl.range.configfiles import with_reference
 
-    text = json.dumps(lab_json_schema(default_vocabulary()), indent=2, sort_keys=False)
+            spliced = with_reference(output.read_text(encoding="utf-8"), text)
+            text = spliced.rstrip("\n") if spliced is not None else text
+    else:
+        from labctl.spec.schema import lab_json_schema
+        from labctl.spec.vocabulary import default_vocabulary
+
+        text = json.dumps(lab_json_schema(default_vocabulary()), indent=2, sort_keys=False)
     if output is None:
         sys.stdout.write(text + "\n")
         return
@@ -184,6 +212,18 @@ def schema(
     except OSError as exc:
         raise LabctlError(f"cannot write {output}: {exc.strerror or exc}") from exc
     environment(ctx).err.print(f"wrote {escape(str(output))}")
+
+
+def _config_reference() -> str:
+    from labctl.range.configfiles import config_reference
+    from labctl.scenario.validate import SOURCE_TREE
+
+    if not (SOURCE_TREE / "containers").is_dir():
+        raise LabctlError(
+            f"the hosts' configuration files are not in {SOURCE_TREE}/containers/:"
+            " run labctl from a source checkout"
+        )
+    return config_reference(SOURCE_TREE)
 
 
 def main() -> None:

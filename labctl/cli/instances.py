@@ -41,11 +41,21 @@ def up(
         int | None,
         typer.Option("--seed", min=0, max=SEED_MAX, help="Seed of the per-student parameters."),
     ] = None,
+    keep_on_failure: Annotated[
+        bool,
+        typer.Option(
+            "--keep-on-failure",
+            help="When a host does not come up, keep the instance to look at it"
+            " (labctl logs, labctl shell) instead of removing it; labctl down removes it.",
+        ),
+    ] = False,
 ) -> None:
     """Bring up your instance of a lab: builds missing images, starts every host."""
     env = environment(ctx)
     with SubjectProgress(env.err, UP_DONE, steps=UP_STEPS) as progress:
-        connection = env.core.instances.up(lab_id, student, seed, progress.event)
+        connection = env.core.instances.up(
+            lab_id, student, seed, progress.event, keep_on_failure=keep_on_failure
+        )
     print_connection(env.out, connection)
 
 
@@ -113,7 +123,8 @@ def status(
         table.add_column(column, overflow="fold")
     for view in views:
         recorded = view.record.status if view.record else "[yellow]not recorded[/]"
-        name = f"{view.id} ({view.state})" if view.state in {"starting", "interrupted"} else view.id
+        labelled = {"starting", "interrupted", "failed"}
+        name = f"{view.id} ({view.state})" if view.state in labelled else view.id
         if not view.hosts:
             table.add_row(name, "-", recorded, "-", "-", "-")
         for host in view.hosts:

@@ -120,15 +120,21 @@ class InstancesApi:
         student: str | None = None,
         seed: int | None = None,
         on_event: OnEvent = ignore,
+        *,
+        keep_on_failure: bool = False,
     ) -> Connection:
         """Bring up ``student``'s instance of a lab: images first (only the missing ones),
-        then every host until healthy and the lab's injects applied."""
+        then every host until healthy and the lab's injects applied. ``keep_on_failure``:
+        an instance that fails to come up is kept for inspection
+        (:class:`~labctl.instances.InstanceKept` says how to look at and remove it)."""
         loaded = self.labs.get(lab_id)
         who = student if student is not None else default_student()
         instance_id(loaded.id, who)  # a name that makes no id fails before images are built
         self.instances.store.check_writable()  # before images are built (up checks too)
         self.prepare_images(set(host_roles(loaded).values()), on_event)
-        record = self.instances.up(loaded, who, seed, progress_of(on_event))
+        record = self.instances.up(
+            loaded, who, seed, progress_of(on_event), keep_on_failure=keep_on_failure
+        )
         return self.connection(record)
 
     def prepare_images(self, roles: set[str], on_event: OnEvent = ignore) -> list[str]:

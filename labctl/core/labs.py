@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labctl.errors import SpecError, SpecProblem
-from labctl.spec import Lab, LoadedLab, find_lab_dirs, lab_by_id, load_lab
+from labctl.scenario.validate import lab_in, validate_lab
+from labctl.spec import Lab, LoadedLab, find_lab_dirs
 
 
 @dataclass(frozen=True)
@@ -32,16 +33,18 @@ class LabsApi:
         return self.validate([self.labs_dir])
 
     def get(self, lab_id: str) -> LoadedLab:
-        """One lab by id; :class:`~labctl.errors.NotFoundError` with a suggestion if none."""
-        return lab_by_id(self.labs_dir, lab_id)
+        """One lab by id; :class:`~labctl.errors.NotFoundError` with a suggestion if none.
+        Checked as ``validate`` checks it: a lab ``labctl up`` would fail on is refused."""
+        return lab_in(self.labs_dir, lab_id)
 
     def validate(self, paths: Sequence[Path] = ()) -> list[LabEntry]:
         """Lab folders, lab.yaml files or folders of labs (default: the labs folder),
-        each loaded or with every problem as file:line:column: field.path: message."""
+        each loaded or with every problem as file:line:column: field.path: message: the
+        spec's, and those of the injects against the hosts (labctl.scenario.validate)."""
         entries = []
         for lab_dir in find_lab_dirs(list(paths) or [self.labs_dir]):
             try:
-                entries.append(LabEntry(lab_dir, load_lab(lab_dir)))
+                entries.append(LabEntry(lab_dir, validate_lab(lab_dir)))
             except SpecError as exc:
                 entries.append(LabEntry(lab_dir, problems=tuple(exc.problems)))
         return entries

@@ -5,7 +5,7 @@ This layer sits above :mod:`labctl.backends` and :mod:`labctl.spec` and below th
 """
 
 from labctl.instances.ids import instance_id, slug
-from labctl.instances.lifecycle import Instances, InstanceView, connection_lines
+from labctl.instances.lifecycle import InstanceKept, Instances, InstanceView, connection_lines
 from labctl.instances.plan import plan_instance
 from labctl.instances.store import (
     InstanceExistsError,
@@ -17,6 +17,7 @@ from labctl.instances.store import (
 
 __all__ = [
     "InstanceExistsError",
+    "InstanceKept",
     "InstanceRecord",
     "InstanceStore",
     "InstanceView",

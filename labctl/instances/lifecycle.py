@@ -66,6 +66,30 @@ class InstanceView:
     explanation: str = ""
 
 
+#: The record's status of an instance a failed ``up --keep-on-failure`` left for inspection.
+FAILED: Final = "failed"
+
+
+class InstanceKept(LabctlError):
+    """``up`` failed and, as asked, left the instance for inspection: the error, then how
+    to look at the instance and how to remove it."""
+
+    def __init__(self, ident: str, cause: LabctlError) -> None:
+        self.ident = ident
+        self.cause = cause
+        self.exit_code = cause.exit_code
+        super().__init__(f"{cause.one_line()}\n{kept_explanation(ident)}")
+
+
+def kept_explanation(ident: str, what: str = "was kept") -> str:
+    """What a kept instance is, how to inspect it, how to remove it (one line)."""
+    return (
+        f"instance {ident} {what} for inspection: labctl status {ident};"
+        f" labctl logs {ident} HOST; labctl shell {ident} HOST; remove it with"
+        f" labctl down {ident}"
+    )
+
+
 class InstanceBusyError(LabctlError):
     """Another labctl process is bringing the instance up."""
 
@@ -89,9 +113,12 @@ class Instances:
         slot: int | None = None,
         ident: str | None = None,
         password: str | None = None,
+        keep_on_failure: bool = False,
     ) -> InstanceRecord:
         """Plan, record, bring up ``student``'s instance of ``loaded`` and apply the lab's
-        injects with the student's parameters; all or nothing.
+        injects with the student's parameters; all or nothing (``keep_on_failure``: a
+        failed instance stays, recorded as ``failed``, and :class:`InstanceKept` says how
+        to inspect and remove it).
 
         Injects that change only files go into the created hosts before their first start
         (the backend's ``before_start``), so no host restarts; the others need running
@@ -101,10 +128,10 @@ class Instances:
         record = self._new_record(loaded, student, seed, slot=slot, ident=ident, password=password)
         self.store.check_writable()
         with hold(self._lock(record.id), lambda pid: InstanceBusyError(record.id, pid)):
-            return self._bring_up(loaded, record, progress)
+            return self._bring_up(loaded, record, progress, keep_on_failure)
 
     def _bring_up(
-        self, loaded: LoadedLab, record: InstanceRecord, progress: Progress
+        self, loaded: LoadedLab, record: InstanceRecord, progress: Progress, keep: bool = False
     ) -> InstanceRecord:
         """:meth:`up` once the instance's lock is held (a killed ``up`` is cleared first)."""
         plan = self._plan(loaded, record)
@@ -114,19 +141,41 @@ class Instances:
         self.store.reserve(record)
         try:
             hosts = self.backend.up(
-                plan, progress, before_start=lambda _: self._apply(apply_file_injects, ctx, injects)
+                plan,
+                progress,
+                before_start=lambda _: self._apply(apply_file_injects, ctx, injects),
+                keep_on_failure=keep,
             )
+        except LabctlError as exc:
+            if not keep:
+                self.store.delete(record.id)
+                raise
+            self._keep(record.id)
+            raise InstanceKept(record.id, exc) from exc
         except BaseException:
             self.store.delete(record.id)
             raise
         try:
             self._apply(apply_live_injects, ctx, injects)
             self._start_adversary(record.id, plan, len(loaded.spec.adversary), timeline)
+        except LabctlError as exc:
+            if not keep:
+                self._roll_back(record.id, progress)
+                raise
+            self._keep(record.id)
+            raise InstanceKept(record.id, exc) from exc
         except BaseException:
             self._roll_back(record.id, progress)
             raise
         self.store.update(record.id, status="running", ports=ports_of(hosts))
         return self.get(record.id)
+
+    def _keep(self, ident: str) -> None:
+        """A failed instance left for inspection: recorded as failed, with its ports."""
+        with suppress(LabctlError):
+            self.store.update(ident, status=FAILED, ports=ports_of(self.backend.status(ident)))
+            return
+        self.store.update(ident, status=FAILED)
 
     def _lock(self, ident: str) -> Path:
         return lock_path(self.store.path, "instance", ident)
@@ -271,6 +320,8 @@ class Instances:
         """(state, explanation) of an instance, as :class:`InstanceView` has them."""
         if record is None:  # another state file's (the engine may be shared), or lost
             return "not recorded", ""
+        if record.status == FAILED:
+            return FAILED, kept_explanation(ident, "failed to come up and was kept")
         if record.status != "starting":
             return record.status, ""
         if record.slot is not None:

@@ -24,6 +24,7 @@ from labctl.scenario.context import FileStage, InjectContext, InjectLog
 from labctl.scenario.render import render
 from labctl.spec.models import InjectRef, Lab
 from labctl.spec.params import ParameterValues, derive
+from labctl.spec.templates import variables as template_variables
 from labctl.spec.vocabulary import default_vocabulary
 
 
@@ -60,11 +61,7 @@ def parameters(lab: Lab, student: str, seed: int | str, slot: int | None = None)
 
 def variables(params: Mapping[str, Any], student: str, instance: str, lab: str) -> dict[str, Any]:
     """What templates may name: ``params``, ``student.name``, ``instance.id``."""
-    return {
-        "params": dict(params),
-        "student": {"name": student},
-        "instance": {"id": instance, "lab": lab},
-    }
+    return template_variables(params, student, instance, lab)
 
 
 Record = Callable[[InjectLog], None]

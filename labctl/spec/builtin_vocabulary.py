@@ -27,7 +27,7 @@ class SetConfig(Args):
     """Set one key in a host's YAML/INI configuration file."""
 
     file: AbsPath
-    key: str = Field(min_length=1, examples=["sdls.sa.1.anti_replay"])
+    key: str = Field(min_length=1, examples=["sdls.associations.uplink.anti_replay"])
     value: Any
 
 

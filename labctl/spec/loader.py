@@ -7,7 +7,17 @@ Validation runs in three passes over one YAML document:
    in the :class:`~labctl.spec.vocabulary.Vocabulary` and their ``args``
    validated against the entry's model;
 3. references: unique ids, objectives that require other objectives, hosts
-   named by injects, files the lab refers to.
+   named by injects, files the lab refers to;
+4. templates: the briefing, write_file templates and every templated argument,
+   parsed and rendered with a sample student's parameters
+   (:mod:`labctl.spec.template_problems`);
+5. the checks the caller adds (``checks``): the layers above the spec know what
+   the spec cannot, such as the hosts' configuration keys
+   (:mod:`labctl.scenario.validate`).
+
+Arguments of checks, injects and adversary actions are templated: pass 2 validates
+them as a sample student's values render them, so ``port: "{{ params.port }}"`` is an
+integer there.
 """
 
 from __future__ import annotations
@@ -16,17 +26,20 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from labctl.errors import NotFoundError, SpecError, SpecProblem
+from labctl.errors import LabctlError, NotFoundError, SpecError, SpecProblem
 from labctl.spec.models import Lab, Quiz
 from labctl.spec.params import WORDLIST_DIR
+from labctl.spec.template_problems import template_problems
+from labctl.spec.templates import RenderError, is_lone_expression, is_template, render
+from labctl.spec.templates import sample_variables as _sample_variables
 from labctl.spec.vocabulary import Registry, Vocabulary, default_vocabulary
 from labctl.spec.yamlsource import Path_, YamlDocument, format_path, read_yaml
 
@@ -50,8 +63,34 @@ class LoadedLab:
         return self.root / relative
 
 
-def load_lab(path: Path, vocabulary: Vocabulary | None = None) -> LoadedLab:
-    """Load ``path`` (a lab folder or its lab.yaml). Raises SpecError with every problem."""
+@dataclass(frozen=True)
+class LabSource:
+    """A structurally valid lab with its document: what a check of pass 5 reads, and how it
+    places a problem (a path in lab.yaml, or a line of another file of the lab)."""
+
+    doc: YamlDocument
+    loaded: LoadedLab
+
+    @property
+    def lab(self) -> Lab:
+        return self.loaded.spec
+
+    def problem(self, path: Path_, message: str, *, at_key: bool = False) -> SpecProblem:
+        return self.doc.problem(path, message, at_key=at_key)
+
+    def file_problem(self, relative: str, line: int, message: str, column: int = 1) -> SpecProblem:
+        return SpecProblem(_display(self.loaded.file(relative)), line, column, "", message)
+
+
+#: A check of pass 5: every problem it finds in a lab.
+LabCheck = Callable[[LabSource], Iterable[SpecProblem]]
+
+
+def load_lab(
+    path: Path, vocabulary: Vocabulary | None = None, checks: Sequence[LabCheck] = ()
+) -> LoadedLab:
+    """Load ``path`` (a lab folder or its lab.yaml). Raises SpecError with every problem,
+    those of ``checks`` (run on a structurally valid lab) included."""
     lab_file = path / LAB_FILE if path.is_dir() else path
     root = lab_file.resolve().parent
     vocab = vocabulary or default_vocabulary()
@@ -59,16 +98,35 @@ def load_lab(path: Path, vocabulary: Vocabulary | None = None) -> LoadedLab:
     if doc.data is None or problems:
         raise SpecError(problems)
     lab = _validate(doc, Lab, (), problems)
-    problems += _vocabulary_problems(doc, vocab)
+    samples = _samples(lab)
+    problems += _vocabulary_problems(doc, vocab, samples)
     quiz = None
     if lab is not None:  # references need a structurally valid lab
         problems += _reference_problems(doc, lab, root)
         quiz = _load_quiz(doc, root, lab, problems)
+        source = LabSource(doc, LoadedLab(lab, root, quiz))
+        problems += template_problems(source.doc, lab, root, _display, samples is not None)
+        for check in checks:
+            problems += check(source)
     if problems or lab is None:
         raise SpecError(
-            sorted(problems, key=lambda p: (p.file != doc.file, p.file, p.line, p.column))
+            sorted(
+                dict.fromkeys(problems),
+                key=lambda p: (p.file != doc.file, p.file, p.line, p.column),
+            )
         )
     return LoadedLab(lab, root, quiz)
+
+
+def _samples(lab: Lab | None) -> dict[str, Any] | None:
+    """A sample student's template variables; None when the parameters cannot give them
+    (the problem is reported where the parameter is)."""
+    if lab is None:
+        return None
+    try:
+        return _sample_variables(lab)
+    except LabctlError:
+        return None
 
 
 def find_lab_dirs(paths: Iterable[Path]) -> list[Path]:
@@ -88,11 +146,16 @@ def find_lab_dirs(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def lab_by_id(labs_dir: Path, lab_id: str, vocabulary: Vocabulary | None = None) -> LoadedLab:
+def lab_by_id(
+    labs_dir: Path,
+    lab_id: str,
+    vocabulary: Vocabulary | None = None,
+    checks: Sequence[LabCheck] = (),
+) -> LoadedLab:
     """The lab with this id in ``labs_dir``."""
     candidate = labs_dir / lab_id
     if (candidate / LAB_FILE).is_file():
-        return load_lab(candidate, vocabulary)
+        return load_lab(candidate, vocabulary, checks)
     known = sorted(p.parent.name for p in labs_dir.glob(f"*/{LAB_FILE}"))
     close = difflib.get_close_matches(lab_id, known, n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"known labs: {', '.join(known) or 'none'}"
@@ -113,6 +176,63 @@ def _validate(
             _problem(doc, model, prefix, err) for err in exc.errors() if not _is_echo(err)
         )
         return None
+
+
+def _validate_args(
+    doc: YamlDocument,
+    model: type[M],
+    prefix: Path_,
+    samples: Mapping[str, Any] | None,
+    problems: list[SpecProblem],
+) -> None:
+    """Templated arguments, validated as a sample student's values render them.
+
+    A template that does not render is pass 4's to report; the structure pass leaves its
+    value alone (as it does every lone ``{{ expression }}`` when there are no samples)."""
+    raw = _at(doc.data, prefix)
+    rendered, templated, skipped = _render_templates(raw, samples)
+    try:
+        model.model_validate(rendered)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = _data_path(raw, err["loc"])
+            if _is_echo(err) or any(loc[: len(p)] == p for p in skipped):
+                continue
+            problem = _problem(doc, model, prefix, err)
+            template = templated.get(loc)
+            if template is not None:
+                problem = replace(
+                    problem,
+                    message=f"{problem.message}, from {template!r} with sample values",
+                )
+            problems.append(problem)
+
+
+def _render_templates(
+    value: Any, samples: Mapping[str, Any] | None, path: Path_ = ()
+) -> tuple[Any, dict[Path_, str], list[Path_]]:
+    """(``value`` with its templates rendered, path → template of those rendered, paths
+    of those left as they are)."""
+    if isinstance(value, str):
+        if not is_template(value):
+            return value, {}, []
+        if samples is None:
+            return value, {}, [path] if is_lone_expression(value) else []
+        try:
+            return render(value, samples), {path: value}, []
+        except RenderError:
+            return value, {}, [path]
+    if isinstance(value, Mapping | list):
+        items = value.items() if isinstance(value, Mapping) else enumerate(value)
+        out: dict[Any, Any] = {}
+        templated: dict[Path_, str] = {}
+        skipped: list[Path_] = []
+        for key, item in items:
+            out[key], more, less = _render_templates(item, samples, (*path, key))
+            templated.update(more)
+            skipped += less
+        return (out if isinstance(value, Mapping) else list(out.values())), templated, skipped
+    return value, {}, []
 
 
 def _is_echo(err: ErrorDetails) -> bool:
@@ -265,9 +385,12 @@ def _display(path: Path) -> str:
 # --- pass 2: vocabulary --------------------------------------------------------------------
 
 
-def _vocabulary_problems(doc: YamlDocument, vocab: Vocabulary) -> list[SpecProblem]:
+def _vocabulary_problems(
+    doc: YamlDocument, vocab: Vocabulary, samples: Mapping[str, Any] | None = None
+) -> list[SpecProblem]:
     """Check names and args against the vocabularies; works on raw data, so it runs
-    even when the structure pass found problems elsewhere."""
+    even when the structure pass found problems elsewhere. Templated args are checked as
+    ``samples`` (a sample student's variables) render them."""
     problems: list[SpecProblem] = []
     for path, registry, name_key in _vocabulary_refs(doc.data, vocab):
         name = _at(doc.data, (*path, name_key))
@@ -279,7 +402,7 @@ def _vocabulary_problems(doc: YamlDocument, vocab: Vocabulary) -> list[SpecProbl
         args_path = (*path, "args")
         if _exists(doc.data, args_path):
             if isinstance(_at(doc.data, args_path), Mapping):
-                _validate(doc, entry.args, args_path, problems)
+                _validate_args(doc, entry.args, args_path, samples, problems)
             continue
         try:
             entry.args.model_validate({})
@@ -438,4 +561,13 @@ def _unknown(kind: str, name: str, known: list[str]) -> str:
     return f"unknown {kind} {name!r}; known: {', '.join(known) or 'none'}"
 
 
-__all__ = ["LAB_FILE", "LoadedLab", "find_lab_dirs", "format_path", "lab_by_id", "load_lab"]
+__all__ = [
+    "LAB_FILE",
+    "LabCheck",
+    "LabSource",
+    "LoadedLab",
+    "find_lab_dirs",
+    "format_path",
+    "lab_by_id",
+    "load_lab",
+]

@@ -97,6 +97,8 @@ class FakeContainer:
     #: The engine's pids count, one per ``stats`` call (the last one repeats).
     pids: list[int] = field(default_factory=lambda: [2])
     exit_code: int = 0
+    #: What the container's program wrote (``logs``).
+    log: bytes = b"log line\n"
 
     @property
     def id(self) -> str:
@@ -150,7 +152,8 @@ class FakeContainer:
         raise NotFound(f"Could not find the file {path} in container {self.name}")
 
     def logs(self, tail: int = 0) -> bytes:
-        return b"log line\n"
+        lines = self.log.splitlines(keepends=True)
+        return b"".join(lines[-tail:] if tail else lines)
 
     def stats(self, stream: bool = True, one_shot: bool = False) -> dict[str, Any]:
         current = self.pids.pop(0) if len(self.pids) > 1 else self.pids[0]

@@ -45,15 +45,20 @@ class MemoryBackend:
         plan: InstancePlan,
         progress: Progress = no_progress,
         before_start: BeforeStart | None = None,
+        *,
+        keep_on_failure: bool = False,
     ) -> list[HostStatus]:
         if MemoryBackend.fail_up:
+            if keep_on_failure:  # created, then a host failed: left as it is
+                self.engines[plan.instance_id] = plan
             raise BackendError("bring up", MemoryBackend.fail_up)
         self.engines[plan.instance_id] = plan  # created: the copy pair and stat work
         try:
             if before_start is not None:
                 before_start(plan)
         except BaseException:
-            del self.engines[plan.instance_id]
+            if not keep_on_failure:
+                del self.engines[plan.instance_id]
             raise
         for host in plan.hosts:
             progress(host.name, "healthy")

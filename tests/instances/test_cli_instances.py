@@ -196,3 +196,18 @@ def test_status_does_not_advise_removing_what_is_not_recorded_here(run: Invoke) 
     assert "tc-replay-other" in result.stdout
     assert "labctl down" not in result.stdout
     assert "(not recorded)" not in result.stdout
+
+
+def test_up_keep_on_failure_says_how_to_inspect_and_remove(
+    run: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(MemoryBackend, "fail_up", "spacecraft refuses its configuration")
+    result = run("up", "tc-replay", "--student", "ana", "--keep-on-failure")
+    assert result.exit_code == 4, result.output
+    assert "spacecraft refuses its configuration" in result.stderr
+    assert "labctl logs tc-replay-ana HOST" in result.stderr
+    assert "remove it with labctl down tc-replay-ana" in result.stderr
+    status = run("status")
+    assert "tc-replay-ana (failed)" in status.stdout
+    monkeypatch.setattr(MemoryBackend, "fail_up", None)
+    assert run("down", "tc-replay-ana").exit_code == 0

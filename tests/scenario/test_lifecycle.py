@@ -28,6 +28,8 @@ class UpBackend(FakeBackend):
         plan: InstancePlan,
         progress: Progress = no_progress,
         before_start: BeforeStart | None = None,
+        *,
+        keep_on_failure: bool = False,
     ) -> list[HostStatus]:
         """Created (files only), ``before_start``, started; removed again if the hook fails."""
         self._started(False)

@@ -47,6 +47,8 @@ class FlakyBackend(MemoryBackend):
         plan: InstancePlan,
         progress: Progress = no_progress,
         before_start: BeforeStart | None = None,
+        *,
+        keep_on_failure: bool = False,
     ) -> list[HostStatus]:
         with FlakyBackend.lock:
             FlakyBackend.running += 1
@@ -57,7 +59,7 @@ class FlakyBackend(MemoryBackend):
             if left:
                 self.failures[plan.instance_id] = left - 1
                 raise BackendError("bring up", f"{plan.instance_id} would not start")
-            return super().up(plan, progress, before_start)
+            return super().up(plan, progress, before_start, keep_on_failure=keep_on_failure)
         finally:
             with FlakyBackend.lock:
                 FlakyBackend.running -= 1

@@ -1,4 +1,7 @@
-"""Every broken spec in tests/specs/invalid gives exactly its expected messages."""
+"""Every broken spec in tests/specs/invalid gives exactly its expected messages.
+
+Each case is loaded as ``labctl labs validate`` loads it: the spec loader's passes plus
+the checks of the injects against the hosts (labctl.scenario.validate)."""
 
 from __future__ import annotations
 
@@ -9,14 +12,14 @@ from typer.testing import CliRunner
 
 from labctl.cli.app import app
 from labctl.errors import SpecError
-from labctl.spec import load_lab
+from labctl.scenario.validate import validate_lab
 
 CORPUS = Path(__file__).resolve().parent.parent / "specs" / "invalid"
 CASES = sorted(p for p in CORPUS.iterdir() if p.is_dir())
 
 
 def test_corpus_is_large_enough() -> None:
-    assert len(CASES) >= 25
+    assert len(CASES) >= 59
 
 
 def _relative(problem_line: str, case: Path) -> str:
@@ -29,7 +32,7 @@ def test_loader_reports_expected_problems(case: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(case)
     expected = (case / "expected.txt").read_text(encoding="utf-8").splitlines()
     with pytest.raises(SpecError) as info:
-        load_lab(case)
+        validate_lab(case)
     assert [_relative(str(p), case) for p in info.value.problems] == expected
 
 

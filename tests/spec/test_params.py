@@ -54,7 +54,7 @@ def test_types_and_formats() -> None:
     assert re.fullmatch(r"[A-Za-z0-9]{20}", str(values["admin_password"]))
     assert re.fullmatch(r"STATION\{[0-9a-f]{16}\}", str(values["station_flag"]))
     assert isinstance(values["rogue_spi"], int)
-    assert 1 <= values["rogue_spi"] <= 15
+    assert 16 <= values["rogue_spi"] <= 99
     assert values["pass_length"] in ("5m", "8m", "12m")
 
 

@@ -102,6 +102,8 @@ class DockerBackend:
         plan: InstancePlan,
         progress: Progress = no_progress,
         before_start: BeforeStart | None = None,
+        *,
+        keep_on_failure: bool = False,
     ) -> list[HostStatus]:
         refuse_existing(self, plan.instance_id)
         created = Created()
@@ -115,9 +117,18 @@ class DockerBackend:
             for container in created.containers:
                 self.files.forget(container)
             health.wait_healthy(
-                plan, created.containers, progress, self.health_timeout_s, self.poll_s
+                plan,
+                created.containers,
+                progress,
+                self.health_timeout_s,
+                self.poll_s,
+                kept=keep_on_failure,
             )
-        except BaseException:
+        except Exception:
+            if not keep_on_failure:
+                rollback(self, created, progress)
+            raise
+        except BaseException:  # interrupted: nothing is kept half made
             rollback(self, created, progress)
             raise
         return self.status(plan.instance_id)

@@ -23,9 +23,13 @@ from labctl.backends.docker import readiness
 from labctl.backends.docker.engine import ENGINE_ERRORS, engine_call, host_of
 from labctl.backends.docker.status import uptime
 from labctl.errors import BackendError
+from labctl.range.hosts.config import WAITING_SUFFIX
 
 #: A host whose readiness test fails this long after its start is unhealthy, not starting.
 START_GRACE_S: Final = 20.0
+#: How often ``up`` reads a host's log while waiting: a host that refuses its configuration
+#: says so there at once, and then waits for the file to be fixed (never healthy).
+LOG_LOOK_S: Final = 2.0
 
 
 def ready_test(client: docker.DockerClient, host: HostPlan) -> list[str]:
@@ -94,23 +98,60 @@ def wait_healthy(
     progress: Progress,
     timeout_s: float,
     poll_s: float,
+    *,
+    kept: bool = False,
 ) -> None:
-    """Until every container is healthy; a crash fails at once, a timeout after ``timeout_s``."""
+    """Until every container is healthy; a crash or a refused configuration fails at once,
+    a timeout after ``timeout_s``. ``kept``: the caller keeps the instance on failure (the
+    error's hint says so)."""
     waiting = {c.name: c for c in containers}
     pids: dict[str, int] = {}
     deadline = time.monotonic() + timeout_s
+    look = time.monotonic() + LOG_LOOK_S
     while waiting:
         for name, container in list(waiting.items()):
-            if healthy(container, pids):
+            if healthy(container, pids, kept=kept):
                 progress(host_of(container), "healthy")
                 del waiting[name]
         if waiting and time.monotonic() > deadline:
-            raise unhealthy(plan, waiting.values())
+            raise unhealthy(plan, waiting.values(), kept=kept)
+        if waiting and time.monotonic() >= look:
+            for container in waiting.values():
+                refusal = refused_configuration(container, kept=kept)
+                if refusal is not None:
+                    raise refusal
+            look = time.monotonic() + LOG_LOOK_S
         if waiting:
             time.sleep(poll_s)
 
 
-def healthy(container: Container, pids: dict[str, int]) -> bool:
+def refused_configuration(container: Container, *, kept: bool = False) -> BackendError | None:
+    """The host's program refused its configuration and waits for it to be fixed: its log
+    says why (the file and the key), so ``up`` need not wait for a timeout."""
+    try:
+        tail = container.logs(tail=6).decode("utf-8", errors="replace").strip().splitlines()
+    except ENGINE_ERRORS:
+        return None
+    waiting = [i for i, line in enumerate(tail) if line.rstrip().endswith(WAITING_SUFFIX)]
+    if not waiting:
+        return None
+    before = [line.strip() for line in tail[: waiting[-1]] if line.strip()]
+    why = before[-1] if before else tail[waiting[-1]].strip()
+    role = container.labels.get(ROLE_LABEL, host_of(container))
+    return BackendError(
+        f"start host {host_of(container)}",
+        f"its program refuses its configuration: {why[:400]}",
+        hint=f"{_outcome(kept)}; what the host reads comes from the lab's injects"
+        f" (labctl labs validate checks set_config keys) or from containers/{role}/",
+    )
+
+
+def _outcome(kept: bool) -> str:
+    """What became of the instance (the caller says how to look at a kept one)."""
+    return "the instance was kept" if kept else "the instance was removed again"
+
+
+def healthy(container: Container, pids: dict[str, int], *, kept: bool = False) -> bool:
     """Running (a crash or restart fails at once) and its readiness test passes now.
 
     ``pids``: the first process of each container seen running. While that process
@@ -126,7 +167,7 @@ def healthy(container: Container, pids: dict[str, int]) -> bool:
         container.reload()
     state = container.attrs["State"]
     if state["Status"] in {"exited", "dead"} or container.attrs.get("RestartCount", 0) > 0:
-        raise crashed(container)
+        raise crashed(container, kept=kept)
     if state["Status"] != "running":
         return False
     pids[str(container.name)] = int(state.get("Pid") or 0)
@@ -152,7 +193,7 @@ def last_log(container: Container) -> str:
     return f": {' / '.join(tail[-2:])[:400]}" if tail else ""
 
 
-def crashed(container: Container) -> BackendError:
+def crashed(container: Container, *, kept: bool = False) -> BackendError:
     try:
         tail = container.logs(tail=5).decode(errors="replace").strip().splitlines()
     except ENGINE_ERRORS:
@@ -166,16 +207,19 @@ def crashed(container: Container) -> BackendError:
     return BackendError(
         f"start host {host_of(container)}",
         f"its program {how}" + (f": {' | '.join(tail[-3:])}" if tail else ""),
-        hint="the instance was removed again; the program's configuration is in "
+        hint=f"{_outcome(kept)}; the program's configuration is in "
         f"containers/{container.labels.get(ROLE_LABEL, host_of(container))}/",
     )
 
 
-def unhealthy(plan: InstancePlan, containers: Iterable[Container]) -> BackendError:
-    names = ", ".join(sorted(host_of(c) for c in containers))
+def unhealthy(
+    plan: InstancePlan, containers: Iterable[Container], *, kept: bool = False
+) -> BackendError:
+    waiting = sorted(containers, key=host_of)
+    names = ", ".join(f"{host_of(c)}{last_log(c)}" for c in waiting)
     return BackendError(
         f"bring up instance {plan.instance_id}",
         f"not healthy in time: {names}",
-        hint="the instance was removed again; a host program that runs but never "
-        "listens on its port fails this way",
+        hint=f"{_outcome(kept)}; a host program that runs but never listens on its port"
+        " fails this way",
     )

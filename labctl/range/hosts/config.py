@@ -44,6 +44,8 @@ class HostConfigError(LabctlError):
 
 #: Set in the host images: on a bad configuration, wait for the file to be fixed.
 WAIT_ENV: Final = "LABCTL_WAIT_ON_BAD_CONFIG"
+#: How the line a waiting host prints ends (``labctl up`` looks for it in the host's log).
+WAITING_SUFFIX: Final = "to be fixed; it starts again by itself"
 POLL_S: Final = 1.0
 
 
@@ -65,7 +67,7 @@ def exit_or_wait(error: HostConfigError, path: Path, name: str) -> int:
     reachable (it reports unhealthy meanwhile); SIGTERM still ends it."""
     if os.environ.get(WAIT_ENV) != "1":
         return error.exit_code
-    print(f"{name}: waiting for {path} to be fixed; it starts again by itself", file=sys.stderr)
+    print(f"{name}: waiting for {path} {WAITING_SUFFIX}", file=sys.stderr)
     sys.stderr.flush()
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     before = _stamp(path)
