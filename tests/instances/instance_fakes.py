@@ -23,6 +23,8 @@ from labctl.backends.base import (
 from labctl.errors import BackendError, NotFoundError
 
 PASSWD = b"root:x:0:0:root:/root:/bin/sh\nlabctl:x:10001:10001::/var/lib/labctl:/bin/false\n"
+#: The attacker image also has the student's login account.
+ATTACKER_PASSWD = PASSWD + b"student:x:1000:1000::/home/student:/bin/bash\n"
 
 
 @register_backend("memory")
@@ -100,7 +102,7 @@ class MemoryBackend:
         self._plan(instance_id, host)
         spec = self.files.get((instance_id, host, path))
         if spec is None and path == "/etc/passwd":
-            return PASSWD
+            return ATTACKER_PASSWD if host == "attacker" else PASSWD
         return spec.content or b"" if spec is not None else b""
 
     def restart(self, instance_id: str, host: str) -> HostStatus:

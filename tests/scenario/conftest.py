@@ -49,7 +49,11 @@ def backend() -> FakeBackend:
                 networks={"rf", "ground"},
             ),
             "rf-link": FakeHost(files={"/etc/labctl/rf-link.yaml": config("rf-link")}),
-            "attacker": FakeHost(networks={"corp"}),
+            "mission-control": FakeHost(
+                files={"/etc/labctl/mission-control.yaml": config("mission-control")},
+                networks={"ground", "corp"},
+            ),
+            "attacker": FakeHost(networks={"corp"}, users={"student": {"shell": "/bin/bash"}}),
         }
     )
 

@@ -151,7 +151,12 @@ def test_tc_replay_gets_the_students_values_on_both_ends(
         key = backend.hosts[host].files["/etc/labctl/keys/uplink.key"]
         assert key.content == f"{params.values['uplink_key']}\n".encode()
         assert (key.mode, key.uid) == (0o600, 10001)
-    assert sorted(backend.restarted) == ["ground-station", "spacecraft"]
+    assert sorted(backend.restarted) == [
+        "attacker",  # its home seed: the account file
+        "ground-station",
+        "mission-control",  # the student's account
+        "spacecraft",
+    ]
 
 
 def test_the_briefing_shows_public_parameters_only(replay_lab: LoadedLab, tmp_path: Path) -> None:

@@ -61,8 +61,10 @@ def test_up_applies_and_records_every_inject(
     record = Instances(engine, store).up(replay_lab, "ana", seed=5)  # type: ignore[arg-type]
     assert record.status == "running"
     events = store.events(record.id)
-    assert [e.kind for e in events].count("set_config") == 6
-    assert [e.kind for e in events].count("write_file") == 2
+    # tc-replay: SCID and SPI on both ends, the two weaknesses, the student's account
+    assert [e.kind for e in events].count("set_config") == 8
+    # both uplink keys, the student's account file on the workstation
+    assert [e.kind for e in events].count("write_file") == 3
     assert [e for e in events if e.kind == "restart"] == []  # written before the first start
     assert engine.restarted == []
     assert all(e.changed for e in events)

@@ -29,6 +29,7 @@ def test_known_answer_keeps_regrades_reproducible_across_versions() -> None:
         "uplink_spi": 201,
         "spacecraft_id": 148,
         "ops_flag": "REPLAY{22ebce44861498c0}",
+        "flight_password": "RfxuC9pz3ssL2kGE",  # added later: the others did not move
     }
 
 

@@ -1,36 +1,53 @@
-"""Reference remediation for rogue-station: run on the spacecraft as its `labctl` user (the
-owner of its configuration), then restart the spacecraft.
+"""Reference remediation for rogue-station, run on the workstation as the student.
 
-Retires the plaintext uplink security association (state `unkeyed`: no SA in that state
-carries frames) and keeps SDLS required on the uplink, editing
-/etc/labctl/spacecraft.yaml in place. The authenticated-encryption SA the ground station
-uses is left alone, so operators keep commanding.
+The spacecraft is in orbit: its security associations are managed by telecommand, with
+SDLS extended procedures (CCSDS 355.1) sent through mission control by the student's own
+flight-director account (~/mission-control.txt). The plaintext SA from the commissioning
+review (~/sa-table.txt) is stopped (it no longer carries frames, at once) and expired (its
+state becomes unkeyed: it cannot be started again); an on-board reset then shows that the
+change is kept, and SA status confirms it. The authenticated SA is left alone, so
+operators keep commanding; `uplink.sdls` stays on (UPLINK_SDLS = 1).
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
-import yaml
+from labctl.range.missionclient import MissionControl, MissionControlError
 
-from labctl.range.yamledit import set_dotted
+SA_TABLE = Path.home() / "sa-table.txt"
 
-CONFIG = Path("/etc/labctl/spacecraft.yaml")
+
+def plaintext_spis() -> list[int]:
+    """SPIs of the plaintext SAs in the commissioning review's SA table."""
+    rows = (
+        re.match(r"^\s*(\d+)\s+plaintext\b", line) for line in SA_TABLE.read_text().splitlines()
+    )
+    return [int(row.group(1)) for row in rows if row]
 
 
 def main() -> int:
-    text = CONFIG.read_text()
-    associations = (yaml.safe_load(text).get("sdls") or {}).get("associations") or {}
-    settings: dict[str, object] = {"uplink.sdls": True}
-    for name, sa in associations.items():
-        if sa.get("direction", "uplink") == "uplink" and sa.get("service") == "plaintext":
-            settings[f"sdls.associations.{name}.state"] = "unkeyed"
-    for key, value in settings.items():
-        text, changed = set_dotted(text, key, value)
-        print(f"{key}: {value} ({'changed' if changed else 'already set'})")
-    with CONFIG.open("w") as handle:  # in place: owner and mode stay
-        handle.write(text)
+    try:
+        mc = MissionControl.from_file()
+        mc.wait_linked()
+        for spi in plaintext_spis():
+            for command in ("SA_STOP", "SA_EXPIRE"):
+                row = mc.send(command, spi=spi)
+                print(f"{command} SPI {spi}: {row['status']}")
+                if row["status"] != "completed":
+                    return 1
+        in_use = {p["name"]: p["in_use"] for p in mc.parameters()}
+        if in_use.get("UPLINK_SDLS") != 1:
+            mc.send("SET_PARAMETER", parameter=5, value=1)
+        print(f"REBOOT: {mc.send('REBOOT')['status']}")
+        mc.wait_linked()
+        for spi in plaintext_spis():
+            print(f"SA_STATUS SPI {spi}: {mc.send('SA_STATUS', spi=spi)['status']}")
+    except MissionControlError as exc:
+        print(f"remediation failed: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -32,6 +32,11 @@ FEED_SLICE: Final = 4096
 PacketHandler = Callable[["ClientSession", bytes], None]
 
 
+#: Shortest time between two look-ups of the allowed host names, so refused connections
+#: (an attacker's flood) cannot turn into a flood of name look-ups.
+RESOLVE_NAMES_EVERY: Final = 2.0
+
+
 class ClientSession(asyncio.Protocol):
     """One connection to the packet service."""
 
@@ -131,6 +136,9 @@ class PacketService:
         clock: Callable[[], float],
     ) -> None:
         self.settings = settings
+        #: Addresses of the allowed host names, looked up again at most every few seconds.
+        self._named: frozenset[str] = _resolve(settings.allowed_names)
+        self._named_at = clock()
         self.max_packet = max_packet
         self.clock = clock
         self._on_packet = on_packet
@@ -248,8 +256,8 @@ class PacketService:
         )
 
     def _allowed(self, host: str) -> bool:
-        networks = self.settings.allowed_clients
-        if not networks:
+        networks, names = self.settings.allowed_clients, self.settings.allowed_names
+        if not networks and not names:
             return True
         try:
             address = ipaddress.ip_address(host.split("%", maxsplit=1)[0])
@@ -257,4 +265,23 @@ class PacketService:
             return False
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
-        return any(address in network for network in networks)
+        if any(address in network for network in networks):
+            return True
+        if str(address) in self._named:
+            return True
+        now = self.clock()
+        if names and now - self._named_at >= RESOLVE_NAMES_EVERY:
+            self._named, self._named_at = _resolve(names), now  # a host may have moved
+        return str(address) in self._named
+
+
+def _resolve(names: tuple[str, ...]) -> frozenset[str]:
+    """The IPv4 addresses the names resolve to now (a name that does not resolve adds none)."""
+    found: set[str] = set()
+    for name in names:
+        try:
+            infos = socket.getaddrinfo(name, None, family=socket.AF_INET, type=socket.SOCK_STREAM)
+        except OSError:
+            continue
+        found.update(str(info[4][0]) for info in infos)
+    return frozenset(found)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +48,7 @@ SERVICE_KEYS: Final = {
     "partial_timeout",
     "max_send_buffer",
 }
+HOST_NAME: Final = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$")
 UPLINK_KEYS: Final = {"rf_link", "bind_address", "vcid", "map_id", "bypass", "fop", "sa"}
 DOWNLINK_KEYS: Final = {"address", "port", "vcid", "sa"}
 SA_KEYS: Final = sdls_config.SA_KEYS | {"key_file", "sequence_file", "protect_control"}
@@ -95,6 +97,8 @@ class PacketServiceSettings:
     port: int = 10025
     max_clients: int = 4
     allowed_clients: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    #: Host names allowed too (e.g. ``mission-control``), looked up when a client connects.
+    allowed_names: tuple[str, ...] = ()
     idle_timeout: float = 600.0  # seconds without an octet from a client; 0 = never
     partial_timeout: float = 10.0  # an incomplete packet held longer is garbage
     max_send_buffer: int = 1 << 20  # octets queued to a slow client before dropping it
@@ -164,6 +168,7 @@ def _packet_service(cfg: Config) -> PacketServiceSettings:
         port=_int(cfg, "port", 0, 0xFFFF, 10025),
         max_clients=_int(cfg, "max_clients", 1, 64, 4),
         allowed_clients=_networks(cfg, "allowed_clients"),
+        allowed_names=_names(cfg, "allowed_clients"),
         idle_timeout=_seconds(cfg, "idle_timeout", 600.0, minimum=0.0),
         partial_timeout=_seconds(cfg, "partial_timeout", 10.0, minimum=0.1),
         max_send_buffer=_int(cfg, "max_send_buffer", 4096, 1 << 30, 1 << 20),
@@ -252,10 +257,26 @@ def _path(cfg: Config, key: str, base: Path) -> Path | None:
 
 
 def _networks(cfg: Config, key: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The addresses and networks of a list that may also name hosts (:func:`_names`)."""
     value = cfg.raw(key, [])
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise HostConfigError(cfg.file, _dotted(cfg, key), "expected a list of addresses")
-    try:
-        return tuple(ipaddress.ip_network(item, strict=False) for item in value)
-    except ValueError as exc:
-        raise HostConfigError(cfg.file, _dotted(cfg, key), str(exc)) from None
+    networks = []
+    for item in value:
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            if not HOST_NAME.match(item) or item.replace(".", "").isdigit():
+                raise HostConfigError(cfg.file, _dotted(cfg, key), str(exc)) from None
+    return tuple(networks)
+
+
+def _names(cfg: Config, key: str) -> tuple[str, ...]:
+    """The host names of an address list (what is not an address or a network)."""
+    names = []
+    for item in cfg.raw(key, []):
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            names.append(item)
+    return tuple(names)

@@ -99,6 +99,33 @@ def test_clients_outside_the_allow_list_are_refused(env: Env) -> None:
     env.run(scenario)
 
 
+def test_allowed_host_names_are_looked_up(env: Env) -> None:
+    """``mission-control`` does not resolve here: its client is refused; ``localhost`` does."""
+    env.config["packet_service"]["allowed_clients"] = ["mission-control.invalid", "localhost"]
+
+    async def scenario(h: Harness) -> None:
+        client = await h.client()
+        await client.send(ping(0))
+        await wait_until(lambda: h.spacecraft.received)
+        assert h.station.counters.clients_refused == 0
+
+    env.run(scenario)
+
+
+def test_an_unresolvable_name_admits_nobody(env: Env) -> None:
+    env.config["packet_service"]["allowed_clients"] = ["mission-control.invalid"]
+
+    async def scenario(h: Harness) -> None:
+        stranger = await PacketClient.connect(h.station.packet_service_address)
+        h.clients.append(stranger)
+        await stranger.send(ping(0))
+        await wait_until(lambda: stranger.closed)
+        assert h.station.counters.clients_refused == 1
+        assert not h.spacecraft.received
+
+    env.run(scenario)
+
+
 def test_silent_client_is_disconnected_after_idle_timeout(env: Env) -> None:
     env.config["packet_service"]["idle_timeout"] = 0.2
 

@@ -1,0 +1,87 @@
+"""Unintended shortcuts do not score: the ground station's packet service is mission
+control's, not the RF segment's.
+
+Before, the station's packet service listened on every interface with
+``allowed_clients: []``: in every lab, anyone on the RF segment (the student's
+workstation) could connect, have telecommands framed, authenticated and uplinked with
+the station's own key, and read decrypted telemetry, without attacking anything the lab
+teaches. Now it admits mission control and the station itself; a lab that teaches the
+exposure injects ``allowed_clients: []``. Per lab: from the workstation, as the student,
+a THRUSTER_FIRE sent to the packet service is refused and never executes on board.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from live import REPO, eventually, truth
+
+from labctl.backends.docker import DockerBackend
+from labctl.instances import Instances, InstanceStore
+from labctl.range import wiring
+from labctl.range.hosts.catalog import BY_NAME, PLATFORM_APID
+from labctl.spec import load_lab
+
+pytestmark = pytest.mark.docker
+
+LABS = sorted(p.parent.name for p in (REPO / "labs").glob("*/lab.yaml"))
+
+#: Run on the workstation as the student: connect to the packet service, send one TC,
+#: say whether the station kept the connection (and any telemetry) or closed it.
+SHORTCUT = """
+import socket, sys, time
+tc = bytes.fromhex(sys.argv[1])
+try:
+    conn = socket.create_connection(("ground-station", 10025), timeout=5)
+except OSError as exc:
+    print("unreachable", exc); sys.exit(0)
+conn.settimeout(3)
+try:
+    conn.sendall(tc)
+    got = b""
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:
+        chunk = conn.recv(4096)
+        if not chunk:
+            print("closed", len(got)); sys.exit(0)
+        got += chunk
+    print("kept", len(got))
+except socket.timeout:
+    print("kept", 0)
+except OSError as exc:
+    print("closed", exc)
+"""
+
+
+@pytest.mark.parametrize("lab_id", LABS)
+def test_the_packet_service_refuses_the_workstation(
+    lab_backend: DockerBackend, tmp_path: Path, lab_id: str
+) -> None:
+    from labctl.protocols.pus import PusTc
+
+    manager = Instances(lab_backend, InstanceStore(tmp_path / "labctl.db"))
+    record = manager.up(load_lab(REPO / "labs" / lab_id), f"short{uuid.uuid4().hex[:8]}")
+    try:
+        fire = BY_NAME["THRUSTER_FIRE"]
+        tc = PusTc(PLATFORM_APID, fire.service, fire.subtype, fire.app_data(500), 7).encode()
+        result = lab_backend.exec(
+            record.id, wiring.ATTACKER, ["python3", "-c", SHORTCUT, tc.hex()], user="student"
+        )
+        assert result.exit_code == 0, result.output
+        assert result.output.split()[0] in {"closed", "unreachable"}, result.output
+
+        def refused() -> int:
+            status = lab_backend.exec(
+                record.id, wiring.GROUND_STATION, ["cat", wiring.GROUND_STATION_STATUS]
+            )
+            return int(json.loads(status.output)["counters"]["clients_refused"])
+
+        if result.output.startswith("closed"):  # the status file is written every 5 s
+            assert eventually(refused, 15, "the refusal counted") >= 1
+        executed = [e["name"] for e in truth(lab_backend, record)["executed_commands"]]
+        assert "THRUSTER_FIRE" not in executed
+    finally:
+        manager.down(record.id)
