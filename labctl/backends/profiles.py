@@ -9,7 +9,9 @@ shown to need (measured on Docker 20.10, see docs/backends.md):
   manage other users' files (``useradd`` of an operator account fails without it); KILL
   lets root signal the daemon that runs as another user.
 - The ground station adds NET_ADMIN, so students can firewall it (iptables/nftables), and
-  DAC_OVERRIDE: students harden it as root, and files there belong to the daemon's user.
+  DAC_OVERRIDE: files there belong to the daemon's user. Its operations engineers (group
+  ``labops``) use setuid ``sudo`` for a few commands (containers/ground-station/
+  sudoers-labops), so no-new-privileges is off there as on the attacker.
 - The attacker adds NET_RAW and NET_ADMIN (scapy, nmap SYN scans, tcpdump) and
   DAC_OVERRIDE for a root shell that behaves as students expect; it keeps setuid ``sudo``,
   so no-new-privileges is off there.
@@ -100,7 +102,7 @@ PROFILES: Final[dict[str, RoleProfile]] = {
         (*SSHD_CAPS, "DAC_OVERRIDE", "NET_ADMIN"),
         Limits(memory_mib=256, cpus=0.5, pids=128, writable_mib=512),
         read_only=False,  # students harden it: sshd_config, keys, firewall, accounts
-        no_new_privileges=True,
+        no_new_privileges=False,  # sudo is setuid: the labops group's limited rules
         volumes=(),
         tmpfs=GROUND_STATION_TMPFS,
     ),

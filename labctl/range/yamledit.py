@@ -5,6 +5,11 @@ explain every key. When the key already holds a scalar on its own line, only tha
 is replaced; otherwise (a new key, a nested value) the document is written again from
 its data, which drops the comments. Either way the result is parsed back and compared
 with the intended data, so an edit can never produce a different document than asked.
+
+As a program it is an editor for ``sudoedit`` (which hands it a copy of the file, as the
+last argument): ``SUDO_EDITOR="python3 -m labctl.range.yamledit uplink.bypass=false"
+sudoedit /etc/labctl/ground-station.yaml``. Each ``KEY=VALUE`` is set in order; a value is
+read as YAML (``true``, ``64``, ``none``, ``[a, b]``).
 """
 
 from __future__ import annotations
@@ -118,3 +123,31 @@ def _replaced(lines: list[str], number: int, match: re.Match[str], value: Any) -
     head = f"{match['indent']}{match['key']}:{rest['space']}"
     lines[number] = f"{head}{scalar}{rest['tail'] or ''}{newline}"
     return "".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m labctl.range.yamledit KEY=VALUE... FILE``: edit FILE in place."""
+    import sys
+    from pathlib import Path
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) < 2 or any("=" not in a for a in args[:-1]):
+        print("usage: python3 -m labctl.range.yamledit KEY=VALUE... FILE", file=sys.stderr)
+        return 2
+    path = Path(args[-1])
+    try:
+        text = path.read_text(encoding="utf-8")
+        for pair in args[:-1]:
+            key, _, raw = pair.partition("=")
+            value = yaml.load(raw, Loader=_LOADER) if raw else ""
+            text, changed = set_dotted(text, key, value)
+            print(f"{key}: {value!r} ({'changed' if changed else 'already so'})")
+    except (OSError, ConfigEditError, yaml.YAMLError) as exc:
+        print(f"yamledit: {path}: {exc}", file=sys.stderr)
+        return 1
+    path.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

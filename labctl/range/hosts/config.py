@@ -187,3 +187,13 @@ def read_key_file(path: Path, sizes: tuple[int, ...] = (16, 24, 32)) -> bytes:
     if len(key) not in sizes:
         raise HostConfigError(str(path), "", f"key of {len(key)} octets; expected one of {sizes}")
     return key
+
+
+def start_again() -> None:
+    """Replace this process with a fresh run of the same program (same arguments): the
+    service restart an operations engineer asks for with SIGHUP (``labctl-service
+    restart``). The configuration is read again; the container and its other processes
+    (sshd, the engineer's own session) stay."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])

@@ -152,9 +152,13 @@ class Spacecraft:
         assert self._endpoint is not None
         while True:
             for datagram, _sender in await self._endpoint.receive_batch(UPLINK_BATCH):
+                if self.fsw.reboot_requested:
+                    break  # a reset is under way: nothing more is received before it
                 self._guarded(self._receive, datagram)
             if self.fsw.reboot_requested:
                 self._reboot.set()
+                self._downlink_wake.set()  # the REBOOT's completion report goes out
+                return
             self._downlink_wake.set()
             self._truth_wake.set()
             await asyncio.sleep(0)  # let timers and the downlink run during a flood
