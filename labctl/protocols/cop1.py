@@ -41,6 +41,9 @@ MODULUS: Final = 256
 DEFAULT_WINDOW: Final = 10
 #: CLCWs in a row with an N(R) outside the sent window before FOP-1 calls FARM-1 out of step.
 OUT_OF_STEP_REPORTS: Final = 3
+#: Without a CLCW for this long the downlink is dark and re-initiation sets V(R) blind.
+DARK_AFTER_T1: Final = 5
+DARK_AFTER_MIN: Final = 10.0
 LOCKOUT_ALERT: Final = "FARM-1 lockout"
 OUT_OF_STEP_ALERT: Final = "N(R) out of step"
 LIMIT_ALERT: Final = "transmission limit reached"
@@ -216,6 +219,8 @@ class Fop1:
     #: What the latest CLCW said of FARM-1: locked out, and out of step with V(S).
     farm_lockout: bool = False
     out_of_step: int = 0
+    #: When the last CLCW for this VC arrived (None: never since start).
+    clcw_at: float | None = None
 
     def send_ad(self, data: bytes, now: float) -> list[TcFrame]:
         """Queue a sequence-controlled frame data field; return frames to transmit now."""
@@ -245,13 +250,14 @@ class Fop1:
 
         After a lockout: BC Unlock. After a lockout or an N(R) out of step: BC Set V(R) to
         the first unacknowledged frame's N(S) (V(S) when nothing is outstanding), so FARM-1
-        expects what comes next. Then every outstanding frame again, with a fresh
-        transmission count, and whatever waits for the window.
+        expects what comes next. When the downlink is dark (:meth:`dark`: FARM-1's state
+        is unknown), Set V(R) too, blind. Then every outstanding frame again, with a fresh transmission count, and whatever waits for the window.
         """
         frames: list[TcFrame] = []
+        blind = self.dark(now)
         if self.farm_lockout:
             frames.append(unlock_frame(self.scid, self.vcid))
-        if self.farm_lockout or self.out_of_step:
+        if self.farm_lockout or self.out_of_step or blind:
             start = self.sent[0].frame.seq if self.sent else self.vs
             frames.append(set_vr_frame(self.scid, self.vcid, start))
         self.state, self.alert, self.alert_since = FopState.ACTIVE, "", None
@@ -261,10 +267,17 @@ class Fop1:
             frames.append(item.frame)
         return frames + self._pump(now)
 
+    def dark(self, now: float) -> bool:
+        """No CLCW for this VC since start, or for ``DARK_AFTER_T1`` x T1 (at least
+        ``DARK_AFTER_MIN`` s): FARM-1's state is unknown."""
+        quiet = max(DARK_AFTER_MIN, DARK_AFTER_T1 * self.timeout)
+        return self.clcw_at is None or now - self.clcw_at > quiet
+
     def on_clcw(self, clcw: Clcw, now: float) -> list[TcFrame]:
         """Process a CLCW for this VC: acknowledge, retransmit, raise alerts."""
         if clcw.vcid != self.vcid or clcw.cop != 1:
             return []
+        self.clcw_at = now
         if not self._farm_in_step(clcw, now):
             return []
         self._acknowledge(clcw.report)

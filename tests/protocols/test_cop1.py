@@ -253,9 +253,26 @@ def test_fop_out_of_step_with_nothing_outstanding() -> None:
 def test_fop_reinitiate_after_transmission_limit_only_resends() -> None:
     """FARM-1 in step (the frames were lost on the air): no directive, the frames again."""
     fop, farm = Fop1(0x42, 1, timeout=1.0, transmission_limit=1), Farm1(1)
+    fop.on_clcw(farm.clcw(), now=0.0)
     fop.send_ad(b"lost", now=0.0)
+    fop.on_clcw(farm.clcw(), now=0.5)  # CLCWs keep coming: FARM-1 is known to be in step
     fop.on_timer(1.0)
     assert fop.alert == "transmission limit reached"
     frames = fop.reinitiate(now=2.0)
     assert [f.kind for f in frames] == [FrameKind.AD]
     assert _run(fop, farm, frames, now=2.0) == [b"lost"]
+
+
+def test_fop_reinitiates_blind_when_no_clcw_arrives() -> None:
+    """A restarted station whose downlink is dark (no CLCW at all) cannot know FARM-1's
+    V(R): after the transmission limit, re-initiation sets it, blind, and gets through."""
+    fop, farm = Fop1(0x42, 1, timeout=1.0, transmission_limit=2), Farm1(1, vr=3)
+    (frame,) = fop.send_ad(b"first", now=0.0)  # N(S) 0: FARM-1 expects 3, discards it
+    assert not farm.receive(frame).accepted
+    fop.on_timer(1.0)
+    fop.on_timer(2.0)
+    assert fop.alert == "transmission limit reached"
+    frames = fop.reinitiate(now=3.0)
+    assert [f.kind for f in frames] == [FrameKind.BC, FrameKind.AD]
+    assert farm.receive(frames[0]).accepted
+    assert farm.receive(frames[1]).data == b"first"

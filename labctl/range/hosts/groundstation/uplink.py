@@ -166,7 +166,9 @@ class Uplink:
         the number of outstanding frames sent again."""
         now = self._clock()
         outstanding = len(self.fop.sent)
-        lockout, out_of_step = self.fop.farm_lockout, bool(self.fop.out_of_step)
+        fop = self.fop
+        lockout, out_of_step = fop.farm_lockout, bool(fop.out_of_step)
+        blind = fop.dark(now)
         start = self.fop.sent[0].frame.seq if self.fop.sent else self.fop.vs
         frames = self.fop.reinitiate(now)
         control = [f for f in frames if f.kind is FrameKind.BC]
@@ -175,7 +177,9 @@ class Uplink:
         self._transmit(frames[len(control) + outstanding :])
         self._recovered_at = now
         steps = (["Unlock"] if lockout else []) + (
-            [f"Set V(R) {start}"] if (lockout or out_of_step) else []
+            [f"Set V(R) {start}" + (" (no CLCW: blind)" if blind else "")]
+            if (lockout or out_of_step or blind)
+            else []
         )
         log.info(
             "uplink: AD service re-initiated (%s), %d outstanding frame(s) sent again",
