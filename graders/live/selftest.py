@@ -21,11 +21,16 @@ from graders.live.probe import LiveProbe, open_probe
 from graders.live.run import run_objective
 from graders.live.solution import READY_S, Solver
 from graders.live.target import GradeTarget, target_of
+from graders.report.grade import grade_report
+from graders.report.secrets import secrets_of
 from labctl.backends.base import Backend
 from labctl.errors import LabctlError
 from labctl.instances import Instances
 from labctl.spec import LoadedLab
 from labctl.spec.models import Objective, ObjectiveKind
+from labctl.spec.params import derive
+from labctl.spec.templates import render_text
+from labctl.spec.templates import variables as template_variables
 
 
 class Launcher(Protocol):
@@ -105,6 +110,10 @@ class SelfTest:
         self._record(seed, "down", "nothing left", took, True)
 
 
+#: The lab's sample report (solution/), a template of the instance's parameters.
+SAMPLE_REPORT = "sample-report.md"
+
+
 @dataclass
 class Phases:
     """One seed's sequence of expectations on a running instance."""
@@ -122,6 +131,7 @@ class Phases:
         self.ready()
         self.objectives(ObjectiveKind.AVAILABILITY, expect=True, when="at start")
         self.attack(expect=True, when="before the fix")
+        self.sample_report()
         self.objectives(ObjectiveKind.REMEDIATION, expect=False, when="before the fix")
         self.remediate()
         # Ground truth keeps its history across restarts; from here on, only what
@@ -168,6 +178,39 @@ class Phases:
             )
         for objective in self.kind(ObjectiveKind.ATTACK):
             self.judge(objective, expect=expect, when=when)
+
+    def sample_report(self) -> None:
+        """``solution/sample-report.md``, if the lab has one, rendered for this instance
+        (its ``{{ params.… }}`` are the evidence the reference attack captured): it must
+        earn every report point, evidence included; the same report rendered for another
+        student and handed in here must be flagged as copied."""
+        path = self.test.loaded.root / "solution" / SAMPLE_REPORT
+        if not path.is_file():
+            return
+        lab, target = self.test.loaded.spec, self.target
+        template = path.read_text(encoding="utf-8")
+        own = secrets_of(lab, target.student, target.seed, target.slot)
+        graded = grade_report(lab, render_text(template, target.variables, SAMPLE_REPORT), own)
+        full = graded.points >= graded.points_possible - 1e-9 and not graded.cheating
+        observed = f"{graded.points:g} / {graded.points_possible} report points"
+        self.record("sample report (this student)", "full points", observed, full)
+        if not own:
+            return
+        peer = f"{target.student}-peer"
+        values = derive(lab, peer, str(target.seed)).values
+        copied = render_text(
+            template, template_variables(values, peer, target.instance_id, lab.id), SAMPLE_REPORT
+        )
+        peers = {peer: secrets_of(lab, peer, target.seed)}
+        flagged = grade_report(lab, copied, own, peers).cheating
+        observed = (
+            f"flagged: {flagged[0].secret} of {flagged[0].other_student}"
+            if flagged
+            else "not flagged"
+        )
+        self.record(
+            "sample report (copied from another student)", "flagged", observed, bool(flagged)
+        )
 
     def remediate(self) -> None:
         solver = self.solver

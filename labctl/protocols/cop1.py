@@ -251,7 +251,8 @@ class Fop1:
         After a lockout: BC Unlock. After a lockout or an N(R) out of step: BC Set V(R) to
         the first unacknowledged frame's N(S) (V(S) when nothing is outstanding), so FARM-1
         expects what comes next. When the downlink is dark (:meth:`dark`: FARM-1's state
-        is unknown), Set V(R) too, blind. Then every outstanding frame again, with a fresh transmission count, and whatever waits for the window.
+        is unknown), Set V(R) too, blind. Then every outstanding frame again, with a fresh
+        transmission count, and whatever waits for the window.
         """
         frames: list[TcFrame] = []
         blind = self.dark(now)

@@ -65,6 +65,7 @@ class Event(IntEnum):
     SECURITY_ALARM = 7
     PARAMETER_CHANGED = 8
     SA_CHANGED = 9
+    DUPLICATE_COMMAND = 10
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,24 @@
    commands go in the clear), then transmit the frame unchanged to rf-link:5100. With
    anti-replay off, SDLS accepts the old sequence number and the command runs again.
 3. Set V(R) to N(S) + 1 so the ground station's FOP-1 carries on undisturbed.
+4. The evidence: the spacecraft's fault detection reports the frame that ran twice
+   (DUPLICATE_COMMAND) with a reference, in mission control's event log; read it with
+   the student's own account.
 
-Exit status 0 when a frame was captured and replayed, 2 when nothing was heard.
+Exit status 0 when a frame was replayed and the spacecraft's event quotes the reference,
+2 when nothing was heard, 3 when no DUPLICATE_COMMAND event came.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import time
 
 from labctl.protocols.tc_frame import FrameKind, TcFrame, set_vr_frame
 from labctl.range import wiring
+from labctl.range.missionclient import MissionControl, MissionControlError
 
 LISTEN_S = 45.0
 RF_LINK = (wiring.RF_LINK, wiring.UPLINK_IN)
@@ -53,13 +59,44 @@ def replay(datagram: bytes) -> None:
     print(f"replayed frame N(S)={frame.seq} SCID={frame.scid}: {len(datagram)} octets")
 
 
+def last_event_id() -> int:
+    """The newest event's id in mission control's log (0 when empty or unreachable)."""
+    try:
+        events = MissionControl.from_file().request("GET", "/api/events?limit=1")["events"]
+    except MissionControlError:
+        return 0
+    return int(events[0]["id"]) if events else 0
+
+
+def evidence(after: int, seconds: float = 30.0) -> str | None:
+    """The reference quoted by a DUPLICATE_COMMAND event newer than event ``after``."""
+    try:
+        mc = MissionControl.from_file()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for event in mc.request("GET", "/api/events?limit=50")["events"]:
+                found = re.search(r"REPLAY\{[0-9a-f]+\}", event.get("aux_text") or "")
+                if event["id"] > after and event["name"] == "DUPLICATE_COMMAND" and found:
+                    return found.group(0)
+            time.sleep(1.0)
+    except MissionControlError as exc:
+        print(f"mission control: {exc}")
+    return None
+
+
 def main() -> int:
     print(f"listening on the uplink air (UDP {wiring.UPLINK_AIR})...", flush=True)
     datagram = sniff_uplink(LISTEN_S)
     if datagram is None:
         print("no uplink frame heard")
         return 2
+    before = last_event_id()
     replay(datagram)
+    reference = evidence(before)
+    if reference is None:
+        print("no DUPLICATE_COMMAND event: the replay did not execute")
+        return 3
+    print(f"DUPLICATE_COMMAND event quotes {reference}")
     return 0
 
 

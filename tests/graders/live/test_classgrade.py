@@ -54,7 +54,9 @@ def test_reports_matched_by_id_missing_noted_and_copying_flagged(tmp_path: Path)
     members = [member("ada", 0), member("bob", 1), member("cy", 2)]
     (reports / "ada.md").write_text(SAMPLE, "utf-8")
     bob_key = derive(LOADED.spec, "bob", str(SEED), 1).secrets()["uplink_key"]
-    (reports / "cy.md").write_text(SAMPLE.replace("$ labctl-rf", f"key {bob_key}\n$ labctl-rf"))
+    (reports / "cy.md").write_text(
+        SAMPLE.replace("Recorded one", f"key {bob_key}\n      Recorded one")
+    )
     (reports / "stranger.md").write_text(SAMPLE)
     seen: list[str] = []
 

@@ -13,6 +13,7 @@ SQLite reuses their pages, so the file stops growing at about ``keep + batch`` r
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -206,10 +207,15 @@ class Archive:
             self._inserted(db, "events", int(cursor.lastrowid or 0))
 
     def events(self, before_id: int | None, limit: int) -> list[Row]:
-        return self._rows(
+        """Newest first; ``aux_text`` is the auxiliary data's printable text, if any (a
+        reference an event quotes), for people who do not read hex."""
+        rows = self._rows(
             "SELECT * FROM events WHERE id < ? ORDER BY id DESC LIMIT ?",
             (before_id if before_id is not None else 2**62, limit),
         )
+        for row in rows:
+            row["aux_text"] = printable(str(row.get("aux_hex") or ""))
+        return rows
 
     # --- commands -------------------------------------------------------------------------
 
@@ -295,3 +301,13 @@ class Archive:
         if row is not None:
             row["fields"] = json.loads(row["fields"])
         return row
+
+
+def printable(aux_hex: str, shortest: int = 4) -> str:
+    """Runs of printable ASCII of at least ``shortest`` characters in hex data, joined."""
+    try:
+        data = bytes.fromhex(aux_hex)
+    except ValueError:
+        return ""
+    runs = re.findall(rb"[\x20-\x7e]{%d,}" % shortest, data)
+    return " ".join(run.decode("ascii") for run in runs)

@@ -23,6 +23,8 @@ from labctl.range.hosts.config import Config, HostConfigError
 from labctl.range.hosts.spacecraft import parameters
 
 DEFAULT_PATH: Final = Path(wiring.SPACECRAFT_CONFIG)
+#: Octets of the duplicate tag an event carries (the rest is cut).
+DUPLICATE_TAG_SIZE: Final = 48
 MIN_FRAME_LENGTH: Final = 128  # a housekeeping report plus SDLS overhead must fit one frame
 MAX_ID: Final = {"scid": 0x3FF, "uplink.vcid": 0x3F, "downlink.vcid": 6}
 
@@ -48,7 +50,7 @@ UPLINK_KEYS: Final = {
     "queue_size",
 }
 DOWNLINK_KEYS: Final = {"host", "port", "vcid", "frame_length", "fsr_period", "queue_size"}
-HK_KEYS: Final = {"enabled", "period", "ops_message"}
+HK_KEYS: Final = {"enabled", "period", "ops_message", "duplicate_tag"}
 SA_KEYS: Final = sdls_config.SA_KEYS | {"direction", "key_file", "persist_sequence"}
 DIRECTIONS: Final = {"uplink": "uplink", "downlink": "downlink"}
 
@@ -79,6 +81,8 @@ class HousekeepingConfig:
     enabled: bool = True
     period: float = 2.0
     ops_message: str = ""
+    #: Quoted in the DUPLICATE_COMMAND event when a frame executes a second time.
+    duplicate_tag: str = ""
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,7 @@ def _housekeeping(cfg: Config) -> HousekeepingConfig:
         enabled=cfg.get("housekeeping.enabled", bool, True),
         period=_positive(cfg, "housekeeping.period", 2.0),
         ops_message=cfg.get("housekeeping.ops_message", str, ""),
+        duplicate_tag=cfg.get("housekeeping.duplicate_tag", str, "")[:DUPLICATE_TAG_SIZE],
     )
 
 

@@ -117,9 +117,25 @@ class FlightSoftware:
             bypass=reception.kind is FrameKind.BD,
             frame_seq=reception.frame_seq,
         )
+        again = self._executed_before(reception)
         for raw in reception.packets:
-            self.services.handle_packet(raw, context)
+            if self.services.handle_packet(raw, context) and again:
+                tag = self.config.housekeeping.duplicate_tag.encode("utf-8")
+                key = struct.pack(">HQ", reception.spi or 0, reception.sequence_number or 0)
+                self.raise_event(Event.DUPLICATE_COMMAND, key + tag)
         self.executed = True
+
+    def _executed_before(self, reception: Reception) -> bool:
+        """Did a frame with this SPI and sequence number execute before (this boot or an
+        earlier one, as far as the history reaches)? Frames without SDLS cannot tell."""
+        if reception.spi is None or reception.sequence_number is None:
+            return False
+        wanted = (reception.spi, reception.sequence_number)
+        return any(
+            (entry.get("spi"), entry.get("sequence_number")) == wanted
+            and entry.get("service") is not None
+            for entry in self.state.command_log
+        )
 
     def _log_directive(self, reception: Reception) -> None:
         unlock = reception.farm_event is FarmEvent.UNLOCK

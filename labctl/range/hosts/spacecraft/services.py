@@ -51,6 +51,7 @@ EVENT_SEVERITY: Final = {
     Event.SECURITY_ALARM: 4,
     Event.PARAMETER_CHANGED: 2,
     Event.SA_CHANGED: 2,
+    Event.DUPLICATE_COMMAND: 2,
 }
 
 SendTm = Callable[[int, int, bytes], None]

@@ -300,3 +300,25 @@ def test_the_history_file_is_compacted_at_twice_the_log_size(tmp_path: Path) -> 
         log.append({"n": i})
     assert len(path.read_text().splitlines()) < 8
     assert [e["n"] for e in CommandHistory(path, maxlen=4)] == [16, 17, 18, 19]
+
+
+def test_a_frame_executed_twice_raises_duplicate_command_with_the_tag(
+    make_config: MakeConfig,
+) -> None:
+    """Fault detection on board: a replayed frame that executes is reported (5,2), quoting
+    the configured reference, which is what a student who replays finds in the events."""
+    config = make_config(
+        {
+            "sdls": {"associations": {"uplink": {"anti_replay": False}}},
+            "housekeeping": {"duplicate_tag": "REPLAY{0123456789abcdef}"},
+        }
+    )
+    fsw, ground = FlightSoftware(config), Ground()
+    first = ground.command("PING", seq=0)
+    fsw.receive(first)
+    events = [e["event"] for e in fsw.truth()["events"]]
+    assert "DUPLICATE_COMMAND" not in events
+    fsw.receive(ground.set_vr(0))
+    fsw.receive(first)
+    (event,) = [e for e in fsw.truth()["events"] if e["event"] == "DUPLICATE_COMMAND"]
+    assert bytes.fromhex(event["aux"]).endswith(b"REPLAY{0123456789abcdef}")
