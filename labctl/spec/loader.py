@@ -7,7 +7,8 @@ Validation runs in three passes over one YAML document:
    in the :class:`~labctl.spec.vocabulary.Vocabulary` and their ``args``
    validated against the entry's model;
 3. references: unique ids, objectives that require other objectives, hosts
-   named by injects, files the lab refers to.
+   named by injects, files the lab refers to; hosts named in the arguments of checks,
+   injects and adversary actions (:mod:`labctl.spec.topology`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pydantic_core import ErrorDetails
 from labctl.errors import NotFoundError, SpecError, SpecProblem
 from labctl.spec.models import Lab, Quiz
 from labctl.spec.params import WORDLIST_DIR
+from labctl.spec.topology import host_reference_problems
 from labctl.spec.vocabulary import Registry, Vocabulary, default_vocabulary
 from labctl.spec.yamlsource import Path_, YamlDocument, format_path, read_yaml
 
@@ -63,6 +65,7 @@ def load_lab(path: Path, vocabulary: Vocabulary | None = None) -> LoadedLab:
     quiz = None
     if lab is not None:  # references need a structurally valid lab
         problems += _reference_problems(doc, lab, root)
+        problems += host_reference_problems(doc, lab, vocab)
         quiz = _load_quiz(doc, root, lab, problems)
     if problems or lab is None:
         raise SpecError(

@@ -1,0 +1,153 @@
+"""Host references checked against a lab's topology.
+
+A lab's hosts are the standard ground segment's (``STANDARD_TOPOLOGY``) after its
+``topology`` changes (hosts removed, hosts added). Every argument of a check, an inject
+or an adversary action that names a host is marked in its model with
+:class:`~labctl.spec.vocabulary.HostRef` (``HostName`` is ``str`` so marked), so the
+loader finds them in any vocabulary entry, a plugin's too, and checks each value, given
+or default, against those hosts: a name that is no host of the lab (``groundstation``
+for ``ground-station``) would otherwise reach a check that observes nothing there.
+``topology.detach`` and the reference remediation's steps name hosts as well.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from labctl.errors import SpecProblem
+from labctl.spec.models import Lab, Network
+from labctl.spec.vocabulary import HostRef, Registry, Vocabulary
+from labctl.spec.yamlsource import Path_, YamlDocument
+
+#: (path inside the arguments, the value written, the host it names, its marker)
+Found = tuple[Path_, str, str, HostRef]
+
+
+def host_reference_problems(doc: YamlDocument, lab: Lab, vocab: Vocabulary) -> list[SpecProblem]:
+    """Every host a structurally valid ``lab`` names in vocabulary arguments, in
+    ``topology.detach`` and in its remediation steps that is not one of its hosts (or
+    not on the networks its marker asks for)."""
+    hosts = lab.hosts()
+    problems: list[SpecProblem] = []
+    for path, registry, name, args in _entries(lab, vocab):
+        entry = registry.get(name)
+        if entry is None:
+            continue  # the vocabulary pass reports it
+        try:
+            model = entry.args.model_validate(dict(args))
+        except ValidationError:
+            continue  # so does it
+        for inner, value, host, ref in host_values(model):
+            field = inner[0]
+            given = field in model.model_fields_set
+            message = _host_problem(lab, hosts, value, host, ref)
+            if message is None:
+                continue
+            if given:
+                problems.append(doc.problem((*path, "args", *inner), message))
+            else:
+                default = f"{registry.kind} {name!r}: {field} defaults to {value!r}: {message}"
+                problems.append(doc.problem(path, default))
+    for k, link in enumerate(lab.topology.detach):
+        message = _host_problem(lab, hosts, link.host, link.host, HostRef())
+        if message is not None:
+            problems.append(doc.problem(("topology", "detach", k, "host"), message))
+    one_script = isinstance(lab.solution.remediation, str)
+    for k, step in enumerate(lab.solution.remediation_steps):
+        message = _host_problem(lab, hosts, step.host.value, step.host.value, HostRef())
+        if message is not None:
+            at: Path_ = (
+                ("solution", "remediation")
+                if one_script
+                else ("solution", "remediation", k, "host")
+            )
+            problems.append(doc.problem(at, message))
+    return problems
+
+
+def _entries(
+    lab: Lab, vocab: Vocabulary
+) -> Iterator[tuple[Path_, Registry, str, Mapping[str, Any]]]:
+    """(path of the mapping, its registry, the name it gives, its args) for every
+    vocabulary reference of the lab."""
+    for i, objective in enumerate(lab.objectives):
+        if objective.check is not None:
+            check = objective.check
+            yield ("objectives", i, "check"), vocab.checks, check.name, check.args
+    for i, weakness in enumerate(lab.weaknesses):
+        for j, inject in enumerate(weakness.injects):
+            yield ("weaknesses", i, "injects", j), vocab.injects, inject.kind, inject.args
+    for i, inject in enumerate(lab.injects):
+        yield ("injects", i), vocab.injects, inject.kind, inject.args
+    for i, step in enumerate(lab.adversary):
+        yield ("adversary", i), vocab.actions, step.action, step.args
+
+
+def _host_problem(
+    lab: Lab, hosts: Mapping[str, frozenset[Network]], value: str, host: str, ref: HostRef
+) -> str | None:
+    """Why ``value`` (which names ``host``) is not acceptable in ``lab``, or None."""
+    subject = f"host {host!r}" if value == host else f"{value!r} stands for host {host!r}, which"
+    if host not in hosts:
+        if host in {h.value for h in lab.topology.remove_hosts}:
+            return f"{subject} is removed by this lab's topology (topology.remove_hosts)"
+        if value != host:
+            return f"{subject} is not a host of this lab"
+        return unknown_host(host, sorted(hosts))
+    if ref.on and not hosts[host] & set(ref.on):
+        on = ", ".join(sorted(n.value for n in hosts[host])) or "none"
+        who = ref.seen_from or "it is observed from"
+        return f"{subject} is on no network {who} is on ({', '.join(ref.on)}); its networks: {on}"
+    return None
+
+
+def unknown_host(host: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(host, known, n=1)
+    if close:
+        return f"unknown host {host!r} (did you mean {close[0]!r}?)"
+    return f"unknown host {host!r}; this lab's hosts: {', '.join(known) or 'none'}"
+
+
+def host_values(model: BaseModel) -> Iterator[Found]:
+    """Every value in ``model`` whose type is marked with :class:`HostRef`, with its path
+    inside the model (field name, then list indexes and nested fields)."""
+    for name, info in type(model).model_fields.items():
+        for inner, value, ref in _walk(getattr(model, name), info.annotation, info.metadata):
+            yield (name, *inner), value, ref.host_of(value), ref
+
+
+def _walk(
+    value: Any, annotation: Any, metadata: Sequence[Any]
+) -> Iterator[tuple[Path_, str, HostRef]]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        base, *more = typing.get_args(annotation)
+        yield from _walk(value, base, [*more, *metadata])
+        return
+    refs = [m for m in metadata if isinstance(m, HostRef)]
+    if refs and isinstance(value, str):
+        yield (), value, refs[-1]
+        return
+    if origin in (typing.Union, types.UnionType):
+        for member in typing.get_args(annotation):
+            matched = list(_walk(value, member, metadata))
+            if matched:
+                yield from matched
+                return
+        return
+    if origin in (list, tuple, set, frozenset) and isinstance(value, list | tuple):
+        items = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if len(items) == 1 or origin is not tuple:
+            for i, item in enumerate(value):
+                for inner, text, ref in _walk(item, items[0] if items else Any, ()):
+                    yield (i, *inner), text, ref
+        return
+    if isinstance(value, BaseModel):
+        for inner, text, _host, ref in host_values(value):
+            yield inner, text, ref
