@@ -39,36 +39,59 @@ def host_reference_problems(doc: YamlDocument, lab: Lab, vocab: Vocabulary) -> l
         entry = registry.get(name)
         if entry is None:
             continue  # the vocabulary pass reports it
-        try:
-            model = entry.args.model_validate(dict(args))
-        except ValidationError:
-            continue  # so does it
-        for inner, value, host, ref in host_values(model):
-            field = inner[0]
-            given = field in model.model_fields_set
-            message = _host_problem(lab, hosts, value, host, ref)
-            if message is None:
+        for inner, value, host, ref, given in _named_hosts(entry.args, args):
+            why = _why(lab, hosts, host, ref)
+            if why is None:
                 continue
-            if given:
-                problems.append(doc.problem((*path, "args", *inner), message))
+            if not given:
+                message = f"{registry.kind} {name!r}: {inner[0]} defaults to {value!r}, which {why}"
+                problems.append(doc.problem(path, message))
             else:
-                default = f"{registry.kind} {name!r}: {field} defaults to {value!r}: {message}"
-                problems.append(doc.problem(path, default))
+                problems.append(doc.problem((*path, "args", *inner), _named(value, host, why)))
     for k, link in enumerate(lab.topology.detach):
-        message = _host_problem(lab, hosts, link.host, link.host, HostRef())
-        if message is not None:
-            problems.append(doc.problem(("topology", "detach", k, "host"), message))
+        why = _why(lab, hosts, link.host, HostRef())
+        if why is not None:
+            problems.append(
+                doc.problem(("topology", "detach", k, "host"), _named(link.host, link.host, why))
+            )
     one_script = isinstance(lab.solution.remediation, str)
     for k, step in enumerate(lab.solution.remediation_steps):
-        message = _host_problem(lab, hosts, step.host.value, step.host.value, HostRef())
-        if message is not None:
-            at: Path_ = (
-                ("solution", "remediation")
-                if one_script
-                else ("solution", "remediation", k, "host")
-            )
-            problems.append(doc.problem(at, message))
+        why = _why(lab, hosts, step.host.value, HostRef())
+        if why is not None:
+            at: Path_ = ("solution", "remediation")
+            if not one_script:
+                at = (*at, k, "host")
+            problems.append(doc.problem(at, _named(step.host.value, step.host.value, why)))
     return problems
+
+
+def _named_hosts(
+    model: type[BaseModel], args: Mapping[str, Any]
+) -> Iterator[tuple[Path_, str, str, HostRef, bool]]:
+    """(path inside the args, value, the host it names, its marker, whether it was
+    given) for each host-naming value of ``args``. Arguments that do not validate (the
+    vocabulary pass reports why) are still read field by field: a host written in a
+    field that is valid is checked all the same."""
+    try:
+        valid = model.model_validate(dict(args))
+    except ValidationError as exc:
+        broken = {err["loc"][0] for err in exc.errors() if err["loc"]}
+        for name, info in model.model_fields.items():
+            if name in args and name not in broken:
+                for inner, value, ref in _walk(args[name], info.annotation, info.metadata):
+                    yield (name, *inner), value, ref.host_of(value), ref, True
+        return
+    for inner, value, host, ref in host_values(valid):
+        yield inner, value, host, ref, inner[0] in valid.model_fields_set
+
+
+def _named(value: str, host: str, why: str) -> str:
+    """The message for a host ``value`` written in the lab."""
+    if value != host:
+        return f"{value!r} stands for host {host!r}, which {why}"
+    if why.startswith("is not a host of this lab"):
+        return f"unknown host {host!r}{why.removeprefix('is not a host of this lab')}"
+    return f"host {host!r} {why}"
 
 
 def _entries(
@@ -89,29 +112,21 @@ def _entries(
         yield ("adversary", i), vocab.actions, step.action, step.args
 
 
-def _host_problem(
-    lab: Lab, hosts: Mapping[str, frozenset[Network]], value: str, host: str, ref: HostRef
-) -> str | None:
-    """Why ``value`` (which names ``host``) is not acceptable in ``lab``, or None."""
-    subject = f"host {host!r}" if value == host else f"{value!r} stands for host {host!r}, which"
+def _why(lab: Lab, hosts: Mapping[str, frozenset[Network]], host: str, ref: HostRef) -> str | None:
+    """Why ``host`` may not be named here ("is ..."), or None."""
     if host not in hosts:
         if host in {h.value for h in lab.topology.remove_hosts}:
-            return f"{subject} is removed by this lab's topology (topology.remove_hosts)"
-        if value != host:
-            return f"{subject} is not a host of this lab"
-        return unknown_host(host, sorted(hosts))
+            return "is removed by this lab's topology (topology.remove_hosts)"
+        known = sorted(hosts)
+        close = difflib.get_close_matches(host, known, n=1)
+        if close:
+            return f"is not a host of this lab (did you mean {close[0]!r}?)"
+        return f"is not a host of this lab; its hosts: {', '.join(known) or 'none'}"
     if ref.on and not hosts[host] & set(ref.on):
         on = ", ".join(sorted(n.value for n in hosts[host])) or "none"
         who = ref.seen_from or "it is observed from"
-        return f"{subject} is on no network {who} is on ({', '.join(ref.on)}); its networks: {on}"
+        return f"is on no network {who} is on ({', '.join(ref.on)}); its networks: {on}"
     return None
-
-
-def unknown_host(host: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(host, known, n=1)
-    if close:
-        return f"unknown host {host!r} (did you mean {close[0]!r}?)"
-    return f"unknown host {host!r}; this lab's hosts: {', '.join(known) or 'none'}"
 
 
 def host_values(model: BaseModel) -> Iterator[Found]:
