@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from labctl.errors import SpecProblem
+from labctl.spec.builtin_vocabulary import Attach
 from labctl.spec.models import Lab, Network
 from labctl.spec.vocabulary import HostRef, Registry, Vocabulary
 from labctl.spec.yamlsource import Path_, YamlDocument
@@ -33,7 +34,7 @@ def host_reference_problems(doc: YamlDocument, lab: Lab, vocab: Vocabulary) -> l
     """Every host a structurally valid ``lab`` names in vocabulary arguments, in
     ``topology.detach`` and in its remediation steps that is not one of its hosts (or
     not on the networks its marker asks for)."""
-    hosts = lab.hosts()
+    hosts = _with_injected_networks(lab, vocab, lab.hosts())
     problems: list[SpecProblem] = []
     for path, registry, name, args in _entries(lab, vocab):
         entry = registry.get(name)
@@ -63,6 +64,27 @@ def host_reference_problems(doc: YamlDocument, lab: Lab, vocab: Vocabulary) -> l
                 at = (*at, k, "host")
             problems.append(doc.problem(at, _named(step.host.value, step.host.value, why)))
     return problems
+
+
+def _with_injected_networks(
+    lab: Lab, vocab: Vocabulary, hosts: dict[str, frozenset[Network]]
+) -> dict[str, frozenset[Network]]:
+    """``hosts`` with the networks an inject attaches a host to (an inject kind whose
+    arguments are :class:`Attach`, e.g. ``network``) added: a host may be observed
+    there once the instance is up."""
+    joined = {name: set(networks) for name, networks in hosts.items()}
+    injects = [*lab.injects, *(i for w in lab.weaknesses for i in w.injects)]
+    for inject in injects:
+        entry = vocab.injects.get(inject.kind)
+        if entry is None or not issubclass(entry.args, Attach) or inject.host not in joined:
+            continue
+        try:
+            attach = Attach.model_validate(dict(inject.args))
+        except ValidationError:
+            continue
+        if attach.attached:
+            joined[inject.host].add(attach.network)
+    return {name: frozenset(networks) for name, networks in joined.items()}
 
 
 def _named_hosts(

@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from labctl.errors import SpecError
-from labctl.spec import load_lab
+from labctl.spec import default_vocabulary, load_lab
 from labctl.spec.models import Lab, Network
 from labctl.spec.topology import host_values
 from labctl.spec.vocabulary import Args, HostName, HostRef, PortNumber, Vocabulary
@@ -59,7 +59,7 @@ def vocabulary() -> Vocabulary:
 
 def lab_dir(tmp_path: Path, body: str) -> Path:
     folder = tmp_path / "hosts-lab"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     (folder / "briefing.md").write_text("# Briefing\n", encoding="utf-8")
     (folder / "lab.yaml").write_text(HEAD + body, encoding="utf-8")
     return folder
@@ -132,6 +132,21 @@ def test_an_added_host_can_be_named(tmp_path: Path) -> None:
     body = "topology:\n  add_hosts: [{name: archive, role: mission-control, networks: [rf]}]\n"
     body += objective("{source: archive, radio: archive}")
     assert load_lab(lab_dir(tmp_path, body), vocabulary()).spec.hosts()["archive"] == {Network.RF}
+
+
+def test_a_network_an_inject_attaches_counts_for_where_a_host_is_observed(
+    tmp_path: Path,
+) -> None:
+    body = "topology:\n  add_hosts: [{name: archive, role: mission-control, networks: [ground]}]\n"
+    body += objective("{radio: archive}")
+    with pytest.raises(SpecError, match="'archive' is on no network the radio is on"):
+        load_lab(lab_dir(tmp_path / "without", body), vocabulary())
+    network = default_vocabulary().injects.get("network")
+    assert network is not None
+    vocab = vocabulary()
+    vocab.injects.add(network.name, network.args, network.summary, network.target)
+    body += "injects:\n  - {kind: network, host: archive, args: {network: rf}}\n"
+    assert load_lab(lab_dir(tmp_path / "with", body), vocab).id == "hosts-lab"
 
 
 def test_attach_changes_hosts_and_never_makes_one() -> None:
