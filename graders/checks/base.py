@@ -146,6 +146,11 @@ class Check(Generic[ArgsT]):
     show`` and the JSON Schema), and implement ``judge``, which receives the validated
     model itself, so no check downcasts its arguments. A check is registered once, by
     being listed in an object published in the ``labctl.checks`` entry-point group.
+
+    Checks fail closed: ``judge`` returns :func:`unobserved` (or raises a
+    :class:`LabctlError`) for whatever it could not observe, and passes only on what it
+    saw. An argument that names a host is typed ``HostName`` (labctl.spec.vocabulary),
+    so ``labs validate`` checks it against the lab's topology.
     """
 
     name: ClassVar[str]
