@@ -15,8 +15,8 @@ from typing import Any, ClassVar, Final, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from graders.checks.base import Check, CheckResult, Probe, failed, passed
-from graders.checks.observe import login, wait_for
+from graders.checks.base import Check, CheckResult, Probe, failed, passed, unobserved
+from graders.checks.observe import login, truth_list, wait_for
 from labctl.errors import CheckError, LabctlError
 from labctl.range.hosts.catalog import BY_NAME, COMMANDS
 from labctl.spec.params import wordlist
@@ -45,8 +45,8 @@ def hazardous_since(truth: dict[str, Any], since: float, names: Iterable[str] = 
     0 for the whole history ground truth holds)."""
     wanted = set(names) or set(HAZARDOUS)
     found = []
-    for entry in truth.get("executed_commands") or []:
-        if not isinstance(entry, dict) or not entry.get("hazardous"):
+    for entry in truth_list(truth, "executed_commands"):
+        if not entry.get("hazardous"):
             continue
         when = entry.get("time")
         recent = isinstance(when, int | float) and when >= since
@@ -149,6 +149,10 @@ class LoginRefused(Check[LoginRefusedArgs]):
 
     def judge(self, args: LoginRefusedArgs, probe: Probe) -> CheckResult:
         candidates = _candidates(args)
+        if probe.credentials("operator")[0] != args.username:
+            # A login that refuses everyone refuses weak passwords too: show that it still
+            # lets the grader's own account in, or nothing tells the two apart.
+            login(probe, "operator")
         for number, password in enumerate(candidates, 1):
             body = {"username": args.username, "password": password}
             status, answer = probe.api("POST", "/api/login", body)
@@ -159,8 +163,10 @@ class LoginRefused(Check[LoginRefusedArgs]):
                     "Give the account a strong password, stored as a hash.",
                 )
             if status not in REFUSED:
-                return failed(
-                    f"login as {args.username!r}: unexpected HTTP {status} ({_detail(answer)})"
+                return unobserved(
+                    f"login as {args.username!r}: mission control answered HTTP {status}"
+                    f" ({_detail(answer)}), neither in nor refused: cannot tell whether the"
+                    f" weak password {_masked(password)!r} logs in"
                 )
         return passed(f"none of {len(candidates)} weak password(s) logs in as {args.username!r}")
 
@@ -241,7 +247,11 @@ class HazardousRefused(Check[HazardousRefusedArgs]):
                 "Only flight directors may send hazardous commands (policy).",
             )
         if status != 403:
-            return failed(f"{args.command} from {who!r}: HTTP {status}, expected 403")
+            return unobserved(
+                f"{args.command} from {who!r}: mission control answered HTTP {status}"
+                f" ({_detail(body)}), neither accepted (201) nor refused by policy (403):"
+                " cannot tell whether the policy holds"
+            )
         ran = wait_for(lambda: hazardous_since(probe.truth(), sent_at, [args.command]), args.settle)
         if ran:
             return failed(f"{args.command} refused for {who!r}, yet one executed on board")

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Final
 
 from pydantic import Field, field_validator
 
-from graders.checks.base import Check, CheckResult, Probe, failed, passed
+from graders.checks.base import Check, CheckResult, Probe, failed, passed, unobserved
 from graders.checks.observe import executed
 from labctl.errors import CheckError
 from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
@@ -100,8 +100,9 @@ class AdversaryContained(Check[AdversaryContainedArgs]):
         ]
         what = ", ".join(args.actions) or "any action"
         if not recent:
-            return failed(
-                f"adversary idle, nothing to judge: no {what} in the last {args.window} s",
+            return unobserved(
+                f"cannot observe: the adversary was idle, nothing to judge (no {what} in the"
+                f" last {args.window} s)",
                 "The adversary acts on its timeline; judge while it attacks.",
             )
         runs = executions(probe.truth())

@@ -23,7 +23,7 @@ from graders.checks.adversary import (
     frames_executed,
     read_adversary_log,
 )
-from graders.checks.base import Check, CheckResult, Probe, failed, passed
+from graders.checks.base import Check, CheckResult, Probe, failed, passed, unobserved
 from graders.checks.observe import command_name, login, send_command
 from labctl.range.adversary.logfile import entry_time
 
@@ -96,7 +96,10 @@ class AdversarySucceeded(Check[AdversarySucceededArgs]):
         if wins:
             return passed(f"in the last {args.window} s{ops}, the adversary achieved: {wins[-1]}")
         if not recent:
-            return failed(f"the adversary carried out nothing ({what}) in the last {args.window} s")
+            return unobserved(
+                f"cannot observe: the adversary carried out nothing ({what}) in the last"
+                f" {args.window} s{ops}, so nothing says whether it would succeed"
+            )
         return failed(
             f"{len(recent)} adversary action(s) ({what}) in the last {args.window} s{ops};"
             " none achieved anything"

@@ -15,9 +15,16 @@ ArgsT = TypeVar("ArgsT", bound=Args)
 
 
 class Status(Enum):
+    """A check's outcome. PASS and FAIL are verdicts on what the check observed; ERROR
+    says it could not observe what it judges (a host or service it could not reach, a
+    name that does not resolve, a vantage program that did not run, ground truth it
+    could not read or that lacks what it needs), so there is no verdict: no points, and
+    the evidence says what could not be observed. Checks fail closed: what they cannot
+    see is never a pass."""
+
     PASS = "pass"
     FAIL = "fail"
-    ERROR = "error"  # the check could not judge (e.g. its own set-up failed)
+    ERROR = "error"
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,12 @@ def failed(evidence: str, hint: str = "") -> CheckResult:
     return CheckResult(Status.FAIL, evidence, hint)
 
 
+def unobserved(evidence: str, hint: str = "") -> CheckResult:
+    """The check could not observe what it judges: an error (no verdict, no points), never
+    a pass nor a plain fail. ``evidence`` says what could not be observed, and why."""
+    return CheckResult(Status.ERROR, evidence, hint)
+
+
 #: The grader vantage's networks: the attacker's side of the ground segment.
 VANTAGE_NETWORKS: Final = ("rf", "corp")
 
@@ -56,7 +69,8 @@ class Probe(Protocol):
     """Observations of one live instance, provided by the layer above the graders.
 
     Every method raises a :class:`LabctlError` when it cannot observe (host down,
-    service unreachable, timeout); checks turn that into a failed result.
+    service unreachable, timeout); :meth:`Check.run` turns that into an error result
+    (:attr:`Status.ERROR`), never a verdict.
     """
 
     def truth(self) -> dict[str, Any]:
@@ -132,6 +146,11 @@ class Check(Generic[ArgsT]):
     show`` and the JSON Schema), and implement ``judge``, which receives the validated
     model itself, so no check downcasts its arguments. A check is registered once, by
     being listed in an object published in the ``labctl.checks`` entry-point group.
+
+    Checks fail closed: ``judge`` returns :func:`unobserved` (or raises a
+    :class:`LabctlError`) for whatever it could not observe, and passes only on what it
+    saw. An argument that names a host is typed ``HostName`` (labctl.spec.vocabulary),
+    so ``labs validate`` checks it against the lab's topology.
     """
 
     name: ClassVar[str]
@@ -140,11 +159,12 @@ class Check(Generic[ArgsT]):
     Args: type[ArgsT]
 
     def run(self, args: ArgsT, probe: Probe) -> CheckResult:
-        """Judge the instance; a failed observation is a failed check, never a crash."""
+        """Judge the instance; an observation that fails (the probe or the check raising a
+        :class:`LabctlError`) is an error result, never a verdict and never a crash."""
         try:
             return self.judge(args, probe)
         except LabctlError as exc:
-            return failed(f"could not observe the instance: {exc}")
+            return unobserved(f"could not observe the instance: {exc}")
 
     def run_raw(self, args: dict[str, Any], probe: Probe) -> CheckResult:
         """Validate plain (rendered) arguments against ``Args``, then :meth:`run`."""

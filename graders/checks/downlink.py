@@ -5,6 +5,12 @@ where the rf-link broadcasts every downlink frame: it hears what any radio in ra
 Its last output line is JSON (frames heard, clear and protected data frames, frames that
 contain the secret). Which security association the spacecraft protects telemetry with,
 and that SA's service, come from the spacecraft's ground truth.
+
+A vantage that heard nothing usable (its program failed, its report malformed) is an
+error for both checks. Silence on the air is judged differently: for the attack objective
+it is an error (no telemetry, so nothing says whether the secret would be readable); for
+``downlink_confidential`` it is a fail, because that check judges that telemetry still
+flows, and a fix that silences the downlink does not.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ from typing import Any, ClassVar, Final
 
 from pydantic import Field
 
-from graders.checks.base import Check, CheckResult, Probe, failed, passed
+from graders.checks.base import Check, CheckResult, Probe, failed, passed, unobserved
+from graders.checks.observe import truth_list
 from graders.checks.replay import vantage_json
+from labctl.errors import CheckError
 from labctl.range import wiring
 from labctl.spec.vocabulary import Args
 
@@ -81,8 +89,12 @@ class DownlinkSecretExposed(Check[DownlinkArgs]):
     def judge(self, args: DownlinkArgs, probe: Probe) -> CheckResult:
         heard = hear_downlink(probe, args.secret, args.listen, _scid(probe.truth()))
         if "error" in heard:
-            return failed(f"the vantage heard nothing usable: {heard['error']}")
+            return unobserved(f"the vantage heard nothing usable: {heard['error']}")
         what = heard_summary(heard, args.listen)
+        if not heard["data_frames"]:
+            return unobserved(
+                f"cannot observe: {what}; no telemetry on the air to look for the secret in"
+            )
         if heard["secret_frames"]:
             return passed(f"{what}; the secret is readable in {heard['secret_frames']} of them")
         return failed(
@@ -103,7 +115,7 @@ class DownlinkConfidential(Check[DownlinkArgs]):
         truth = probe.truth()
         heard = hear_downlink(probe, args.secret, args.listen, _scid(truth))
         if "error" in heard:
-            return failed(f"the vantage heard nothing usable: {heard['error']}")
+            return unobserved(f"the vantage heard nothing usable: {heard['error']}")
         what = heard_summary(heard, args.listen)
         if not heard["data_frames"]:
             return failed(f"nothing heard: {what}", "A fix that stops telemetry earns nothing.")
@@ -146,9 +158,10 @@ def _label(sa: dict[str, Any]) -> str:
 def downlink_sa(truth: dict[str, Any]) -> dict[str, Any] | None:
     """The security association the spacecraft protects telemetry with, from ground truth."""
     downlink = truth.get("downlink")
-    name = downlink.get("sa") if isinstance(downlink, dict) else None
+    if not isinstance(downlink, dict):
+        raise CheckError("truth", "the spacecraft's ground truth has no downlink section")
+    name = downlink.get("sa")
     if not name:
         return None
-    associations = truth.get("security_associations") or []
-    found = [a for a in associations if isinstance(a, dict) and a.get("name") == name]
+    found = [a for a in truth_list(truth, "security_associations") if a.get("name") == name]
     return found[0] if found and found[0].get("direction") == "downlink" else None

@@ -20,8 +20,8 @@ from typing import Annotated, Any, ClassVar, Final
 
 from pydantic import Field, StringConstraints, model_validator
 
-from graders.checks.base import Check, CheckResult, Probe, failed, passed
-from graders.checks.observe import wait_for
+from graders.checks.base import Check, CheckResult, Probe, failed, passed, unobserved
+from graders.checks.observe import delivery_problem, truth_list, wait_for
 from graders.checks.replay import vantage_json
 from labctl.errors import CheckError
 from labctl.range import wiring
@@ -47,7 +47,7 @@ def authenticated_spis(truth: dict[str, Any]) -> set[int]:
     """SPIs of the operational uplink SAs that authenticate their frames."""
     return {
         int(sa["spi"])
-        for sa in truth.get("security_associations") or []
+        for sa in truth_list(truth, "security_associations")
         if sa.get("direction") == "uplink"
         and sa.get("service") in AUTHENTICATING
         and sa.get("state") == "OPERATIONAL"
@@ -56,8 +56,8 @@ def authenticated_spis(truth: dict[str, Any]) -> set[int]:
 
 def telecommands(truth: dict[str, Any], service_subtype: str | None) -> list[dict[str, Any]]:
     """Executed PUS telecommands (COP-1 directives left out), optionally of one service.subtype."""
-    entries: Iterable[Any] = truth.get("executed_commands") or []
-    found = [e for e in entries if isinstance(e, dict) and e.get("service") is not None]
+    entries: Iterable[Any] = truth_list(truth, "executed_commands")
+    found = [e for e in entries if e.get("service") is not None]
     if service_subtype is None:
         return found
     service, subtype = (int(part) for part in service_subtype.split("."))
@@ -160,9 +160,9 @@ class UnauthenticatedRejected(Check[UnauthenticatedRejectedArgs]):
         argv = forge_argv(truth, args, marker)
         code, output = probe.vantage_exec(argv, 60.0)
         report = vantage_json(output)
-        if code != 0 or report is None or "sent" not in report:
+        if code != 0 or report is None or not isinstance(report.get("sent"), list):
             why = (report or {}).get("error") or output.strip()[-300:] or f"exit status {code}"
-            return failed(f"the vantage could not transmit the forged frames: {why}")
+            return unobserved(f"the vantage could not transmit the forged frames: {why}")
         tried = "; ".join(_tried(item) for item in report["sent"])
         before = _rejections(truth)
 
@@ -173,7 +173,11 @@ class UnauthenticatedRejected(Check[UnauthenticatedRejectedArgs]):
         if executed:
             done = "; ".join(describe(e) for e in executed)
             return failed(f"forged PUS {args.command} ({tried}) executed: {done}", HINT)
-        reasons = _rejections(probe.truth()) - before
+        after = probe.truth()
+        lost = delivery_problem(truth, after, f"forged PUS {args.command} ({tried})")
+        if lost is not None:
+            return lost
+        reasons = _rejections(after) - before
         why = ", ".join(f"{k} x{n}" for k, n in sorted(reasons.items())) or "none recorded"
         return passed(f"forged PUS {args.command} ({tried}): none executed; rejections: {why}")
 
@@ -208,8 +212,9 @@ def _catalogue(service_subtype: str) -> Command:
 
 
 def _uplink_sas(truth: dict[str, Any]) -> list[dict[str, Any]]:
-    sas = truth.get("security_associations") or []
-    return [sa for sa in sas if isinstance(sa, dict) and sa.get("direction") == "uplink"]
+    return [
+        sa for sa in truth_list(truth, "security_associations") if sa.get("direction") == "uplink"
+    ]
 
 
 def _rejections(truth: dict[str, Any]) -> Counter[str]:

@@ -26,15 +26,22 @@ from graders.checks.base import (
     CheckResult,
     HostFileStat,
     Probe,
-    Status,
     failed,
     passed,
+    unobserved,
 )
 from graders.checks.forgery import GRADER_SOURCE_IDS, TEMPLATE_PATTERN
-from graders.checks.observe import command_name, executed, login, wait_for
+from graders.checks.observe import (
+    command_name,
+    delivery_problem,
+    executed,
+    login,
+    truth_list,
+    wait_for,
+)
 from graders.checks.replay import vantage_json
 from labctl.range import wiring
-from labctl.spec.vocabulary import Args
+from labctl.spec.vocabulary import Args, HostName, PortNumber
 
 SSH_VANTAGE: Final = wiring.vantage_program("ssh")
 KEYED_VANTAGE: Final = wiring.vantage_program("keyed")
@@ -42,14 +49,13 @@ KEYED_VANTAGE: Final = wiring.vantage_program("keyed")
 SETTLE_S: Final = 6.0
 #: Sent commands mission control lists at most (its API's limit).
 SENT_LIMIT: Final = 500
-HOST_PATTERN: Final = r"^[a-z][a-z0-9-]{0,40}$"
 
 # --- SSH --------------------------------------------------------------------------------
 
 
 class SshPasswordRefusedArgs(Args):
-    host: str = Field(default="ground-station", pattern=HOST_PATTERN)
-    port: int = Field(default=22, ge=1, le=65535)
+    host: HostName = "ground-station"
+    port: PortNumber = 22
     username: str = Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$", description="account to try")
     password: str = Field(default="", max_length=128, description="its (weak) password")
 
@@ -77,11 +83,14 @@ def _ssh_argv(args: SshPasswordRefusedArgs, address: str | None = None) -> list[
 
 
 def _vantage_report(run: tuple[int, str]) -> tuple[dict[str, Any] | None, str]:
-    """The vantage's report, or None and why sshd did not answer it."""
+    """The vantage's report, or None and why sshd did not answer it (a report without its
+    list of methods is no answer: nothing would be judged from it)."""
     code, output = run
     result = vantage_json(output)
     if code == 0 and result is not None and "error" not in result:
-        return result, ""
+        if isinstance(result.get("methods"), list):
+            return result, ""
+        return None, f"the vantage's report lists no methods ({output.strip()[-200:]})"
     return None, (result or {}).get("error") or output.strip()[-300:] or f"exit {code}"
 
 
@@ -113,8 +122,7 @@ def _from_other_networks(
 def unreachable(where: str, detail: str) -> CheckResult:
     """sshd answered no vantage: nothing was observed, so nothing is judged. (The host's
     own ``sshd -T`` is no witness: root there can make it print anything.)"""
-    return CheckResult(
-        Status.ERROR,
+    return unobserved(
         f"{where}: cannot observe, no vantage reached it ({detail})",
         "The check logs in from the host's networks: keep sshd answering there, keys only.",
     )
@@ -152,7 +160,7 @@ SYMLINK_MODE: Final = 0o777
 
 
 class FilePrivateArgs(Args):
-    host: str = Field(default="ground-station", pattern=HOST_PATTERN)
+    host: HostName = "ground-station"
     path: str = Field(pattern=r"^/[A-Za-z0-9._/-]{1,250}$", description="absolute path")
     missing_ok: bool = Field(
         default=False, description="a file that no longer exists counts as private"
@@ -184,15 +192,14 @@ class FilePrivate(Check[FilePrivateArgs]):
         found = probe.host_stat(args.host, args.path)
         if found is not None:
             return mode_verdict(where, found)
-        if not args.missing_ok:
-            return failed(f"{where} does not exist (as the container engine reads the host)")
         hidden = unseen_ancestor(probe, args.host, args.path)
         if hidden is not None:
-            return CheckResult(
-                Status.ERROR,
+            return unobserved(
                 f"{where} reads as missing, but {hidden} is not a directory the container"
                 " engine sees through (a symbolic link?): cannot tell whether the file is gone",
             )
+        if not args.missing_ok:
+            return failed(f"{where} does not exist (as the container engine reads the host)")
         return passed(f"{where} no longer exists: nothing left to read")
 
 
@@ -248,12 +255,12 @@ class OldKeyRejected(Check[OldKeyRejectedArgs]):
     def judge(self, args: OldKeyRejectedArgs, probe: Probe) -> CheckResult:
         key = args.key.strip()
         if not isinstance(args.spi, int) or not 0 <= args.spi <= 0xFFFF or "{" in key:
-            return failed(f"old_key_rejected: key and spi were not rendered ({args.spi!r})")
+            return unobserved(f"old_key_rejected: key and spi were not rendered ({args.spi!r})")
         spi = args.spi
         truth = probe.truth()
         scid = truth.get("scid")
         if not isinstance(scid, int):
-            return failed("ground truth names no spacecraft id")
+            return unobserved("cannot forge a frame: the ground truth names no spacecraft id")
         # The next sequence number the SA would take: an eavesdropper reads the counter off
         # the air (the IV is in clear); ground truth gives it without waiting for traffic.
         arsn = _last_sequence_number(truth, spi) + 1
@@ -264,7 +271,7 @@ class OldKeyRejected(Check[OldKeyRejectedArgs]):
         sent = vantage_json(output)
         if code != 0 or sent is None or "error" in sent:
             detail = (sent or {}).get("error") or output.strip()[-300:] or f"exit {code}"
-            return failed(f"the vantage could not transmit the forged frame: {detail}")
+            return unobserved(f"the vantage could not transmit the forged frame: {detail}")
         what = f"{name} forged with the old key on SPI {spi} (sequence number {arsn})"
 
         def ran() -> bool:
@@ -274,11 +281,15 @@ class OldKeyRejected(Check[OldKeyRejectedArgs]):
             return failed(
                 f"{what}: executed", "Rotate the key on both ends; retire the compromised SA."
             )
-        return passed(f"{what}: not executed ({_why_rejected(probe.truth(), spi)})")
+        after = probe.truth()
+        lost = delivery_problem(truth, after, what)
+        if lost is not None:
+            return lost
+        return passed(f"{what}: not executed ({_why_rejected(after, spi)})")
 
 
 def _last_sequence_number(truth: dict[str, Any], spi: int) -> int:
-    for sa in truth.get("security_associations") or []:
+    for sa in truth_list(truth, "security_associations"):
         if sa.get("spi") == spi and sa.get("direction", "uplink") == "uplink":
             number = sa.get("sequence_number")
             return number if isinstance(number, int) and number >= 0 else 0
@@ -323,9 +334,12 @@ class UnsentCommandExecuted(Check[UnsentCommandExecutedArgs]):
         ran = [e for e in mine if e.get("source_id") not in GRADER_SOURCE_IDS]
         token = login(probe, "operator")
         status, body = probe.api("GET", f"/api/commands/sent?limit={SENT_LIMIT}", None, token)
-        if status != 200 or not isinstance(body, dict):
-            return failed(f"mission control's sent commands are not readable (HTTP {status})")
-        extra = unsent(ran, body.get("commands") or [])
+        sent = body.get("commands") if status == 200 and isinstance(body, dict) else None
+        if not isinstance(sent, list):
+            return unobserved(
+                f"cannot compare: mission control's sent commands are not readable (HTTP {status})"
+            )
+        extra = unsent(ran, sent)
         what = f"PUS {args.command}" if args.command else "any command"
         if not extra:
             return failed(

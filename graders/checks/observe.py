@@ -1,4 +1,10 @@
-"""Observation helpers shared by checks: ground truth queries and mission control as an operator."""
+"""Observation helpers shared by checks: ground truth queries and mission control as an operator.
+
+They fail closed: ground truth that lacks what a check reads (its executed commands, its
+security associations, its frame counters), or a mission control answer that cannot be
+read, raises :class:`CheckError`, which :meth:`Check.run` reports as an error (nothing
+observed), never as an empty list that a check would take for "nothing happened".
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final, TypeVar
 
-from graders.checks.base import Probe
+from graders.checks.base import CheckResult, Probe, unobserved
 from labctl.errors import CheckError, LabctlError
 from labctl.range import wiring
 from labctl.range.hosts.catalog import COMMANDS
@@ -42,9 +48,44 @@ def command_name(service_subtype: str) -> str:
     raise CheckError("command", f"no catalogue command is PUS {service_subtype}")
 
 
+def truth_list(truth: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The ground truth's list ``key`` (its mappings); CheckError when the document has no
+    such list: a check must not read a missing log as an empty one."""
+    value = truth.get(key)
+    if not isinstance(value, list):
+        raise CheckError("truth", f"the spacecraft's ground truth has no {key} list")
+    return [entry for entry in value if isinstance(entry, dict)]
+
+
+def frames_received(truth: dict[str, Any]) -> int:
+    """The spacecraft's count of uplink datagrams received (any, well formed or not)."""
+    counters = truth.get("counters")
+    value = counters.get("frames_received") if isinstance(counters, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise CheckError("truth", "the spacecraft's ground truth has no frames_received counter")
+    return value
+
+
+def delivery_problem(
+    before: dict[str, Any], after: dict[str, Any], what: str
+) -> CheckResult | None:
+    """An error result when the spacecraft received no uplink datagram between two ground
+    truth reads around a transmission (its ``frames_received`` did not grow, or it
+    restarted in between), else None. A frame that never arrived was not rejected: a
+    check that passes on "not executed" needs this evidence that it was heard."""
+    first, last = frames_received(before), frames_received(after)
+    if last > first and before.get("boot_time") == after.get("boot_time"):
+        return None
+    return unobserved(
+        f"{what}: cannot observe, the spacecraft received no uplink frame while the check"
+        f" transmitted (frames_received {first} then {last}): the frames did not reach it,"
+        " so nothing says whether it would have executed them"
+    )
+
+
 def executed(truth: dict[str, Any], service_subtype: str | None = None) -> list[dict[str, Any]]:
     """Executed telecommands (COP-1 directives left out), optionally of one service.subtype."""
-    entries: Iterable[dict[str, Any]] = truth.get("executed_commands") or []
+    entries: Iterable[dict[str, Any]] = truth_list(truth, "executed_commands")
     found = [e for e in entries if e.get("service") is not None and e.get("spi") is not None]
     if service_subtype is None:
         return found
@@ -93,15 +134,27 @@ def uplink_state(probe: Probe) -> str:
 
 
 def verification(probe: Probe, token: str, ident: int, within: float) -> str:
-    """The sent command's final status (completed, failed) or its status when time ran out."""
+    """The sent command's final status (completed, failed) or its status when time ran
+    out; CheckError when mission control does not say (its answer unreadable)."""
+
+    def read() -> tuple[int, str | None]:
+        code, body = probe.api("GET", f"/api/commands/sent/{ident}", None, token)
+        state = body.get("status") if code == 200 and isinstance(body, dict) else None
+        return code, state if isinstance(state, str) else None
 
     def final() -> str | None:
-        status, body = probe.api("GET", f"/api/commands/sent/{ident}", None, token)
-        state = str(body.get("status")) if status == 200 and isinstance(body, dict) else "unknown"
+        state = read()[1]  # an unreadable answer on the way: read again
         return state if state in {"completed", "failed"} else None
 
+    def status() -> str:
+        code, state = read()
+        if state is None:
+            raise CheckError(
+                "command",
+                f"mission control does not say what became of command {ident}"
+                f" (GET /api/commands/sent/{ident}: HTTP {code})",
+            )
+        return state
+
     result = wait_for(final, within)
-    if result is None:
-        _, body = probe.api("GET", f"/api/commands/sent/{ident}", None, token)
-        return str(body.get("status", "unknown")) if isinstance(body, dict) else "unknown"
-    return result
+    return status() if result is None else result

@@ -13,8 +13,15 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
-from graders.checks.base import CheckResult, Probe, failed, passed
-from graders.checks.observe import command_name, executed, login, send_command, wait_for
+from graders.checks.base import CheckResult, Probe, failed, passed, unobserved
+from graders.checks.observe import (
+    command_name,
+    delivery_problem,
+    executed,
+    login,
+    send_command,
+    wait_for,
+)
 from labctl.range import wiring
 
 VANTAGE: Final = wiring.vantage_program("replay")
@@ -79,12 +86,21 @@ def executed_frame(
 
 
 def replay_outcome(probe: Probe, command: str, attempts: int, after_restart: bool) -> CheckResult:
+    """Record, replay, judge. Nothing to replay (no frame heard, the operator's command not
+    executed), a replay that could not be sent or never reached the spacecraft: an error,
+    since nothing says whether a replay would have executed."""
     frame = capture_while_commanding(probe, command_name(command))
-    if "frame" not in frame:
-        return failed(f"no uplink frame heard on the uplink air: {frame.get('error')}")
+    if "frame" not in frame or "seq" not in frame:
+        return unobserved(
+            "cannot observe: no uplink frame heard on the uplink air to replay:"
+            f" {frame.get('error')}"
+        )
     found = executed_frame(probe, command, int(frame["seq"]))
     if found is None:
-        return failed(f"the operator's PUS {command} did not execute: nothing to replay")
+        return unobserved(
+            f"cannot observe: the operator's PUS {command} did not execute, so there is no"
+            " executed frame to replay"
+        )
     pair, before = found
     if after_restart:
         probe.restart("spacecraft")
@@ -103,9 +119,10 @@ def _judge_replay(
     up to now (from the ground truth read that found it, or one read after the restart)."""
     pair, before = seen
     argv = [*VANTAGE, "replay", "--frame", str(frame["frame"]), "--times", str(attempts)]
+    start = probe.truth()
     code, output = probe.vantage_exec(argv, 60.0)
     if code != 0:
-        return failed(f"the vantage could not transmit the frame: {output.strip()[-300:]}")
+        return unobserved(f"the vantage could not transmit the frame: {output.strip()[-300:]}")
     when = " after a spacecraft restart" if restarted else ""
     what = f"frame SPI {pair[0]} sequence number {pair[1]}, sent {attempts} time(s){when}"
 
@@ -117,4 +134,5 @@ def _judge_replay(
     # sure at the end of SETTLE_S: reads at 0, 0.5, 1.5, 3.5 and 5 s, not every 0.5 s.
     if wait_for(again, SETTLE_S, growth=2.0):
         return failed(f"{what}: executed again", "Look at the uplink SA's anti-replay settings.")
-    return passed(f"{what}: not executed again")
+    lost = delivery_problem(start, probe.truth(), what)
+    return lost or passed(f"{what}: not executed again")

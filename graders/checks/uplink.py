@@ -1,4 +1,10 @@
-"""Checks on the telecommand uplink and the telemetry downlink."""
+"""Checks on the telecommand uplink and the telemetry downlink.
+
+The availability checks (``command_round_trip``, ``telemetry_fresh``) judge what mission
+control answers; one that cannot ask it (mission control unreachable, the grader's
+account refused, an answer it cannot read) is an error that says what failed, not a
+verdict on the student's fix.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from graders.checks.base import Check, CheckResult, Probe, failed, passed
-from graders.checks.observe import (
-    command_name,
-    executed,
-    login,
-    send_command,
-    uplink_state,
-    verification,
-)
+from graders.checks.base import Check, CheckResult, Probe, failed, passed, unobserved
+from graders.checks.observe import command_name, executed, login, uplink_state, verification
 from graders.checks.replay import replay_outcome
 from labctl.spec.vocabulary import Args
 
@@ -58,15 +57,26 @@ class CommandRoundTrip(Check[CommandRoundTripArgs]):
     def judge(self, args: CommandRoundTripArgs, probe: Probe) -> CheckResult:
         name = command_name(args.command)
         token = login(probe, args.role)
-        status = verification(probe, token, send_command(probe, token, name), args.within)
+        sent, body = probe.api("POST", "/api/commands", {"name": name, "args": {}}, token)
+        ident = body.get("id") if sent == 201 and isinstance(body, dict) else None
+        if not isinstance(ident, int):
+            return failed(
+                f"{args.role} could not send {name}: mission control answered HTTP {sent}"
+                f" ({str(body)[:160]})",
+                HINT,
+            )
+        status = verification(probe, token, ident, args.within)
         if status == "completed":
             return passed(f"{args.role} sent {name}; the spacecraft reported completion")
         uplink = uplink_state(probe)
         return failed(
             f"{args.role} sent {name}; after {args.within} s its status is {status!r}"
             + (f"; {uplink}" if uplink else ""),
-            "Hardening that stops mission control from commanding earns nothing.",
+            HINT,
         )
+
+
+HINT = "Hardening that stops mission control from commanding earns nothing."
 
 
 class TelemetryFreshArgs(Args):
@@ -81,9 +91,14 @@ class TelemetryFresh(Check[TelemetryFreshArgs]):
     def judge(self, args: TelemetryFreshArgs, probe: Probe) -> CheckResult:
         token = login(probe, "operator")
         status, body = probe.api("GET", "/api/telemetry/latest", None, token)
-        age = body.get("age_seconds") if status == 200 and isinstance(body, dict) else None
-        if not isinstance(age, int | float):
-            return failed(f"mission control has no housekeeping telemetry (HTTP {status})")
+        if status != 200 or not isinstance(body, dict):
+            return unobserved(
+                f"cannot observe: mission control answered HTTP {status} to GET"
+                f" /api/telemetry/latest ({str(body)[:160]})"
+            )
+        age = body.get("age_seconds")
+        if not isinstance(age, int | float) or isinstance(age, bool):
+            return failed("mission control has received no housekeeping telemetry")
         if age <= args.max_age:
             return passed(f"latest housekeeping is {age:.1f} s old (limit {args.max_age} s)")
         return failed(f"latest housekeeping is {age:.1f} s old (limit {args.max_age} s)")

@@ -170,7 +170,7 @@ class LiveProbe:
         except ValueError as exc:
             raise CheckError("truth", f"spacecraft ground truth is not JSON: {exc}") from exc
         if not isinstance(document, dict):
-            return {}
+            raise CheckError("truth", "spacecraft ground truth is not a JSON object")
         if self.since is not None and isinstance(document.get("executed_commands"), list):
             document["executed_commands"] = [
                 e

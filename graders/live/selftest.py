@@ -6,7 +6,8 @@ the reference remediation is applied, step by step on the hosts it names, and th
 restart; remediation checks pass, the attack no longer achieves its objectives (its exit
 status is shown, not judged: the objectives are the verdict), availability checks still
 pass; down. Check arguments are rendered with the instance's own parameters. Every
-observation is a :class:`Step`; one that differs from what was expected is a surprise.
+observation is a :class:`Step`; one that differs from what was expected is a surprise,
+and a check that could not observe (an error) is one wherever it comes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from graders.checks.base import Status
 from graders.live.probe import LiveProbe, open_probe
 from graders.live.run import run_objective
 from graders.live.solution import READY_S, Solver
@@ -157,9 +159,11 @@ class Phases:
             self.judge(objective, expect=expect, when=when)
 
     def judge(self, objective: Objective, *, expect: bool, when: str) -> None:
+        """A pass where one is expected, else a fail: an error (the check could not
+        observe) is never what a reference solution expects, also where a fail is."""
         result = run_objective(objective, self.probe, self.target.variables)
         observed = f"{result.status.value}: {result.evidence}"
-        ok = result.passed == expect
+        ok = result.status is (Status.PASS if expect else Status.FAIL)
         self.record(f"{objective.id} ({when})", _verdict(expect), observed, ok)
 
     def attack(self, *, expect: bool, when: str) -> None:

@@ -16,7 +16,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from labctl.spec.models import Network, Seconds
 from labctl.spec.params import WORDLIST_DIR
-from labctl.spec.vocabulary import Args
+from labctl.spec.vocabulary import Args, HostRef, PortNumber
 
 AbsPath = Annotated[str, StringConstraints(pattern=r"^/[^\x00]*$")]
 FileMode = Annotated[str, StringConstraints(pattern=r"^0?[0-7]{3,4}$"), Field(examples=["0600"])]
@@ -66,7 +66,7 @@ class Service(Args):
 class Port(Args):
     """Open or close a port on a host's firewall."""
 
-    port: int = Field(ge=1, le=65535)
+    port: PortNumber
     protocol: Annotated[str, StringConstraints(pattern=r"^(tcp|udp)$")] = "tcp"
     open: bool
 
@@ -120,7 +120,11 @@ class Flood(Args):
 class BruteForce(Args):
     """Try passwords from a word list against SSH or the mission-control login."""
 
-    target: Literal["ssh", "mission-control"]
+    target: Annotated[
+        Literal["ssh", "mission-control"],
+        HostRef(aliases=(("ssh", "ground-station"),)),
+        Field(description="the ground station's sshd (ssh) or mission control's login"),
+    ]
     username: UserName
     wordlist: str = Field(default="weak-passwords", description="a word list labctl ships")
     max_attempts: int = Field(default=500, ge=1, le=100_000)

@@ -7,7 +7,8 @@ Validation runs in three passes over one YAML document:
    in the :class:`~labctl.spec.vocabulary.Vocabulary` and their ``args``
    validated against the entry's model;
 3. references: unique ids, objectives that require other objectives, hosts
-   named by injects, files the lab refers to;
+   named by injects, files the lab refers to; hosts named in the arguments of checks,
+   injects and adversary actions (:mod:`labctl.spec.topology`);
 4. templates: the briefing, write_file templates and every templated argument,
    parsed and rendered with a sample student's parameters
    (:mod:`labctl.spec.template_problems`);
@@ -40,6 +41,7 @@ from labctl.spec.params import WORDLIST_DIR
 from labctl.spec.template_problems import template_problems
 from labctl.spec.templates import RenderError, is_lone_expression, is_template, render
 from labctl.spec.templates import sample_variables as _sample_variables
+from labctl.spec.topology import host_reference_problems
 from labctl.spec.vocabulary import Registry, Vocabulary, default_vocabulary
 from labctl.spec.yamlsource import Path_, YamlDocument, format_path, read_yaml
 
@@ -103,6 +105,7 @@ def load_lab(
     quiz = None
     if lab is not None:  # references need a structurally valid lab
         problems += _reference_problems(doc, lab, root)
+        problems += host_reference_problems(doc, lab, vocab)
         quiz = _load_quiz(doc, root, lab, problems)
         source = LabSource(doc, LoadedLab(lab, root, quiz))
         problems += template_problems(source.doc, lab, root, _display, samples is not None)

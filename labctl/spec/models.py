@@ -413,14 +413,16 @@ class Lab(Model):
         return sum(o.points for o in self.objectives)
 
     def hosts(self) -> dict[str, frozenset[Network]]:
-        """Host name → attached networks, after the lab's topology changes."""
+        """Host name → attached networks, after the lab's topology changes. ``attach`` and
+        ``detach`` change the networks of hosts that exist: they never make one (the
+        loader reports one that names no host)."""
         hosts: dict[str, set[Network]] = {h.value: set(n) for h, n in STANDARD_TOPOLOGY.items()}
         for removed in self.topology.remove_hosts:
             hosts.pop(removed.value, None)
         for extra in self.topology.add_hosts:
             hosts[extra.name] = set(extra.networks)
         for link in self.topology.attach:
-            hosts.setdefault(link.host, set()).add(link.network)
+            hosts.get(link.host, set()).add(link.network)
         for link in self.topology.detach:
             hosts.get(link.host, set()).discard(link.network)
         return {name: frozenset(nets) for name, nets in hosts.items()}

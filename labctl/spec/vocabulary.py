@@ -19,9 +19,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, ClassVar, Final, Protocol, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from labctl.errors import LabctlError
 
@@ -47,6 +47,42 @@ class Args(BaseModel):
 
 #: The argument model a vocabulary class is generic over (``Check[ArgsT]`` and the like).
 ArgsT = TypeVar("ArgsT", bound=Args)
+
+
+@dataclass(frozen=True)
+class HostRef:
+    """Marks an argument that names one of the lab's hosts, in an ``Annotated`` type
+    (``HostName`` is ``str`` so marked). ``labs validate`` checks every such value, given
+    or default, against the lab's topology (the standard hosts after ``topology``'s
+    changes), with "did you mean" and the value's file:line (:mod:`labctl.spec.topology`).
+
+    ``on``: networks of which the host must be on at least one (where ``seen_from``
+    reaches it from), e.g. the grader vantage's for a check that connects from there.
+    ``aliases``: values that stand for a host, e.g. ``("ssh", "ground-station")``. When a
+    type is marked more than once (``Annotated[HostName, HostRef(on=...)]``) the last
+    marker counts.
+    """
+
+    on: tuple[str, ...] = ()
+    seen_from: str = ""
+    aliases: tuple[tuple[str, str], ...] = ()
+
+    def host_of(self, value: str) -> str:
+        """The host ``value`` names."""
+        return dict(self.aliases).get(value, value)
+
+
+#: Host names as lab.yaml writes them (lower-case letters, digits and dashes).
+HOST_NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,62}$"
+#: An argument naming one of the lab's hosts, checked against its topology at load time.
+HostName = Annotated[
+    str,
+    StringConstraints(pattern=HOST_NAME_PATTERN),
+    HostRef(),
+    Field(description="a host of the lab's topology, e.g. ground-station"),
+]
+#: A TCP or UDP port number.
+PortNumber = Annotated[int, Field(ge=1, le=65535, description="a port, 1..65535")]
 
 
 class VocabularyItem(Protocol):

@@ -15,6 +15,9 @@ class FakeProbe:
     """Mission control commands execute at once; the vantage hears frame N(S) 7.
 
     ``replay_executes`` / ``restart_forgets``: whether a replayed frame runs again.
+    ``air_lost``: the vantage's frames never reach the spacecraft (its frames_received
+    counter does not grow). ``telemetry_http`` / ``send_http``: what mission control
+    answers to GET /api/telemetry/latest and POST /api/commands.
     """
 
     replay_executes: bool = True
@@ -25,11 +28,18 @@ class FakeProbe:
     log: list[dict[str, Any]] = field(default_factory=list)
     restarts: list[str] = field(default_factory=list)
     hear_frame: bool = True
+    air_lost: bool = False
+    telemetry_http: int = 200
+    send_http: int = 201
+    frames_received: int = 0
 
     def truth(self) -> dict[str, Any]:
         if self.unreachable:
             raise BackendError("exec cat in spacecraft", "no such container")
-        return {"executed_commands": list(self.log)}
+        return {
+            "executed_commands": list(self.log),
+            "counters": {"frames_received": self.frames_received},
+        }
 
     def vantage_exec(
         self,
@@ -43,6 +53,9 @@ class FakeProbe:
             if not self.hear_frame:
                 return 2, "listening\nnothing heard within 20 s"
             return 0, "listening\n" + json.dumps({"frame": "00aa", "seq": 7})
+        if self.air_lost:
+            return 0, json.dumps({"sent": int(argv[-1])})
+        self.frames_received += int(argv[-1])
         if self.replay_executes or (self.restarts and self.restart_forgets):
             self.log.append(self._entry(17, 1, 7, spi=42, seq=7))
         return 0, json.dumps({"sent": int(argv[-1])})
@@ -59,10 +72,15 @@ class FakeProbe:
         if path == "/api/login":
             return 200, {"token": "t"}
         if path == "/api/commands":
+            if self.send_http != 201:
+                return self.send_http, {"detail": "refused"}
+            self.frames_received += 1
             self.log.append(self._entry(17, 1, 7, spi=42, seq=7))
             return 201, {"id": 1, "status": "sent"}
         if path.startswith("/api/commands/sent/"):
             return 200, {"status": self.command_status}
+        if self.telemetry_http != 200:
+            return self.telemetry_http, {"detail": "telemetry store unavailable"}
         return 200, {"age_seconds": self.telemetry_age}
 
     def credentials(self, role: str) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from graders.checks import BUILTIN_CHECKS
 from graders.checks.adversary import AdversaryContained, AdversaryContainedArgs
+from graders.checks.base import Status
 from labctl.range.adversary import ADVERSARY_HOST, LOG_PATH
 
 NOW = 1_800_000_000.0
@@ -126,11 +127,11 @@ def test_without_send_times_a_replay_needs_a_second_execution_after_the_action()
     assert not judge(FakeProbe(forged, [executed(3, 9, ago=15)])).passed
 
 
-def test_idle_adversary_fails_with_nothing_to_judge() -> None:
+def test_idle_adversary_is_an_error_with_nothing_to_judge() -> None:
     old = [entry("brute_force", 500, True)]
     result = judge(FakeProbe(old, []), window=60)
-    assert not result.passed
-    assert result.evidence.startswith("adversary idle, nothing to judge")
+    assert result.status is Status.ERROR
+    assert "the adversary was idle, nothing to judge" in result.evidence
 
 
 def test_the_actions_filter() -> None:
@@ -138,10 +139,11 @@ def test_the_actions_filter() -> None:
     assert judge(FakeProbe(log, []), actions=["flood"]).passed
     assert not judge(FakeProbe(log, []), actions=["brute_force"]).passed
     idle = judge(FakeProbe(log, []), actions=["jam"])
-    assert idle.evidence.startswith("adversary idle")
+    assert idle.status is Status.ERROR
+    assert "the adversary was idle" in idle.evidence
 
 
-def test_hostile_log_lines_are_skipped_and_an_unreadable_log_fails() -> None:
+def test_hostile_log_lines_are_skipped_and_an_unreadable_log_is_an_error() -> None:
     text = "\n".join(
         [
             "garbage",
@@ -155,8 +157,17 @@ def test_hostile_log_lines_are_skipped_and_an_unreadable_log_fails() -> None:
     probe = FakeProbe([], [])
     probe.readable = False
     result = judge(probe)
-    assert not result.passed
+    assert result.status is Status.ERROR
     assert "could not observe" in result.evidence
+    assert "unreadable" in result.evidence
+
+
+def test_ground_truth_without_its_command_log_is_an_error() -> None:
+    probe = FakeProbe([entry("replay_telecommands", 5, None, frames=[frame(16, 41)])], [])
+    probe.truth = dict  # type: ignore[method-assign]
+    result = judge(probe)
+    assert result.status is Status.ERROR
+    assert "no executed_commands list" in result.evidence
 
 
 def test_unknown_actions_are_rejected_at_validation() -> None:

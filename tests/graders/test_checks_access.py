@@ -28,6 +28,8 @@ from labctl.errors import BackendError, CheckError
 from labctl.range.hosts.catalog import BY_NAME, COMMANDS
 
 ROLES = {"viewer": 1, "operator": 2, "flight-director": 3}
+#: The grader's own account, which login_refused logs in with first (it must get in).
+OPERATOR = {"operator": ("operator", "operator")}
 
 
 @dataclass
@@ -198,7 +200,7 @@ def test_hazardous_since_skips_malformed_entries() -> None:
 
 
 def test_login_refused_fails_when_a_word_of_the_list_logs_in() -> None:
-    mc = FakeMissionControl(users={"admin": ("dragon", "flight-director")})
+    mc = FakeMissionControl(users={"admin": ("dragon", "flight-director"), **OPERATOR})
     result = LoginRefused().run(LoginRefusedArgs(wordlist="weak-passwords"), mc)
     assert result.status is Status.FAIL
     assert "'d*****'" in result.evidence
@@ -207,24 +209,50 @@ def test_login_refused_fails_when_a_word_of_the_list_logs_in() -> None:
 
 
 def test_login_refused_tries_the_given_passwords_first_then_passes() -> None:
-    mc = FakeMissionControl(users={"admin": ("Xk3-long-and-random-9q", "flight-director")})
+    mc = FakeMissionControl(
+        users={"admin": ("Xk3-long-and-random-9q", "flight-director"), **OPERATOR}
+    )
     args = LoginRefusedArgs(passwords=["summer2024", "admin"], wordlist="weak-passwords")
     result = LoginRefused().run(args, mc)
     assert result.status is Status.PASS, result.evidence
-    assert mc.logins[:2] == ["summer2024", "admin"]
-    assert len(mc.logins) == len(set(mc.logins))  # "admin" is in the list too: tried once
+    assert mc.logins[:3] == ["operator", "summer2024", "admin"]
+    tried = mc.logins[1:]  # after the grader's own login
+    assert len(tried) == len(set(tried))  # "admin" is in the list too: tried once
 
 
 def test_login_refused_passes_when_the_account_is_gone() -> None:
-    mc = FakeMissionControl(users={"flight": ("strong", "flight-director")})
+    mc = FakeMissionControl(users={"flight": ("strong", "flight-director"), **OPERATOR})
     assert LoginRefused().run(LoginRefusedArgs(passwords=["admin"]), mc).passed
+
+
+def test_login_refused_is_an_error_when_mission_control_refuses_everyone() -> None:
+    # A login that lets nobody in refuses weak passwords too: nothing tells the two apart.
+    mc = FakeMissionControl(users={})
+    result = LoginRefused().run(LoginRefusedArgs(passwords=["admin"]), mc)
+    assert result.status is Status.ERROR
+    assert "could not log in" in result.evidence
+    assert len(mc.logins) == 1  # the grader's own login; not one candidate tried
+
+
+def test_login_refused_is_an_error_on_an_answer_that_is_neither_in_nor_refused() -> None:
+    mc = FakeMissionControl()
+    original = mc._login
+
+    def broken(user: str, password: str) -> tuple[int, Any]:
+        return (500, {"detail": "database locked"}) if user == "admin" else original(user, password)
+
+    mc._login = broken  # type: ignore[method-assign]
+    result = LoginRefused().run(LoginRefusedArgs(passwords=["nope"]), mc)
+    assert result.status is Status.ERROR
+    assert "HTTP 500" in result.evidence
+    assert "cannot tell" in result.evidence
 
 
 def test_login_refused_needs_something_to_try_and_a_known_list() -> None:
     with pytest.raises(ValidationError, match="give passwords, a wordlist"):
         LoginRefusedArgs()
     result = LoginRefused().run(LoginRefusedArgs(wordlist="no-such-list"), FakeMissionControl())
-    assert result.status is Status.FAIL
+    assert result.status is Status.ERROR
     assert "no-such-list" in result.evidence
 
 
@@ -276,8 +304,17 @@ def test_hazardous_refused_with_an_explicit_account() -> None:
     assert not HazardousRefused().run(args, mc).passed
     wrong = HazardousRefusedArgs(username="guest", password="nope")
     result = HazardousRefused().run(wrong, FakeMissionControl())
-    assert result.status is Status.FAIL
+    assert result.status is Status.ERROR
     assert "could not log in" in result.evidence
+
+
+def test_hazardous_refused_is_an_error_on_an_answer_that_is_not_a_policy_refusal() -> None:
+    mc = FakeMissionControl()
+    mc._command = lambda user, name, args: (502, {"detail": "ground link down"})  # type: ignore[method-assign]
+    result = HazardousRefused().run(HazardousRefusedArgs(settle=0), mc)
+    assert result.status is Status.ERROR
+    assert "HTTP 502" in result.evidence
+    assert "cannot tell whether the policy holds" in result.evidence
 
 
 def test_hazardous_refused_args_are_checked() -> None:
@@ -305,11 +342,11 @@ def test_audit_recorded_fails_without_an_audit_trail() -> None:
     assert "no audit record" in result.evidence
 
 
-def test_audit_recorded_fails_when_the_flight_director_cannot_read_it() -> None:
+def test_audit_recorded_is_an_error_when_the_flight_director_cannot_read_it() -> None:
     mc = FakeMissionControl()
     mc.users["flight"] = ("flight-director-example", "operator")
     result = AuditRecorded().run(AuditRecordedArgs(), mc)
-    assert result.status is Status.FAIL
+    assert result.status is Status.ERROR
     assert "cannot read it (HTTP 403)" in result.evidence
 
 
@@ -322,7 +359,19 @@ def test_audit_recorded_fails_when_the_flight_director_cannot_read_it() -> None:
         (AuditRecorded(), AuditRecordedArgs()),
     ],
 )
-def test_unreachable_instance_is_a_clear_failure(check: Any, args: Any) -> None:
+def test_unreachable_instance_is_an_error_not_a_verdict(check: Any, args: Any) -> None:
     result = check.run(args, FakeMissionControl(unreachable=True))
-    assert result.status is Status.FAIL
+    assert result.status is Status.ERROR
     assert "could not observe" in result.evidence
+
+
+def test_ground_truth_without_its_command_log_is_an_error() -> None:
+    mc = FakeMissionControl()
+    mc.truth = lambda: {"schema": 1}  # type: ignore[method-assign]
+    for check, args in [
+        (HazardousExecuted(), HazardousExecutedArgs(within=1)),
+        (HazardousRefused(), HazardousRefusedArgs(settle=0)),
+    ]:
+        result = check.run(args, mc)
+        assert result.status is Status.ERROR, result.evidence
+        assert "no executed_commands list" in result.evidence

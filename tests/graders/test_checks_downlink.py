@@ -19,7 +19,7 @@ from graders.checks.downlink import (
     DownlinkSecretExposed,
     downlink_sa,
 )
-from labctl.errors import BackendError
+from labctl.errors import BackendError, CheckError
 from labctl.protocols.sdls import (
     Keyring,
     MacAlgorithm,
@@ -257,12 +257,22 @@ def test_confidential_fails_on_clear_telemetry() -> None:
 
 
 def test_confidential_fails_when_nothing_is_heard() -> None:
+    # It judges that telemetry still flows: silence is a verdict here, not a blind spot.
     only_idle = [frames()[2]]
     for probe in (DownlinkProbe([]), DownlinkProbe(only_idle)):
         result = DownlinkConfidential().run(ARGS, probe)
         assert result.status is Status.FAIL
         assert "nothing heard" in result.evidence
         assert "earns nothing" in result.hint
+
+
+def test_exposed_is_an_error_when_no_telemetry_is_heard() -> None:
+    # No telemetry on the air: nothing says whether the secret would be readable in it.
+    only_idle = [frames()[2]]
+    for probe in (DownlinkProbe([]), DownlinkProbe(only_idle)):
+        result = DownlinkSecretExposed().run(ARGS, probe)
+        assert result.status is Status.ERROR, result.evidence
+        assert "no telemetry on the air" in result.evidence
 
 
 def test_confidential_fails_on_authentication_only() -> None:
@@ -311,24 +321,36 @@ def test_confidential_fails_when_frames_name_another_spi() -> None:
         (137, "Killed"),
     ],
 )
-def test_garbage_from_the_vantage_is_a_clear_failure(code: int, output: str) -> None:
+def test_garbage_from_the_vantage_is_an_error(code: int, output: str) -> None:
     for check in (DownlinkSecretExposed(), DownlinkConfidential()):
         result = check.run(ARGS, DownlinkProbe(output=output, code=code))
-        assert result.status is Status.FAIL
+        assert result.status is Status.ERROR
         assert "heard nothing usable" in result.evidence
 
 
 @pytest.mark.parametrize("check", [DownlinkSecretExposed(), DownlinkConfidential()])
-def test_unreachable_instance_is_a_clear_failure(check: Any) -> None:
+def test_unreachable_instance_is_an_error(check: Any) -> None:
     result = check.run(ARGS, DownlinkProbe(unreachable=True))
-    assert result.status is Status.FAIL
+    assert result.status is Status.ERROR
     assert "could not observe" in result.evidence
+
+
+def test_ground_truth_without_its_downlink_or_associations_is_an_error() -> None:
+    for missing in ("downlink", "security_associations"):
+        document = truth()
+        del document[missing]
+        result = DownlinkConfidential().run(
+            ARGS, DownlinkProbe(frames(engine()), document=document)
+        )
+        assert result.status is Status.ERROR, result.evidence
+        assert missing in result.evidence
 
 
 def test_downlink_sa_reads_ground_truth_defensively() -> None:
     assert downlink_sa(truth())["spi"] == 2  # type: ignore[index]
     assert downlink_sa(truth(sa=None)) is None
-    assert downlink_sa({"downlink": "x"}) is None
+    with pytest.raises(CheckError, match="no downlink section"):
+        downlink_sa({"downlink": "x"})
     assert (
         downlink_sa(
             {

@@ -181,8 +181,23 @@ def test_forged_commands_without_sdls_count_and_grader_forgeries_do_not() -> Non
 def test_forged_command_executed_cannot_observe(tmp_path: Path) -> None:
     probe = ForgeryProbe(flight_software(tmp_path), unreachable=True)
     result = ForgedCommandExecuted().run(ForgedCommandExecutedArgs(), probe)
-    assert result.status is Status.FAIL
+    assert result.status is Status.ERROR
     assert "could not observe" in result.evidence
+
+
+@pytest.mark.parametrize("missing", ["security_associations", "executed_commands"])
+def test_ground_truth_without_what_the_attack_objective_reads_is_an_error(
+    tmp_path: Path, missing: str
+) -> None:
+    # Without its SAs every executed command would look forged: a free pass.
+    fsw = flight_software(tmp_path)
+    fsw.receive(ground_station_frame())
+    probe = ForgeryProbe(fsw)
+    whole = probe.truth
+    probe.truth = lambda: {k: v for k, v in whole().items() if k != missing}  # type: ignore[method-assign]
+    result = ForgedCommandExecuted().run(ForgedCommandExecutedArgs(), probe)
+    assert result.status is Status.ERROR
+    assert f"no {missing} list" in result.evidence
 
 
 # -- unauthenticated_rejected -----------------------------------------------------------
@@ -234,12 +249,12 @@ def test_passes_once_the_plaintext_sa_is_retired(tmp_path: Path) -> None:
         ((0, "garbage, no JSON"), "garbage, no JSON"),
     ],
 )
-def test_a_vantage_that_cannot_transmit_fails_the_check(
+def test_a_vantage_that_cannot_transmit_is_an_error(
     tmp_path: Path, vantage: tuple[int, str], shown: str
 ) -> None:
     probe = ForgeryProbe(flight_software(tmp_path, state="unkeyed"), vantage=vantage)
     result = UnauthenticatedRejected().run(rejected_args(), probe)
-    assert result.status is Status.FAIL
+    assert result.status is Status.ERROR
     assert "could not transmit" in result.evidence
     assert shown in result.evidence
 
@@ -247,8 +262,18 @@ def test_a_vantage_that_cannot_transmit_fails_the_check(
 def test_spis_accept_a_parameter_template_but_must_be_rendered(tmp_path: Path) -> None:
     args = rejected_args(spis=["{{ params.plaintext_spi }}"])
     result = UnauthenticatedRejected().run(args, ForgeryProbe(flight_software(tmp_path)))
-    assert result.status is Status.FAIL
+    assert result.status is Status.ERROR
     assert "was not rendered" in result.evidence
+
+
+def test_frames_that_never_reach_the_spacecraft_are_an_error_not_a_pass(tmp_path: Path) -> None:
+    # The vantage says it sent them, but the air lost them (an rf-link down): nothing was
+    # rejected because nothing arrived, and "none executed" proves nothing.
+    fsw = flight_software(tmp_path, state="unkeyed")
+    probe = ForgeryProbe(fsw, vantage=(0, json.dumps({"sent": [{"spi": None}], "source_id": 1})))
+    result = UnauthenticatedRejected().run(rejected_args(), probe)
+    assert result.status is Status.ERROR, result.evidence
+    assert "received no uplink frame" in result.evidence
 
 
 @pytest.mark.parametrize(

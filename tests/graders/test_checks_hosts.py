@@ -74,6 +74,10 @@ class FakeStation:
     vantages_on: list[str] = field(default_factory=list)
     #: ``sshd -T`` output (effective configuration); None: the command fails
     sshd_t: str | None = None
+    #: uplink frames the spacecraft received (its frames_received counter)
+    received: int = 0
+    #: the air loses the vantage's frames (an rf-link down)
+    lost: bool = False
 
     def truth(self) -> dict[str, Any]:
         if self.down:
@@ -84,6 +88,7 @@ class FakeStation:
         ]
         return {
             "scid": 321,
+            "counters": {"frames_received": self.received},
             "security_associations": sas,
             "executed_commands": list(self.executed),
             "rejected_frames": list(self.rejected),
@@ -126,6 +131,10 @@ class FakeStation:
         return self._ssh(options, self.answers_on[network])
 
     def _receive(self, key: str, spi: int, arsn: int) -> tuple[int, str]:
+        sent = json.dumps({"sent": "PING", "spi": spi, "arsn": arsn})
+        if self.lost:
+            return 0, sent
+        self.received += 1
         sa = self.sas.get(spi)
         if sa is None:
             self.rejected.append({"reason": "bad_sa", "spi": spi})
@@ -138,7 +147,7 @@ class FakeStation:
         else:
             sa[2] = arsn
             self.executed.append(command("PING", spi=spi, seq=arsn, source=0xFE4B))
-        return 0, json.dumps({"sent": "PING", "spi": spi, "arsn": arsn})
+        return 0, sent
 
     def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
         self.host_execs.append(list(argv))
@@ -320,6 +329,28 @@ def test_missing_file_fails_unless_missing_ok() -> None:
     assert "no longer exists" in result.evidence
 
 
+def test_file_private_on_a_host_the_engine_cannot_read_is_an_error() -> None:
+    class NoSuchHost(FakeStation):
+        def host_stat(self, host: str, path: str) -> HostFileStat | None:
+            raise BackendError(f"stat {path}", f"no host named {host!r}")
+
+    result = FilePrivate().run(FilePrivateArgs(host="groundstation", path="/etc/k"), NoSuchHost())
+    assert result.status is Status.ERROR
+    assert "no host named 'groundstation'" in result.evidence
+
+
+def test_a_report_without_methods_is_no_answer_not_a_pass() -> None:
+    class Mute(FakeStation):
+        def _ssh(
+            self, options: Mapping[str, str], methods: tuple[str, ...] | None = None
+        ) -> tuple[int, str]:
+            return 0, json.dumps({"password": None})
+
+    result = ssh(Mute(networks={"rf": "10.0.1.3"}))
+    assert result.status is Status.ERROR
+    assert "lists no methods" in result.evidence
+
+
 def test_file_private_rejects_relative_paths() -> None:
     with pytest.raises(ValueError, match="path"):
         FilePrivateArgs(path="etc/labctl/uplink.key")
@@ -347,13 +378,16 @@ def test_a_symbolic_link_is_judged_as_itself_and_fails() -> None:
     assert "symbolic link" in result.evidence
 
 
+@pytest.mark.parametrize("missing_ok", [True, False])
 @pytest.mark.parametrize("ancestor", ["/etc", "/etc/labctl"])
-def test_missing_behind_a_link_out_of_the_engines_sight_is_an_error(ancestor: str) -> None:
+def test_missing_behind_a_link_out_of_the_engines_sight_is_an_error(
+    ancestor: str, missing_ok: bool
+) -> None:
     # /etc/labctl -> /tmp/labctl: the key lives on in the tmpfs, where the engine's
     # archive API does not look, so the path reads as missing there.
     station = FakeStation(modes={}, links={ancestor: "/tmp/labctl"})
     del station.dirs[ancestor]
-    result = private(station, missing_ok=True)
+    result = private(station, missing_ok=missing_ok)
     assert result.status is Status.ERROR
     assert f"{ancestor} is not a directory" in result.evidence
 
@@ -418,17 +452,41 @@ def test_unknown_spi_is_tried_with_sequence_number_one() -> None:
     assert "bad_sa" in result.evidence
 
 
-def test_unrendered_arguments_fail_rather_than_guess() -> None:
+def test_unrendered_arguments_are_an_error_rather_than_a_guess() -> None:
     args = OldKeyRejectedArgs(key="{{ params.uplink_key }}", spi="{{ params.uplink_spi }}")
     result = OldKeyRejected().run(args, FakeStation())
-    assert result.status is Status.FAIL
+    assert result.status is Status.ERROR
     assert "not rendered" in result.evidence
 
 
-def test_old_key_rejected_with_the_spacecraft_down_fails() -> None:
+def test_old_key_rejected_with_the_spacecraft_down_is_an_error() -> None:
     result = old_key(FakeStation(down=True))
-    assert result.status is Status.FAIL
+    assert result.status is Status.ERROR
     assert "could not observe" in result.evidence
+
+
+def test_an_old_key_frame_that_never_arrives_is_an_error_not_a_pass() -> None:
+    station = FakeStation(lost=True)
+    station.sas[40][0] = "UNKEYED"
+    result = old_key(station)
+    assert result.status is Status.ERROR, result.evidence
+    assert "received no uplink frame" in result.evidence
+
+
+def test_old_key_rejected_without_a_spacecraft_id_or_a_vantage_is_an_error() -> None:
+    class Anonymous(FakeStation):
+        def truth(self) -> dict[str, Any]:
+            return {k: v for k, v in super().truth().items() if k != "scid"}
+
+    assert old_key(Anonymous()).status is Status.ERROR
+
+    class Mute(FakeStation):
+        def vantage_exec(self, argv: Sequence[str], timeout: float = 60.0) -> tuple[int, str]:
+            return 1, "Traceback: no route"
+
+    result = old_key(Mute())
+    assert result.status is Status.ERROR
+    assert "could not transmit" in result.evidence
 
 
 # --- unsent_command_executed ----------------------------------------------------------------
@@ -471,6 +529,23 @@ def test_different_arguments_are_different_commands() -> None:
 def test_the_graders_own_forgeries_are_left_out() -> None:
     station = FakeStation(executed=[command("PING", source=0xFE4B)])
     assert UnsentCommandExecuted().run(UnsentCommandExecutedArgs(), station).status is Status.FAIL
+
+
+def test_unreadable_sent_commands_are_an_error() -> None:
+    class Closed(FakeStation):
+        def api(
+            self,
+            method: str,
+            path: str,
+            body: Mapping[str, Any] | None = None,
+            token: str | None = None,
+        ) -> tuple[int, Any]:
+            return (503, "busy") if "sent" in path else super().api(method, path, body, token)
+
+    station = Closed(executed=[command("PING")])
+    result = UnsentCommandExecuted().run(UnsentCommandExecutedArgs(), station)
+    assert result.status is Status.ERROR
+    assert "HTTP 503" in result.evidence
 
 
 def test_the_command_filter_applies() -> None:

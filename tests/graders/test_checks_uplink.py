@@ -73,10 +73,47 @@ def test_replay_rejected_after_restart_restarts_the_spacecraft() -> None:
     assert "restart" in result.evidence
 
 
-def test_replay_rejected_fails_clearly_when_nothing_is_heard() -> None:
+def test_replay_rejected_is_an_error_when_nothing_is_heard() -> None:
     result = ReplayRejected().run(ReplayRejectedArgs(), FakeProbe(hear_frame=False))
-    assert result.status is Status.FAIL
+    assert result.status is Status.ERROR
     assert "no uplink frame heard" in result.evidence
+
+
+def test_replay_rejected_is_an_error_when_the_replay_never_reaches_the_spacecraft() -> None:
+    # "Not executed again" proves nothing when the replayed frames never arrived.
+    probe = FakeProbe(replay_executes=False, air_lost=True)
+    result = ReplayRejected().run(ReplayRejectedArgs(), probe)
+    assert result.status is Status.ERROR, result.evidence
+    assert "received no uplink frame" in result.evidence
+
+
+def test_replay_rejected_is_an_error_when_there_is_nothing_to_replay() -> None:
+    class Lost(FakeProbe):
+        def api(self, method: str, path: str, body: Any = None, token: Any = None) -> Any:
+            if path == "/api/commands":
+                return 201, {"id": 1, "status": "sent"}  # sent, never executed
+            return super().api(method, path, body, token)
+
+    result = ReplayRejected().run(ReplayRejectedArgs(), Lost(replay_executes=False))
+    assert result.status is Status.ERROR
+    assert "did not execute" in result.evidence
+
+
+def test_replay_rejected_is_an_error_when_the_vantage_cannot_transmit() -> None:
+    class Mute(FakeProbe):
+        def vantage_exec(
+            self,
+            argv: Sequence[str],
+            timeout: float = 60.0,
+            on_line: Callable[[str], None] | None = None,
+        ) -> tuple[int, str]:
+            if argv[3] == "replay":
+                return 1, "OSError: [Errno 101] Network is unreachable"
+            return super().vantage_exec(argv, timeout, on_line)
+
+    result = ReplayRejected().run(ReplayRejectedArgs(), Mute(replay_executes=False))
+    assert result.status is Status.ERROR
+    assert "could not transmit" in result.evidence
 
 
 def test_command_round_trip_passes_on_completion_and_fails_otherwise() -> None:
@@ -87,11 +124,49 @@ def test_command_round_trip_passes_on_completion_and_fails_otherwise() -> None:
     assert "'sent'" in result.evidence
 
 
+def test_command_round_trip_fails_when_mission_control_refuses_the_operator() -> None:
+    # Mission control answered: a fix that stops operators commanding is a verdict.
+    result = CommandRoundTrip().run(CommandRoundTripArgs(within=1), FakeProbe(send_http=403))
+    assert result.status is Status.FAIL
+    assert "HTTP 403" in result.evidence
+
+
+def test_command_round_trip_is_an_error_when_the_command_status_is_unreadable() -> None:
+    class Forgetful(FakeProbe):
+        def api(self, method: str, path: str, body: Any = None, token: Any = None) -> Any:
+            if path.startswith("/api/commands/sent/"):
+                return 404, {"detail": "no such command"}
+            return super().api(method, path, body, token)
+
+    result = CommandRoundTrip().run(CommandRoundTripArgs(within=1), Forgetful())
+    assert result.status is Status.ERROR
+    assert "does not say what became of command 1" in result.evidence
+
+
 def test_telemetry_fresh_compares_the_age_with_the_limit() -> None:
     args = TelemetryFreshArgs(max_age=15)
     assert TelemetryFresh().run(args, FakeProbe(telemetry_age=3.0)).passed
     assert not TelemetryFresh().run(args, FakeProbe(telemetry_age=40.0)).passed
-    assert not TelemetryFresh().run(args, FakeProbe(telemetry_age=None)).passed
+    result = TelemetryFresh().run(args, FakeProbe(telemetry_age=None))
+    assert result.status is Status.FAIL
+    assert "received no housekeeping telemetry" in result.evidence
+
+
+def test_telemetry_fresh_is_an_error_when_mission_control_cannot_say() -> None:
+    result = TelemetryFresh().run(TelemetryFreshArgs(), FakeProbe(telemetry_http=500))
+    assert result.status is Status.ERROR
+    assert "HTTP 500" in result.evidence
+    assert "/api/telemetry/latest" in result.evidence
+
+
+def test_ground_truth_without_its_command_log_is_an_error() -> None:
+    class Blank(FakeProbe):
+        def truth(self) -> dict[str, Any]:
+            return {}
+
+    result = ReplayExecuted().run(ReplayExecutedArgs(), Blank())
+    assert result.status is Status.ERROR
+    assert "no executed_commands list" in result.evidence
 
 
 @pytest.mark.parametrize(
@@ -103,9 +178,9 @@ def test_telemetry_fresh_compares_the_age_with_the_limit() -> None:
         (TelemetryFresh(), TelemetryFreshArgs()),
     ],
 )
-def test_unreachable_instance_is_a_clear_failure(check: object, args: object) -> None:
+def test_unreachable_instance_is_an_error_not_a_verdict(check: object, args: object) -> None:
     result = check.run(args, FakeProbe(unreachable=True))  # type: ignore[attr-defined]
-    assert result.status is Status.FAIL
+    assert result.status is Status.ERROR
     assert "could not observe" in result.evidence
 
 

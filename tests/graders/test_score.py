@@ -61,6 +61,28 @@ def test_an_erroring_check_is_an_error_and_earns_nothing() -> None:
     assert (item.verdict, item.points) == (Verdict.ERROR, 0)
 
 
+def test_an_availability_check_that_cannot_observe_gates_and_says_what_failed() -> None:
+    # Mission control unreachable: the availability check is an error, which earns nothing,
+    # gates the objectives that require it, and shows what could not be observed.
+    unreachable = "could not observe the instance: mission control: POST /api/login: ConnectError"
+    checks = results()
+    checks["mission-flies"] = CheckResult(Status.ERROR, unreachable)
+    s = score(LAB, checks, None, instance="i-1", student="ada", graded_at="t")
+    by_id = {o.id: o for o in s.objectives}
+    assert (by_id["mission-flies"].verdict, by_id["mission-flies"].points) == (Verdict.ERROR, 0)
+    assert by_id["mission-flies"].evidence == unreachable
+    assert by_id["replay-rejected"].points == 0
+    assert by_id["replay-rejected"].gated_by == ("mission-flies",)
+    recorded = {o["id"]: o for o in json.loads(s.to_json())["objectives"]}
+    assert (recorded["mission-flies"]["verdict"], recorded["mission-flies"]["points"]) == (
+        "error",
+        0,
+    )
+    assert recorded["mission-flies"]["evidence"] == unreachable
+    assert "ConnectError" in render_markdown(s)
+    assert "ConnectError" in render_html(s)
+
+
 def test_report_points_scale_to_the_objective() -> None:
     graded = grade_report(LAB, (SAMPLES / "good.md").read_bytes(), {}, None)
     s = score(LAB, results(), graded, instance="i", student="ada", graded_at="t")

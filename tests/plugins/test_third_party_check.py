@@ -36,8 +36,10 @@ def test_the_loader_validates_and_the_runner_grades_a_third_party_check(
         result = run_objective(objective, FakeProbe())
         assert result.status is Status.PASS, result.evidence
         assert "executed_commands" in result.evidence
+        # A third-party check fails closed too: what it cannot observe is an error.
         down = run_objective(objective, FakeProbe(unreachable=True))
-        assert down.status is Status.FAIL
+        assert down.status is Status.ERROR
+        assert "could not observe" in down.evidence
 
 
 def test_without_the_package_the_lab_names_an_unknown_check(tmp_path: Path) -> None:

@@ -61,8 +61,9 @@ def test_up_applies_and_records_every_inject(
     record = Instances(engine, store).up(replay_lab, "ana", seed=5)  # type: ignore[arg-type]
     assert record.status == "running"
     events = store.events(record.id)
-    # tc-replay: SCID and SPI on both ends, the two weaknesses, the student's account
-    assert [e.kind for e in events].count("set_config") == 8
+    # tc-replay: SCID and SPI on both ends, the duplicate tag, the two weaknesses, the
+    # student's account
+    assert [e.kind for e in events].count("set_config") == 9
     # both uplink keys, the student's account file on the workstation
     assert [e.kind for e in events].count("write_file") == 3
     assert [e for e in events if e.kind == "restart"] == []  # written before the first start

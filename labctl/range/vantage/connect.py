@@ -2,8 +2,11 @@
 HOST PORT TIMEOUT`` prints ``{"open": bool, "detail": str}``.
 
 ``port_closed`` runs it in the grader vantage (where the attacker sits); ``port_open`` in
-one of the instance's own hosts, through the engine. A refused or timed-out connect is
-"closed", an accepted one "open".
+one of the instance's own hosts, through the engine. ``open`` is whether the connect was
+accepted; otherwise ``detail`` starts with the class name of the exception the connect
+raised (``ConnectionRefusedError``, ``TimeoutError``, ``gaierror``, ``OSError: [Errno
+113] ...``), from which the checks tell a closed port from a host they cannot observe
+(graders/checks/network.py): keep that form.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import pytest
 
-from graders.checks.base import Status
+from graders.checks.base import CheckResult, Status
 from graders.live.probe import open_probe
 from graders.live.run import run_check
 from graders.live.selftest import SelfTest
@@ -186,3 +186,35 @@ def test_selftest_reports_a_failed_up_and_goes_on_with_the_next_seed() -> None:
         cast(Any, None), cast(Backend, FakeVantageBackend()), FakeLauncher(fail_up=True)
     )
     assert [(s.seed, s.ok) for s in steps.run([1, 2])] == [(1, False), (2, False)]
+
+
+@pytest.mark.parametrize(
+    ("status", "expect", "ok"),
+    [
+        (Status.PASS, True, True),
+        (Status.FAIL, False, True),
+        (Status.FAIL, True, False),
+        (Status.PASS, False, False),
+        # A check that could not observe is never what a reference solution expects,
+        # not even where a fail is (before the fix): it is a surprise.
+        (Status.ERROR, False, False),
+        (Status.ERROR, True, False),
+    ],
+)
+def test_selftest_counts_an_error_as_a_surprise(
+    monkeypatch: pytest.MonkeyPatch, status: Status, expect: bool, ok: bool
+) -> None:
+    from graders.live import selftest as selftest_module
+
+    def run_objective(objective: Any, probe: Any, variables: Any) -> CheckResult:
+        return CheckResult(status, "could not observe the instance: no host 'groundstation'")
+
+    monkeypatch.setattr(selftest_module, "run_objective", run_objective)
+    test = SelfTest(cast(Any, None), cast(Backend, FakeVantageBackend()), FakeLauncher())
+    target = GradeTarget("lab-1", "selftest", 1, "http://127.0.0.1:1")
+    phases = selftest_module.Phases(test, 1, target, cast(Any, None))
+    objective = cast(Any, type("Objective", (), {"id": "port-closed"})())
+    phases.judge(objective, expect=expect, when="before the fix")
+    (step,) = test.steps
+    assert step.ok is ok
+    assert step.observed.startswith(f"{status.value}: ")

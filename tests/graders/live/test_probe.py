@@ -13,6 +13,7 @@ import pytest
 from graders.checks.base import HostFileStat
 from graders.live.probe import LiveProbe
 from labctl.backends.base import Backend, ExecResult, FileStat, HostStatus
+from labctl.errors import CheckError
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -146,3 +147,33 @@ def test_a_program_on_another_network_gets_a_vantage_of_its_own_removed_after() 
     assert backend.calls == [
         ("labctl-grader-ground", ["timeout", "20", "python3", "-m", "y"], "nobody")
     ]
+
+
+class TruthBackend(ExecOnlyBackend):
+    """The spacecraft's ground truth file as given: missing, garbled, or not an object."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__()
+        self.code, self.text = code, text
+
+    def exec(self, instance_id: str, host: str, argv: list[str], user: str = "root") -> ExecResult:
+        return ExecResult(self.code, self.text)
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "message"),
+    [
+        (1, "cat: /run/labctl/truth.json: No such file or directory", "unreadable"),
+        (0, "{half a document", "not JSON"),
+        (0, "[]", "not a JSON object"),
+    ],
+)
+def test_ground_truth_that_cannot_be_read_is_an_error_never_an_empty_document(
+    code: int, text: str, message: str
+) -> None:
+    backend = TruthBackend(code, text)
+    with (
+        LiveProbe(cast(Backend, backend), "lab-x", "http://127.0.0.1:9") as probe,
+        pytest.raises(CheckError, match=message),
+    ):
+        probe.truth()
