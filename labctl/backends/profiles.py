@@ -15,9 +15,11 @@ shown to need (measured on Docker 20.10, see docs/backends.md):
 - The attacker adds NET_RAW and NET_ADMIN (scapy, nmap SYN scans, tcpdump) and
   DAC_OVERRIDE for a root shell that behaves as students expect; it keeps setuid ``sudo``,
   so no-new-privileges is off there.
-- The Python services (spacecraft, rf-link, mission control) run as the unprivileged
-  ``labctl`` user on high ports and need no capability at all, on a read-only root file
-  system; what they or the lab's injects write lives on per-instance volumes.
+- The Python services (spacecraft, rf-link) run as the unprivileged ``labctl`` user on
+  high ports and need no capability at all, on a read-only root file system; what they or
+  the lab's injects write lives on per-instance volumes. Mission control's server runs
+  the same way, but its container also runs sshd for operations engineers (SSHD_CAPS,
+  DAC_OVERRIDE, setuid sudo, a size-limited writable root for the accounts a lab adds).
 - The gateway (labctl-forward, see labctl.instances.plan) is a TCP relay: nothing.
 
 ``published`` lists the ports a role offers to the student's machine; the plan has the
@@ -90,13 +92,16 @@ _SERVICE_LIMITS: Final = Limits(memory_mib=160, cpus=0.5, pids=64)
 PROFILES: Final[dict[str, RoleProfile]] = {
     "spacecraft": RoleProfile((), _SERVICE_LIMITS, True, True, SERVICE_VOLUMES),
     "rf-link": RoleProfile((), _SERVICE_LIMITS, True, True, SERVICE_VOLUMES),
+    # Its operations engineers log in over SSH (sshd as on the ground station) and use
+    # sudo for their few commands; the server itself runs as labctl, from a volume.
     "mission-control": RoleProfile(
-        (),
-        Limits(memory_mib=256, cpus=0.5, pids=64),
-        read_only=True,
-        no_new_privileges=True,
+        (*SSHD_CAPS, "DAC_OVERRIDE"),
+        Limits(memory_mib=256, cpus=0.5, pids=96, writable_mib=256),
+        read_only=False,  # accounts a lab adds (useradd), host keys
+        no_new_privileges=False,  # sudo is setuid: the labops group's limited rules
         volumes=SERVICE_VOLUMES,
         published=("8080/tcp",),
+        tmpfs=GROUND_STATION_TMPFS,
     ),
     "ground-station": RoleProfile(
         (*SSHD_CAPS, "DAC_OVERRIDE", "NET_ADMIN"),

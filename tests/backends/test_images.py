@@ -60,9 +60,19 @@ def test_service_images_run_their_module_with_its_config(role: str, module: str)
     assert expected in dockerfile(role)
 
 
-@pytest.mark.parametrize("role", ["spacecraft", "rf-link", "mission-control"])
+@pytest.mark.parametrize("role", ["spacecraft", "rf-link"])
 def test_python_services_run_unprivileged(role: str) -> None:
     assert "\nUSER labctl\n" in dockerfile(role)
+
+
+@pytest.mark.parametrize("role", ["ground-station", "mission-control"])
+def test_hosts_with_operations_engineers_drop_to_labctl_for_their_program(role: str) -> None:
+    """sshd runs as root (it switches users); the program itself as labctl."""
+    entrypoint = (CONTAINERS / role / "entrypoint.sh").read_text()
+    assert entrypoint.rstrip().endswith(
+        'exec setpriv --reuid=labctl --regid=labctl --init-groups -- "$@"'
+    )
+    assert "COPY sudoers-labops /etc/sudoers.d/labops" in dockerfile(role)
 
 
 def test_attacker_has_the_tools_and_a_student() -> None:

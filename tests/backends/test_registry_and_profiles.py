@@ -34,12 +34,23 @@ def test_the_docker_backend_satisfies_the_interface() -> None:
 
 
 def test_python_services_hold_no_capability_on_a_read_only_root() -> None:
-    for role in ("spacecraft", "rf-link", "mission-control"):
+    for role in ("spacecraft", "rf-link"):
         confined = profile(role)
         assert confined.capabilities == ()
         assert confined.read_only
         assert confined.no_new_privileges
         assert "/etc/labctl" in confined.volumes
+
+
+def test_mission_control_runs_sshd_for_its_operations_engineers_only() -> None:
+    """sshd's capabilities and setuid sudo, no network administration; its server keeps
+    its configuration and archive on volumes."""
+    confined = profile("mission-control")
+    assert "NET_ADMIN" not in confined.capabilities
+    assert "NET_RAW" not in confined.capabilities
+    assert {"SETUID", "SETGID", "SYS_CHROOT"} <= set(confined.capabilities)
+    assert "/etc/labctl" in confined.volumes
+    assert confined.limits.writable_mib is not None
 
 
 def test_only_the_ground_station_and_attacker_get_network_administration() -> None:
