@@ -33,6 +33,7 @@ from labctl.backends.base import Backend
 from labctl.backends.vantage import Channel
 from labctl.errors import CheckError, LabctlError
 from labctl.range import wiring
+from labctl.spec.params import GRADER_ACCOUNTS, grader_password
 
 SPACECRAFT: Final = "spacecraft"
 GROUND_STATION: Final = "ground-station"
@@ -279,4 +280,21 @@ def open_probe(backend: Backend, target: GradeTarget) -> Iterator[LiveProbe]:
         vantage(backend, target.instance_id, uuid.uuid4().hex[:12]) as host,
         LiveProbe(backend, target.instance_id, target.mission_control, host) as probe,
     ):
+        probe.accounts = grading_accounts(probe, target)
         yield probe
+
+
+def grading_accounts(probe: LiveProbe, target: GradeTarget) -> dict[str, tuple[str, str]]:
+    """The instance's own grading accounts (:data:`GRADER_ACCOUNTS`: what graders send
+    shows in mission control as theirs); the stock accounts for an instance brought up by
+    a labctl that did not create them yet (their login is refused)."""
+    ours = {
+        role: (user, grader_password(target.seed, target.instance_id, role))
+        for role, user in GRADER_ACCOUNTS.items()
+    }
+    user, password = ours["operator"]
+    try:
+        status, _ = probe.api("POST", "/api/login", {"username": user, "password": password})
+    except LabctlError:
+        return ours  # mission control unreachable: the checks will say so
+    return ours if status != 401 else dict(STOCK_ACCOUNTS)

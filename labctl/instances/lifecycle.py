@@ -33,6 +33,7 @@ from labctl.scenario import (
     PlacedInject,
     apply_file_injects,
     apply_live_injects,
+    grader_injects,
     lab_injects,
     parameters,
 )
@@ -136,6 +137,8 @@ class Instances:
         """:meth:`up` once the instance's lock is held (a killed ``up`` is cleared first)."""
         plan = self._plan(loaded, record)
         ctx, injects = self._scenario(loaded, record), lab_injects(loaded.spec)
+        if wiring.MISSION_CONTROL in {host.name for host in plan.hosts}:
+            injects = [*grader_injects(record.seed, record.id), *injects]
         timeline = render_timeline(loaded.spec.adversary, ctx.variables)
         self._clear_interrupted(record.id, progress)
         self.store.reserve(record)

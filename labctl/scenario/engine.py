@@ -19,11 +19,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from labctl.errors import LabctlError
+from labctl.range import wiring
 from labctl.scenario.appliers import Applier
 from labctl.scenario.context import FileStage, InjectContext, InjectLog
 from labctl.scenario.render import render
 from labctl.spec.models import InjectRef, Lab
-from labctl.spec.params import ParameterValues, derive
+from labctl.spec.params import GRADER_ACCOUNTS, ParameterValues, derive, grader_password
 from labctl.spec.templates import variables as template_variables
 from labctl.spec.vocabulary import default_vocabulary
 
@@ -52,6 +53,30 @@ def lab_injects(lab: Lab) -> list[PlacedInject]:
         for i, ref in enumerate(weakness.injects):
             placed.append(PlacedInject(f"weaknesses[{w}].injects[{i}]", ref))
     return placed
+
+
+def grader_injects(seed: int | str, instance_id: str) -> list[PlacedInject]:
+    """Mission control's grading accounts (:data:`GRADER_ACCOUNTS`), stored as hashes."""
+    from labctl.range.hosts.missioncontrol.passwords import hash_password
+
+    return [
+        PlacedInject(
+            f"labctl: grading account {user}",
+            InjectRef(
+                kind="set_config",
+                host=wiring.MISSION_CONTROL,
+                args={
+                    "file": wiring.MISSION_CONTROL_CONFIG,
+                    "key": f"users.{user}",
+                    "value": {
+                        "role": role,
+                        "password_hash": hash_password(grader_password(seed, instance_id, role)),
+                    },
+                },
+            ),
+        )
+        for role, user in GRADER_ACCOUNTS.items()
+    ]
 
 
 def parameters(lab: Lab, student: str, seed: int | str, slot: int | None = None) -> ParameterValues:

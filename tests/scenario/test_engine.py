@@ -244,3 +244,21 @@ def test_file_injects_write_nothing_unless_all_of_them_apply(
     with pytest.raises(InjectFailed, match=r"injects\[1\].*does not exist"):
         apply_file_injects(ctx, injects)
     assert backend.writes == []
+
+
+def test_grading_accounts_are_hashes_of_passwords_only_the_graders_derive() -> None:
+    """Every instance gets mission control's grading accounts (operator and flight
+    director): the inject carries a hash; the password derives from the seed again."""
+    from labctl.range.hosts.missioncontrol.passwords import verify_hash
+    from labctl.scenario import grader_injects
+    from labctl.spec.params import GRADER_ACCOUNTS, grader_password
+
+    placed = grader_injects(1234, "tc-replay-ana")
+    assert [p.inject.args["key"] for p in placed] == ["users.grader", "users.grader-fd"]
+    for p, (role, _user) in zip(placed, GRADER_ACCOUNTS.items(), strict=True):
+        value = p.inject.args["value"]
+        assert value["role"] == role
+        assert "password" not in value
+        assert verify_hash(grader_password(1234, "tc-replay-ana", role), value["password_hash"])
+        assert not verify_hash(grader_password(1235, "tc-replay-ana", role), value["password_hash"])
+    assert grader_password(1234, "a", "operator") != grader_password(1234, "b", "operator")

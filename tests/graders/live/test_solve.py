@@ -15,7 +15,6 @@ import pytest
 
 from graders.live.solution import ScriptRun, solve
 from graders.live.target import GradeTarget
-from graders.live.vantage import GRADER_HOST
 from labctl.backends.base import Backend, ExecResult
 from labctl.spec import load_lab
 
@@ -82,18 +81,16 @@ class FakeEngine:
         return self
 
 
-def test_the_remediation_runs_step_by_step_then_the_host_restarts(mission_control: str) -> None:
+def test_the_remediation_runs_as_the_student_on_the_workstation(mission_control: str) -> None:
+    """mc-access's fix goes through the student's own access: one step on the attacker as
+    the student, and no restart through the engine (the script restarts the server)."""
     engine = FakeEngine()
     target = GradeTarget("lab-x", "ada", 7, mission_control, {})
     events: list[str] = []
     runs = solve(cast(Backend, engine), LOADED, target, attack=False, note=events.append)
-    assert runs == [ScriptRun("solution/remediate.py", "mission-control", 0, "done")]
-    assert engine.calls == [("exec", "mission-control", "labctl"), ("restart", "mission-control")]
-    assert events == [
-        "remediation: solution/remediate.py on mission-control as labctl",
-        "restarting mission-control",
-    ]
-    assert GRADER_HOST not in engine.running  # the grader vantage is gone afterwards
+    assert runs == [ScriptRun("solution/remediate.py", "attacker", 0, "done")]
+    assert engine.calls == [("exec", "attacker", "student")]
+    assert events == ["remediation: solution/remediate.py on attacker as student"]
 
 
 def test_nothing_asked_runs_nothing_but_the_readiness_check(mission_control: str) -> None:
