@@ -62,8 +62,8 @@ def test_up_applies_and_records_every_inject(
     assert record.status == "running"
     events = store.events(record.id)
     # tc-replay: SCID and SPI on both ends, the duplicate tag, the two weaknesses, the
-    # student's account; and labctl's two grading accounts on mission control
-    assert [e.kind for e in events].count("set_config") == 11
+    # student's account, nominal operations; and labctl's two grading accounts
+    assert [e.kind for e in events].count("set_config") == 12
     graders = [e for e in events if e.kind == "set_config" and "users.grader" in e.summary]
     assert len(graders) == 2
     # both uplink keys, the student's account file on the workstation

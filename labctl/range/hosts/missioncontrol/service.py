@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from typing import Any, Final
@@ -16,12 +17,12 @@ import anyio
 import anyio.to_thread
 
 from labctl.range.hosts.missioncontrol.audit import AuditLog
-from labctl.range.hosts.missioncontrol.auth import Authenticator, SessionStore
-from labctl.range.hosts.missioncontrol.commanding import Commander
+from labctl.range.hosts.missioncontrol.auth import Authenticator, Session, SessionStore
+from labctl.range.hosts.missioncontrol.commanding import Commander, CommandError, CommandRequest
 from labctl.range.hosts.missioncontrol.db import Archive
 from labctl.range.hosts.missioncontrol.groundlink import GroundLink
 from labctl.range.hosts.missioncontrol.ingest import Ingest
-from labctl.range.hosts.missioncontrol.settings import Settings, User
+from labctl.range.hosts.missioncontrol.settings import Role, Settings, User
 
 LOG: Final = logging.getLogger("labctl.missioncontrol")
 
@@ -48,6 +49,7 @@ class MissionControl:
         )
         self.commander = Commander(self.archive, self.link, settings.policy, self.audit)
         self._task: asyncio.Task[None] | None = None
+        self._operations: asyncio.Task[None] | None = None
         self._password_checks: anyio.CapacityLimiter | None = None
 
     async def login(self, username: str, password: str) -> User:
@@ -62,6 +64,8 @@ class MissionControl:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.link.run(), name="ground-link")
+        if self.settings.operations.enabled:
+            self._operations = asyncio.create_task(self._operate(), name="operations")
         policy = self.settings.policy
         if not self.settings.audit_enabled:
             LOG.warning("audit trail disabled (audit_log.enabled: false): no action is recorded")
@@ -77,7 +81,26 @@ class MissionControl:
             lockout_attempts=policy.lockout_attempts,
         )
 
+    async def _operate(self) -> None:
+        """The flight-operations script: the next routine command every period, as its
+        own user (recorded and audited under that name); a refusal is logged, never fatal."""
+        ops = self.settings.operations
+        session = Session(ops.user, Role.OPERATOR, expires_at=float("inf"))
+        for turn in itertools.count():
+            await asyncio.sleep(ops.period)
+            if not self.link.stats.connected:
+                continue
+            name = ops.commands[turn % len(ops.commands)]
+            try:
+                await self.commander.send(CommandRequest(session, name, {}, "operations"))
+            except CommandError as exc:
+                LOG.info("operations: %s not sent: %s", name, exc.message)
+
     async def stop(self) -> None:
+        if self._operations is not None:
+            self._operations.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._operations
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

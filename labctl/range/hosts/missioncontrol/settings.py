@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from labctl.range import wiring
+from labctl.range.hosts import catalog
 from labctl.range.hosts.config import Config, HostConfigError
 from labctl.range.hosts.missioncontrol.audit import DEFAULT_MAX_BYTES, MIN_MAX_BYTES
 from labctl.range.hosts.missioncontrol.db import Retention
@@ -74,6 +75,31 @@ class Policy:
     lockout_seconds: float = 300.0
 
 
+TOP_KEYS: Final = frozenset(
+    {
+        "listen",
+        "users",
+        "policy",
+        "sessions",
+        "ground_station",
+        "database",
+        "audit_log",
+        "operations",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Operations:
+    """A flight-operations script: every ``period`` seconds the next of ``commands`` goes
+    out, recorded and audited under ``user`` (not an account: nobody logs in as it)."""
+
+    enabled: bool = False
+    user: str = "flight-ops-script"
+    period: float = 20.0
+    commands: tuple[str, ...] = ("PING",)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The whole configuration of one mission-control server."""
@@ -97,6 +123,8 @@ class Settings:
     audit_max_bytes: int = DEFAULT_MAX_BYTES
     #: False: no action is recorded anywhere (a lab's "no audit trail" weakness).
     audit_enabled: bool = True
+    #: Nominal operations: a script that sends routine commands (``operations``).
+    operations: Operations = Operations()
     session_lifetime: float = 3600.0
     cookie_secure: bool = False
     config_file: str = "<config>"
@@ -109,6 +137,7 @@ def load_settings(path: Path = DEFAULT_CONFIG_PATH) -> Settings:
 
 def settings_from(config: Config) -> Settings:
     """Settings from an already parsed configuration mapping."""
+    config.only(TOP_KEYS)  # a misspelt section must not be silently ignored
     listen, ground = config.section("listen"), config.section("ground_station")
     sessions = config.section("sessions")
     return Settings(
@@ -128,9 +157,34 @@ def settings_from(config: Config) -> Settings:
             config.section("audit_log"), "max_bytes", DEFAULT_MAX_BYTES, MIN_MAX_BYTES
         ),
         audit_enabled=config.section("audit_log").get("enabled", bool, True),
+        operations=_operations(config.section("operations")),
         session_lifetime=_positive(sessions, "lifetime_s", 3600.0),
         cookie_secure=sessions.get("cookie_secure", bool, False),
         config_file=config.file,
+    )
+
+
+def _operations(config: Config) -> Operations:
+    config.only({"enabled", "user", "period_s", "commands"})
+    commands = config.raw("commands", ["PING"])
+    if not isinstance(commands, list) or not commands:
+        raise HostConfigError(config.file, config.dotted("commands"), "a list of command names")
+    for name in commands:
+        known = catalog.BY_NAME.get(name) if isinstance(name, str) else None
+        if known is None or known.arg_names:
+            raise HostConfigError(
+                config.file,
+                config.dotted("commands"),
+                f"{name!r}: not a command without arguments of the mission database",
+            )
+    user = config.get("user", str, Operations.user)
+    if not USERNAME_RE.match(user):
+        raise HostConfigError(config.file, config.dotted("user"), "1-64 of A-Z a-z 0-9 _ . -")
+    return Operations(
+        enabled=config.get("enabled", bool, False),
+        user=user,
+        period=max(2.0, _positive(config, "period_s", 20.0)),
+        commands=tuple(commands),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 from mc_fakes import FakeGroundStation, wait_until
 
 from labctl.range.hosts import catalog
-from labctl.range.hosts.config import Config
+from labctl.range.hosts.config import Config, HostConfigError
 from labctl.range.hosts.groundstation.conventions import Alert, StationStatus, UplinkMode
 from labctl.range.hosts.missioncontrol.app import create_app
 from labctl.range.hosts.missioncontrol.settings import Settings, settings_from
@@ -398,3 +399,50 @@ def test_parameter_reports_show_stored_and_in_use_values(
     ]
     latest = client.get("/api/telemetry/latest", headers=auth).json()
     assert latest["ground_link"]["rejected_packets"] >= 1
+
+
+def test_the_operations_script_sends_routine_commands_under_its_own_name(
+    tmp_path: Path, ground_station: FakeGroundStation
+) -> None:
+    data = make_config(tmp_path, ground_station.port)
+    data["operations"] = {"enabled": True, "period_s": 2, "commands": ["PING", "PAYLOAD_OFF"]}
+    with TestClient(create_app(settings_from(Config(data, "t.yaml")))) as client:
+        linked(client)
+        wait_until(lambda: len(ground_station.received) >= 2, timeout=10)
+        auth = token(client, "admin", "admin")
+        sent = client.get("/api/commands/sent", headers=auth).json()["commands"]
+        assert [(c["username"], c["name"]) for c in reversed(sent[-2:])][:2] == [
+            ("flight-ops-script", "PING"),
+            ("flight-ops-script", "PAYLOAD_OFF"),
+        ]
+        trail = [
+            e
+            for e in audit_lines(settings_from(Config(data, "t.yaml")))
+            if e["action"] == "command.send"
+        ]
+        assert trail[0]["actor"] == "flight-ops-script"
+
+
+@pytest.mark.parametrize(
+    ("operations", "names"),
+    [
+        ({"commands": ["THRUSTER_FIRE"]}, "operations.commands"),
+        ({"commands": ["NOPE"]}, "operations.commands"),
+        ({"comands": ["PING"]}, "operations.comands"),
+        ({"user": "a b"}, "operations.user"),
+    ],
+)
+def test_operations_mistakes_name_the_key(
+    tmp_path: Path, operations: dict[str, object], names: str
+) -> None:
+    data = make_config(tmp_path, 1)
+    data["operations"] = operations
+    with pytest.raises(HostConfigError, match=re.escape(names)):
+        settings_from(Config(data, "t.yaml"))
+
+
+def test_a_misspelt_section_is_refused(tmp_path: Path) -> None:
+    data = make_config(tmp_path, 1)
+    data["polcy"] = {"hazardous_requires": "flight-director"}
+    with pytest.raises(HostConfigError, match="polcy"):
+        settings_from(Config(data, "t.yaml"))
