@@ -89,6 +89,23 @@ TOP_KEYS: Final = frozenset(
 )
 
 
+SECTION_KEYS: Final = {
+    "listen": {"host", "port"},
+    "sessions": {"lifetime_s", "cookie_secure"},
+    "ground_station": {"host", "port", "reconnect_min_s", "reconnect_max_s", "idle_timeout_s"},
+    "database": {"path", "keep"},
+    "audit_log": {"enabled", "path", "max_bytes"},
+    "policy": {
+        "commands_require",
+        "hazardous_requires",
+        "audit_requires",
+        "directives_require",
+        "login_lockout",
+    },
+    "policy.login_lockout": {"attempts", "seconds"},
+}
+
+
 @dataclass(frozen=True)
 class Operations:
     """A flight-operations script: every ``period`` seconds the next of ``commands`` goes
@@ -137,7 +154,10 @@ def load_settings(path: Path = DEFAULT_CONFIG_PATH) -> Settings:
 
 def settings_from(config: Config) -> Settings:
     """Settings from an already parsed configuration mapping."""
-    config.only(TOP_KEYS)  # a misspelt section must not be silently ignored
+    config.only(TOP_KEYS)  # a misspelt key must not be silently ignored
+    for section, keys in SECTION_KEYS.items():
+        if config.raw(section, None) is not None:
+            config.only(keys, section)
     listen, ground = config.section("listen"), config.section("ground_station")
     sessions = config.section("sessions")
     return Settings(

@@ -441,8 +441,20 @@ def test_operations_mistakes_name_the_key(
         settings_from(Config(data, "t.yaml"))
 
 
-def test_a_misspelt_section_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("section", "value", "named"),
+    [
+        ("polcy", {"hazardous_requires": "flight-director"}, "polcy"),
+        ("policy", {"hazardous_require": "flight-director"}, "policy.hazardous_require"),
+        ("policy", {"login_lockout": {"attempt": 5}}, "policy.login_lockout.attempt"),
+        ("audit_log", {"enable": True}, "audit_log.enable"),
+    ],
+)
+def test_a_misspelt_key_is_refused_naming_it(
+    tmp_path: Path, section: str, value: dict[str, object], named: str
+) -> None:
+    """A hardening setting with a typo must not be silently ignored."""
     data = make_config(tmp_path, 1)
-    data["polcy"] = {"hazardous_requires": "flight-director"}
-    with pytest.raises(HostConfigError, match="polcy"):
+    data[section] = {**data.get(section, {}), **value}
+    with pytest.raises(HostConfigError, match=re.escape(named)):
         settings_from(Config(data, "t.yaml"))
