@@ -148,3 +148,44 @@ def test_flood_does_not_stop_nominal_commanding(
             await spacecraft.stop()
 
     loopback.run_async(scenario())
+
+
+def test_reboot_resets_the_flight_software_in_place_with_the_stored_parameters(
+    key_dir: Path, tmp_path: Path
+) -> None:
+    """REBOOT (8,1 fn 6) ends the running flight software after its completion report and
+    starts it again in the same process from the configuration file plus the parameters
+    stored by SET_PARAMETER; frames after the REBOOT in the same batch are not executed."""
+    from test_parameters import WEAK, config_file
+
+    from labctl.range.hosts.spacecraft.config import load_config
+
+    async def scenario() -> None:
+        path = config_file(tmp_path, key_dir, WEAK)
+        spacecraft = Spacecraft(load_config(path))
+        stop = asyncio.Event()
+        serving = asyncio.create_task(spacecraft.serve(stop))
+        await asyncio.sleep(0.2)
+        sender = await open_udp("127.0.0.1", 0)
+        ground = Ground()
+        frames = [
+            ground.command("SET_PARAMETER", 1, 1, seq=0),
+            ground.command("REBOOT", seq=1),
+            ground.command("PING", seq=2),  # after the REBOOT: never executed
+        ]
+        for frame in frames:
+            sender.send(frame, spacecraft.uplink_address)
+        deadline = time.monotonic() + 10
+        while spacecraft.reboots == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert spacecraft.reboots == 1
+        uplink = next(a for a in spacecraft.config.associations if a.name == "uplink")
+        assert uplink.sa.window > 0  # the stored parameter is in use after the reset
+        names = [e["name"] for e in spacecraft.truth()["executed_commands"]]
+        assert names == ["SET_PARAMETER", "REBOOT"]
+        assert spacecraft.truth()["farm"]["vr"] == 0
+        stop.set()
+        await serving
+        sender.close()
+
+    asyncio.run(scenario())
