@@ -195,13 +195,27 @@ def test_services_run_without_capabilities_on_a_read_only_root(
     pair: tuple[InstanceRecord, InstanceRecord], docker_client: docker.DockerClient
 ) -> None:
     first, _ = pair
-    for host in ("spacecraft", "rf-link", "mission-control", GATEWAY_HOST):
+    for host in ("spacecraft", "rf-link", GATEWAY_HOST):
         target = container(docker_client, first.id, host)
         assert target.attrs["HostConfig"]["ReadonlyRootfs"] is True
         _, status = run(target, "cat", "/proc/1/status")
         assert "CapEff:\t0000000000000000" in status, host
         assert run(target, "touch", "/usr/written")[0] != 0, host
         assert "Uid:\t10001\t" in status, f"{host} does not run as the labctl user"
+
+
+def test_mission_control_serves_as_labctl_without_capabilities(
+    pair: tuple[InstanceRecord, InstanceRecord], docker_client: docker.DockerClient
+) -> None:
+    """Mission control's container runs sshd for operations engineers (as root, PID 1 is
+    tini), but the server itself runs as labctl with no effective capability."""
+    first, _ = pair
+    target = container(docker_client, first.id, "mission-control")
+    code, pid = run(target, "pgrep", "-u", "labctl", "-f", "labctl.range.hosts.missioncontrol --config")
+    assert code == 0, pid
+    _, status = run(target, "cat", f"/proc/{pid.strip()}/status")
+    assert "CapEff:\t0000000000000000" in status
+    assert "Uid:\t10001\t" in status
 
 
 def test_instances_cannot_reach_each_other(
