@@ -20,6 +20,7 @@ from typing import Any
 
 from labctl.errors import LabctlError
 from labctl.range import wiring
+from labctl.range.hosts.missioncontrol.passwords import hash_password
 from labctl.scenario.appliers import Applier
 from labctl.scenario.context import FileStage, InjectContext, InjectLog
 from labctl.scenario.render import render
@@ -57,8 +58,6 @@ def lab_injects(lab: Lab) -> list[PlacedInject]:
 
 def grader_injects(seed: int | str, instance_id: str) -> list[PlacedInject]:
     """Mission control's grading accounts (:data:`GRADER_ACCOUNTS`), stored as hashes."""
-    from labctl.range.hosts.missioncontrol.passwords import hash_password
-
     return [
         PlacedInject(
             f"labctl: grading account {user}",

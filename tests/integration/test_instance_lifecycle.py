@@ -211,7 +211,8 @@ def test_mission_control_serves_as_labctl_without_capabilities(
     tini), but the server itself runs as labctl with no effective capability."""
     first, _ = pair
     target = container(docker_client, first.id, "mission-control")
-    code, pid = run(target, "pgrep", "-u", "labctl", "-f", "labctl.range.hosts.missioncontrol --config")
+    server = "labctl.range.hosts.missioncontrol --config"
+    code, pid = run(target, "pgrep", "-u", "labctl", "-f", server)
     assert code == 0, pid
     _, status = run(target, "cat", f"/proc/{pid.strip()}/status")
     assert "CapEff:\t0000000000000000" in status
