@@ -164,13 +164,11 @@ class Uplink:
     def reinitiate(self) -> int:
         """Re-initiate the AD service (Unlock / Set V(R) as FARM-1's state needs); returns
         the number of outstanding frames sent again."""
-        now = self._clock()
-        outstanding = len(self.fop.sent)
-        fop = self.fop
-        lockout, out_of_step = fop.farm_lockout, bool(fop.out_of_step)
-        blind = fop.dark(now)
-        start = self.fop.sent[0].frame.seq if self.fop.sent else self.fop.vs
-        frames = self.fop.reinitiate(now)
+        now, fop = self._clock(), self.fop
+        outstanding = len(fop.sent)
+        lockout, out_of_step, blind = fop.farm_lockout, bool(fop.out_of_step), fop.dark(now)
+        start = fop.sent[0].frame.seq if fop.sent else fop.vs
+        frames = fop.reinitiate(now)
         control = [f for f in frames if f.kind is FrameKind.BC]
         self._transmit(control)
         self._transmit(frames[len(control) : len(control) + outstanding], resend=True)
