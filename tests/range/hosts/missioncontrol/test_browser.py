@@ -80,3 +80,24 @@ def test_login_live_dashboard_and_ping_to_completed(
     expect(page.locator("#gs-frames")).to_have_text("1")
     assert [tc.service for tc in ground_station.received] == [17]
     page.screenshot(path="/tmp/mc-commands.png", full_page=True)
+
+
+def test_a_flight_director_sends_unlock_from_the_dashboard(
+    chromium: Any, server: str, ground_station: FakeGroundStation
+) -> None:
+    """The uplink card in a real browser: the flight director sees Unlock and Set V(R),
+    sends Unlock, and the ground station receives directive 128,1."""
+    from playwright.sync_api import expect
+
+    page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(f"{server}/login")
+    page.get_by_label("User name").fill("admin")
+    page.get_by_label("Password").fill("admin")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Uplink (COP-1)")).to_be_visible()
+    expect(page.get_by_role("heading", name="On-board parameters")).to_be_visible()
+    page.screenshot(path="/tmp/mc-dashboard-cop1.png", full_page=True)
+    page.get_by_role("button", name="Unlock").click()
+    expect(page.get_by_role("status").first).to_contain_text("Unlock sent to the ground station.")
+    directives = [(tc.service, tc.subtype) for tc in ground_station.received]
+    assert (128, 1) in directives
