@@ -105,6 +105,16 @@ class MissionControl:
                 raise MissionControlError(f"no parameter report within {within:.0f} s")
             time.sleep(0.5)
 
+    def parameters_settled(self, wanted: dict[str, int], tries: int = 6) -> dict[str, int]:
+        """The parameters in use (name → value) once they are ``wanted``, asking again up
+        to ``tries`` times: the first report after a REBOOT may predate the reset."""
+        in_use: dict[str, int] = {}
+        for _ in range(tries):
+            in_use = {p["name"]: p["in_use"] for p in self.parameters(within=60)}
+            if all(in_use.get(k) == v for k, v in wanted.items()):
+                break
+        return in_use
+
     def wait_linked(self, within: float = 60.0) -> None:
         """Wait until mission control is linked to the ground station."""
         deadline = time.monotonic() + within

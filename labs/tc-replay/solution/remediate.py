@@ -16,16 +16,6 @@ from labctl.range.missionclient import MissionControl, MissionControlError
 SETTINGS = {"UPLINK_ANTI_REPLAY": 1, "UPLINK_PERSIST_SN": 1}
 
 
-def settled(mc: MissionControl, wanted: dict[str, int], tries: int = 6) -> dict[str, int]:
-    """The parameters in use once the reset is over (the first report may predate it)."""
-    in_use: dict[str, int] = {}
-    for _ in range(tries):
-        in_use = {p["name"]: p["in_use"] for p in mc.parameters(within=60)}
-        if all(in_use.get(k) == v for k, v in wanted.items()):
-            break
-    return in_use
-
-
 def main() -> int:
     try:
         mc = MissionControl.from_file()
@@ -37,7 +27,7 @@ def main() -> int:
             if row["status"] != "completed":
                 return 1
         print(f"REBOOT: {mc.send('REBOOT')['status']}")
-        in_use = settled(mc, SETTINGS)
+        in_use = mc.parameters_settled(SETTINGS)
     except MissionControlError as exc:
         print(f"remediation failed: {exc}", file=sys.stderr)
         return 1
