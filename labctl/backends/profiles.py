@@ -28,12 +28,15 @@ gateway publish them on 127.0.0.1, the host itself publishes nothing.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 import labctl
 from labctl.backends.base import Limits
+from labctl.errors import InputError
 from labctl.range import wiring
 
 SSHD_CAPS: Final = (
@@ -140,6 +143,20 @@ def profile(role: str) -> RoleProfile:
     return PROFILES.get(role, PROFILES["spacecraft"])
 
 
+IMAGE_TAG_VARIABLE = "LABCTL_IMAGE_TAG"
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
 def image_tag(role: str) -> str:
-    """The image a role runs: ``labctl/<role>:<labctl version>``."""
-    return f"labctl/{role}:{labctl.__version__}"
+    """The image a role runs: ``labctl/<role>:<labctl version>``.
+
+    ``LABCTL_IMAGE_TAG`` replaces the version, so two source trees on one engine (a
+    developer's branch next to a CI run) build and run their own images side by side.
+    """
+    tag = os.environ.get(IMAGE_TAG_VARIABLE, "").strip() or labctl.__version__
+    if not _TAG.fullmatch(tag):
+        raise InputError(
+            f"{IMAGE_TAG_VARIABLE}={tag!r} is not a Docker tag: use letters, digits, '_', '.'"
+            " and '-' (at most 128, not starting with '.' or '-')"
+        )
+    return f"labctl/{role}:{tag}"

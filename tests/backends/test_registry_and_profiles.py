@@ -79,3 +79,16 @@ def test_image_tags_carry_the_labctl_version() -> None:
     from labctl import __version__
 
     assert image_tag("attacker") == f"labctl/attacker:{__version__}"
+
+
+def test_an_image_tag_variable_gives_a_tree_its_own_images(monkeypatch) -> None:
+    monkeypatch.setenv("LABCTL_IMAGE_TAG", "0.1.0-portal")
+    assert image_tag("attacker") == "labctl/attacker:0.1.0-portal"
+
+
+def test_a_bad_image_tag_variable_is_refused_with_what_to_give(monkeypatch) -> None:
+    from labctl.errors import InputError
+
+    monkeypatch.setenv("LABCTL_IMAGE_TAG", "feature/x")
+    with pytest.raises(InputError, match="LABCTL_IMAGE_TAG='feature/x' is not a Docker tag"):
+        image_tag("attacker")
