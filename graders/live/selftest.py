@@ -40,6 +40,8 @@ class Launcher(Protocol):
 
     def down(self, instance_id: str) -> None: ...
 
+    def open_phase(self, instance_id: str, phase: str) -> bool: ...
+
 
 class InstancesLauncher:
     """Fresh instances of one lab for the selftest, each under its own student name."""
@@ -54,6 +56,9 @@ class InstancesLauncher:
 
     def down(self, instance_id: str) -> None:
         self.instances.down(instance_id)
+
+    def open_phase(self, instance_id: str, phase: str) -> bool:
+        return self.instances.open_phase(self.loaded, instance_id, phase)
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,8 @@ class Phases:
     seed: int
     target: GradeTarget
     probe: LiveProbe
+    #: attack objectives seen holding (a phase's ``after`` rule reads them)
+    held: set[str] = field(default_factory=set)
 
     @property
     def solver(self) -> Solver:
@@ -135,6 +142,7 @@ class Phases:
         self.attack(expect=True, when="before the fix")
         self.sample_report()
         self.objectives(ObjectiveKind.REMEDIATION, expect=False, when="before the fix")
+        self.open_phases()
         self.remediate()
         # Ground truth keeps its history across restarts; from here on, only what
         # happens after the fix counts (the attack's earlier success must not).
@@ -164,7 +172,22 @@ class Phases:
         result = run_objective(objective, self.probe, self.target.variables)
         observed = f"{result.status.value}: {result.evidence}"
         ok = result.status is (Status.PASS if expect else Status.FAIL)
+        if result.status is Status.PASS:
+            self.held.add(objective.id)
         self.record(f"{objective.id} ({when})", _verdict(expect), observed, ok)
+
+    def open_phases(self) -> None:
+        """Each phase opens by its rule (every ``after`` objective held during the
+        attack); one without a rule is opened as the instructor would."""
+        for phase in self.test.loaded.spec.phases:
+            missing = [o for o in phase.after if o not in self.held]
+            if missing:
+                held = f"{', '.join(missing)} did not hold"
+                self.record(f"phase {phase.id} opens", "opened", held, False)
+                continue
+            why = f"after {', '.join(phase.after)}" if phase.after else "by the instructor"
+            self.test.launcher.open_phase(self.target.instance_id, phase.id)
+            self.record(f"phase {phase.id} opens", "opened", f"opened ({why})", True)
 
     def attack(self, *, expect: bool, when: str) -> None:
         """The reference attack while an operator works; without an attack script (a

@@ -14,7 +14,7 @@ from typer._click.exceptions import UsageError  # typer vendors click; no public
 from typer.core import TyperGroup
 
 from labctl import __version__
-from labctl.cli import adversary, grade, images, instances, labs, report, scenario, selftest
+from labctl.cli import adversary, grade, images, instances, labs, phase, report, scenario, selftest
 from labctl.cli import session as session_cli
 from labctl.cli.context import Environment, environment
 from labctl.cli.params import path_parser
@@ -115,6 +115,7 @@ app.add_typer(labs.app, name="labs")
 app.add_typer(report.app, name="report")
 app.add_typer(images.app, name="images")
 app.add_typer(adversary.app, name="adversary")
+app.add_typer(phase.app, name="phase")
 app.add_typer(session_cli.app, name="session")
 for command in (
     instances.up,

@@ -64,6 +64,11 @@ def check(ctx: typer.Context, instance: InstanceArg) -> None:
     outcome = env.core.instances.check(instance, _shown(env))
     env.out.print(_objectives_table(outcome.objectives, "Self-check"))
     env.out.print(f"{outcome.holding} of {len(outcome.objectives)} objective(s) hold")
+    for phase in outcome.opened:
+        env.out.print(
+            f"phase {escape(phase)} is now open: `labctl briefing {escape(instance)}` says what"
+            " it gives you"
+        )
 
 
 def _objectives_table(results: tuple[ObjectiveScore, ...], title: str) -> Table:

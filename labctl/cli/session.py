@@ -230,6 +230,23 @@ def restart(
     print_restart(env.out, env.core.sessions.restart(session, student, host, hard=hard))
 
 
+@app.command("open-phase")
+def open_phase(
+    ctx: typer.Context,
+    session: SessionArg,
+    phase: Annotated[str, typer.Argument(help="The lab's phase to open (lab.yaml `phases`).")],
+) -> None:
+    """Open a phase of the lab for every student of the session (e.g. the defence phase,
+    once the attack time is over)."""
+    env = environment(ctx)
+    outcome = env.core.sessions.open_phase(session, phase)
+    for student, what in outcome.items():
+        env.out.print(f"{escape(student)}: {escape(what)}")
+    failed = sum(what.startswith("not opened") for what in outcome.values())
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command()
 def stop(ctx: typer.Context, session: SessionArg) -> None:
     """Remove every instance of the session, then the session itself."""

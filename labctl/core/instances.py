@@ -49,10 +49,22 @@ class CheckOutcome:
 
     record: InstanceRecord
     objectives: tuple[ObjectiveScore, ...]
+    #: phases this check opened (their ``after`` objectives all held)
+    opened: tuple[str, ...] = ()
 
     @property
     def holding(self) -> int:
         return sum(o.holds and not o.gated_by for o in self.objectives)
+
+
+@dataclass(frozen=True)
+class PhaseView:
+    """One phase of the lab on one instance."""
+
+    id: str
+    title: str
+    after: tuple[str, ...]
+    open: bool
 
 
 @dataclass(frozen=True)
@@ -175,7 +187,41 @@ class InstancesApi:
         if record is None:
             raise NotFoundError("instance", instance, hint="see `labctl status`")
         loaded = self.labs.get(record.lab)
-        return render_briefing(loaded, record.student, record.seed, record.id)
+        phases = self.instances.opened_phases(record.id)
+        return render_briefing(
+            loaded, record.student, record.seed, record.id, record.slot, phases=phases
+        )
+
+    # --- phases ------------------------------------------------------------------------
+
+    def phases(self, instance: str) -> list[PhaseView]:
+        """The lab's phases and whether each is open on the instance."""
+        record = self.instances.get(instance)
+        opened = set(self.instances.opened_phases(record.id))
+        return [
+            PhaseView(p.id, p.title, p.after, p.id in opened)
+            for p in self.labs.get(record.lab).spec.phases
+        ]
+
+    def open_phase(self, instance: str, phase: str, on_event: OnEvent = ignore) -> bool:
+        """Open ``phase`` on the instance (the instructor's decision, or its rule having
+        held); False when it was open already."""
+        record = self.instances.get(instance)
+        loaded = self.labs.get(record.lab)
+        return self.instances.open_phase(loaded, record.id, phase, progress_of(on_event))
+
+    def _open_earned_phases(
+        self, loaded: LoadedLab, instance: str, held: set[str], on_event: OnEvent
+    ) -> tuple[str, ...]:
+        """Open every closed phase whose ``after`` objectives have all held."""
+        opened = set(self.instances.opened_phases(instance))
+        earned = [
+            p for p in loaded.spec.phases if p.after and p.id not in opened and set(p.after) <= held
+        ]
+        for phase in earned:
+            note(on_event, f"phase {phase.id} opens: {', '.join(phase.after)} held")
+            self.instances.open_phase(loaded, instance, phase.id, progress_of(on_event))
+        return tuple(p.id for p in earned)
 
     # --- grading -----------------------------------------------------------------------
 
@@ -190,7 +236,10 @@ class InstancesApi:
         loaded, record, target = self.target(instance)
         note(on_event, f"checking {record.id} (lab {loaded.id})")
         results = check_instance(self.backend, loaded, target, _objective_events(on_event))
-        return CheckOutcome(record, results)
+        held = {o.id for o in results if o.holds}
+        return CheckOutcome(
+            record, results, self._open_earned_phases(loaded, record.id, held, on_event)
+        )
 
     def grade(
         self,
@@ -219,16 +268,31 @@ class InstancesApi:
         remediate: bool = True,
         on_event: OnEvent = ignore,
     ) -> list[ScriptRun]:
-        """The lab's reference attack and/or remediation on the running instance."""
-        loaded, _, target = self.target(instance)
-        return solve(
-            self.backend,
-            loaded,
-            target,
-            attack=attack,
-            remediate=remediate,
-            note=lambda message: note(on_event, message),
-        )
+        """The lab's reference attack and/or remediation on the running instance. The
+        lab's phases open before the remediation, as the instructor would open them."""
+        loaded, record, target = self.target(instance)
+        runs = []
+        if attack:
+            runs += solve(
+                self.backend,
+                loaded,
+                target,
+                attack=True,
+                remediate=False,
+                note=lambda message: note(on_event, message),
+            )
+        if remediate:
+            for phase in loaded.spec.phases:
+                self.instances.open_phase(loaded, record.id, phase.id, progress_of(on_event))
+            runs += solve(
+                self.backend,
+                loaded,
+                target,
+                attack=False,
+                remediate=True,
+                note=lambda message: note(on_event, message),
+            )
+        return runs
 
     def selftest(self, lab_id: str, seeds: int = 1, on_event: OnEvent = ignore) -> SelftestOutcome:
         """The lab's reference solution on ``seeds`` fresh instances, each step judged."""

@@ -21,7 +21,7 @@ from graders.live.classgrade import (
 from graders.score.files import write_text
 from labctl.core.events import Event, Kind, OnEvent, ignore, note, progress_of
 from labctl.core.instances import ATTACKER, STUDENT_USER, InstancesApi
-from labctl.errors import LabctlError
+from labctl.errors import LabctlError, NotFoundError
 from labctl.instances.ids import slug
 from labctl.instances.plan import host_roles
 from labctl.instances.restart import HostRestart, restart_host
@@ -130,6 +130,24 @@ class SessionsApi:
     ) -> HostRestart:
         instance = self.sessions.member(name, student).instance
         return restart_host(self.sessions.instances, instance, host, hard=hard)
+
+    def open_phase(self, name: str, phase: str, on_event: OnEvent = ignore) -> dict[str, str]:
+        """Open ``phase`` for every running student of the class; student → what happened
+        ("opened", "already open", or why not). One student's failure stops no other."""
+        lab = self.lab(name).spec
+        if lab.phase(phase) is None:
+            known = ", ".join(p.id for p in lab.phases) or "none"
+            raise NotFoundError("phase", phase, hint=f"the lab's phases: {known}")
+        outcome: dict[str, str] = {}
+        for member in self.members(name):
+            try:
+                opened = self.instances.open_phase(member.instance, phase, on_event)
+            except LabctlError as exc:
+                outcome[member.student] = f"not opened: {exc}"
+            else:
+                outcome[member.student] = "opened" if opened else "already open"
+            note(on_event, f"{member.student}: {outcome[member.student]}")
+        return outcome
 
     def stop(self, name: str, on_event: OnEvent = ignore) -> StopReport:
         return self.sessions.stop(name, progress_of(on_event))

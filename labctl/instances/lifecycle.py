@@ -36,11 +36,18 @@ from labctl.scenario import (
     grader_injects,
     lab_injects,
     parameters,
+    phase_injects,
 )
 from labctl.scenario import variables as template_variables
 from labctl.spec import LoadedLab
 
 ATTACKER = "attacker"
+#: The workstation's home seed (a volume): the entrypoint copies it into the student's
+#: home (a tmpfs) at every start; a phase that opens copies what it added at once.
+HOME_SEED_DIR: Final = "/usr/local/share/labctl/home"
+STUDENT_HOME: Final = "/home/student"
+#: The event kind that records an opened phase (summary ``phase <id> opened``).
+PHASE_EVENT: Final = "phase"
 PASSWORD_ENV = "LABCTL_STUDENT_PASSWORD"
 #: The attacker's SSH host key (its root is read-only: the key comes with the container,
 #: so a restarted workstation keeps it; containers/attacker/entrypoint.sh).
@@ -219,12 +226,7 @@ class Instances:
     def _apply(self, phase: ApplyPhase, ctx: InjectContext, injects: list[PlacedInject]) -> None:
         """One phase of the lab's injects, each one recorded in the events table."""
 
-        def remember(log: InjectLog) -> None:
-            now = datetime.now(UTC).isoformat(timespec="seconds")
-            event = Event(ctx.instance_id, now, log.kind, log.host, log.summary, log.changed)
-            self.store.add_event(event)
-
-        phase(ctx, injects, remember)
+        phase(ctx, injects, lambda log: self._remember(ctx.instance_id, log))
 
     def _start_adversary(self, ident: str, plan: InstancePlan, steps: int, timeline: str) -> None:
         """The scripted adversary's container, when the lab has a timeline; recorded."""
@@ -266,6 +268,71 @@ class Instances:
             access={"user": "student", "password": password or secrets.token_urlsafe(12)},
             slot=slot,
         )
+
+    def opened_phases(self, ident: str) -> list[str]:
+        """The phases opened on the instance, in the order they opened."""
+        return [
+            e.summary.split()[1]
+            for e in self.store.events(ident)
+            if e.kind == PHASE_EVENT and len(e.summary.split()) > 1
+        ]
+
+    def open_phase(
+        self, loaded: LoadedLab, ident: str, phase: str, progress: Progress = no_progress
+    ) -> bool:
+        """Apply ``phase``'s injects to the running instance; False when it was open.
+
+        Hosts whose files changed restart (the workstation does not: what the phase left
+        in its home seed is copied into the student's home, and nothing there reads a
+        configuration), then the injects that need a running host. Recorded as an event,
+        so the briefing and every later check know the phase is open."""
+        if loaded.spec.phase(phase) is None:
+            known = ", ".join(p.id for p in loaded.spec.phases) or "none"
+            raise NotFoundError("phase", phase, hint=f"the lab's phases: {known}")
+        record = self.get(ident)
+        with hold(self._lock(record.id), lambda pid: InstanceBusyError(record.id, pid)):
+            if phase in self.opened_phases(ident):
+                return False
+            if record.status != "running":
+                raise InputError(
+                    f"instance {ident} is {record.status}: a phase opens on a running instance"
+                )
+            ctx, injects = self._scenario(loaded, record), phase_injects(loaded.spec, phase)
+            progress(ident, f"opening phase {phase}")
+            changed: list[str] = []
+
+            def remember(log: InjectLog) -> None:
+                if log.changed:
+                    changed.append(log.host)
+                self._remember(ident, log)
+
+            apply_file_injects(ctx, injects, remember)
+            for host in dict.fromkeys(changed):
+                if host == ATTACKER:
+                    self._refresh_home(ident)
+                else:
+                    progress(ident, f"restarting {host}")
+                    self.backend.restart(ident, host)
+            apply_live_injects(ctx, injects, remember)
+            self._remember(
+                ident, InjectLog(PHASE_EVENT, "labctl", f"{PHASE_EVENT} {phase} opened", True)
+            )
+        return True
+
+    def _refresh_home(self, ident: str) -> None:
+        """Copy the files the workstation's home seed gained into the student's home
+        (never over a file the student has)."""
+        script = (
+            f"cp -an {HOME_SEED_DIR}/. {STUDENT_HOME}/ && "
+            f"chown -R student:student {STUDENT_HOME} && chmod 0755 {STUDENT_HOME}"
+        )
+        result = self.backend.exec(ident, ATTACKER, ["sh", "-c", script])
+        if result.exit_code != 0:
+            raise LabctlError(f"copying the new files into the student's home: {result.output}")
+
+    def _remember(self, ident: str, log: InjectLog) -> None:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        self.store.add_event(Event(ident, now, log.kind, log.host, log.summary, log.changed))
 
     def get(self, ident: str) -> InstanceRecord:
         record = self.store.get(ident)

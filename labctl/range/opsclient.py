@@ -15,6 +15,7 @@ only thing that lets them through.
 from __future__ import annotations
 
 import json
+import secrets
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -84,18 +85,22 @@ class OpsSession:
 
     def run(self, *argv: str, env: Mapping[str, str] | None = None) -> str:
         """Run a command; its output. Raises OpsError (with the output) on a non-zero exit."""
+        out, err = self._exec(argv, env)
+        return out + err
+
+    def _exec(self, argv: tuple[str, ...], env: Mapping[str, str] | None) -> tuple[str, str]:
+        """(standard output, standard error) of a command that exited 0."""
         if self._client is None:
             raise OpsError("not connected: use 'with OpsSession(...) as ops'")
         prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
         command = f"{prefix} {shlex.join(argv)}".strip()
         _, stdout, stderr = self._client.exec_command(command, timeout=TIMEOUT)
-        output = str(
-            stdout.read().decode("utf-8", "replace") + stderr.read().decode("utf-8", "replace")
-        )
+        out = str(stdout.read().decode("utf-8", "replace"))
+        err = str(stderr.read().decode("utf-8", "replace"))
         status = stdout.channel.recv_exit_status()
         if status != 0:
-            raise OpsError(f"{command}: exit {status}: {output.strip()}")
-        return output
+            raise OpsError(f"{command}: exit {status}: {(out + err).strip()}")
+        return out, err
 
     def sudo(self, *argv: str, env: Mapping[str, str] | None = None) -> str:
         """Run a command with sudo (no password: only what the lab's rules allow)."""
@@ -106,3 +111,26 @@ class OpsSession:
         pairs = " ".join(shlex.quote(f"{k}={json.dumps(v)}") for k, v in settings.items())
         editor = f"python3 -m labctl.range.yamledit {pairs}"
         return str(self.run("sudoedit", "-n", path, env={"SUDO_EDITOR": editor}))
+
+    def read(self, path: str) -> str:
+        """A file the sudo rules let you edit, read through ``sudoedit`` (nothing changes)."""
+        out, _ = self._exec(("sudoedit", "-n", path), {"SUDO_EDITOR": "cat"})
+        return out
+
+    def write(self, path: str, text: str) -> str:
+        """Replace a file the sudo rules let you edit with ``text``, through ``sudoedit``
+        (its owner and mode stay; a new file gets root's). The text goes up by SFTP
+        into a private file of your home first."""
+        if self._client is None:
+            raise OpsError("not connected: use 'with OpsSession(...) as ops'")
+        upload = f".labctl-upload-{secrets.token_hex(6)}"
+        with self._client.open_sftp() as sftp:
+            with sftp.open(upload, "w") as handle:
+                handle.chmod(0o600)
+                handle.write(text.encode("utf-8"))
+            home = sftp.normalize(".")
+        try:
+            editor = f"cp {home}/{upload}"
+            return str(self.run("sudoedit", "-n", path, env={"SUDO_EDITOR": editor}))
+        finally:
+            self.run("rm", "-f", "--", f"{home}/{upload}")

@@ -19,6 +19,7 @@ from labctl.scenario.engine import (
     grader_injects,
     lab_injects,
     parameters,
+    phase_injects,
     variables,
 )
 from labctl.scenario.render import RenderError, render, render_text
@@ -39,6 +40,7 @@ __all__ = [
     "grader_injects",
     "lab_injects",
     "parameters",
+    "phase_injects",
     "render",
     "render_briefing",
     "render_text",

@@ -48,12 +48,26 @@ class PlacedInject:
     inject: InjectRef
 
 
+def _where(path: tuple[str | int, ...]) -> str:
+    """``("weaknesses", 0, "injects", 1)`` → ``weaknesses[0].injects[1]``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f"{'.' if text else ''}{part}"
+    return text
+
+
 def lab_injects(lab: Lab) -> list[PlacedInject]:
-    placed = [PlacedInject(f"injects[{i}]", ref) for i, ref in enumerate(lab.injects)]
-    for w, weakness in enumerate(lab.weaknesses):
-        for i, ref in enumerate(weakness.injects):
-            placed.append(PlacedInject(f"weaknesses[{w}].injects[{i}]", ref))
-    return placed
+    """The injects ``labctl up`` applies: the set-up ones, then each weakness's."""
+    return [PlacedInject(_where(path), ref) for path, ref in lab.placed_injects(phases=False)]
+
+
+def phase_injects(lab: Lab, phase: str) -> list[PlacedInject]:
+    """The injects that open ``phase`` (empty for a phase the lab does not have)."""
+    return [
+        PlacedInject(_where(path), ref)
+        for path, ref in lab.placed_injects()
+        if path[:2] == ("phases", next((i for i, p in enumerate(lab.phases) if p.id == phase), -1))
+    ]
 
 
 def grader_injects(seed: int | str, instance_id: str) -> list[PlacedInject]:

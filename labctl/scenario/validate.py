@@ -61,13 +61,8 @@ class Placed:
 
 
 def placed_injects(lab: Lab) -> list[Placed]:
-    """The lab's injects in the order ``labctl up`` applies them within a phase."""
-    placed = [Placed(("injects", i), ref) for i, ref in enumerate(lab.injects)]
-    for w, weakness in enumerate(lab.weaknesses):
-        placed += [
-            Placed(("weaknesses", w, "injects", i), ref) for i, ref in enumerate(weakness.injects)
-        ]
-    return placed
+    """The lab's injects in the order ``labctl up`` applies them, then each phase's."""
+    return [Placed(path, ref) for path, ref in lab.placed_injects()]
 
 
 def host_roles(lab: Lab) -> dict[str, str]:

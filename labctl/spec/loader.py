@@ -36,7 +36,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from labctl.errors import LabctlError, NotFoundError, SpecError, SpecProblem
-from labctl.spec.models import Lab, Quiz
+from labctl.spec.models import Lab, ObjectiveKind, Quiz
 from labctl.spec.params import WORDLIST_DIR
 from labctl.spec.template_problems import template_problems
 from labctl.spec.templates import RenderError, is_lone_expression, is_template, render
@@ -425,6 +425,9 @@ def _vocabulary_refs(data: Any, vocab: Vocabulary) -> Iterator[tuple[Path_, Regi
             candidates.append((("weaknesses", i, "injects", j), vocab.injects, "kind"))
     for i, _ in _items(data, "injects"):
         candidates.append((("injects", i), vocab.injects, "kind"))
+    for i, phase in _items(data, "phases"):
+        for j, _ in _items(phase, "injects"):
+            candidates.append((("phases", i, "injects", j), vocab.injects, "kind"))
     for i, _ in _items(data, "adversary"):
         candidates.append((("adversary", i), vocab.actions, "action"))
     for path, registry, key in candidates:
@@ -457,6 +460,8 @@ def _reference_problems(doc: YamlDocument, lab: Lab, root: Path) -> list[SpecPro
     problems += _duplicate_ids(doc, "objectives", [o.id for o in lab.objectives])
     problems += _duplicate_ids(doc, "weaknesses", [w.id for w in lab.weaknesses])
     problems += _requires_problems(doc, lab)
+    problems += _duplicate_ids(doc, "phases", [p.id for p in lab.phases])
+    problems += _phase_problems(doc, lab)
     problems += _host_problems(doc, lab)
     problems += _parameter_problems(doc, lab)
     problems += _file_problems(doc, lab, root)
@@ -473,6 +478,22 @@ def _duplicate_ids(doc: YamlDocument, section: str, ids: list[str]) -> Iterator[
         seen.setdefault(ident, i)
 
 
+def _phase_problems(doc: YamlDocument, lab: Lab) -> Iterator[SpecProblem]:
+    attacks = [o.id for o in lab.objectives if o.kind is ObjectiveKind.ATTACK]
+    kinds = {o.id: o.kind.value for o in lab.objectives}
+    for i, phase in enumerate(lab.phases):
+        for j, needed in enumerate(phase.after):
+            if needed in attacks:
+                continue
+            message = _unknown("attack objective", needed, attacks)
+            if needed in kinds:
+                message = (
+                    f"{needed!r} is a {kinds[needed]} objective: a phase opens after attack"
+                    f" objectives ({', '.join(attacks) or 'the lab has none'})"
+                )
+            yield doc.problem(("phases", i, "after", j), message)
+
+
 def _requires_problems(doc: YamlDocument, lab: Lab) -> Iterator[SpecProblem]:
     ids = [o.id for o in lab.objectives]
     for i, objective in enumerate(lab.objectives):
@@ -487,11 +508,8 @@ def _requires_problems(doc: YamlDocument, lab: Lab) -> Iterator[SpecProblem]:
 def _host_problems(doc: YamlDocument, lab: Lab) -> Iterator[SpecProblem]:
     hosts = list(lab.hosts())
     refs: list[tuple[Path_, str | None]] = [
-        (("weaknesses", i, "injects", j, "host"), inject.host)
-        for i, weakness in enumerate(lab.weaknesses)
-        for j, inject in enumerate(weakness.injects)
+        ((*path, "host"), inject.host) for path, inject in lab.placed_injects()
     ]
-    refs += [(("injects", i, "host"), inject.host) for i, inject in enumerate(lab.injects)]
     refs += [(("weaknesses", i, "component"), w.component) for i, w in enumerate(lab.weaknesses)]
     for k, link in enumerate(lab.topology.attach):
         refs.append((("topology", "attach", k, "host"), link.host))
@@ -523,13 +541,10 @@ def _file_problems(doc: YamlDocument, lab: Lab, root: Path) -> Iterator[SpecProb
     else:
         for i, step in enumerate(lab.solution.remediation_steps):
             refs.append((("solution", "remediation", i, "script"), step.script))
-    for i, weakness in enumerate(lab.weaknesses):
-        for j, inject in enumerate(weakness.injects):
-            refs.append(
-                (("weaknesses", i, "injects", j, "args", "template"), inject.args.get("template"))
-            )
-    for i, inject in enumerate(lab.injects):
-        refs.append((("injects", i, "args", "template"), inject.args.get("template")))
+    for path, inject in lab.placed_injects():
+        refs.append(((*path, "args", "template"), inject.args.get("template")))
+    for i, phase in enumerate(lab.phases):
+        refs.append((("phases", i, "briefing"), phase.briefing))
     for path, relative in refs:
         if relative is None or not isinstance(relative, str):
             continue

@@ -382,6 +382,33 @@ class Solution(Model):
         return self.remediation
 
 
+class Phase(Model):
+    """A later part of the lab: injects applied to the running instance when it opens.
+
+    A phase gives the student access that would be a shortcut during the attack (e.g. the
+    ground station's operations engineer account, once the student has broken in the way
+    the lab teaches). It opens once every ``after`` objective has held (the self-check,
+    the portal and ``labctl selftest`` look), or when the instructor opens it.
+    """
+
+    id: Slug
+    title: str = Field(min_length=3, max_length=120)
+    after: tuple[Slug, ...] = Field(
+        default=(),
+        description="attack objectives that open the phase once all have held; empty: only "
+        "the instructor opens it (labctl phase open)",
+    )
+    injects: tuple[InjectRef, ...] = Field(min_length=1)
+    briefing: str | None = Field(
+        default=None,
+        description="Markdown file (a template, like the briefing) added to the student's "
+        "briefing once the phase is open",
+    )
+
+
+Path_ = tuple[str | int, ...]
+
+
 class Lab(Model):
     """A whole lab: ``labs/<id>/lab.yaml``."""
 
@@ -407,10 +434,27 @@ class Lab(Model):
     instructor_notes: str | None = None
     quiz: str | None = None
     solution: Solution = Solution()
+    phases: tuple[Phase, ...] = ()
 
     @property
     def total_points(self) -> int:
         return sum(o.points for o in self.objectives)
+
+    def placed_injects(self, *, phases: bool = True) -> list[tuple[Path_, InjectRef]]:
+        """(path in the lab file, inject) for every inject: the set-up ``injects``, each
+        weakness's, in the order ``labctl up`` applies them, then each phase's."""
+        placed: list[tuple[Path_, InjectRef]] = [
+            (("injects", i), ref) for i, ref in enumerate(self.injects)
+        ]
+        for w, weakness in enumerate(self.weaknesses):
+            placed += [(("weaknesses", w, "injects", i), r) for i, r in enumerate(weakness.injects)]
+        if phases:
+            for p, phase in enumerate(self.phases):
+                placed += [(("phases", p, "injects", i), r) for i, r in enumerate(phase.injects)]
+        return placed
+
+    def phase(self, ident: str) -> Phase | None:
+        return next((p for p in self.phases if p.id == ident), None)
 
     def hosts(self) -> dict[str, frozenset[Network]]:
         """Host name → attached networks, after the lab's topology changes. ``attach`` and

@@ -46,7 +46,8 @@ def _samples_ok(lab: Lab) -> bool:
 
 def _file_templates(lab: Lab, root: Path, display: Display) -> Iterator[SpecProblem]:
     files: list[tuple[str, bool, str]] = [(lab.briefing, True, "briefing")]
-    for inject in [*lab.injects, *(i for w in lab.weaknesses for i in w.injects)]:
+    files += [(p.briefing, True, "briefing") for p in lab.phases if p.briefing]
+    for _, inject in lab.placed_injects():
         template = inject.args.get("template")
         if isinstance(template, str):
             files.append((template, False, "file"))
@@ -78,6 +79,9 @@ def _templated_args(data: Any) -> Iterator[tuple[Path_, str]]:
     for w, weakness in _items(data, "weaknesses"):
         for i, _ in _items(weakness, "injects"):
             roots.append(("weaknesses", w, "injects", i, "args"))
+    for p, phase in _items(data, "phases"):
+        for i, _ in _items(phase, "injects"):
+            roots.append(("phases", p, "injects", i, "args"))
     for i, _ in _items(data, "objectives"):
         roots.append(("objectives", i, "check", "args"))
     for i, _ in _items(data, "adversary"):

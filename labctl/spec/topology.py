@@ -73,8 +73,7 @@ def _with_injected_networks(
     arguments are :class:`Attach`, e.g. ``network``) added: a host may be observed
     there once the instance is up."""
     joined = {name: set(networks) for name, networks in hosts.items()}
-    injects = [*lab.injects, *(i for w in lab.weaknesses for i in w.injects)]
-    for inject in injects:
+    for _, inject in lab.placed_injects():
         entry = vocab.injects.get(inject.kind)
         if entry is None or not issubclass(entry.args, Attach) or inject.host not in joined:
             continue
@@ -125,11 +124,8 @@ def _entries(
         if objective.check is not None:
             check = objective.check
             yield ("objectives", i, "check"), vocab.checks, check.name, check.args
-    for i, weakness in enumerate(lab.weaknesses):
-        for j, inject in enumerate(weakness.injects):
-            yield ("weaknesses", i, "injects", j), vocab.injects, inject.kind, inject.args
-    for i, inject in enumerate(lab.injects):
-        yield ("injects", i), vocab.injects, inject.kind, inject.args
+    for path, inject in lab.placed_injects():
+        yield path, vocab.injects, inject.kind, inject.args
     for i, step in enumerate(lab.adversary):
         yield ("adversary", i), vocab.actions, step.action, step.args
 

@@ -85,3 +85,51 @@ def test_the_packet_service_refuses_the_workstation(
         assert "THRUSTER_FIRE" not in executed
     finally:
         manager.down(record.id)
+
+
+#: Run on the workstation as the student: log into the ground station as `ops` with the
+#: password given, print the groups (or why not).
+OPS_LOGIN = """
+import sys
+from labctl.range.opsclient import OpsError, OpsSession
+try:
+    with OpsSession("ground-station", "ops", sys.argv[1]) as ops:
+        print("in", ops.run("id", "-nG").strip())
+except OpsError as exc:
+    print("refused", exc)
+"""
+
+
+def test_gs_ssh_keys_gives_the_operations_account_only_once_the_defence_phase_opens(
+    lab_backend: DockerBackend, tmp_path: Path
+) -> None:
+    """The station's operations engineer could read the exposed uplink key: during the
+    attack the account does not exist; the defence phase adds it, leaves its file in
+    the student's home (no workstation restart: the shell stays) and opens once."""
+    from labctl.scenario import parameters
+
+    loaded = load_lab(REPO / "labs" / "gs-ssh-keys")
+    manager = Instances(lab_backend, InstanceStore(tmp_path / "labctl.db"))
+    record = manager.up(loaded, f"phase{uuid.uuid4().hex[:8]}")
+    password = str(parameters(loaded.spec, record.student, record.seed).public()["ops_password"])
+
+    def as_student(*argv: str) -> str:
+        result = lab_backend.exec(record.id, wiring.ATTACKER, list(argv), user="student")
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    try:
+        marker = as_student("sh", "-c", "echo kept > ~/before-phase.txt; ls ~")
+        assert "ground-station.txt" not in marker
+        assert as_student("python3", "-c", OPS_LOGIN, password).startswith("refused")
+
+        assert manager.open_phase(loaded, record.id, "defence") is True
+        home = as_student("ls", "/home/student")
+        assert "ground-station.txt" in home
+        assert "before-phase.txt" in home  # the workstation was not restarted
+        login = as_student("python3", "-c", OPS_LOGIN, password)
+        assert login.startswith("in"), login
+        assert "labops" in login.split(), login
+        assert manager.open_phase(loaded, record.id, "defence") is False
+    finally:
+        manager.down(record.id)

@@ -42,6 +42,7 @@ class FakeBackend:
     writes: list[tuple[str, str]] = field(default_factory=list)
     restarted: list[str] = field(default_factory=list)
     fail_restart: bool = False
+    home_refreshes: int = 0
 
     def host(self, name: str) -> FakeHost:
         if name not in self.hosts:
@@ -123,6 +124,9 @@ class FakeBackend:
         return ExecResult(0, "")
 
     def _cmd_sh(self, host: FakeHost, args: list[str], user: str) -> ExecResult:
+        if args[1].startswith("cp -an /usr/local/share/labctl/home/. /home/student/"):
+            self.home_refreshes += 1
+            return ExecResult(0, "")
         assert "chpasswd" in args[1]
         host.users[args[3]]["hash"] = f"$6$fake${args[4]}"
         return ExecResult(0, "")

@@ -85,3 +85,41 @@ def test_a_failing_inject_rolls_the_instance_back(
     assert engine.running == set()
     assert store.all() == []
     assert store.events("tc-replay-ana") == []
+
+
+def test_a_phase_opens_on_the_running_instance_once_and_shows_in_the_briefing(
+    backend: FakeBackend, tmp_path: Path
+) -> None:
+    from labctl.errors import NotFoundError
+    from labctl.scenario import render_briefing
+    from labctl.spec import load_lab
+
+    lab = load_lab(Path(__file__).resolve().parents[2] / "labs" / "gs-ssh-keys")
+    engine = UpBackend(backend)
+    store = InstanceStore(tmp_path / "labctl.db")
+    instances = Instances(engine, store)  # type: ignore[arg-type]
+    record = instances.up(lab, "ana", seed=5)
+    assert "ops" not in backend.hosts["ground-station"].users  # a shortcut during the attack
+    assert instances.opened_phases(record.id) == []
+
+    assert instances.open_phase(lab, record.id, "defence") is True
+    assert backend.hosts["ground-station"].users["ops"]["groups"] == ["labops"]
+    seed_file = "/usr/local/share/labctl/home/ground-station.txt"
+    assert b"user: ops" in (backend.hosts["attacker"].files[seed_file].content or b"")
+    # nothing restarted: the workstation's home is refreshed from its seed instead
+    assert engine.restarted == []
+    assert engine.home_refreshes == 1
+    assert instances.opened_phases(record.id) == ["defence"]
+    assert instances.open_phase(lab, record.id, "defence") is False  # once
+
+    closed = render_briefing(lab, "ana", 5, record.id)
+    opened = render_briefing(lab, "ana", 5, record.id, phases=["defence"])
+    from labctl.spec.params import derive
+
+    ops_password = str(derive(lab.spec, "ana", "5").public()["ops_password"])
+    assert ops_password not in closed
+    assert ops_password in opened
+    assert opened.startswith(closed.rstrip("\n"))
+    assert "## Defence phase" in opened
+    with pytest.raises(NotFoundError, match="the lab's phases: defence"):
+        instances.open_phase(lab, record.id, "hardening")

@@ -171,6 +171,9 @@ class FakeLauncher:
     def down(self, instance_id: str) -> None:
         self.downs.append(instance_id)
 
+    def open_phase(self, instance_id: str, phase: str) -> bool:
+        return True
+
 
 def test_selftest_takes_the_instance_down_when_a_run_aborts() -> None:
     launcher = FakeLauncher()
