@@ -2,11 +2,17 @@
 # The main job on one lab: set up labctl, check the labs, bring up one student's instance
 # of the telecommand-replay lab (building the images on first use), run the reference
 # attack and the reference fix, grade the instance with a sample audit report, and print
-# where the score report is. Sets up .venv on first use. Needs a running Docker engine
-# (and root the first time, to bootstrap the Debian base image offline). Re-running it
-# replaces the demo instance.
+# where the score report is. Sets up .venv on first use. Needs a Docker engine: as root on
+# Debian it installs and starts one (scripts/engine.sh, as .ci/run does), elsewhere it says
+# what to run; and root the first time, to bootstrap the Debian base image offline.
+# Re-running it replaces the demo instance.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+. scripts/engine.sh
+echo "==> the Docker engine (scripts/engine.sh)"
+ensure_engine
+echo
 . scripts/_venv.sh
 labctl_venv ""
 labctl="$VENV_BIN/labctl"
