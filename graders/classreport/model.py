@@ -13,7 +13,8 @@ from typing import Any, Final
 
 from graders.report.evidence import CheatingFlag
 from graders.score import Coverage, ObjectiveScore, ScoreReport, TechniqueCoverage, Verdict
-from graders.score.model import CISSP_DOMAINS, READABLE_VERSIONS, SCHEMA_VERSION
+from graders.score.model import READABLE_VERSIONS, SCHEMA_VERSION
+from labctl.spec.coverage import CISSP_DOMAINS
 
 #: Score distribution bins, in percent: [0, 10), [10, 20), …, [90, 100].
 BIN_WIDTH: Final = 10

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import jinja2
 
 from graders.classreport.model import ClassSummary, StudentRecord
-from graders.score.model import CISSP_DOMAINS
+from labctl.spec.coverage import CISSP_DOMAINS
 
 _ENV: Final = jinja2.Environment(
     loader=jinja2.PackageLoader("graders.classreport", "templates"),

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from graders.checks.base import CheckResult, Status
 from graders.report.result import ReportGrade
+from labctl.spec.coverage import CISM_DOMAINS, CISSP_DOMAINS
 from labctl.spec.models import Lab, Objective, ObjectiveKind
 
 #: 2: ``sparta[].found`` (the titles the report found) replaced ``sparta[].weaknesses``
@@ -32,23 +33,6 @@ SCHEMA_VERSION: Final = 2
 READABLE_VERSIONS: Final = (1, 2)
 #: The field of a technique's coverage that only the instructor's record holds.
 INSTRUCTOR_ONLY: Final = "weaknesses"
-
-CISSP_DOMAINS: Final = {
-    1: "Security and Risk Management",
-    2: "Asset Security",
-    3: "Security Architecture and Engineering",
-    4: "Communication and Network Security",
-    5: "Identity and Access Management",
-    6: "Security Assessment and Testing",
-    7: "Security Operations",
-    8: "Software Development Security",
-}
-CISM_DOMAINS: Final = {
-    1: "Information Security Governance",
-    2: "Information Security Risk Management",
-    3: "Information Security Program",
-    4: "Incident Management",
-}
 
 
 class Verdict(Enum):

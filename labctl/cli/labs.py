@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -15,6 +15,13 @@ from labctl.cli.params import argument
 from labctl.core.labs import LabEntry
 from labctl.errors import SpecError
 from labctl.spec import Lab, LoadedLab
+from labctl.spec.coverage import (
+    CISM_DOMAINS,
+    CISSP_DOMAINS,
+    SPARTA_TACTIC_NAMES,
+    Coverage,
+    markdown_lab_table,
+)
 
 app = typer.Typer(help="List, inspect and validate labs.", no_args_is_help=True)
 
@@ -22,6 +29,9 @@ app = typer.Typer(help="List, inspect and validate labs.", no_args_is_help=True)
 def _minutes(seconds: int) -> str:
     hours, minutes = divmod(seconds // 60, 60)
     return f"{hours}h{minutes:02d}" if hours else f"{minutes} min"
+
+
+CoverageFormat = Literal["table", "html", "markdown"]
 
 
 @app.command("list")
@@ -138,3 +148,96 @@ def validate(
     if problems:
         env.err.print(f"[red]{problems} problem(s) in {len(entries)} lab(s)[/]")
         raise typer.Exit(SpecError.exit_code)
+
+
+@app.command()
+def coverage(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Lab folders or folders of labs (default: the labs folder)."),
+    ] = None,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (the terminal), html (a page) or markdown (the README's lab table).",
+        ),
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead.")
+    ] = None,
+) -> None:
+    """What the labs exercise: SPARTA tactics, techniques and countermeasures, the CISSP
+    and CISM domains, and the quiz questions per domain."""
+    env = environment(ctx)
+    if output_format not in ("table", "html", "markdown"):
+        raise typer.BadParameter(
+            f"{output_format!r}: give table, html or markdown", param_hint="--format"
+        )
+    cov, invalid = env.core.labs.coverage(paths or [])
+    for entry in invalid:
+        env.err.print(
+            f"[yellow]{escape(str(entry.path))}: left out, {len(entry.problems)} problem(s);"
+            " run 'labctl labs validate'[/]"
+        )
+    if output_format == "table":
+        if output is not None:
+            raise typer.BadParameter(
+                "the table is for the terminal: use --format html or markdown with -o",
+                param_hint="--output",
+            )
+        for table in _coverage_tables(cov):
+            env.out.print(table)
+        env.out.print(cov.summary())
+        return
+    text = markdown_lab_table(cov) if output_format == "markdown" else _coverage_html(cov)
+    if output is None:
+        env.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    env.err.print(f"wrote {escape(str(output))}")
+
+
+def _coverage_html(cov: Coverage) -> str:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    jinja = Environment(
+        loader=PackageLoader("labctl.cli", "templates"), autoescape=select_autoescape(["html"])
+    )
+    return jinja.get_template("coverage.html").render(
+        cov=cov,
+        tactic_names=SPARTA_TACTIC_NAMES,
+        cissp_names=CISSP_DOMAINS,
+        cism_names=CISM_DOMAINS,
+    )
+
+
+def _coverage_tables(cov: Coverage) -> list[Table]:
+    tactics = Table(title="SPARTA tactics", title_justify="left")
+    tactics.add_column("tactic")
+    tactics.add_column("labs: techniques", overflow="fold")
+    for tactic, using in cov.tactics().items():
+        cells = []
+        for lab in cov.labs:
+            mine = [t for t in lab.techniques if t.split("-", 1)[0] == tactic]
+            if mine:
+                cells.append(f"{lab.id}: {', '.join(mine)}")
+        name = f"{tactic} {SPARTA_TACTIC_NAMES[tactic]}"
+        tactics.add_row(name if using else f"[red]{name}[/]", "\n".join(cells) or "none")
+    domains = Table(title="CISSP and CISM domains", title_justify="left")
+    for column in ("domain", "labs", "quiz questions"):
+        domains.add_column(column, overflow="fold")
+    for domain, (using, questions) in cov.cissp().items():
+        name = f"CISSP {domain} {CISSP_DOMAINS[domain]}"
+        domains.add_row(name if using else f"[red]{name}[/]", ", ".join(using), str(questions))
+    for domain, (using, questions) in cov.cism().items():
+        name = f"CISM {domain} {CISM_DOMAINS[domain]}"
+        domains.add_row(name if using else f"[red]{name}[/]", ", ".join(using), str(questions))
+    cms = Table(title="SPARTA countermeasures", title_justify="left")
+    cms.add_column("countermeasure")
+    cms.add_column("labs", overflow="fold")
+    for cm, using in cov.countermeasures().items():
+        cms.add_row(cm, ", ".join(using))
+    return [tactics, domains, cms]

@@ -9,6 +9,7 @@ from pathlib import Path
 from labctl.errors import SpecError, SpecProblem
 from labctl.scenario.validate import lab_in, validate_lab
 from labctl.spec import Lab, LoadedLab, find_lab_dirs
+from labctl.spec.coverage import Coverage, coverage
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,10 @@ class LabsApi:
             except SpecError as exc:
                 entries.append(LabEntry(lab_dir, problems=tuple(exc.problems)))
         return entries
+
+    def coverage(self, paths: Sequence[Path] = ()) -> tuple[Coverage, list[LabEntry]]:
+        """What the valid labs exercise (SPARTA, CISSP, CISM, quiz questions), and the
+        lab folders left out because they are invalid."""
+        entries = self.validate(paths)
+        valid = [e.loaded for e in entries if e.loaded is not None]
+        return coverage(valid), [e for e in entries if e.loaded is None]
