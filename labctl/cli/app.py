@@ -14,7 +14,18 @@ from typer._click.exceptions import UsageError  # typer vendors click; no public
 from typer.core import TyperGroup
 
 from labctl import __version__
-from labctl.cli import adversary, grade, images, instances, labs, phase, report, scenario, selftest
+from labctl.cli import (
+    adversary,
+    grade,
+    images,
+    instances,
+    labs,
+    phase,
+    quiz,
+    report,
+    scenario,
+    selftest,
+)
 from labctl.cli import session as session_cli
 from labctl.cli.context import Environment, environment
 from labctl.cli.params import path_parser
@@ -127,6 +138,7 @@ for command in (
 ):
     app.command()(command)
 app.command()(scenario.briefing)
+app.command()(quiz.quiz)
 app.command()(selftest.selftest)
 app.command()(grade.grade)
 app.command()(grade.check)

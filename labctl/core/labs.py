@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labctl.errors import SpecError, SpecProblem
+from labctl.errors import NotFoundError, SpecError, SpecProblem
 from labctl.scenario.validate import lab_in, validate_lab
 from labctl.spec import Lab, LoadedLab, find_lab_dirs
 from labctl.spec.coverage import Coverage, coverage
+from labctl.spec.models import Quiz
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,10 @@ class LabsApi:
         entries = self.validate(paths)
         valid = [e.loaded for e in entries if e.loaded is not None]
         return coverage(valid), [e for e in entries if e.loaded is None]
+
+    def quiz(self, lab_id: str) -> Quiz:
+        """The lab's quiz; :class:`~labctl.errors.NotFoundError` when it has none."""
+        loaded = self.get(lab_id)
+        if loaded.quiz is None:
+            raise NotFoundError("quiz", lab_id, hint="this lab has no quiz.yaml")
+        return loaded.quiz
