@@ -122,3 +122,20 @@ class MissionControl:
             if time.monotonic() > deadline:
                 raise MissionControlError(f"ground link not up within {within:.0f} s")
             time.sleep(1.0)
+
+    def last_event_id(self) -> int:
+        """The newest event's id in mission control's log (0 when it is empty)."""
+        events = self.request("GET", "/api/events?limit=1")["events"]
+        return int(events[0]["id"]) if events else 0
+
+    def event_text(self, name: str, after: int, within: float = 30.0) -> str | None:
+        """The printable auxiliary data of the first event called ``name`` newer than
+        event ``after`` (the spacecraft's PUS 5 reports), waiting up to ``within``."""
+        deadline = time.monotonic() + within
+        while True:
+            for event in reversed(self.request("GET", "/api/events?limit=50")["events"]):
+                if int(event["id"]) > after and event["name"] == name:
+                    return str(event.get("aux_text") or "")
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(1.0)

@@ -66,6 +66,7 @@ class Event(IntEnum):
     PARAMETER_CHANGED = 8
     SA_CHANGED = 9
     DUPLICATE_COMMAND = 10
+    UNAUTHENTICATED_COMMAND = 11
 
 
 @dataclass(frozen=True)

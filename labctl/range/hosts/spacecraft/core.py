@@ -20,6 +20,7 @@ from labctl.protocols.sdls import (
     RejectReason,
     SdlsEngine,
     SecurityAssociation,
+    ServiceType,
     load_sequence_numbers,
     save_sequence_numbers,
 )
@@ -118,12 +119,31 @@ class FlightSoftware:
             frame_seq=reception.frame_seq,
         )
         again = self._executed_before(reception)
+        clear = self._unauthenticated(reception)
         for raw in reception.packets:
-            if self.services.handle_packet(raw, context) and again:
+            if not self.services.handle_packet(raw, context):
+                continue
+            if again:
                 tag = self.config.housekeeping.duplicate_tag.encode("utf-8")
                 key = struct.pack(">HQ", reception.spi or 0, reception.sequence_number or 0)
                 self.raise_event(Event.DUPLICATE_COMMAND, key + tag)
+            if clear:
+                tag = self.config.housekeeping.unauthenticated_tag.encode("utf-8")
+                spi = struct.pack(">H", reception.spi if reception.spi is not None else 0xFFFF)
+                self.raise_event(Event.UNAUTHENTICATED_COMMAND, spi + tag)
         self.executed = True
+
+    def _unauthenticated(self, reception: Reception) -> bool:
+        """A command frame that no MAC vouched for: no SDLS header (clear frames allowed),
+        or a plaintext security association. Reported only when the configuration gives a
+        tag (a lab's per-student reference), so a ground segment that allows it on purpose
+        stays quiet."""
+        if not self.config.housekeeping.unauthenticated_tag:
+            return False
+        if reception.spi is None:
+            return True
+        sa = next((a for a in self.uplink_sas.values() if a.spi == reception.spi), None)
+        return sa is not None and sa.service is ServiceType.PLAINTEXT
 
     def _executed_before(self, reception: Reception) -> bool:
         """Did a frame with this SPI and sequence number execute before (this boot or an

@@ -52,6 +52,7 @@ EVENT_SEVERITY: Final = {
     Event.PARAMETER_CHANGED: 2,
     Event.SA_CHANGED: 2,
     Event.DUPLICATE_COMMAND: 2,
+    Event.UNAUTHENTICATED_COMMAND: 4,
 }
 
 SendTm = Callable[[int, int, bytes], None]

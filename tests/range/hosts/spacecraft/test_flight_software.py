@@ -6,6 +6,7 @@ import random
 import struct
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sc_scaffold import Ground, kinds, tm_packets
 
@@ -322,3 +323,45 @@ def test_a_frame_executed_twice_raises_duplicate_command_with_the_tag(
     fsw.receive(first)
     (event,) = [e for e in fsw.truth()["events"] if e["event"] == "DUPLICATE_COMMAND"]
     assert bytes.fromhex(event["aux"]).endswith(b"REPLAY{0123456789abcdef}")
+
+
+def test_a_command_with_no_mac_behind_it_raises_unauthenticated_command_with_the_tag(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    """On-board monitoring (rogue-station's evidence): a command executed on a plaintext
+    SA, or with no SDLS header where clear frames are allowed, is reported (5,4) quoting
+    the configured reference; an authenticated one is not; without a tag, nothing."""
+    tag = {"unauthenticated_tag": "INTRUSION{0123456789abcdef}"}
+    plain_sa = {"associations": {"plain": {"state": "operational"}}}
+
+    def software(name: str, **sections: Any) -> FlightSoftware:
+        state = {"state_dir": str(tmp_path / name), "truth_file": str(tmp_path / f"{name}.json")}
+        return FlightSoftware(make_config({**state, **sections}))
+
+    def alarms(fsw: FlightSoftware) -> list[bytes]:
+        events = fsw.truth()["events"]
+        return [bytes.fromhex(e["aux"]) for e in events if e["event"] == "UNAUTHENTICATED_COMMAND"]
+
+    plain = Ground(spi=5, service=ServiceType.PLAINTEXT)
+    fsw = software("plain", housekeeping=tag, sdls=plain_sa)
+    fsw.receive(plain.command("SAFE_MODE"))
+    assert names(fsw) == ["SAFE_MODE"]
+    (aux,) = alarms(fsw)
+    assert aux[:2] == (5).to_bytes(2, "big")
+    assert aux.endswith(b"INTRUSION{0123456789abcdef}")
+
+    ground = Ground()
+    open_link = software("open", housekeeping=tag, uplink={"sdls": False})
+    open_link.receive(ground.frame(ground.packet("PING"), secure=False))
+    assert names(open_link) == ["PING"]
+    assert [a[:2] for a in alarms(open_link)] == [b"\xff\xff"]
+
+    authenticated = software("authenticated", housekeeping=tag)
+    authenticated.receive(Ground().command("PING"))
+    assert names(authenticated) == ["PING"]
+    assert alarms(authenticated) == []
+
+    quiet = software("quiet", sdls=plain_sa)
+    quiet.receive(Ground(spi=5, service=ServiceType.PLAINTEXT).command("SAFE_MODE"))
+    assert names(quiet) == ["SAFE_MODE"]
+    assert alarms(quiet) == []
