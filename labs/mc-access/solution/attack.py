@@ -62,6 +62,9 @@ def main() -> int:
         return 1
     password, token = found
     print(f"{USERNAME!r} logs in with {password!r} ({time.monotonic() - started:.1f} s)")
+    _, session = call("POST", "/api/login", {"username": USERNAME, "password": password})
+    for note in session.get("notes", []):
+        print(f"shift note for this account: {note}")
     _, offered = call("GET", "/api/commands", token=token)
     allowed = [c["name"] for c in offered["commands"] if c["allowed"] and c["hazardous"]]
     print(f"hazardous commands this account may send: {', '.join(allowed) or 'none'}")

@@ -25,7 +25,7 @@ from labctl.range.hosts.missioncontrol.commanding import (
     public,
 )
 from labctl.range.hosts.missioncontrol.limits import MAX_ID
-from labctl.range.hosts.missioncontrol.settings import MAX_PASSWORD_LENGTH, Role
+from labctl.range.hosts.missioncontrol.settings import MAX_PASSWORD_LENGTH, Role, notes_for
 from labctl.range.hosts.missioncontrol.webauth import Caller, api_caller, mission, remote
 
 MAX_LIMIT: Final = 500
@@ -94,6 +94,7 @@ async def login(body: LoginBody, request: Request) -> dict[str, Any]:
         "expires_at": session.expires_at,
         "username": user.name,
         "role": user.role.label,
+        "notes": notes_for(mc.settings, user.role),
     }
 
 

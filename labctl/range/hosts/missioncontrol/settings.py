@@ -85,8 +85,11 @@ TOP_KEYS: Final = frozenset(
         "database",
         "audit_log",
         "operations",
+        "notes",
     }
 )
+#: The longest shift note (characters).
+MAX_NOTE: Final = 500
 
 
 SECTION_KEYS: Final = {
@@ -142,6 +145,8 @@ class Settings:
     audit_enabled: bool = True
     #: Nominal operations: a script that sends routine commands (``operations``).
     operations: Operations = Operations()
+    #: Shift notes per role: each shown to the accounts of that role and above (``notes``).
+    notes: dict[Role, str] = field(default_factory=dict)
     session_lifetime: float = 3600.0
     cookie_secure: bool = False
     config_file: str = "<config>"
@@ -178,10 +183,32 @@ def settings_from(config: Config) -> Settings:
         ),
         audit_enabled=config.section("audit_log").get("enabled", bool, True),
         operations=_operations(config.section("operations")),
+        notes=_notes(config),
         session_lifetime=_positive(sessions, "lifetime_s", 3600.0),
         cookie_secure=sessions.get("cookie_secure", bool, False),
         config_file=config.file,
     )
+
+
+def _notes(config: Config) -> dict[Role, str]:
+    if not isinstance(config.raw("notes", {}), dict):
+        raise HostConfigError(config.file, "notes", "a mapping of role to text")
+    section = config.section("notes")
+    section.only(set(Role.labels()))
+    notes = {}
+    for role in Role:
+        text = section.get(role.label, str, "")
+        if len(text) > MAX_NOTE:
+            raise HostConfigError(
+                config.file, section.dotted(role.label), f"text of at most {MAX_NOTE} characters"
+            )
+        notes[role] = text
+    return notes
+
+
+def notes_for(settings: Settings, role: Role) -> list[str]:
+    """The shift notes an account of ``role`` may read, lowest role first."""
+    return [text for r, text in sorted(settings.notes.items()) if r <= role and text]
 
 
 def _operations(config: Config) -> Operations:

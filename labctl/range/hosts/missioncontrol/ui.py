@@ -26,7 +26,7 @@ from labctl.range.hosts.missioncontrol.commanding import (
     describe,
 )
 from labctl.range.hosts.missioncontrol.limits import MAX_ID
-from labctl.range.hosts.missioncontrol.settings import MAX_PASSWORD_LENGTH, Role
+from labctl.range.hosts.missioncontrol.settings import MAX_PASSWORD_LENGTH, Role, notes_for
 from labctl.range.hosts.missioncontrol.webauth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -165,6 +165,7 @@ async def dashboard(caller: Viewer, request: Request) -> Response:
         snap=mc.snapshot(),
         may_direct=mc.commander.directives_allowed(caller.session),
         directives_role=mc.settings.policy.directives_require.label,
+        notes=notes_for(mc.settings, caller.session.role),
     )
 
 

@@ -458,3 +458,46 @@ def test_a_misspelt_key_is_refused_naming_it(
     data[section] = {**data.get(section, {}), **value}
     with pytest.raises(HostConfigError, match=re.escape(named)):
         settings_from(Config(data, "t.yaml"))
+
+
+def test_shift_notes_reach_only_the_role_they_are_for_and_above(
+    tmp_path: Path, ground_station: FakeGroundStation
+) -> None:
+    data = make_config(tmp_path, ground_station.port)
+    data["notes"] = {"flight-director": "handover HANDOVER{00ff}", "operator": "pass at 14:02"}
+    with TestClient(create_app(settings_from(Config(data, "t.yaml")))) as client:
+
+        def notes(user: str, password: str) -> list[str]:
+            body = {"username": user, "password": password}
+            return list(client.post("/api/login", json=body).json()["notes"])
+
+        assert notes("admin", "admin") == ["pass at 14:02", "handover HANDOVER{00ff}"]
+        assert notes("op", "op-secret") == ["pass at 14:02"]
+        assert notes("guest", "guest") == []
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+        assert csrf is not None
+        form = {"username": "op", "password": "op-secret", "csrf": csrf.group(1)}
+        assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+        page = client.get("/dashboard").text
+        assert "pass at 14:02" in page
+        assert "HANDOVER{00ff}" not in page
+
+
+@pytest.mark.parametrize(
+    ("notes", "message"),
+    [
+        (
+            {"captain": "x"},
+            "notes.captain: unknown key (allowed: flight-director, operator, viewer)",
+        ),
+        ({"operator": "x" * 501}, "notes.operator: text of at most 500 characters"),
+        (["x"], "notes: a mapping of role to text"),
+    ],
+)
+def test_a_bad_shift_note_is_refused_naming_the_key(
+    tmp_path: Path, notes: object, message: str
+) -> None:
+    data = make_config(tmp_path, 1)
+    data["notes"] = notes
+    with pytest.raises(HostConfigError, match=re.escape(message)):
+        settings_from(Config(data, "t.yaml"))
