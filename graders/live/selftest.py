@@ -23,6 +23,7 @@ from graders.live.probe import LiveProbe, open_probe
 from graders.live.run import run_objective
 from graders.live.solution import READY_S, Solver
 from graders.live.target import GradeTarget, target_of
+from graders.report.evidence import MIN_OWN_LENGTH
 from graders.report.grade import grade_report
 from graders.report.secrets import secrets_of
 from labctl.backends.base import Backend
@@ -203,8 +204,31 @@ class Phases:
                 f"exit {run.exit_code}: {run.last_line} [{run.operator}]",
                 run.exit_code == 0 or not expect,
             )
+            if expect:
+                self.evidence_captured(run.output)
         for objective in self.kind(ObjectiveKind.ATTACK):
             self.judge(objective, expect=expect, when=when)
+
+    def evidence_captured(self, output: str) -> None:
+        """The evidence the sample report quotes is what the attack captured: each of the
+        instance's distinctive secrets the sample report names must be in the reference
+        attack's output (a secret nobody can reach earns no evidence points)."""
+        path = self.test.loaded.root / "solution" / SAMPLE_REPORT
+        if not path.is_file():
+            return
+        lab, target = self.test.loaded.spec, self.target
+        own = secrets_of(lab, target.student, target.seed, target.slot)
+        quoted = [name for name in own if f"params.{name}" in path.read_text(encoding="utf-8")]
+        distinctive = [n for n in quoted if len(own[n]) >= MIN_OWN_LENGTH]
+        if not distinctive:
+            return
+        missing = [name for name in distinctive if own[name] not in output]
+        observed = (
+            "captured: " + ", ".join(distinctive)
+            if not missing
+            else ("not in the attack's output: " + ", ".join(missing))
+        )
+        self.record("evidence the sample report quotes", "captured", observed, not missing)
 
     def sample_report(self) -> None:
         """``solution/sample-report.md``, if the lab has one, rendered for this instance

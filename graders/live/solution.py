@@ -39,6 +39,8 @@ class ScriptRun:
     last_line: str
     #: What the operator did meanwhile (attacks only).
     operator: str = ""
+    #: The script's whole output (standard output and error).
+    output: str = ""
 
 
 def _last(output: str) -> str:
@@ -97,7 +99,12 @@ class Solver:
             operator = self.operate()
             result = running.result()
         return ScriptRun(
-            str(relative), "attacker", result.exit_code, _last(result.output), operator
+            str(relative),
+            "attacker",
+            result.exit_code,
+            _last(result.output),
+            operator,
+            result.output,
         )
 
     def remediation_steps(self) -> tuple[RemediationStep, ...]:

@@ -21,6 +21,7 @@ from labctl.cli import (
     instances,
     labs,
     phase,
+    portal,
     quiz,
     report,
     scenario,
@@ -127,6 +128,7 @@ app.add_typer(report.app, name="report")
 app.add_typer(images.app, name="images")
 app.add_typer(adversary.app, name="adversary")
 app.add_typer(phase.app, name="phase")
+app.add_typer(portal.app, name="portal")
 app.add_typer(session_cli.app, name="session")
 for command in (
     instances.up,
@@ -139,6 +141,7 @@ for command in (
     app.command()(command)
 app.command()(scenario.briefing)
 app.command()(quiz.quiz)
+app.command()(portal.serve)
 app.command()(selftest.selftest)
 app.command()(grade.grade)
 app.command()(grade.check)

@@ -114,7 +114,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
-        return RedirectResponse("/login", 303)
+        return RedirectResponse(ui.url_prefix(request) + "/login", 303)
 
 
 def validation_message(exc: RequestValidationError) -> str:

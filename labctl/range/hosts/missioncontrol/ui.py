@@ -8,6 +8,7 @@ the login form, which comes before any session, uses a double-submit cookie inst
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -63,6 +64,19 @@ templates: Final = Environment(
 templates.filters["utc"] = utc
 
 
+#: A path prefix a reverse proxy mounts mission control under (the class portal's
+#: ``/mission-control``): segments of letters, digits, '.', '_' and '-' only.
+_PREFIX_RE: Final = re.compile(r"(?:/[A-Za-z0-9._-]{1,32}){1,4}")
+PREFIX_HEADER: Final = "x-forwarded-prefix"
+
+
+def url_prefix(request: Request) -> str:
+    """The ``X-Forwarded-Prefix`` a reverse proxy sends, when it is a plain path; "" when
+    mission control is reached directly. Links, redirects and cookie paths start with it."""
+    prefix = request.headers.get(PREFIX_HEADER, "")
+    return prefix.rstrip("/") if _PREFIX_RE.fullmatch(prefix.rstrip("/") or "-") else ""
+
+
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A page; the navigation bar and pending messages come from the cookie session."""
     caller = context.pop("caller", None) or find_caller(request)
@@ -76,6 +90,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         can_audit=session is not None and session.role >= audit_role,
         flash=messages,
         path=request.url.path,
+        prefix=url_prefix(request),
         **context,
     )
     return HTMLResponse(page, status_code)
@@ -98,13 +113,13 @@ def _cookie(response: Response, request: Request, name: str, value: str, age: in
         httponly=True,
         samesite="strict",
         secure=mission(request).settings.cookie_secure,
-        path="/",
+        path=url_prefix(request) + "/",
     )
 
 
 @router.get("/")
-async def home() -> RedirectResponse:
-    return RedirectResponse("/dashboard", 303)
+async def home(request: Request) -> RedirectResponse:
+    return RedirectResponse(url_prefix(request) + "/dashboard", 303)
 
 
 @router.get("/login")
@@ -136,9 +151,9 @@ async def login_submit(
         return _login_form(request, 401, "Wrong user name or password.")
     token, _ = mc.sessions.create(user)
     mc.audit.record(user.name, "login", "ok", remote(request), via="ui")
-    response = RedirectResponse("/dashboard", 303)
+    response = RedirectResponse(url_prefix(request) + "/dashboard", 303)
     _cookie(response, request, SESSION_COOKIE, token, int(mc.settings.session_lifetime))
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=url_prefix(request) + "/")
     return response
 
 
@@ -150,8 +165,8 @@ async def logout(
     mc = mission(request)
     mc.sessions.revoke(caller.token)
     mc.audit.record(caller.session.username, "logout", "ok", remote(request), via="ui")
-    response = RedirectResponse("/login", 303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response = RedirectResponse(url_prefix(request) + "/login", 303)
+    response.delete_cookie(SESSION_COOKIE, path=url_prefix(request) + "/")
     return response
 
 
@@ -197,7 +212,7 @@ async def command_submit(caller: Viewer, request: Request) -> Response:
         flash(caller, "error", f"{name} not sent: {exc.message}")
     else:
         flash(caller, "ok", f"{name} sent as command #{row['id']}.")
-    return RedirectResponse("/commands", 303)
+    return RedirectResponse(url_prefix(request) + "/commands", 303)
 
 
 @router.post("/station/directives")
@@ -214,7 +229,7 @@ async def directive_submit(caller: Viewer, request: Request) -> Response:
         flash(caller, "error", f"{label} not sent: {exc.message}")
     else:
         flash(caller, "ok", f"{label} sent to the ground station.")
-    return RedirectResponse("/dashboard", 303)
+    return RedirectResponse(url_prefix(request) + "/dashboard", 303)
 
 
 def _int_field(text: str, name: str) -> int:

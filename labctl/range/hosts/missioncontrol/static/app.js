@@ -3,6 +3,8 @@
 "use strict";
 
 const POLL_MS = 1000;
+// Where mission control is mounted: "" directly, "/mission-control" behind the class portal.
+const PREFIX = document.body ? document.body.dataset.prefix || "" : "";
 
 function setText(id, value) {
   const el = document.getElementById(id);
@@ -10,8 +12,8 @@ function setText(id, value) {
 }
 
 async function getJSON(url) {
-  const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
-  if (response.status === 401) { window.location.assign("/login"); throw new Error("logged out"); }
+  const response = await fetch(PREFIX + url, { credentials: "same-origin", cache: "no-store" });
+  if (response.status === 401) { window.location.assign(PREFIX + "/login"); throw new Error("logged out"); }
   if (!response.ok) throw new Error(url + ": HTTP " + response.status);
   return response.json();
 }

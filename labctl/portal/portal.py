@@ -1,0 +1,308 @@
+"""What the portal serves, over the core: the served sessions, their students' accounts,
+and the operations the pages call (each one the core's, run in a worker thread).
+
+:class:`Portal` is the portal's whole state besides its SQLite tables; the web app
+(:mod:`labctl.portal.app`) holds one. Every rule of what a student may see or do is here
+or in the core, never in a page.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from graders.live.classgrade import student_folder
+from graders.quiz import QuizResult, score_quiz
+from graders.report import parse_report, render_template
+from graders.report.parse import MAX_REPORT_BYTES
+from labctl.core.api import Core
+from labctl.core.instances import CheckOutcome
+from labctl.errors import LabctlError, NotFoundError
+from labctl.portal.access import StudentTarget, Unreachable, target_of
+from labctl.portal.auth import hash_password, verify_password
+from labctl.portal.store import INSTRUCTOR, STUDENT, Account, PortalStore
+from labctl.sessions.members import Member
+from labctl.spec import LoadedLab
+from labctl.spec.models import Objective
+
+#: How often a student may run the self-check, and reset their instance.
+CHECK_COOLDOWN_S: Final = 30.0
+RESET_COOLDOWN_S: Final = 600.0
+#: Largest report upload accepted (the report parser reads no more).
+MAX_UPLOAD: Final = MAX_REPORT_BYTES
+
+
+class PortalError(LabctlError):
+    """Something a portal user asked for that cannot be done: the message says why."""
+
+
+@dataclass(frozen=True)
+class StudentView:
+    session: str
+    member: Member
+    lab: LoadedLab
+
+
+@dataclass
+class Cooldowns:
+    """The last time each student did a rate-limited thing."""
+
+    last: dict[tuple[str, str], float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, key: tuple[str, str], seconds: float, now: float | None = None) -> float:
+        """0 when allowed now (and recorded), else the seconds left to wait."""
+        moment = time.monotonic() if now is None else now
+        with self.lock:
+            left = self.last.get(key, -1e18) + seconds - moment
+            if left > 0:
+                return left
+            self.last[key] = moment
+            return 0.0
+
+
+class Portal:
+    """The served sessions of one ``labctl serve``."""
+
+    def __init__(
+        self,
+        core: Core,
+        sessions: list[str],
+        *,
+        grades_dir: Path,
+        quiz_attempts: int = 1,
+        secret: str | None = None,
+    ) -> None:
+        self.core = core
+        self.sessions = sessions
+        self.store = PortalStore(core.store)
+        self.grades_dir = grades_dir
+        self.quiz_attempts = quiz_attempts
+        self.secret = secret or secrets.token_urlsafe(32)
+        self.cooldowns = Cooldowns()
+        self.grading: dict[str, str] = {}  # session → progress line while grading
+
+    # --- accounts --------------------------------------------------------------------
+
+    def sync_accounts(self) -> int:
+        """Make (or refresh) a login for every student of the served sessions: the roster
+        id, with the password on their handout, stored as an argon2 hash. Returns how
+        many were made or changed."""
+        changed = 0
+        for session in self.sessions:
+            for member in self.core.sessions.members(session):
+                record = self.core.store.get(member.instance)
+                password = record.access.get("password", "") if record else ""
+                if not password:
+                    continue
+                known = self.store.account(member.student)
+                if (
+                    known is not None
+                    and known.kind == STUDENT
+                    and known.session == session
+                    and verify_password(known.password_hash, password)
+                ):
+                    continue
+                if known is not None and known.kind == INSTRUCTOR:
+                    raise PortalError(
+                        f"roster id {member.student!r} of session {session} is also an"
+                        " instructor's login: rename the instructor"
+                    )
+                account = Account(
+                    member.student, STUDENT, session, member.student, hash_password(password)
+                )
+                self.store.put_account(account)
+                changed += 1
+        return changed
+
+    def add_instructor(self, login: str, password: str) -> None:
+        if len(password) < 10:
+            raise PortalError("an instructor's password needs at least 10 characters")
+        known = self.store.account(login)
+        if known is not None and known.kind == STUDENT:
+            raise PortalError(f"{login!r} is a student's login: choose another name")
+        self.store.put_account(Account(login, INSTRUCTOR, "", "", hash_password(password)))
+        self.store.audit("labctl", "add-instructor", login=login)
+
+    def authenticate(self, login: str, password: str) -> Account | None:
+        account = self.store.account(login)
+        if account is None:
+            verify_password(_DUMMY_HASH, password)  # the same time for unknown logins
+            return None
+        if account.kind == STUDENT and account.session not in self.sessions:
+            return None
+        return account if verify_password(account.password_hash, password) else None
+
+    # --- one student -----------------------------------------------------------------
+
+    def student(self, session: str, student: str) -> StudentView:
+        if session not in self.sessions:
+            raise NotFoundError("session", session, hint="not served by this portal")
+        member = self.core.sessions.member(session, student)
+        return StudentView(session, member, self.core.sessions.lab(session))
+
+    def target(self, session: str, student: str) -> StudentTarget:
+        """The student's own instance, as the portal reaches it now."""
+        view = self.student(session, student)
+        try:
+            record = self.core.instances.instances.current(view.member.instance)
+        except LabctlError as exc:
+            raise Unreachable(str(exc)) from exc
+        return target_of(record)
+
+    def briefing(self, view: StudentView) -> str:
+        return self.core.instances.briefing(view.member.instance)
+
+    @staticmethod
+    def visible_objectives(view: StudentView) -> list[Objective]:
+        return [o for o in view.lab.spec.objectives if not o.hidden]
+
+    def check(self, view: StudentView) -> CheckOutcome:
+        left = self.cooldowns.take(
+            ("check", f"{view.session}/{view.member.student}"), CHECK_COOLDOWN_S
+        )
+        if left:
+            raise PortalError(
+                f"the self-check runs at most every {CHECK_COOLDOWN_S:.0f} s:"
+                f" try again in {left:.0f} s"
+            )
+        outcome = self.core.instances.check(view.member.instance)
+        holding = [o.id for o in outcome.objectives if o.holds and not o.gated_by]
+        self.store.solved(view.session, view.member.student, holding)
+        self.store.audit(view.member.student, "self-check", holding=holding)
+        return outcome
+
+    def reset(self, view: StudentView, actor: str) -> None:
+        _, resets = self.store.switches(view.session)
+        if not resets and actor == view.member.student:
+            raise PortalError("your instructor has turned resets off for this class")
+        if actor == view.member.student:
+            left = self.cooldowns.take(
+                ("reset", f"{view.session}/{view.member.student}"), RESET_COOLDOWN_S
+            )
+            if left:
+                raise PortalError(
+                    f"one reset per {RESET_COOLDOWN_S / 60:.0f} minutes: try"
+                    f" again in {left / 60:.0f} min"
+                )
+        self.store.audit(actor, "reset", session=view.session, student=view.member.student)
+        threading.Thread(
+            target=self._reset, args=(view,), name=f"reset-{view.member.student}", daemon=True
+        ).start()
+
+    def _reset(self, view: StudentView) -> None:
+        try:
+            self.core.sessions.reset(view.session, view.member.student)
+        except LabctlError as exc:
+            self.store.audit("labctl", "reset-failed", student=view.member.student, error=str(exc))
+
+    # --- report ----------------------------------------------------------------------
+
+    def report_template(self, view: StudentView) -> str:
+        return render_template(view.lab.spec)
+
+    def hand_in(self, view: StudentView, filename: str, data: bytes) -> list[str]:
+        """Store an upload (the latest is graded); the format problems the parser sees.
+        Refused, with nothing stored: an empty or too large file, one that is not UTF-8
+        text."""
+        if not data.strip():
+            raise PortalError("the file is empty: upload your report's Markdown file")
+        if len(data) > MAX_UPLOAD:
+            raise PortalError(f"the file is over {MAX_UPLOAD // 1024} KiB: a report is text")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PortalError("the file is not UTF-8 text: upload the Markdown file") from None
+        if "\x00" in text:
+            raise PortalError("the file holds binary data: upload the Markdown file")
+        report = parse_report(data)
+        name = Path(filename or "report.md").name[:100] or "report.md"
+        upload = self.store.add_upload(view.session, view.member.student, name, data)
+        self.store.audit(view.member.student, "hand-in", upload=upload.id, sha256=upload.sha256)
+        return list(report.problems)
+
+    # --- quiz ------------------------------------------------------------------------
+
+    def quiz_open(self, view: StudentView) -> bool:
+        return (
+            view.lab.quiz is not None
+            and len(self.store.quiz_attempts(view.session, view.member.student))
+            < self.quiz_attempts
+        )
+
+    def answer_quiz(self, view: StudentView, answers: dict[str, int]) -> QuizResult:
+        if view.lab.quiz is None:
+            raise PortalError("this lab has no quiz")
+        if not self.quiz_open(view):
+            raise PortalError("you have used every attempt at this quiz")
+        result = score_quiz(view.lab.quiz, answers)
+        attempt = self.store.add_quiz_attempt(
+            view.session, view.member.student, answers, result.right, result.asked
+        )
+        self.store.audit(view.member.student, "quiz", attempt=attempt, right=result.right)
+        return result
+
+    def last_quiz(self, view: StudentView) -> QuizResult | None:
+        attempts = self.store.quiz_attempts(view.session, view.member.student)
+        if not attempts or view.lab.quiz is None:
+            return None
+        answers = {str(k): int(v) for k, v in attempts[-1]["answers"].items()}
+        return score_quiz(view.lab.quiz, answers)
+
+    # --- grades ----------------------------------------------------------------------
+
+    def score_page(self, view: StudentView) -> Path | None:
+        released, _ = self.store.switches(view.session)
+        if not released:
+            return None
+        page = student_folder(self.grades_dir / view.session, view.member.student) / "score.html"
+        return page if page.is_file() else None
+
+    def grade(self, session: str, actor: str) -> None:
+        """Grade the class in the background (the latest upload of each student)."""
+        if session not in self.sessions:
+            raise NotFoundError("session", session)
+        if self.grading.get(session, "").startswith("grading"):
+            raise PortalError(f"{session} is being graded already")
+        self.store.audit(actor, "grade", session=session)
+        self.grading[session] = "grading: starting"
+        threading.Thread(target=self._grade, args=(session,), daemon=True).start()
+
+    def _grade(self, session: str) -> None:
+        reports = self.grades_dir / session / "reports"
+        reports.mkdir(parents=True, exist_ok=True)
+        members = self.core.sessions.members(session)
+        for member in members:
+            content = self.store.latest_report(session, member.student)
+            path = reports / f"{member.student}.md"
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(content)
+        done = 0
+
+        def progress(event: Any) -> None:
+            nonlocal done
+            if getattr(event, "message", "") == "graded":
+                done += 1
+                self.grading[session] = f"grading: {done} of {len(members)} graded"
+
+        try:
+            self.core.sessions.grade(
+                session, reports=reports, output=self.grades_dir / session, on_event=progress
+            )
+        except LabctlError as exc:
+            self.grading[session] = f"failed: {exc}"
+            return
+        self.grading[session] = f"graded {done} of {len(members)} at {time.strftime('%H:%M:%S')}"
+
+    def export(self, session: str, fmt: str) -> str:
+        text, _, _ = self.core.sessions.export(session, self.grades_dir / session, fmt)
+        return text
+
+
+_DUMMY_HASH: Final = hash_password(secrets.token_urlsafe(16))
