@@ -12,6 +12,7 @@ browser it drops hop-by-hop headers and keeps mission control's cookies on its p
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http.cookies import SimpleCookie
@@ -99,11 +100,19 @@ def _response_headers(upstream: httpx.Response) -> list[tuple[str, str]]:
 def mission_control_router(resolve: Resolver) -> APIRouter:
     """``/mission-control/{path}`` for every method, to the student's own mission control."""
     router = APIRouter()
-    client = httpx.AsyncClient(
-        timeout=TIMEOUT,
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-    )
+    clients: dict[int, httpx.AsyncClient] = {}
+
+    def client() -> httpx.AsyncClient:
+        """One pooled client per event loop (uvicorn has one; a test harness may not)."""
+        loop = id(asyncio.get_running_loop())
+        if loop not in clients:
+            clients.clear()
+            clients[loop] = httpx.AsyncClient(
+                timeout=TIMEOUT,
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            )
+        return clients[loop]
 
     @router.api_route(PREFIX, methods=["GET", "HEAD"])
     async def root(request: Request) -> Response:
@@ -128,7 +137,8 @@ def mission_control_router(resolve: Resolver) -> APIRouter:
                 if len(body) > MAX_BODY:
                     raise HTTPException(413, f"request bodies go up to {MAX_BODY // 1024} KiB")
         url = target.mission_control + upstream_path
-        upstream_request = client.build_request(
+        http = client()
+        upstream_request = http.build_request(
             request.method,
             url,
             params=str(request.query_params),
@@ -136,7 +146,7 @@ def mission_control_router(resolve: Resolver) -> APIRouter:
             content=body,
         )
         try:
-            upstream = await client.send(upstream_request, stream=True)
+            upstream = await http.send(upstream_request, stream=True)
         except httpx.HTTPError as exc:
             raise HTTPException(502, f"your mission control does not answer: {exc}") from None
         response = StreamingResponse(

@@ -1,0 +1,249 @@
+"""The portal over a real class session of two tc-replay students (the real engine, the
+workstations' real sshd, mission control's real web server, the real SQLite store):
+logins, a student's pages, the self-check, hand-in (and the bad uploads refused with
+nothing stored), the quiz, the terminal websocket (a shell through tmux, reattached after
+a reconnect), mission control through the proxy, the second student kept out of the first
+one's everything, and the instructor's board, grading, release and export."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from labctl.core.api import Core
+from labctl.core.settings import Settings
+from labctl.portal.app import create_app
+from labctl.portal.portal import Portal
+from labctl.portal.proxy import mission_control_router
+from labctl.portal.terminal import terminal_router
+
+pytestmark = pytest.mark.docker
+REPO = Path(__file__).resolve().parents[2]
+ORIGIN = {"origin": "http://testserver"}
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Core, str, list[str]]]:
+    home = tmp_path_factory.mktemp("portal-home")
+    tag = uuid.uuid4().hex[:4]
+    ids = [f"p{tag}a", f"p{tag}b"]
+    roster = home / "class.csv"
+    roster.write_text(
+        "id,name,email\n" + "".join(f"{s},Student {s},{s}@example.edu\n" for s in ids)
+    )
+    settings = Settings(labs_dir=REPO / "labs", state_file=home / "labctl.db")
+    core = Core(settings)
+    name = f"portal{tag}"
+    core.sessions.start("tc-replay", roster, name=name, parallel=2)
+    try:
+        yield core, name, ids
+    finally:
+        core.sessions.stop(name)
+
+
+@pytest.fixture(scope="module")
+def portal(klass: tuple[Core, str, list[str]], tmp_path_factory: pytest.TempPathFactory) -> Portal:
+    core, name, _ = klass
+    made = Portal(core, [name], grades_dir=tmp_path_factory.mktemp("grades"))
+    made.sync_accounts()
+    made.add_instructor("teacher", "teacher-password")
+    return made
+
+
+def client_for(portal: Portal) -> TestClient:
+    app = create_app(
+        portal, secure_cookies=False, extra_routers=(terminal_router, mission_control_router)
+    )
+    return TestClient(app)
+
+
+def password_of(portal: Portal, session: str, student: str) -> str:
+    member = portal.core.sessions.member(session, student)
+    record = portal.core.store.get(member.instance)
+    assert record is not None
+    return record.access["password"]
+
+
+def log_in(client: TestClient, login: str, password: str) -> str:
+    response = client.post("/login", data={"login": login, "password": password})
+    assert response.status_code == 200, response.text  # followed the redirect
+    found = re.search(r'name="csrf" value="([^"]+)"', response.text)
+    assert found, response.text[:500]
+    return found.group(1)
+
+
+def test_a_student_does_the_lab_through_the_portal(
+    portal: Portal, klass: tuple[Core, str, list[str]]
+) -> None:
+    _, session, (ana, _) = klass
+    client = client_for(portal)
+    assert client.post("/login", data={"login": ana, "password": "wrong"}).status_code == 401
+    csrf = log_in(client, ana, password_of(portal, session, ana))
+
+    lab = client.get("/lab").text
+    assert "Telecommand replay" in lab
+    assert "Run the self-check" in lab
+    assert client.post("/lab/check", data={}).status_code == 403  # no CSRF token
+    check = client.post("/lab/check", data={"csrf": csrf})
+    assert check.status_code == 200
+    assert "objective(s) hold now" in check.text
+    again = client.post("/lab/check", data={"csrf": csrf})
+    assert again.status_code == 409
+    assert "at most every 30 s" in again.text
+
+    template = client.get("/report/template.md")
+    assert template.status_code == 200
+    assert "findings:" in template.text
+    sample = (REPO / "labs" / "tc-replay" / "solution" / "sample-report.md").read_bytes()
+    good = client.post(
+        "/report", data={"csrf": csrf}, files={"report": ("ana.md", sample, "text/markdown")}
+    )
+    assert "Stored" in good.text
+    for bad, why in [
+        (b"\x89PNG\r\n\x1a\n\x00\x00binary", "not UTF-8 text"),
+        (b"a" * (2 << 20), "is over"),
+        (b"   \n", "empty"),
+    ]:
+        refused = client.post(
+            "/report", data={"csrf": csrf}, files={"report": ("x.md", bad, "text/markdown")}
+        )
+        assert refused.status_code == 409
+        assert why in refused.text
+    assert len(portal.store.uploads(session, ana)) == 1  # nothing stored half-way
+    broken = client.post(
+        "/report",
+        content=b'--xx\r\nContent-Disposition: form-data; name="report"\r\n',
+        headers={"content-type": "multipart/form-data; boundary=xx"},
+    )
+    assert broken.status_code in {400, 403}
+
+    quiz = portal.core.sessions.lab(session).quiz
+    assert quiz is not None
+    answers = {f"q-{q.id}": str(q.answer) for q in quiz.questions}
+    result = client.post("/quiz", data={"csrf": csrf, **answers})
+    assert f"{len(quiz.questions)} of {len(quiz.questions)} right" in result.text
+    assert client.post("/quiz", data={"csrf": csrf, **answers}).status_code == 409
+
+    assert "not released yet" in client.get("/score").text
+
+
+def test_the_terminal_reaches_the_students_workstation_and_keeps_the_shell(
+    portal: Portal, klass: tuple[Core, str, list[str]]
+) -> None:
+    _, session, (ana, _) = klass
+    client = client_for(portal)
+    log_in(client, ana, password_of(portal, session, ana))
+    assert "/static/vendor/xterm/xterm.js" in client.get("/terminal").text
+    assert client.get("/static/vendor/xterm/xterm.js").status_code == 200
+
+    def shell(keys: bytes, wanted: bytes) -> bytes:
+        seen = b""
+        with client.websocket_connect("/terminal/ws", headers=ORIGIN) as ws:
+            ws.send_text('{"type": "resize", "cols": 100, "rows": 30}')
+            ws.send_bytes(keys)
+            deadline = time.monotonic() + 30
+            while wanted not in seen and time.monotonic() < deadline:
+                seen += ws.receive_bytes()
+        return seen
+
+    first = shell(b"export MARK=portal-$((6*7)); echo $MARK\r", b"portal-42")
+    assert b"portal-42" in first
+    second = shell(b"echo again-$MARK\r", b"again-portal-42")  # the same tmux session
+    assert b"again-portal-42" in second
+
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect("/terminal/ws", headers={"origin": "http://evil"}),
+    ):
+        pass
+    assert refused.value.code == 1008
+
+
+def test_mission_control_through_the_portal_is_the_students_own(
+    portal: Portal, klass: tuple[Core, str, list[str]]
+) -> None:
+    _, session, (ana, _) = klass
+    client = client_for(portal)
+    log_in(client, ana, password_of(portal, session, ana))
+    page = client.get("/mission-control/login")
+    assert page.status_code == 200
+    assert 'action="/mission-control/login"' in page.text
+    health = client.get("/mission-control/api/health").json()
+    assert "ground_link" in health
+    assert client.get("/mission-control/%2e%2e/%2e%2e/etc/passwd").status_code == 400
+
+
+def test_a_second_student_reaches_none_of_the_firsts_pages(
+    portal: Portal, klass: tuple[Core, str, list[str]]
+) -> None:
+    _, session, (ana, bo) = klass
+    client = client_for(portal)
+    log_in(client, bo, password_of(portal, session, bo))
+    assert len(portal.store.uploads(session, bo)) == 0
+    assert ana not in client.get("/report").text
+    for url in ["/board", f"/board/student/{session}/{ana}", f"/board/{session}/export.csv"]:
+        assert client.get(url).status_code == 403, url
+    for url in [f"/board/{session}/grade", f"/board/student/{session}/{ana}/reset"]:
+        assert client.post(url, data={}).status_code == 403, url
+    # Bo's terminal is Bo's workstation: the instance name in its prompt is his
+    with client.websocket_connect("/terminal/ws", headers=ORIGIN) as ws:
+        ws.send_bytes(b"cat ~/mission-control.txt | head -3; echo done-$((1+1))\r")
+        seen = b""
+        deadline = time.monotonic() + 30
+        while b"done-2" not in seen and time.monotonic() < deadline:
+            seen += ws.receive_bytes()
+    ana_password = password_of(portal, session, ana).encode()
+    assert ana_password not in seen
+    anonymous = client_for(portal)
+    assert anonymous.get("/lab", follow_redirects=False).status_code == 303
+    assert anonymous.get("/mission-control/api/health", follow_redirects=False).status_code == 303
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        anonymous.websocket_connect("/terminal/ws", headers=ORIGIN),
+    ):
+        pass
+    assert refused.value.code == 1008
+
+
+def test_the_instructor_sees_the_class_grades_releases_and_exports(
+    portal: Portal, klass: tuple[Core, str, list[str]]
+) -> None:
+    _, session, (ana, bo) = klass
+    client = client_for(portal)
+    csrf = log_in(client, "teacher", "teacher-password")
+    board = client.get("/board").text
+    assert ana in board
+    assert bo in board
+    assert client.get("/lab").status_code == 403
+    with client.stream("GET", "/board/events") as events:
+        for line in events.iter_lines():
+            if line.startswith("data:"):
+                assert ana in line
+                break
+    assert client.post(f"/board/{session}/announce", data={"csrf": csrf, "text": "Break at 11"})
+    client.post(f"/board/{session}/grade", data={"csrf": csrf})
+    deadline = time.monotonic() + 300
+    while not portal.grading.get(session, "").startswith(("graded", "failed")):
+        assert time.monotonic() < deadline, portal.grading
+        time.sleep(2)
+    assert portal.grading[session].startswith("graded 2 of 2"), portal.grading
+    csv = client.get(f"/board/{session}/export.csv")
+    assert csv.content.startswith("\ufeff".encode())
+    assert ana in csv.text
+    client.post(f"/board/{session}/switch", data={"csrf": csrf, "name": "released", "value": "on"})
+
+    student = client_for(portal)
+    log_in(student, ana, password_of(portal, session, ana))
+    assert "Break at 11" in student.get("/lab").text
+    score = student.get("/score")
+    assert score.status_code == 200
+    assert "score" in score.text.lower()
+    actions = {entry["action"] for entry in portal.store.audit_log()}
+    assert {"login", "hand-in", "quiz", "grade", "switch-released", "announce"} <= actions

@@ -1,0 +1,139 @@
+"""The portal's security pieces on their own: cookies, CSRF, login limits, the terminal's
+control messages and origin check, the proxy's paths and headers, briefing Markdown,
+the self-signed certificate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import HTTPException
+from hypothesis import given
+from hypothesis import strategies as st
+
+from labctl.portal.app import markdown
+from labctl.portal.auth import Cookies, Identity, RateLimit, csrf_ok, hash_password, verify_password
+from labctl.portal.proxy import PREFIX, _response_headers, safe_path
+from labctl.portal.server import fingerprint, tls_files
+from labctl.portal.terminal import ProtocolViolation, parse_control, same_origin
+
+
+def test_a_cookie_is_signed_and_a_tampered_one_is_nobody() -> None:
+    cookies = Cookies("secret-one")
+    who = Identity("ana", "student", "tok", "s1", "ana")
+    value = cookies.issue(who)
+    assert cookies.read(value) == who
+    assert cookies.read(value[:-2] + "xx") is None
+    assert Cookies("secret-two").read(value) is None
+    assert cookies.read("") is None
+    assert cookies.read("a" * 5000) is None
+
+
+def test_csrf_tokens_compare_exactly() -> None:
+    who = Identity("ana", "student", "token-123")
+    assert csrf_ok(who, "token-123")
+    assert not csrf_ok(who, "token-12")
+    assert not csrf_ok(who, None)
+
+
+def test_passwords_are_argon2_hashes() -> None:
+    hashed = hash_password("correct horse")
+    assert hashed.startswith("$argon2id$")
+    assert verify_password(hashed, "correct horse")
+    assert not verify_password(hashed, "wrong")
+    assert not verify_password("not a hash", "wrong")
+
+
+def test_logins_are_limited_per_account_and_per_address() -> None:
+    clock = [0.0]
+    limit = RateLimit(attempts=3, window=60, clock=lambda: clock[0])
+    for _ in range(3):
+        assert not limit.blocked("login:ana", "addr:10.0.0.9")
+        limit.failed("login:ana", "addr:10.0.0.9")
+    assert limit.blocked("login:ana")
+    assert limit.blocked("login:bo", "addr:10.0.0.9")  # the same address, another account
+    clock[0] = 61
+    assert not limit.blocked("login:ana", "addr:10.0.0.9")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"type": "resize", "cols": 80, "rows": 0}', "integer cols 1-500 and rows 1-200"),
+        ('{"type": "resize", "cols": true, "rows": 5}', "integer cols"),
+        ('{"type": "exec", "cmd": "id"}', "unknown control message"),
+        ("not json", "not JSON"),
+        ("[1, 2]", "unknown control message"),
+        ("x" * 300, "too long"),
+    ],
+)
+def test_terminal_control_messages_other_than_a_resize_are_refused(text: str, reason: str) -> None:
+    with pytest.raises(ProtocolViolation, match=reason):
+        parse_control(text)
+    assert parse_control('{"type": "resize", "cols": 120, "rows": 40}') == (120, 40)
+
+
+@given(st.text(max_size=300))
+def test_any_control_text_is_parsed_or_refused_never_crashes(text: str) -> None:
+    try:
+        cols, rows = parse_control(text)
+    except ProtocolViolation:
+        return
+    assert 1 <= cols <= 500
+    assert 1 <= rows <= 200
+
+
+def test_the_terminal_websocket_wants_the_portals_own_origin() -> None:
+    assert same_origin("https://lab.example:8443", "lab.example:8443")
+    assert not same_origin("https://evil.example", "lab.example:8443")
+    assert not same_origin(None, "lab.example:8443")
+    assert not same_origin("null", "lab.example:8443")
+
+
+@pytest.mark.parametrize(
+    "path", ["../api", "a/../../x", "%2e%2e/x", "a%2Fb", "/etc/passwd", "http://x/", "a?b"]
+)
+def test_the_proxy_refuses_paths_that_could_leave_mission_control(path: str) -> None:
+    with pytest.raises(HTTPException) as info:
+        safe_path(path)
+    assert info.value.status_code == 400
+    assert safe_path("api/telemetry/latest") == "/api/telemetry/latest"
+
+
+def test_the_proxy_keeps_redirects_and_cookies_under_its_prefix() -> None:
+    upstream = httpx.Response(
+        303,
+        headers=[
+            ("location", "/dashboard"),
+            ("set-cookie", "mc_session=abc; Path=/; Domain=mission-control; HttpOnly"),
+            ("set-cookie", "mc_login=; Path=/mission-control/; Max-Age=0"),
+            ("connection", "close"),
+            ("x-frame-options", "DENY"),
+        ],
+    )
+    headers = _response_headers(upstream)
+    assert ("location", f"{PREFIX}/dashboard") in headers
+    cookies = [v for k, v in headers if k == "set-cookie"]
+    assert cookies[0] == "mc_session=abc; HttpOnly; Path=/mission-control/"
+    assert cookies[1] == "mc_login=; Path=/mission-control/; Max-Age=0"
+    assert all(k != "connection" for k, _ in headers)
+    elsewhere = _response_headers(httpx.Response(302, headers=[("location", "https://evil/")]))
+    assert all(k != "location" for k, _ in elsewhere)
+
+
+def test_a_briefing_cannot_carry_html() -> None:
+    html = str(markdown("# Title\n\n<script>alert(1)</script> and <b>bold</b>"))
+    assert "<h1>Title</h1>" in html
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_a_self_signed_certificate_is_made_once_with_its_fingerprint(tmp_path: Path) -> None:
+    first = tls_files(tmp_path, None, None, ["localhost", "127.0.0.1"])
+    assert first.made
+    assert (tmp_path / "portal-key.pem").stat().st_mode & 0o777 == 0o600
+    again = tls_files(tmp_path, None, None, ["localhost"])
+    assert not again.made
+    assert again.fingerprint == first.fingerprint == fingerprint(first.cert.read_bytes())
+    assert len(first.fingerprint.split(":")) == 32
