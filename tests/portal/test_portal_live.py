@@ -7,76 +7,16 @@ one's everything, and the instructor's board, grading, release and export."""
 
 from __future__ import annotations
 
-import re
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
+from portal_live import ORIGIN, REPO, client_for, log_in, password_of
 from starlette.websockets import WebSocketDisconnect
 
 from labctl.core.api import Core
-from labctl.core.settings import Settings
-from labctl.portal.app import create_app
 from labctl.portal.portal import Portal
-from labctl.portal.proxy import mission_control_router
-from labctl.portal.terminal import terminal_router
 
 pytestmark = pytest.mark.docker
-REPO = Path(__file__).resolve().parents[2]
-ORIGIN = {"origin": "http://testserver"}
-
-
-@pytest.fixture(scope="module")
-def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Core, str, list[str]]]:
-    home = tmp_path_factory.mktemp("portal-home")
-    tag = uuid.uuid4().hex[:4]
-    ids = [f"p{tag}a", f"p{tag}b"]
-    roster = home / "class.csv"
-    roster.write_text(
-        "id,name,email\n" + "".join(f"{s},Student {s},{s}@example.edu\n" for s in ids)
-    )
-    settings = Settings(labs_dir=REPO / "labs", state_file=home / "labctl.db")
-    core = Core(settings)
-    name = f"portal{tag}"
-    core.sessions.start("tc-replay", roster, name=name, parallel=2)
-    try:
-        yield core, name, ids
-    finally:
-        core.sessions.stop(name)
-
-
-@pytest.fixture(scope="module")
-def portal(klass: tuple[Core, str, list[str]], tmp_path_factory: pytest.TempPathFactory) -> Portal:
-    core, name, _ = klass
-    made = Portal(core, [name], grades_dir=tmp_path_factory.mktemp("grades"))
-    made.sync_accounts()
-    made.add_instructor("teacher", "teacher-password")
-    return made
-
-
-def client_for(portal: Portal) -> TestClient:
-    app = create_app(
-        portal, secure_cookies=False, extra_routers=(terminal_router, mission_control_router)
-    )
-    return TestClient(app)
-
-
-def password_of(portal: Portal, session: str, student: str) -> str:
-    member = portal.core.sessions.member(session, student)
-    record = portal.core.store.get(member.instance)
-    assert record is not None
-    return record.access["password"]
-
-
-def log_in(client: TestClient, login: str, password: str) -> str:
-    response = client.post("/login", data={"login": login, "password": password})
-    assert response.status_code == 200, response.text  # followed the redirect
-    found = re.search(r'name="csrf" value="([^"]+)"', response.text)
-    assert found, response.text[:500]
-    return found.group(1)
 
 
 def test_a_student_does_the_lab_through_the_portal(

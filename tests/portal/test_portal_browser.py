@@ -1,0 +1,102 @@
+"""The portal in a real browser (Debian's Chromium via Playwright) against the real server
+(uvicorn on loopback) over a real class session: a student logs in, reads the briefing,
+types in the web terminal and sees the output, opens mission control through the portal
+and takes the quiz; the instructor's board updates by itself (server-sent events)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from portal_live import app_for, password_of
+
+from labctl.core.api import Core
+from labctl.portal.portal import Portal
+
+pytestmark = [pytest.mark.docker, pytest.mark.browser]
+SCREENSHOTS = Path("/tmp")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server(portal: Portal) -> Iterator[str]:
+    port = _free_port()
+    config = uvicorn.Config(
+        app_for(portal), host="127.0.0.1", port=port, log_level="warning", ws_max_size=65536
+    )
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    for _ in range(250):
+        if uv.started:
+            break
+        threading.Event().wait(0.02)
+    assert uv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(5)
+
+
+def test_a_student_and_the_instructor_in_the_browser(
+    chromium: Any, server: str, portal: Portal, klass: tuple[Core, str, list[str]]
+) -> None:
+    from playwright.sync_api import expect
+
+    _, session, (ana, bo) = klass
+    student = chromium.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    student.goto(f"{server}/")
+    student.get_by_label("Student id").fill(bo)
+    student.get_by_label("Password").fill(password_of(portal, session, bo))
+    student.get_by_role("button", name="Log in").click()
+    expect(student.get_by_role("heading", name="Telecommand replay", exact=True)).to_be_visible()
+    expect(student.locator(".briefing")).to_contain_text("mission control")
+    student.screenshot(path=str(SCREENSHOTS / "portal-lab.png"), full_page=True)
+
+    student.get_by_role("link", name="Terminal").first.click()
+    expect(student.locator("#term-status")).to_have_text("connected", timeout=20000)
+    student.locator("#terminal").click()
+    student.keyboard.type("ls -a ~ && echo listed-$((40+2))")
+    student.keyboard.press("Enter")
+    rows = student.locator(".xterm-rows")
+    expect(rows).to_contain_text("listed-42", timeout=20000)
+    expect(rows).to_contain_text(".bashrc")
+    student.screenshot(path=str(SCREENSHOTS / "portal-terminal.png"))
+
+    student.goto(f"{server}/lab")
+    student.get_by_role("link", name="Mission control").first.click()
+    expect(student).to_have_url(re.compile(r"/mission-control/login$"))
+    expect(student.get_by_role("button", name="Log in")).to_be_visible()
+
+    student.goto(f"{server}/quiz")
+    quiz = portal.core.sessions.lab(session).quiz
+    assert quiz is not None
+    for question in quiz.questions:
+        student.locator(f"input[name='q-{question.id}'][value='{question.answer}']").check()
+    student.get_by_role("button", name="Submit my answers").click()
+    total = len(quiz.questions)
+    expect(student.locator(".big")).to_contain_text(f"{total} of {total} right")
+
+    teacher = chromium.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    teacher.goto(f"{server}/login")
+    teacher.get_by_label("Student id").fill("teacher")
+    teacher.get_by_label("Password").fill("teacher-password")
+    teacher.get_by_role("button", name="Log in").click()
+    expect(teacher.get_by_role("heading", name="Class board")).to_be_visible()
+    board = teacher.locator("#board")
+    expect(board).to_contain_text(ana)
+    expect(board).to_contain_text(bo)
+    expect(board).to_have_attribute("data-updated", re.compile(r"\d+"), timeout=15000)
+    expect(board.locator(f"tr[data-key='{session}/{bo}'] .quiz")).to_have_text("done")
+    teacher.screenshot(path=str(SCREENSHOTS / "portal-board.png"), full_page=True)
