@@ -110,6 +110,7 @@ def serve(
         log_level="warning",
         proxy_headers=False,
         ws_max_size=64 * 1024,
+        timeout_graceful_shutdown=5,
     )
 
 
