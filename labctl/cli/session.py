@@ -6,6 +6,7 @@ Register in ``labctl.cli.app`` with ``app.add_typer(session.app, name="session")
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,7 @@ from labctl.cli.params import (
     path_option,
 )
 from labctl.core.events import Event, Kind
+from labctl.errors import InputError
 from labctl.sessions.members import UNIT_DONE, MemberStatus
 
 app = typer.Typer(
@@ -268,11 +270,30 @@ def handout(
         Path | None,
         path_option("--output", "-o", help="Folder (default: handouts/SESSION).", folder=True),
     ] = None,
+    portal: Annotated[
+        str | None,
+        typer.Option(
+            help="The class portal's URL (default: https://THIS-HOST:8443/, as labctl serve"
+            " prints it)."
+        ),
+    ] = None,
+    ports: Annotated[
+        bool,
+        typer.Option(
+            "--ports", help="Give each instance's own SSH port and URL instead of the portal."
+        ),
+    ] = False,
 ) -> None:
-    """Write one sheet per student: how to connect (SSH, password, URL) and the briefing."""
+    """Write one sheet per student: the class portal's address, their login and password,
+    and the briefing (``--ports``: the instance's own SSH port and URL instead)."""
     env = environment(ctx)
     out = env.out
-    paths, skipped = env.core.sessions.handout(session, output)
+    url = None if ports else (portal or f"https://{socket.gethostname()}:8443/")
+    if url is not None and (
+        not url.startswith(("https://", "http://")) or any(c in url for c in " `|<>")
+    ):
+        raise InputError(f"--portal {url!r}: give the URL labctl serve prints (https://...)")
+    paths, skipped = env.core.sessions.handout(session, output, url)
     out.print(f"wrote {len(paths)} handout(s) (they hold passwords: mode 0600):")
     for path in paths:
         out.print(f"  {escape(str(path))}")

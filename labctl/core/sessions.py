@@ -152,10 +152,13 @@ class SessionsApi:
     def stop(self, name: str, on_event: OnEvent = ignore) -> StopReport:
         return self.sessions.stop(name, progress_of(on_event))
 
-    def handout(self, name: str, output: Path | None = None) -> tuple[list[Path], dict[str, str]]:
+    def handout(
+        self, name: str, output: Path | None = None, portal: str | None = None
+    ) -> tuple[list[Path], dict[str, str]]:
         """One sheet per student (mode 0600: they hold passwords); the students skipped
-        (no running instance) with their state."""
-        return self.sessions.handout(name, self.lab(name), output or HANDOUTS_DIR / name)
+        (no running instance) with their state. With ``portal`` (the class portal's URL)
+        the sheets give it and the student's login instead of the instance's ports."""
+        return self.sessions.handout(name, self.lab(name), output or HANDOUTS_DIR / name, portal)
 
     def grade(
         self,

@@ -36,8 +36,12 @@ def markdown_text(value: str) -> str:
     return html.escape(_MARKDOWN.sub(r"\\\1", value), quote=False)
 
 
-def sheet(session: SessionRecord, member: Member, record: InstanceRecord) -> str:
-    """The sheet's Markdown, up to the rule before the lab's briefing."""
+def sheet(
+    session: SessionRecord, member: Member, record: InstanceRecord, portal: str | None = None
+) -> str:
+    """The sheet's Markdown, up to the rule before the lab's briefing. With ``portal`` (its
+    URL), the student's way in is the class portal: its address, their login and password;
+    without, the instance's own published ports (a server the student can reach)."""
     who = markdown_text(member.name)
     team = f", team {markdown_text(member.team)}" if member.team else ""
     lines = [
@@ -51,6 +55,22 @@ def sheet(session: SessionRecord, member: Member, record: InstanceRecord) -> str
         "| --- | --- |",
         f"| student | {who} ({markdown_text(member.student)}){team} |",
     ]
+    if portal is not None and record.access.get("password"):
+        lines += [
+            f"| the class portal | `{portal.replace('`', '')}` |",
+            f"| portal login | `{member.student}` |",
+            f"| password | `{record.access['password']}` |",
+            "",
+            "In the portal: your lab and this briefing, a terminal on your workstation,"
+            " mission control, the self-check, your report, the quiz and, once released,"
+            " your score. The same login and password open your workstation over SSH through"
+            " the class's entry point, if your instructor runs one.",
+            "",
+            "---",
+            "",
+            "",
+        ]
+        return "\n".join(lines)
     for what, how in connection_lines(record).items():
         lines.append(f"| {what} | `{how}` |")
     if record.access.get("password"):
@@ -63,7 +83,7 @@ def sheet(session: SessionRecord, member: Member, record: InstanceRecord) -> str
 
 
 def write_handouts(
-    sessions: Sessions, name: str, loaded: LoadedLab, folder: Path
+    sessions: Sessions, name: str, loaded: LoadedLab, folder: Path, portal: str | None = None
 ) -> tuple[list[Path], dict[str, str]]:
     """One Markdown file per student (mode 0600: it holds the password): how to
     connect, then the lab's briefing rendered for the student's unit. Returns the
@@ -81,7 +101,7 @@ def write_handouts(
             skipped[member.student] = member.status
             continue
         record = with_live_ports(record, sessions.backend.status(member.instance))
-        text = sheet(session, member, record) + render_briefing(
+        text = sheet(session, member, record, portal) + render_briefing(
             loaded, record.student, record.seed, record.id, record.slot
         )
         path = folder / f"{slug(member.student)}.md"

@@ -331,7 +331,7 @@ class Sessions:
         return StopReport(name, len(grouped), *counts)
 
     def handout(
-        self, name: str, loaded: LoadedLab, folder: Path
+        self, name: str, loaded: LoadedLab, folder: Path, portal: str | None = None
     ) -> tuple[list[Path], dict[str, str]]:
         """One sheet per student (:func:`labctl.sessions.handout.write_handouts`)."""
-        return write_handouts(self, name, loaded, folder)
+        return write_handouts(self, name, loaded, folder, portal)

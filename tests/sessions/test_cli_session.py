@@ -51,6 +51,27 @@ def test_a_class_from_roster_to_stop(run: Invoke, tmp_path: Path) -> None:
     handout = run("session", "handout", "roster", "-o", str(tmp_path / "ho"))
     assert handout.exit_code == 0, handout.output
     assert len(list((tmp_path / "ho").glob("*.md"))) == 5
+    sheet = (tmp_path / "ho" / "bo-chen.md").read_text(encoding="utf-8")
+    assert "the class portal" in sheet  # the portal's address and login, no port
+    assert "`bo.chen`" in sheet
+    assert "ssh -p" not in sheet.split("\n---\n")[0]
+    given = run(
+        "session",
+        "handout",
+        "roster",
+        "-o",
+        str(tmp_path / "p"),
+        "--portal",
+        "https://lab.example.edu:8443/",
+    )
+    assert given.exit_code == 0, given.output
+    assert "https://lab.example.edu:8443/" in (tmp_path / "p" / "bo-chen.md").read_text()
+    ported = run("session", "handout", "roster", "-o", str(tmp_path / "ports"), "--ports")
+    assert ported.exit_code == 0, ported.output
+    assert "ssh -p" in (tmp_path / "ports" / "bo-chen.md").read_text()
+    bad = run("session", "handout", "roster", "--portal", "lab.example.edu")
+    assert bad.exit_code == 2
+    assert "give the URL labctl serve prints" in bad.output
     stopped = run("session", "stop", "roster")
     assert stopped.exit_code == 0, stopped.output
     assert "5 instance(s)" in stopped.stdout
