@@ -25,14 +25,18 @@ echo
 echo "==> labctl labs list"
 "$labctl" labs list
 echo
-if "$labctl" status "$lab-$student" >/dev/null 2>&1; then
-    echo "==> labctl down $lab-$student   (the previous demo instance)"
-    "$labctl" down "$lab-$student"
+session=demo
+instance="$lab-$session-$student"
+if "$labctl" session status "$session" >/dev/null 2>&1; then
+    echo "==> labctl session stop $session   (the previous demo class)"
+    "$labctl" session stop "$session"
 fi
-echo "==> labctl up $lab --student $student   (builds the images on first use: several minutes)"
-"$labctl" up "$lab" --student "$student"
+roster=$(mktemp --suffix=.csv)
+trap 'rm -f "$roster"' EXIT
+printf 'id,name,email\n%s,Demo Student,%s@example.edu\n' "$student" "$student" >"$roster"
+echo "==> labctl session start $lab --roster (one student, $student) --name $session   (builds the images on first use: several minutes)"
+"$labctl" session start "$lab" --roster "$roster" --name "$session"
 echo
-instance="$lab-$student"
 echo "==> labctl check $instance   (the student's self-check: nothing fixed yet)"
 "$labctl" check "$instance"
 echo
@@ -43,5 +47,13 @@ scores="scores/$instance"
 echo "==> labctl grade $instance --report labs/$lab/solution/sample-report.md -o $scores"
 "$labctl" grade "$instance" --report "labs/$lab/solution/sample-report.md" --output "$scores"
 echo
+handouts="handouts/$session"
+"$labctl" session handout "$session" --portal "https://localhost:8443/" -o "$handouts" >/dev/null
 echo "Score report (HTML): $PWD/$scores/score.html"
-echo "The instance keeps running: labctl shell $instance   |   labctl down $instance"
+echo
+echo "The class portal for the demo student (students use only a browser):"
+echo "    $labctl serve --session $session --port 8443"
+echo "    then open https://localhost:8443/ (a self-signed certificate: its fingerprint is printed)"
+grep -E '^\| (portal login|password) \|' "$handouts/$student.md" | sed 's/^/    /'
+echo "    the instructor's login is printed by the first labctl serve"
+echo "The class keeps running: labctl session status $session   |   labctl session stop $session"

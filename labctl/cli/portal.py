@@ -6,11 +6,12 @@ Register in ``labctl.cli.app`` with ``app.command()(portal.serve)`` and
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import secrets
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -19,6 +20,7 @@ from labctl.cli.context import Environment, environment
 from labctl.errors import InputError
 
 if TYPE_CHECKING:
+    from labctl.portal.access import StudentTarget
     from labctl.portal.portal import Portal
 
 app = typer.Typer(help="The class portal's accounts.", no_args_is_help=True)
@@ -54,6 +56,12 @@ def serve(
     quiz_attempts: Annotated[
         int, typer.Option(min=1, max=20, help="Attempts each student has at the quiz.")
     ] = 1,
+    ssh_port: Annotated[
+        int,
+        typer.Option(
+            min=0, max=65535, help="The class's SSH entry point (ssh -p PORT id@host); 0: none."
+        ),
+    ] = 2222,
 ) -> None:
     """Run the class portal: students log in with their roster id and handout password
     (their lab, a terminal, mission control, self-check, report, quiz, score); instructors
@@ -95,13 +103,17 @@ def serve(
         f"serving {len(chosen)} session(s) ({escape(', '.join(chosen) or 'none')}),"
         f" {made} student login(s) made or refreshed"
     )
+    if ssh_port:
+        env.out.print(
+            f"SSH entry point: ssh -p {ssh_port} STUDENT-ID@{escape(shown)} (the handout password)"
+        )
     env.out.print(f"open [bold]{scheme}://{escape(shown)}:{port}/[/] (Ctrl-C stops)")
     application = create_app(
         portal,
         secure_cookies=not insecure_http,
         extra_routers=(terminal_router, mission_control_router),
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         application,
         host=bind,
         port=port,
@@ -112,6 +124,30 @@ def serve(
         ws_max_size=64 * 1024,
         timeout_graceful_shutdown=5,
     )
+    asyncio.run(_run(uvicorn.Server(config), portal, bind, ssh_port, folder))
+
+
+async def _run(server: Any, portal: Portal, bind: str, ssh_port: int, folder: Path) -> None:
+    """The web server and, with ``ssh_port``, the SSH entry point, in one event loop."""
+    from starlette.concurrency import run_in_threadpool
+
+    from labctl.portal.sshgate import start_gate
+
+    gate = None
+    if ssh_port:
+
+        async def authenticate(login: str, password: str) -> StudentTarget | None:
+            return await run_in_threadpool(portal.ssh_target, login, password)
+
+        try:
+            gate = await start_gate(bind, ssh_port, authenticate, folder)
+        except OSError as exc:
+            raise InputError(f"--ssh-port {ssh_port}: {exc.strerror or exc}") from None
+    try:
+        await server.serve()
+    finally:
+        if gate is not None:
+            gate.close()
 
 
 @app.command("add-instructor")

@@ -137,6 +137,19 @@ class Portal:
             return None
         return account if verify_password(account.password_hash, password) else None
 
+    def ssh_target(self, login: str, password: str) -> StudentTarget | None:
+        """The workstation a student's SSH login through the entry point leads to; None
+        for a wrong password, an instructor, or an instance that cannot be reached."""
+        account = self.authenticate(login, password)
+        if account is None or account.kind != STUDENT:
+            return None
+        try:
+            target = self.target(account.session, account.student)
+        except LabctlError:
+            return None
+        self.store.audit(account.login, "ssh-login")
+        return target
+
     # --- one student -----------------------------------------------------------------
 
     def student(self, session: str, student: str) -> StudentView:

@@ -32,6 +32,32 @@ def _free_port() -> int:
         return port
 
 
+def _with_password(
+    argv: list[str], password: str, folder: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run the real OpenSSH client with ``password`` (through SSH_ASKPASS, no terminal)."""
+    askpass = folder / "askpass.sh"
+    askpass.write_text('#!/bin/sh\nprintf "%s\\n" "$LABCTL_TEST_PASSWORD"\n')
+    askpass.chmod(0o700)
+    env = {
+        **os.environ,
+        "SSH_ASKPASS": str(askpass),
+        "SSH_ASKPASS_REQUIRE": "force",
+        "DISPLAY": ":0",
+        "LABCTL_TEST_PASSWORD": password,
+    }
+    return subprocess.run(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        start_new_session=True,
+    )
+
+
 def test_serve_runs_the_portal_over_tls_for_a_session(
     klass: tuple[Core, str, list[str]], portal: Portal
 ) -> None:
@@ -39,7 +65,7 @@ def test_serve_runs_the_portal_over_tls_for_a_session(
     assert core.settings.state_file is not None
     home = core.settings.state_file.parent
     env = {**os.environ, "LABCTL_HOME": str(home), "LABCTL_LABS_DIR": str(REPO / "labs")}
-    port = _free_port()
+    port, ssh_port = _free_port(), _free_port()
     serve = subprocess.Popen(
         [
             sys.executable,
@@ -52,6 +78,8 @@ def test_serve_runs_the_portal_over_tls_for_a_session(
             "127.0.0.1",
             "--port",
             str(port),
+            "--ssh-port",
+            str(ssh_port),
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -93,6 +121,33 @@ def test_serve_runs_the_portal_over_tls_for_a_session(
         assert "SameSite=lax" in cookie
         assert client.get("/lab").status_code == 200
         client.close()
+        assert f"ssh -p {ssh_port}" in text
+
+        ssh = [
+            "ssh",
+            "-p",
+            str(ssh_port),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "PreferredAuthentications=password",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+            f"{ana}@127.0.0.1",
+        ]
+        good = _with_password(
+            [*ssh, "echo gate-$((2*21)); hostname"], password_of(portal, session, ana), home
+        )
+        assert good.returncode == 0, good.stdout + good.stderr
+        assert "gate-42" in good.stdout
+        assert "attacker" in good.stdout  # Ana's own workstation
+        failed = _with_password([*ssh, "true"], "wrong-password", home)
+        assert failed.returncode == 255
+        assert "Permission denied" in failed.stderr
+        status = _with_password([*ssh, "exit 3"], password_of(portal, session, ana), home)
+        assert status.returncode == 3
     finally:
         serve.terminate()
         serve.wait(10)
