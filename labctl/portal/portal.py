@@ -25,6 +25,7 @@ from labctl.errors import LabctlError, NotFoundError
 from labctl.portal.access import StudentTarget, Unreachable, target_of
 from labctl.portal.auth import hash_password, verify_password
 from labctl.portal.store import INSTRUCTOR, STUDENT, Account, PortalStore
+from labctl.scenario import render_briefing
 from labctl.sessions.members import Member
 from labctl.spec import LoadedLab
 from labctl.spec.models import Objective
@@ -32,6 +33,8 @@ from labctl.spec.models import Objective
 #: How often a student may run the self-check, and reset their instance.
 CHECK_COOLDOWN_S: Final = 30.0
 RESET_COOLDOWN_S: Final = 600.0
+#: How long a student's instance address is reused before the engine is asked again.
+TARGET_TTL_S: Final = 10.0
 #: Largest report upload accepted (the report parser reads no more).
 MAX_UPLOAD: Final = MAX_REPORT_BYTES
 
@@ -85,6 +88,11 @@ class Portal:
         self.secret = secret or secrets.token_urlsafe(32)
         self.cooldowns = Cooldowns()
         self.grading: dict[str, str] = {}  # session → progress line while grading
+        #: Loaded once per session: a lab is validated when loaded, which takes a while.
+        self._labs: dict[str, LoadedLab] = {}
+        #: (session, student) → (when, target): the engine is asked at most every
+        #: TARGET_TTL_S per student, not for every proxied request.
+        self._targets: dict[tuple[str, str], tuple[float, StudentTarget]] = {}
 
     # --- accounts --------------------------------------------------------------------
 
@@ -152,23 +160,41 @@ class Portal:
 
     # --- one student -----------------------------------------------------------------
 
+    def lab(self, session: str) -> LoadedLab:
+        if session not in self._labs:
+            self._labs[session] = self.core.sessions.lab(session)
+        return self._labs[session]
+
     def student(self, session: str, student: str) -> StudentView:
         if session not in self.sessions:
             raise NotFoundError("session", session, hint="not served by this portal")
         member = self.core.sessions.member(session, student)
-        return StudentView(session, member, self.core.sessions.lab(session))
+        return StudentView(session, member, self.lab(session))
 
     def target(self, session: str, student: str) -> StudentTarget:
-        """The student's own instance, as the portal reaches it now."""
+        """The student's own instance, as the portal reaches it now (the engine's ports,
+        asked at most every ``TARGET_TTL_S``: a restarted engine publishes new ones)."""
+        key = (session, student)
+        cached = self._targets.get(key)
+        if cached is not None and time.monotonic() - cached[0] < TARGET_TTL_S:
+            return cached[1]
         view = self.student(session, student)
         try:
             record = self.core.instances.instances.current(view.member.instance)
         except LabctlError as exc:
             raise Unreachable(str(exc)) from exc
-        return target_of(record)
+        target = target_of(record)
+        self._targets[key] = (time.monotonic(), target)
+        return target
 
     def briefing(self, view: StudentView) -> str:
-        return self.core.instances.briefing(view.member.instance)
+        record = self.core.store.get(view.member.instance)
+        if record is None:
+            raise NotFoundError("instance", view.member.instance, hint="ask your instructor")
+        phases = self.core.instances.instances.opened_phases(record.id)
+        return render_briefing(
+            view.lab, record.student, record.seed, record.id, record.slot, phases=phases
+        )
 
     @staticmethod
     def visible_objectives(view: StudentView) -> list[Objective]:
@@ -208,10 +234,12 @@ class Portal:
         ).start()
 
     def _reset(self, view: StudentView) -> None:
+        self._targets.pop((view.session, view.member.student), None)
         try:
             self.core.sessions.reset(view.session, view.member.student)
         except LabctlError as exc:
             self.store.audit("labctl", "reset-failed", student=view.member.student, error=str(exc))
+        self._targets.pop((view.session, view.member.student), None)
 
     # --- report ----------------------------------------------------------------------
 
