@@ -193,6 +193,18 @@ class InstanceStore:
                 raise
             db.commit()
 
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """One connection, one deferred transaction, for reads only: many readers at once
+        (a write transaction waits for them), where :meth:`transaction` takes the write
+        lock at once."""
+        with closing(self._connect()) as db, self._explained():
+            db.execute("BEGIN")
+            try:
+                yield db
+            finally:
+                db.rollback()
+
     def check_writable(self) -> None:
         """StateError unless the state file is a sound labctl database this process can
         write. Commands that change state call it before they act, so a read-only or
@@ -271,12 +283,12 @@ class InstanceStore:
                 )
 
     def get(self, ident: str) -> InstanceRecord | None:
-        with self.transaction() as db:
+        with self.reading() as db:
             row = db.execute(f"SELECT {_COLUMNS} FROM instances WHERE id = ?", (ident,)).fetchone()
         return None if row is None else _record(row)
 
     def all(self) -> list[InstanceRecord]:
-        with self.transaction() as db:
+        with self.reading() as db:
             rows = db.execute(f"SELECT {_COLUMNS} FROM instances ORDER BY id").fetchall()
         return [_record(row) for row in rows]
 
@@ -296,7 +308,7 @@ class InstanceStore:
 
     def events(self, ident: str) -> list[Event]:
         """The instance's events, oldest first."""
-        with self.transaction() as db:
+        with self.reading() as db:
             rows = db.execute(
                 "SELECT instance, time, kind, host, summary, changed FROM events"
                 " WHERE instance = ? ORDER BY seq",

@@ -130,7 +130,7 @@ class PortalStore:
     # --- accounts --------------------------------------------------------------------
 
     def account(self, login: str) -> Account | None:
-        with self.store.transaction() as db:
+        with self.store.reading() as db:
             row = db.execute(
                 "SELECT login, kind, session, student, password_hash FROM portal_accounts"
                 " WHERE login = ?",
@@ -156,7 +156,7 @@ class PortalStore:
             )
 
     def instructors(self) -> list[str]:
-        with self.store.transaction() as db:
+        with self.store.reading() as db:
             rows = db.execute(
                 "SELECT login FROM portal_accounts WHERE kind = ? ORDER BY login", (INSTRUCTOR,)
             ).fetchall()
@@ -178,7 +178,7 @@ class PortalStore:
 
     def uploads(self, session: str, student: str) -> list[Upload]:
         """Every upload of the student, newest first."""
-        with self.store.transaction() as db:
+        with self.store.reading() as db:
             rows = db.execute(
                 "SELECT id, time, filename, sha256, length(content) FROM portal_uploads"
                 " WHERE session = ? AND student = ? ORDER BY id DESC",
@@ -187,7 +187,7 @@ class PortalStore:
         return [Upload(*row) for row in rows]
 
     def latest_report(self, session: str, student: str) -> bytes | None:
-        with self.store.transaction() as db:
+        with self.store.reading() as db:
             row = db.execute(
                 "SELECT content FROM portal_uploads WHERE session = ? AND student = ?"
                 " ORDER BY id DESC LIMIT 1",
@@ -198,7 +198,7 @@ class PortalStore:
     # --- quiz ------------------------------------------------------------------------
 
     def quiz_attempts(self, session: str, student: str) -> list[dict[str, Any]]:
-        with self.store.transaction() as db:
+        with self.store.reading() as db:
             rows = db.execute(
                 "SELECT attempt, time, answers, right, asked FROM portal_quiz"
                 " WHERE session = ? AND student = ? ORDER BY attempt",
@@ -236,7 +236,7 @@ class PortalStore:
             )
 
     def announcements(self, session: str) -> list[tuple[str, str]]:
-        with self.store.transaction() as db:
+        with self.store.reading() as db:
             rows = db.execute(
                 "SELECT time, text FROM portal_announcements WHERE session = ?"
                 " ORDER BY id DESC LIMIT 20",
@@ -246,7 +246,7 @@ class PortalStore:
 
     def switches(self, session: str) -> tuple[bool, bool]:
         """(grades released, resets allowed)."""
-        with self.store.transaction() as db:
+        with self.store.reading() as db:
             row = db.execute(
                 "SELECT released, resets FROM portal_switches WHERE session = ?", (session,)
             ).fetchone()
@@ -268,7 +268,8 @@ class PortalStore:
     def solved(self, session: str, student: str, objectives: list[str]) -> dict[str, str]:
         """Record the objectives holding now (first time only); every first time known."""
         stamp = now()
-        with self.store.transaction() as db:
+        opened = self.store.transaction() if objectives else self.store.reading()
+        with opened as db:
             for objective in objectives:
                 db.execute(
                     "INSERT OR IGNORE INTO portal_solves (session, student, objective, time)"
@@ -291,7 +292,7 @@ class PortalStore:
             )
 
     def audit_log(self, limit: int = 200) -> list[dict[str, Any]]:
-        with self.store.transaction() as db:
+        with self.store.reading() as db:
             rows = db.execute(
                 "SELECT time, actor, action, detail FROM portal_audit ORDER BY seq DESC LIMIT ?",
                 (limit,),

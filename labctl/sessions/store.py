@@ -161,7 +161,7 @@ class SessionStore:
             )
 
     def get(self, name: str) -> SessionRecord | None:
-        with self.instances.transaction() as db:
+        with self.instances.reading() as db:
             row = db.execute(
                 "SELECT name, lab, seed, created, teams, roster FROM sessions WHERE name = ?",
                 (name,),
@@ -169,7 +169,7 @@ class SessionStore:
         return None if row is None else SessionRecord(**dict(row))
 
     def all(self) -> list[SessionRecord]:
-        with self.instances.transaction() as db:
+        with self.instances.reading() as db:
             rows = db.execute(
                 "SELECT name, lab, seed, created, teams, roster FROM sessions"
                 " ORDER BY created, name"
@@ -178,7 +178,7 @@ class SessionStore:
 
     def members(self, name: str) -> list[MemberRecord]:
         """The session's members in roster order (slot, then student)."""
-        with self.instances.transaction() as db:
+        with self.instances.reading() as db:
             rows = db.execute(
                 f"SELECT {_MEMBER_COLUMNS} FROM session_members WHERE session = ?"
                 " ORDER BY slot, rowid",

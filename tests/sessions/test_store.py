@@ -173,7 +173,8 @@ def test_a_file_of_the_single_migration_list_opens_as_it_is(tmp_path: Path) -> N
     with sqlite3.connect(path) as db:
         owners = dict(db.execute(f"SELECT owner, version FROM {SCHEMA_TABLE}").fetchall())
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert owners == {"instances": 3, "sessions": 1}
+    # other stores registered in this process (the portal's) get theirs too
+    assert {k: owners[k] for k in ("instances", "sessions")} == {"instances": 3, "sessions": 1}
 
 
 def test_a_store_registered_later_gets_its_tables_in_a_file_already_current(

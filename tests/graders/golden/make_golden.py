@@ -114,8 +114,14 @@ applied the fix, and checked that the attack failed while operations continued.
 def reports(lab: Lab) -> dict[str, str]:
     own = derive(lab, STUDENT, SEED).secrets()
     peer = derive(lab, PEER, SEED).secrets()
-    secret = next(iter(own.values()), "")
-    stolen = next(iter(peer.values()), "")
+    # A value from a shared word list is no proof of copying: paste a distinctive one.
+    distinctive = [
+        name
+        for name, param in lab.parameters.items()
+        if name in own and getattr(param, "wordlist", None) is None
+    ] or list(own)
+    secret = own[distinctive[0]] if distinctive else ""
+    stolen = peer[distinctive[0]] if distinctive else ""
     good = [
         _finding(w, f"observed on our instance: {secret}", "Apply " + ", ".join(w.countermeasures))
         for w in lab.weaknesses
