@@ -93,6 +93,8 @@ class Portal:
         #: (session, student) → (when, target): the engine is asked at most every
         #: TARGET_TTL_S per student, not for every proxied request.
         self._targets: dict[tuple[str, str], tuple[float, StudentTarget]] = {}
+        #: (instance, seed, open phases) → the briefing: it changes only with them.
+        self._briefings: dict[tuple[str, int, tuple[str, ...]], str] = {}
 
     # --- accounts --------------------------------------------------------------------
 
@@ -191,10 +193,15 @@ class Portal:
         record = self.core.store.get(view.member.instance)
         if record is None:
             raise NotFoundError("instance", view.member.instance, hint="ask your instructor")
-        phases = self.core.instances.instances.opened_phases(record.id)
-        return render_briefing(
-            view.lab, record.student, record.seed, record.id, record.slot, phases=phases
-        )
+        phases = tuple(self.core.instances.instances.opened_phases(record.id))
+        key = (record.id, record.seed, phases)
+        if key not in self._briefings:
+            if len(self._briefings) > 1000:
+                self._briefings.clear()
+            self._briefings[key] = render_briefing(
+                view.lab, record.student, record.seed, record.id, record.slot, phases=list(phases)
+            )
+        return self._briefings[key]
 
     @staticmethod
     def visible_objectives(view: StudentView) -> list[Objective]:
