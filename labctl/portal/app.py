@@ -48,6 +48,7 @@ from labctl.portal.auth import (
 )
 from labctl.portal.portal import MAX_UPLOAD, Portal, PortalError, StudentView
 from labctl.portal.store import INSTRUCTOR
+from labctl.portal.terminal import watch_router
 
 STATIC: Final = Path(__file__).resolve().parent / "static"
 #: How often the class board is pushed to instructors (seconds).
@@ -103,6 +104,20 @@ class PortalApp:
 
     def student_view(self, identity: Identity) -> StudentView:
         return self.portal.student(identity.session, identity.student)
+
+    async def resolve_watched_target(self, conn: HTTPConnection, take: bool) -> StudentTarget:
+        """A student's instance, for an instructor watching (or taking over) the student's
+        terminal: recorded in the audit log either way."""
+        identity = require_instructor(self.identity(conn))
+        session, student = conn.path_params["session"], conn.path_params["student"]
+        try:
+            target = await run_in_threadpool(self.portal.target, session, student)
+        except (Unreachable, LabctlError) as exc:
+            raise HTTPException(404, f"no reachable instance of {student}: {exc}") from None
+        if conn.scope["type"] == "websocket":
+            action = "terminal-takeover" if take else "terminal-watch"
+            self.portal.store.audit(identity.login, action, session=session, student=student)
+        return target
 
     async def resolve_student_target(self, conn: HTTPConnection) -> StudentTarget:
         """The logged-in student's own instance (HTTP requests and websockets alike)."""
@@ -472,6 +487,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for factory in extra_routers:
         app.include_router(factory(web.resolve_student_target))
+    app.include_router(watch_router(web.resolve_watched_target))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

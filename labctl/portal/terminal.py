@@ -24,8 +24,9 @@ import contextlib
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from html import escape
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import asyncssh
 from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
@@ -43,6 +44,13 @@ ATTACH: Final = (
     f"if command -v tmux >/dev/null; then exec tmux new-session -A -s {TMUX_SESSION};"
     " else exec bash -l; fi"
 )
+#: An instructor watching: the student's tmux session, read-only (``-r``), or shared.
+WATCH: Final = (
+    f"tmux has-session -t {TMUX_SESSION} 2>/dev/null || "
+    "{ echo 'The student has no terminal open.'; sleep 5; exit 0; }; "
+    f"exec tmux attach-session -r -t {TMUX_SESSION}"
+)
+TAKE_OVER: Final = f"exec tmux new-session -A -s {TMUX_SESSION}"
 CONNECT_TIMEOUT_S: Final = 15.0
 
 Resolver = Callable[[HTTPConnection], Awaitable[StudentTarget]]
@@ -82,6 +90,8 @@ def same_origin(origin: str | None, host: str | None) -> bool:
     return urlsplit(origin).netloc.lower() == host.lower()
 
 
+WatchResolver = Callable[[HTTPConnection, bool], Awaitable[StudentTarget]]
+
 PAGE: Final = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -92,7 +102,7 @@ PAGE: Final = """<!doctype html>
 <header><a class="brand" href="/lab">labctl</a><nav><a href="/lab">My lab</a>
 <a href="/mission-control/">Mission control</a><a href="/report">Report</a></nav>
 <span class="term-status" id="term-status">connecting…</span></header>
-<main><div id="terminal" data-ws="/terminal/ws"></div></main>
+<main>{banner}<div id="terminal" data-ws="{ws}"></div></main>
 <script src="/static/vendor/xterm/xterm.js"></script>
 <script src="/static/vendor/xterm-addon-fit/addon-fit.js"></script>
 <script src="/static/terminal.js"></script>
@@ -111,7 +121,7 @@ def terminal_router(
     @router.get("/terminal")
     async def page(request: Request) -> HTMLResponse:
         await resolve(request)
-        response = HTMLResponse(PAGE)
+        response = HTMLResponse(PAGE.replace("{banner}", "").replace("{ws}", "/terminal/ws"))
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self';"
             " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -141,7 +151,61 @@ def terminal_router(
     return router
 
 
-async def _run(websocket: WebSocket, target: StudentTarget, idle_s: float) -> None:
+def watch_router(resolve: WatchResolver, *, idle_s: float = IDLE_S) -> APIRouter:
+    """An instructor's view of a student's terminal: ``GET`` and ``WS``
+    ``/board/student/{session}/{student}/terminal[/ws]``. Read-only (tmux ``attach -r``:
+    keystrokes are dropped) unless ``?take=1``, which shares the student's session; the
+    resolver checks the instructor role and records a take-over in the audit log."""
+    router = APIRouter()
+    base = "/board/student/{session}/{student}/terminal"
+
+    @router.get(base)
+    async def page(request: Request, session: str, student: str) -> HTMLResponse:
+        take = request.query_params.get("take") == "1"
+        await resolve(request, False)
+        ws = f"/board/student/{quote(session)}/{quote(student)}/terminal/ws" + (
+            "?take=1" if take else ""
+        )
+        other = (
+            ""
+            if take
+            else (
+                f'<p class="flash note">Watching {escape(student)} read-only. '
+                f'<a href="?take=1">Take over</a> (recorded in the audit log).</p>'
+            )
+        )
+        response = HTMLResponse(PAGE.replace("{banner}", other).replace("{ws}", escape(ws)))
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self';"
+            " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+        )
+        return response
+
+    @router.websocket(base + "/ws")
+    async def bridge(websocket: WebSocket, session: str, student: str) -> None:
+        if not same_origin(websocket.headers.get("origin"), websocket.headers.get("host")):
+            await websocket.close(1008, "cross-site websocket refused")
+            return
+        take = websocket.query_params.get("take") == "1"
+        try:
+            target = await resolve(websocket, take)
+        except HTTPException as exc:
+            await websocket.close(1008, str(exc.detail)[:120])
+            return
+        await websocket.accept()
+        await _run(websocket, target, idle_s, TAKE_OVER if take else WATCH, accept_input=take)
+
+    return router
+
+
+async def _run(
+    websocket: WebSocket,
+    target: StudentTarget,
+    idle_s: float,
+    command: str = ATTACH,
+    *,
+    accept_input: bool = True,
+) -> None:
     try:
         connection = await asyncio.wait_for(
             asyncssh.connect(
@@ -159,11 +223,11 @@ async def _run(websocket: WebSocket, target: StudentTarget, idle_s: float) -> No
         return
     async with connection:
         process = await connection.create_process(
-            ATTACH, term_type="xterm-256color", term_size=(80, 24), encoding=None
+            command, term_type="xterm-256color", term_size=(80, 24), encoding=None
         )
         output = asyncio.create_task(_pump_output(process, websocket))
         try:
-            await _pump_input(websocket, process, idle_s)
+            await _pump_input(websocket, process, idle_s, accept_input)
         finally:
             output.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -182,7 +246,10 @@ async def _pump_output(process: asyncssh.SSHClientProcess[bytes], websocket: Web
 
 
 async def _pump_input(
-    websocket: WebSocket, process: asyncssh.SSHClientProcess[bytes], idle_s: float
+    websocket: WebSocket,
+    process: asyncssh.SSHClientProcess[bytes],
+    idle_s: float,
+    accept_input: bool = True,
 ) -> None:
     while True:
         try:
@@ -199,7 +266,8 @@ async def _pump_input(
                 data = message["bytes"]
                 if len(data) > MAX_FRAME:
                     raise ProtocolViolation(f"frame over {MAX_FRAME} octets")
-                process.stdin.write(data)
+                if accept_input:
+                    process.stdin.write(data)
             elif message.get("text") is not None:
                 cols, rows = parse_control(message["text"])
                 process.change_terminal_size(cols, rows)

@@ -152,6 +152,54 @@ def test_a_second_student_reaches_none_of_the_firsts_pages(
     assert refused.value.code == 1008
 
 
+def _read_until(ws: object, wanted: bytes, seconds: float = 30) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while wanted not in seen and time.monotonic() < deadline:
+        seen += ws.receive_bytes()  # type: ignore[attr-defined]
+    return seen
+
+
+def test_the_instructor_watches_a_terminal_read_only_and_takes_over_on_purpose(
+    portal: Portal, klass: tuple[Core, str, list[str]]
+) -> None:
+    _, session, (ana, bo) = klass
+    student = client_for(portal)
+    log_in(student, ana, password_of(portal, session, ana))
+    with student.websocket_connect("/terminal/ws", headers=ORIGIN) as ws:
+        ws.send_bytes(b"echo ready-$((5*5))\r")
+        assert b"ready-25" in _read_until(ws, b"ready-25")
+
+    teacher = client_for(portal)
+    log_in(teacher, "teacher", "teacher-password")
+    url = f"/board/student/{session}/{ana}/terminal"
+    assert "Take over" in teacher.get(url).text
+    with teacher.websocket_connect(url + "/ws", headers=ORIGIN) as watch:
+        watch.send_bytes(b"echo watched-$((6*6))\r")  # read-only: dropped
+        time.sleep(1)
+        with student.websocket_connect("/terminal/ws", headers=ORIGIN) as own:
+            own.send_bytes(b"echo seen-$((7*7))\r")  # the student types: the watcher sees it
+            seen = _read_until(watch, b"seen-49")
+    assert b"seen-49" in seen
+    assert b"watched-36" not in seen
+    with teacher.websocket_connect(url + "/ws?take=1", headers=ORIGIN) as ws:
+        ws.send_bytes(b"echo took-$((3*3))\r")
+        assert b"took-9" in _read_until(ws, b"took-9")
+    actions = [e["action"] for e in portal.store.audit_log(50)]
+    assert "terminal-watch" in actions
+    assert "terminal-takeover" in actions
+
+    other = client_for(portal)
+    log_in(other, bo, password_of(portal, session, bo))
+    assert other.get(url).status_code == 403
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        other.websocket_connect(url + "/ws?take=1", headers=ORIGIN),
+    ):
+        pass
+    assert refused.value.code == 1008
+
+
 def test_the_instructor_sees_the_class_grades_releases_and_exports(
     portal: Portal, klass: tuple[Core, str, list[str]]
 ) -> None:
