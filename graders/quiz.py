@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from labctl.spec.coverage import CISM_DOMAINS, CISSP_DOMAINS
 from labctl.spec.models import Quiz, QuizQuestion
@@ -51,6 +52,24 @@ class QuizResult:
     @property
     def percent(self) -> float:
         return 100.0 * self.right / self.asked if self.asked else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-ready summary a score report carries: totals and each domain."""
+        return {
+            "right": self.right,
+            "asked": self.asked,
+            "percent": round(self.percent, 1),
+            "domains": [
+                {
+                    "framework": d.framework,
+                    "domain": d.domain,
+                    "name": d.name,
+                    "right": d.right,
+                    "asked": d.asked,
+                }
+                for d in self.domains()
+            ],
+        }
 
     def domains(self) -> list[DomainScore]:
         """One row per CISSP then CISM domain the quiz asks about, in domain order."""

@@ -2,7 +2,8 @@
 
 The CSV's columns are stable: the student's identity, the totals, one column per
 objective in the lab's order (``objective:<id>``, points earned), the report's rubric
-points, the number of cheating flags, a note. Text cells that a spreadsheet would read
+points, the number of cheating flags, the quiz (right and asked: practice, not points;
+empty when not taken), a note. Text cells that a spreadsheet would read
 as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) get a
 leading single quote. The JSON also holds, for the instructor, which of the lab's
 weaknesses each student's report found and missed (titles), where known.
@@ -29,7 +30,7 @@ FIXED_COLUMNS: Final = (
     "points_possible",
     "percent",
 )
-TAIL_COLUMNS: Final = ("report_points", "cheating_flags", "note")
+TAIL_COLUMNS: Final = ("report_points", "cheating_flags", "quiz_right", "quiz_asked", "note")
 
 
 def safe_cell(text: str) -> str:
@@ -44,6 +45,13 @@ def _number(value: float | None) -> str:
 def _report_points(record: StudentRecord) -> float | None:
     report = record.score.report if record.score is not None else None
     return float(report["points"]) if report is not None else None
+
+
+def _quiz_cells(record: StudentRecord) -> tuple[str, str]:
+    quiz = record.score.quiz if record.score is not None else None
+    if not quiz:
+        return "", ""
+    return str(int(quiz["right"])), str(int(quiz["asked"]))
 
 
 def columns(records: Sequence[StudentRecord]) -> list[str]:
@@ -69,6 +77,7 @@ def to_csv(records: Sequence[StudentRecord]) -> str:
                 *(_number(earned.get(ident)) for ident in objective_ids),
                 _number(_report_points(r)),
                 str(len(r.cheating)),
+                *_quiz_cells(r),
                 safe_cell(r.note),
             ]
         )

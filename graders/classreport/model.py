@@ -114,6 +114,7 @@ def score_from_record(record: Mapping[str, Any]) -> ScoreReport:
             cism=tuple(Coverage(**c) for c in record["cism"]),
             sparta=tuple(_technique(t, record["schema_version"]) for t in record["sparta"]),
             countermeasures=tuple(record["countermeasures"]),
+            quiz=dict(record["quiz"]) if isinstance(record.get("quiz"), dict) else None,
         )
     except KeyError as exc:
         raise ValueError(f"the score record has no {exc.args[0]!r}") from None

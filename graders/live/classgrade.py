@@ -19,6 +19,7 @@ Written to the output folder::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,7 +27,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from graders.checks.base import CheckResult
 from graders.classreport import (
@@ -155,8 +156,11 @@ def grade_class(
     workers: int = DEFAULT_WORKERS,
     progress: ClassProgress = _no_progress,
     checks: Checks = all_checks,
+    quizzes: Mapping[str, dict[str, Any]] | None = None,
 ) -> ClassGrade:
-    """Grade every member (see the module docstring); files written to ``output``."""
+    """Grade every member (see the module docstring); files written to ``output``.
+    ``quizzes``: student → the quiz they took (graders.quiz.QuizResult.summary), added to
+    their score report and the exports."""
     if workers < 1:
         raise LabctlError("--parallel must be at least 1")
     if reports_dir is not None and not reports_dir.is_dir():
@@ -188,6 +192,9 @@ def grade_class(
             )
         except Exception as exc:  # a bug with one student's input stops no other
             return StudentOutcome(member, None, report, notes=(f"not graded: {_one_line(exc)}",))
+        quiz = (quizzes or {}).get(member.student)
+        if quiz is not None and graded.score is not None:
+            graded = dataclasses.replace(graded, score=dataclasses.replace(graded.score, quiz=quiz))
         return _write_student(graded, output)
 
     outcomes: dict[str, StudentOutcome] = {}

@@ -105,6 +105,9 @@ class ScoreReport:
     cism: tuple[Coverage, ...]
     sparta: tuple[TechniqueCoverage, ...]
     countermeasures: tuple[str, ...]
+    #: The lab's quiz as the student took it (graders.quiz.QuizResult.summary), if taken:
+    #: practice, not points of the lab.
+    quiz: dict[str, Any] | None = None
 
     @property
     def percent(self) -> float:

@@ -3,9 +3,10 @@ stop it, write the handouts, grade it and export the grades."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from graders.classreport import ClassSummary, StudentRecord
 from graders.live.classgrade import (
@@ -168,8 +169,10 @@ class SessionsApi:
         output: Path | None = None,
         parallel: int = DEFAULT_WORKERS,
         on_event: OnEvent = ignore,
+        quizzes: Mapping[str, dict[str, Any]] | None = None,
     ) -> ClassGrade:
-        """Grade every student: score reports, class.html, grades.csv and grades.json."""
+        """Grade every student: score reports, class.html, grades.csv and grades.json
+        (``quizzes``: student → the quiz they took, added to their score report)."""
         loaded = self.lab(name)
         members = class_members(self.sessions, name, loaded)
         note(on_event, f"grading {len(members)} student(s) of {name}, {parallel} at a time")
@@ -187,6 +190,7 @@ class SessionsApi:
             workers=parallel,
             progress=graded,
             checks=self.checks,
+            quizzes=quizzes,
         )
 
     def export(

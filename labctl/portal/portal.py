@@ -339,9 +339,20 @@ class Portal:
                 done += 1
                 self.grading[session] = f"grading: {done} of {len(members)} graded"
 
+        quizzes = {}
+        lab = self.lab(session)
+        for member in members:
+            attempts = self.store.quiz_attempts(session, member.student)
+            if attempts and lab.quiz is not None:
+                answers = {str(k): int(v) for k, v in attempts[-1]["answers"].items()}
+                quizzes[member.student] = score_quiz(lab.quiz, answers).summary()
         try:
             self.core.sessions.grade(
-                session, reports=reports, output=self.grades_dir / session, on_event=progress
+                session,
+                reports=reports,
+                output=self.grades_dir / session,
+                on_event=progress,
+                quizzes=quizzes,
             )
         except LabctlError as exc:
             self.grading[session] = f"failed: {exc}"

@@ -124,7 +124,8 @@ def test_csv_columns_rows_and_formula_escaping() -> None:
     objective_columns = [f"objective:{o.id}" for o in LAB.objectives]
     assert header == [
         "student_id", "name", "email", "team", "points", "points_possible", "percent",
-        *objective_columns, "report_points", "cheating_flags", "note",
+        *objective_columns, "report_points", "cheating_flags", "quiz_right", "quiz_asked",
+        "note",
     ]  # fmt: skip
     assert len(rows) == 5
     hostile = rows[2]

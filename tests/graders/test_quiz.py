@@ -84,3 +84,32 @@ def test_without_a_terminal_or_a_file_the_quiz_says_what_to_do() -> None:
     result = CliRunner().invoke(app, ["quiz", "tc-replay"], input="")
     assert result.exit_code == 2
     assert "give --answers FILE" in result.output
+
+
+def test_a_quiz_taken_goes_into_the_score_report_and_the_csv() -> None:
+    import dataclasses
+    import io as stdio
+
+    from graders.classreport.export import to_csv
+    from graders.classreport.model import StudentRecord, score_from_record
+    from graders.score import score
+    from graders.score.render import render_html, render_markdown
+
+    lab = load_lab(REPO / "labs" / "tc-replay").spec
+    base = score(lab, {}, None, instance="i", student="ana", graded_at="2026-12-05T00:00:00+00:00")
+    right = {q.id: q.answer for q in QUIZ.questions}
+    summary = score_quiz(QUIZ, right).summary()
+    taken = dataclasses.replace(base, quiz=summary)
+    n = len(QUIZ.questions)
+    assert f"{n} of {n} right (100.0 %)" in render_html(taken)
+    assert "## Quiz (CISSP/CISM practice)" in render_markdown(taken)
+    assert "Quiz" not in render_markdown(base)
+    assert score_from_record(taken.record()).quiz == summary  # read back from score.json
+    rows = stdio.StringIO(
+        to_csv([StudentRecord("ana", score=taken), StudentRecord("bo", score=base)])
+    )
+    lines = rows.getvalue().splitlines()
+    header = lines[0].split(",")
+    ana, bo = (dict(zip(header, line.split(","), strict=True)) for line in lines[1:])
+    assert (ana["quiz_right"], ana["quiz_asked"]) == (str(n), str(n))
+    assert (bo["quiz_right"], bo["quiz_asked"]) == ("", "")

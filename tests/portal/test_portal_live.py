@@ -233,5 +233,8 @@ def test_the_instructor_sees_the_class_grades_releases_and_exports(
     score = student.get("/score")
     assert score.status_code == 200
     assert "score" in score.text.lower()
+    assert "Quiz (CISSP/CISM practice)" in score.text  # the quiz Ana took, in her report
+    header = csv.text.lstrip("\ufeff").splitlines()[0]
+    assert "quiz_right" in header.split(",")
     actions = {entry["action"] for entry in portal.store.audit_log()}
     assert {"login", "hand-in", "quiz", "grade", "switch-released", "announce"} <= actions
