@@ -532,6 +532,8 @@ def board_rows(portal: Portal) -> list[dict[str, Any]]:
                     "objectives": len(objectives),
                     "report": uploads[0].time if uploads else "",
                     "quiz": bool(portal.store.quiz_attempts(session, member.student)),
+                    # the scripted adversary's actions so far (None: the lab has none)
+                    "adversary": status.adversary,
                 }
             )
     return rows

@@ -42,7 +42,8 @@
       tag.textContent = objective;
       solved.append(" ", tag);
     });
-    tr.append(solved, cell(r.report ? r.report.slice(11, 16) : "—", "report"), cell(r.quiz ? "done" : "—", "quiz"));
+    const adversary = r.adversary === null || r.adversary === undefined ? "—" : r.adversary + " actions";
+    tr.append(solved, cell(adversary, "adversary"), cell(r.report ? r.report.slice(11, 16) : "—", "report"), cell(r.quiz ? "done" : "—", "quiz"));
     return tr;
   }
 
