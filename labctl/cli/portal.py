@@ -139,8 +139,11 @@ async def _run(server: Any, portal: Portal, bind: str, ssh_port: int, folder: Pa
         async def authenticate(login: str, password: str) -> StudentTarget | None:
             return await run_in_threadpool(portal.ssh_target, login, password)
 
+        async def by_key(login: str, key: Any) -> StudentTarget | None:
+            return await run_in_threadpool(portal.ssh_target_by_key, login, key)
+
         try:
-            gate = await start_gate(bind, ssh_port, authenticate, folder)
+            gate = await start_gate(bind, ssh_port, authenticate, folder, by_key=by_key)
         except OSError as exc:
             raise InputError(f"--ssh-port {ssh_port}: {exc.strerror or exc}") from None
     try:

@@ -297,6 +297,28 @@ async def hand_in(request: Request) -> Response:
     return web.page(request, "report.html", view=view, uploads=uploads, problems=problems)
 
 
+@router.get("/keys")
+async def keys_page(request: Request) -> Response:
+    web: PortalApp = request.app.state.web
+    identity = require_student(web.identity(request))
+    return web.page(request, "keys.html", keys=web.portal.store.keys(identity.login), added=None)
+
+
+@router.post("/keys")
+async def add_key(request: Request) -> Response:
+    web: PortalApp = request.app.state.web
+    identity = require_student(web.identity(request))
+    values = await web.form(request, identity)
+    if values.get("remove"):
+        web.portal.store.remove_key(identity.login, values["remove"])
+        web.portal.store.audit(identity.login, "ssh-key-removed", fingerprint=values["remove"])
+        added = None
+    else:
+        added = web.portal.add_key(identity.login, values.get("key", ""))
+    keys = web.portal.store.keys(identity.login)
+    return web.page(request, "keys.html", keys=keys, added=added)
+
+
 @router.get("/quiz")
 async def quiz_page(request: Request) -> Response:
     web: PortalApp = request.app.state.web

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import asyncssh
+
 from graders.live.classgrade import student_folder
 from graders.quiz import QuizResult, score_quiz
 from graders.report import parse_report, render_template
@@ -33,6 +35,8 @@ from labctl.spec.models import Objective
 #: How often a student may run the self-check, and reset their instance.
 CHECK_COOLDOWN_S: Final = 30.0
 RESET_COOLDOWN_S: Final = 600.0
+#: SSH public keys a student may register for the entry point.
+MAX_KEYS: Final = 5
 #: How long a student's instance address is reused before the engine is asked again.
 TARGET_TTL_S: Final = 10.0
 #: Largest report upload accepted (the report parser reads no more).
@@ -158,6 +162,38 @@ class Portal:
         except LabctlError:
             return None
         self.store.audit(account.login, "ssh-login")
+        return target
+
+    def add_key(self, login: str, text: str) -> str:
+        """Register a student's SSH public key (one OpenSSH line) for the entry point; its
+        SHA-256 fingerprint. At most ``MAX_KEYS`` keys per student."""
+        line = text.strip()
+        if not line or "\n" in line or len(line) > 16 * 1024:
+            raise PortalError("paste one public key line (ssh-ed25519 AAAA… or ssh-rsa AAAA…)")
+        try:
+            key = asyncssh.import_public_key(line)
+        except (asyncssh.KeyImportError, ValueError) as exc:
+            raise PortalError(f"not an OpenSSH public key: {exc}") from None
+        if len(self.store.keys(login)) >= MAX_KEYS:
+            raise PortalError(f"at most {MAX_KEYS} keys: remove one first")
+        fingerprint = str(key.get_fingerprint("sha256"))
+        self.store.add_key(login, fingerprint, key.export_public_key("openssh").decode().strip())
+        self.store.audit(login, "ssh-key-added", fingerprint=fingerprint)
+        return fingerprint
+
+    def ssh_target_by_key(self, login: str, key: asyncssh.SSHKey) -> StudentTarget | None:
+        """The workstation a student's key login leads to (the key must be theirs)."""
+        account = self.store.account(login)
+        if account is None or account.kind != STUDENT or account.session not in self.sessions:
+            return None
+        fingerprint = str(key.get_fingerprint("sha256"))
+        if fingerprint not in {f for f, _, _ in self.store.keys(login)}:
+            return None
+        try:
+            target = self.target(account.session, account.student)
+        except LabctlError:
+            return None
+        self.store.audit(login, "ssh-login", key=fingerprint)
         return target
 
     # --- one student -----------------------------------------------------------------

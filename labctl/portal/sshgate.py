@@ -27,6 +27,7 @@ HOST_KEY_FILE: Final = "ssh-host-key"
 CHUNK: Final = 16 * 1024
 
 Authenticate = Callable[[str, str], Awaitable[StudentTarget | None]]
+AuthenticateKey = Callable[[str, asyncssh.SSHKey], Awaitable[StudentTarget | None]]
 
 
 def host_key(folder: Path) -> asyncssh.SSHKey:
@@ -40,8 +41,11 @@ def host_key(folder: Path) -> asyncssh.SSHKey:
 
 
 class _Gate(asyncssh.SSHServer):
-    def __init__(self, authenticate: Authenticate, limits: RateLimit) -> None:
+    def __init__(
+        self, authenticate: Authenticate, limits: RateLimit, by_key: AuthenticateKey | None
+    ) -> None:
         self.authenticate = authenticate
+        self.by_key = by_key
         self.limits = limits
         self.address = "?"
         self.conn: asyncssh.SSHServerConnection | None = None
@@ -55,6 +59,20 @@ class _Gate(asyncssh.SSHServer):
         return True
 
     def password_auth_supported(self) -> bool:
+        return True
+
+    def public_key_auth_supported(self) -> bool:
+        return self.by_key is not None
+
+    async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        keys = (f"ssh:{username}", f"ssh-addr:{self.address}")
+        if self.by_key is None or self.limits.blocked(*keys):
+            return False
+        target = await self.by_key(username, key)
+        if target is None:
+            return False  # an unknown key is only an offer, not a failed login
+        if self.conn is not None:
+            self.conn.set_extra_info(labctl_target=target)
         return True
 
     async def validate_password(self, username: str, password: str) -> bool:
@@ -134,13 +152,20 @@ async def _feed(
 
 
 async def start_gate(
-    host: str, port: int, authenticate: Authenticate, folder: Path, limits: RateLimit | None = None
+    host: str,
+    port: int,
+    authenticate: Authenticate,
+    folder: Path,
+    *,
+    limits: RateLimit | None = None,
+    by_key: AuthenticateKey | None = None,
 ) -> asyncssh.SSHAcceptor:
-    """Listen on ``host:port``; ``authenticate(login, password)`` gives the student's
-    target (None: refused)."""
+    """Listen on ``host:port``; ``authenticate(login, password)`` (and ``by_key(login,
+    key)``, for the keys students registered) gives the student's target (None:
+    refused)."""
     rate = limits or RateLimit()
     return await asyncssh.create_server(
-        lambda: _Gate(authenticate, rate),
+        lambda: _Gate(authenticate, rate, by_key),
         host,
         port,
         server_host_keys=[host_key(folder)],

@@ -92,6 +92,18 @@ CREATE TABLE IF NOT EXISTS portal_audit (
 )
 """,
             ),
+            # 2: students' SSH public keys for the entry point.
+            (
+                """
+CREATE TABLE IF NOT EXISTS portal_keys (
+    login TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    key TEXT NOT NULL,
+    added TEXT NOT NULL,
+    PRIMARY KEY (login, fingerprint)
+)
+""",
+            ),
         ),
         first_file_version=5,
     )
@@ -281,6 +293,35 @@ class PortalStore:
                 (session, student),
             ).fetchall()
         return {str(o): str(t) for o, t in rows}
+
+    # --- SSH keys --------------------------------------------------------------------
+
+    def add_key(self, login: str, fingerprint: str, key: str) -> None:
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO portal_keys (login, fingerprint, key, added)"
+                " VALUES (?, ?, ?, ?)",
+                (login, fingerprint, key, now()),
+            )
+
+    def remove_key(self, login: str, fingerprint: str) -> bool:
+        with self.store.transaction() as db:
+            return (
+                db.execute(
+                    "DELETE FROM portal_keys WHERE login = ? AND fingerprint = ?",
+                    (login, fingerprint),
+                ).rowcount
+                > 0
+            )
+
+    def keys(self, login: str) -> list[tuple[str, str, str]]:
+        """(fingerprint, key, added) of the login's keys."""
+        with self.store.reading() as db:
+            rows = db.execute(
+                "SELECT fingerprint, key, added FROM portal_keys WHERE login = ? ORDER BY added",
+                (login,),
+            ).fetchall()
+        return [(str(f), str(k), str(a)) for f, k, a in rows]
 
     # --- audit -----------------------------------------------------------------------
 

@@ -137,3 +137,30 @@ def test_a_self_signed_certificate_is_made_once_with_its_fingerprint(tmp_path: P
     assert not again.made
     assert again.fingerprint == first.fingerprint == fingerprint(first.cert.read_bytes())
     assert len(first.fingerprint.split(":")) == 32
+
+
+def test_a_students_ssh_key_is_checked_before_it_is_kept(tmp_path: Path) -> None:
+    import asyncssh
+
+    from labctl.core.api import Core
+    from labctl.core.settings import Settings
+    from labctl.portal.portal import MAX_KEYS, Portal, PortalError
+
+    core = Core(Settings(labs_dir=Path("labs"), state_file=tmp_path / "labctl.db"))
+    portal = Portal(core, [], grades_dir=tmp_path / "grades")
+    for bad, why in [
+        ("", "paste one public key line"),
+        ("ssh-ed25519 AAAA-not-base64", "not an OpenSSH public key"),
+        ("line one\nline two", "paste one public key line"),
+    ]:
+        with pytest.raises(PortalError, match=why):
+            portal.add_key("ana", bad)
+    keys = [asyncssh.generate_private_key("ssh-ed25519") for _ in range(MAX_KEYS + 1)]
+    lines = [k.export_public_key("openssh").decode() for k in keys]
+    fingerprints = [portal.add_key("ana", line + "  \n") for line in lines[:MAX_KEYS]]
+    assert sorted(f for f, _, _ in portal.store.keys("ana")) == sorted(fingerprints)
+    with pytest.raises(PortalError, match=f"at most {MAX_KEYS} keys"):
+        portal.add_key("ana", lines[-1])
+    assert portal.store.keys("bo") == []
+    # an unknown student never gets a target, whatever key they show
+    assert portal.ssh_target_by_key("ana", keys[0]) is None  # no such account here

@@ -148,6 +148,20 @@ def test_serve_runs_the_portal_over_tls_for_a_session(
         assert "Permission denied" in failed.stderr
         status = _with_password([*ssh, "exit 3"], password_of(portal, session, ana), home)
         assert status.returncode == 3
+
+        key = home / "ana_ed25519"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        by_key = [
+            *ssh[:7],  # ssh -p PORT and the two host-key options
+            "-o", "PreferredAuthentications=publickey", "-o", "IdentitiesOnly=yes",
+            "-i", str(key), ssh[-1], "echo key-$((4*4))",
+        ]  # fmt: skip
+        refused = _with_password(by_key, "unused", home)
+        assert refused.returncode == 255  # not registered yet
+        portal.add_key(ana, (home / "ana_ed25519.pub").read_text())
+        keyed = _with_password(by_key, "unused", home)
+        assert keyed.returncode == 0, keyed.stdout + keyed.stderr
+        assert "key-16" in keyed.stdout
     finally:
         serve.terminate()
         serve.wait(10)
