@@ -26,11 +26,12 @@ def replace_process(argv: list[str]) -> None:
 
 
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    # emoji=False: ":ab:" in a key fingerprint or a student's name stays text
+    return Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 @dataclass

@@ -97,7 +97,8 @@ def serve(
     if not insecure_http:
         tls = tls_files(folder, tls_cert, tls_key, host_names(bind))
         what = "made a self-signed certificate" if tls.made else f"certificate {tls.cert}"
-        env.out.print(f"TLS: {escape(what)}, SHA-256 fingerprint {tls.fingerprint}")
+        # emoji=False: a fingerprint holds ":AB:"-like runs Rich would turn into emoji
+        env.out.print(f"TLS: {escape(what)}, SHA-256 fingerprint {tls.fingerprint}", emoji=False)
     shown = host_names(bind)[2] if bind in {"0.0.0.0", "::"} else bind
     env.out.print(
         f"serving {len(chosen)} session(s) ({escape(', '.join(chosen) or 'none')}),"

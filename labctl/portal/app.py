@@ -506,6 +506,7 @@ def create_app(
     web = PortalApp(portal, secure_cookies=secure_cookies)
     app = FastAPI(title="labctl portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = web
+    app.state.terminal_activity = portal.terminal_activity
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for factory in extra_routers:
         app.include_router(factory(web.resolve_student_target))
@@ -553,6 +554,7 @@ def board_rows(portal: Portal) -> list[dict[str, Any]]:
                     "solved": {o: solved[o] for o in objectives if o in solved},
                     "objectives": len(objectives),
                     "report": uploads[0].time if uploads else "",
+                    "typed": portal.typed.get(member.instance, ""),
                     "quiz": bool(portal.store.quiz_attempts(session, member.student)),
                     # the scripted adversary's actions so far (None: the lab has none)
                     "adversary": status.adversary,

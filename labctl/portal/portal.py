@@ -26,7 +26,7 @@ from labctl.core.instances import CheckOutcome
 from labctl.errors import LabctlError, NotFoundError
 from labctl.portal.access import StudentTarget, Unreachable, target_of
 from labctl.portal.auth import hash_password, verify_password
-from labctl.portal.store import INSTRUCTOR, STUDENT, Account, PortalStore
+from labctl.portal.store import INSTRUCTOR, STUDENT, Account, PortalStore, now
 from labctl.scenario import render_briefing
 from labctl.sessions.members import Member
 from labctl.spec import LoadedLab
@@ -99,6 +99,8 @@ class Portal:
         self._targets: dict[tuple[str, str], tuple[float, StudentTarget]] = {}
         #: (instance, seed, open phases) → the briefing: it changes only with them.
         self._briefings: dict[tuple[str, int, tuple[str, ...]], str] = {}
+        #: instance → when its student last typed in the web terminal (UTC, ISO)
+        self.typed: dict[str, str] = {}
 
     # --- accounts --------------------------------------------------------------------
 
@@ -163,6 +165,9 @@ class Portal:
             return None
         self.store.audit(account.login, "ssh-login")
         return target
+
+    def terminal_activity(self, target: StudentTarget) -> None:
+        self.typed[target.instance] = now()
 
     def add_key(self, login: str, text: str) -> str:
         """Register a student's SSH public key (one OpenSSH line) for the entry point; its

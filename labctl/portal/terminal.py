@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from html import escape
@@ -143,8 +144,10 @@ def terminal_router(
             return
         await websocket.accept()
         open_terminals[target.instance] += 1
+        #: the app may want to know when a student last typed (the instructor's board)
+        seen = getattr(websocket.app.state, "terminal_activity", None)
         try:
-            await _run(websocket, target, idle_s)
+            await _run(websocket, target, idle_s, activity=(lambda: seen(target)) if seen else None)
         finally:
             open_terminals[target.instance] -= 1
 
@@ -205,6 +208,7 @@ async def _run(
     command: str = ATTACH,
     *,
     accept_input: bool = True,
+    activity: Callable[[], None] | None = None,
 ) -> None:
     try:
         connection = await asyncio.wait_for(
@@ -227,7 +231,7 @@ async def _run(
         )
         output = asyncio.create_task(_pump_output(process, websocket))
         try:
-            await _pump_input(websocket, process, idle_s, accept_input)
+            await _pump_input(websocket, process, idle_s, accept_input, activity)
         finally:
             output.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -250,7 +254,9 @@ async def _pump_input(
     process: asyncssh.SSHClientProcess[bytes],
     idle_s: float,
     accept_input: bool = True,
+    activity: Callable[[], None] | None = None,
 ) -> None:
+    last = 0.0
     while True:
         try:
             message = await asyncio.wait_for(websocket.receive(), idle_s)
@@ -268,6 +274,9 @@ async def _pump_input(
                     raise ProtocolViolation(f"frame over {MAX_FRAME} octets")
                 if accept_input:
                     process.stdin.write(data)
+                    if activity is not None and time.monotonic() - last > 1.0:
+                        last = time.monotonic()
+                        activity()
             elif message.get("text") is not None:
                 cols, rows = parse_control(message["text"])
                 process.change_terminal_size(cols, rows)

@@ -21,6 +21,7 @@ from labctl.portal.portal import Portal
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser]
 SCREENSHOTS = Path("/tmp")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -75,6 +76,18 @@ def test_a_student_and_the_instructor_in_the_browser(
     student.screenshot(path=str(SCREENSHOTS / "portal-terminal.png"))
 
     student.goto(f"{server}/lab")
+    student.get_by_role("button", name="Run the self-check").click()
+    expect(student.get_by_role("heading", name="Self-check")).to_be_visible(timeout=60000)
+    expect(student.locator("main")).to_contain_text("objective(s) hold now")
+
+    student.goto(f"{server}/report")
+    sample = REPO / "labs" / "tc-replay" / "solution" / "sample-report.md"
+    student.locator("input[type=file]").set_input_files(str(sample))
+    student.get_by_role("button", name="Hand in").click()
+    expect(student.get_by_role("status")).to_contain_text("Stored")
+    expect(student.locator("table")).to_contain_text("sample-report.md")
+
+    student.goto(f"{server}/lab")
     student.get_by_role("link", name="Mission control").first.click()
     expect(student).to_have_url(re.compile(r"/mission-control/login$"))
     expect(student.get_by_role("button", name="Log in")).to_be_visible()
@@ -98,5 +111,19 @@ def test_a_student_and_the_instructor_in_the_browser(
     expect(board).to_contain_text(ana)
     expect(board).to_contain_text(bo)
     expect(board).to_have_attribute("data-updated", re.compile(r"\d+"), timeout=15000)
-    expect(board.locator(f"tr[data-key='{session}/{bo}'] .quiz")).to_have_text("done")
+    row = board.locator(f"tr[data-key='{session}/{bo}']")
+    expect(row.locator(".quiz")).to_have_text("done")
+    expect(row.locator(".typed")).not_to_have_text("—")  # Bo typed in the web terminal
+    expect(row.locator(".report")).not_to_have_text("—")
     teacher.screenshot(path=str(SCREENSHOTS / "portal-board.png"), full_page=True)
+
+    teacher.get_by_role("button", name="Grade the class").first.click()
+    expect(teacher.locator(f"#grading-{session}")).to_contain_text("graded 2 of 2", timeout=240000)
+    teacher.get_by_role("button", name="Release grades").first.click()
+    student.goto(f"{server}/score")
+    expect(student.locator("body")).to_contain_text("Quiz (CISSP/CISM practice)")
+    student.screenshot(path=str(SCREENSHOTS / "portal-score.png"), full_page=True)
+    teacher.goto(f"{server}/board")
+    teacher.get_by_role("button", name="Withdraw grades").first.click()  # as it was
+    student.goto(f"{server}/score")
+    expect(student.locator("main")).to_contain_text("not released yet")

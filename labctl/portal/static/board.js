@@ -43,7 +43,7 @@
       solved.append(" ", tag);
     });
     const adversary = r.adversary === null || r.adversary === undefined ? "—" : r.adversary + " actions";
-    tr.append(solved, cell(adversary, "adversary"), cell(r.report ? r.report.slice(11, 16) : "—", "report"), cell(r.quiz ? "done" : "—", "quiz"));
+    tr.append(solved, cell(adversary, "adversary"), cell(r.typed ? r.typed.slice(11, 19) : "—", "typed"), cell(r.report ? r.report.slice(11, 16) : "—", "report"), cell(r.quiz ? "done" : "—", "quiz"));
     return tr;
   }
 
