@@ -125,3 +125,36 @@ def _skip_reason(report: pytest.TestReport) -> str:
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2]).removeprefix("Skipped: ")
     return str(longrepr)
+
+
+@pytest.fixture
+def serve_asgi() -> Iterator[Any]:
+    """``serve_asgi(app, **uvicorn_options)`` runs an ASGI app under uvicorn on a free
+    127.0.0.1 port in a thread and returns its base URL; stopped after the test."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    servers: list[tuple[Any, threading.Thread]] = []
+
+    def serve(app: Any, **options: Any) -> str:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        for _ in range(250):
+            if server.started:
+                break
+            threading.Event().wait(0.02)
+        assert server.started, "uvicorn did not start"
+        return f"http://127.0.0.1:{port}"
+
+    yield serve
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(5)

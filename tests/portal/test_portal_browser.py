@@ -6,14 +6,10 @@ and takes the quiz; the instructor's board updates by itself (server-sent events
 from __future__ import annotations
 
 import re
-import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from portal_live import app_for, password_of
 
 from labctl.core.api import Core
@@ -24,30 +20,9 @@ SCREENSHOTS = Path("/tmp")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
-def server(portal: Portal) -> Iterator[str]:
-    port = _free_port()
-    config = uvicorn.Config(
-        app_for(portal), host="127.0.0.1", port=port, log_level="warning", ws_max_size=65536
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    for _ in range(250):
-        if uv.started:
-            break
-        threading.Event().wait(0.02)
-    assert uv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(5)
+def server(portal: Portal, serve_asgi: Any) -> str:
+    return str(serve_asgi(app_for(portal), ws_max_size=65536))
 
 
 def test_a_student_and_the_instructor_in_the_browser(

@@ -6,14 +6,10 @@ station. Without Chromium the test skips loudly; in CI (CI=true) it fails instea
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from mc_fakes import FakeGroundStation
 
 from labctl.range.hosts.missioncontrol.app import create_app
@@ -24,31 +20,10 @@ SCREENSHOT = Path("/tmp/mc-dashboard.png")
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    """The real app under uvicorn on loopback; yields its base URL."""
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if uv.started:
-            break
-        threading.Event().wait(0.02)
-    assert uv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(5)
+def server(settings: Settings, serve_asgi: Any) -> str:
+    """The real app under uvicorn on loopback; its base URL."""
+    return str(serve_asgi(create_app(settings), lifespan="on"))
 
 
 def test_login_live_dashboard_and_ping_to_completed(
