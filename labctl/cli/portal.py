@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import secrets
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -82,6 +83,11 @@ def serve(
             f"no session {unknown[0]!r}; the sessions: {', '.join(known) or 'none'}"
             " (start one with labctl session start)"
         )
+    for what, number in (("--port", port), ("--ssh-port", ssh_port)):
+        if number:
+            _check_free(what, bind, number)
+    if not chosen:
+        env.err.print("[yellow]no session to serve yet: start one with labctl session start[/]")
     portal, folder = _portal(env, chosen)
     portal.quiz_attempts = quiz_attempts
     made = portal.sync_accounts()
@@ -126,6 +132,20 @@ def serve(
         timeout_graceful_shutdown=5,
     )
     asyncio.run(_run(uvicorn.Server(config), portal, bind, ssh_port, folder))
+
+
+def _check_free(option: str, bind: str, port: int) -> None:
+    """A one-line error now, rather than the web server's log line once it is started."""
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((bind, port))
+        except OSError as exc:
+            raise InputError(
+                f"{option} {port}: cannot listen on {bind} ({exc.strerror or exc});"
+                f" choose another {option} or stop what uses it"
+            ) from None
 
 
 async def _run(server: Any, portal: Portal, bind: str, ssh_port: int, folder: Path) -> None:

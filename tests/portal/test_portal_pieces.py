@@ -164,3 +164,30 @@ def test_a_students_ssh_key_is_checked_before_it_is_kept(tmp_path: Path) -> None
     assert portal.store.keys("bo") == []
     # an unknown student never gets a target, whatever key they show
     assert portal.ssh_target_by_key("ana", keys[0]) is None  # no such account here
+
+
+def test_serve_says_in_one_line_when_its_port_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from typer.testing import CliRunner
+
+    from labctl.cli.app import app
+
+    monkeypatch.setenv("LABCTL_HOME", str(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["serve", "--bind", "127.0.0.1", "--insecure-http"]
+        web = CliRunner().invoke(app, [*args, "--port", str(port), "--ssh-port", "0"])
+        ssh = CliRunner().invoke(app, [*args, "--port", "1", "--ssh-port", str(port)])
+        unknown = CliRunner().invoke(app, ["serve", "--session", "nope"])
+    assert web.exit_code == 2
+    assert f"--port {port}: cannot listen on 127.0.0.1" in web.output
+    assert ssh.exit_code == 2
+    assert "--port 1: cannot listen" in ssh.output or f"--ssh-port {port}" in ssh.output
+    assert unknown.exit_code == 2
+    assert "no session 'nope'" in unknown.output
+    assert "Traceback" not in web.output + ssh.output + unknown.output
