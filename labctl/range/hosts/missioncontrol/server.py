@@ -108,5 +108,10 @@ def quiet_repeated_warnings() -> None:
     logging.getLogger("uvicorn.error").addFilter(RepeatedWarnings())
 
 
-#: Keyword arguments for ``uvicorn.run``.
-UVICORN_OPTIONS: Final[dict[str, Any]] = {**UVICORN_LIMITS, "http": HeadDeadlineH11}
+#: Keyword arguments for ``uvicorn.run``. ``ws="none"``: mission control serves no
+#: websocket, so an upgrade request is refused whatever libraries are installed.
+UVICORN_OPTIONS: Final[dict[str, Any]] = {
+    **UVICORN_LIMITS,
+    "http": HeadDeadlineH11,
+    "ws": "none",
+}
