@@ -228,3 +228,31 @@ def test_unsubstantiated_findings_get_no_severity_or_recommendation_feedback() -
     assert match.severity_reference == 8.1  # the instructor still sees it
     assert not any("CVSS base score" in line for line in result.feedback)
     assert not any("countermeasure" in line for line in result.feedback)
+
+
+@pytest.mark.parametrize("path", SAMPLE_REPORTS, ids=lambda p: p.parts[-3])
+def test_each_sample_report_rendered_for_a_student_earns_everything_and_a_copy_is_flagged(
+    path: Path,
+) -> None:
+    """What `labctl selftest` checks live, offline: rendered for its student the sample
+    report earns every point, evidence included; handed in by another, it is flagged."""
+    from labctl.spec.params import derive
+    from labctl.spec.templates import render_text
+    from labctl.spec.templates import variables as template_variables
+
+    lab = load_lab(path.parents[1]).spec
+    template = path.read_text("utf-8")
+
+    def rendered(student: str, seed: str) -> str:
+        values = derive(lab, student, seed).values
+        return render_text(template, template_variables(values, student, "i", lab.id), "s")
+
+    for seed in ("seed-one", "seed-two"):
+        mine = derive(lab, "ana", seed).secrets()
+        graded = grade_report(lab, rendered("ana", seed), mine)
+        assert graded.points == graded.points_possible, (seed, graded.feedback)
+        assert graded.part("evidence").score == 1.0
+        peers = {"bo": derive(lab, "bo", seed).secrets()}
+        copied = grade_report(lab, rendered("bo", seed), mine, peers)
+        assert copied.cheating, seed
+        assert copied.cheating[0].other_student == "bo"
