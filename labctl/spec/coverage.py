@@ -64,6 +64,8 @@ class LabCoverage:
     #: quiz questions per CISSP / CISM domain
     cissp_questions: dict[int, int]
     cism_questions: dict[int, int]
+    #: the quiz's questions (one may count for a CISSP and a CISM domain)
+    question_count: int = 0
 
     @property
     def tactics(self) -> tuple[str, ...]:
@@ -72,7 +74,7 @@ class LabCoverage:
 
     @property
     def questions(self) -> int:
-        return sum(self.cissp_questions.values()) + sum(self.cism_questions.values())
+        return self.question_count
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ def lab_coverage(loaded: LoadedLab) -> LabCoverage:
         cism=tuple(sorted(int(d) for d in lab.cism_domains)),
         cissp_questions=dict(sorted(cissp_questions.items())),
         cism_questions=dict(sorted(cism_questions.items())),
+        question_count=len(loaded.quiz.questions) if loaded.quiz else 0,
     )
 
 
