@@ -31,8 +31,11 @@ CAPTURE_S: Final = 20.0
 LEAD_S: Final = 2.0
 #: How long a replayed frame has to show up in ground truth.
 SETTLE_S: Final = 5.0
-#: How long the operator's command may take to execute once its frame was heard.
-EXECUTED_WITHIN_S: Final = 30.0
+#: How long the operator's command may take to execute once its frame was heard. Longer
+#: is not safer: a late execution is often a retransmission under another SDLS sequence
+#: number, which the judge would then count as "the replay did not execute" (a false pass
+#: seen in CI with 30 s); an early error is fail-closed.
+EXECUTED_WITHIN_S: Final = SETTLE_S * 3
 
 
 def vantage_json(output: str) -> dict[str, Any] | None:
@@ -84,8 +87,6 @@ def executed_frame(
         pair = (found[-1]["spi"], found[-1]["sequence_number"])
         return pair, executions(truth, pair)
 
-    # Under a flood the uplink is jammed for seconds and COP-1 retransmits after T1: the
-    # operator's frame may execute well after it was first heard.
     return wait_for(find, EXECUTED_WITHIN_S)
 
 
