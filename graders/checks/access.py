@@ -81,11 +81,15 @@ class HazardousExecutedArgs(Args):
 
 class HazardousExecuted(Check[HazardousExecutedArgs]):
     name: ClassVar[str] = "hazardous_executed"
+    passive: ClassVar[bool] = True
     summary: ClassVar[str] = (
         "Attack objective: the spacecraft executed a hazardous command (THRUSTER_FIRE,"
         " SAFE_MODE), according to its ground truth."
     )
     Args = HazardousExecutedArgs
+
+    def observation(self, args: HazardousExecutedArgs) -> HazardousExecutedArgs:
+        return args.model_copy(update={"within": 1})  # look once: the board comes back
 
     def judge(self, args: HazardousExecutedArgs, probe: Probe) -> CheckResult:
         found = wait_for(lambda: hazardous_since(probe.truth(), 0.0, args.commands), args.within)

@@ -84,6 +84,7 @@ def frames_executed(entry: dict[str, Any], runs: dict[tuple[int, int], list[floa
 
 class AdversaryContained(Check[AdversaryContainedArgs]):
     name: ClassVar[str] = "adversary_contained"
+    passive: ClassVar[bool] = True
     summary: ClassVar[str] = (
         "Defence: in the last `window` seconds the scripted adversary acted and achieved "
         "nothing (no success in its log, none of its frames executed on board)."

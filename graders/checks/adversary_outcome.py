@@ -60,6 +60,7 @@ def achievement(entry: dict[str, Any], runs: dict[tuple[int, int], list[float]])
 
 class AdversarySucceeded(Check[AdversarySucceededArgs]):
     name: ClassVar[str] = "adversary_succeeded"
+    passive: ClassVar[bool] = True
     summary: ClassVar[str] = (
         "Attack objective of a defence lab: the scripted adversary achieved something in the"
         " last `window` seconds (success in its log, or a frame of theirs executed on board)."
@@ -67,6 +68,11 @@ class AdversarySucceeded(Check[AdversarySucceededArgs]):
     Args = AdversarySucceededArgs
     clock: ClassVar[Callable[[], float]] = time.time
     sleep: ClassVar[Callable[[float], None]] = time.sleep
+
+    def observation(self, args: AdversarySucceededArgs) -> AdversarySucceededArgs | None:
+        if args.operate:
+            return None  # an operator would send commands
+        return args.model_copy(update={"wait": 0})
 
     def judge(self, args: AdversarySucceededArgs, probe: Probe) -> CheckResult:
         clock = type(self).clock

@@ -157,6 +157,11 @@ class Check(Generic[ArgsT]):
     summary: ClassVar[str]
     #: Not a ClassVar: a class variable may not mention the type variable.
     Args: type[ArgsT]
+    #: The check can judge by reading alone: the spacecraft's ground truth, files as the
+    #: container engine sees them, logs of the project's own hosts. It sends nothing into
+    #: the instance (no frame, no login, no connection) and changes nothing, so the
+    #: portal's class board may run it every minute (:meth:`observation`).
+    passive: ClassVar[bool] = False
 
     def run(self, args: ArgsT, probe: Probe) -> CheckResult:
         """Judge the instance; an observation that fails (the probe or the check raising a
@@ -172,3 +177,9 @@ class Check(Generic[ArgsT]):
 
     def judge(self, args: ArgsT, probe: Probe) -> CheckResult:
         raise NotImplementedError
+
+    def observation(self, args: ArgsT) -> ArgsT | None:
+        """The arguments to judge with in a passive observation (nothing sent, no long
+        wait), or None when these arguments make the check act (send, log in, wait for an
+        operator). A passive check that waits for something shortens the wait here."""
+        return args if self.passive else None

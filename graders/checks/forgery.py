@@ -93,6 +93,7 @@ class ForgedCommandExecutedArgs(Args):
 
 class ForgedCommandExecuted(Check[ForgedCommandExecutedArgs]):
     name: ClassVar[str] = "forged_command_executed"
+    passive: ClassVar[bool] = True
     summary: ClassVar[str] = (
         "Attack objective: the spacecraft executed a telecommand that did not come through an"
         " authenticating uplink security association (plaintext SA or no SDLS)."

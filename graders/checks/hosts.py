@@ -181,6 +181,7 @@ class FilePrivateArgs(Args):
 
 class FilePrivate(Check[FilePrivateArgs]):
     name: ClassVar[str] = "file_private"
+    passive: ClassVar[bool] = True
     summary: ClassVar[str] = (
         "A file on a host gives its group and other users no access (mode ?-00), read out of"
         " band by the container engine."

@@ -114,6 +114,7 @@ class ReplayExecutedArgs(Args):
 
 class ReplayExecuted(Check[ReplayExecutedArgs]):
     name: ClassVar[str] = "replay_executed"
+    passive: ClassVar[bool] = True
     summary: ClassVar[str] = (
         "Attack objective: the spacecraft executed one uplink frame (same SPI and sequence"
         " number) more than once."

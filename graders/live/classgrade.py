@@ -185,17 +185,17 @@ def grade_class(
     def _member_outcome(
         member: ClassMember, results: Mapping[str, CheckResult] | None, failure: str
     ) -> StudentOutcome:
-        report = report_for(reports_dir, member)
-        try:
-            graded = _grade_member(
-                loaded, member, results, failure=failure, report=report, secrets=secrets
-            )
-        except Exception as exc:  # a bug with one student's input stops no other
-            return StudentOutcome(member, None, report, notes=(f"not graded: {_one_line(exc)}",))
         quiz = (quizzes or {}).get(member.student)
-        if quiz is not None and graded.score is not None:
-            graded = dataclasses.replace(graded, score=dataclasses.replace(graded.score, quiz=quiz))
-        return _write_student(graded, output)
+        return _graded_outcome(
+            loaded,
+            member,
+            results,
+            failure,
+            reports_dir=reports_dir,
+            secrets=secrets,
+            quiz=quiz,
+            output=output,
+        )
 
     outcomes: dict[str, StudentOutcome] = {}
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
@@ -220,6 +220,84 @@ def grade_class(
     graded = ClassGrade(session, ordered, summary, files, unmatched_reports(reports_dir, members))
     graded.seconds = (datetime.now(UTC) - began).total_seconds()
     return graded
+
+
+def _graded_outcome(
+    loaded: LoadedLab,
+    member: ClassMember,
+    results: Mapping[str, CheckResult] | None,
+    failure: str,
+    *,
+    reports_dir: Path | None,
+    secrets: Mapping[str, Mapping[str, str]],
+    quiz: dict[str, Any] | None,
+    output: Path,
+) -> StudentOutcome:
+    """One member's outcome from their unit's check results, written to their folder."""
+    report = report_for(reports_dir, member)
+    try:
+        graded = _grade_member(
+            loaded, member, results, failure=failure, report=report, secrets=secrets
+        )
+    except Exception as exc:  # a bug with one student's input stops no other
+        return StudentOutcome(member, None, report, notes=(f"not graded: {_one_line(exc)}",))
+    if quiz is not None and graded.score is not None:
+        graded = dataclasses.replace(graded, score=dataclasses.replace(graded.score, quiz=quiz))
+    return _write_student(graded, output)
+
+
+def grade_student(
+    backend: Backend,
+    loaded: LoadedLab,
+    members: Sequence[ClassMember],
+    student: str,
+    *,
+    output: Path,
+    reports_dir: Path | None = None,
+    checks: Checks = all_checks,
+    quiz: dict[str, Any] | None = None,
+) -> StudentOutcome:
+    """Grade one member of the class again, as :func:`grade_class` grades each (the same
+    checks, report grading and copy detection against the whole class), into the same
+    folder. When the class has been graded, its class.html, grades.csv and grades.json
+    are rewritten with this student's new record; a student who could not be graded now
+    keeps the record they had."""
+    member = next((m for m in members if m.student == student), None)
+    if member is None:
+        raise LabctlError(f"no student {student!r} in this class")
+    output.mkdir(parents=True, exist_ok=True)
+    results: Mapping[str, CheckResult] | None = None
+    failure = member.absent
+    if not member.absent:
+        try:
+            results = checks(backend, loaded, member.target)
+        except Exception as exc:  # said in the outcome's note, as in grade_class
+            failure = _one_line(exc)
+    secrets = unit_secrets(loaded, members)
+    outcome = _graded_outcome(
+        loaded,
+        member,
+        results,
+        failure,
+        reports_dir=reports_dir,
+        secrets=secrets,
+        quiz=quiz,
+        output=output,
+    )
+    if outcome.score is not None and (output / "grades.json").is_file():
+        summary, records = load_graded(output)
+        fresh = _record(outcome, output)
+        records = [fresh if r.id == student else r for r in records]
+        if all(r.id != student for r in records):
+            records.append(fresh)
+        _write_class(
+            output,
+            summarise(
+                records, session=summary.session, lab=summary.lab, lab_title=summary.lab_title
+            ),
+            records,
+        )
+    return outcome
 
 
 def _grade_member(

@@ -298,3 +298,44 @@ def grading_accounts(probe: LiveProbe, target: GradeTarget) -> dict[str, tuple[s
     except LabctlError:
         return ours  # mission control unreachable: the checks will say so
     return ours if status != 401 else dict(STOCK_ACCOUNTS)
+
+
+class PassiveProbe(LiveProbe):
+    """A probe that only reads: the spacecraft's ground truth, files as the engine sees
+    them, the engine's view of the networks, and files of the instance's hosts printed
+    with ``cat``. Everything that would send into the instance (a vantage program, a
+    mission-control request, a restart) is refused as an observation error, so a check
+    marked passive by mistake fails closed instead of acting."""
+
+    def __init__(self, backend: Backend, instance_id: str, mission_control: str) -> None:
+        super().__init__(backend, instance_id, mission_control, use_agent=False)
+
+    def _refuse(self, what: str) -> CheckError:
+        return CheckError("observe", f"a passive observation does not {what}")
+
+    def vantage_exec(
+        self, argv: Sequence[str], timeout: float = 60.0, on_line: OnLine | None = None
+    ) -> tuple[int, str]:
+        raise self._refuse("run programs on the lab's networks")
+
+    def vantage_exec_on(
+        self, network: str, argv: Sequence[str], timeout: float = 60.0
+    ) -> tuple[int, str]:
+        raise self._refuse("run programs on the lab's networks")
+
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        token: str | None = None,
+    ) -> tuple[int, Any]:
+        raise self._refuse("call mission control")
+
+    def restart(self, host: str) -> None:
+        raise self._refuse("restart hosts")
+
+    def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
+        if len(argv) != 2 or argv[0] != "cat" or not str(argv[1]).startswith("/"):
+            raise self._refuse(f"run {' '.join(argv)[:60]!r} on {host} (it reads files only)")
+        return super().host_exec(host, argv, user)

@@ -63,6 +63,15 @@ def serve(
             min=0, max=65535, help="The class's SSH entry point (ssh -p PORT id@host); 0: none."
         ),
     ] = 2222,
+    observe_every: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=3600,
+            help="Seconds between two passive observations of every instance for the board"
+            " (reads ground truth only, sends nothing); 0: none.",
+        ),
+    ] = 60,
 ) -> None:
     """Run the class portal: students log in with their roster id and handout password
     (their lab, a terminal, mission control, self-check, report, quiz, score); instructors
@@ -131,7 +140,12 @@ def serve(
         ws_max_size=64 * 1024,
         timeout_graceful_shutdown=5,
     )
-    asyncio.run(_run(uvicorn.Server(config), portal, bind, ssh_port, folder))
+    if observe_every:
+        portal.start_observing(observe_every)
+    try:
+        asyncio.run(_run(uvicorn.Server(config), portal, bind, ssh_port, folder))
+    finally:
+        portal.stop()
 
 
 def _check_free(option: str, bind: str, port: int) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from graders.checks.base import CheckResult
 from graders.live.grade import check_instance, grade_instance
+from graders.live.observe import holding, observe_instance
 from graders.live.selftest import InstancesLauncher, SelfTest, Step
 from graders.live.solution import ScriptRun, solve
 from graders.live.target import GradeTarget, target_of
@@ -240,6 +241,13 @@ class InstancesApi:
         return CheckOutcome(
             record, results, self._open_earned_phases(loaded, record.id, held, on_event)
         )
+
+    def observe(self, instance: str) -> list[str]:
+        """The visible objectives a passive observation sees holding now: checks that only
+        read (ground truth, files as the engine sees them), nothing sent into the instance,
+        no phase opened. Objectives it cannot judge that way are not in the list."""
+        loaded, _, target = self.target(instance)
+        return holding(loaded, observe_instance(self.backend, loaded, target))
 
     def grade(
         self,

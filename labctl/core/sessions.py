@@ -17,6 +17,7 @@ from graders.live.classgrade import (
     all_checks,
     export_text,
     grade_class,
+    grade_student,
     load_graded,
 )
 from graders.score.files import write_text
@@ -191,6 +192,32 @@ class SessionsApi:
             progress=graded,
             checks=self.checks,
             quizzes=quizzes,
+        )
+
+    def grade_student(
+        self,
+        name: str,
+        student: str,
+        *,
+        reports: Path | None = None,
+        output: Path | None = None,
+        quiz: dict[str, Any] | None = None,
+    ) -> StudentOutcome:
+        """Grade one student of the session again (their instance, their report in
+        ``reports``, copy detection against the whole class) into the class's folder; a
+        graded class's exports then carry the new score."""
+        loaded = self.lab(name)
+        self.member(name, student)  # a one-line error for a student not in the session
+        members = class_members(self.sessions, name, loaded)
+        return grade_student(
+            self.instances.backend,
+            loaded,
+            members,
+            student,
+            output=output or GRADES_DIR / name,
+            reports_dir=reports,
+            checks=self.checks,
+            quiz=quiz,
         )
 
     def export(

@@ -385,6 +385,7 @@ async def board(request: Request) -> Response:
         sessions=portal.sessions,
         rows=rows,
         grading=portal.grading,
+        observed=portal.observed,
         switches={s: portal.store.switches(s) for s in portal.sessions},
     )
 
@@ -398,7 +399,9 @@ async def board_events(request: Request) -> Response:
     async def stream() -> Any:
         while not await request.is_disconnected():
             rows = await run_in_threadpool(board_rows, portal)
-            payload = json.dumps({"rows": rows, "grading": portal.grading})
+            payload = json.dumps(
+                {"rows": rows, "grading": portal.grading, "observed": portal.observed}
+            )
             yield f"event: board\ndata: {payload}\n\n"
             await asyncio.sleep(BOARD_PERIOD_S)
 
@@ -482,7 +485,31 @@ async def student_page(request: Request, session: str, student: str) -> Response
         uploads=portal.store.uploads(session, student),
         quiz=portal.store.quiz_attempts(session, student),
         solved=portal.store.solved(session, student, []),
+        grading=portal.grading.get(f"{session}/{student}", ""),
+        score=portal.score_file(session, student) is not None,
     )
+
+
+@router.get("/board/student/{session}/{student}/score")
+async def instructor_score(request: Request, session: str, student: str) -> Response:
+    web: PortalApp = request.app.state.web
+    portal = web.portal
+    require_instructor(web.identity(request))
+    view = portal.student(session, student)
+    page = portal.score_file(view.session, view.member.student)
+    if page is None:
+        raise HTTPException(404, f"{student} has not been graded yet")
+    return FileResponse(page, media_type="text/html; charset=utf-8")
+
+
+@router.post("/board/student/{session}/{student}/grade")
+async def instructor_grade(request: Request, session: str, student: str) -> Response:
+    web: PortalApp = request.app.state.web
+    portal = web.portal
+    identity = require_instructor(web.identity(request))
+    await web.form(request, identity)
+    portal.grade_student(session, student, identity.login)
+    return RedirectResponse(f"/board/student/{session}/{student}", 303)
 
 
 @router.post("/board/student/{session}/{student}/reset")

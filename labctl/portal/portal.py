@@ -101,6 +101,9 @@ class Portal:
         self._briefings: dict[tuple[str, int, tuple[str, ...]], str] = {}
         #: instance → when its student last typed in the web terminal (UTC, ISO)
         self.typed: dict[str, str] = {}
+        #: session → the board's line on the last observation of the class.
+        self.observed: dict[str, str] = {}
+        self._stop = threading.Event()
 
     # --- accounts --------------------------------------------------------------------
 
@@ -263,6 +266,52 @@ class Portal:
         self.store.audit(view.member.student, "self-check", holding=holding)
         return outcome
 
+    # --- observation ------------------------------------------------------------------
+
+    def observe(self) -> int:
+        """One passive observation of every running instance of the served sessions
+        (:meth:`labctl.core.instances.InstancesApi.observe`: nothing sent into them);
+        objectives seen holding are recorded with the time first seen. Returns how many
+        instances were observed."""
+        seen = 0
+        for session in self.sessions:
+            try:
+                members = self.core.sessions.members(session)
+            except LabctlError:
+                continue
+            for member in members:
+                if self._stop.is_set():
+                    return seen
+                try:
+                    held = self.core.instances.observe(member.instance)
+                except LabctlError:
+                    continue  # not running (stopped, being reset): nothing to observe
+                self.store.solved(session, member.student, held)
+                seen += 1
+            self.observed[session] = f"objectives last observed at {now()[11:19]} UTC"
+        return seen
+
+    def start_observing(self, every: float) -> threading.Thread:
+        """Observe the class every ``every`` seconds in a background thread until
+        :meth:`stop`."""
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                began = time.monotonic()
+                try:
+                    self.observe()
+                except Exception as exc:  # the board keeps its last view; try again later
+                    for session in self.sessions:
+                        self.observed[session] = f"observation failed: {exc}"[:200]
+                self._stop.wait(max(1.0, every - (time.monotonic() - began)))
+
+        thread = threading.Thread(target=loop, name="portal-observe", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
     def reset(self, view: StudentView, actor: str) -> None:
         _, resets = self.store.switches(view.session)
         if not resets and actor == view.member.student:
@@ -345,10 +394,15 @@ class Portal:
     # --- grades ----------------------------------------------------------------------
 
     def score_page(self, view: StudentView) -> Path | None:
+        """The student's score report, once the instructor released the grades."""
         released, _ = self.store.switches(view.session)
         if not released:
             return None
-        page = student_folder(self.grades_dir / view.session, view.member.student) / "score.html"
+        return self.score_file(view.session, view.member.student)
+
+    def score_file(self, session: str, student: str) -> Path | None:
+        """The student's latest score report (released or not: for instructors)."""
+        page = student_folder(self.grades_dir / session, student) / "score.html"
         return page if page.is_file() else None
 
     def grade(self, session: str, actor: str) -> None:
@@ -361,10 +415,49 @@ class Portal:
         self.grading[session] = "grading: starting"
         threading.Thread(target=self._grade, args=(session,), daemon=True).start()
 
-    def _grade(self, session: str) -> None:
+    def grade_student(self, session: str, student: str, actor: str) -> None:
+        """Grade one student again in the background (their latest upload and quiz); the
+        class's exports then carry the new score."""
+        view = self.student(session, student)
+        key = f"{session}/{student}"
+        if self.grading.get(key, "").startswith("grading") or self.grading.get(
+            session, ""
+        ).startswith("grading"):
+            raise PortalError(f"{key} is being graded already")
+        self.store.audit(actor, "grade", session=session, student=student)
+        self.grading[key] = "grading: checking the instance"
+        threading.Thread(
+            target=self._grade_student, args=(view,), name=f"grade-{student}", daemon=True
+        ).start()
+
+    def _grade_student(self, view: StudentView) -> None:
+        session, student = view.session, view.member.student
+        key = f"{session}/{student}"
+        reports = self._write_reports(session, [view.member])
+        lab = self.lab(session)
+        attempts = self.store.quiz_attempts(session, student)
+        quiz = None
+        if attempts and lab.quiz is not None:
+            answers = {str(k): int(v) for k, v in attempts[-1]["answers"].items()}
+            quiz = score_quiz(lab.quiz, answers).summary()
+        try:
+            outcome = self.core.sessions.grade_student(
+                session, student, reports=reports, output=self.grades_dir / session, quiz=quiz
+            )
+        except LabctlError as exc:
+            self.grading[key] = f"failed: {exc}"
+            return
+        stamp = time.strftime("%H:%M:%S")
+        if outcome.score is None:
+            self.grading[key] = f"not graded at {stamp}: {'; '.join(outcome.notes)}"
+        else:
+            got = f"{outcome.score.points:g} / {outcome.score.points_possible} points"
+            self.grading[key] = f"graded at {stamp}: {got}"
+
+    def _write_reports(self, session: str, members: list[Member]) -> Path:
+        """The members' latest uploads as <student>.md in the session's reports folder."""
         reports = self.grades_dir / session / "reports"
         reports.mkdir(parents=True, exist_ok=True)
-        members = self.core.sessions.members(session)
         for member in members:
             content = self.store.latest_report(session, member.student)
             path = reports / f"{member.student}.md"
@@ -372,6 +465,11 @@ class Portal:
                 path.unlink(missing_ok=True)
             else:
                 path.write_bytes(content)
+        return reports
+
+    def _grade(self, session: str) -> None:
+        members = self.core.sessions.members(session)
+        reports = self._write_reports(session, members)
         done = 0
 
         def progress(event: Any) -> None:

@@ -201,6 +201,39 @@ def test_the_instructor_watches_a_terminal_read_only_and_takes_over_on_purpose(
     assert refused.value.code == 1008
 
 
+def test_the_board_observes_an_attack_without_a_self_check_and_grades_one_student(
+    portal: Portal, klass: tuple[Core, str, list[str]]
+) -> None:
+    core, session, (ana, bo) = klass
+    instance = core.sessions.member(session, bo).instance
+    runs = core.instances.solve(instance, remediate=False)  # Bo replays a frame
+    assert all(run.exit_code == 0 for run in runs), [run.output[-300:] for run in runs]
+    assert portal.observe() == 2
+    assert "replay-executed" in portal.store.solved(session, bo, [])
+    assert "replay-executed" not in portal.store.solved(session, ana, [])
+    client = client_for(portal)
+    csrf = log_in(client, "teacher", "teacher-password")
+    assert "objectives last observed at" in client.get("/board").text
+    page = f"/board/student/{session}/{bo}"
+    assert client.get(f"{page}/score").status_code == 404  # not graded yet
+    client.post(f"{page}/grade", data={"csrf": csrf})
+    deadline = time.monotonic() + 240
+    while not portal.grading.get(f"{session}/{bo}", "").startswith(("graded", "failed", "not")):
+        assert time.monotonic() < deadline, portal.grading
+        time.sleep(2)
+    assert portal.grading[f"{session}/{bo}"].startswith("graded at"), portal.grading
+    assert "score report" in client.get(page).text
+    score = client.get(f"{page}/score")
+    assert score.status_code == 200
+    assert "replay-executed" in score.text or "execute a command it has already" in score.text
+    bo_client = client_for(portal)
+    log_in(bo_client, bo, password_of(portal, session, bo))
+    assert bo_client.get(f"{page}/score").status_code == 403  # instructors only
+    assert bo_client.post(f"{page}/grade", data={"csrf": "x"}).status_code == 403
+    grades = [e for e in portal.store.audit_log() if e["action"] == "grade"]
+    assert any(e.get("detail", {}).get("student") == bo for e in grades), grades
+
+
 def test_the_instructor_sees_the_class_grades_releases_and_exports(
     portal: Portal, klass: tuple[Core, str, list[str]]
 ) -> None:

@@ -55,6 +55,10 @@
       const line = document.getElementById("grading-" + session);
       if (line) { line.textContent = text; }
     });
+    Object.entries(data.observed || {}).forEach(([session, text]) => {
+      const line = document.getElementById("observed-" + session);
+      if (line) { line.textContent = text; }
+    });
     table.dataset.updated = String(Date.now());
   });
 })();

@@ -19,6 +19,7 @@ from graders.live.classgrade import (
     StudentOutcome,
     export_text,
     grade_class,
+    grade_student,
     load_graded,
     report_for,
 )
@@ -214,3 +215,62 @@ def test_a_graded_folder_reads_back_with_a_later_regrade(tmp_path: Path) -> None
         load_graded(out)
     with pytest.raises(LabctlError, match="grade the session first"):
         load_graded(tmp_path / "nothing")
+
+
+def failing(backend: Backend, loaded: LoadedLab, target: GradeTarget) -> dict[str, CheckResult]:
+    del backend, target
+    return {
+        o.id: CheckResult(Status.FAIL, "no") for o in loaded.spec.objectives if o.check is not None
+    }
+
+
+def test_one_student_graded_again_updates_the_class_files_and_keeps_copy_detection(
+    tmp_path: Path,
+) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    members = [member("ada", 0), member("bob", 1)]
+    out = tmp_path / "out"
+    grade_class(BACKEND, LOADED, members, session="s1", output=out, checks=failing)
+    before = {r.id: r.score.points for r in load_graded(out)[1] if r.score is not None}
+    bob_key = derive(LOADED.spec, "bob", str(SEED), 1).secrets()["uplink_key"]
+    (reports / "ada.md").write_text(f"{SAMPLE}\nkey {bob_key}\n")
+    quiz = {"right": 3, "asked": 4, "percent": 75.0, "domains": []}
+    outcome = grade_student(
+        BACKEND, LOADED, members, "ada", output=out, reports_dir=reports, checks=passing, quiz=quiz
+    )
+    assert outcome.score is not None
+    assert outcome.score.quiz == quiz
+    assert outcome.cheating[0].other_student == "bob"  # the whole class is still searched
+    summary, records = load_graded(out)
+    after = {r.id: r.score.points for r in records if r.score is not None}
+    assert after["ada"] > before["ada"]
+    assert after["bob"] == before["bob"]  # nobody else is touched
+    assert records[0].cheating[0].other_student == "bob"
+    assert summary.graded == 2
+    assert export_text(summary, records, "csv") == (out / "grades.csv").read_bytes().decode()
+
+
+def test_a_student_who_cannot_be_graded_now_keeps_the_grade_they_had(tmp_path: Path) -> None:
+    members = [member("ada", 0), member("bob", 1)]
+    out = tmp_path / "out"
+    grade_class(BACKEND, LOADED, members, session="s1", output=out, checks=passing)
+    grades = (out / "grades.json").read_text()
+
+    def broken(backend: Backend, loaded: LoadedLab, target: GradeTarget) -> Any:
+        raise LabctlError("the vantage did not start")
+
+    outcome = grade_student(BACKEND, LOADED, members, "bob", output=out, checks=broken)
+    assert outcome.score is None
+    assert outcome.notes == ("not graded: the vantage did not start",)
+    assert (out / "grades.json").read_text() == grades
+    with pytest.raises(LabctlError, match="no student 'zed'"):
+        grade_student(BACKEND, LOADED, members, "zed", output=out, checks=passing)
+
+
+def test_one_student_graded_before_the_class_writes_only_their_folder(tmp_path: Path) -> None:
+    members = [member("ada", 0), member("bob", 1)]
+    outcome = grade_student(BACKEND, LOADED, members, "ada", output=tmp_path, checks=passing)
+    assert outcome.folder == tmp_path / "students" / "ada"
+    assert (tmp_path / "students" / "ada" / "score.json").is_file()
+    assert not (tmp_path / "grades.json").exists()
