@@ -2,7 +2,7 @@
 browsers' worth of terminal keystrokes and page loads, against plain ``ssh`` to the same
 workstations.
 
-    python bench/portal.py [--count 35] [--keys 40] [--pages 20] [--parallel 4]
+    python bench/portal.py [--count 35] [--keys 40] [--pages 20] [--parallel 4] [--think 1]
 
 Prints, side by side with the goals (keystroke echo p95 < 50 ms, page load p95 < 150 ms,
 portal memory < 250 MiB):
@@ -14,7 +14,10 @@ portal memory < 250 MiB):
   pty, no tmux) to each workstation through the port its gateway publishes: what a class
   of SSH tunnels would get.
 - page loads: ``--pages`` loads of ``/lab`` (the briefing rendered for the student) per
-  student, all N at once, and of mission control's login page through the proxy.
+  student, all N at once, and of mission control's login page through the proxy; twice:
+  paced (each student clicks every ``--think`` seconds, jittered: a busy class) and back
+  to back (every student reloading as fast as the portal answers: the worst case). The
+  baseline for mission control: the same page from its own published port, paced alike.
 - the portal's memory (RSS) and CPU-seconds, read from /proc for the ``labctl serve``
   process (plain HTTP on loopback: TLS costs are left out).
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import re
 import socket
 import statistics
@@ -46,6 +50,7 @@ sys.path.insert(0, str(REPO))
 
 from labctl.core.api import Core  # noqa: E402
 from labctl.core.settings import Settings  # noqa: E402
+from labctl.instances.lifecycle import mission_control_url  # noqa: E402
 
 GOALS = {"echo p95": 50.0, "page p95": 150.0, "memory": 250.0}
 
@@ -141,21 +146,43 @@ async def _settle_ssh(process: asyncssh.SSHClientProcess[bytes]) -> None:
 
 
 async def pages(
-    base: str, student: str, password: str, count: int
+    base: str, student: str, password: str, count: int, think: float
 ) -> tuple[list[float], list[float]]:
+    """``count`` loads of /lab and of mission control's login page through the proxy;
+    ``think`` seconds (0: none) between one student's clicks, jittered ±50 % and started
+    at a random offset, so the students do not click in lockstep."""
     lab, mc = [], []
+    rng = random.Random(student)
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         await login(client, student, password)
+        await asyncio.sleep(rng.uniform(0, think))
         for _ in range(count):
             started = time.perf_counter()
             response = await client.get("/lab")
             lab.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
+            await asyncio.sleep(think * rng.uniform(0.5, 1.5))
             started = time.perf_counter()
             response = await client.get("/mission-control/login")
             mc.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
+            await asyncio.sleep(think * rng.uniform(0.5, 1.5))
     return lab, mc
+
+
+async def direct_pages(url: str, count: int, think: float, seed: str) -> list[float]:
+    """The baseline: mission control's login page straight from its published port."""
+    times = []
+    rng = random.Random(seed)
+    async with httpx.AsyncClient(timeout=60) as client:
+        await asyncio.sleep(rng.uniform(0, think))
+        for _ in range(count):
+            started = time.perf_counter()
+            response = await client.get(url + "/login")
+            times.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+            await asyncio.sleep(2 * think * rng.uniform(0.5, 1.5))
+    return times
 
 
 def row(name: str, values: list[float], baseline: list[float] | None, goal: float | None) -> str:
@@ -163,23 +190,33 @@ def row(name: str, values: list[float], baseline: list[float] | None, goal: floa
         return f"{statistics.median(v):7.1f} {percentile(v, 95):7.1f}"
 
     base = figures(baseline) if baseline else f"{'-':>7} {'-':>7}"
-    return f"{name:<28} {figures(values)}   {base}   {'< ' + str(goal) if goal else '':>8}"
+    return f"{name:<34} {figures(values)}   {base}   {'< ' + str(goal) if goal else '':>8}"
 
 
-async def measure(args: argparse.Namespace, base: str, creds: list[tuple[str, str, int]]) -> None:
+async def measure(
+    args: argparse.Namespace, base: str, creds: list[tuple[str, str, int, str]]
+) -> None:
     print(f"\n{len(creds)} students at once; times in ms (p50 p95)")
-    echo = await asyncio.gather(*(web_echo(base, s, p, args.keys) for s, p, _ in creds))
-    plain = await asyncio.gather(*(ssh_echo(port, p, args.keys) for _, p, port in creds))
-    loads = await asyncio.gather(*(pages(base, s, p, args.pages) for s, p, _ in creds))
+    echo = await asyncio.gather(*(web_echo(base, s, p, args.keys) for s, p, _, _ in creds))
+    plain = await asyncio.gather(*(ssh_echo(port, p, args.keys) for _, p, port, _ in creds))
     web = [t for run in echo for t in run]
     ssh = [t for run in plain for t in run]
-    lab = [t for run, _ in loads for t in run]
-    mc = [t for _, run in loads for t in run]
-    print(f"{'':<28} {'portal':>15}   {'plain ssh':>15}   {'goal':>8}")
-    print(f"{'':<28} {'p50':>7} {'p95':>7}   {'p50':>7} {'p95':>7}")
-    print(row("terminal keystroke echo", web, ssh, GOALS["echo p95"]))
-    print(row("page load /lab", lab, None, GOALS["page p95"]))
-    print(row("page load mission control", mc, None, GOALS["page p95"]))
+    print(f"{'':<34} {'portal':>15}   {'baseline':>15}   {'goal':>8}")
+    print(f"{'':<34} {'p50':>7} {'p95':>7}   {'p50':>7} {'p95':>7}")
+    print(row("terminal keystroke echo", web, ssh, GOALS["echo p95"]) + "   (plain ssh)")
+    for think in (args.think, 0.0):
+        loads, direct = await asyncio.gather(
+            asyncio.gather(*(pages(base, s, p, args.pages, think) for s, p, _, _ in creds)),
+            asyncio.gather(*(direct_pages(u, args.pages, think, s) for s, _, _, u in creds)),
+        )
+        lab = [t for run, _ in loads for t in run]
+        mc = [t for _, run in loads for t in run]
+        mc_direct = [t for run in direct for t in run]
+        how = f"every ~{think:g} s" if think else "back to back"
+        print(row(f"page load /lab, {how}", lab, None, GOALS["page p95"]))
+        print(
+            row(f"mission control, {how}", mc, mc_direct, GOALS["page p95"]) + "   (its own port)"
+        )
 
 
 def main() -> int:
@@ -188,6 +225,13 @@ def main() -> int:
     parser.add_argument("--keys", type=int, default=40)
     parser.add_argument("--pages", type=int, default=20)
     parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="seconds between one student's page loads in the paced run (the other run"
+        " loads back to back)",
+    )
     args = parser.parse_args()
     run = uuid.uuid4().hex[:4]
     home = Path(tempfile.mkdtemp(prefix="labctl-bench-portal-"))
@@ -205,7 +249,12 @@ def main() -> int:
         for member in core.sessions.members(session):
             record = core.instances.instances.current(member.instance)
             creds.append(
-                (member.student, record.access["password"], record.ports["attacker"]["22/tcp"])
+                (
+                    member.student,
+                    record.access["password"],
+                    record.ports["attacker"]["22/tcp"],
+                    mission_control_url(record),
+                )
             )
         port = free_port()
         env = {**os.environ, "LABCTL_HOME": str(home), "LABCTL_LABS_DIR": str(REPO / "labs")}
@@ -243,9 +292,9 @@ def main() -> int:
         asyncio.run(measure(args, base, creds))
         rss, cpu_after = proc_stats(serve.pid)
         print(
-            f"{'portal memory (RSS)':<28} {rss:7.0f} MiB (idle {rss_idle:.0f}){'':>14}{'< 250':>8}"
+            f"{'portal memory (RSS)':<34} {rss:7.0f} MiB (idle {rss_idle:.0f}){'':>14}{'< 250':>8}"
         )
-        print(f"{'portal CPU during the run':<28} {cpu_after - cpu_before:7.1f} CPU-seconds")
+        print(f"{'portal CPU during the run':<34} {cpu_after - cpu_before:7.1f} CPU-seconds")
     finally:
         if serve is not None:
             serve.terminate()

@@ -158,3 +158,56 @@ def verification(probe: Probe, token: str, ident: int, within: float) -> str:
 
     result = wait_for(final, within)
     return status() if result is None else result
+
+
+#: What an availability check needs of a pass beyond its own wait: the ground station's
+#: COP-1 and the first housekeeping report of the pass.
+PASS_SETTLE_S: Final = 6.0
+#: The longest a check waits for the next pass.
+PASS_WAIT_S: Final = 1800.0
+
+
+def link_passes(probe: Probe) -> list[tuple[float, float]] | None:
+    """The pass under way and the next ones as (AOS, LOS) on the wall clock, from the
+    rf-link's status file (read out of band: students cannot own the rf-link); None when
+    the link has no passes (always in contact) or its status cannot be read (then the
+    check judges what it sees, out of a pass too: a failure, never a pass)."""
+    try:
+        code, text = probe.host_exec("rf-link", ["cat", wiring.RF_LINK_STATUS])
+        status = json.loads(text) if code == 0 else None
+    except (LabctlError, ValueError):
+        return None
+    passes = status.get("passes") if isinstance(status, dict) else None
+    if not isinstance(passes, list) or not passes:
+        return None
+    windows = []
+    for entry in passes:
+        if not isinstance(entry, dict):
+            continue
+        aos, los = entry.get("aos"), entry.get("los")
+        if isinstance(aos, int | float) and isinstance(los, int | float) and los > aos:
+            windows.append((float(aos), float(los)))
+    return sorted(windows) or None
+
+
+def wait_for_pass(probe: Probe, needed: float, sleep: Callable[[float], None] = time.sleep) -> str:
+    """On a link with passes, wait until one is under way with ``needed`` seconds left (an
+    availability objective is judged over a pass: outside one nothing is delivered, by
+    design). Returns what the evidence should say ("" on a link without passes); raises
+    :class:`CheckError` when no pass long enough comes within :data:`PASS_WAIT_S`."""
+    windows = link_passes(probe)
+    if windows is None:
+        return ""
+    now = time.time()
+    for aos, los in windows:
+        start = max(now, aos + PASS_SETTLE_S)
+        if los - start >= needed and start - now <= PASS_WAIT_S:
+            if start > now:
+                sleep(start - now)
+            left = los - time.time()
+            return f"judged during a pass (LOS in {left:.0f} s)"
+    raise CheckError(
+        "pass",
+        f"no pass with {needed:.0f} s of contact within {PASS_WAIT_S:.0f} s"
+        f" (the next ones: {', '.join(f'{los - aos:.0f} s' for aos, los in windows)})",
+    )

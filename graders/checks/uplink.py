@@ -14,7 +14,14 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from graders.checks.base import Check, CheckResult, Probe, failed, passed, unobserved
-from graders.checks.observe import command_name, executed, login, uplink_state, verification
+from graders.checks.observe import (
+    command_name,
+    executed,
+    login,
+    uplink_state,
+    verification,
+    wait_for_pass,
+)
 from graders.checks.replay import replay_outcome
 from labctl.spec.vocabulary import Args
 
@@ -56,6 +63,7 @@ class CommandRoundTrip(Check[CommandRoundTripArgs]):
 
     def judge(self, args: CommandRoundTripArgs, probe: Probe) -> CheckResult:
         name = command_name(args.command)
+        during = wait_for_pass(probe, args.within)
         token = login(probe, args.role)
         sent, body = probe.api("POST", "/api/commands", {"name": name, "args": {}}, token)
         ident = body.get("id") if sent == 201 and isinstance(body, dict) else None
@@ -67,7 +75,10 @@ class CommandRoundTrip(Check[CommandRoundTripArgs]):
             )
         status = verification(probe, token, ident, args.within)
         if status == "completed":
-            return passed(f"{args.role} sent {name}; the spacecraft reported completion")
+            return passed(
+                f"{args.role} sent {name}; the spacecraft reported completion"
+                + (f" ({during})" if during else "")
+            )
         uplink = uplink_state(probe)
         return failed(
             f"{args.role} sent {name}; after {args.within} s its status is {status!r}"
@@ -89,6 +100,7 @@ class TelemetryFresh(Check[TelemetryFreshArgs]):
     Args = TelemetryFreshArgs
 
     def judge(self, args: TelemetryFreshArgs, probe: Probe) -> CheckResult:
+        during = wait_for_pass(probe, 1.0)
         token = login(probe, "operator")
         status, body = probe.api("GET", "/api/telemetry/latest", None, token)
         if status != 200 or not isinstance(body, dict):
@@ -100,7 +112,10 @@ class TelemetryFresh(Check[TelemetryFreshArgs]):
         if not isinstance(age, int | float) or isinstance(age, bool):
             return failed("mission control has received no housekeeping telemetry")
         if age <= args.max_age:
-            return passed(f"latest housekeeping is {age:.1f} s old (limit {args.max_age} s)")
+            return passed(
+                f"latest housekeeping is {age:.1f} s old (limit {args.max_age} s)"
+                + (f", {during}" if during else "")
+            )
         return failed(f"latest housekeeping is {age:.1f} s old (limit {args.max_age} s)")
 
 

@@ -242,12 +242,19 @@ class InstancesApi:
             record, results, self._open_earned_phases(loaded, record.id, held, on_event)
         )
 
-    def observe(self, instance: str) -> list[str]:
+    def observe(self, instance: str, loaded: LoadedLab | None = None) -> list[str]:
         """The visible objectives a passive observation sees holding now: checks that only
         read (ground truth, files as the engine sees them), nothing sent into the instance,
-        no phase opened. Objectives it cannot judge that way are not in the list."""
-        loaded, _, target = self.target(instance)
-        return holding(loaded, observe_instance(self.backend, loaded, target))
+        no phase opened. Objectives it cannot judge that way are not in the list.
+
+        Cheap enough to run for a class every minute: the recorded instance (no engine
+        query for its ports: nothing is sent to mission control), and ``loaded`` when the
+        caller has the lab already (loading validates it: a quarter of a CPU-second)."""
+        record = self.instances.get(instance)
+        if record.status != "running":
+            return []
+        lab = loaded if loaded is not None else self.labs.get(record.lab)
+        return holding(lab, observe_instance(self.backend, lab, target_of(lab, record)))
 
     def grade(
         self,

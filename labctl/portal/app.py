@@ -10,6 +10,7 @@ events), ``/board/student/{session}/{student}``, grading, release, exports, anno
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -60,7 +61,10 @@ _MARKDOWN: Final = MarkdownIt("commonmark", {"html": False, "linkify": False}).e
 RouterFactory = Callable[[Resolver], Any]
 
 
+@functools.lru_cache(maxsize=512)
 def markdown(text: str) -> Markup:
+    """``text`` rendered (a briefing: 2 ms of a page's 4 without the cache; it changes
+    only when a phase opens, so one entry per student and phase)."""
     return Markup(_MARKDOWN.render(text))
 
 

@@ -268,24 +268,26 @@ class Portal:
 
     # --- observation ------------------------------------------------------------------
 
-    def observe(self) -> int:
+    def observe(self, pause: float = 0.0) -> int:
         """One passive observation of every running instance of the served sessions
         (:meth:`labctl.core.instances.InstancesApi.observe`: nothing sent into them);
-        objectives seen holding are recorded with the time first seen. Returns how many
-        instances were observed."""
+        objectives seen holding are recorded with the time first seen, ``pause`` seconds
+        between two instances (spreading the work). Returns how many instances were
+        observed."""
         seen = 0
         for session in self.sessions:
             try:
                 members = self.core.sessions.members(session)
+                loaded = self.lab(session)
             except LabctlError:
                 continue
             for member in members:
-                if self._stop.is_set():
+                if self._stop.wait(pause):
                     return seen
                 try:
-                    held = self.core.instances.observe(member.instance)
+                    held = self.core.instances.observe(member.instance, loaded)
                 except LabctlError:
-                    continue  # not running (stopped, being reset): nothing to observe
+                    continue  # gone (being reset, stopped): nothing to observe
                 self.store.solved(session, member.student, held)
                 seen += 1
             self.observed[session] = f"objectives last observed at {now()[11:19]} UTC"
@@ -299,7 +301,9 @@ class Portal:
             while not self._stop.is_set():
                 began = time.monotonic()
                 try:
-                    self.observe()
+                    count = sum(len(self.core.sessions.members(s)) for s in self.sessions)
+                    # spread over half the period: no burst of engine calls every minute
+                    self.observe(pause=min(1.0, every / 2 / max(1, count)))
                 except Exception as exc:  # the board keeps its last view; try again later
                     for session in self.sessions:
                         self.observed[session] = f"observation failed: {exc}"[:200]

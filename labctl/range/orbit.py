@@ -217,3 +217,64 @@ class TimeScale:
 
     def wall(self, sim: float) -> float:
         return self.wall_epoch + (sim - self.sim_epoch) / self.scale
+
+
+#: Simulated time repeats after one day: every host maps the wall clock to the same orbit
+#: position without sharing a start time, and a day's passes are computed once.
+CYCLE_S: Final = 86400.0
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One pass in wall-clock time (UTC epoch seconds), for the channel and the operators."""
+
+    aos: float
+    los: float
+    max_elevation: float
+
+    @property
+    def duration(self) -> float:
+        return self.los - self.aos
+
+
+class PassSchedule:
+    """When the spacecraft is above a ground station's mask, on the wall clock, with time
+    compressed ``scale`` times: simulated time is the TLE's epoch plus ``wall * scale``
+    modulo one day. So every host that reads the same configuration agrees on the passes
+    at any moment, with nothing shared but the clock; a day's passes repeat every
+    ``86400 / scale`` wall seconds (4.8 h at scale 5). The day's passes are computed once,
+    at construction (about 4,000 SGP4 steps)."""
+
+    def __init__(self, orbit: Orbit, site: Site, scale: float = 1.0) -> None:
+        if not 0 < scale <= 1000:
+            raise ValueError(f"time scale {scale} must be above 0 and at most 1000")
+        self.orbit, self.site, self.scale = orbit, site, scale
+        start = orbit.epoch
+        self.day: tuple[Pass, ...] = tuple(
+            Pass(p.aos - start, p.los - start, p.max_elevation)
+            for p in orbit.passes(site, start, start + CYCLE_S)
+        )
+
+    def sim(self, wall: float) -> float:
+        """Simulated time (UTC epoch seconds) at wall-clock ``wall``."""
+        return self.orbit.epoch + (wall * self.scale) % CYCLE_S
+
+    def _contacts(self, cycle: int) -> Iterator[Contact]:
+        base = cycle * CYCLE_S
+        for p in self.day:
+            yield Contact((base + p.aos) / self.scale, (base + p.los) / self.scale, p.max_elevation)
+
+    def in_contact(self, wall: float) -> bool:
+        offset = (wall * self.scale) % CYCLE_S
+        return any(p.aos <= offset < p.los for p in self.day)
+
+    def upcoming(self, wall: float, count: int = 3) -> list[Contact]:
+        """The pass under way at ``wall`` (if any) and the next ones, at most ``count``."""
+        if not self.day or count < 1:
+            return []
+        cycle = int((wall * self.scale) // CYCLE_S)
+        found: list[Contact] = []
+        while len(found) < count:
+            found += [c for c in self._contacts(cycle) if c.los > wall][: count - len(found)]
+            cycle += 1
+        return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from graders.checks.uplink import (
     TelemetryFreshArgs,
     replayed_frames,
 )
+from labctl.errors import CheckError
 
 
 @pytest.fixture(autouse=True)
@@ -243,3 +245,62 @@ def test_a_replay_seen_only_at_the_end_of_the_window_still_fails(
 
     result = ReplayRejected().run(ReplayRejectedArgs(), LateProbe(replay_executes=False))
     assert result.status is Status.FAIL, result.evidence
+
+
+class PassProbe(FakeProbe):
+    """A link with passes: the rf-link's status lists them; commands go through only
+    during one (the fake's clock is the real one)."""
+
+    def __init__(self, windows: list[tuple[float, float]], readable: bool = True) -> None:
+        super().__init__()
+        self.windows = windows
+        self.readable = readable
+
+    def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
+        assert host == "rf-link"
+        assert list(argv) == ["cat", "/run/labctl/rf-link.json"]
+        if not self.readable:
+            return 1, "cat: No such file or directory"
+        passes = [{"aos": a, "los": b, "max_elevation": 40.0} for a, b in self.windows]
+        return 0, json.dumps({"in_contact": False, "passes": passes})
+
+
+def test_an_availability_check_waits_for_a_pass_long_enough_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = 1_900_000_000.0
+    monkeypatch.setattr(observe.time, "time", lambda: now)
+    slept: list[float] = []
+    # under way but ending in 10 s: too short for a 20 s round trip; the next one is taken
+    probe = PassProbe([(now - 50, now + 10), (now + 300, now + 420)])
+    note = observe.wait_for_pass(probe, 20, sleep=slept.append)
+    assert slept == [300 + observe.PASS_SETTLE_S]
+    assert note.startswith("judged during a pass")
+    slept.clear()
+    assert "judged during a pass" in observe.wait_for_pass(
+        PassProbe([(now - 50, now + 100)]), 20, sleep=slept.append
+    )
+    assert slept == []  # under way with time to spare: at once
+
+
+def test_no_pass_in_sight_is_an_error_and_a_link_without_passes_waits_for_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = 1_900_000_000.0
+    monkeypatch.setattr(observe.time, "time", lambda: now)
+    with pytest.raises(CheckError, match="no pass with 20 s of contact"):
+        observe.wait_for_pass(PassProbe([(now + 5000, now + 5100)]), 20, sleep=lambda s: None)
+    with pytest.raises(CheckError, match="no pass with 200 s"):
+        observe.wait_for_pass(PassProbe([(now + 10, now + 100)]), 200, sleep=lambda s: None)
+    assert observe.wait_for_pass(PassProbe([]), 20) == ""
+    assert observe.wait_for_pass(PassProbe([(now, now + 9)], readable=False), 20) == ""
+    assert observe.wait_for_pass(FakeProbe(), 20) == ""  # no rf-link status: judged as is
+
+
+def test_command_round_trip_over_a_pass_says_so_in_its_evidence() -> None:
+    import time
+
+    now = time.time()
+    result = CommandRoundTrip().run(CommandRoundTripArgs(), PassProbe([(now - 60, now + 120)]))
+    assert result.status is Status.PASS
+    assert "judged during a pass" in result.evidence

@@ -215,7 +215,8 @@ def test_the_board_observes_an_attack_without_a_self_check_and_grades_one_studen
     csrf = log_in(client, "teacher", "teacher-password")
     assert "objectives last observed at" in client.get("/board").text
     page = f"/board/student/{session}/{bo}"
-    assert client.get(f"{page}/score").status_code == 404  # not graded yet
+    before = portal.score_file(session, bo)  # graded with the class earlier, or never
+    stamp = before.stat().st_mtime_ns if before is not None else 0
     client.post(f"{page}/grade", data={"csrf": csrf})
     deadline = time.monotonic() + 240
     while not portal.grading.get(f"{session}/{bo}", "").startswith(("graded", "failed", "not")):
@@ -223,6 +224,9 @@ def test_the_board_observes_an_attack_without_a_self_check_and_grades_one_studen
         time.sleep(2)
     assert portal.grading[f"{session}/{bo}"].startswith("graded at"), portal.grading
     assert "score report" in client.get(page).text
+    after = portal.score_file(session, bo)
+    assert after is not None
+    assert after.stat().st_mtime_ns > stamp
     score = client.get(f"{page}/score")
     assert score.status_code == 200
     assert "replay-executed" in score.text or "execute a command it has already" in score.text

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labctl.range.orbit import Orbit, Site, TimeScale
+from labctl.range.orbit import Orbit, PassSchedule, Site, TimeScale
 
 ISS = (
     "1 25544U 98067A   19343.69339541  .00001764  00000-0  38792-4 0  9991",
@@ -76,3 +76,46 @@ def test_time_compression_maps_both_ways_and_refuses_nonsense() -> None:
     assert scale.wall(scale.sim(1_234.5)) == pytest.approx(1_234.5)
     with pytest.raises(ValueError, match="time scale 0"):
         TimeScale(0, 0, 0)
+
+
+POLAR = (
+    "1 43013U 17073A   26338.50000000  .00000010  00000-0  10000-4 0  9992",
+    "2 43013  98.7200 300.0000 0001000  90.0000 270.0000 14.19500000 45000",
+)
+SVALBARD = Site("svalbard", 78.23, 15.41, 450, 5)
+
+
+def test_a_polar_orbit_passes_over_svalbard_every_orbit_compressed_six_times() -> None:
+    schedule = PassSchedule(Orbit(*POLAR), SVALBARD, 6)
+    assert 13 <= len(schedule.day) <= 15  # about every orbit of a 14.2-per-day orbit
+    upcoming = schedule.upcoming(1_800_000_000.0, 5)
+    assert len(upcoming) == 5
+    gaps = [b.aos - a.aos for a, b in itertools.pairwise(upcoming)]
+    assert all(5900 / 6 <= g <= 6300 / 6 for g in gaps), gaps  # one orbit, 6x faster
+    assert all(60 <= c.duration <= 150 for c in upcoming)  # ~10-min passes, 6x shorter
+
+
+@given(st.floats(min_value=1.6e9, max_value=2.0e9))
+@settings(max_examples=60, deadline=None)
+def test_in_contact_agrees_with_the_pass_list_at_any_moment(wall: float) -> None:
+    schedule = SCHEDULE
+    first = schedule.upcoming(wall, 1)[0]
+    assert first.los > wall
+    assert schedule.in_contact(wall) == (first.aos <= wall)
+    assert schedule.in_contact(first.aos + 0.5)
+    assert (
+        not schedule.in_contact(first.los + 0.5)
+        or schedule.upcoming(first.los + 0.5, 1)[0].aos <= first.los + 0.5
+    )
+
+
+def test_two_hosts_reading_the_same_block_agree_without_sharing_a_start() -> None:
+    one = PassSchedule(Orbit(*POLAR), SVALBARD, 6)
+    two = PassSchedule(Orbit(*POLAR), SVALBARD, 6)
+    assert one.upcoming(1_900_000_000.0, 4) == two.upcoming(1_900_000_000.0, 4)
+    with pytest.raises(ValueError, match="time scale"):
+        PassSchedule(Orbit(*POLAR), SVALBARD, 0)
+    assert PassSchedule(ORBIT, Site("pole", 89.9, 0.0, 0, 20), 6).upcoming(1.9e9, 3) == []
+
+
+SCHEDULE = PassSchedule(Orbit(*POLAR), SVALBARD, 6)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import time
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -25,7 +26,12 @@ from labctl.range.hosts.missioncontrol.commanding import (
     public,
 )
 from labctl.range.hosts.missioncontrol.limits import MAX_ID
-from labctl.range.hosts.missioncontrol.settings import MAX_PASSWORD_LENGTH, Role, notes_for
+from labctl.range.hosts.missioncontrol.settings import (
+    MAX_PASSWORD_LENGTH,
+    Role,
+    notes_for,
+    upcoming_passes,
+)
 from labctl.range.hosts.missioncontrol.webauth import Caller, api_caller, mission, remote
 
 MAX_LIMIT: Final = 500
@@ -159,6 +165,13 @@ async def send_command(caller: Viewer, body: CommandBody, request: Request) -> d
     except CommandError as exc:
         raise HTTPException(exc.status, exc.message) from None
     return {"id": row["id"], "status": row["status"], "seq_count": row["seq_count"]}
+
+
+@router.get("/passes")
+async def passes(_: Viewer, request: Request) -> dict[str, Any]:
+    """The pass under way and the next ones (empty without a pass plan: always in
+    contact), from the spacecraft's orbit and the station's coordinates."""
+    return {"passes": upcoming_passes(mission(request).settings, time.time())}
 
 
 @router.get("/parameters")

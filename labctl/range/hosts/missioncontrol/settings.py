@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from labctl.range import wiring
 from labctl.range.hosts import catalog
@@ -19,6 +20,8 @@ from labctl.range.hosts.config import Config, HostConfigError
 from labctl.range.hosts.missioncontrol.audit import DEFAULT_MAX_BYTES, MIN_MAX_BYTES
 from labctl.range.hosts.missioncontrol.db import Retention
 from labctl.range.hosts.missioncontrol.passwords import check_hash_format
+from labctl.range.hosts.passes import orbit_schedule
+from labctl.range.orbit import PassSchedule
 
 DEFAULT_CONFIG_PATH: Final = Path(wiring.MISSION_CONTROL_CONFIG)
 USERNAME_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -86,6 +89,7 @@ TOP_KEYS: Final = frozenset(
         "audit_log",
         "operations",
         "notes",
+        "passes",
     }
 )
 #: The longest shift note (characters).
@@ -147,6 +151,9 @@ class Settings:
     operations: Operations = Operations()
     #: Shift notes per role: each shown to the accounts of that role and above (``notes``).
     notes: dict[Role, str] = field(default_factory=dict)
+    #: The contact windows, from the spacecraft's orbit (``passes.orbit``: the block the
+    #: rf-link's ``channel.passes.orbit`` has); None: no pass plan shown.
+    passes: PassSchedule | None = None
     session_lifetime: float = 3600.0
     cookie_secure: bool = False
     config_file: str = "<config>"
@@ -184,10 +191,38 @@ def settings_from(config: Config) -> Settings:
         audit_enabled=config.section("audit_log").get("enabled", bool, True),
         operations=_operations(config.section("operations")),
         notes=_notes(config),
+        passes=_passes(config),
         session_lifetime=_positive(sessions, "lifetime_s", 3600.0),
         cookie_secure=sessions.get("cookie_secure", bool, False),
         config_file=config.file,
     )
+
+
+def _passes(config: Config) -> PassSchedule | None:
+    if config.raw("passes", None) is not None:
+        config.only({"orbit"}, "passes")
+    return orbit_schedule(config, "passes.orbit")
+
+
+def upcoming_passes(settings: Settings, now: float, count: int = 4) -> list[dict[str, Any]]:
+    """The pass under way and the next ones, for operators: UTC times, seconds until AOS
+    and LOS, duration, highest elevation."""
+    if settings.passes is None:
+        return []
+    rows = []
+    for contact in settings.passes.upcoming(now, count):
+        rows.append(
+            {
+                "aos": datetime.fromtimestamp(contact.aos, UTC).isoformat(timespec="seconds"),
+                "los": datetime.fromtimestamp(contact.los, UTC).isoformat(timespec="seconds"),
+                "in_s": max(0.0, round(contact.aos - now, 1)),
+                "until_los_s": round(contact.los - now, 1),
+                "duration_s": round(contact.duration, 1),
+                "max_elevation": round(contact.max_elevation, 1),
+                "now": contact.aos <= now < contact.los,
+            }
+        )
+    return rows
 
 
 def _notes(config: Config) -> dict[Role, str]:

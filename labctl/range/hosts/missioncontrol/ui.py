@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import time
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -27,7 +28,12 @@ from labctl.range.hosts.missioncontrol.commanding import (
     describe,
 )
 from labctl.range.hosts.missioncontrol.limits import MAX_ID
-from labctl.range.hosts.missioncontrol.settings import MAX_PASSWORD_LENGTH, Role, notes_for
+from labctl.range.hosts.missioncontrol.settings import (
+    MAX_PASSWORD_LENGTH,
+    Role,
+    notes_for,
+    upcoming_passes,
+)
 from labctl.range.hosts.missioncontrol.webauth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -181,6 +187,7 @@ async def dashboard(caller: Viewer, request: Request) -> Response:
         may_direct=mc.commander.directives_allowed(caller.session),
         directives_role=mc.settings.policy.directives_require.label,
         notes=notes_for(mc.settings, caller.session.role),
+        passes=upcoming_passes(mc.settings, time.time()),
     )
 
 

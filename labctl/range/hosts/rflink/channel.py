@@ -3,9 +3,11 @@
 Pure and deterministic given its random generator and clock, so tests can seed it and
 move time by hand. Delay is applied by the relay (a bounded delay line), not here.
 
-* Contact windows: a pass of ``pass_duration`` seconds every ``pass_period`` seconds,
-  phase-shifted by ``pass_offset`` from the clock's epoch (the wall clock in a container,
-  so every host agrees when the next pass is). Period 0 means always in contact.
+* Contact windows: from an orbit (``schedule``: the spacecraft's TLE, the ground
+  station's coordinates and a time compression, :class:`labctl.range.orbit.PassSchedule`),
+  or a pass of ``pass_duration`` seconds every ``pass_period`` seconds, phase-shifted by
+  ``pass_offset`` from the clock's epoch. Both follow the wall clock, so every host agrees
+  when the next pass is. Neither means always in contact.
 * Loss: each frame is dropped with probability ``loss``.
 * Bit errors: each bit flips independently with probability ``bit_error_rate``; the
   positions are drawn with geometric gaps, so a clean frame costs one random draw.
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from labctl.protocols.crc import crc16_ok
+from labctl.range.orbit import Contact, PassSchedule
 
 UPLINK: Final = "uplink"
 DOWNLINK: Final = "downlink"
@@ -47,9 +50,13 @@ class ChannelSettings:
     jam_downlink: bool = False
     #: Non-frame datagrams per second on the uplink above which it is jammed; 0 = never.
     noise_threshold: int = 0
+    #: Passes from an orbit (instead of the fixed period).
+    schedule: PassSchedule | None = None
 
     @property
     def always_in_contact(self) -> bool:
+        if self.schedule is not None:
+            return False
         return self.pass_period <= 0 or self.pass_duration >= self.pass_period
 
 
@@ -122,16 +129,37 @@ class ChannelModel:
         if s.always_in_contact:
             return True
         moment = self.clock() if now is None else now
+        if s.schedule is not None:
+            return s.schedule.in_contact(moment)
         return (moment - s.pass_offset) % s.pass_period < s.pass_duration
 
     def next_pass(self, now: float | None = None) -> float | None:
-        """Start time of the next pass (None when always in contact)."""
+        """Start time of the next pass (None when always in contact, or an orbit that
+        never rises above the station's mask)."""
         s = self.settings
         if s.always_in_contact:
             return None
         moment = self.clock() if now is None else now
+        if s.schedule is not None:
+            return next((c.aos for c in s.schedule.upcoming(moment, 2) if c.aos > moment), None)
         phase = (moment - s.pass_offset) % s.pass_period
         return moment - phase + s.pass_period
+
+    def upcoming(self, count: int = 3, now: float | None = None) -> list[Contact]:
+        """The pass under way and the next ones (none when always in contact)."""
+        s = self.settings
+        if s.always_in_contact:
+            return []
+        moment = self.clock() if now is None else now
+        if s.schedule is not None:
+            return s.schedule.upcoming(moment, count)
+        start = moment - (moment - s.pass_offset) % s.pass_period
+        if moment >= start + s.pass_duration:
+            start += s.pass_period
+        return [
+            Contact(start + i * s.pass_period, start + i * s.pass_period + s.pass_duration, 90.0)
+            for i in range(count)
+        ]
 
     def jammed(self, direction: str) -> bool:
         s = self.settings

@@ -13,6 +13,7 @@ from typing import Final
 
 from labctl.range import wiring
 from labctl.range.hosts.config import Config, HostConfigError
+from labctl.range.hosts.passes import orbit_schedule
 from labctl.range.hosts.rflink.channel import ChannelSettings
 
 DEFAULT_PATH: Final = Path(wiring.RF_LINK_CONFIG)
@@ -148,12 +149,17 @@ def _link(cfg: Config, name: str) -> LinkConfig:
 
 
 def _channel(cfg: Config) -> ChannelSettings:
-    cfg.only({"period", "duration", "offset"}, "channel.passes")
+    cfg.only({"period", "duration", "offset", "orbit"}, "channel.passes")
     cfg.only({"uplink", "downlink", "noise_threshold"}, "channel.jamming")
     period = _number(cfg, "channel.passes.period", 0.0, 0.0, 1e7)
     duration = _number(cfg, "channel.passes.duration", 0.0, 0.0, 1e7)
     if period and not duration:
         raise HostConfigError(cfg.file, "channel.passes.duration", "must be > 0 with a period")
+    schedule = orbit_schedule(cfg, "channel.passes.orbit")
+    if schedule is not None and period:
+        raise HostConfigError(
+            cfg.file, "channel.passes", "give either an orbit or a period, not both"
+        )
     return ChannelSettings(
         pass_period=period,
         pass_duration=duration,
@@ -164,6 +170,7 @@ def _channel(cfg: Config) -> ChannelSettings:
         jam_uplink=cfg.get("channel.jamming.uplink", bool, False),
         jam_downlink=cfg.get("channel.jamming.downlink", bool, False),
         noise_threshold=_int(cfg, "channel.jamming.noise_threshold", NOISE_THRESHOLD, 0, 1 << 20),
+        schedule=schedule,
     )
 
 

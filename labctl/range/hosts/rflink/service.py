@@ -204,6 +204,10 @@ class RfLink:
             "time": self.clock(),
             "in_contact": channel.in_contact(),
             "next_pass": channel.next_pass(),
+            "passes": [
+                {"aos": c.aos, "los": c.los, "max_elevation": round(c.max_elevation, 1)}
+                for c in channel.upcoming(3)
+            ],
             "jamming": {UPLINK: channel.jammed(UPLINK), DOWNLINK: channel.jammed(DOWNLINK)},
             "noise": dict(channel.noise),
             "dropped": dict(sorted(channel.dropped.items())),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import struct
@@ -13,6 +14,7 @@ import pytest
 from conftest import make_config
 from fastapi.testclient import TestClient
 from mc_fakes import FakeGroundStation, wait_until
+from test_ui import hidden_csrf
 
 from labctl.range.hosts import catalog
 from labctl.range.hosts.config import Config, HostConfigError
@@ -501,3 +503,56 @@ def test_a_bad_shift_note_is_refused_naming_the_key(
     data["notes"] = notes
     with pytest.raises(HostConfigError, match=re.escape(message)):
         settings_from(Config(data, "t.yaml"))
+
+
+# --- passes ---------------------------------------------------------------------------------
+
+ORBIT_BLOCK = {
+    "tle": [
+        "1 43013U 17073A   26338.50000000  .00000010  00000-0  10000-4 0  9992",
+        "2 43013  98.7200 300.0000 0001000  90.0000 270.0000 14.19500000 45000",
+    ],
+    "station": {"name": "svalbard", "latitude": 78.23, "longitude": 15.41, "min_elevation": 5},
+    "time_scale": 6,
+}
+
+
+def test_operators_see_the_next_passes_from_the_orbit(
+    tmp_path: Path, ground_station: FakeGroundStation
+) -> None:
+    data = make_config(tmp_path, ground_station.port)
+    plain = settings_from(Config(data, "test.yaml"))
+    with TestClient(create_app(plain)) as client:
+        auth = token(client, "guest", "guest")
+        assert client.get("/api/passes", headers=auth).json() == {"passes": []}
+    with_orbit = settings_from(Config({**data, "passes": {"orbit": ORBIT_BLOCK}}, "test.yaml"))
+    with TestClient(create_app(with_orbit)) as client:
+        assert client.get("/api/passes").status_code == 401
+        auth = token(client, "guest", "guest")
+        passes = client.get("/api/passes", headers=auth).json()["passes"]
+        assert len(passes) == 4
+        assert all(60 <= p["duration_s"] <= 150 for p in passes)
+        assert all(a["aos"] < b["aos"] for a, b in itertools.pairwise(passes))
+        assert passes[0]["now"] or passes[0]["in_s"] > 0
+        csrf = hidden_csrf(client.get("/login").text)
+        client.post("/login", data={"username": "guest", "password": "guest", "csrf": csrf})
+        dashboard = client.get("/dashboard").text
+        assert "Passes" in dashboard
+        assert passes[1]["aos"][11:19] in dashboard
+
+
+@pytest.mark.parametrize(
+    ("block", "key"),
+    [
+        ({"orbit": {**ORBIT_BLOCK, "tle": ["1 x", "2 y"]}}, "passes.orbit"),
+        ({"orbit": {**ORBIT_BLOCK, "tle": "one line"}}, "passes.orbit.tle"),
+        ({"orbit": {**ORBIT_BLOCK, "station": {"latitude": 95, "longitude": 0}}}, "passes.orbit"),
+        ({"orbit": {**ORBIT_BLOCK, "colour": "red"}}, "passes.orbit.colour"),
+        ({"orbitt": ORBIT_BLOCK}, "passes.orbitt"),
+    ],
+)
+def test_a_bad_pass_plan_names_its_key(tmp_path: Path, block: dict[str, Any], key: str) -> None:
+    with pytest.raises(HostConfigError) as caught:
+        settings_from(Config({**make_config(tmp_path, 1), "passes": block}, "test.yaml"))
+    assert caught.value.key == key
+    assert "\n" not in str(caught.value)
