@@ -6,9 +6,16 @@ The service groups and procedure ids are the standard's (the same numbers Crypto
 labctl carries PDUs as the application data of a PUS telecommand (mission service 129,
 subtype 1) and replies as telemetry 129,2; see :mod:`labctl.range.hosts.catalog`.
 
-Procedures implemented on the spacecraft (SA management): Start, Stop, Expire, Set ARSN,
-Set ARSN window, Read ARSN, SA status. Every PDU read from the network is hostile:
+Procedures implemented on the spacecraft: SA management (Start, Stop, Expire, Rekey, Set
+ARSN, Set ARSN window, Read ARSN, SA status) and key management (OTAR, Key Activation,
+Deactivation, Destruction, Inventory). Every PDU read from the network is hostile:
 :func:`decode` bounds and checks every field and raises ProtocolError, nothing else.
+
+Over-the-air rekeying (OTAR) carries one new session key (AES-128) encrypted and
+authenticated under a master key the spacecraft holds: the data field is the master key
+id (2 octets), a 12-octet IV, the AES-GCM ciphertext of (new key id, 2 octets; key, 16
+octets) and the 16-octet tag, with the master key id as additional data. :func:`seal_otar`
+builds it (a flight director's tool), :func:`open_otar` checks and opens it (on board).
 """
 
 from __future__ import annotations
@@ -44,6 +51,82 @@ class SaProcedure(IntEnum):
     START = 0b1011
     STOP = 0b1110
     STATUS = 0b1111
+
+
+class KeyProcedure(IntEnum):
+    """Procedure ids of the key management service group (355.1-B-1 §3.3; CryptoLib's)."""
+
+    OTAR = 0b0001
+    ACTIVATION = 0b0010
+    DEACTIVATION = 0b0011
+    VERIFICATION = 0b0100
+    DESTRUCTION = 0b0110
+    INVENTORY = 0b0111
+
+
+#: Key states as a Key Inventory reply codes them (one octet per key).
+KEY_STATE_CODES: Final = {"pre-active": 1, "active": 2, "deactivated": 3, "destroyed": 4}
+
+#: OTAR: the session key's length (AES-128, as the labs' SAs), IV and tag lengths.
+OTAR_KEY_SIZE: Final = 16
+OTAR_IV_SIZE: Final = 12
+OTAR_TAG_SIZE: Final = 16
+#: The encrypted block: key id (2 octets) and the key.
+OTAR_BLOCK_SIZE: Final = 2 + OTAR_KEY_SIZE
+OTAR_SIZE: Final = 2 + OTAR_IV_SIZE + OTAR_BLOCK_SIZE + OTAR_TAG_SIZE
+
+
+@dataclass(frozen=True)
+class Otar:
+    """One OTAR PDU's data field, split (nothing decrypted yet)."""
+
+    master_key_id: int
+    iv: bytes
+    ciphertext: bytes
+    tag: bytes
+
+    def encode(self) -> bytes:
+        return struct.pack(">H", self.master_key_id) + self.iv + self.ciphertext + self.tag
+
+    @classmethod
+    def decode(cls, data: bytes) -> Otar:
+        if len(data) != OTAR_SIZE:
+            raise ProtocolError(f"an OTAR data field is {OTAR_SIZE} octets, not {len(data)}")
+        (master,) = struct.unpack_from(">H", data)
+        iv_end = 2 + OTAR_IV_SIZE
+        block_end = iv_end + OTAR_BLOCK_SIZE
+        return cls(master, data[2:iv_end], data[iv_end:block_end], data[block_end:])
+
+
+def seal_otar(master_key: bytes, master_key_id: int, key_id: int, key: bytes, iv: bytes) -> Otar:
+    """The OTAR for ``key`` (id ``key_id``) under the master key. ``iv`` must never repeat
+    under one master key (12 random octets: ``os.urandom(12)``)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if len(key) != OTAR_KEY_SIZE:
+        raise ProtocolError(f"OTAR carries a {OTAR_KEY_SIZE}-octet key, not {len(key)}")
+    if len(iv) != OTAR_IV_SIZE:
+        raise ProtocolError(f"the OTAR IV is {OTAR_IV_SIZE} octets, not {len(iv)}")
+    if not (0 <= key_id <= 0xFFFF and 0 <= master_key_id <= 0xFFFF):
+        raise ProtocolError("key ids are 16-bit")
+    aad = struct.pack(">H", master_key_id)
+    sealed = AESGCM(master_key).encrypt(iv, struct.pack(">H", key_id) + key, aad)
+    return Otar(master_key_id, iv, sealed[:-OTAR_TAG_SIZE], sealed[-OTAR_TAG_SIZE:])
+
+
+def open_otar(otar: Otar, master_key: bytes) -> tuple[int, bytes]:
+    """(new key id, key) from an OTAR under ``master_key``; ProtocolError when it was not
+    sealed under that key or was changed on the way."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    aad = struct.pack(">H", otar.master_key_id)
+    try:
+        block = AESGCM(master_key).decrypt(otar.iv, otar.ciphertext + otar.tag, aad)
+    except (InvalidTag, ValueError):
+        raise ProtocolError("the OTAR does not authenticate under the master key") from None
+    (key_id,) = struct.unpack_from(">H", block)
+    return key_id, block[2:]
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,22 @@ from it, so the two cannot disagree. Data layouts are big-endian, as on the wire
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
 from labctl.errors import ProtocolError
-from labctl.protocols.sdls_ep import EpPdu, SaProcedure, ServiceGroup
+from labctl.protocols.sdls_ep import (
+    OTAR_BLOCK_SIZE,
+    OTAR_IV_SIZE,
+    OTAR_TAG_SIZE,
+    EpPdu,
+    KeyProcedure,
+    SaProcedure,
+    ServiceGroup,
+)
 from labctl.protocols.sdls_ep import decode as decode_pdu
 
 #: APID of the spacecraft platform, for TC and TM.
@@ -67,6 +76,7 @@ class Event(IntEnum):
     SA_CHANGED = 9
     DUPLICATE_COMMAND = 10
     UNAUTHENTICATED_COMMAND = 11
+    KEY_CHANGED = 12
 
 
 @dataclass(frozen=True)
@@ -82,10 +92,19 @@ class Command:
     arg_names: tuple[str, ...] = ()
     hazardous: bool = False
     description: str = ""
-    #: An SDLS extended procedure (SA management): the data is one EP PDU.
-    procedure: SaProcedure | None = None
+    #: An SDLS extended procedure: the data is one EP PDU of ``group``.
+    procedure: SaProcedure | KeyProcedure | None = None
+    group: ServiceGroup = ServiceGroup.SA_MANAGEMENT
 
-    def app_data(self, *args: int) -> bytes:
+    def octets(self, name: str) -> int | None:
+        """How many octets argument ``name`` is when it is octets (format ``Ns``), else None."""
+        codes = re.findall(r"(\d*)([a-zA-Z?])", self.args_format)
+        for arg, (count, code) in zip(self.arg_names, codes, strict=True):
+            if arg == name and code == "s":
+                return int(count or 1)
+        return None
+
+    def app_data(self, *args: int | bytes) -> bytes:
         """The TC application data for these arguments."""
         if len(args) != len(self.arg_names):
             raise ProtocolError(f"{self.name} takes {len(self.arg_names)} argument(s)")
@@ -94,12 +113,12 @@ class Command:
         except struct.error as exc:
             raise ProtocolError(f"{self.name}: bad argument ({exc})") from None
         if self.procedure is not None:
-            return EpPdu(ServiceGroup.SA_MANAGEMENT, self.procedure, data).encode()
+            return EpPdu(self.group, self.procedure, data).encode()
         if self.function is None:
             return data
         return struct.pack(">H", self.function) + data
 
-    def parse_args(self, data: bytes) -> tuple[int, ...]:
+    def parse_args(self, data: bytes) -> tuple[int | bytes, ...]:
         """Arguments from application data that follow the function id (if any)."""
         try:
             return struct.unpack(">" + self.args_format, data)
@@ -203,6 +222,15 @@ COMMANDS: Final[tuple[Command, ...]] = (
                 "SDLS Expire SA: a stopped SA loses its key (unkeyed) and cannot be started.",
             ),
             (
+                "SA_REKEY",
+                SaProcedure.REKEY,
+                "HH",
+                ("spi", "key_id"),
+                True,
+                "SDLS Rekey SA: a stopped or expired SA gets an active key of the key store"
+                " (keyed, sequence number 0; SA_START it).",
+            ),
+            (
                 "SA_SET_ARSNW",
                 SaProcedure.SET_ARSNW,
                 "HI",
@@ -234,6 +262,64 @@ COMMANDS: Final[tuple[Command, ...]] = (
                 ("spi",),
                 False,
                 "SDLS SA status: the SA's state (reply 129,2).",
+            ),
+        )
+    ),
+    *(
+        Command(
+            name,
+            SDLS_EP_SERVICE,
+            1,
+            None,
+            fmt,
+            names,
+            hazardous=hazardous,
+            description=text,
+            procedure=procedure,
+            group=ServiceGroup.KEY_MANAGEMENT,
+        )
+        for name, procedure, fmt, names, hazardous, text in (
+            (
+                "KEY_OTAR",
+                KeyProcedure.OTAR,
+                f"H{OTAR_IV_SIZE}s{OTAR_BLOCK_SIZE}s{OTAR_TAG_SIZE}s",
+                ("master_key_id", "iv", "encrypted_key", "mac"),
+                True,
+                "SDLS OTAR: a new AES-128 key, encrypted and authenticated under the master"
+                " key (octets as hex; labctl.protocols.sdls_ep.seal_otar builds them); stored"
+                " pre-active.",
+            ),
+            (
+                "KEY_ACTIVATE",
+                KeyProcedure.ACTIVATION,
+                "H",
+                ("key_id",),
+                True,
+                "SDLS Key Activation: a pre-active key becomes active (an SA may use it).",
+            ),
+            (
+                "KEY_DEACTIVATE",
+                KeyProcedure.DEACTIVATION,
+                "H",
+                ("key_id",),
+                True,
+                "SDLS Key Deactivation: an active key no SA uses is retired.",
+            ),
+            (
+                "KEY_DESTROY",
+                KeyProcedure.DESTRUCTION,
+                "H",
+                ("key_id",),
+                True,
+                "SDLS Key Destruction: a deactivated (or pre-active) key's material is wiped.",
+            ),
+            (
+                "KEY_INVENTORY",
+                KeyProcedure.INVENTORY,
+                "HH",
+                ("first_key_id", "last_key_id"),
+                False,
+                "SDLS Key Inventory: the key store's ids and states in a range (reply 129,2).",
             ),
         )
     ),
@@ -318,17 +404,19 @@ PARAMETER_BY_ID: Final = {p.ident: p for p in PARAMETERS}
 PARAMETER_REPORT_FORMAT: Final = ">HII"  # per parameter: id, stored (or in use), in use
 
 
-def command_for(service: int, subtype: int, app_data: bytes) -> tuple[Command, tuple[int, ...]]:
+def command_for(
+    service: int, subtype: int, app_data: bytes
+) -> tuple[Command, tuple[int | bytes, ...]]:
     """Look up a telecommand and parse its arguments. Raises ProtocolError if unknown."""
     function: int | None = None
     data = app_data
     if (service, subtype) == (SDLS_EP_SERVICE, 1):
         pdu = decode_pdu(app_data)
         for command in COMMANDS:
-            if command.procedure is not None and (
-                pdu.group,
-                pdu.procedure,
-            ) == (ServiceGroup.SA_MANAGEMENT, command.procedure):
+            if command.procedure is not None and (pdu.group, pdu.procedure) == (
+                command.group,
+                command.procedure,
+            ):
                 if pdu.reply:
                     break
                 return command, command.parse_args(pdu.data)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import time
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from labctl.range.hosts import catalog
 from labctl.range.hosts.missioncontrol.auth import LoginRefused
@@ -46,7 +48,33 @@ Before = Annotated[
     int | None, Query(ge=1, le=MAX_ID, description="page: only entries with a smaller id")
 ]
 CommandId = Annotated[int, Path(ge=1, le=MAX_ID)]
-Argument = Annotated[int, Field(ge=MIN_ARG, le=MAX_ARG)]
+_HEX_TEXT: Final = re.compile(r"[0-9A-Fa-f: ]{0,256}")
+
+
+def _argument(value: object) -> int | str:
+    """A number, or octets as hex text (the commands' octet arguments, e.g. KEY_OTAR's):
+    one error message for both, not one per kind."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not MIN_ARG <= value <= MAX_ARG:
+            raise PydanticCustomError("range", f"numbers go from {MIN_ARG} to {MAX_ARG}")
+        return value
+    if isinstance(value, str) and _HEX_TEXT.fullmatch(value):
+        return value
+    raise PydanticCustomError("argument", "Input should be a valid integer, or octets as hex text")
+
+
+Argument = Annotated[
+    int | str,
+    PlainValidator(_argument),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": MIN_ARG, "maximum": MAX_ARG},
+                {"type": "string", "pattern": "^[0-9A-Fa-f: ]{0,256}$"},
+            ]
+        }
+    ),
+]
 
 
 class LoginBody(BaseModel):

@@ -54,6 +54,10 @@ def describe(command: catalog.Command) -> dict[str, Any]:
         "subtype": command.subtype,
         "function": None if command.function is None else int(command.function),
         "args": list(command.arg_names),
+        # arguments that are octets (given as hex text): their length in octets
+        "octets": {
+            name: size for name in command.arg_names if (size := command.octets(name)) is not None
+        },
         "hazardous": command.hazardous,
         "description": command.description,
     }
@@ -151,9 +155,20 @@ class Commander:
         if names != set(command.arg_names):
             expected = ", ".join(command.arg_names) or "none"
             raise self._refuse(request, 422, f"{command.name} arguments: expected {expected}")
-        values = [request.args[name] for name in command.arg_names]
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            raise self._refuse(request, 422, f"{command.name} arguments must be integers")
+        values: list[int | bytes] = []
+        for name in command.arg_names:
+            value, size = request.args[name], command.octets(name)
+            if size is None:
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise self._refuse(request, 422, f"{command.name} {name} must be an integer")
+                values.append(value)
+                continue
+            octets = _hex(value)
+            if octets is None or len(octets) != size:
+                raise self._refuse(
+                    request, 422, f"{command.name} {name} must be {size} octets as hex text"
+                )
+            values.append(octets)
         try:
             return command.app_data(*values)
         except ProtocolError as exc:
@@ -216,3 +231,13 @@ class Commander:
             reason=message,
         )
         return CommandError(status, message)
+
+
+def _hex(value: object) -> bytes | None:
+    """Octets from hex text (spaces and colons allowed between them); None otherwise."""
+    if not isinstance(value, str) or len(value) > 512:
+        return None
+    try:
+        return bytes.fromhex(value.replace(":", " "))
+    except ValueError:
+        return None

@@ -211,7 +211,12 @@ async def command_submit(caller: Viewer, request: Request) -> Response:
     command = catalog.BY_NAME.get(name)
     if command is None:
         raise HTTPException(404, f"No command named {name!r}.")
-    args = {arg: _int_field(str(form.get(f"arg_{arg}", "")), arg) for arg in command.arg_names}
+    args: dict[str, int | str] = {
+        arg: str(form.get(f"arg_{arg}", ""))[:256].strip()
+        if command.octets(arg) is not None
+        else _int_field(str(form.get(f"arg_{arg}", "")), arg)
+        for arg in command.arg_names
+    }
     wanted = CommandRequest(caller.session, name, args, remote(request))
     try:
         row = await mission(request).commander.send(wanted)

@@ -9,7 +9,7 @@ containers/spacecraft/spacecraft.yaml.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -19,8 +19,9 @@ from labctl.protocols.sdls import SecurityAssociation
 from labctl.protocols.tm_frame import TM_MAX_FRAME_SIZE
 from labctl.range import wiring
 from labctl.range.hosts import sdls_config
-from labctl.range.hosts.config import Config, HostConfigError
+from labctl.range.hosts.config import Config, HostConfigError, read_key_file
 from labctl.range.hosts.spacecraft import parameters
+from labctl.range.hosts.spacecraft.keystore import KeyStore
 
 DEFAULT_PATH: Final = Path(wiring.SPACECRAFT_CONFIG)
 #: Octets of the duplicate tag an event carries (the rest is cut).
@@ -51,7 +52,7 @@ UPLINK_KEYS: Final = {
 }
 DOWNLINK_KEYS: Final = {"host", "port", "vcid", "frame_length", "fsr_period", "queue_size"}
 HK_KEYS: Final = {"enabled", "period", "ops_message", "duplicate_tag", "unauthenticated_tag"}
-SA_KEYS: Final = sdls_config.SA_KEYS | {"direction", "key_file", "persist_sequence"}
+SA_KEYS: Final = sdls_config.SA_KEYS | {"direction", "key_file", "persist_sequence", "key_id"}
 DIRECTIONS: Final = {"uplink": "uplink", "downlink": "downlink"}
 
 
@@ -97,6 +98,8 @@ class SaConfig:
     sa: SecurityAssociation
     key: bytes | None
     persist_sequence: bool
+    #: The key store's key the SA uses (``key_id``, after an SA Rekey); None: ``key_file``.
+    store_key_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,8 @@ class SpacecraftConfig:
     housekeeping: HousekeepingConfig = HousekeepingConfig()
     associations: tuple[SaConfig, ...] = ()
     downlink_sa: str | None = None
+    #: The master key OTAR delivers keys under: (key id, key); None: no OTAR.
+    master_key: tuple[int, bytes] | None = None
     state_dir: Path = Path("/var/lib/labctl")
     truth_file: Path = Path(wiring.TRUTH_FILE)
     truth_interval: float = 0.1
@@ -153,7 +158,8 @@ def parse_config(cfg: Config, base: Path = Path(".")) -> SpacecraftConfig:
     """Build the typed configuration; relative key files resolve against ``base``."""
     cfg.only(TOP_KEYS, "")
     scid = _ranged(cfg, "scid", 0x42, MAX_ID["scid"])
-    associations = _associations(cfg, base)
+    state_dir = Path(cfg.get("state_dir", str, "/var/lib/labctl"))
+    associations = _associations(cfg, base, state_dir)
     downlink_sa = _downlink_sa(cfg, associations)
     return SpacecraftConfig(
         scid=scid,
@@ -162,7 +168,8 @@ def parse_config(cfg: Config, base: Path = Path(".")) -> SpacecraftConfig:
         housekeeping=_housekeeping(cfg),
         associations=associations,
         downlink_sa=downlink_sa,
-        state_dir=Path(cfg.get("state_dir", str, "/var/lib/labctl")),
+        master_key=_master_key(cfg, base),
+        state_dir=state_dir,
         truth_file=Path(cfg.get("truth_file", str, wiring.TRUTH_FILE)),
         truth_interval=_positive(cfg, "truth_interval", 0.1),
         battery=min(100.0, max(0.0, cfg.get("battery", float, 80.0))),
@@ -228,10 +235,29 @@ def _housekeeping(cfg: Config) -> HousekeepingConfig:
     )
 
 
-def _associations(cfg: Config, base: Path) -> tuple[SaConfig, ...]:
-    cfg.only({"associations", "downlink_sa"}, "sdls")
+def _master_key(cfg: Config, base: Path) -> tuple[int, bytes] | None:
+    if cfg.raw("sdls.master_key", None) is None:
+        return None
+    cfg.only({"id", "key_file"}, "sdls.master_key")
+    ident = _ranged(cfg, "sdls.master_key.id", 0, 0xFFFF)
+    value = cfg.get("sdls.master_key.key_file", str)
+    path = Path(value) if Path(value).is_absolute() else base / value
+    return ident, read_key_file(path, (16, 32))
+
+
+def _associations(cfg: Config, base: Path, state_dir: Path) -> tuple[SaConfig, ...]:
+    cfg.only({"associations", "downlink_sa", "master_key"}, "sdls")
     names = cfg.section("sdls.associations").keys()
-    result = tuple(_association(cfg, f"sdls.associations.{name}", name, base) for name in names)
+    loaded: list[KeyStore] = []  # read once, and only when an SA names a stored key
+
+    def stored_key(ident: int) -> bytes | None:
+        if not loaded:
+            loaded.append(KeyStore.load(state_dir))
+        return loaded[0].active_key(ident)
+
+    result = tuple(
+        _association(cfg, f"sdls.associations.{name}", name, base, stored_key) for name in names
+    )
     seen: dict[tuple[str, int], str] = {}
     for item in result:
         other = seen.setdefault((item.direction, item.sa.spi), item.name)
@@ -242,16 +268,32 @@ def _associations(cfg: Config, base: Path) -> tuple[SaConfig, ...]:
     return result
 
 
-def _association(cfg: Config, key: str, name: str, base: Path) -> SaConfig:
+def _association(
+    cfg: Config, key: str, name: str, base: Path, stored_key: Callable[[int], bytes | None]
+) -> SaConfig:
     cfg.only(SA_KEYS, key)
     section = cfg.section(key)
     sa = sdls_config.association(section)
+    store_key_id = None
+    if section.raw("key_id", None) is None:
+        material = sdls_config.key(section, sa, base)
+    else:  # a key delivered over the air (SA Rekey): from the on-board key store
+        ident = section.get("key_id", int)
+        if not 0 <= ident <= 0xFFFF:
+            raise HostConfigError(cfg.file, f"{key}.key_id", f"must be 0..65535, got {ident}")
+        store_key_id = ident
+        material = stored_key(ident)
+        if material is None:
+            raise HostConfigError(
+                cfg.file, f"{key}.key_id", f"key {ident} is not an active key of the key store"
+            )
     return SaConfig(
         name=name,
         direction=section.choice("direction", DIRECTIONS, "uplink"),
         sa=sa,
-        key=sdls_config.key(section, sa, base),
+        key=material,
         persist_sequence=section.get("persist_sequence", bool, True),
+        store_key_id=store_key_id,
     )
 
 

@@ -79,7 +79,15 @@ class FlightSoftware:
         )
         #: Set by the REBOOT telecommand: the program resets the flight software.
         self.reboot_requested = False
-        sdls = SaManagement(config, self.uplink_sas, self.downlink_sas, self._telemetry_sa)
+        sdls = SaManagement(
+            config,
+            self.uplink_sas,
+            self.downlink_sas,
+            self._telemetry_sa,
+            keyrings={"uplink": uplink_keys, "downlink": downlink_keys},
+            save_sequences=self.save_sequences,
+        )
+        self.sdls = sdls
         self.services = PusServices(
             self.state, self.send_tm, self.raise_event, Onboard(config, self._request_reboot, sdls)
         )
@@ -293,6 +301,8 @@ class FlightSoftware:
             "uplink_sdls": self.config.uplink.sdls,
             "clear_control_commands": self.config.uplink.clear_control_commands,
             "security_associations": self._sa_truth(),
+            # the key store's ids and states (never the material), and which SA uses which
+            "keys": self.sdls.keystore.summary(),
             "downlink": {
                 "sa": self.config.downlink_sa,
                 "frames": self.framer.frames,
@@ -339,6 +349,8 @@ class FlightSoftware:
                     "anti_replay": sa.window > 0,
                     "window": sa.window,
                     "persist_sequence": spec.persist_sequence,
+                    # the key store's key it uses (after an SA Rekey); None: its key file
+                    "key_id": self.sdls.key_ids.get(spec.name),
                 }
             )
         return result

@@ -28,8 +28,10 @@ T = TypeVar("T")
 
 PARAMETERS_FILE: Final = "parameters.json"
 #: What SDLS extended procedures store for the next boot: an SA's state, window, anti-replay,
-#: and which SA protects the telemetry.
-SA_KEY: Final = re.compile(r"^sdls\.associations\.[A-Za-z0-9_-]{1,64}\.(state|window|anti_replay)$")
+#: the key-store key it uses since an SA Rekey, and which SA protects the telemetry.
+SA_KEY: Final = re.compile(
+    r"^sdls\.associations\.[A-Za-z0-9_-]{1,64}\.(state|window|anti_replay|key_id)$"
+)
 DOWNLINK_SA_KEY: Final = "sdls.downlink_sa"
 
 

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from labctl.errors import ProtocolError
 from labctl.protocols.pus import PusTc
-from labctl.protocols.sdls_ep import EpPdu, SaProcedure, ServiceGroup
+from labctl.protocols.sdls_ep import EpPdu, KeyProcedure, SaProcedure, ServiceGroup
 from labctl.protocols.spacepacket import IDLE_APID
 from labctl.range.hosts import catalog
 from labctl.range.hosts.catalog import (
@@ -53,6 +53,7 @@ EVENT_SEVERITY: Final = {
     Event.SA_CHANGED: 2,
     Event.DUPLICATE_COMMAND: 2,
     Event.UNAUTHENTICATED_COMMAND: 4,
+    Event.KEY_CHANGED: 2,
 }
 
 SendTm = Callable[[int, int, bytes], None]
@@ -145,15 +146,15 @@ class PusServices:
         self,
         tc: PusTc,
         command: Command,
-        args: tuple[int, ...],
+        args: tuple[int | bytes, ...],
         ids: tuple[int, int],
         context: FrameContext,
     ) -> bool:
         try:
             if command.procedure is not None:
-                self._sa_procedure(command.procedure, args)
+                self._ep_procedure(command, args)
             else:
-                self._functions[command.name](args)
+                self._functions[command.name](_numbers(args))
         except CommandFailed as failed:
             self._log(tc, command, args, context, f"failed: {failed.code.name}")
             self._fail(1, 8, ids, failed.code)
@@ -172,7 +173,7 @@ class PusServices:
         self,
         tc: PusTc,
         command: Command,
-        args: tuple[int, ...],
+        args: tuple[int | bytes, ...],
         context: FrameContext,
         result: str,
     ) -> None:
@@ -182,7 +183,10 @@ class PusServices:
             "subtype": tc.subtype,
             "name": command.name,
             "function": int(command.function) if command.function is not None else None,
-            "args": dict(zip(command.arg_names, args, strict=True)),
+            "args": {  # octets as hex: the log is JSON (the ground truth)
+                name: value.hex() if isinstance(value, bytes) else value
+                for name, value in zip(command.arg_names, args, strict=True)
+            },
             "hazardous": command.hazardous,
             "source_id": tc.source_id,
             "spi": context.spi,
@@ -244,20 +248,30 @@ class PusServices:
             raise CommandFailed(FailureCode.BAD_ARGUMENTS)
         self.state.hk_enabled = enabled
 
-    def _sa_procedure(self, procedure: SaProcedure, args: tuple[int, ...]) -> None:
-        if self.onboard is None or self.onboard.sdls is None:
+    def _ep_procedure(self, command: Command, args: tuple[int | bytes, ...]) -> None:
+        procedure = command.procedure
+        if self.onboard is None or self.onboard.sdls is None or procedure is None:
             raise CommandFailed(FailureCode.ILLEGAL_SERVICE)
+        sdls = self.onboard.sdls
+        keys = command.group is ServiceGroup.KEY_MANAGEMENT
         try:
-            reply = self.onboard.sdls.run(procedure, args)
+            if keys:
+                reply = sdls.run_key(KeyProcedure(procedure), args)
+            else:
+                reply = sdls.run(SaProcedure(procedure), args)
         except ProcedureRefused as refused:
             self.raise_event(Event.SECURITY_ALARM, b"EP:" + str(refused).encode()[:56])
             code = FailureCode.NOT_ALLOWED_IN_MODE if refused.state else FailureCode.BAD_ARGUMENTS
             raise CommandFailed(code) from None
         if reply is not None:
-            pdu = EpPdu(ServiceGroup.SA_MANAGEMENT, procedure, reply, reply=True)
+            pdu = EpPdu(command.group, procedure, reply, reply=True)
             self.send_tm(catalog.SDLS_EP_SERVICE, 2, pdu.encode())
+        elif keys:
+            ident = sdls.changed_key if sdls.changed_key is not None else 0
+            self.raise_event(Event.KEY_CHANGED, struct.pack(">HB", ident, procedure))
         else:
-            self.raise_event(Event.SA_CHANGED, struct.pack(">HB", args[0], procedure))
+            spi = args[0] if isinstance(args[0], int) else 0
+            self.raise_event(Event.SA_CHANGED, struct.pack(">HB", spi, procedure))
 
     def _reboot(self, _args: tuple[int, ...]) -> None:
         if self.onboard is None:
@@ -315,6 +329,13 @@ class PusServices:
         except (ValueError, HostConfigError, OSError):
             raise CommandFailed(FailureCode.BAD_ARGUMENTS) from None
         self.raise_event(Event.PARAMETER_CHANGED, struct.pack(">HI", ident, raw))
+
+
+def _numbers(args: tuple[int | bytes, ...]) -> tuple[int, ...]:
+    """The arguments of a command that takes numbers only (the catalogue's formats)."""
+    if not all(isinstance(a, int) for a in args):
+        raise CommandFailed(FailureCode.BAD_ARGUMENTS)
+    return tuple(a for a in args if isinstance(a, int))
 
 
 def _verification(ids: tuple[int, int], code: FailureCode | None = None) -> bytes:

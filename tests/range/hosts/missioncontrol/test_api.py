@@ -556,3 +556,29 @@ def test_a_bad_pass_plan_names_its_key(tmp_path: Path, block: dict[str, Any], ke
         settings_from(Config({**make_config(tmp_path, 1), "passes": block}, "test.yaml"))
     assert caught.value.key == key
     assert "\n" not in str(caught.value)
+
+
+def test_octet_arguments_travel_as_hex_text_and_wrong_lengths_are_refused(
+    client: TestClient, ground_station: FakeGroundStation
+) -> None:
+    linked(client)
+    auth = token(client, "admin", "admin")
+    listed = {c["name"]: c for c in client.get("/api/commands", headers=auth).json()["commands"]}
+    assert listed["KEY_OTAR"]["octets"] == {"iv": 12, "encrypted_key": 18, "mac": 16}
+    good = {"master_key_id": 1, "iv": "ab" * 12, "encrypted_key": "cd " * 18, "mac": "ef" * 16}
+    sent = send(client, auth, "KEY_OTAR", **good)  # type: ignore[arg-type]
+    assert sent["code"] == 201, sent
+    packet = ground_station.received[-1]
+    assert bytes.fromhex("ab" * 12 + "cd" * 18 + "ef" * 16) in packet.app_data
+    for bad, detail in (
+        ({**good, "iv": "ab" * 11}, "KEY_OTAR iv must be 12 octets as hex text"),
+        ({**good, "iv": 5}, "KEY_OTAR iv must be 12 octets as hex text"),
+        ({**good, "master_key_id": "01"}, "KEY_OTAR master_key_id must be an integer"),
+    ):
+        refused = send(client, auth, "KEY_OTAR", **bad)  # type: ignore[arg-type]
+        assert (refused["code"], refused["detail"]) == (422, detail)
+    garbage = client.post(
+        "/api/commands", json={"name": "KEY_OTAR", "args": {"iv": "zz"}}, headers=auth
+    )
+    assert garbage.status_code == 422
+    assert garbage.json()["detail"].startswith("args.iv: Input should be a valid integer, or")
