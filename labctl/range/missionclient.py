@@ -15,6 +15,7 @@ library only: it runs in every lab image.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from labctl.protocols.sdls_ep import OTAR_IV_SIZE, seal_otar
 from labctl.range import wiring
 
 #: Where a lab puts the student's mission-control account on the workstation.
@@ -80,8 +82,9 @@ class MissionControl:
         except (urllib.error.URLError, OSError) as exc:
             raise MissionControlError(f"{method} {path}: {exc}") from None
 
-    def send(self, name: str, within: float = 45.0, **args: int) -> dict[str, Any]:
-        """Send a telecommand and wait for its completion (or failure) report."""
+    def send(self, name: str, within: float = 45.0, **args: int | str) -> dict[str, Any]:
+        """Send a telecommand and wait for its completion (or failure) report. Octet
+        arguments (``KEY_OTAR``'s) are hex text."""
         sent = self.request("POST", "/api/commands", {"name": name, "args": args})
         deadline = time.monotonic() + within
         while True:
@@ -91,6 +94,27 @@ class MissionControl:
             if time.monotonic() > deadline:
                 raise MissionControlError(f"{name}: no verification within {within:.0f} s")
             time.sleep(0.5)
+
+    def otar(self, master_key: bytes, master_key_id: int, key_id: int, key: bytes) -> None:
+        """Deliver ``key`` (AES-128) as key ``key_id`` of the spacecraft's key store, sealed
+        under its master key with a fresh IV (``KEY_OTAR``), and activate it
+        (``KEY_ACTIVATE``); MissionControlError when the spacecraft refuses either."""
+        sealed = seal_otar(master_key, master_key_id, key_id, key, os.urandom(OTAR_IV_SIZE))
+        for name, args in (
+            (
+                "KEY_OTAR",
+                {
+                    "master_key_id": master_key_id,
+                    "iv": sealed.iv.hex(),
+                    "encrypted_key": sealed.ciphertext.hex(),
+                    "mac": sealed.tag.hex(),
+                },
+            ),
+            ("KEY_ACTIVATE", {"key_id": key_id}),
+        ):
+            row = self.send(name, **args)
+            if row["status"] != "completed":
+                raise MissionControlError(f"{name}: the spacecraft answered {row['status']}")
 
     def parameters(self, within: float = 30.0) -> list[dict[str, Any]]:
         """Ask the spacecraft for its parameter report (REPORT_PARAMETERS) and return it."""
