@@ -4,6 +4,7 @@ the self-signed certificate."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -12,8 +13,11 @@ from fastapi import HTTPException
 from hypothesis import given
 from hypothesis import strategies as st
 
+from labctl.errors import LabctlError
+from labctl.instances.store import InstanceStore
 from labctl.portal.app import markdown
 from labctl.portal.auth import Cookies, Identity, RateLimit, csrf_ok, hash_password, verify_password
+from labctl.portal.portal import Portal
 from labctl.portal.proxy import PREFIX, _response_headers, safe_path
 from labctl.portal.server import fingerprint, tls_files
 from labctl.portal.terminal import ProtocolViolation, parse_control, same_origin
@@ -191,3 +195,51 @@ def test_serve_says_in_one_line_when_its_port_is_taken(
     assert unknown.exit_code == 2
     assert "no session 'nope'" in unknown.output
     assert "Traceback" not in web.output + ssh.output + unknown.output
+
+
+class _Member:
+    def __init__(self, student: str) -> None:
+        self.student, self.instance = student, f"lab-{student}"
+
+
+class _FakeCore:
+    """Just what the portal's observation uses: the members, the lab, observe()."""
+
+    def __init__(self, store: object, held: dict[str, list[str]]) -> None:
+        self.store, self.held, self.calls = store, held, []  # type: ignore[var-annotated]
+        core = self
+
+        class Sessions:
+            def members(self, session: str) -> list[_Member]:
+                return [_Member("ana"), _Member("bo"), _Member("gone")]
+
+            def lab(self, session: str) -> str:
+                return "the loaded lab"
+
+        class Instances:
+            def observe(self, instance: str, loaded: object) -> list[str]:
+                core.calls.append((instance, loaded))
+                if instance == "lab-gone":
+                    raise LabctlError("no instance lab-gone")
+                return core.held[instance]
+
+        self.sessions, self.instances = Sessions(), Instances()
+
+
+def test_the_observation_records_first_holds_and_skips_what_is_gone(tmp_path: Path) -> None:
+    core = _FakeCore(InstanceStore(tmp_path / "labctl.db"), {"lab-ana": ["attack"], "lab-bo": []})
+    portal = Portal(core, ["s1"], grades_dir=tmp_path)  # type: ignore[arg-type]
+    assert portal.observe() == 2
+    assert [loaded for _, loaded in core.calls] == ["the loaded lab"] * 3  # loaded once
+    first = portal.store.solved("s1", "ana", [])
+    assert set(first) == {"attack"}
+    assert portal.store.solved("s1", "bo", []) == {}
+    assert portal.observed["s1"].startswith("objectives last observed at")
+    core.held["lab-bo"] = ["attack"]
+    portal.start_observing(every=3600)  # one sweep at once, then waits
+    deadline = time.monotonic() + 10
+    while "attack" not in portal.store.solved("s1", "bo", []):
+        assert time.monotonic() < deadline, "the background sweep never ran"
+        time.sleep(0.05)
+    portal.stop()
+    assert portal.store.solved("s1", "ana", []) == first  # the first time is kept
