@@ -21,6 +21,7 @@ from graders.checks.observe import (
     login,
     send_command,
     wait_for,
+    wait_for_pass,
 )
 from labctl.range import wiring
 
@@ -36,6 +37,9 @@ SETTLE_S: Final = 5.0
 #: number, which the judge would then count as "the replay did not execute" (a false pass
 #: seen in CI with 30 s); an early error is fail-closed.
 EXECUTED_WITHIN_S: Final = SETTLE_S * 3
+#: Contact a record-and-replay needs on a link with passes: the capture, the operator's
+#: verification, the replays and their settling.
+REPLAY_PASS_S: Final = CAPTURE_S + EXECUTED_WITHIN_S + 30.0
 
 
 def vantage_json(output: str) -> dict[str, Any] | None:
@@ -94,6 +98,8 @@ def replay_outcome(probe: Probe, command: str, attempts: int, after_restart: boo
     """Record, replay, judge. Nothing to replay (no frame heard, the operator's command not
     executed), a replay that could not be sent or never reached the spacecraft: an error,
     since nothing says whether a replay would have executed."""
+    # record and replay in one pass: outside a pass nothing crosses the link
+    wait_for_pass(probe, REPLAY_PASS_S * (2 if after_restart else 1))
     frame = capture_while_commanding(probe, command_name(command))
     if "frame" not in frame or "seq" not in frame:
         return unobserved(

@@ -12,9 +12,11 @@ and a check that could not observe (an error) is one wherever it comes.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -82,15 +84,23 @@ class SelfTest:
     launcher: Launcher
     report: Callable[[Step], None] = lambda step: None
     steps: list[Step] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def run(self, seeds: Iterable[int]) -> list[Step]:
-        for seed in seeds:
-            self._one(seed)
+    def run(self, seeds: Iterable[int], parallel: int = 1) -> list[Step]:
+        """Every seed on a fresh instance of its own; ``parallel`` seeds at a time (a lab
+        whose checks mostly wait, for a pass for instance, runs its seeds side by side)."""
+        if parallel <= 1:
+            for seed in seeds:
+                self._one(seed)
+            return self.steps
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="selftest") as pool:
+            list(pool.map(self._one, seeds))
         return self.steps
 
     def _record(self, seed: int, step: str, expected: str, observed: str, ok: bool) -> None:
-        self.steps.append(Step(seed, step, expected, observed, ok))
-        self.report(self.steps[-1])
+        with self._lock:
+            self.steps.append(Step(seed, step, expected, observed, ok))
+            self.report(self.steps[-1])
 
     def _one(self, seed: int) -> None:
         started = time.monotonic()

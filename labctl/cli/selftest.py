@@ -27,6 +27,15 @@ def selftest(
     ctx: typer.Context,
     lab_id: Annotated[str, typer.Argument(metavar="LAB", help="Lab id, e.g. tc-replay.")],
     seeds: Annotated[int, typer.Option("--seeds", min=1, max=20, help="Fresh instances.")] = 1,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            "--parallel",
+            min=1,
+            max=4,
+            help="Seeds at a time (for a lab whose checks mostly wait, e.g. for a pass).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the lab's reference attack and remediation on fresh instances; exit 1 on a surprise."""
     env = environment(ctx)
@@ -40,7 +49,7 @@ def selftest(
             where = f"{escape(event.subject)}: " if event.subject else ""
             env.err.print(where + escape(event.message))
 
-    outcome = env.core.instances.selftest(lab_id, seeds, show)
+    outcome = env.core.instances.selftest(lab_id, seeds, show, parallel=parallel)
     env.out.print(_table(outcome.steps))
     env.out.print(
         f"{len(outcome.seeds)} seed(s), {len(outcome.steps)} steps, "

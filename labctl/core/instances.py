@@ -309,8 +309,11 @@ class InstancesApi:
             )
         return runs
 
-    def selftest(self, lab_id: str, seeds: int = 1, on_event: OnEvent = ignore) -> SelftestOutcome:
-        """The lab's reference solution on ``seeds`` fresh instances, each step judged."""
+    def selftest(
+        self, lab_id: str, seeds: int = 1, on_event: OnEvent = ignore, *, parallel: int = 1
+    ) -> SelftestOutcome:
+        """The lab's reference solution on ``seeds`` fresh instances, each step judged;
+        ``parallel`` instances at a time."""
         loaded = self.labs.get(lab_id)
         self.prepare_images(set(host_roles(loaded).values()), on_event)
         chosen = sorted({secrets.randbelow(SEED_LIMIT) for _ in range(seeds)})
@@ -320,7 +323,7 @@ class InstancesApi:
             on_event(Event(str(step.seed), step.step, Kind.RESULT, step))
 
         launcher = InstancesLauncher(self.instances, loaded)
-        steps = SelfTest(loaded, self.backend, launcher, report).run(chosen)
+        steps = SelfTest(loaded, self.backend, launcher, report).run(chosen, parallel)
         return SelftestOutcome(chosen, steps, time.monotonic() - started)
 
     def adversary_log(self, instance: str) -> list[dict[str, Any]]:

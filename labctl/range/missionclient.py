@@ -116,6 +116,31 @@ class MissionControl:
             if row["status"] != "completed":
                 raise MissionControlError(f"{name}: the spacecraft answered {row['status']}")
 
+    def passes(self) -> list[dict[str, Any]]:
+        """The pass under way and the next ones (``GET /api/passes``): empty on a link
+        that is always up."""
+        return list(self.request("GET", "/api/passes")["passes"])
+
+    def wait_for_pass(self, needed: float, settle: float = 6.0, longest: float = 1800.0) -> float:
+        """Wait (sleeping) until a pass is under way with ``needed`` seconds of it left,
+        ``settle`` seconds after its start (the link comes back); return the seconds left.
+        At once on a link without passes (returns infinity)."""
+        deadline = time.monotonic() + longest
+        while time.monotonic() < deadline:
+            plan = self.passes()
+            if not plan:
+                return float("inf")
+            for entry in plan:
+                wait = max(0.0, float(entry["in_s"])) + (settle if not entry["now"] else 0.0)
+                if entry["now"]:
+                    since = float(entry["duration_s"]) - float(entry["until_los_s"])
+                    wait = max(0.0, settle - since)
+                if float(entry["until_los_s"]) - wait >= needed:
+                    time.sleep(wait)
+                    return float(entry["until_los_s"]) - wait
+            time.sleep(min(30.0, max(1.0, float(plan[-1]["in_s"]))))
+        raise MissionControlError(f"no pass with {needed:.0f} s of contact within {longest:.0f} s")
+
     def parameters(self, within: float = 30.0) -> list[dict[str, Any]]:
         """Ask the spacecraft for its parameter report (REPORT_PARAMETERS) and return it."""
         before = self.request("GET", "/api/parameters").get("received_at")

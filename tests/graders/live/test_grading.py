@@ -191,6 +191,28 @@ def test_selftest_reports_a_failed_up_and_goes_on_with_the_next_seed() -> None:
     assert [(s.seed, s.ok) for s in steps.run([1, 2])] == [(1, False), (2, False)]
 
 
+def test_selftest_seeds_run_side_by_side_when_asked() -> None:
+    import threading
+
+    both = threading.Barrier(2, timeout=10)
+
+    class Together(FakeLauncher):
+        def up(self, seed: int) -> GradeTarget:
+            both.wait()  # both seeds are up at once, or this times out
+            return super().up(seed)
+
+    launcher = Together()
+    backend = cast(Backend, FakeVantageBackend(fail_connect=True))
+    steps = SelfTest(cast(Any, None), backend, launcher).run([1, 2], parallel=2)
+    assert sorted(launcher.downs) == ["lab-1", "lab-2"]
+    assert sorted((s.seed, s.step) for s in steps if s.step in {"up", "down"}) == [
+        (1, "down"),
+        (1, "up"),
+        (2, "down"),
+        (2, "up"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("status", "expect", "ok"),
     [
