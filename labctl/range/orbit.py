@@ -250,9 +250,12 @@ class PassSchedule:
             raise ValueError(f"time scale {scale} must be above 0 and at most 1000")
         self.orbit, self.site, self.scale = orbit, site, scale
         start = orbit.epoch
+        # A pass cut by the day's end (or under way at its start) is kept for what is left
+        # of it, unless less than a wall-clock second: no contact to speak of.
         self.day: tuple[Pass, ...] = tuple(
             Pass(p.aos - start, p.los - start, p.max_elevation)
             for p in orbit.passes(site, start, start + CYCLE_S)
+            if p.los - p.aos >= scale
         )
 
     def sim(self, wall: float) -> float:

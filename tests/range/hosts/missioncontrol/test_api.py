@@ -531,7 +531,9 @@ def test_operators_see_the_next_passes_from_the_orbit(
         auth = token(client, "guest", "guest")
         passes = client.get("/api/passes", headers=auth).json()["passes"]
         assert len(passes) == 4
-        assert all(60 <= p["duration_s"] <= 150 for p in passes)
+        # about 2 minutes each; one cut by the simulated day's end may be shorter
+        assert all(0 < p["duration_s"] <= 150 for p in passes)
+        assert sum(p["duration_s"] >= 60 for p in passes) >= 3
         assert all(a["aos"] < b["aos"] for a, b in itertools.pairwise(passes))
         assert passes[0]["now"] or passes[0]["in_s"] > 0
         csrf = hidden_csrf(client.get("/login").text)
