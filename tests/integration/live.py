@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 import uuid
@@ -17,7 +18,7 @@ from labctl.backends.base import HOST_LABEL, INSTANCE_LABEL, ExecResult
 from labctl.backends.docker import DockerBackend
 from labctl.backends.docker.recover import pids_in_use
 from labctl.instances import InstanceRecord, Instances, InstanceStore
-from labctl.spec import load_lab
+from labctl.spec import LoadedLab, load_lab
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -144,3 +145,12 @@ def started_at(backend: DockerBackend, ident: str) -> dict[str, str]:
     return {
         c.labels[HOST_LABEL]: c.attrs["State"]["StartedAt"] for c in found if HOST_LABEL in c.labels
     }
+
+
+def tc_replay_with(tmp_path: Path, injects: str) -> LoadedLab:
+    """A copy of tc-replay in ``tmp_path`` with ``injects`` (lab.yaml lines) added first."""
+    lab = tmp_path / "tc-replay"
+    shutil.copytree(REPO / "labs" / "tc-replay", lab)
+    text = (lab / "lab.yaml").read_text(encoding="utf-8")
+    (lab / "lab.yaml").write_text(text.replace("\ninjects:\n", f"\ninjects:\n{injects}", 1))
+    return load_lab(lab)

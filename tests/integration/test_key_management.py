@@ -6,19 +6,17 @@ all kept across a REBOOT; a forged OTAR (another master key) refused."""
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from live import REPO, eventually, mission_control_url, truth
+from live import eventually, mission_control_url, tc_replay_with, truth
 
 from labctl.backends.docker import DockerBackend
 from labctl.instances import Instances, InstanceStore
 from labctl.range.missionclient import MissionControl, MissionControlError
 from labctl.scenario import parameters
-from labctl.spec import load_lab
 
 pytestmark = pytest.mark.docker
 
@@ -42,11 +40,7 @@ def sa(document: dict[str, Any], spi: int) -> dict[str, Any]:
 def test_a_flight_director_rekeys_over_the_air_and_a_forged_otar_is_refused(
     lab_backend: DockerBackend, tmp_path: Path
 ) -> None:
-    lab = tmp_path / "tc-replay"
-    shutil.copytree(REPO / "labs" / "tc-replay", lab)
-    text = (lab / "lab.yaml").read_text(encoding="utf-8")
-    (lab / "lab.yaml").write_text(text.replace("\ninjects:\n", f"\ninjects:\n{INJECTS}", 1))
-    loaded = load_lab(lab)
+    loaded = tc_replay_with(tmp_path, INJECTS)
     manager = Instances(lab_backend, InstanceStore(tmp_path / "labctl.db"))
     record = manager.up(loaded, f"otar{uuid.uuid4().hex[:8]}")
     try:

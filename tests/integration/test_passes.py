@@ -6,7 +6,6 @@ between two passes, and an operator's command round trip is judged over a pass."
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import uuid
 from datetime import datetime
@@ -15,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from live import REPO, eventually, login
+from live import eventually, login, tc_replay_with
 
 from graders.checks.base import Status
 from graders.checks.uplink import CommandRoundTrip, CommandRoundTripArgs
@@ -24,7 +23,6 @@ from graders.live.target import target_of
 from labctl.backends.docker import DockerBackend
 from labctl.instances import Instances, InstanceStore
 from labctl.range import wiring
-from labctl.spec import load_lab
 
 pytestmark = pytest.mark.docker
 
@@ -52,11 +50,7 @@ def rf_status(backend: DockerBackend, ident: str) -> dict[str, Any]:
 def test_the_link_follows_the_orbit_and_availability_is_judged_over_a_pass(
     lab_backend: DockerBackend, tmp_path: Path
 ) -> None:
-    lab = tmp_path / "tc-replay"
-    shutil.copytree(REPO / "labs" / "tc-replay", lab)
-    text = (lab / "lab.yaml").read_text(encoding="utf-8")
-    (lab / "lab.yaml").write_text(text.replace("\ninjects:\n", f"\ninjects:\n{INJECTS}", 1))
-    loaded = load_lab(lab)
+    loaded = tc_replay_with(tmp_path, INJECTS)
     manager = Instances(lab_backend, InstanceStore(tmp_path / "labctl.db"))
     record = manager.up(loaded, f"orbit{uuid.uuid4().hex[:8]}")
     try:
