@@ -112,7 +112,7 @@ class ForgedDirectiveAccepted(Check[ForgedDirectiveAcceptedArgs]):
         pairs = forged_set_vrs(probe.truth())
         if not pairs:
             return failed(
-                "no unauthenticated Set V(R) moved FARM-1 away from the ground station's sequence",
+                "FARM-1 has followed the ground station's frame sequence",
                 "The ground station's frames are numbered; what decides which number the"
                 " spacecraft expects next?",
             )
