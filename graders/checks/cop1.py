@@ -64,10 +64,13 @@ def _ends_a_boot(entry: dict[str, Any], following: dict[str, Any]) -> bool:
     )
 
 
-def forged_set_vrs(truth: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(Set V(R), the next AD command) pairs: an unauthenticated Set V(R) accepted on board
-    (the grader's own left out) after which the next telecommand accepted in an AD frame,
-    in the same boot, carried another N(S): the ground station did not follow it."""
+def forged_set_vrs(truth: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """Set V(R)s the ground station did not send, each with what shows it: an
+    unauthenticated Set V(R) accepted on board (the grader's own left out) after which,
+    in the same boot, the next
+    telecommand accepted in an AD frame carried another N(S), or FARM-1 locked out at the
+    V(R) it set before any was accepted (the station's next frame fell outside the window:
+    a FARM_LOCKOUT event of this boot). Either way the ground station did not follow it."""
     log = truth_list(truth, "executed_commands")
     trusted = authenticated_spis(truth)
     found = []
@@ -77,21 +80,46 @@ def forged_set_vrs(truth: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str
         if entry.get("frame_seq") in GRADER_FRAME_SEQS:
             continue
         vr = (entry.get("args") or {}).get("vr")
-        following = _next_ad_command(log, index)
-        if following is not None and following.get("frame_seq") != vr:
-            found.append((entry, following))
+        following, same_boot = _next_ad_command(log, index)
+        if following is not None:
+            if following.get("frame_seq") != vr:
+                found.append((entry, _followed_by(following)))
+        elif same_boot and not entry.get("previous_boot") and _locked_out_at(truth, entry):
+            found.append((entry, f"FARM-1 then locked out at V(R) {vr}"))
     return found
 
 
-def _next_ad_command(log: list[dict[str, Any]], index: int) -> dict[str, Any] | None:
+def _next_ad_command(log: list[dict[str, Any]], index: int) -> tuple[dict[str, Any] | None, bool]:
+    """The next AD command after entry ``index`` in its boot, and whether the log goes on
+    in that boot to its end (no reset after the entry)."""
     previous = log[index]
     for entry in log[index + 1 :]:
         if _ends_a_boot(previous, entry):
-            return None
+            return None, False
         if _is_ad_command(entry):
-            return entry
+            return entry, True
         previous = entry
-    return None
+    return None, previous.get("name") != "REBOOT"
+
+
+def _followed_by(entry: dict[str, Any]) -> str:
+    return f"the station's next accepted frame was N(S) {entry.get('frame_seq')}" + (
+        f" ({entry.get('name')})"
+    )
+
+
+def _locked_out_at(truth: dict[str, Any], directive: dict[str, Any]) -> bool:
+    """A FARM_LOCKOUT event of this boot, at or after the directive, at its V(R)."""
+    vr = (directive.get("args") or {}).get("vr")
+    if not isinstance(vr, int) or not 0 <= vr <= 0xFF:
+        return False
+    when = float(directive.get("time") or 0)
+    for event in truth_list(truth, "events"):
+        if event.get("event") != "FARM_LOCKOUT" or float(event.get("time") or 0) < when:
+            continue
+        if str(event.get("aux") or "")[:2].lower() == f"{vr:02x}":
+            return True
+    return False
 
 
 class ForgedDirectiveAcceptedArgs(Args):
@@ -104,7 +132,7 @@ class ForgedDirectiveAccepted(Check[ForgedDirectiveAcceptedArgs]):
     summary: ClassVar[str] = (
         "Attack objective: the spacecraft accepted a COP-1 Set V(R) without authentication"
         " that the ground station did not send (the next AD frame accepted carried another"
-        " N(S))."
+        " N(S), or FARM-1 locked out at that V(R))."
     )
     Args = ForgedDirectiveAcceptedArgs
 
@@ -116,12 +144,11 @@ class ForgedDirectiveAccepted(Check[ForgedDirectiveAcceptedArgs]):
                 "The ground station's frames are numbered; what decides which number the"
                 " spacecraft expects next?",
             )
-        directive, following = pairs[-1]
+        directive, shown = pairs[-1]
         vr = (directive.get("args") or {}).get("vr")
         return passed(
             f"{len(pairs)} unauthenticated Set V(R) accepted that the ground station did not"
-            f" send, e.g. V(R) := {vr}, while the station's next accepted frame was"
-            f" N(S) {following.get('frame_seq')} ({following.get('name')})"
+            f" send, e.g. V(R) := {vr}; {shown}"
         )
 
 

@@ -151,13 +151,16 @@ def test_a_clear_set_vr_the_station_did_not_follow_is_forged(tmp_path: Path) -> 
     assert attack_verdict(fsw) is Status.FAIL  # nothing followed yet: undecided
     fsw.receive(station.command(1))  # refused: lockout
     assert fsw.truth()["farm"]["lockout"] is True
+    locked = ForgedDirectiveAccepted().run(ForgedDirectiveAcceptedArgs(), DirectiveProbe(fsw))
+    assert locked.status is Status.PASS  # before the station re-initiates
+    assert "FARM-1 then locked out at V(R) 129" in locked.evidence
     fsw.receive(station.unlock())
     fsw.receive(station.set_vr(1))
     fsw.receive(station.command(1))
     result = ForgedDirectiveAccepted().run(ForgedDirectiveAcceptedArgs(), DirectiveProbe(fsw))
     assert result.status is Status.PASS
     assert "V(R) := 129" in result.evidence
-    assert "N(S) 1" in result.evidence
+    assert "N(S) 1" in result.evidence  # and once the station is back, its frame shows it
 
 
 def test_protected_and_grader_directives_and_resets_are_left_out() -> None:
@@ -187,7 +190,9 @@ def test_protected_and_grader_directives_and_resets_are_left_out() -> None:
     assert forged_set_vrs({"security_associations": sas, "executed_commands": log}) == []
     log.insert(10, ad(33))
     found = forged_set_vrs({"security_associations": sas, "executed_commands": log})
-    assert [(d["args"]["vr"], f["frame_seq"]) for d, f in found] == [(2, 33)]
+    assert [(d["args"]["vr"], shown) for d, shown in found] == [
+        (2, "the station's next accepted frame was N(S) 33 (PING)")
+    ]
 
 
 def test_ground_truth_without_the_history_is_an_error(tmp_path: Path) -> None:
