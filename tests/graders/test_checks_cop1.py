@@ -254,3 +254,16 @@ def test_nothing_to_send_is_an_error(tmp_path: Path) -> None:
     args = ClearDirectiveRejectedArgs(unlock=False, set_vr=False)
     result = ClearDirectiveRejected().run(args, DirectiveProbe(flight_software(tmp_path)))
     assert result.status is Status.ERROR
+
+
+def test_a_lockout_counts_only_at_the_forged_v_r_and_after_it() -> None:
+    directive = {"service": None, "name": "COP1_SET_VR", "args": {"vr": 200}, "spi": None}
+    log = [{**directive, "frame_seq": 0, "time": 100.0}]
+
+    def truth(*events: tuple[float, str]) -> dict[str, Any]:
+        found = [{"event": "FARM_LOCKOUT", "time": t, "aux": aux} for t, aux in events]
+        return {"security_associations": [], "executed_commands": log, "events": found}
+
+    assert forged_set_vrs(truth((90.0, "c8"), (101.0, "07"))) == []  # before it; elsewhere
+    (found,) = forged_set_vrs(truth((101.0, "c84c4f434b4f5554")))
+    assert found[1] == "FARM-1 then locked out at V(R) 200"
