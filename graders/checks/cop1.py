@@ -77,8 +77,8 @@ def forged_set_vrs(truth: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
     for index, entry in enumerate(log):
         if entry.get("name") != SET_VR or entry.get("spi") in trusted:
             continue
-        if entry.get("frame_seq") in GRADER_FRAME_SEQS:
-            continue
+        if entry.get("frame_seq") in GRADER_FRAME_SEQS or entry.get("result") == "ignored":
+            continue  # the grader's own; one FARM-1 ignored in Lockout moved nothing
         vr = (entry.get("args") or {}).get("vr")
         following, same_boot = _next_ad_command(log, index)
         if following is not None:

@@ -144,6 +144,19 @@ def test_the_stations_own_recovery_is_not_a_forged_directive(tmp_path: Path) -> 
     assert attack_verdict(fsw) is Status.FAIL
 
 
+def test_a_set_vr_ignored_in_lockout_is_not_a_forged_directive(tmp_path: Path) -> None:
+    """After a reset FARM-1 is at 0: the station's frame 5 locks it out, its Set V(R) without
+    Unlock changes nothing (logged "ignored", at V(R) 0), then Unlock and Set V(R) 5 do."""
+    fsw, station = flight_software(tmp_path), Station()
+    fsw.receive(station.command(5))
+    fsw.receive(station.set_vr(5))
+    assert fsw.truth()["executed_commands"][-1]["result"] == "ignored"
+    fsw.receive(station.unlock())
+    fsw.receive(station.set_vr(5))
+    fsw.receive(station.command(5))
+    assert attack_verdict(fsw) is Status.FAIL
+
+
 def test_a_clear_set_vr_the_station_did_not_follow_is_forged(tmp_path: Path) -> None:
     fsw, station = flight_software(tmp_path), Station()
     fsw.receive(station.command(0))

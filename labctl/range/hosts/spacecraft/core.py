@@ -105,6 +105,7 @@ class FlightSoftware:
     # -- uplink ---------------------------------------------------------------------------
     def receive(self, datagram: bytes) -> Reception:
         """Process one uplink datagram (one TC frame, or garbage)."""
+        was_locked = self.farm.lockout
         reception = self.receiver.receive(datagram)
         self.dirty = True
         if reception.farm_event is not None:
@@ -118,7 +119,7 @@ class FlightSoftware:
             return reception
         self._persist_uplink(reception.spi)
         if reception.outcome is Outcome.CONTROL:
-            self._log_directive(reception)
+            self._log_directive(reception, was_locked)
         else:
             self._execute(reception)
         return reception
@@ -192,8 +193,11 @@ class FlightSoftware:
             for entry in self.state.command_log
         )
 
-    def _log_directive(self, reception: Reception) -> None:
+    def _log_directive(self, reception: Reception, was_locked: bool) -> None:
+        """A directive FARM-1 accepted; a Set V(R) in Lockout changes nothing (232.1-B-2
+        Table 6-1, E8 in S3): its result says "ignored" and its V(R) is FARM-1's."""
         unlock = reception.farm_event is FarmEvent.UNLOCK
+        ignored = was_locked and not unlock
         self.state.command_log.append(
             {
                 "time": self.state.wallclock(),
@@ -208,7 +212,7 @@ class FlightSoftware:
                 "sequence_number": reception.sequence_number,
                 "frame_seq": reception.frame_seq,
                 "bypass": True,
-                "result": "completed",
+                "result": "ignored" if ignored else "completed",
             }
         )
         self.executed = True
