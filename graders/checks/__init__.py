@@ -14,6 +14,7 @@ from graders.checks.access import AuditRecorded, HazardousExecuted, HazardousRef
 from graders.checks.adversary import AdversaryContained
 from graders.checks.adversary_outcome import AdversarySucceeded
 from graders.checks.base import Check
+from graders.checks.cop1 import ClearDirectiveRejected, ForgedDirectiveAccepted
 from graders.checks.downlink import DownlinkConfidential, DownlinkSecretExposed
 from graders.checks.forgery import ForgedCommandExecuted, UnauthenticatedRejected
 from graders.checks.hosts import (
@@ -46,6 +47,8 @@ BUILTIN_CHECKS: tuple[type[Check[Any]], ...] = (
     UnsentCommandExecuted,
     PortClosed,
     PortOpen,
+    ForgedDirectiveAccepted,
+    ClearDirectiveRejected,
 )
 
 __all__ = ["BUILTIN_CHECKS", "Check"]

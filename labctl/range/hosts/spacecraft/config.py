@@ -51,7 +51,14 @@ UPLINK_KEYS: Final = {
     "queue_size",
 }
 DOWNLINK_KEYS: Final = {"host", "port", "vcid", "frame_length", "fsr_period", "queue_size"}
-HK_KEYS: Final = {"enabled", "period", "ops_message", "duplicate_tag", "unauthenticated_tag"}
+HK_KEYS: Final = {
+    "enabled",
+    "period",
+    "ops_message",
+    "duplicate_tag",
+    "unauthenticated_tag",
+    "lockout_tag",
+}
 SA_KEYS: Final = sdls_config.SA_KEYS | {"direction", "key_file", "persist_sequence", "key_id"}
 DIRECTIONS: Final = {"uplink": "uplink", "downlink": "downlink"}
 
@@ -87,6 +94,9 @@ class HousekeepingConfig:
     #: Quoted in the UNAUTHENTICATED_COMMAND event when a command executes that no MAC
     #: vouched for (a plaintext SA, or no SDLS header); empty: no such event.
     unauthenticated_tag: str = ""
+    #: Quoted in the FARM_LOCKOUT event when FARM-1 locks out while its V(R) was last set
+    #: by a Set V(R) that no MAC vouched for; empty: the event carries V(R) alone.
+    lockout_tag: str = ""
 
 
 @dataclass(frozen=True)
@@ -232,6 +242,7 @@ def _housekeeping(cfg: Config) -> HousekeepingConfig:
         unauthenticated_tag=cfg.get("housekeeping.unauthenticated_tag", str, "")[
             :DUPLICATE_TAG_SIZE
         ],
+        lockout_tag=cfg.get("housekeeping.lockout_tag", str, "")[:DUPLICATE_TAG_SIZE],
     )
 
 

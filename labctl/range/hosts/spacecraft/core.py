@@ -95,6 +95,9 @@ class FlightSoftware:
         self.executed = False  # a command executed since the last write
         self.clcw_due = False  # an uplink frame reached FARM-1: report the CLCW
         self.last_fsr = Fsr()
+        #: FARM-1's V(R) was last set by a Set V(R) that no MAC vouched for (not by an
+        #: accepted AD frame, an authenticated Set V(R) or the boot).
+        self.vr_set_in_clear = False
         self._started = wallclock()
         self._last_alarm = -math.inf
         self.raise_event(Event.BOOT, b"")
@@ -102,22 +105,47 @@ class FlightSoftware:
     # -- uplink ---------------------------------------------------------------------------
     def receive(self, datagram: bytes) -> Reception:
         """Process one uplink datagram (one TC frame, or garbage)."""
+        was_locked = self.farm.lockout
         reception = self.receiver.receive(datagram)
         self.dirty = True
         if reception.farm_event is not None:
             self.clcw_due = True
         if reception.entered_lockout:
-            self.raise_event(Event.FARM_LOCKOUT, bytes([self.farm.vr]))
+            self._lockout()
+        self._note_vr_source(reception)
         if reception.outcome is Outcome.REJECTED:
             if reception.reason in SDLS_REASONS:
                 self._security_alarm(SDLS_REASONS[reception.reason], reception.spi)
             return reception
         self._persist_uplink(reception.spi)
         if reception.outcome is Outcome.CONTROL:
-            self._log_directive(reception)
+            self._log_directive(reception, was_locked)
         else:
             self._execute(reception)
         return reception
+
+    def _lockout(self) -> None:
+        """FARM_LOCKOUT, quoting the lab's tag when a clear Set V(R) put V(R) where the
+        ground station's next authenticated frame fell outside the window: on-board fault
+        detection telling a forged directive from a lockout after a reset."""
+        aux = bytes([self.farm.vr])
+        tag = self.config.housekeeping.lockout_tag
+        if tag and self.vr_set_in_clear:
+            aux += tag.encode("utf-8")
+        self.raise_event(Event.FARM_LOCKOUT, aux)
+
+    def _note_vr_source(self, reception: Reception) -> None:
+        """Remember whether V(R) was last set by an unauthenticated Set V(R)."""
+        if reception.outcome is Outcome.CONTROL and reception.farm_event is FarmEvent.SET_VR:
+            if not self.farm.lockout:  # in lockout Set V(R) changes nothing
+                self.vr_set_in_clear = not self._authenticated(reception.spi)
+        elif reception.outcome is Outcome.DATA and reception.kind is FrameKind.AD:
+            self.vr_set_in_clear = False
+
+    def _authenticated(self, spi: int | None) -> bool:
+        """Did a MAC vouch for a frame that came through SA ``spi`` (None: no SDLS)?"""
+        sa = next((a for a in self.uplink_sas.values() if a.spi == spi), None)
+        return sa is not None and sa.service is not ServiceType.PLAINTEXT
 
     def _execute(self, reception: Reception) -> None:
         context = FrameContext(
@@ -165,8 +193,11 @@ class FlightSoftware:
             for entry in self.state.command_log
         )
 
-    def _log_directive(self, reception: Reception) -> None:
+    def _log_directive(self, reception: Reception, was_locked: bool) -> None:
+        """A directive FARM-1 accepted; a Set V(R) in Lockout changes nothing (232.1-B-2
+        Table 6-1, E8 in S3): its result says "ignored" and its V(R) is FARM-1's."""
         unlock = reception.farm_event is FarmEvent.UNLOCK
+        ignored = was_locked and not unlock
         self.state.command_log.append(
             {
                 "time": self.state.wallclock(),
@@ -181,7 +212,7 @@ class FlightSoftware:
                 "sequence_number": reception.sequence_number,
                 "frame_seq": reception.frame_seq,
                 "bypass": True,
-                "result": "completed",
+                "result": "ignored" if ignored else "completed",
             }
         )
         self.executed = True

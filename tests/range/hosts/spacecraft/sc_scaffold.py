@@ -108,8 +108,11 @@ class Ground:
             frame = self.engine.protect_tc(frame, self.spi, segment_header=False)
         return frame.encode()
 
-    def set_vr(self, vr: int) -> bytes:
-        return set_vr_frame(self.scid, self.vcid, vr).encode()
+    def set_vr(self, vr: int, secure: bool = False) -> bytes:
+        frame = set_vr_frame(self.scid, self.vcid, vr)
+        if secure:
+            frame = self.engine.protect_tc(frame, self.spi, segment_header=False)
+        return frame.encode()
 
 
 def tm_packets(frames: list[bytes], downlink: SdlsEngine | None = None) -> list[PusTm]:

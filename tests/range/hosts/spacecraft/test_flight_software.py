@@ -163,6 +163,33 @@ def test_lockout_and_unlock(make_config: MakeConfig) -> None:
     assert "FARM_LOCKOUT" in [e["event"] for e in fsw.truth()["events"]]
 
 
+def test_a_lockout_after_a_clear_set_vr_quotes_the_lockout_tag(make_config: MakeConfig) -> None:
+    """Fault detection on board (cop1-lockout's evidence): a lockout whose V(R) a clear
+    Set V(R) put there quotes the tag; one after a protected Set V(R), or after accepted
+    AD frames moved V(R) on (the ground station's own recovery), quotes V(R) alone."""
+    config = make_config({"housekeeping": {"lockout_tag": "LOCKOUT{0123456789abcdef}"}})
+    fsw, ground = FlightSoftware(config), Ground()
+
+    def lockouts() -> list[bytes]:
+        events = fsw.truth()["events"]
+        return [bytes.fromhex(e["aux"]) for e in events if e["event"] == "FARM_LOCKOUT"]
+
+    fsw.receive(ground.command("PING", seq=0))
+    fsw.receive(ground.set_vr(129))  # forged: the station's next N(S) is 1
+    fsw.receive(ground.command("PING", seq=1))
+    assert lockouts() == [bytes([129]) + b"LOCKOUT{0123456789abcdef}"]
+    fsw.receive(ground.unlock())
+    fsw.receive(ground.set_vr(1))  # the station's recovery, then its frames accepted
+    fsw.receive(ground.command("PING", seq=1))
+    fsw.receive(ground.command("PING", seq=100))
+    fsw.receive(ground.unlock(secure=True))
+    fsw.receive(ground.set_vr(60, secure=True))
+    fsw.receive(ground.command("PING", seq=2))
+    assert lockouts()[1:] == [bytes([2]), bytes([60])]
+    directives = ["COP1_UNLOCK", "COP1_SET_VR"]
+    assert names(fsw) == ["PING", "COP1_SET_VR", *directives, "PING", *directives]
+
+
 def test_clear_control_commands_off_needs_protected_unlock(make_config: MakeConfig) -> None:
     fsw = FlightSoftware(make_config({"uplink": {"clear_control_commands": False}}))
     ground = Ground()
