@@ -23,6 +23,7 @@ from graders.checks.observe import (
     wait_for,
     wait_for_pass,
 )
+from labctl.protocols.tc_frame import frame_fingerprint
 from labctl.range import wiring
 
 VANTAGE: Final = wiring.vantage_program("replay")
@@ -37,6 +38,8 @@ SETTLE_S: Final = 5.0
 #: number, which the judge would then count as "the replay did not execute" (a false pass
 #: seen in CI with 30 s); an early error is fail-closed.
 EXECUTED_WITHIN_S: Final = SETTLE_S * 3
+#: Recordings before a check gives up on finding a heard frame that executed.
+RECORD_ATTEMPTS: Final = 2
 #: Contact a record-and-replay needs on a link with passes: the capture, the operator's
 #: verification, the replays and their settling.
 REPLAY_PASS_S: Final = CAPTURE_S + EXECUTED_WITHIN_S + 30.0
@@ -78,14 +81,24 @@ def executions(truth: dict[str, Any], pair: tuple[int, int]) -> int:
 
 
 def executed_frame(
-    probe: Probe, command: str, frame_seq: int
+    probe: Probe, command: str, frame: dict[str, Any]
 ) -> tuple[tuple[int, int], int] | None:
-    """(SPI, sequence number) of the executed ``command`` carried by frame N(S)
-    ``frame_seq``, and how many times that frame has executed so far."""
+    """(SPI, sequence number) of the executed ``command`` that the captured ``frame`` carried,
+    and how many times that frame has executed so far.
+
+    Ground truth names each executed transmission by its fingerprint: a match is that very
+    frame, never a retransmission of the same N(S) under another SDLS sequence number. A
+    spacecraft that records no fingerprint is matched by N(S) alone."""
+    digest = frame_fingerprint(bytes.fromhex(str(frame["frame"])))
+
+    def same(entry: dict[str, Any]) -> bool:
+        if entry.get("frame_digest"):
+            return bool(entry["frame_digest"] == digest)
+        return bool(entry.get("frame_seq") == int(frame["seq"]))
 
     def find() -> tuple[tuple[int, int], int] | None:
         truth = probe.truth()
-        found = [e for e in executed(truth, command) if e.get("frame_seq") == frame_seq]
+        found = [e for e in executed(truth, command) if same(e)]
         if not found:
             return None
         pair = (found[-1]["spi"], found[-1]["sequence_number"])
@@ -100,17 +113,24 @@ def replay_outcome(probe: Probe, command: str, attempts: int, after_restart: boo
     since nothing says whether a replay would have executed."""
     # record and replay in one pass: outside a pass nothing crosses the link
     wait_for_pass(probe, REPLAY_PASS_S * (2 if after_restart else 1))
-    frame = capture_while_commanding(probe, command_name(command))
-    if "frame" not in frame or "seq" not in frame:
-        return unobserved(
-            "cannot observe: no uplink frame heard on the uplink air to replay:"
-            f" {frame.get('error')}"
-        )
-    found = executed_frame(probe, command, int(frame["seq"]))
+    found, frame = None, {}
+    # The transmission heard may be lost on the air and its command sent again in another
+    # frame: record once more, as an operator would, before calling it unobservable.
+    for _ in range(RECORD_ATTEMPTS):
+        frame = capture_while_commanding(probe, command_name(command))
+        if "frame" not in frame or "seq" not in frame:
+            return unobserved(
+                "cannot observe: no uplink frame heard on the uplink air to replay:"
+                f" {frame.get('error')}"
+            )
+        found = executed_frame(probe, command, frame)
+        if found is not None:
+            break
     if found is None:
         return unobserved(
-            f"cannot observe: the operator's PUS {command} did not execute, so there is no"
-            " executed frame to replay"
+            f"cannot observe: the operator's PUS {command} did not execute from a frame heard"
+            f" on the air ({RECORD_ATTEMPTS} recordings), so there is no executed frame to"
+            " replay"
         )
     pair, before = found
     if after_restart:

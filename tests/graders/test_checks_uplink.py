@@ -23,12 +23,14 @@ from graders.checks.uplink import (
     replayed_frames,
 )
 from labctl.errors import CheckError
+from labctl.protocols.tc_frame import frame_fingerprint
 
 
 @pytest.fixture(autouse=True)
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(replay, "LEAD_S", 0.0)
     monkeypatch.setattr(replay, "SETTLE_S", 0.2)
+    monkeypatch.setattr(replay, "EXECUTED_WITHIN_S", 0.5)
 
 
 def entry(service: int, subtype: int, spi: int | None, seq: int) -> dict[str, object]:
@@ -99,6 +101,47 @@ def test_replay_rejected_is_an_error_when_there_is_nothing_to_replay() -> None:
     result = ReplayRejected().run(ReplayRejectedArgs(), Lost(replay_executes=False))
     assert result.status is Status.ERROR
     assert "did not execute" in result.evidence
+
+
+HEARD = frame_fingerprint(bytes.fromhex("00aa"))  # the frame FakeProbe's vantage hears
+
+
+class Retransmitting(FakeProbe):
+    """The operator's command executes from a retransmission (same N(S) 7, another SDLS
+    sequence number, another fingerprint) for the first ``lost`` recordings, then from
+    the very frame the vantage heard."""
+
+    def __init__(self, lost: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lost, self.sent = lost, 0
+
+    def api(self, method: str, path: str, body: Any = None, token: Any = None) -> Any:
+        if path != "/api/commands":
+            return super().api(method, path, body, token)
+        self.sent += 1
+        self.frames_received += 1
+        retransmitted = self.sent <= self.lost
+        executed = self._entry(17, 1, 7, spi=42, seq=90 + self.sent if retransmitted else 7)
+        executed["frame_digest"] = "f" * 16 if retransmitted else HEARD
+        self.log.append(executed)
+        return 201, {"id": self.sent, "status": "sent"}
+
+
+def test_replay_rejected_judges_the_heard_frame_not_a_retransmission_of_its_n_s() -> None:
+    # Matched by N(S) alone, the first recording would take the retransmission's sequence
+    # number, never see the replayed frame execute under it, and pass a weak spacecraft.
+    probe = Retransmitting(lost=1, replay_executes=True)
+    result = ReplayRejected().run(ReplayRejectedArgs(), probe)
+    assert result.status is Status.FAIL, result.evidence
+    assert probe.sent == 2  # recorded once more after the lost transmission
+
+
+def test_replay_rejected_is_an_error_when_no_heard_frame_executes() -> None:
+    probe = Retransmitting(lost=replay.RECORD_ATTEMPTS, replay_executes=True)
+    result = ReplayRejected().run(ReplayRejectedArgs(), probe)
+    assert result.status is Status.ERROR, result.evidence
+    assert "did not execute from a frame heard" in result.evidence
+    assert probe.sent == replay.RECORD_ATTEMPTS
 
 
 def test_replay_rejected_is_an_error_when_the_vantage_cannot_transmit() -> None:

@@ -153,6 +153,7 @@ class FlightSoftware:
             sequence_number=reception.sequence_number,
             bypass=reception.kind is FrameKind.BD,
             frame_seq=reception.frame_seq,
+            frame_digest=reception.frame_digest,
         )
         again = self._executed_before(reception)
         clear = self._unauthenticated(reception)

@@ -68,6 +68,7 @@ class FrameContext:
     sequence_number: int | None
     bypass: bool
     frame_seq: int
+    frame_digest: str = ""
 
 
 class CommandFailed(Exception):
@@ -192,6 +193,7 @@ class PusServices:
             "spi": context.spi,
             "sequence_number": context.sequence_number,
             "frame_seq": context.frame_seq,
+            "frame_digest": context.frame_digest,
             "bypass": context.bypass,
             "result": result,
         }

@@ -24,6 +24,7 @@ from labctl.protocols.tc_frame import (
     SegmentFlags,
     TcFrame,
     decode_control_command,
+    frame_fingerprint,
     unsegment,
 )
 from labctl.range.hosts.spacecraft.config import UplinkConfig
@@ -51,6 +52,9 @@ class Reception:
     farm_event: FarmEvent | None = None
     packets: tuple[bytes, ...] = ()
     entered_lockout: bool = False
+    #: The received frame's fingerprint (``frame_fingerprint``): ground truth names the
+    #: exact transmission that executed, so a grader matches a frame it heard on the air.
+    frame_digest: str = ""
 
 
 class UplinkReceiver:
@@ -79,7 +83,7 @@ class UplinkReceiver:
         if not verdict.accepted:
             assert verdict.reason is not None
             return self._reject(verdict.reason.name.lower(), spi=verdict.spi, seq=frame.seq)
-        return self._farm(frame, verdict)
+        return replace(self._farm(frame, verdict), frame_digest=frame_fingerprint(datagram))
 
     def _valid_frame(self, datagram: bytes) -> TcFrame | Reception:
         """The decoded frame if it is well formed and ours, else the rejection."""

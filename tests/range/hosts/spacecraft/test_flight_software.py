@@ -11,6 +11,7 @@ from typing import Any
 from sc_scaffold import Ground, kinds, tm_packets
 
 from labctl.protocols.sdls import ServiceType
+from labctl.protocols.tc_frame import frame_fingerprint
 from labctl.protocols.tm_frame import Fsr, TmFrame
 from labctl.range.hosts.catalog import Event, FailureCode, Housekeeping, Mode
 from labctl.range.hosts.spacecraft import FlightSoftware, SpacecraftConfig
@@ -100,6 +101,20 @@ def test_replay_accepted_without_anti_replay_is_the_weakness(make_config: MakeCo
     fsw.receive(ground.set_vr(0))
     fsw.receive(first)
     assert names(fsw) == ["THRUSTER_FIRE", "PING", "COP1_SET_VR", "THRUSTER_FIRE"]
+
+
+def test_ground_truth_names_the_transmission_that_executed(make_config: MakeConfig) -> None:
+    fsw, ground = FlightSoftware(make_config()), Ground()
+    first = ground.command("PING", seq=0)
+    # a retransmission: the same N(S), framed again under the next SDLS sequence number
+    again = ground.command("PING", seq=0)
+    fsw.receive(first)
+    fsw.receive(ground.set_vr(0))
+    fsw.receive(again)
+    log = [e for e in fsw.truth()["executed_commands"] if e["name"] == "PING"]
+    assert [e["frame_seq"] for e in log] == [0, 0]
+    assert [e["frame_digest"] for e in log] == [frame_fingerprint(first), frame_fingerprint(again)]
+    assert log[0]["frame_digest"] != log[1]["frame_digest"]
 
 
 def test_forged_frame_is_bad_mac(make_config: MakeConfig) -> None:
