@@ -2,6 +2,9 @@
 # The whole test suite: linters, type checks, layer rules, then pytest.
 # Sets up .venv on first use. Extra arguments go to pytest (e.g. -k spec, -x).
 # Docker tests need a running engine: they skip loudly without one, and fail when CI=true.
+# pytest runs in LABCTL_TEST_WORKERS processes (pytest-xdist, default 2: most of the time
+# goes to waiting on live instances, passes and timers, so two workers share two cores
+# well; 0 runs in this process) and prints the 30 slowest tests at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/_venv.sh
@@ -15,4 +18,5 @@ echo "==> mypy"
 echo "==> import-linter (layer rules, docs/architecture.md)"
 "$VENV_BIN/lint-imports"
 echo "==> pytest"
-exec "$VENV_BIN/python" -m pytest "$@"
+workers=${LABCTL_TEST_WORKERS:-2}
+exec "$VENV_BIN/python" -m pytest -n "$workers" --dist worksteal --durations=30 "$@"
