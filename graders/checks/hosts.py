@@ -275,8 +275,10 @@ class OldKeyRejected(Check[OldKeyRejectedArgs]):
             return unobserved(f"the vantage could not transmit the forged frame: {detail}")
         what = f"{name} forged with the old key on SPI {spi} (sequence number {arsn})"
 
+        fingerprint = str(sent.get("fingerprint") or "")
+
         def ran() -> bool:
-            return any(_is_frame(e, spi, arsn) for e in executed(probe.truth()))
+            return any(_is_frame(e, spi, arsn, fingerprint) for e in executed(probe.truth()))
 
         if wait_for(ran, SETTLE_S):
             return failed(
@@ -297,7 +299,12 @@ def _last_sequence_number(truth: dict[str, Any], spi: int) -> int:
     return 0
 
 
-def _is_frame(entry: dict[str, Any], spi: int, arsn: int) -> bool:
+def _is_frame(entry: dict[str, Any], spi: int, arsn: int, fingerprint: str = "") -> bool:
+    """Is ``entry`` the forged frame? By its fingerprint where both sides give one: once
+    the SA is in use again (the fix moved the station to it), the station's own frame
+    under the same sequence number is not the forgery."""
+    if fingerprint and entry.get("frame_digest"):
+        return bool(entry["frame_digest"] == fingerprint)
     return bool(entry.get("spi") == spi and entry.get("sequence_number") == arsn)
 
 

@@ -129,6 +129,41 @@ def open_otar(otar: Otar, master_key: bytes) -> tuple[int, bytes]:
     return key_id, block[2:]
 
 
+#: Key Verification: the ground's challenge, and the reply (key id, IV, the challenge
+#: encrypted under the key, tag).
+CHALLENGE_SIZE: Final = 16
+VERIFY_REPLY_SIZE: Final = 2 + OTAR_IV_SIZE + CHALLENGE_SIZE + OTAR_TAG_SIZE
+#: Bound into the verification's authentication, so a reply is never a valid OTAR block.
+_VERIFY_CONTEXT: Final = b"labctl-sdls-key-verification"
+
+
+def answer_challenge(key: bytes, key_id: int, challenge: bytes, iv: bytes) -> bytes:
+    """Key Verification on board: the reply data that proves holding key ``key_id``
+    without showing it (the challenge encrypted and authenticated under the key)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if len(challenge) != CHALLENGE_SIZE or len(iv) != OTAR_IV_SIZE:
+        raise ProtocolError(f"a challenge is {CHALLENGE_SIZE} octets and its IV {OTAR_IV_SIZE}")
+    head = struct.pack(">H", key_id)
+    return head + iv + AESGCM(key).encrypt(iv, challenge, _VERIFY_CONTEXT + head)
+
+
+def check_answer(reply: bytes, key: bytes, key_id: int, challenge: bytes) -> bool:
+    """Key Verification on the ground: does ``reply`` prove that the spacecraft's key
+    ``key_id`` is ``key``, for this ``challenge``? False for any other reply."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if len(reply) != VERIFY_REPLY_SIZE or struct.unpack_from(">H", reply)[0] != key_id:
+        return False
+    iv, sealed = reply[2 : 2 + OTAR_IV_SIZE], reply[2 + OTAR_IV_SIZE :]
+    try:
+        opened = AESGCM(key).decrypt(iv, sealed, _VERIFY_CONTEXT + reply[:2])
+    except (InvalidTag, ValueError):
+        return False
+    return opened == challenge
+
+
 @dataclass(frozen=True)
 class EpPdu:
     """One extended-procedure PDU."""

@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from labctl.protocols.sdls_ep import OTAR_IV_SIZE, seal_otar
+from labctl.protocols.sdls_ep import CHALLENGE_SIZE, OTAR_IV_SIZE, check_answer, seal_otar
 from labctl.range import wiring
 
 #: Where a lab puts the student's mission-control account on the workstation.
 ACCOUNT_FILE: Final = Path.home() / "mission-control.txt"
 TIMEOUT: Final = 10.0
+#: How long an SDLS reply may follow its command's completion report to mission control.
+REPLY_WAIT_S: Final = 15.0
 
 
 class MissionControlError(Exception):
@@ -115,6 +117,36 @@ class MissionControl:
             row = self.send(name, **args)
             if row["status"] != "completed":
                 raise MissionControlError(f"{name}: the spacecraft answered {row['status']}")
+
+    def sdls_replies(self) -> list[dict[str, Any]]:
+        """The spacecraft's latest SDLS extended-procedure replies, newest first
+        (``GET /api/sdls/replies``)."""
+        return list(self.request("GET", "/api/sdls/replies")["replies"])
+
+    def verify_key(self, key_id: int, key: bytes, within: float = 45.0) -> bool:
+        """SDLS Key Verification: is the spacecraft's active key ``key_id`` equal to ``key``?
+        Sends a fresh random challenge (``KEY_VERIFY``) and checks the spacecraft's answer
+        (the challenge encrypted under its key); MissionControlError when the spacecraft
+        refuses or its answer never reaches mission control."""
+
+        def answers() -> set[str]:
+            return {
+                str(r["data"])
+                for r in self.sdls_replies()
+                if r.get("procedure") == "KEY_VERIFY" and r.get("key_id") == key_id
+            }
+
+        before = answers()
+        challenge = os.urandom(CHALLENGE_SIZE)
+        row = self.send("KEY_VERIFY", within, key_id=key_id, challenge=challenge.hex())
+        if row["status"] != "completed":
+            raise MissionControlError(f"KEY_VERIFY: the spacecraft answered {row['status']}")
+        deadline = time.monotonic() + REPLY_WAIT_S
+        while not (new := answers() - before):
+            if time.monotonic() > deadline:
+                raise MissionControlError("KEY_VERIFY: the answer never reached mission control")
+            time.sleep(0.5)
+        return any(check_answer(bytes.fromhex(a), key, key_id, challenge) for a in new)
 
     def passes(self) -> list[dict[str, Any]]:
         """The pass under way and the next ones (``GET /api/passes``): empty on a link

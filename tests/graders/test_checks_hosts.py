@@ -63,6 +63,9 @@ class FakeStation:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
     forged: list[list[str]] = field(default_factory=list)
+    #: The station commands through the SA too (the fix moved it there): its frame with
+    #: the sequence number the forgery used executes, under the new key.
+    station_sends: bool = False
     #: sshd does not answer the grader vantage (the attacker's rf and corp networks)
     down: bool = False
     #: the station's networks and its address on each
@@ -131,7 +134,12 @@ class FakeStation:
         return self._ssh(options, self.answers_on[network])
 
     def _receive(self, key: str, spi: int, arsn: int) -> tuple[int, str]:
-        sent = json.dumps({"sent": "PING", "spi": spi, "arsn": arsn})
+        fingerprint = f"{arsn:04x}{key[:12]}"
+        sent = json.dumps({"sent": "PING", "spi": spi, "arsn": arsn, "fingerprint": fingerprint})
+        if self.station_sends:  # the station's own next frame, under the same number
+            self.executed.append(
+                {**command("PING", spi=spi, seq=arsn, source=0), "frame_digest": "5" * 16}
+            )
         if self.lost:
             return 0, sent
         self.received += 1
@@ -146,7 +154,8 @@ class FakeStation:
             self.rejected.append({"reason": "bad_sn", "spi": spi})
         else:
             sa[2] = arsn
-            self.executed.append(command("PING", spi=spi, seq=arsn, source=0xFE4B))
+            forged = command("PING", spi=spi, seq=arsn, source=0xFE4B)
+            self.executed.append({**forged, "frame_digest": fingerprint})
         return 0, sent
 
     def host_exec(self, host: str, argv: Sequence[str], user: str = "root") -> tuple[int, str]:
@@ -442,6 +451,16 @@ def test_key_rotated_on_the_same_spi_passes_as_bad_mac() -> None:
     result = old_key(station)
     assert result.status is Status.PASS
     assert "bad_mac" in result.evidence
+
+
+def test_the_stations_own_frame_under_the_same_number_is_not_the_forgery() -> None:
+    station = FakeStation(station_sends=True)
+    station.sas[40][1] = NEW_KEY
+    result = old_key(station)
+    assert result.status is Status.PASS, result.evidence
+    assert "bad_mac" in result.evidence
+    still = FakeStation(station_sends=True)  # the old key still works: both executed
+    assert old_key(still).status is Status.FAIL
 
 
 def test_unknown_spi_is_tried_with_sequence_number_one() -> None:

@@ -1,6 +1,7 @@
 """Over-the-air rekeying on the real engine, the way a flight director does it: through
 mission control's API (octet arguments as hex), the ground station and the RF link to the
-spacecraft: OTAR and activation of a new key, a rekey of the stopped spare SA, its start,
+spacecraft: OTAR and activation of a new key, its verification (the spacecraft proves it
+holds the key), a rekey of the stopped spare SA, its start,
 all kept across a REBOOT; a forged OTAR (another master key) refused."""
 
 from __future__ import annotations
@@ -49,12 +50,25 @@ def test_a_flight_director_rekeys_over_the_air_and_a_forged_otar_is_refused(
         director.login()
         with pytest.raises(MissionControlError, match="KEY_OTAR"):
             director.otar(os.urandom(32), 1, 7, os.urandom(16))  # not the master key
-        director.otar(MASTER, 1, 7, os.urandom(16))
+        new_key = os.urandom(16)
+        director.otar(MASTER, 1, 7, new_key)
         assert truth(lab_backend, record)["keys"] == [{"id": 7, "state": "active"}]
+        # Key Verification: the spacecraft proves it holds the delivered key, no other
+        assert director.verify_key(7, new_key)
+        assert not director.verify_key(7, os.urandom(16))
         for name, args in (("SA_REKEY", {"spi": 300, "key_id": 7}), ("SA_START", {"spi": 300})):
             assert director.send(name, **args)["status"] == "completed", name
         after = sa(truth(lab_backend, record), 300)
         assert (after["state"], after["key_id"]) == ("OPERATIONAL", 7)
+        assert director.send("SA_READ_ARSN", spi=300)["status"] == "completed"
+        read = eventually(
+            lambda: next(
+                (r for r in director.sdls_replies() if r["procedure"] == "SA_READ_ARSN"), None
+            ),
+            15,
+            "the Read ARSN reply at mission control",
+        )
+        assert (read["spi"], read["arsn"]) == (300, after["sequence_number"])
         booted = truth(lab_backend, record)["boot_time"]
         director.send("REBOOT")  # the reset may cut its own completion report short
 

@@ -5,7 +5,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from labctl.errors import ProtocolError
-from labctl.protocols.sdls_ep import EpPdu, SaProcedure, ServiceGroup, decode
+from labctl.protocols.sdls_ep import (
+    VERIFY_REPLY_SIZE,
+    EpPdu,
+    SaProcedure,
+    ServiceGroup,
+    answer_challenge,
+    check_answer,
+    decode,
+)
+from labctl.range.hosts.catalog import describe_reply
 
 
 def test_start_sa_layout() -> None:
@@ -38,3 +47,34 @@ def test_any_bytes_decode_or_raise_protocol_error(raw: bytes) -> None:
     except ProtocolError:
         return
     assert pdu.encode() == raw
+
+
+KEY = bytes(range(16))
+
+
+def test_a_key_verification_answer_proves_that_key_that_id_and_that_challenge() -> None:
+    challenge = bytes(range(100, 116))
+    answer = answer_challenge(KEY, 7, challenge, bytes(12))
+    assert len(answer) == VERIFY_REPLY_SIZE
+    assert check_answer(answer, KEY, 7, challenge)
+    assert not check_answer(answer, bytes(16), 7, challenge)
+    assert not check_answer(answer, KEY, 8, challenge)
+    assert not check_answer(answer, KEY, 7, bytes(16))
+    assert not check_answer(answer[:-1], KEY, 7, challenge)
+    assert challenge not in answer
+    with pytest.raises(ProtocolError):
+        answer_challenge(KEY, 7, challenge[:8], bytes(12))
+
+
+@given(st.binary(max_size=80))
+def test_any_reply_octets_are_checked_without_raising(raw: bytes) -> None:
+    assert check_answer(raw, KEY, int.from_bytes(raw[:2] or b"\0", "big"), bytes(16)) is False
+
+
+@given(st.binary(max_size=300))
+def test_any_reply_on_129_2_is_described_or_a_protocol_error(raw: bytes) -> None:
+    try:
+        fields = describe_reply(raw)
+    except ProtocolError:
+        return
+    assert isinstance(fields["procedure"], str)

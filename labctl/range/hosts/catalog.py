@@ -13,10 +13,14 @@ from enum import IntEnum
 from typing import Final
 
 from labctl.errors import ProtocolError
+from labctl.protocols.sdls import SaState
 from labctl.protocols.sdls_ep import (
+    CHALLENGE_SIZE,
+    KEY_STATE_CODES,
     OTAR_BLOCK_SIZE,
     OTAR_IV_SIZE,
     OTAR_TAG_SIZE,
+    VERIFY_REPLY_SIZE,
     EpPdu,
     KeyProcedure,
     SaProcedure,
@@ -314,6 +318,16 @@ COMMANDS: Final[tuple[Command, ...]] = (
                 "SDLS Key Destruction: a deactivated (or pre-active) key's material is wiped.",
             ),
             (
+                "KEY_VERIFY",
+                KeyProcedure.VERIFICATION,
+                f"H{CHALLENGE_SIZE}s",
+                ("key_id", "challenge"),
+                False,
+                "SDLS Key Verification: the spacecraft encrypts the ground's random challenge"
+                " under an active key and answers (reply 129,2), proving it holds the same key"
+                " without showing it (MissionControl.verify_key).",
+            ),
+            (
                 "KEY_INVENTORY",
                 KeyProcedure.INVENTORY,
                 "HH",
@@ -402,6 +416,51 @@ PARAMETERS: Final[tuple[Parameter, ...]] = (
 )
 PARAMETER_BY_ID: Final = {p.ident: p for p in PARAMETERS}
 PARAMETER_REPORT_FORMAT: Final = ">HII"  # per parameter: id, stored (or in use), in use
+
+
+#: Reply layouts of the procedures that answer (129,2), as the spacecraft packs them.
+_SA_REPLIES: Final = {
+    SaProcedure.READ_ARSN: (">HQI", ("spi", "arsn", "window")),
+    SaProcedure.STATUS: (">HB", ("spi", "state")),
+}
+_SA_STATE_NAMES: Final = {state.value: state.name.lower() for state in SaState}
+_KEY_STATE_NAMES: Final = {code: name for name, code in KEY_STATE_CODES.items()}
+
+
+def describe_reply(raw: bytes) -> dict[str, object]:
+    """An SDLS extended-procedure reply (TM 129,2) as fields; ProtocolError when it is not
+    a well-formed reply of a procedure that answers. The bytes come off the downlink:
+    every length is checked before it is read."""
+    pdu = decode_pdu(raw)
+    if not pdu.reply:
+        raise ProtocolError("an SDLS EP PDU on 129,2 that is not a reply")
+    fields: dict[str, object] = {"data": pdu.data.hex()}
+    if pdu.group == ServiceGroup.SA_MANAGEMENT and pdu.procedure in set(_SA_REPLIES):
+        procedure = SaProcedure(pdu.procedure)
+        layout, names = _SA_REPLIES[procedure]
+        if len(pdu.data) != struct.calcsize(layout):
+            raise ProtocolError(f"{procedure.name} reply of {len(pdu.data)} octets")
+        fields.update(zip(names, struct.unpack(layout, pdu.data), strict=True))
+        if procedure is SaProcedure.STATUS:
+            fields["state"] = _SA_STATE_NAMES.get(int(str(fields["state"])), fields["state"])
+        return {"procedure": f"SA_{procedure.name}", **fields}
+    if pdu.group == ServiceGroup.KEY_MANAGEMENT and pdu.procedure == KeyProcedure.INVENTORY:
+        if len(pdu.data) < 2 or (len(pdu.data) - 2) % 3:
+            raise ProtocolError(f"KEY_INVENTORY reply of {len(pdu.data)} octets")
+        (count,) = struct.unpack_from(">H", pdu.data)
+        if count != (len(pdu.data) - 2) // 3:
+            raise ProtocolError(f"KEY_INVENTORY reply lists {count} keys, carries fewer or more")
+        keys = [
+            struct.unpack_from(">HB", pdu.data, offset) for offset in range(2, len(pdu.data), 3)
+        ]
+        fields["keys"] = [{"id": i, "state": _KEY_STATE_NAMES.get(c, str(c))} for i, c in keys]
+        return {"procedure": "KEY_INVENTORY", **fields}
+    if pdu.group == ServiceGroup.KEY_MANAGEMENT and pdu.procedure == KeyProcedure.VERIFICATION:
+        if len(pdu.data) != VERIFY_REPLY_SIZE:
+            raise ProtocolError(f"KEY_VERIFY reply of {len(pdu.data)} octets")
+        fields["key_id"] = struct.unpack_from(">H", pdu.data)[0]
+        return {"procedure": "KEY_VERIFY", **fields}
+    raise ProtocolError(f"no reply is defined for SDLS procedure {pdu.group}/{pdu.procedure}")
 
 
 def command_for(

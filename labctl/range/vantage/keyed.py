@@ -21,7 +21,7 @@ from typing import Any, Final
 from labctl.errors import ProtocolError
 from labctl.protocols.pus import PusTc
 from labctl.protocols.sdls import Keyring, SdlsEngine, SecurityAssociation
-from labctl.protocols.tc_frame import Bypass, TcFrame, segment
+from labctl.protocols.tc_frame import Bypass, TcFrame, frame_fingerprint, segment
 from labctl.range import wiring
 from labctl.range.hosts.catalog import BY_NAME, PLATFORM_APID
 
@@ -105,7 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, ProtocolError, OSError) as exc:
         print(json.dumps({"error": str(exc)}))
         return 2
-    result = {"sent": args.command, "spi": args.spi, "arsn": args.arsn, "octets": len(frame)}
+    result = {
+        "sent": args.command,
+        "spi": args.spi,
+        "arsn": args.arsn,
+        "octets": len(frame),
+        "fingerprint": frame_fingerprint(frame),
+    }
     print(json.dumps(result))
     return 0
 

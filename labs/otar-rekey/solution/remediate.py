@@ -60,6 +60,10 @@ def main() -> int:
             key = os.urandom(16)
             mc.otar(master, master_id, NEW_KEY_ID, key)
             print(f"KEY_OTAR and KEY_ACTIVATE: key {NEW_KEY_ID} active on board")
+            # before anything depends on it: the spacecraft proves it holds this very key
+            if not mc.verify_key(NEW_KEY_ID, key):
+                raise MissionControlError(f"KEY_VERIFY: key {NEW_KEY_ID} on board is another")
+            print(f"KEY_VERIFY: the spacecraft holds key {NEW_KEY_ID}")
             completed(mc, "SA_STOP", spi=spare_spi)
             completed(mc, "SA_REKEY", spi=spare_spi, key_id=NEW_KEY_ID)
             completed(mc, "SA_START", spi=spare_spi)

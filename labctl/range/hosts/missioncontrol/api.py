@@ -208,6 +208,13 @@ async def parameters(_: Viewer, request: Request) -> dict[str, Any]:
     return mission(request).parameters()
 
 
+@router.get("/sdls/replies")
+async def sdls_replies(_: Viewer, request: Request) -> dict[str, Any]:
+    """The spacecraft's latest SDLS extended-procedure replies, newest first: SA_READ_ARSN,
+    SA_STATUS, KEY_INVENTORY and KEY_VERIFY answer with one."""
+    return mission(request).sdls_replies()
+
+
 class DirectiveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     directive: str = Field(pattern=r"^(unlock|set_vr)$")

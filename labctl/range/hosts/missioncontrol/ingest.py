@@ -2,7 +2,8 @@
 
 Housekeeping (3,25) goes to the telemetry table, events (5,x) to the events table,
 verification reports (1,x) advance the sent commands they name, and ground-station status
-packets (APID 0x7F0) replace the latest status. Packets arrive from a network anyone on
+packets (APID 0x7F0) replace the latest status; the latest parameter report (20,2) and
+SDLS extended-procedure replies (129,2) are kept in memory. Packets arrive from a network anyone on
 the ground segment may write to: a bad one is counted and dropped, never fatal.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import Final
 
 from labctl.errors import ProtocolError
@@ -30,6 +31,8 @@ LOG: Final = logging.getLogger("labctl.missioncontrol.ingest")
 
 #: Entries in one parameter report, at most (the table has a handful).
 MAX_PARAMETERS: Final = 64
+#: SDLS extended-procedure replies kept (the newest).
+MAX_SDLS_REPLIES: Final = 32
 
 
 class Ingest:
@@ -42,6 +45,8 @@ class Ingest:
         #: The last parameter report (20,2): one entry per parameter, and when it came.
         self.parameters: list[dict[str, object]] = []
         self.parameters_at: float | None = None
+        #: The latest SDLS extended-procedure replies (129,2), oldest first.
+        self.sdls_replies: deque[dict[str, object]] = deque(maxlen=MAX_SDLS_REPLIES)
         #: Rejected packets are logged, rate-limited (the stream may be forged).
         self.hostile = RateLimitedLog(LOG)
 
@@ -77,6 +82,8 @@ class Ingest:
             self._verification(tm)
         elif (tm.service, tm.subtype) == (20, 2):
             self._parameters(tm)
+        elif (tm.service, tm.subtype) == (catalog.SDLS_EP_SERVICE, 2):
+            self._sdls_reply(tm)
         else:
             self.counts[f"tm_{tm.service}_{tm.subtype}"] += 1
 
@@ -144,6 +151,13 @@ class Ingest:
             )
         self.parameters, self.parameters_at = rows, time.time()
         self.counts["parameter_reports"] += 1
+
+    def _sdls_reply(self, tm: PusTm) -> None:
+        """An SDLS extended-procedure reply (Read ARSN, SA status, key inventory, key
+        verification): kept, newest last, for GET /api/sdls/replies."""
+        reply = catalog.describe_reply(tm.source_data)
+        self.sdls_replies.append({"received_at": time.time(), **reply})
+        self.counts["sdls_replies"] += 1
 
     def _verification(self, tm: PusTm) -> None:
         failure = tm.subtype in (2, 8)

@@ -148,6 +148,10 @@ class MissionControl:
             "parameters": self.parameters(),
         }
 
+    def sdls_replies(self) -> dict[str, Any]:
+        """The latest SDLS extended-procedure replies, newest first."""
+        return {"replies": list(reversed(self.ingest.sdls_replies))}
+
     def parameters(self) -> dict[str, Any]:
         """The spacecraft's last parameter report (REPORT_PARAMETERS asks for one)."""
         at = self.ingest.parameters_at

@@ -10,11 +10,13 @@ downlink SA makes it the one that protects the telemetry; stopping that SA leave
 telemetry in the clear.
 
 Key management (:mod:`.keystore`): OTAR (a new key, encrypted and authenticated under
-the master key), Key Activation, Deactivation, Destruction, and Inventory (reply 129,2).
+the master key), Key Activation, Deactivation, Destruction, Verification (the challenge
+encrypted under the key, reply 129,2) and Inventory (reply 129,2).
 """
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +25,15 @@ from typing import Any
 
 from labctl.errors import ProtocolError
 from labctl.protocols.sdls import Keyring, SaState, SecurityAssociation
-from labctl.protocols.sdls_ep import KEY_STATE_CODES, KeyProcedure, Otar, SaProcedure, open_otar
+from labctl.protocols.sdls_ep import (
+    KEY_STATE_CODES,
+    OTAR_IV_SIZE,
+    KeyProcedure,
+    Otar,
+    SaProcedure,
+    answer_challenge,
+    open_otar,
+)
 from labctl.range.hosts.config import HostConfigError
 from labctl.range.hosts.spacecraft import parameters
 from labctl.range.hosts.spacecraft.config import SpacecraftConfig, validate_parameters
@@ -65,6 +75,8 @@ class SaManagement:
     keystore: KeyStore = field(init=False)
     #: SA name → the key store's key it uses.
     key_ids: dict[str, int] = field(init=False)
+    #: Random octets (the verification's IVs); tests give their own.
+    random: Callable[[int], bytes] = os.urandom
     #: The key the last key management procedure changed (for its event).
     changed_key: int | None = field(default=None, init=False)
 
@@ -154,6 +166,8 @@ class SaManagement:
                 body = b"".join(struct.pack(">HB", i, KEY_STATE_CODES[s]) for i, s in entries)
                 return struct.pack(">H", len(entries)) + body
             ident = _int(args[0])
+            if procedure is KeyProcedure.VERIFICATION:
+                return self._verify(ident, _bytes(args[1]))
             self.changed_key = ident
             if procedure is KeyProcedure.ACTIVATION:
                 self.keystore.activate(ident)
@@ -166,6 +180,15 @@ class SaManagement:
         except KeyRefused as refused:
             raise ProcedureRefused(str(refused), state=True) from None
         return None
+
+    def _verify(self, ident: int, challenge: bytes) -> bytes:
+        key = self.keystore.active_key(ident)
+        if key is None:
+            raise ProcedureRefused(f"key {ident} is not an active key of the key store")
+        try:
+            return answer_challenge(key, ident, challenge, self.random(OTAR_IV_SIZE))
+        except ProtocolError as exc:
+            raise ProcedureRefused(str(exc)) from None
 
     def _otar(self, args: Args) -> None:
         if self.config.master_key is None:

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from mc_fakes import FakeGroundStation, wait_until
 from test_ui import hidden_csrf
 
+from labctl.protocols.sdls_ep import EpPdu, KeyProcedure, SaProcedure
 from labctl.range.hosts import catalog
 from labctl.range.hosts.config import Config, HostConfigError
 from labctl.range.hosts.groundstation.conventions import Alert, StationStatus, UplinkMode
@@ -273,6 +274,38 @@ def test_garbage_on_the_tm_stream_is_skipped(
     assert ground_station.connections == 1
     count = client.get("/api/telemetry", headers=auth).json()["count"]
     wait_until(lambda: client.get("/api/telemetry", headers=auth).json()["count"] > count)
+
+
+def test_sdls_replies_are_served_newest_first_and_malformed_ones_dropped(
+    client: TestClient, ground_station: FakeGroundStation
+) -> None:
+    linked(client)
+    auth = token(client, "guest", "guest")
+    arsn = EpPdu(1, SaProcedure.READ_ARSN, struct.pack(">HQI", 1, 41, 10), reply=True)
+    inventory = EpPdu(0, KeyProcedure.INVENTORY, struct.pack(">HHBHB", 2, 7, 2, 8, 4), reply=True)
+    status = EpPdu(1, SaProcedure.STATUS, struct.pack(">HB", 5, 3), reply=True)
+    short = EpPdu(1, SaProcedure.READ_ARSN, b"\x00\x01", reply=True)  # hostile: too short
+    command = EpPdu(1, SaProcedure.START, b"\x00\x01")  # not a reply
+    ground_station.push(
+        b"".join(
+            ground_station.tm(129, 2, p.encode()) for p in (arsn, short, command, status, inventory)
+        )
+    )
+
+    def served() -> list[dict[str, Any]]:
+        return list(client.get("/api/sdls/replies", headers=auth).json()["replies"])
+
+    wait_until(lambda: len(served()) == 3)
+    newest, middle, oldest = served()
+    assert (middle["procedure"], middle["spi"], middle["state"]) == ("SA_STATUS", 5, "operational")
+    assert (oldest["procedure"], oldest["spi"], oldest["arsn"], oldest["window"]) == (
+        "SA_READ_ARSN",
+        1,
+        41,
+        10,
+    )
+    assert newest["keys"] == [{"id": 7, "state": "active"}, {"id": 8, "state": "destroyed"}]
+    assert client.get("/api/sdls/replies").status_code == 401
 
 
 def test_ground_station_status_packets_are_kept_as_latest_status(

@@ -14,8 +14,8 @@ from sc_scaffold import Ground, tm_packets
 from test_parameters import booted, config_file
 from test_procedures import failures, replies
 
-from labctl.protocols.sdls_ep import KeyProcedure, decode, seal_otar
-from labctl.range.hosts.catalog import BY_NAME, FailureCode
+from labctl.protocols.sdls_ep import CHALLENGE_SIZE, KeyProcedure, check_answer, decode, seal_otar
+from labctl.range.hosts.catalog import BY_NAME, FailureCode, describe_reply
 from labctl.range.hosts.spacecraft.keystore import KEYSTORE_FILE, KeyState, KeyStore
 
 MASTER = bytes(range(32, 64))
@@ -164,3 +164,39 @@ def test_the_catalogue_gives_octet_arguments_their_length() -> None:
     otar = BY_NAME["KEY_OTAR"]
     assert [otar.octets(a) for a in otar.arg_names] == [None, 12, 18, 16]
     assert BY_NAME["SA_REKEY"].octets("key_id") is None
+
+
+def test_key_verification_proves_the_key_on_board_without_showing_it(
+    tmp_path: Path, key_dir: Path
+) -> None:
+    _, fsw = booted(setup(tmp_path, key_dir))
+    ground = Ground()
+    sequence = iter(range(100))
+
+    def send(name: str, *args: object) -> None:
+        fsw.receive(ground.command(name, *args, seq=next(sequence)))  # type: ignore[arg-type]
+
+    send("KEY_OTAR", *otar_args(7))
+    send("KEY_ACTIVATE", 7)
+    fsw.pending_frames()
+    challenge = os.urandom(CHALLENGE_SIZE)
+    send("KEY_VERIFY", 7, challenge)
+    (reply,) = replies(tm_packets(fsw.pending_frames()))
+    pdu = decode(reply)
+    assert (pdu.reply, pdu.procedure) == (True, KeyProcedure.VERIFICATION)
+    assert check_answer(pdu.data, NEW_KEY, 7, challenge)
+    assert not check_answer(pdu.data, bytes(16), 7, challenge)  # another key on the ground
+    assert not check_answer(pdu.data, NEW_KEY, 7, os.urandom(CHALLENGE_SIZE))  # an old answer
+    assert challenge not in pdu.data
+    assert NEW_KEY not in pdu.data
+    assert describe_reply(reply)["key_id"] == 7
+
+    send("KEY_VERIFY", 9, challenge)  # no such key: refused, no reply
+    send("KEY_OTAR", *otar_args(8))
+    send("KEY_VERIFY", 8, challenge)  # pre-active: refused
+    packets = tm_packets(fsw.pending_frames())
+    assert replies(packets) == []
+    refused = [
+        struct.unpack(">HHH", p.source_data)[2] for p in packets if (p.service, p.subtype) == (1, 8)
+    ]
+    assert refused == [FailureCode.BAD_ARGUMENTS] * 2
