@@ -4,7 +4,9 @@
 # Docker tests need a running engine: they skip loudly without one, and fail when CI=true.
 # pytest runs in LABCTL_TEST_WORKERS processes (pytest-xdist, default 2: most of the time
 # goes to waiting on live instances, passes and timers, so two workers share two cores
-# well; 0 runs in this process) and prints the 30 slowest tests at the end.
+# well; 0 runs in this process) and prints the 30 slowest tests at the end. Tests that
+# share a module- or package-scoped fixture (a live class, a portal) run in one worker, in
+# order (tests/conftest.py groups them; --dist loadgroup).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/_venv.sh
@@ -19,4 +21,4 @@ echo "==> import-linter (layer rules, docs/architecture.md)"
 "$VENV_BIN/lint-imports"
 echo "==> pytest"
 workers=${LABCTL_TEST_WORKERS:-2}
-exec "$VENV_BIN/python" -m pytest -n "$workers" --dist worksteal --durations=30 "$@"
+exec "$VENV_BIN/python" -m pytest -n "$workers" --dist loadgroup --durations=30 "$@"

@@ -85,6 +85,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "docker_client" in getattr(item, "fixturenames", ()):
             item.add_marker(DOCKER_MARKER)
+        shared = _shared_fixture(item)
+        if shared is not None:
+            item.add_marker(pytest.mark.xdist_group(shared))
+
+
+def _shared_fixture(item: pytest.Item) -> str | None:
+    """The module-, class- or package-scoped fixture the test shares with others (a live
+    class of instances, a portal), if any: under pytest-xdist (``--dist loadgroup``) every
+    test that shares it runs in one worker, in order, on one copy of it."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    for name in sorted(info.name2fixturedefs):
+        for definition in info.name2fixturedefs[name]:
+            if definition.scope in {"module", "package", "class"}:
+                return f"{definition.baseid or '.'}::{name}"
+    return None
 
 
 @pytest.hookimpl(wrapper=True)
