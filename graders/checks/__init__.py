@@ -23,6 +23,7 @@ from graders.checks.hosts import (
     SshPasswordRefused,
     UnsentCommandExecuted,
 )
+from graders.checks.ingest import MalformedTelemetrySurvives, TelemetryProcessingHalted
 from graders.checks.network import PortClosed, PortOpen
 from graders.checks.uplink import CommandRoundTrip, ReplayExecuted, ReplayRejected, TelemetryFresh
 
@@ -49,6 +50,8 @@ BUILTIN_CHECKS: tuple[type[Check[Any]], ...] = (
     PortOpen,
     ForgedDirectiveAccepted,
     ClearDirectiveRejected,
+    TelemetryProcessingHalted,
+    MalformedTelemetrySurvives,
 )
 
 __all__ = ["BUILTIN_CHECKS", "Check"]

@@ -71,6 +71,11 @@ CREATE TABLE IF NOT EXISTS audit (
     remote TEXT NOT NULL,
     detail TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ingest_halts (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    reason TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ground_status (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     received_at REAL NOT NULL,
@@ -86,6 +91,8 @@ STATUS_RANK: Final = {"sent": 0, "accepted": 1, "completed": 2, "failed": 2}
 
 Row = dict[str, Any]
 
+#: Halts of the telemetry processing kept on record (the newest).
+MAX_INGEST_HALTS: Final = 100
 #: The largest batch of rows one prune deletes (a few milliseconds of the writer's lock).
 MAX_BATCH: Final = 1000
 #: The write-ahead log is cut back to this after each checkpoint.
@@ -295,6 +302,20 @@ class Archive:
                 " data_hex, fields) VALUES (1, ?, 3, 25, ?, ?)",
                 (time.time(), data.hex(), json.dumps(fields, sort_keys=True)),
             )
+
+    def record_ingest_halt(self, reason: str) -> None:
+        """Record one halt of the telemetry processing (kept across restarts; the newest
+        MAX_INGEST_HALTS)."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO ingest_halts (at, reason) VALUES (?, ?)", (time.time(), reason[:200])
+            )
+            newest = int(cursor.lastrowid or 0)
+            db.execute("DELETE FROM ingest_halts WHERE id <= ?", (newest - MAX_INGEST_HALTS,))
+
+    def ingest_halts(self) -> list[Row]:
+        """The recorded halts of the telemetry processing, newest first."""
+        return self._rows("SELECT at, reason FROM ingest_halts ORDER BY id DESC")
 
     def ground_status(self) -> Row | None:
         row = self._one("SELECT * FROM ground_status WHERE id = 1")

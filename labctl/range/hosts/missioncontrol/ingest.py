@@ -5,6 +5,11 @@ verification reports (1,x) advance the sent commands they name, and ground-stati
 packets (APID 0x7F0) replace the latest status; the latest parameter report (20,2) and
 SDLS extended-procedure replies (129,2) are kept in memory. Packets arrive from a network anyone on
 the ground segment may write to: a bad one is counted and dropped, never fatal.
+
+Unless the configuration says ``telemetry.on_bad_packet: halt``, a lab's weakness: the
+legacy processing stops at the first packet it cannot decode, as a telemetry processor
+without error handling does, and nothing more is archived until mission control restarts
+(each halt is recorded in the archive and shown by ``GET /api/health``).
 """
 
 from __future__ import annotations
@@ -38,8 +43,12 @@ MAX_SDLS_REPLIES: Final = 32
 class Ingest:
     """Decodes PUS TM and archives it; keeps counters for the dashboard."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, halt_on_bad_packet: bool = False) -> None:
         self._archive = archive
+        #: The lab's weakness: stop at the first packet that cannot be decoded.
+        self.halt_on_bad_packet = halt_on_bad_packet
+        #: Why the processing halted (None: running).
+        self.halted: str | None = None
         self.counts: Counter[str] = Counter()
         self.last_telemetry: float | None = None
         #: The last parameter report (20,2): one entry per parameter, and when it came.
@@ -52,6 +61,9 @@ class Ingest:
 
     def __call__(self, packet: SpacePacket) -> None:
         self.hostile.flush()  # summaries of finished periods, once a flood has stopped
+        if self.halted is not None:
+            self.counts["ignored_while_halted"] += 1
+            return
         if packet.is_idle:
             return
         try:
@@ -59,6 +71,9 @@ class Ingest:
             self._route(tm)
         except ProtocolError as exc:
             self.counts["rejected"] += 1
+            if self.halt_on_bad_packet:
+                self._halt(f"packet APID {packet.apid:#x} sequence count {packet.seq_count}: {exc}")
+                return
             self.hostile.event(
                 "ingest: packets rejected",
                 "ingest: packet on APID %#x rejected: %s",
@@ -68,6 +83,11 @@ class Ingest:
             )
             return
         self.last_telemetry = time.time()
+
+    def _halt(self, reason: str) -> None:
+        self.halted = reason
+        self._archive.record_ingest_halt(reason)
+        LOG.error("ingest: telemetry processing HALTED (telemetry.on_bad_packet: halt): %s", reason)
 
     def _route(self, tm: PusTm) -> None:
         if tm.apid == catalog.GROUND_STATION_APID:

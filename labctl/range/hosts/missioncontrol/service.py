@@ -25,6 +25,8 @@ from labctl.range.hosts.missioncontrol.ingest import Ingest
 from labctl.range.hosts.missioncontrol.settings import Role, Settings, User
 
 LOG: Final = logging.getLogger("labctl.missioncontrol")
+#: Recorded halts of the telemetry processing that /api/health lists (the newest).
+HALTS_SHOWN: Final = 10
 
 
 class MissionControl:
@@ -38,7 +40,7 @@ class MissionControl:
         )
         self.sessions = SessionStore(settings.session_lifetime)
         self.auth = Authenticator(settings.users, settings.policy)
-        self.ingest = Ingest(self.archive)
+        self.ingest = Ingest(self.archive, halt_on_bad_packet=settings.on_bad_packet == "halt")
         backoff = (settings.reconnect_min, settings.reconnect_max)
         self.link = GroundLink(
             settings.ground_host,
@@ -120,6 +122,19 @@ class MissionControl:
             "status": "ok",
             "ground_link": self.link.stats.connected,
             "last_telemetry_age": self.telemetry_age(),
+            "ingest": self.ingest_status(),
+        }
+
+    def ingest_status(self) -> dict[str, Any]:
+        """The telemetry processing: running or halted, and its halts ever recorded."""
+        halts = self.archive.ingest_halts()
+        return {
+            "on_bad_packet": "halt" if self.ingest.halt_on_bad_packet else "drop",
+            "halted": self.ingest.halted is not None,
+            "halted_reason": self.ingest.halted,
+            "halts_recorded": len(halts),
+            "halts": halts[:HALTS_SHOWN],
+            "rejected_packets": self.ingest.counts["rejected"],
         }
 
     def link_status(self) -> dict[str, Any]:
@@ -132,6 +147,9 @@ class MissionControl:
             "packets_out": stats.packets_out,
             "garbage_octets": stats.garbage_octets,
             "rejected_packets": self.ingest.counts["rejected"],
+            "processing": (
+                "running" if self.ingest.halted is None else f"HALTED ({self.ingest.halted})"
+            ),
             "last_error": stats.last_error,
         }
 

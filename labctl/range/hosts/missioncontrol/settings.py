@@ -90,6 +90,7 @@ TOP_KEYS: Final = frozenset(
         "operations",
         "notes",
         "passes",
+        "telemetry",
     }
 )
 #: The longest shift note (characters).
@@ -110,7 +111,10 @@ SECTION_KEYS: Final = {
         "login_lockout",
     },
     "policy.login_lockout": {"attempts", "seconds"},
+    "telemetry": {"on_bad_packet"},
 }
+#: What the telemetry processing does with a packet it cannot decode.
+ON_BAD_PACKET: Final = ("drop", "halt")
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,9 @@ class Settings:
     #: The contact windows, from the spacecraft's orbit (``passes.orbit``: the block the
     #: rf-link's ``channel.passes.orbit`` has); None: no pass plan shown.
     passes: PassSchedule | None = None
+    #: ``telemetry.on_bad_packet``: "drop" (count it, go on) or "halt" (the legacy
+    #: processing stops until a restart: a lab's weakness).
+    on_bad_packet: str = "drop"
     session_lifetime: float = 3600.0
     cookie_secure: bool = False
     config_file: str = "<config>"
@@ -192,6 +199,7 @@ def settings_from(config: Config) -> Settings:
         operations=_operations(config.section("operations")),
         notes=_notes(config),
         passes=_passes(config),
+        on_bad_packet=_choice(config.section("telemetry"), "on_bad_packet", ON_BAD_PACKET),
         session_lifetime=_positive(sessions, "lifetime_s", 3600.0),
         cookie_secure=sessions.get("cookie_secure", bool, False),
         config_file=config.file,
@@ -363,4 +371,13 @@ def _optional_str(config: Config, key: str) -> str | None:
     value = config.get(key, str)
     if len(value) > MAX_PASSWORD_LENGTH:
         raise HostConfigError(config.file, config.dotted(key), "longer than 256 characters")
+    return value
+
+
+def _choice(section: Config, key: str, allowed: tuple[str, ...]) -> str:
+    value = section.get(key, str, allowed[0])
+    if value not in allowed:
+        raise HostConfigError(
+            section.file, section.dotted(key), f"is {value!r}; use one of {', '.join(allowed)}"
+        )
     return value

@@ -6,6 +6,7 @@ import itertools
 import json
 import re
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -617,3 +618,49 @@ def test_octet_arguments_travel_as_hex_text_and_wrong_lengths_are_refused(
     )
     assert garbage.status_code == 422
     assert garbage.json()["detail"].startswith("args.iv: Input should be a valid integer, or")
+
+
+def test_by_default_a_bad_packet_is_dropped_and_processing_goes_on(
+    client: TestClient, ground_station: FakeGroundStation
+) -> None:
+    linked(client)
+    ground_station.push(ground_station.tm(5, 1, b"\x01"))  # an event without its event id
+    wait_until(lambda: client.get("/api/health").json()["ingest"]["rejected_packets"] == 1)
+    ingest = client.get("/api/health").json()["ingest"]
+    assert (ingest["on_bad_packet"], ingest["halted"], ingest["halts_recorded"]) == (
+        "drop",
+        False,
+        0,
+    )
+
+
+def test_the_legacy_processing_halts_at_a_bad_packet_until_a_restart(
+    settings: Settings, ground_station: FakeGroundStation
+) -> None:
+    legacy = Settings(**{**settings.__dict__, "on_bad_packet": "halt"})
+    with TestClient(create_app(legacy)) as client:
+        linked(client)
+        auth = token(client, "guest", "guest")
+        wait_until(lambda: client.get("/api/telemetry", headers=auth).json()["count"] > 0)
+        ground_station.push(ground_station.tm(5, 1, b"\x01"))
+        wait_until(lambda: client.get("/api/health").json()["ingest"]["halted"])
+        ingest = client.get("/api/health").json()["ingest"]
+        assert ingest["halts_recorded"] == 1
+        assert "event report without an event id" in ingest["halted_reason"]
+        assert ingest["halts"][0]["reason"] == ingest["halted_reason"]
+        count = client.get("/api/telemetry", headers=auth).json()["count"]
+        time.sleep(0.3)  # housekeeping keeps coming from the station: none is archived
+        assert client.get("/api/telemetry", headers=auth).json()["count"] == count
+        page = client.get("/api/telemetry/latest", headers=auth).json()["ground_link"]
+        assert page["processing"].startswith("HALTED")
+    with TestClient(create_app(legacy)) as client:  # the restart: running, the halt on record
+        linked(client)
+        ingest = client.get("/api/health").json()["ingest"]
+        assert (ingest["halted"], ingest["halts_recorded"]) == (False, 1)
+
+
+def test_on_bad_packet_accepts_drop_or_halt_only(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 1)
+    config["telemetry"] = {"on_bad_packet": "ignore"}
+    with pytest.raises(HostConfigError, match="use one of drop, halt"):
+        settings_from(Config(config, "test.yaml"))

@@ -35,6 +35,8 @@ function showLink(link) {
   setText("gl-in", link.packets_in);
   setText("gl-out", link.packets_out);
   setText("gl-garbage", link.garbage_octets);
+  setText("gl-rejected", link.rejected_packets);
+  setText("gl-processing", link.processing);
   setText("gl-error", link.last_error);
 }
 
