@@ -16,6 +16,7 @@ from graders.checks.adversary_outcome import AdversarySucceeded
 from graders.checks.base import Check
 from graders.checks.cop1 import ClearDirectiveRejected, ForgedDirectiveAccepted
 from graders.checks.downlink import DownlinkConfidential, DownlinkSecretExposed
+from graders.checks.failover import CommandsDespiteJamming
 from graders.checks.forgery import ForgedCommandExecuted, UnauthenticatedRejected
 from graders.checks.hosts import (
     FilePrivate,
@@ -52,6 +53,7 @@ BUILTIN_CHECKS: tuple[type[Check[Any]], ...] = (
     ClearDirectiveRejected,
     TelemetryProcessingHalted,
     MalformedTelemetrySurvives,
+    CommandsDespiteJamming,
 )
 
 __all__ = ["BUILTIN_CHECKS", "Check"]

@@ -122,6 +122,9 @@ class ChannelModel:
         self.bits_flipped = 0
         self.frames_corrupted = 0
         self.noise: Counter[str] = Counter()
+        #: Frames (not noise) lost to jamming, by direction, and when the last one was.
+        self.frames_jammed: Counter[str] = Counter()
+        self.last_frame_jammed: dict[str, float] = {}
         self._uplink_noise = NoiseMeter()
 
     def in_contact(self, now: float | None = None) -> bool:
@@ -180,6 +183,10 @@ class ChannelModel:
         reason = self._drop_reason(direction)
         if reason:
             self.dropped[f"{direction}_{reason}"] += 1
+            if reason == "jammed" and not is_noise(frame):
+                # a station's frame lost to the jam (the noise itself is counted above)
+                self.frames_jammed[direction] += 1
+                self.last_frame_jammed[direction] = self.clock()
             return None
         received, flips = flip_bits(frame, self.settings.bit_error_rate, self.rng)
         if flips:

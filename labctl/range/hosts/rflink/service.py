@@ -211,6 +211,9 @@ class RfLink:
             "jamming": {UPLINK: channel.jammed(UPLINK), DOWNLINK: channel.jammed(DOWNLINK)},
             "noise": dict(channel.noise),
             "dropped": dict(sorted(channel.dropped.items())),
+            # frames (not noise) lost to jamming, and the time of the last one
+            "frames_jammed": dict(sorted(channel.frames_jammed.items())),
+            "last_frame_jammed_at": dict(sorted(channel.last_frame_jammed.items())),
             "bits_flipped": channel.bits_flipped,
             "frames_corrupted": channel.frames_corrupted,
         }

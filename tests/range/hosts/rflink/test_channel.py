@@ -125,6 +125,9 @@ def test_noise_above_the_threshold_jams_the_uplink_for_that_second_and_the_next(
     assert channel.transmit(UPLINK, frame) == frame
     assert channel.noise == {UPLINK: 6}
     assert channel.dropped == {"uplink_jammed": 3}
+    # of the three, two were a station's frames (the noise itself is not counted there)
+    assert channel.frames_jammed == {UPLINK: 2}
+    assert channel.last_frame_jammed == {UPLINK: 101.9}
 
 
 def test_a_flood_of_well_formed_frames_is_not_noise_and_zero_turns_noise_jamming_off() -> None:
