@@ -16,7 +16,7 @@ from graders.checks.adversary_outcome import AdversarySucceeded
 from graders.checks.base import Check
 from graders.checks.cop1 import ClearDirectiveRejected, ForgedDirectiveAccepted
 from graders.checks.downlink import DownlinkConfidential, DownlinkSecretExposed
-from graders.checks.failover import CommandsDespiteJamming
+from graders.checks.failover import CommandsDespiteJamming, SaRetired
 from graders.checks.forgery import ForgedCommandExecuted, UnauthenticatedRejected
 from graders.checks.hosts import (
     FilePrivate,
@@ -54,6 +54,7 @@ BUILTIN_CHECKS: tuple[type[Check[Any]], ...] = (
     TelemetryProcessingHalted,
     MalformedTelemetrySurvives,
     CommandsDespiteJamming,
+    SaRetired,
 )
 
 __all__ = ["BUILTIN_CHECKS", "Check"]

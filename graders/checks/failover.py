@@ -14,12 +14,13 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from graders.checks.base import Check, CheckResult, Probe, failed, passed, unobserved
-from graders.checks.observe import command_name, login, send_command, verification
+from graders.checks.forgery import TEMPLATE_PATTERN
+from graders.checks.observe import command_name, login, send_command, truth_list, verification
 from labctl.errors import CheckError
 from labctl.range import wiring
 from labctl.spec.vocabulary import Args, HostName
@@ -111,3 +112,36 @@ class CommandsDespiteJamming(Check[CommandsDespiteJammingArgs]):
             f" {dropped} frame(s) to the noise, and no other radio path carried the command",
             "Fail operations over to a station with another radio path, with the same protections.",
         )
+
+
+class SaRetiredArgs(Args):
+    spis: list[int | Annotated[str, StringConstraints(pattern=TEMPLATE_PATTERN)]] = Field(
+        min_length=1, description="SPIs that must not be operational on board"
+    )
+
+
+class SaRetired(Check[SaRetiredArgs]):
+    name: ClassVar[str] = "sa_retired"
+    summary: ClassVar[str] = (
+        "None of the given uplink security associations is operational on board"
+        " (spacecraft ground truth): frames on them are refused whatever they carry."
+    )
+    passive: ClassVar[bool] = True
+    Args = SaRetiredArgs
+
+    def judge(self, args: SaRetiredArgs, probe: Probe) -> CheckResult:
+        spis = [s for s in args.spis if isinstance(s, int)]
+        if len(spis) != len(args.spis):
+            return unobserved(f"sa_retired: SPIs were not rendered ({args.spis!r})")
+        known = {
+            sa.get("spi"): str(sa.get("state", "")).upper()
+            for sa in truth_list(probe.truth(), "security_associations")
+        }
+        open_ = [s for s in spis if known.get(s) == "OPERATIONAL"]
+        if open_:
+            return failed(
+                f"SA {', '.join(map(str, open_))} still operational on board",
+                "Stop and expire the SA by telecommand (SA_STOP, SA_EXPIRE).",
+            )
+        states = ", ".join(f"SA {s} {known.get(s, 'absent').lower()}" for s in spis)
+        return passed(f"not operational on board: {states}")

@@ -106,3 +106,25 @@ def test_an_unreadable_rf_link_status_is_an_error(monkeypatch: Any) -> None:
     result = despite(FakeRange(status_readable=False))
     assert result.status is Status.ERROR
     assert "no status document" in result.evidence
+
+
+class Board:
+    def __init__(self, states: dict[int, str]) -> None:
+        self.states = states
+
+    def truth(self) -> dict[str, Any]:
+        return {"security_associations": [{"spi": s, "state": v} for s, v in self.states.items()]}
+
+
+def test_sa_retired_fails_while_the_sa_is_operational_and_passes_once_stopped() -> None:
+    from graders.checks.failover import SaRetired, SaRetiredArgs
+
+    args = SaRetiredArgs(spis=[40])
+    result = SaRetired().run(args, Board({1: "OPERATIONAL", 40: "OPERATIONAL"}))
+    assert result.status is Status.FAIL
+    assert "SA 40 still operational" in result.evidence
+    assert SaRetired().run(args, Board({40: "UNKEYED"})).status is Status.PASS
+    assert SaRetired().run(args, Board({1: "OPERATIONAL"})).status is Status.PASS  # gone
+    unrendered = SaRetiredArgs(spis=["{{ params.backup_plain_spi }}"])
+    assert SaRetired().run(unrendered, Board({})).status is Status.ERROR
+    assert SaRetired.passive

@@ -194,6 +194,11 @@ def test_labctl_adversary_log_reads_it(
     from labctl.cli.app import app
 
     _, record = instance
-    result = CliRunner().invoke(app, ["adversary", "log", record.id, "--json"])
-    assert result.exit_code == 0, result.output
-    assert '"action": "replay_telecommands"' in result.output
+
+    def logged() -> str | None:
+        # the timeline's first action may still be running when this test comes first
+        result = CliRunner().invoke(app, ["adversary", "log", record.id, "--json"])
+        assert result.exit_code == 0, result.output
+        return result.output if '"action": "replay_telecommands"' in result.output else None
+
+    assert eventually(logged, 90, "the adversary's replay in its log")

@@ -29,6 +29,17 @@ pytestmark = pytest.mark.docker
 
 LABS = sorted(p.parent.name for p in (REPO / "labs").glob("*/lab.yaml"))
 
+
+def _teaches_the_exposure(lab_id: str) -> bool:
+    """A lab whose weakness opens the packet service (``allowed_clients``) on purpose."""
+    text = (REPO / "labs" / lab_id / "lab.yaml").read_text(encoding="utf-8")
+    return "packet_service.allowed_clients" in text
+
+
+#: The labs where the packet service must refuse the workstation: all but those that
+#: teach its exposure (gs-pivot).
+CLOSED = [lab for lab in LABS if not _teaches_the_exposure(lab)]
+
 #: Run on the workstation as the student: connect to the packet service, send one TC,
 #: say whether the station kept the connection (and any telemetry) or closed it.
 SHORTCUT = """
@@ -56,7 +67,11 @@ except OSError as exc:
 """
 
 
-@pytest.mark.parametrize("lab_id", LABS)
+def test_only_a_lab_that_teaches_it_exposes_the_packet_service() -> None:
+    assert set(LABS) - set(CLOSED) == {"gs-pivot"}
+
+
+@pytest.mark.parametrize("lab_id", CLOSED)
 def test_the_packet_service_refuses_the_workstation(
     lab_backend: DockerBackend, tmp_path: Path, lab_id: str
 ) -> None:

