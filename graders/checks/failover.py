@@ -10,18 +10,23 @@ count says whether the jam took.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated, Any, ClassVar, Final
+from typing import Annotated, ClassVar, Final
 
 from pydantic import Field, StringConstraints
 
 from graders.checks.base import Check, CheckResult, Probe, failed, passed, unobserved
 from graders.checks.forgery import TEMPLATE_PATTERN
-from graders.checks.observe import command_name, login, send_command, truth_list, verification
-from labctl.errors import CheckError
+from graders.checks.observe import (
+    command_name,
+    login,
+    rf_link_status,
+    send_command,
+    truth_list,
+    verification,
+)
 from labctl.range import wiring
 from labctl.spec.vocabulary import Args, HostName
 
@@ -39,18 +44,6 @@ def jammed_frames(probe: Probe, link: str) -> int:
     dropped = rf_link_status(probe, link).get("dropped")
     count = dropped.get("uplink_jammed", 0) if isinstance(dropped, dict) else 0
     return count if isinstance(count, int) else 0
-
-
-def rf_link_status(probe: Probe, link: str) -> dict[str, Any]:
-    """``link``'s status document (an rf-link host), read out of band."""
-    code, text = probe.host_exec(link, ["cat", wiring.RF_LINK_STATUS])
-    try:
-        status = json.loads(text) if code == 0 else None
-    except ValueError:
-        status = None
-    if not isinstance(status, dict):
-        raise CheckError("rf-link status", f"{link}: no status document ({text.strip()[-200:]})")
-    return status
 
 
 class CommandsDespiteJammingArgs(Args):

@@ -167,17 +167,29 @@ PASS_SETTLE_S: Final = 6.0
 PASS_WAIT_S: Final = 1800.0
 
 
+def rf_link_status(probe: Probe, link: str = wiring.RF_LINK) -> dict[str, Any]:
+    """``link``'s status document (an rf-link host), read out of band: students cannot own
+    an rf-link. CheckError when there is none to read."""
+    code, text = probe.host_exec(link, ["cat", wiring.RF_LINK_STATUS])
+    try:
+        status = json.loads(text) if code == 0 else None
+    except ValueError:
+        status = None
+    if not isinstance(status, dict):
+        raise CheckError("rf-link status", f"{link}: no status document ({text.strip()[-200:]})")
+    return status
+
+
 def link_passes(probe: Probe) -> list[tuple[float, float]] | None:
     """The pass under way and the next ones as (AOS, LOS) on the wall clock, from the
     rf-link's status file (read out of band: students cannot own the rf-link); None when
     the link has no passes (always in contact) or its status cannot be read (then the
     check judges what it sees, out of a pass too: a failure, never a pass)."""
     try:
-        code, text = probe.host_exec("rf-link", ["cat", wiring.RF_LINK_STATUS])
-        status = json.loads(text) if code == 0 else None
-    except (LabctlError, ValueError):
+        status = rf_link_status(probe)
+    except LabctlError:
         return None
-    passes = status.get("passes") if isinstance(status, dict) else None
+    passes = status.get("passes")
     if not isinstance(passes, list) or not passes:
         return None
     windows = []

@@ -18,18 +18,15 @@ import json
 import socket
 import sys
 import time
-from typing import Final, NoReturn
+from typing import Final
 
 from labctl.errors import ProtocolError
 from labctl.protocols.tc_frame import TcFrame, set_vr_frame, unlock_frame
 from labctl.range import wiring
+from labctl.range.vantage.forge import UsageError, _gap, _integer, _Parser, _port
 
 UPLINK_IN: Final = (wiring.RF_LINK, wiring.UPLINK_IN)
 MAX_FRAMES: Final = 8
-
-
-class UsageError(ValueError):
-    """A bad argument: reported as one line, never a usage screen or a traceback."""
 
 
 def directives(
@@ -68,40 +65,11 @@ def transmit(frames: list[tuple[str, bytes]], target: tuple[str, int], gap: floa
             time.sleep(gap)
 
 
-def _integer(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-
-
 def _set_vr(text: str) -> tuple[str, int]:
     value = _integer(text)
     if not 0 <= value <= 0xFF:
         raise argparse.ArgumentTypeError(f"V(R) {value} outside 0..255")
     return ("set_vr", value)
-
-
-def _gap(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= value <= 5:
-        raise argparse.ArgumentTypeError(f"{value} outside 0..5 s")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _integer(text)
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} outside 1..65535")
-    return value
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
 
 
 def _parser() -> argparse.ArgumentParser:
