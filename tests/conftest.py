@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
@@ -81,11 +81,18 @@ def _browser_unavailable(reason: str) -> None:
 # --- docker marker policy ------------------------------------------------------------------
 
 
+#: The xdist group of the tests marked ``machine_load``: the ones that load this two-CPU
+#: machine on purpose and the ones a loaded machine upsets never run side by side.
+MACHINE_LOAD_GROUP: Final = "machine-load"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "docker_client" in getattr(item, "fixturenames", ()):
             item.add_marker(DOCKER_MARKER)
         shared = _shared_fixture(item)
+        if item.get_closest_marker("machine_load") is not None:
+            shared = MACHINE_LOAD_GROUP  # its fixtures' other users are marked too
         if shared is not None:
             item.add_marker(pytest.mark.xdist_group(shared))
 

@@ -21,5 +21,8 @@ getent passwd | awk -F: '$3 >= 1000 && $3 < 60000 && $6 ~ "^/home/" { print $1 "
     done
 # sshd logs into the container's output (rotated by the engine, docs/security.md), not
 # a file on the writable layer that a brute force would grow without bound.
-/usr/sbin/sshd -E /proc/1/fd/2
+# Its sessions, not the service, are what the kernel kills first when a brute force
+# fills the container's memory limit: sshd's children inherit this oom_score_adj (a
+# higher value needs no privilege), the service keeps the default 0.
+(echo 800 >/proc/self/oom_score_adj && exec /usr/sbin/sshd -E /proc/1/fd/2)
 exec setpriv --reuid=labctl --regid=labctl --init-groups -- "$@"

@@ -16,6 +16,9 @@ getent passwd | awk -F: '$3 >= 1000 && $3 < 60000 && $6 ~ "^/home/" { print $1 "
             chmod 0750 "$home"
         fi
     done
-/usr/sbin/sshd -E /proc/1/fd/2
+# Its sessions, not the service, are what the kernel kills first when a brute force
+# fills the container's memory limit: sshd's children inherit this oom_score_adj (a
+# higher value needs no privilege), the service keeps the default 0.
+(echo 800 >/proc/self/oom_score_adj && exec /usr/sbin/sshd -E /proc/1/fd/2)
 cd /var/lib/labctl
 exec setpriv --reuid=labctl --regid=labctl --init-groups -- "$@"

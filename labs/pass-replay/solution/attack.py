@@ -2,8 +2,10 @@
 
 1. Read the pass plan from mission control (``GET /api/passes``, the student's own
    account) and wait for a pass: outside one, nothing crosses the link.
-2. Listen on the uplink air (UDP 5101 on the rf segment) until mission control sends a
-   command: the first type-AD frame.
+2. Listen on the uplink air (UDP 5101 on the rf segment) while mission control sends
+   commands, and keep the longest type-AD frame heard: SDLS encryption hides what a
+   command says, not how long it is, and the payload commands carry a function id that
+   PING does not (traffic analysis).
 3. Wait for the next pass, as an adversary with a recording would.
 4. Set FARM-1's V(R) back to the frame's N(S) with a COP-1 Set V(R) directive (control
    commands go in the clear), transmit the frame unchanged to rf-link:5100, and set V(R)
@@ -28,24 +30,34 @@ from labctl.range import wiring
 from labctl.range.missionclient import MissionControl, MissionControlError
 
 LISTEN_S = 60.0
+#: After the first frame, listen this long for more (mission control sends every 15 s).
+MORE_S = 20.0
 RF_LINK = (wiring.RF_LINK, wiring.UPLINK_IN)
 
 
-def sniff_uplink(seconds: float) -> bytes | None:
+def sniff_uplink(seconds: float, more: float = MORE_S) -> bytes | None:
+    """The longest type-AD frame heard in the ``more`` seconds after the first one (which
+    must come within ``seconds``); None when none came."""
+    heard: list[bytes] = []
+    deadline = time.monotonic() + seconds
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("", wiring.UPLINK_AIR))
-        sock.settimeout(seconds)
-        try:
-            while True:
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
                 datagram = sock.recv(2048)
-                try:
-                    if TcFrame.decode(datagram).kind is FrameKind.AD:
-                        return datagram
-                except ValueError:
-                    continue
-        except TimeoutError:
-            return None
+                kind = TcFrame.decode(datagram).kind
+            except TimeoutError:
+                break
+            except ValueError:
+                continue
+            if kind is FrameKind.AD and datagram not in heard:
+                heard.append(datagram)
+                print(f"heard a type-AD frame of {len(datagram)} octets", flush=True)
+                if len(heard) == 1:
+                    deadline = time.monotonic() + more
+    return max(heard, key=len, default=None)
 
 
 def next_pass(mc: MissionControl) -> None:
