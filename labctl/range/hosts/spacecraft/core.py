@@ -306,6 +306,20 @@ class FlightSoftware:
         if spi is not None and any(sa.spi == spi for sa in self._persisted("uplink")):
             self.save_sequences("uplink")
 
+    def hand_over_sequences(self, config: SpacecraftConfig) -> None:
+        """At an on-board reset, before ``config`` (read again, stored parameters applied)
+        takes over: write the uplink sequence numbers it persists. A SET_PARAMETER may have
+        just turned persistence on, and the new flight software must not start its
+        anti-replay window at zero while the ground's counter is far beyond it."""
+        names = {a.name for a in config.associations_for("uplink") if a.persist_sequence}
+        handed = [sa for name, sa in self.uplink_sas.items() if name in names]
+        if not handed:
+            return
+        try:
+            save_sequence_numbers(self._sequence_file("uplink"), handed)
+        except OSError:
+            self.state.counters.state_write_errors += 1
+
     def save_sequences(self, direction: str) -> None:
         """Write the persisted SAs' sequence numbers; a failing disk is not fatal."""
         persisted = self._persisted(direction)

@@ -133,6 +133,7 @@ class Spacecraft:
             self.config = load_config(Path(self.config.file))
         except HostConfigError as exc:
             log.warning("reset: configuration not read again, the last one kept: %s", exc)
+        self.fsw.hand_over_sequences(self.config)
         self.fsw = FlightSoftware(self.config, *self._clocks)
         self._rf_link = Destination(self.config.downlink.host, self.config.downlink.port)
         log.info("on-board reset %d done", self.reboots)

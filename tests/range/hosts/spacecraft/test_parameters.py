@@ -87,6 +87,54 @@ def test_set_parameter_then_reboot_turns_anti_replay_on(tmp_path: Path, key_dir:
     }  # the file itself is untouched: the parameters live on board
 
 
+def test_persistence_turned_on_carries_the_sequence_number_over_the_reset(
+    tmp_path: Path, key_dir: Path
+) -> None:
+    """The ground's counter keeps going through the reset: when SET_PARAMETER has just
+    turned persistence on, the reset hands the last sequence number to the new flight
+    software, whose anti-replay window (64) would otherwise start at zero, far behind the
+    ground, and reject every frame the ground sends from then on."""
+    path = config_file(tmp_path, key_dir, WEAK)
+    _, fsw = booted(path)
+    ground = Ground()
+    vr = 0
+    for _ in range(100):  # a long-running mission: the ground's counter is past 64
+        fsw.receive(ground.command("PING", seq=vr))
+        vr += 1
+    recorded = ground.command("PING", seq=vr)
+    fsw.receive(recorded)
+    vr += 1
+    for ident in (1, 3):  # UPLINK_ANTI_REPLAY, UPLINK_PERSIST_SN
+        fsw.receive(ground.command("SET_PARAMETER", ident, 1, seq=vr))
+        vr += 1
+    fsw.receive(ground.command("REBOOT", seq=vr))
+    assert fsw.reboot_requested
+
+    config = load_config(path)  # the reset, as the service does it
+    fsw.hand_over_sequences(config)
+    rebooted = FlightSoftware(config)
+    (uplink,) = [sa for sa in rebooted.truth()["security_associations"] if sa["name"] == "uplink"]
+    assert uplink["sequence_number"] == 104
+    rebooted.receive(ground.set_vr(0))
+    rebooted.pending_frames()
+    assert rebooted.receive(ground.command("REPORT_PARAMETERS", seq=0)).reason == ""
+    assert report(rebooted)[1] == (1, 1)
+    rebooted.receive(ground.set_vr(vr))
+    assert rebooted.receive(recorded).reason == "bad_sn"  # a replay is still refused
+
+
+def test_a_reset_hands_over_only_what_persists(tmp_path: Path, key_dir: Path) -> None:
+    path = config_file(tmp_path, key_dir, WEAK)
+    config, fsw = booted(path)
+    fsw.receive(Ground().command("PING", seq=0))
+    fsw.hand_over_sequences(config)
+    saved = tmp_path / "state" / "sdls-sequence-uplink.json"
+    handed = json.loads(saved.read_text()) if saved.exists() else {}
+    (uplink,) = [a for a in config.associations_for("uplink") if a.name == "uplink"]
+    assert not uplink.persist_sequence
+    assert str(uplink.sa.spi) not in handed  # only the SAs that persist (the spare's)
+
+
 def test_bad_parameters_fail_and_store_nothing(tmp_path: Path, key_dir: Path) -> None:
     path = config_file(tmp_path, key_dir, WEAK)
     _, fsw = booted(path)
