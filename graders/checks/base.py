@@ -73,6 +73,11 @@ class Probe(Protocol):
     (:attr:`Status.ERROR`), never a verdict.
     """
 
+    #: Only what happened at or after this time (Unix seconds) counts; None: everything.
+    #: A selftest sets it once the reference fix is in, so the attack's earlier success
+    #: is not judged again (ground truth and health keep their history).
+    since: float | None
+
     def truth(self) -> dict[str, Any]:
         """The spacecraft's ground truth document, read out of band."""
         ...

@@ -57,7 +57,7 @@ class TelemetryProcessingHalted(Check[TelemetryProcessingHaltedArgs]):
     def judge(self, args: TelemetryProcessingHaltedArgs, probe: Probe) -> CheckResult:
         ingest = ingest_health(probe)
         # After a fix, only what happened since counts (a selftest's probe says since when).
-        since = getattr(probe, "since", None) or 0.0
+        since = probe.since or 0.0
         halts = [h for h in ingest["halts"] if isinstance(h, dict)]
         graders = [h for h in halts if GRADER_MARK in str(h.get("reason"))]
         own = [

@@ -32,6 +32,7 @@ class FakeProbe:
     telemetry_http: int = 200
     send_http: int = 201
     frames_received: int = 0
+    since: float | None = None
 
     def truth(self) -> dict[str, Any]:
         if self.unreachable:
