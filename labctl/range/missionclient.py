@@ -86,8 +86,28 @@ class MissionControl:
 
     def send(self, name: str, within: float = 45.0, **args: int | str) -> dict[str, Any]:
         """Send a telecommand and wait for its completion (or failure) report. Octet
-        arguments (``KEY_OTAR``'s) are hex text."""
+        arguments (``KEY_OTAR``'s) are hex text. Under the two-person rule a hazardous
+        command is held instead: the answer (status ``pending``, with ``pending_id``) comes
+        back at once, and a second person's :meth:`approve` sends it."""
         sent = self.request("POST", "/api/commands", {"name": name, "args": args})
+        if sent.get("status") == "pending":
+            return dict(sent)
+        return self._verified(name, sent, within)
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Hazardous commands waiting for a second person (``GET /api/commands/pending``)."""
+        return list(self.request("GET", "/api/commands/pending")["pending"])
+
+    def approve(self, pending_id: int, within: float = 45.0) -> dict[str, Any]:
+        """Approve another user's held command (two-person rule) and wait for its report."""
+        sent = self.request("POST", f"/api/commands/pending/{int(pending_id)}/approve")
+        return self._verified(f"command {pending_id}", sent, within)
+
+    def reject(self, pending_id: int) -> dict[str, Any]:
+        """Reject a held command (or withdraw one's own): it is never sent."""
+        return dict(self.request("POST", f"/api/commands/pending/{int(pending_id)}/reject"))
+
+    def _verified(self, name: str, sent: dict[str, Any], within: float) -> dict[str, Any]:
         deadline = time.monotonic() + within
         while True:
             row: dict[str, Any] = self.request("GET", f"/api/commands/sent/{sent['id']}")

@@ -354,6 +354,12 @@ class HazardousCommandAction(Action[vocab.HazardousCommand]):
         if status == 201 and isinstance(reply, dict):
             facts["command_id"] = reply.get("id") if isinstance(reply.get("id"), int) else None
             return done(f"mission control accepted {args.command} (HTTP 201)", True, **facts)
+        if status == 202:  # the two-person rule: held for a second person, not sent
+            return done(
+                f"mission control held {args.command} for a second person's approval (HTTP 202)",
+                False,
+                **facts,
+            )
         reason = reply.get("detail") if isinstance(reply, dict) else None
         why = f": {str(reason)[:200]}" if reason else ""
         return done(f"mission control refused {args.command} (HTTP {status}){why}", False, **facts)

@@ -265,6 +265,7 @@ class MissionControl(BaseHTTPRequestHandler):
     tokens: ClassVar[dict[str, str]] = {}
     logins: ClassVar[list[str]] = []
     garbage = False
+    two_person = False  # hazardous commands held for a second person (HTTP 202)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
@@ -281,7 +282,9 @@ class MissionControl(BaseHTTPRequestHandler):
                 self._json(401, {"detail": "wrong user name or password"})
         elif self.path == "/api/commands":
             user = self.tokens.get(self.headers.get("Authorization", "").removeprefix("Bearer "))
-            if user == "admin":
+            if user == "admin" and self.two_person:
+                self._json(202, {"id": None, "status": "pending", "pending_id": 1})
+            elif user == "admin":
                 self._json(201, {"id": 7, "status": "sent", "seq_count": 1})
             else:
                 self._json(403, {"detail": f"{body['name']} needs flight-director"})
@@ -332,6 +335,14 @@ def test_hazardous_command_succeeds_only_on_http_201(
         success,
         status,
     )
+
+
+def test_a_hazardous_command_held_by_the_two_person_rule_is_no_success() -> None:
+    with mission_control(two_person=True) as url:
+        wanted = args("hazardous_command", command="SAFE_MODE", username="admin", password="admin")
+        result = run_action("hazardous_command", wanted, context(mission_control=url))
+    assert (result.success, result.facts["http_status"]) == (False, 202)
+    assert "second person" in result.detail
 
 
 def test_hazardous_command_with_refused_credentials_and_unreachable_mission_control() -> None:

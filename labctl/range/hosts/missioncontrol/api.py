@@ -14,7 +14,7 @@ import re
 import time
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
@@ -185,14 +185,49 @@ async def commands(caller: Viewer, request: Request) -> dict[str, Any]:
 
 
 @router.post("/commands", status_code=201)
-async def send_command(caller: Viewer, body: CommandBody, request: Request) -> dict[str, Any]:
+async def send_command(
+    caller: Viewer, body: CommandBody, request: Request, response: Response
+) -> dict[str, Any]:
+    """Send a telecommand (201). Under the two-person rule a hazardous one is held for a
+    second person's approval instead (202, with ``pending_id``)."""
     mc = mission(request)
     wanted = CommandRequest(caller.session, body.name, dict(body.args), remote(request))
     try:
         row = await mc.commander.send(wanted)
     except CommandError as exc:
         raise HTTPException(exc.status, exc.message) from None
+    if row["status"] == "pending":
+        response.status_code = 202
+        return {"id": None, "status": "pending", "pending_id": row["pending_id"], "seq_count": None}
     return {"id": row["id"], "status": row["status"], "seq_count": row["seq_count"]}
+
+
+@router.get("/commands/pending")
+async def pending_commands(_: Viewer, request: Request) -> dict[str, Any]:
+    """Hazardous commands waiting for a second person's approval (two-person rule)."""
+    return {"pending": mission(request).commander.pending()}
+
+
+@router.post("/commands/pending/{pending_id}/approve", status_code=201)
+async def approve_command(
+    caller: Viewer, pending_id: CommandId, request: Request
+) -> dict[str, Any]:
+    """A second person approves a held hazardous command: it is sent (201)."""
+    try:
+        row = await mission(request).commander.approve(pending_id, caller.session, remote(request))
+    except CommandError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    return {"id": row["id"], "status": row["status"], "seq_count": row["seq_count"]}
+
+
+@router.post("/commands/pending/{pending_id}/reject")
+async def reject_command(caller: Viewer, pending_id: CommandId, request: Request) -> dict[str, Any]:
+    """Reject a held hazardous command (its requester may withdraw it): it is never sent."""
+    try:
+        held = mission(request).commander.reject(pending_id, caller.session, remote(request))
+    except CommandError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    return {"rejected": held}
 
 
 @router.get("/passes")

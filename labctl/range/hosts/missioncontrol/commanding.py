@@ -3,11 +3,21 @@
 Every attempt is audited, refused ones included. A command is recorded as ``sent`` just
 before its packet is written, so a verification report that races the write still finds
 it; the report's TC packet id and sequence control identify the command.
+
+Under the two-person rule (``policy.two_person.enabled``) a hazardous command is held,
+not sent: it waits, in memory, until a second user who may send hazardous commands
+approves it (then it goes out as the requester's command) or anyone who may rejects it,
+or until it lapses (``policy.two_person.expiry_s``). The requester can never approve
+their own. A restart of mission control drops what is waiting: nothing goes out that
+nobody approved since.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,6 +34,8 @@ from labctl.range.hosts.missioncontrol.settings import Policy
 
 #: First two octets of our TC packets: version 0, type TC, secondary header, APID.
 TC_PACKET_ID: Final = (PacketType.TC << 12) | (1 << 11) | catalog.PLATFORM_APID
+#: Hazardous commands waiting for a second person, at most (the oldest lapses first).
+MAX_PENDING: Final = 32
 
 
 class CommandError(Exception):
@@ -73,6 +85,27 @@ def public(row: Row) -> Row:
 
 
 @dataclass(frozen=True)
+class PendingCommand:
+    """A hazardous command held for a second person's approval (two-person rule)."""
+
+    ident: int
+    request: CommandRequest
+    app_data: bytes
+    requested_at: float
+
+    def public(self, expiry_s: float) -> dict[str, Any]:
+        """As the API and the UI show it."""
+        return {
+            "id": self.ident,
+            "name": self.request.name,
+            "args": self.request.args,
+            "requested_by": self.request.session.username,
+            "requested_at": self.requested_at,
+            "expires_at": self.requested_at + expiry_s,
+        }
+
+
+@dataclass(frozen=True)
 class DirectiveRequest:
     """A COP-1 directive for the ground station: ``unlock`` or ``set_vr`` (with ``vr``)."""
 
@@ -85,8 +118,18 @@ class DirectiveRequest:
 class Commander:
     """Checks the policy, builds the packet, records and sends it."""
 
-    def __init__(self, archive: Archive, link: GroundLink, policy: Policy, audit: AuditLog):
+    def __init__(
+        self,
+        archive: Archive,
+        link: GroundLink,
+        policy: Policy,
+        audit: AuditLog,
+        clock: Callable[[], float] = time.time,
+    ):
         self._archive, self._link, self._policy, self._audit = archive, link, policy, audit
+        self._clock = clock
+        self._pending: OrderedDict[int, PendingCommand] = OrderedDict()
+        self._next_pending = 1
         last = archive.last_seq_count()
         # Continue after the last recorded count so reports never match an older command.
         self._next_seq = 0 if last is None else (last + 1) & SEQ_COUNT_MASK
@@ -108,7 +151,100 @@ class Commander:
             role = needed if command.hazardous else self._policy.commands_require
             raise self._refuse(request, 403, f"{why} role {role.label}")
         app_data = self._app_data(request, command)
+        if command.hazardous and self._policy.two_person:
+            return self._hold(request, app_data)
         return await self._transmit(request, command, app_data)
+
+    # -- two-person rule ------------------------------------------------------------------
+    def pending(self) -> list[dict[str, Any]]:
+        """Hazardous commands waiting for a second person, oldest first."""
+        self._lapse()
+        expiry = self._policy.two_person_expiry_s
+        return [p.public(expiry) for p in self._pending.values()]
+
+    async def approve(self, ident: int, session: Session, remote: str) -> Row:
+        """A second person approves a held command: it is sent, as the requester's.
+        CommandError (audited) when this session may not, or nothing waits under ``ident``."""
+        held = self._waiting(ident, session, remote, "command.approve")
+        if session.username == held.request.session.username:
+            raise self._refuse_decision(
+                ("command.approve", ident, session, remote),
+                403,
+                "two-person rule: a second person must approve this command, not its requester",
+            )
+        del self._pending[ident]
+        self._audit.record(
+            session.username, "command.approve", "ok", remote,
+            pending=ident, command=held.request.name, requested_by=held.request.session.username,
+        )  # fmt: skip
+        command = catalog.BY_NAME[held.request.name]
+        return await self._transmit(held.request, command, held.app_data)
+
+    def reject(self, ident: int, session: Session, remote: str) -> dict[str, Any]:
+        """Reject (or, for its requester, withdraw) a held command; CommandError (audited)
+        when this session may not, or nothing waits under ``ident``."""
+        held = self._waiting(ident, session, remote, "command.reject")
+        del self._pending[ident]
+        self._audit.record(
+            session.username, "command.reject", "ok", remote,
+            pending=ident, command=held.request.name, requested_by=held.request.session.username,
+        )  # fmt: skip
+        return held.public(self._policy.two_person_expiry_s)
+
+    def _hold(self, request: CommandRequest, app_data: bytes) -> Row:
+        self._lapse()
+        while len(self._pending) >= MAX_PENDING:
+            _, oldest = self._pending.popitem(last=False)
+            self._audit_lapsed(oldest, "too many commands waiting")
+        ident, self._next_pending = self._next_pending, self._next_pending + 1
+        self._pending[ident] = PendingCommand(ident, request, app_data, self._clock())
+        self._audit.record(
+            request.session.username, "command.send", "pending", request.remote,
+            command=request.name, args=request.args, pending=ident,
+            reason="two-person rule: waiting for a second person's approval",
+        )  # fmt: skip
+        return {"id": None, "pending_id": ident, "status": "pending", "seq_count": None}
+
+    def _waiting(self, ident: int, session: Session, remote: str, action: str) -> PendingCommand:
+        if session.role < self._policy.hazardous_requires:
+            role = self._policy.hazardous_requires.label
+            raise self._refuse_decision(
+                (action, ident, session, remote),
+                403,
+                f"deciding on hazardous commands needs role {role}",
+            )
+        self._lapse()
+        held = self._pending.get(ident)
+        if held is None:
+            raise self._refuse_decision(
+                (action, ident, session, remote),
+                404,
+                f"no command {ident} waits for approval (approved, rejected or lapsed)",
+            )
+        return held
+
+    def _lapse(self) -> None:
+        """Drop (and audit) the held commands older than the expiry."""
+        oldest = self._clock() - self._policy.two_person_expiry_s
+        for ident in [i for i, p in self._pending.items() if p.requested_at < oldest]:
+            self._audit_lapsed(self._pending.pop(ident), "nobody approved it in time")
+
+    def _audit_lapsed(self, held: PendingCommand, why: str) -> None:
+        self._audit.record(
+            held.request.session.username, "command.lapse", "ok", held.request.remote,
+            pending=held.ident, command=held.request.name, reason=why,
+        )  # fmt: skip
+
+    def _refuse_decision(
+        self, asked: tuple[str, int, Session, str], status: int, message: str
+    ) -> CommandError:
+        """Audit a refused approval or rejection (``asked``: action, pending id, session,
+        remote address); the error the API answers with."""
+        action, ident, session, remote = asked
+        self._audit.record(
+            session.username, action, "refused", remote, pending=ident, reason=message
+        )
+        return CommandError(status, message)
 
     def directives_allowed(self, session: Session) -> bool:
         """May this session's role send COP-1 directives to the ground station?"""

@@ -76,6 +76,10 @@ class Policy:
     directives_require: Role = Role.FLIGHT_DIRECTOR
     lockout_attempts: int = 0  # 0: no lockout after failed logins
     lockout_seconds: float = 300.0
+    #: Two-person rule: a hazardous command waits until a second user approves it.
+    two_person: bool = False
+    #: A request nobody approved in this time lapses.
+    two_person_expiry_s: float = 600.0
 
 
 TOP_KEYS: Final = frozenset(
@@ -109,8 +113,10 @@ SECTION_KEYS: Final = {
         "audit_requires",
         "directives_require",
         "login_lockout",
+        "two_person",
     },
     "policy.login_lockout": {"attempts", "seconds"},
+    "policy.two_person": {"enabled", "expiry_s"},
     "telemetry": {"on_bad_packet"},
 }
 #: What the telemetry processing does with a packet it cannot decode.
@@ -325,6 +331,7 @@ def _role(config: Config, key: str, default: Role) -> Role:
 
 def _policy(config: Config) -> Policy:
     lockout = config.section("login_lockout")
+    two_person = config.section("two_person")
     attempts = lockout.get("attempts", int, 0)
     if attempts < 0:
         raise HostConfigError(config.file, lockout.dotted("attempts"), "must be >= 0")
@@ -335,6 +342,8 @@ def _policy(config: Config) -> Policy:
         directives_require=_role(config, "directives_require", Role.FLIGHT_DIRECTOR),
         lockout_attempts=attempts,
         lockout_seconds=_positive(lockout, "seconds", 300.0),
+        two_person=two_person.get("enabled", bool, False),
+        two_person_expiry_s=_positive(two_person, "expiry_s", 600.0),
     )
 
 

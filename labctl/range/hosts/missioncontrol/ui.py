@@ -199,7 +199,13 @@ async def commands_page(caller: Viewer, request: Request) -> Response:
         for c in catalog.COMMANDS
     ]
     return render(
-        request, "commands.html", caller=caller, commands=entries, sent=mc.archive.commands(20)
+        request,
+        "commands.html",
+        caller=caller,
+        commands=entries,
+        sent=mc.archive.commands(20),
+        pending=mc.commander.pending(),
+        two_person=mc.settings.policy.two_person,
     )
 
 
@@ -223,7 +229,36 @@ async def command_submit(caller: Viewer, request: Request) -> Response:
     except CommandError as exc:
         flash(caller, "error", f"{name} not sent: {exc.message}")
     else:
-        flash(caller, "ok", f"{name} sent as command #{row['id']}.")
+        if row["status"] == "pending":
+            flash(
+                caller,
+                "ok",
+                f"{name} waits for a second person's approval (request #{row['pending_id']}).",
+            )
+        else:
+            flash(caller, "ok", f"{name} sent as command #{row['id']}.")
+    return RedirectResponse(url_prefix(request) + "/commands", 303)
+
+
+@router.post("/commands/pending/decide")
+async def pending_decide(caller: Viewer, request: Request) -> Response:
+    """Approve or reject a held hazardous command (two-person rule)."""
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    check_form_csrf(caller, str(form.get("csrf", "")))
+    ident = _int_field(str(form.get("pending_id", "")), "pending_id")
+    decision = str(form.get("decision", ""))[:16]
+    commander, where = mission(request).commander, remote(request)
+    try:
+        if decision == "approve":
+            row = await commander.approve(ident, caller.session, where)
+            flash(caller, "ok", f"Request #{ident} approved: sent as command #{row['id']}.")
+        elif decision == "reject":
+            commander.reject(ident, caller.session, where)
+            flash(caller, "ok", f"Request #{ident} rejected: it will not be sent.")
+        else:
+            raise HTTPException(422, "Decision must be 'approve' or 'reject'.")
+    except CommandError as exc:
+        flash(caller, "error", f"Request #{ident}: {exc.message}")
     return RedirectResponse(url_prefix(request) + "/commands", 303)
 
 
