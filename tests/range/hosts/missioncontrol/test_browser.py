@@ -76,3 +76,44 @@ def test_a_flight_director_sends_unlock_from_the_dashboard(
     expect(page.get_by_role("status").first).to_contain_text("Unlock sent to the ground station.")
     directives = [(tc.service, tc.subtype) for tc in ground_station.received]
     assert (128, 1) in directives
+
+
+def test_two_flight_directors_approve_a_hazardous_command_in_the_browser(
+    chromium: Any, serve_asgi: Any, tmp_path: Path, ground_station: FakeGroundStation
+) -> None:
+    """The two-person rule on the commands page: one flight director's THRUSTER_FIRE
+    waits (its requester cannot approve it), a second one, in another browser session,
+    approves it and it completes."""
+    from playwright.sync_api import expect
+    from test_two_person import two_person_settings
+
+    server = serve_asgi(
+        create_app(two_person_settings(tmp_path, ground_station.port)), lifespan="on"
+    )
+
+    def logged_in(user: str, password: str) -> Any:
+        page = chromium.new_context().new_page()
+        page.goto(f"{server}/login")
+        page.get_by_label("User name").fill(user)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        page.get_by_role("link", name="Commands").click()
+        return page
+
+    first = logged_in("admin", "admin")
+    first.get_by_label("duration_ms").fill("500")
+    first.get_by_role("button", name="Send THRUSTER_FIRE").click()
+    expect(first.get_by_role("status").first).to_contain_text("waits for a second person")
+    expect(first.get_by_role("button", name="Approve #1")).to_be_disabled()
+    assert ground_station.received == []
+
+    second = logged_in("second", "second")
+    second.get_by_role("button", name="Approve #1").click()
+    expect(second.get_by_role("status").first).to_contain_text("approved: sent as command #1")
+    expect(second.locator("#sent-table tbody tr[data-id='1']")).to_contain_text(
+        "completed", timeout=5000
+    )
+    expect(second.locator("#pending-table")).to_contain_text("Nothing waits for approval.")
+    second.screenshot(path="/tmp/mc-two-person.png", full_page=True)
+    assert [(tc.service, tc.subtype) for tc in ground_station.received] == [(8, 1)]
