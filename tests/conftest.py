@@ -86,6 +86,9 @@ def _browser_unavailable(reason: str) -> None:
 MACHINE_LOAD_GROUP: Final = "machine-load"
 
 
+# tryfirst: pytest-xdist's own hook (on each worker) turns the xdist_group markers into the
+# node ids' @group suffix that --dist loadgroup schedules by, so ours must run before it.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "docker_client" in getattr(item, "fixturenames", ()):
