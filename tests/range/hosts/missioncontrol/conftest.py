@@ -54,3 +54,15 @@ def make_config(tmp_path: Path, port: int, **policy: Any) -> dict[str, Any]:
 @pytest.fixture
 def settings(tmp_path: Path, ground_station: FakeGroundStation) -> Settings:
     return settings_from(Config(make_config(tmp_path, ground_station.port), "test.yaml"))
+
+
+def two_person_settings(tmp_path: Path, port: int, **rule: Any) -> Settings:
+    """Mission control under the two-person rule, with a second flight director."""
+    data = make_config(tmp_path, port, two_person={"enabled": True, **rule})
+    data["users"]["second"] = {"role": "flight-director", "password": "second"}
+    return settings_from(Config(data, "mission-control.yaml"))
+
+
+@pytest.fixture
+def two_person(tmp_path: Path, ground_station: FakeGroundStation) -> Settings:
+    return two_person_settings(tmp_path, ground_station.port)

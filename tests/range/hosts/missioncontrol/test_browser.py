@@ -79,17 +79,14 @@ def test_a_flight_director_sends_unlock_from_the_dashboard(
 
 
 def test_two_flight_directors_approve_a_hazardous_command_in_the_browser(
-    chromium: Any, serve_asgi: Any, tmp_path: Path, ground_station: FakeGroundStation
+    chromium: Any, serve_asgi: Any, two_person: Settings, ground_station: FakeGroundStation
 ) -> None:
     """The two-person rule on the commands page: one flight director's THRUSTER_FIRE
     waits (its requester cannot approve it), a second one, in another browser session,
     approves it and it completes."""
     from playwright.sync_api import expect
-    from test_two_person import two_person_settings
 
-    server = serve_asgi(
-        create_app(two_person_settings(tmp_path, ground_station.port)), lifespan="on"
-    )
+    server = serve_asgi(create_app(two_person), lifespan="on")
 
     def logged_in(user: str, password: str) -> Any:
         page = chromium.new_context().new_page()

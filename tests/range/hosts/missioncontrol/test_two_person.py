@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_config
+from conftest import make_config, two_person_settings
 from fastapi.testclient import TestClient
 from mc_fakes import FakeGroundStation, wait_until
 from test_api import audit_lines, linked, send, status_of, token
@@ -25,15 +25,9 @@ from labctl.range.hosts.missioncontrol.commanding import MAX_PENDING
 from labctl.range.hosts.missioncontrol.settings import Settings, settings_from
 
 
-def two_person_settings(tmp_path: Path, port: int, **rule: Any) -> Settings:
-    data = make_config(tmp_path, port, two_person={"enabled": True, **rule})
-    data["users"]["second"] = {"role": "flight-director", "password": "second"}
-    return settings_from(Config(data, "mission-control.yaml"))
-
-
 @pytest.fixture
-def rule(tmp_path: Path, ground_station: FakeGroundStation) -> Settings:
-    return two_person_settings(tmp_path, ground_station.port)
+def rule(two_person: Settings) -> Settings:
+    return two_person
 
 
 @pytest.fixture
