@@ -37,11 +37,13 @@ def eventually(probe: Callable[[], T | None], seconds: float, what: str) -> T:
 
 @contextmanager
 def tc_replay_instance(
-    backend: DockerBackend, state_dir: Path, prefix: str
+    backend: DockerBackend, state_dir: Path, prefix: str, lab: LoadedLab | None = None
 ) -> Iterator[tuple[Instances, InstanceRecord]]:
-    """One fresh instance of tc-replay (student ``<prefix><random>``), taken down afterwards."""
+    """One fresh instance of tc-replay, or of ``lab`` (e.g. :func:`tc_replay_with`'s copy),
+    for student ``<prefix><random>``, taken down afterwards."""
     manager = Instances(backend, InstanceStore(state_dir / "labctl.db"))
-    record = manager.up(load_lab(REPO / "labs" / "tc-replay"), f"{prefix}{uuid.uuid4().hex[:8]}")
+    loaded = lab if lab is not None else load_lab(REPO / "labs" / "tc-replay")
+    record = manager.up(loaded, f"{prefix}{uuid.uuid4().hex[:8]}")
     try:
         yield manager, record
     finally:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from live import eventually, mission_control_url, tc_replay_with, truth
+from live import eventually, mission_control_url, tc_replay_instance, tc_replay_with, truth
 
 from labctl.backends.docker import DockerBackend
-from labctl.instances import Instances, InstanceStore
 from labctl.range.missionclient import MissionControl, MissionControlError
 from labctl.scenario import parameters
 
@@ -38,9 +36,7 @@ def test_a_hazardous_command_needs_a_second_flight_director(
     lab_backend: DockerBackend, tmp_path: Path
 ) -> None:
     loaded = tc_replay_with(tmp_path, INJECTS)
-    manager = Instances(lab_backend, InstanceStore(tmp_path / "labctl.db"))
-    record = manager.up(loaded, f"twop{uuid.uuid4().hex[:8]}")
-    try:
+    with tc_replay_instance(lab_backend, tmp_path, "twop", loaded) as (_, record):
         url = mission_control_url(record)
         password = parameters(loaded.spec, record.student, record.seed).values["flight_password"]
         first = MissionControl("student", password, url)
@@ -68,5 +64,3 @@ def test_a_hazardous_command_needs_a_second_flight_director(
             ("second", "command.approve", "ok"),
             ("student", "command.send", "ok"),
         } <= done
-    finally:
-        manager.down(record.id)

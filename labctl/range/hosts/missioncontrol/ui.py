@@ -17,6 +17,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
 
 from labctl.range.hosts import catalog
 from labctl.range.hosts.missioncontrol.api import parse_time
@@ -211,8 +212,7 @@ async def commands_page(caller: Viewer, request: Request) -> Response:
 
 @router.post("/commands/send")
 async def command_submit(caller: Viewer, request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
-    check_form_csrf(caller, str(form.get("csrf", "")))
+    form = await _checked_form(caller, request)
     name = str(form.get("name", ""))[:64]
     command = catalog.BY_NAME.get(name)
     if command is None:
@@ -243,8 +243,7 @@ async def command_submit(caller: Viewer, request: Request) -> Response:
 @router.post("/commands/pending/decide")
 async def pending_decide(caller: Viewer, request: Request) -> Response:
     """Approve or reject a held hazardous command (two-person rule)."""
-    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
-    check_form_csrf(caller, str(form.get("csrf", "")))
+    form = await _checked_form(caller, request)
     ident = _int_field(str(form.get("pending_id", "")), "pending_id")
     decision = str(form.get("decision", ""))[:16]
     commander, where = mission(request).commander, remote(request)
@@ -264,8 +263,7 @@ async def pending_decide(caller: Viewer, request: Request) -> Response:
 
 @router.post("/station/directives")
 async def directive_submit(caller: Viewer, request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
-    check_form_csrf(caller, str(form.get("csrf", "")))
+    form = await _checked_form(caller, request)
     name = str(form.get("directive", ""))[:16]
     vr = _int_field(str(form.get("vr", "")), "V*(R)") if name == "set_vr" else None
     wanted = DirectiveRequest(caller.session, name, vr, remote(request))
@@ -277,6 +275,13 @@ async def directive_submit(caller: Viewer, request: Request) -> Response:
     else:
         flash(caller, "ok", f"{label} sent to the ground station.")
     return RedirectResponse(url_prefix(request) + "/dashboard", 303)
+
+
+async def _checked_form(caller: Caller, request: Request) -> FormData:
+    """A page's posted form (bounded, no files), once its CSRF token checks out."""
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    check_form_csrf(caller, str(form.get("csrf", "")))
+    return form
 
 
 def _int_field(text: str, name: str) -> int:
