@@ -25,6 +25,7 @@ from graders.checks.hosts import (
     UnsentCommandExecuted,
 )
 from graders.checks.ingest import MalformedTelemetrySurvives, TelemetryProcessingHalted
+from graders.checks.insider import AuditConcealed, AuditShipped, HazardousHeld
 from graders.checks.network import PortClosed, PortOpen
 from graders.checks.uplink import CommandRoundTrip, ReplayExecuted, ReplayRejected, TelemetryFresh
 
@@ -55,6 +56,9 @@ BUILTIN_CHECKS: tuple[type[Check[Any]], ...] = (
     MalformedTelemetrySurvives,
     CommandsDespiteJamming,
     SaRetired,
+    AuditConcealed,
+    HazardousHeld,
+    AuditShipped,
 )
 
 __all__ = ["BUILTIN_CHECKS", "Check"]

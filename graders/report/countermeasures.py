@@ -29,6 +29,12 @@ class Countermeasure:
 
 _TABLE: Final = (
     (
+        "CM0005",
+        "Ground-based Countermeasures",
+        r"\bremote (audit )?(log|logging|collector|syslog)\b|\bappend-only\b"
+        r"|\bcentral(ised|ized)? log\w*|\bsiem\b|\boff-host\b",
+    ),
+    (
         "CM0002",
         "COMSEC",
         r"\bcommunications? security\b|\bencrypt\w*|\bconfidentiality\b",
@@ -67,6 +73,12 @@ _TABLE: Final = (
         r"\bleast[- ]privilege\b|\bminimum (necessary )?privileges?\b|\brole-based access\b",
     ),
     ("CM0040", "Shared Resource Leakage", r"\bshared resources?\b|\bresource leakage\b"),
+    (
+        "CM0054",
+        "Two-Person Rule",
+        r"\btwo[- ]person\b|\bfour[- ]eyes\b|\bdual (control|authori[sz]ation)\b"
+        r"|\bsecond (person|approver|flight director)\b",
+    ),
 )
 COUNTERMEASURES: Final = {
     cm_id: Countermeasure(cm_id, name, re.compile(f"{re.escape(name.lower())}|{keywords}"))

@@ -95,6 +95,8 @@ _SERVICE_LIMITS: Final = Limits(memory_mib=160, cpus=0.5, pids=64)
 PROFILES: Final[dict[str, RoleProfile]] = {
     "spacecraft": RoleProfile((), _SERVICE_LIMITS, True, True, SERVICE_VOLUMES),
     "rf-link": RoleProfile((), _SERVICE_LIMITS, True, True, SERVICE_VOLUMES),
+    # The remote log collector: its store is a volume (append-only, only it writes there).
+    "log-server": RoleProfile((), _SERVICE_LIMITS, True, True, SERVICE_VOLUMES),
     # Its operations engineers log in over SSH (sshd as on the ground station) and use
     # sudo for their few commands; the server itself runs as labctl, from a volume.
     "mission-control": RoleProfile(

@@ -51,6 +51,13 @@ def _mission_control(cfg: Config, base: Path) -> object:
     return settings_from(cfg)
 
 
+def _log_server(cfg: Config, base: Path) -> object:
+    del base
+    from labctl.range.hosts.logserver.config import parse_config
+
+    return parse_config(cfg)
+
+
 def _rf_link(cfg: Config, base: Path) -> object:
     del base
     from labctl.range.hosts.rflink.config import parse_config
@@ -90,6 +97,12 @@ CONFIG_FILES: Final[tuple[ConfigFile, ...]] = (
         "containers/mission-control/mission-control.yaml",
     ),
     ConfigFile("rf-link", wiring.RF_LINK_CONFIG, _rf_link, "containers/rf-link/rf-link.yaml"),
+    ConfigFile(
+        "log-server",
+        wiring.LOG_SERVER_CONFIG,
+        _log_server,
+        "containers/log-server/log-server.yaml",
+    ),
 )
 
 

@@ -20,6 +20,8 @@ RF_LINK: Final = "rf-link"
 GROUND_STATION: Final = "ground-station"
 MISSION_CONTROL: Final = "mission-control"
 ATTACKER: Final = "attacker"
+#: The remote log collector, in the labs that add it (``role: log-server``).
+LOG_SERVER: Final = "log-server"
 #: labctl's own hosts: the access gateway (SSH and web relay on the access network), the
 #: scripted adversary and the grader's vantage. A lab may not name a host like these.
 GATEWAY: Final = "labctl-gateway"
@@ -38,6 +40,8 @@ DOWNLINK_AIR: Final = 5103
 SSH_PORT: Final = 22
 MISSION_CONTROL_PORT: Final = 8080
 MISSION_CONTROL_URL: Final = f"http://{MISSION_CONTROL}:{MISSION_CONTROL_PORT}"
+#: The log collector's TCP port: JSON lines in, appended to its store, never changed.
+LOG_SERVER_PORT: Final = 5140
 
 # The grader's vantage programs (labctl.range.vantage), as a command line.
 VANTAGE_PACKAGE: Final = "labctl.range.vantage"
@@ -53,6 +57,9 @@ CONFIG_DIR: Final = "/etc/labctl"
 KEY_DIR: Final = "/etc/labctl/keys"
 SPACECRAFT_CONFIG: Final = "/etc/labctl/spacecraft.yaml"
 RF_LINK_CONFIG: Final = "/etc/labctl/rf-link.yaml"
+LOG_SERVER_CONFIG: Final = "/etc/labctl/log-server.yaml"
+#: Where the log collector appends what it receives (one JSON object per line).
+LOG_SERVER_STORE: Final = "/var/log/labctl/collected.jsonl"
 GROUND_STATION_CONFIG: Final = "/etc/labctl/ground-station.yaml"
 MISSION_CONTROL_CONFIG: Final = "/etc/labctl/mission-control.yaml"
 #: The spacecraft's ground truth (what it executed), which graders read and students

@@ -112,6 +112,18 @@ class Host(StrEnum):
     ATTACKER = "attacker"
 
 
+class Role(StrEnum):
+    """What a host runs: a standard host's program, or a service only some labs add."""
+
+    SPACECRAFT = "spacecraft"
+    RF_LINK = "rf-link"
+    GROUND_STATION = "ground-station"
+    MISSION_CONTROL = "mission-control"
+    ATTACKER = "attacker"
+    #: The remote, append-only log collector (mission control ships its audit trail there).
+    LOG_SERVER = "log-server"
+
+
 class Network(StrEnum):
     """The instance's internal networks: radio segment, ground LAN, corporate side."""
 
@@ -162,10 +174,11 @@ class Attachment(Model):
 
 
 class ExtraHost(Model):
-    """A host added by the scenario, built like one of the standard roles."""
+    """A host added by the scenario, built like one of the standard roles or an extra
+    service (``log-server``)."""
 
     name: Slug
-    role: Host
+    role: Role
     networks: tuple[Network, ...] = Field(min_length=1)
 
 

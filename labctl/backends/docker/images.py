@@ -40,7 +40,14 @@ from labctl.backends.profiles import image_tag
 from labctl.errors import BackendError, NotFoundError
 
 RUNTIME: Final = "runtime"
-HOST_ROLES: Final = ("spacecraft", "rf-link", "ground-station", "mission-control", "attacker")
+HOST_ROLES: Final = (
+    "spacecraft",
+    "rf-link",
+    "ground-station",
+    "mission-control",
+    "attacker",
+    "log-server",
+)
 HASH_LABEL: Final = "org.labctl.source-hash"
 VERSION_LABEL: Final = "org.labctl.version"
 SAVE_CHUNK: Final = 2 * 1024 * 1024

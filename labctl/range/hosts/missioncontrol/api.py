@@ -178,7 +178,11 @@ async def commands(caller: Viewer, request: Request) -> dict[str, Any]:
     commander = mission(request).commander
     return {
         "commands": [
-            {**describe(c), "allowed": commander.allowed(caller.session, c)}
+            {
+                **describe(c),
+                "allowed": commander.allowed(caller.session, c),
+                "two_person": commander.held(c),
+            }
             for c in catalog.COMMANDS
         ]
     }

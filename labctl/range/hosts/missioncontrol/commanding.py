@@ -140,6 +140,10 @@ class Commander:
             return False
         return not command.hazardous or session.role >= self._policy.hazardous_requires
 
+    def held(self, command: catalog.Command) -> bool:
+        """Whether this command waits for a second person (the two-person rule) when sent."""
+        return command.hazardous and self._policy.two_person
+
     async def send(self, request: CommandRequest) -> Row:
         """Send and record the command; raise CommandError (audited) when it cannot go."""
         command = catalog.BY_NAME.get(request.name)
@@ -151,7 +155,7 @@ class Commander:
             role = needed if command.hazardous else self._policy.commands_require
             raise self._refuse(request, 403, f"{why} role {role.label}")
         app_data = self._app_data(request, command)
-        if command.hazardous and self._policy.two_person:
+        if self.held(command):
             return self._hold(request, app_data)
         return await self._transmit(request, command, app_data)
 

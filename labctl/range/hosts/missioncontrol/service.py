@@ -36,7 +36,11 @@ class MissionControl:
         self.settings = settings
         self.archive = Archive(settings.database, settings.retention)
         self.audit = AuditLog(
-            self.archive, settings.audit_log, settings.audit_enabled, settings.audit_max_bytes
+            self.archive,
+            settings.audit_log,
+            settings.audit_enabled,
+            settings.audit_max_bytes,
+            settings.audit_remote,
         )
         self.sessions = SessionStore(settings.session_lifetime)
         self.auth = Authenticator(settings.users, settings.policy)
@@ -81,6 +85,8 @@ class MissionControl:
             hazardous_requires=policy.hazardous_requires.label,
             audit_requires=policy.audit_requires.label,
             lockout_attempts=policy.lockout_attempts,
+            two_person=policy.two_person,
+            audit_remote=self.audit.shipper.target if self.audit.shipper else "",
         )
 
     async def _operate(self) -> None:
@@ -108,6 +114,7 @@ class MissionControl:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self.audit.record("system", "server.stop", "ok")
+        self.audit.close()
         self.archive.close()
 
     def telemetry_age(self) -> float | None:
@@ -123,6 +130,21 @@ class MissionControl:
             "ground_link": self.link.stats.connected,
             "last_telemetry_age": self.telemetry_age(),
             "ingest": self.ingest_status(),
+            "audit_remote": self.shipping_status(),
+        }
+
+    def shipping_status(self) -> dict[str, Any] | None:
+        """Where the audit trail is shipped, and how it goes; None when it is not."""
+        shipper = self.audit.shipper
+        if shipper is None:
+            return None
+        stats = shipper.stats
+        return {
+            "target": shipper.target,
+            "connected": stats.connected,
+            "sent": stats.sent,
+            "dropped": stats.dropped,
+            "last_error": stats.last_error,
         }
 
     def ingest_status(self) -> dict[str, Any]:

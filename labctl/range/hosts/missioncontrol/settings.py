@@ -106,7 +106,8 @@ SECTION_KEYS: Final = {
     "sessions": {"lifetime_s", "cookie_secure"},
     "ground_station": {"host", "port", "reconnect_min_s", "reconnect_max_s", "idle_timeout_s"},
     "database": {"path", "keep"},
-    "audit_log": {"enabled", "path", "max_bytes"},
+    "audit_log": {"enabled", "path", "max_bytes", "remote"},
+    "audit_log.remote": {"host", "port"},
     "policy": {
         "commands_require",
         "hazardous_requires",
@@ -157,6 +158,8 @@ class Settings:
     audit_max_bytes: int = DEFAULT_MAX_BYTES
     #: False: no action is recorded anywhere (a lab's "no audit trail" weakness).
     audit_enabled: bool = True
+    #: The remote log collector every record is also sent to (``audit_log.remote``).
+    audit_remote: tuple[str, int] | None = None
     #: Nominal operations: a script that sends routine commands (``operations``).
     operations: Operations = Operations()
     #: Shift notes per role: each shown to the accounts of that role and above (``notes``).
@@ -202,6 +205,7 @@ def settings_from(config: Config) -> Settings:
             config.section("audit_log"), "max_bytes", DEFAULT_MAX_BYTES, MIN_MAX_BYTES
         ),
         audit_enabled=config.section("audit_log").get("enabled", bool, True),
+        audit_remote=_remote(config.section("audit_log").section("remote")),
         operations=_operations(config.section("operations")),
         notes=_notes(config),
         passes=_passes(config),
@@ -210,6 +214,17 @@ def settings_from(config: Config) -> Settings:
         cookie_secure=sessions.get("cookie_secure", bool, False),
         config_file=config.file,
     )
+
+
+def _remote(config: Config) -> tuple[str, int] | None:
+    """``audit_log.remote``: the collector's host and TCP port; no host (or "") = none."""
+    host = config.get("host", str, "").strip()
+    port = _port(config, "port", wiring.LOG_SERVER_PORT)
+    if not host:
+        return None
+    if any(c.isspace() or c in "/:@[]" for c in host) or len(host) > 253:
+        raise HostConfigError(config.file, config.dotted("host"), f"not a host name: {host!r}")
+    return host, port
 
 
 def _passes(config: Config) -> PassSchedule | None:
