@@ -27,6 +27,13 @@ from graders.checks.hosts import (
 from graders.checks.ingest import MalformedTelemetrySurvives, TelemetryProcessingHalted
 from graders.checks.insider import AuditConcealed, AuditShipped, HazardousHeld
 from graders.checks.network import PortClosed, PortOpen
+from graders.checks.tables import (
+    TableLoadAccepted,
+    TableLoadRefused,
+    TableRollbackRefused,
+    TableTamperedActive,
+    TableTrustedActive,
+)
 from graders.checks.uplink import CommandRoundTrip, ReplayExecuted, ReplayRejected, TelemetryFresh
 
 BUILTIN_CHECKS: tuple[type[Check[Any]], ...] = (
@@ -59,6 +66,11 @@ BUILTIN_CHECKS: tuple[type[Check[Any]], ...] = (
     AuditConcealed,
     HazardousHeld,
     AuditShipped,
+    TableTamperedActive,
+    TableTrustedActive,
+    TableLoadRefused,
+    TableLoadAccepted,
+    TableRollbackRefused,
 )
 
 __all__ = ["BUILTIN_CHECKS", "Check"]

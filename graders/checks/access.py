@@ -82,6 +82,19 @@ class HazardousExecutedArgs(HazardousCommandsArgs):
     within: int = Field(
         default=30, ge=1, le=300, description="seconds to wait for the command to execute"
     )
+    at_least: dict[str, int] = Field(
+        default_factory=dict,
+        max_length=8,
+        description="count only commands whose arguments are at least these values"
+        " (e.g. {duration_ms: 10000}: a burn longer than the limits allow)",
+    )
+
+
+def _at_least(entry: dict[str, Any], bounds: dict[str, int]) -> bool:
+    args = entry.get("args")
+    if not isinstance(args, dict):
+        return not bounds
+    return all(isinstance(args.get(k), int) and args[k] >= v for k, v in bounds.items())
 
 
 class HazardousExecuted(Check[HazardousExecutedArgs]):
@@ -97,8 +110,14 @@ class HazardousExecuted(Check[HazardousExecutedArgs]):
         return args.model_copy(update={"within": 1})  # look once: the board comes back
 
     def judge(self, args: HazardousExecutedArgs, probe: Probe) -> CheckResult:
-        found = wait_for(lambda: hazardous_since(probe.truth(), 0.0, args.commands), args.within)
+        def executed() -> list[Any]:
+            found = hazardous_since(probe.truth(), 0.0, args.commands)
+            return [e for e in found if _at_least(e, args.at_least)]
+
+        found = wait_for(executed, args.within)
         what = ", ".join(args.commands) or "hazardous command"
+        if args.at_least:
+            what += " with " + ", ".join(f"{k} >= {v}" for k, v in args.at_least.items())
         if not found:
             return failed(
                 f"no {what} executed on board",

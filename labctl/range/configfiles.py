@@ -229,14 +229,18 @@ class RecordingConfig(Config):
 def known_keys(config: ConfigFile, data: Mapping[str, Any]) -> tuple[Keys, HostConfigError | None]:
     """What ``config``'s parser reads of ``data``, and the error it raises (if any).
 
-    Key files are not read: every ``key_file`` names a stand-in key for the parse (the
-    real ones are written per instance, and ``labctl up`` checks them on the host)."""
+    Key files are not read: every ``key_file`` (and ``public_key_file``) names a stand-in
+    key of its size for the parse (the real ones are written per instance, and ``labctl
+    up`` checks them on the host)."""
     keys = Keys()
     with tempfile.TemporaryDirectory(prefix="labctl-keys-") as folder:
-        stand_in = Path(folder) / "stand-in.key"
-        stand_in.write_text("00" * 16 + "\n", encoding="ascii")
-        stand_in.chmod(0o600)
-        cfg = RecordingConfig(_stand_in_keys(data, str(stand_in)), config.path, "", keys)
+        stand_ins = {}
+        for name, size in STAND_IN_SIZES.items():
+            stand_in = Path(folder) / f"stand-in-{size}.key"
+            stand_in.write_text("00" * size + "\n", encoding="ascii")
+            stand_in.chmod(0o600)
+            stand_ins[name] = str(stand_in)
+        cfg = RecordingConfig(_stand_in_keys(data, stand_ins), config.path, "", keys)
         try:
             config.parse(cfg, Path(config.path).parent)
         except HostConfigError as exc:
@@ -244,16 +248,21 @@ def known_keys(config: ConfigFile, data: Mapping[str, Any]) -> tuple[Keys, HostC
     return keys, None
 
 
-def _stand_in_keys(data: Any, stand_in: str) -> Any:
+#: Keys that name a key file, and the size of the stand-in each gets: an AES key (SDLS),
+#: an Ed25519 public key (table signatures).
+STAND_IN_SIZES: Final = {"key_file": 16, "public_key_file": 32}
+
+
+def _stand_in_keys(data: Any, stand_ins: Mapping[str, str]) -> Any:
     if isinstance(data, Mapping):
         return {
-            k: stand_in
-            if k == "key_file" and isinstance(v, str) and v
-            else _stand_in_keys(v, stand_in)
+            k: stand_ins[k]
+            if k in stand_ins and isinstance(v, str) and v
+            else _stand_in_keys(v, stand_ins)
             for k, v in data.items()
         }
     if isinstance(data, list):
-        return [_stand_in_keys(v, stand_in) for v in data]
+        return [_stand_in_keys(v, stand_ins) for v in data]
     return data
 
 

@@ -24,7 +24,8 @@ import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from labctl.errors import LabctlError
+from labctl.errors import LabctlError, ProtocolError
+from labctl.protocols.table import LimitsTable, public_key, sign
 from labctl.spec.models import Lab
 from labctl.spec.params import ParameterValues, derive
 
@@ -41,11 +42,38 @@ class RenderError(LabctlError):
     """A template names something undefined or does not parse."""
 
 
+def ed25519_public(seed_hex: object) -> str:
+    """The ``ed25519_public`` filter: the public key (hex) of an Ed25519 private key given
+    as 64 hex digits, e.g. a ``hex_key`` parameter of 32 bytes. A lab puts the public half
+    on the spacecraft and keeps the private half on the ground:
+    ``{{ params.table_key | ed25519_public }}``."""
+    try:
+        return public_key(bytes.fromhex(str(seed_hex))).hex()
+    except (ValueError, ProtocolError) as exc:
+        raise RenderError(f"ed25519_public needs 64 hex digits (a 32-byte key): {exc}") from None
+
+
+def sign_limits_table(
+    seed_hex: object, version: int, max_burn_ms: int, thruster_enabled: object = True
+) -> str:
+    """The ``sign_limits_table`` filter: flight dynamics' Ed25519 signature (hex) of a
+    limits table (:mod:`labctl.protocols.table`) under a private key given as 64 hex
+    digits: ``{{ params.table_key | sign_limits_table(2, 4000, true) }}``."""
+    try:
+        table = LimitsTable(int(version), int(max_burn_ms), bool(thruster_enabled))
+        return sign(bytes.fromhex(str(seed_hex)), table).hex()
+    except (TypeError, ValueError, ProtocolError) as exc:
+        raise RenderError(f"sign_limits_table: {exc}") from None
+
+
 def environment(*, autoescape: bool = False) -> SandboxedEnvironment:
     """The one Jinja2 environment labctl renders lab text with."""
-    return SandboxedEnvironment(
+    env = SandboxedEnvironment(
         undefined=jinja2.StrictUndefined, autoescape=autoescape, keep_trailing_newline=True
     )
+    env.filters["ed25519_public"] = ed25519_public
+    env.filters["sign_limits_table"] = sign_limits_table
+    return env
 
 
 _ENV: Final = environment()

@@ -164,6 +164,20 @@ def test_json_schema_rejects_unknown_check_args() -> None:
     assert not validator.is_valid(json.loads(json.dumps(data)))
 
 
+def test_json_schema_takes_a_template_where_a_typed_value_goes() -> None:
+    validator = jsonschema.Draft202012Validator(lab_json_schema(default_vocabulary()))
+    data = _data(EXAMPLE)
+    check = data["objectives"][0]["check"]
+    check["name"], check["args"] = "table_trusted_active", {"public_key": "{{ params.k }}"}
+    assert validator.is_valid(json.loads(json.dumps(data)))
+    check["args"] = {"public_key": "not-a-key"}
+    assert not validator.is_valid(json.loads(json.dumps(data)))
+    check["name"], check["args"] = "telemetry_fresh", {"max_age": "{{ params.age }}"}
+    assert validator.is_valid(json.loads(json.dumps(data)))
+    check["args"] = {"max_age": "long"}
+    assert not validator.is_valid(json.loads(json.dumps(data)))
+
+
 def test_lab_format_doc_lists_every_vocabulary_entry() -> None:
     text = (REPO / "docs" / "lab-format.md").read_text(encoding="utf-8")
     vocab = default_vocabulary()

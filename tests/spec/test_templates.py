@@ -147,3 +147,35 @@ def test_text_without_a_template_is_not_parsed() -> None:
     assert is_lone_expression("{{ params.x }}")
     assert not is_lone_expression(" {{ params.x }}")
     assert not is_lone_expression("{{ a }}{{ b }}")
+
+
+# --- the signing filters (labs/table-load) -----------------------------------------------
+
+
+def test_the_signing_filters_give_the_public_key_and_a_verifying_signature() -> None:
+    from labctl.protocols.table import LimitsTable, public_key, verify
+    from labctl.spec.templates import render_text
+
+    seed = bytes(range(32))
+    variables = {"params": {"key": seed.hex()}}
+    public = render_text("{{ params.key | ed25519_public }}", variables)
+    assert public == public_key(seed).hex()
+    signature = render_text("{{ params.key | sign_limits_table(2, 4000, 1) }}", variables)
+    table = LimitsTable(2, 4000, True)
+    assert verify(bytes.fromhex(public), table, bytes.fromhex(signature))
+    assert not verify(bytes.fromhex(public), LimitsTable(2, 4001, True), bytes.fromhex(signature))
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ params.key | ed25519_public }}",
+        "{{ params.key | sign_limits_table(2, 70000, 1) }}",
+    ],
+)
+def test_the_signing_filters_refuse_bad_input_in_one_line(template: str) -> None:
+    from labctl.spec.templates import RenderError, render_text
+
+    with pytest.raises(RenderError) as caught:
+        render_text(template, {"params": {"key": "abcd"}})
+    assert "\n" not in str(caught.value)

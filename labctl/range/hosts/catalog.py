@@ -27,6 +27,7 @@ from labctl.protocols.sdls_ep import (
     ServiceGroup,
 )
 from labctl.protocols.sdls_ep import decode as decode_pdu
+from labctl.protocols.table import SIGNATURE_SIZE
 
 #: APID of the spacecraft platform, for TC and TM.
 PLATFORM_APID: Final = 0x064
@@ -35,6 +36,9 @@ GROUND_STATION_APID: Final = 0x7F0
 #: Mission-specific PUS service carrying SDLS extended procedures: 129,1 a command PDU,
 #: 129,2 a reply PDU (:mod:`labctl.protocols.sdls_ep`).
 SDLS_EP_SERVICE: Final = 129
+#: Mission-specific PUS service of on-board tables: 130,1 loads a table
+#: (:mod:`labctl.protocols.table`).
+TABLE_SERVICE: Final = 130
 #: Housekeeping structure id of the platform report.
 HK_PLATFORM: Final = 1
 OPS_MESSAGE_SIZE: Final = 32
@@ -64,6 +68,9 @@ class FailureCode(IntEnum):
     ILLEGAL_FUNCTION = 2
     BAD_ARGUMENTS = 3
     NOT_ALLOWED_IN_MODE = 4
+    #: Outside the limits table's bounds (a burn too long, the thruster disabled), or a
+    #: table load whose signature does not verify.
+    REFUSED_BY_TABLE = 5
 
 
 class Event(IntEnum):
@@ -81,6 +88,7 @@ class Event(IntEnum):
     DUPLICATE_COMMAND = 10
     UNAUTHENTICATED_COMMAND = 11
     KEY_CHANGED = 12
+    TABLE_LOADED = 13
 
 
 @dataclass(frozen=True)
@@ -337,6 +345,20 @@ COMMANDS: Final[tuple[Command, ...]] = (
             ),
         )
     ),
+    Command(
+        "TABLE_LOAD",
+        TABLE_SERVICE,
+        1,
+        None,
+        f"BHHB{SIGNATURE_SIZE}s",
+        ("table", "version", "max_burn_ms", "thruster_enabled", "signature"),
+        hazardous=True,
+        description="Load an on-board table: table 1, the thruster's limits (longest burn in"
+        " ms, thruster enabled 0/1), with flight dynamics' Ed25519 signature (hex;"
+        " labctl.protocols.table.sign makes it). A spacecraft that verifies loads"
+        " (parameter TABLE_VERIFY) applies it only if the signature holds; the table is"
+        " kept across resets.",
+    ),
     Command("ENABLE_HK", 3, 5, None, "B", ("structure",), description="Enable housekeeping."),
     Command("DISABLE_HK", 3, 6, None, "B", ("structure",), description="Disable housekeeping."),
 )
@@ -412,6 +434,21 @@ PARAMETERS: Final[tuple[Parameter, ...]] = (
         "uplink.sdls",
         description="1: every uplink frame must pass SDLS; 0: frames without a security"
         " header are accepted too.",
+    ),
+    Parameter(
+        6,
+        "TABLE_VERIFY",
+        "tables.verify",
+        description="1: a table load is applied only if flight dynamics' signature holds, and"
+        " a stored table is verified again at every reset (one that fails is discarded for"
+        " the table in the configuration); 0: any table load is applied.",
+    ),
+    Parameter(
+        7,
+        "TABLE_ANTI_ROLLBACK",
+        "tables.anti_rollback",
+        description="1: a table load must carry a newer version than the table in use (an"
+        " older table, even a signed one, is refused); 0: any version is applied.",
     ),
 )
 PARAMETER_BY_ID: Final = {p.ident: p for p in PARAMETERS}

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from labctl.protocols.cop1 import DEFAULT_WINDOW
 from labctl.protocols.sdls import SecurityAssociation
+from labctl.protocols.table import KEY_SIZE, NO_BURN_LIMIT, LimitsTable
 from labctl.protocols.tm_frame import TM_MAX_FRAME_SIZE
 from labctl.range import wiring
 from labctl.range.hosts import sdls_config
@@ -40,7 +41,10 @@ TOP_KEYS: Final = {
     "truth_interval",
     "battery",
     "command_history",
+    "tables",
 }
+TABLES_KEYS: Final = {"verify", "anti_rollback", "public_key_file", "limits"}
+LIMITS_KEYS: Final = {"version", "max_burn_ms", "thruster_enabled"}
 UPLINK_KEYS: Final = {
     "host",
     "port",
@@ -100,6 +104,22 @@ class HousekeepingConfig:
 
 
 @dataclass(frozen=True)
+class TablesConfig:
+    """On-board tables: whether loads must carry flight dynamics' signature, the public
+    key that checks it, and the limits table the spacecraft boots with (the "golden" one,
+    in its configuration)."""
+
+    verify: bool = True
+    #: A load must carry a newer version than the table in use (no rollback to an older,
+    #: perhaps signed, table).
+    anti_rollback: bool = True
+    #: Flight dynamics' Ed25519 public key; None: no key, so a verifying spacecraft
+    #: applies no table load at all.
+    public_key: bytes | None = None
+    limits: LimitsTable = field(default_factory=LimitsTable)
+
+
+@dataclass(frozen=True)
 class SaConfig:
     """One configured security association and what the file says around it."""
 
@@ -128,6 +148,7 @@ class SpacecraftConfig:
     battery: float = 80.0
     #: Executed commands kept in the ground truth; the history file holds at most twice.
     command_history: int = 500
+    tables: TablesConfig = TablesConfig()
     file: str = "<config>"
 
     @property
@@ -184,7 +205,29 @@ def parse_config(cfg: Config, base: Path = Path(".")) -> SpacecraftConfig:
         truth_interval=_positive(cfg, "truth_interval", 0.1),
         battery=min(100.0, max(0.0, cfg.get("battery", float, 80.0))),
         command_history=_ranged(cfg, "command_history", 500, 10_000, 100),
+        tables=_tables(cfg, base),
         file=cfg.file,
+    )
+
+
+def _tables(cfg: Config, base: Path) -> TablesConfig:
+    cfg.only(TABLES_KEYS, "tables")
+    cfg.only(LIMITS_KEYS, "tables.limits")
+    value = cfg.get("tables.public_key_file", str, "")
+    public = None
+    if value:
+        path = Path(value) if Path(value).is_absolute() else base / value
+        public = read_key_file(path, (KEY_SIZE,))
+    limits = LimitsTable(
+        version=_ranged(cfg, "tables.limits.version", 1, 0xFFFF),
+        max_burn_ms=_ranged(cfg, "tables.limits.max_burn_ms", NO_BURN_LIMIT, 0xFFFF),
+        thruster_enabled=cfg.get("tables.limits.thruster_enabled", bool, True),
+    )
+    return TablesConfig(
+        verify=cfg.get("tables.verify", bool, True),
+        anti_rollback=cfg.get("tables.anti_rollback", bool, True),
+        public_key=public,
+        limits=limits,
     )
 
 

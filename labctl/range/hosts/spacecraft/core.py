@@ -37,6 +37,7 @@ from labctl.range.hosts.spacecraft.services import (
     PusServices,
 )
 from labctl.range.hosts.spacecraft.state import Clock, CommandHistory, OnboardState
+from labctl.range.hosts.spacecraft.tables import OnboardTables
 from labctl.range.hosts.spacecraft.uplink import Outcome, Reception, UplinkReceiver
 
 #: Seconds between two SDLS security alarm events: a flood must not flood the downlink.
@@ -88,8 +89,12 @@ class FlightSoftware:
             save_sequences=self.save_sequences,
         )
         self.sdls = sdls
+        self.tables = OnboardTables(config.tables, config.state_dir)
         self.services = PusServices(
-            self.state, self.send_tm, self.raise_event, Onboard(config, self._request_reboot, sdls)
+            self.state,
+            self.send_tm,
+            self.raise_event,
+            Onboard(config, self._request_reboot, sdls, self.tables),
         )
         self.dirty = True  # something in the truth changed since the last write
         self.executed = False  # a command executed since the last write
@@ -101,6 +106,8 @@ class FlightSoftware:
         self._started = wallclock()
         self._last_alarm = -math.inf
         self.raise_event(Event.BOOT, b"")
+        if self.tables.boot_note == "discarded":
+            self.raise_event(Event.SECURITY_ALARM, b"TABLE:kept table failed verification")
 
     # -- uplink ---------------------------------------------------------------------------
     def receive(self, datagram: bytes) -> Reception:
@@ -349,6 +356,7 @@ class FlightSoftware:
             "security_associations": self._sa_truth(),
             # the key store's ids and states (never the material), and which SA uses which
             "keys": self.sdls.keystore.summary(),
+            "tables": self.tables.as_dict(),
             "downlink": {
                 "sa": self.config.downlink_sa,
                 "frames": self.framer.frames,

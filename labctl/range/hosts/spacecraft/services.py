@@ -20,6 +20,7 @@ from labctl.errors import ProtocolError
 from labctl.protocols.pus import PusTc
 from labctl.protocols.sdls_ep import EpPdu, KeyProcedure, SaProcedure, ServiceGroup
 from labctl.protocols.spacepacket import IDLE_APID
+from labctl.protocols.table import LimitsTable
 from labctl.range.hosts import catalog
 from labctl.range.hosts.catalog import (
     COMMANDS,
@@ -37,6 +38,7 @@ from labctl.range.hosts.spacecraft import parameters
 from labctl.range.hosts.spacecraft.config import SpacecraftConfig, validate_parameters
 from labctl.range.hosts.spacecraft.procedures import ProcedureRefused, SaManagement
 from labctl.range.hosts.spacecraft.state import OnboardState
+from labctl.range.hosts.spacecraft.tables import OnboardTables, TableRefused
 
 ACK_ACCEPTANCE: Final = 0b1000
 ACK_COMPLETION: Final = 0b0001
@@ -54,6 +56,7 @@ EVENT_SEVERITY: Final = {
     Event.DUPLICATE_COMMAND: 2,
     Event.UNAUTHENTICATED_COMMAND: 4,
     Event.KEY_CHANGED: 2,
+    Event.TABLE_LOADED: 2,
 }
 
 SendTm = Callable[[int, int, bytes], None]
@@ -87,6 +90,7 @@ class Onboard:
     config: SpacecraftConfig
     reboot: Callable[[], None]
     sdls: SaManagement | None = None
+    tables: OnboardTables | None = None
 
     @property
     def path(self) -> Path:
@@ -154,6 +158,8 @@ class PusServices:
         try:
             if command.procedure is not None:
                 self._ep_procedure(command, args)
+            elif command.name == "TABLE_LOAD":
+                self._table_load(args)
             else:
                 self._functions[command.name](_numbers(args))
         except CommandFailed as failed:
@@ -236,6 +242,9 @@ class PusServices:
 
     def _thruster_fire(self, args: tuple[int, ...]) -> None:
         (duration_ms,) = args
+        tables = self.onboard.tables if self.onboard is not None else None
+        if tables is not None and not tables.allows_burn(duration_ms):
+            raise CommandFailed(FailureCode.REFUSED_BY_TABLE)
         self.state.fire_thruster(duration_ms)
         self.raise_event(Event.THRUSTER_FIRED, struct.pack(">H", duration_ms))
 
@@ -275,6 +284,28 @@ class PusServices:
             spi = args[0] if isinstance(args[0], int) else 0
             self.raise_event(Event.SA_CHANGED, struct.pack(">HB", spi, procedure))
 
+    def _table_load(self, args: tuple[int | bytes, ...]) -> None:
+        tables = self.onboard.tables if self.onboard is not None else None
+        if tables is None:
+            raise CommandFailed(FailureCode.ILLEGAL_SERVICE)
+        table_id, version, max_burn_ms, enabled, signature = args
+        if not isinstance(signature, bytes) or enabled not in (0, 1):
+            raise CommandFailed(FailureCode.BAD_ARGUMENTS)
+        try:
+            table = LimitsTable(int(version), int(max_burn_ms), bool(enabled))
+            active = tables.load(int(table_id), table, signature)
+        except ProtocolError:
+            raise CommandFailed(FailureCode.BAD_ARGUMENTS) from None
+        except TableRefused as refused:
+            self.raise_event(Event.SECURITY_ALARM, b"TABLE:" + str(refused).encode()[:56])
+            raise CommandFailed(FailureCode.REFUSED_BY_TABLE) from None
+        except OSError:
+            raise CommandFailed(FailureCode.BAD_ARGUMENTS) from None
+        verified = 2 if active.verified is None else int(active.verified)
+        self.raise_event(
+            Event.TABLE_LOADED, struct.pack(">BHB", int(table_id), table.version, verified)
+        )
+
     def _reboot(self, _args: tuple[int, ...]) -> None:
         if self.onboard is None:
             raise CommandFailed(FailureCode.ILLEGAL_FUNCTION)
@@ -289,6 +320,8 @@ class PusServices:
         values: dict[str, Any] = {
             "uplink.clear_control_commands": config.uplink.clear_control_commands,
             "uplink.sdls": config.uplink.sdls,
+            "tables.verify": config.tables.verify,
+            "tables.anti_rollback": config.tables.anti_rollback,
         }
         if uplink_sa is not None:
             values["sdls.associations.uplink.anti_replay"] = uplink_sa.sa.window > 0

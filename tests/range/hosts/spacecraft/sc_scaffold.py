@@ -78,7 +78,7 @@ class Ground:
         downlink_sa = SecurityAssociation(2, window=0)
         self.downlink = SdlsEngine.of([downlink_sa], Keyring({0: DOWNLINK_KEY}))
 
-    def packet(self, name: str, *args: int, ack: int = 0b1001) -> bytes:
+    def packet(self, name: str, *args: int | bytes, ack: int = 0b1001) -> bytes:
         command = BY_NAME[name]
         self.tc_count += 1
         tc = PusTc(
@@ -99,7 +99,7 @@ class Ground:
             return clear.encode()
         return self.engine.protect_tc(clear, self.spi).encode()
 
-    def command(self, name: str, *args: int, seq: int = 0, bypass: bool = False) -> bytes:
+    def command(self, name: str, *args: int | bytes, seq: int = 0, bypass: bool = False) -> bytes:
         return self.frame(self.packet(name, *args), seq, bypass)
 
     def unlock(self, secure: bool = False) -> bytes:
