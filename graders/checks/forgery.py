@@ -25,7 +25,7 @@ from graders.checks.observe import delivery_problem, truth_list, wait_for
 from graders.checks.replay import vantage_json
 from labctl.errors import CheckError
 from labctl.range import wiring
-from labctl.range.hosts.catalog import COMMANDS, Command
+from labctl.range.hosts.catalog import BY_NAME, COMMANDS, Command
 from labctl.spec.vocabulary import Args
 
 VANTAGE: Final = wiring.vantage_program("forge")
@@ -35,6 +35,8 @@ AUTHENTICATING: Final = frozenset({"AUTHENTICATION", "AUTHENTICATED_ENCRYPTION"}
 #: How long a forged frame has to show up in ground truth.
 SETTLE_S: Final = 5.0
 COMMAND_PATTERN: Final = r"^\d{1,3}\.\d{1,3}$"
+#: A PUS service.subtype, or a catalogue command's name (DOWNLINK_ROUTE: one function of 8,1).
+COMMAND_OR_NAME: Final = r"^(\d{1,3}\.\d{1,3}|[A-Z][A-Z0-9_]{1,31})$"
 #: A parameter reference, rendered to an integer before the check runs.
 TEMPLATE_PATTERN: Final = r"^\{\{.*\}\}$"
 HINT: Final = (
@@ -119,7 +121,10 @@ class ForgedCommandExecuted(Check[ForgedCommandExecutedArgs]):
 
 class UnauthenticatedRejectedArgs(Args):
     command: str = Field(
-        default="17.1", pattern=COMMAND_PATTERN, description="PUS service.subtype to forge"
+        default="17.1",
+        pattern=COMMAND_OR_NAME,
+        description="PUS service.subtype to forge (its first catalogue command), or a"
+        " catalogue command's name; its arguments are all 0",
     )
     spis: list[int | Annotated[str, StringConstraints(pattern=TEMPLATE_PATTERN)]] = Field(
         default_factory=list,
@@ -205,6 +210,10 @@ def forge_argv(truth: dict[str, Any], args: UnauthenticatedRejectedArgs, marker:
 
 
 def _catalogue(service_subtype: str) -> Command:
+    if service_subtype in BY_NAME:
+        return BY_NAME[service_subtype]
+    if "." not in service_subtype:
+        raise CheckError("command", f"no catalogue command named {service_subtype}")
     service, subtype = (int(part) for part in service_subtype.split("."))
     for command in COMMANDS:
         if (command.service, command.subtype) == (service, subtype):

@@ -47,12 +47,16 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def flight_software(
-    tmp_path: Path, state: str = "operational", anti_replay: bool = False, sdls: bool = True
+    tmp_path: Path,
+    state: str = "operational",
+    anti_replay: bool = False,
+    sdls: bool = True,
+    clear_routing: bool = False,
 ) -> FlightSoftware:
     (tmp_path / "uplink.key").write_text(KEY.hex() + "\n")
     data: dict[str, Any] = {
         "scid": SCID,
-        "uplink": {"host": "127.0.0.1", "port": 0, "sdls": sdls},
+        "uplink": {"host": "127.0.0.1", "port": 0, "sdls": sdls, "clear_routing": clear_routing},
         "downlink": {"host": "127.0.0.1", "port": 9},
         "sdls": {
             "associations": {
@@ -212,6 +216,18 @@ def test_fails_while_the_plaintext_sa_is_operational(tmp_path: Path) -> None:
     argv = probe.argvs[0]
     assert argv[argv.index("--scid") + 1] == str(SCID)
     assert "--clear" in argv
+
+
+def test_a_named_command_is_forged_with_its_function_and_zero_arguments(tmp_path: Path) -> None:
+    args = rejected_args(spis=[], command="DOWNLINK_ROUTE")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    open_path = ForgeryProbe(flight_software(tmp_path / "a", state="unkeyed", clear_routing=True))
+    result = UnauthenticatedRejected().run(args, open_path)
+    assert result.status is Status.FAIL
+    assert "DOWNLINK_ROUTE (8,1) without SDLS" in result.evidence
+    closed = ForgeryProbe(flight_software(tmp_path / "b", state="unkeyed"))
+    assert UnauthenticatedRejected().run(args, closed).status is Status.PASS
 
 
 def test_fails_when_the_uplink_has_no_sdls(tmp_path: Path) -> None:

@@ -59,6 +59,7 @@ class Function(IntEnum):
     THRUSTER_FIRE = 4
     SAFE_MODE = 5
     REBOOT = 6
+    DOWNLINK_ROUTE = 7
 
 
 class FailureCode(IntEnum):
@@ -177,6 +178,18 @@ COMMANDS: Final[tuple[Command, ...]] = (
         hazardous=True,
         description="On-board software reset: the spacecraft restarts (FARM-1 at V(R) 0)"
         " and applies the parameters stored with SET_PARAMETER.",
+    ),
+    Command(
+        "DOWNLINK_ROUTE",
+        8,
+        1,
+        Function.DOWNLINK_ROUTE,
+        "BB",
+        ("vcid", "clear"),
+        hazardous=True,
+        description="Route the telemetry: the virtual channel its frames go on (0..6), and"
+        " clear 1 to send them without the downlink security association (0: through it,"
+        " as configured). In RAM only: a reset restores the configured route.",
     ),
     Command(
         "REPORT_PARAMETERS",
@@ -449,6 +462,14 @@ PARAMETERS: Final[tuple[Parameter, ...]] = (
         "tables.anti_rollback",
         description="1: a table load must carry a newer version than the table in use (an"
         " older table, even a signed one, is refused); 0: any version is applied.",
+    ),
+    Parameter(
+        8,
+        "CLEAR_ROUTING_COMMANDS",
+        "uplink.clear_routing",
+        description="1: a frame without SDLS that carries only DOWNLINK_ROUTE commands is"
+        " accepted (a contingency path for a spacecraft whose uplink key is lost); 0: every"
+        " routing command needs SDLS like any other.",
     ),
 )
 PARAMETER_BY_ID: Final = {p.ident: p for p in PARAMETERS}

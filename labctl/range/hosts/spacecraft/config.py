@@ -52,6 +52,7 @@ UPLINK_KEYS: Final = {
     "farm_window",
     "sdls",
     "clear_control_commands",
+    "clear_routing",
     "queue_size",
 }
 DOWNLINK_KEYS: Final = {"host", "port", "vcid", "frame_length", "fsr_period", "queue_size"}
@@ -75,6 +76,9 @@ class UplinkConfig:
     farm_window: int = DEFAULT_WINDOW
     sdls: bool = True
     clear_control_commands: bool = True
+    #: A frame without SDLS carrying only DOWNLINK_ROUTE commands is accepted (a lab's
+    #: weakness: a contingency path left open).
+    clear_routing: bool = False
     queue_size: int = 4096
 
 
@@ -257,6 +261,7 @@ def _uplink(cfg: Config) -> UplinkConfig:
         farm_window=window,
         sdls=cfg.get("uplink.sdls", bool, True),
         clear_control_commands=cfg.get("uplink.clear_control_commands", bool, True),
+        clear_routing=cfg.get("uplink.clear_routing", bool, False),
         queue_size=_ranged(cfg, "uplink.queue_size", 4096, 1 << 20, 1),
     )
 

@@ -94,7 +94,7 @@ class FlightSoftware:
             self.state,
             self.send_tm,
             self.raise_event,
-            Onboard(config, self._request_reboot, sdls, self.tables),
+            Onboard(config, self._request_reboot, sdls, self.tables, self._route),
         )
         self.dirty = True  # something in the truth changed since the last write
         self.executed = False  # a command executed since the last write
@@ -104,6 +104,8 @@ class FlightSoftware:
         #: accepted AD frame, an authenticated Set V(R) or the boot).
         self.vr_set_in_clear = False
         self._started = wallclock()
+        #: The telemetry's SA as configured: where DOWNLINK_ROUTE clear 0 returns to.
+        self._configured_downlink_sa = config.downlink_sa
         self._last_alarm = -math.inf
         self.raise_event(Event.BOOT, b"")
         if self.tables.boot_note == "discarded":
@@ -359,6 +361,7 @@ class FlightSoftware:
             "tables": self.tables.as_dict(),
             "downlink": {
                 "sa": self.config.downlink_sa,
+                "vcid": self.config.downlink.vcid,
                 "frames": self.framer.frames,
                 "queued_packets": self.framer.pending(),
                 "dropped_packets": self.framer.dropped,
@@ -368,6 +371,19 @@ class FlightSoftware:
     def _telemetry_sa(self, config: SpacecraftConfig) -> None:
         """An SDLS procedure changed which SA protects the telemetry: frame with it now."""
         self.config = config
+        self._configured_downlink_sa = config.downlink_sa
+        self.framer = self._framer()
+        self.dirty = True
+
+    def _route(self, vcid: int, clear: bool) -> None:
+        """DOWNLINK_ROUTE: telemetry on ``vcid``, in the clear or through the configured
+        downlink SA, until the next reset (the configuration itself is not changed)."""
+        configured = self._configured_downlink_sa
+        self.config = replace(
+            self.config,
+            downlink=replace(self.config.downlink, vcid=vcid),
+            downlink_sa=None if clear else configured,
+        )
         self.framer = self._framer()
         self.dirty = True
 

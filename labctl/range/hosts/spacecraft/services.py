@@ -41,6 +41,8 @@ from labctl.range.hosts.spacecraft.state import OnboardState
 from labctl.range.hosts.spacecraft.tables import OnboardTables, TableRefused
 
 ACK_ACCEPTANCE: Final = 0b1000
+#: The highest virtual channel telemetry may be routed to (7 carries idle frames only).
+MAX_DOWNLINK_VCID: Final = 6
 ACK_COMPLETION: Final = 0b0001
 #: Event report subtype (severity) per event: 1 informative .. 4 high severity.
 EVENT_SEVERITY: Final = {
@@ -91,6 +93,8 @@ class Onboard:
     reboot: Callable[[], None]
     sdls: SaManagement | None = None
     tables: OnboardTables | None = None
+    #: Route the telemetry (virtual channel, in the clear or not) until the next reset.
+    route: Callable[[int, bool], None] | None = None
 
     @property
     def path(self) -> Path:
@@ -121,6 +125,7 @@ class PusServices:
             "ENABLE_HK": self._enable_hk,
             "DISABLE_HK": self._disable_hk,
             "REBOOT": self._reboot,
+            "DOWNLINK_ROUTE": self._downlink_route,
             "REPORT_PARAMETERS": self._report_parameters,
             "SET_PARAMETER": self._set_parameter,
         }
@@ -306,6 +311,14 @@ class PusServices:
             Event.TABLE_LOADED, struct.pack(">BHB", int(table_id), table.version, verified)
         )
 
+    def _downlink_route(self, args: tuple[int, ...]) -> None:
+        vcid, clear = args
+        if self.onboard is None or self.onboard.route is None:
+            raise CommandFailed(FailureCode.ILLEGAL_FUNCTION)
+        if not 0 <= vcid <= MAX_DOWNLINK_VCID or clear not in (0, 1):
+            raise CommandFailed(FailureCode.BAD_ARGUMENTS)
+        self.onboard.route(vcid, bool(clear))
+
     def _reboot(self, _args: tuple[int, ...]) -> None:
         if self.onboard is None:
             raise CommandFailed(FailureCode.ILLEGAL_FUNCTION)
@@ -320,6 +333,7 @@ class PusServices:
         values: dict[str, Any] = {
             "uplink.clear_control_commands": config.uplink.clear_control_commands,
             "uplink.sdls": config.uplink.sdls,
+            "uplink.clear_routing": config.uplink.clear_routing,
             "tables.verify": config.tables.verify,
             "tables.anti_rollback": config.tables.anti_rollback,
         }

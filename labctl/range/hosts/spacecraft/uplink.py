@@ -16,6 +16,7 @@ from typing import Final
 from labctl.errors import ProtocolError
 from labctl.protocols.cop1 import Farm1, FarmEvent, FarmState
 from labctl.protocols.crc import CrcError
+from labctl.protocols.pus import PusTc
 from labctl.protocols.sdls import SdlsEngine, Verdict
 from labctl.protocols.stream import packets_in
 from labctl.protocols.tc_frame import (
@@ -27,6 +28,7 @@ from labctl.protocols.tc_frame import (
     frame_fingerprint,
     unsegment,
 )
+from labctl.range.hosts import catalog
 from labctl.range.hosts.spacecraft.config import UplinkConfig
 from labctl.range.hosts.spacecraft.state import OnboardState
 
@@ -111,6 +113,8 @@ class UplinkReceiver:
                 pass  # not a bare directive: it may be a protected one
             else:
                 return Verdict(True, None, None, None, frame.data)
+        if frame.kind is not FrameKind.BC and self.config.clear_routing and _routing_only(frame):
+            return Verdict(True, None, None, None, frame.data)
         return self.engine.verify_tc(frame, segment_header=frame.kind is not FrameKind.BC)
 
     def _farm(self, frame: TcFrame, verdict: Verdict) -> Reception:
@@ -151,3 +155,23 @@ class UplinkReceiver:
             details["spi"] = spi
         self.state.reject_frame(reason, **details)
         return Reception(Outcome.REJECTED, reason, spi=spi)
+
+
+def _routing_only(frame: TcFrame) -> bool:
+    """Whether a clear frame carries DOWNLINK_ROUTE telecommands and nothing else (the
+    contingency path ``uplink.clear_routing`` leaves open). A protected frame, whose data
+    starts with a security header, does not parse as such and goes to SDLS."""
+    try:
+        seq_flags, map_id, user = unsegment(frame.data)
+        packets, rest = packets_in(user)
+        if map_id != MAP_ID or seq_flags != SegmentFlags.UNSEGMENTED or rest or not packets:
+            return False
+        routing = catalog.BY_NAME["DOWNLINK_ROUTE"]
+        for packet in packets:
+            tc = PusTc.decode(packet.encode())
+            command, _ = catalog.command_for(tc.service, tc.subtype, tc.app_data)
+            if command is not routing:
+                return False
+    except ProtocolError:
+        return False
+    return True
