@@ -55,11 +55,16 @@ class AuditConcealedArgs(HazardousCommandsArgs):
 
 
 def audit_rows(probe: Probe, token: str, oldest: float) -> list[dict[str, Any]]:
-    """Mission control's audit rows, newest first, back to ``oldest`` (unix time) or
-    :data:`MAX_AUDIT_ROWS`; CheckError when the trail cannot be read."""
+    """Mission control's audit rows, newest first, back to ``oldest`` (unix time);
+    CheckError when the trail cannot be read, or is longer than :data:`MAX_AUDIT_ROWS`
+    since then (a verdict on part of it could miss the record it looks for)."""
     rows: list[dict[str, Any]] = []
     before = ""
-    while len(rows) < MAX_AUDIT_ROWS:
+    while True:
+        if len(rows) >= MAX_AUDIT_ROWS:
+            raise CheckError(
+                "audit", f"more than {MAX_AUDIT_ROWS} audit records since then: not all read"
+            )
         status, body = probe.api("GET", f"/api/audit?limit={AUDIT_PAGE}{before}", None, token)
         page = body.get("audit") if status == 200 and isinstance(body, dict) else None
         if not isinstance(page, list):

@@ -175,6 +175,15 @@ def test_nothing_executed_is_nothing_concealed() -> None:
     assert "no THRUSTER_FIRE executed" in result.evidence
 
 
+def test_a_trail_too_long_to_read_whole_is_an_error_not_a_pass() -> None:
+    probe = FakeInsiderRange()
+    probe.api("POST", "/api/commands", {"name": "THRUSTER_FIRE", "args": {}}, "student")
+    for _ in range(600):  # a flood after the firing: the record is deep in the trail
+        probe.record("nobody", "login", "refused")
+    with pytest.raises(CheckError, match="not all read"):
+        concealed(probe)
+
+
 def test_an_unreadable_trail_is_an_error_not_a_pass() -> None:
     probe = FakeInsiderRange(audit_readable=False)
     probe.execute("THRUSTER_FIRE")

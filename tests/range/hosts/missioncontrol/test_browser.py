@@ -114,3 +114,30 @@ def test_two_flight_directors_approve_a_hazardous_command_in_the_browser(
     expect(second.locator("#pending-table")).to_contain_text("Nothing waits for approval.")
     second.screenshot(path="/tmp/mc-two-person.png", full_page=True)
     assert [(tc.service, tc.subtype) for tc in ground_station.received] == [(8, 1)]
+
+
+def test_a_flight_director_loads_a_signed_table_from_the_commands_page(
+    chromium: Any, server: str, ground_station: FakeGroundStation
+) -> None:
+    """labs/table-load's fix with a browser only: TABLE_LOAD's fields and its 64-octet
+    signature typed into the commands page reach the uplink as PUS 130,1, octet for octet."""
+    from playwright.sync_api import expect
+
+    from labctl.protocols.table import LimitsTable, sign
+    from labctl.range.hosts.catalog import BY_NAME
+
+    signature = sign(bytes(range(32)), LimitsTable(2, 4000, True))
+    page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(f"{server}/login")
+    page.get_by_label("User name").fill("admin")
+    page.get_by_label("Password").fill("admin")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Commands").click()
+    fields = {"table": "1", "version": "2", "max_burn_ms": "4000", "thruster_enabled": "1"}
+    for arg, value in {**fields, "signature": signature.hex()}.items():
+        page.locator(f"#TABLE_LOAD-{arg}").fill(value)
+    page.get_by_role("button", name="Send TABLE_LOAD").click()
+    expect(page.get_by_role("status").first).to_contain_text("TABLE_LOAD sent")
+    (tc,) = [tc for tc in ground_station.received if tc.service == 130]
+    assert (tc.service, tc.subtype) == (130, 1)
+    assert tc.app_data == BY_NAME["TABLE_LOAD"].app_data(1, 2, 4000, 1, signature)
