@@ -271,14 +271,16 @@ class TableRollbackRefusedArgs(Args):
 class TableRollbackRefused(Check[TableRollbackRefusedArgs]):
     name: ClassVar[str] = "table_rollback_refused"
     summary: ClassVar[str] = (
-        "A limits table that flight dynamics signed but that is older than the one in use"
-        " (a lower version) fails on board: no rollback."
+        "A limits table that flight dynamics signed but that is not newer than the one in"
+        " use (version 0) fails on board: no rollback."
     )
     Args = TableRollbackRefusedArgs
 
     def judge(self, args: TableRollbackRefusedArgs, probe: Probe) -> CheckResult:
         before = active_limits(probe)
-        version = max(0, table_of(before).version - 1)
+        # Version 0: older than anything flight dynamics issues, so a rollback that goes
+        # through (before the fix) never takes a version number a real table will need.
+        version = 0
         old = LimitsTable(version, args.max_burn_ms, True)
         signature = sign(bytes.fromhex(args.signing_key), old)
         token = login(probe, "flight-director")
@@ -299,6 +301,7 @@ class TableRollbackRefused(Check[TableRollbackRefusedArgs]):
         if outcome != "failed":
             return unobserved(f"the TABLE_LOAD was not verified on board within {args.within} s")
         return passed(
-            f"a signed table older than the one in use (v{version} < v{before.get('version')})"
+            f"a signed table not newer than the one in use (v{version}, in use"
+            f" v{before.get('version')})"
             f" failed on board; the {describe(after)} is still in use"
         )
