@@ -202,14 +202,9 @@ class LoginRefused(Check[LoginRefusedArgs]):
 # --- remediation: a non-flight-director cannot send hazardous commands --------------------
 
 
-class HazardousRefusedArgs(Args):
-    role: str = Field(
-        default="operator",
-        pattern=r"^operator$",
-        description="grader account to try with (when no username is given)",
-    )
-    username: str | None = Field(default=None, pattern=USERNAME_PATTERN)
-    password: str | None = Field(default=None, max_length=256)
+class HazardousCommandArgs(Args):
+    """A hazardous command a check sends, and how long it watches ground truth after."""
+
     command: str = Field(default="THRUSTER_FIRE", description="a hazardous catalogue command")
     args: dict[str, int] = Field(
         default_factory=dict, max_length=8, description="its arguments (default: 1 for each)"
@@ -220,6 +215,16 @@ class HazardousRefusedArgs(Args):
     @classmethod
     def _hazardous(cls, name: str) -> str:
         return hazardous_name(name)
+
+
+class HazardousRefusedArgs(HazardousCommandArgs):
+    role: str = Field(
+        default="operator",
+        pattern=r"^operator$",
+        description="grader account to try with (when no username is given)",
+    )
+    username: str | None = Field(default=None, pattern=USERNAME_PATTERN)
+    password: str | None = Field(default=None, max_length=256)
 
     @model_validator(mode="after")
     def _account(self) -> Self:
@@ -238,13 +243,20 @@ def _token(probe: Probe, username: str, password: str) -> str:
     return str(body["token"])
 
 
-def _offered(probe: Probe, token: str, name: str) -> bool:
-    """Whether GET /api/commands says this session may send ``name``."""
+def command_entry(probe: Probe, token: str, name: str) -> dict[str, Any] | None:
+    """``name``'s entry of GET /api/commands for this session (``allowed``,
+    ``two_person``, ...), or None; CheckError when the listing cannot be read."""
     status, body = probe.api("GET", "/api/commands", None, token)
     commands = body.get("commands") if status == 200 and isinstance(body, dict) else None
     if not isinstance(commands, list):
         raise CheckError("commands", f"GET /api/commands answered HTTP {status}")
-    return any(isinstance(c, dict) and c.get("name") == name and c.get("allowed") for c in commands)
+    return next((c for c in commands if isinstance(c, dict) and c.get("name") == name), None)
+
+
+def _offered(probe: Probe, token: str, name: str) -> bool:
+    """Whether GET /api/commands says this session may send ``name``."""
+    entry = command_entry(probe, token, name)
+    return entry is not None and bool(entry.get("allowed"))
 
 
 class HazardousRefused(Check[HazardousRefusedArgs]):

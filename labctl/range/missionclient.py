@@ -216,6 +216,20 @@ class MissionControl:
                 break
         return in_use
 
+    def set_parameters(self, wanted: dict[str, int]) -> dict[str, int]:
+        """Store on-board parameters by name (SET_PARAMETER), REBOOT to put them in use,
+        and return the values in use afterwards (:meth:`parameters_settled`). Raises
+        MissionControlError when a value is not stored."""
+        ids = {p["name"]: p["id"] for p in self.parameters()}
+        for name, value in wanted.items():
+            if name not in ids:
+                raise MissionControlError(f"the spacecraft reports no parameter {name}")
+            row = self.send("SET_PARAMETER", parameter=ids[name], value=value)
+            if row["status"] != "completed":
+                raise MissionControlError(f"SET_PARAMETER {name} = {value}: {row['status']}")
+        self.send("REBOOT")
+        return self.parameters_settled(wanted)
+
     def wait_linked(self, within: float = 60.0) -> None:
         """Wait until mission control is linked to the ground station."""
         deadline = time.monotonic() + within

@@ -51,3 +51,42 @@ def test_a_link_without_passes_waits_for_nothing_and_no_pass_in_time_is_an_error
     short = Planned([[entry(False, 10, 30, 40)]])
     with pytest.raises(MissionControlError, match="no pass with 60 s"):
         short.wait_for_pass(60, longest=0.0)
+
+
+class Scripted(MissionControl):
+    """Mission control as a list of calls: what was sent, and the reports after REBOOT."""
+
+    def __init__(self, stored_ok: bool = True) -> None:
+        super().__init__("student", "x")
+        self.sent: list[tuple[str, dict[str, int | str]]] = []
+        self.stored_ok = stored_ok
+        self.rebooted = False
+
+    def parameters(self, within: float = 30.0) -> list[dict[str, object]]:
+        value = 1 if self.rebooted else 0
+        return [{"name": "TABLE_VERIFY", "id": 6, "in_use": value}]
+
+    def send(self, name: str, within: float = 45.0, **args: int | str) -> dict[str, object]:
+        self.sent.append((name, args))
+        self.rebooted = self.rebooted or name == "REBOOT"
+        ok = name != "SET_PARAMETER" or self.stored_ok
+        return {"status": "completed" if ok else "failed"}
+
+
+def test_set_parameters_stores_by_name_then_resets() -> None:
+    mc = Scripted()
+    assert mc.set_parameters({"TABLE_VERIFY": 1}) == {"TABLE_VERIFY": 1}
+    assert mc.sent == [("SET_PARAMETER", {"parameter": 6, "value": 1}), ("REBOOT", {})]
+
+
+def test_set_parameters_stops_at_a_value_not_stored_or_an_unknown_name() -> None:
+    import pytest
+
+    from labctl.range.missionclient import MissionControlError
+
+    with pytest.raises(MissionControlError, match="SET_PARAMETER TABLE_VERIFY"):
+        Scripted(stored_ok=False).set_parameters({"TABLE_VERIFY": 1})
+    mc = Scripted()
+    with pytest.raises(MissionControlError, match="no parameter NOPE"):
+        mc.set_parameters({"NOPE": 1})
+    assert mc.sent == []

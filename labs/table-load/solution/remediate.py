@@ -33,14 +33,7 @@ def main() -> int:
     try:
         mc = MissionControl.from_file()
         mc.wait_linked()
-        ids = {p["name"]: p["id"] for p in mc.parameters()}
-        for name, value in SETTINGS.items():
-            row = mc.send("SET_PARAMETER", parameter=ids[name], value=value)
-            print(f"SET_PARAMETER {name} = {value}: {row['status']}")
-            if row["status"] != "completed":
-                return 1
-        print(f"REBOOT: {mc.send('REBOOT')['status']}")
-        in_use = mc.parameters_settled(SETTINGS)
+        in_use = mc.set_parameters(SETTINGS)  # SET_PARAMETER each, then REBOOT
         print("in use after the reset:", ", ".join(f"{k} = {in_use[k]}" for k in SETTINGS))
         table = read_table(TABLE_FILE)
         row = mc.send(

@@ -23,14 +23,7 @@ def main() -> int:
         mc.wait_linked()
         row = mc.send("DOWNLINK_ROUTE", vcid=0, clear=0, within=90)
         print(f"DOWNLINK_ROUTE vcid 0 clear 0: {row['status']}")
-        ids = {p["name"]: p["id"] for p in mc.parameters()}
-        for name, value in SETTINGS.items():
-            row = mc.send("SET_PARAMETER", parameter=ids[name], value=value)
-            print(f"SET_PARAMETER {name} = {value}: {row['status']}")
-            if row["status"] != "completed":
-                return 1
-        print(f"REBOOT: {mc.send('REBOOT')['status']}")
-        in_use = mc.parameters_settled(SETTINGS)
+        in_use = mc.set_parameters(SETTINGS)  # SET_PARAMETER each, then REBOOT
     except MissionControlError as exc:
         print(f"remediation failed: {exc}", file=sys.stderr)
         return 1

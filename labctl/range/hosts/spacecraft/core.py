@@ -370,8 +370,12 @@ class FlightSoftware:
 
     def _telemetry_sa(self, config: SpacecraftConfig) -> None:
         """An SDLS procedure changed which SA protects the telemetry: frame with it now."""
-        self.config = config
         self._configured_downlink_sa = config.downlink_sa
+        self._frame_with(config)
+
+    def _frame_with(self, config: SpacecraftConfig) -> None:
+        """Telemetry framed as ``config`` says from now on (its VC and SA)."""
+        self.config = config
         self.framer = self._framer()
         self.dirty = True
 
@@ -379,13 +383,13 @@ class FlightSoftware:
         """DOWNLINK_ROUTE: telemetry on ``vcid``, in the clear or through the configured
         downlink SA, until the next reset (the configuration itself is not changed)."""
         configured = self._configured_downlink_sa
-        self.config = replace(
-            self.config,
-            downlink=replace(self.config.downlink, vcid=vcid),
-            downlink_sa=None if clear else configured,
+        self._frame_with(
+            replace(
+                self.config,
+                downlink=replace(self.config.downlink, vcid=vcid),
+                downlink_sa=None if clear else configured,
+            )
         )
-        self.framer = self._framer()
-        self.dirty = True
 
     def _request_reboot(self) -> None:
         self.reboot_requested = True

@@ -138,6 +138,8 @@ def test_a_flight_director_loads_a_signed_table_from_the_commands_page(
         page.locator(f"#TABLE_LOAD-{arg}").fill(value)
     page.get_by_role("button", name="Send TABLE_LOAD").click()
     expect(page.get_by_role("status").first).to_contain_text("TABLE_LOAD sent")
+    page.locator("#cmd-TABLE_LOAD").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/mc-table-load.png")
     (tc,) = [tc for tc in ground_station.received if tc.service == 130]
     assert (tc.service, tc.subtype) == (130, 1)
     assert tc.app_data == BY_NAME["TABLE_LOAD"].app_data(1, 2, 4000, 1, signature)
