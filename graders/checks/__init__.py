@@ -24,6 +24,7 @@ from graders.checks.hosts import (
     SshPasswordRefused,
     UnsentCommandExecuted,
 )
+from graders.checks.images import ImageSecretsAbsent
 from graders.checks.ingest import MalformedTelemetrySurvives, TelemetryProcessingHalted
 from graders.checks.insider import AuditConcealed, AuditShipped, HazardousHeld
 from graders.checks.network import PortClosed, PortOpen
@@ -71,6 +72,7 @@ BUILTIN_CHECKS: tuple[type[Check[Any]], ...] = (
     TableLoadRefused,
     TableLoadAccepted,
     TableRollbackRefused,
+    ImageSecretsAbsent,
 )
 
 __all__ = ["BUILTIN_CHECKS", "Check"]

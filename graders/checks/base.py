@@ -141,6 +141,13 @@ class Probe(Protocol):
         the engine's sight: they read as missing."""
         ...
 
+    def host_read(self, host: str, path: str) -> bytes | None:
+        """The bytes of the regular file at ``path`` in ``host``, read like
+        :meth:`host_stat` through the engine's archive API (no program in the host);
+        None when the engine finds nothing there. Raises a :class:`LabctlError` for
+        anything that is not a regular file, or larger than the engine copies out."""
+        ...
+
 
 class Check(Generic[ArgsT]):
     """A named check with typed arguments.

@@ -225,6 +225,12 @@ class LiveProbe:
         found = self.backend.stat(self.instance_id, host, path)
         return None if found is None else HostFileStat(found.mode, found.uid, found.gid)
 
+    def host_read(self, host: str, path: str) -> bytes | None:
+        """A regular file's bytes as the engine's archive API reads them (no program in
+        the host), or None when there is nothing at ``path``."""
+        found = self.backend.read_file(self.instance_id, host, path)
+        return None if found is None else found[0]
+
     def api(
         self,
         method: str,

@@ -89,10 +89,22 @@ class MissionControl:
         arguments (``KEY_OTAR``'s) are hex text. Under the two-person rule a hazardous
         command is held instead: the answer (status ``pending``, with ``pending_id``) comes
         back at once, and a second person's :meth:`approve` sends it."""
+        return self._send(name, args, within)
+
+    def _send(self, name: str, args: dict[str, int | str], within: float) -> dict[str, Any]:
         sent = self.request("POST", "/api/commands", {"name": name, "args": args})
         if sent.get("status") == "pending":
             return dict(sent)
         return self._verified(name, sent, within)
+
+    def completed(self, name: str, **args: int | str) -> dict[str, Any]:
+        """:meth:`send`, printing the outcome; MissionControlError unless the spacecraft
+        reports the command completed (failed, or held by the two-person rule)."""
+        row = self._send(name, args, 45.0)
+        print(f"{name} {args}: {row['status']}", flush=True)
+        if row["status"] != "completed":
+            raise MissionControlError(f"{name} was not completed: {row.get('detail') or row}")
+        return row
 
     def pending(self) -> list[dict[str, Any]]:
         """Hazardous commands waiting for a second person (``GET /api/commands/pending``)."""

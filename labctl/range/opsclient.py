@@ -134,3 +134,28 @@ class OpsSession:
             return str(self.run("sudoedit", "-n", path, env={"SUDO_EDITOR": editor}))
         finally:
             self.run("rm", "-f", "--", f"{home}/{upload}")
+
+    def download(self, path: str) -> bytes:
+        """A file your account can read, by SFTP (binary, as it is)."""
+        if self._client is None:
+            raise OpsError("not connected: use 'with OpsSession(...) as ops'")
+        try:
+            with self._client.open_sftp() as sftp, sftp.open(path, "rb") as handle:
+                return bytes(handle.read())
+        except (OSError, paramiko.SSHException) as exc:
+            raise OpsError(f"sftp get {path}: {exc}") from None
+
+    def publish(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        """Replace ``path`` in a directory your account may write: upload next to it by
+        SFTP, then rename over it, so nobody ever reads half a file."""
+        if self._client is None:
+            raise OpsError("not connected: use 'with OpsSession(...) as ops'")
+        upload = f"{path}.upload-{secrets.token_hex(4)}"
+        try:
+            with self._client.open_sftp() as sftp:
+                with sftp.open(upload, "wb") as handle:
+                    handle.write(data)
+                sftp.chmod(upload, mode)
+                sftp.posix_rename(upload, path)
+        except (OSError, paramiko.SSHException) as exc:
+            raise OpsError(f"sftp put {path}: {exc}") from None

@@ -19,13 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final, Generic
 
-from labctl.range import wiring
+from labctl.range import imagearchive, wiring
 from labctl.range.yamledit import ConfigEditError, set_dotted
 from labctl.scenario.context import FileMeta, InjectContext, InjectError, InjectLog
 from labctl.scenario.render import render_text
 from labctl.spec.builtin_vocabulary import (
     AddUser,
     Attach,
+    ImageArchive,
     Port,
     RfConditions,
     Service,
@@ -149,6 +150,26 @@ def _file_content(ctx: InjectContext, args: WriteFile) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise InjectError(f"template {args.template!r} cannot be read: {exc}") from None
     return render_text(text, ctx.variables, name=args.template)
+
+
+class ImageArchiveInject(Applier[ImageArchive]):
+    name = "image_archive"
+    Args = ImageArchive
+    restarts = True
+
+    def apply(self, ctx: InjectContext, host: str, args: ImageArchive) -> InjectLog:
+        layers = [imagearchive.Layer(x.created_by, x.files, x.delete) for x in args.layers]
+        try:
+            content = imagearchive.build(args.name, layers, env=args.env, cmd=args.cmd)
+        except imagearchive.ImageError as exc:
+            raise InjectError(f"image {args.name}: {exc}") from None
+        uid, gid = ctx.ids(host, args.owner)
+        wanted = FileMeta(int(args.mode, 8), uid, gid)
+        changed = ctx.stat(host, args.path) != wanted or ctx.read(host, args.path) != content
+        if changed:
+            ctx.write(host, args.path, content, wanted)
+        summary = f"{args.path}: image {args.name}, {len(layers)} layer(s), {len(content)} octets"
+        return InjectLog(self.name, host, summary, changed)
 
 
 # --- accounts, services, firewall, networks ------------------------------------------------
@@ -278,6 +299,7 @@ BUILTIN_INJECTS: Final[tuple[type[Applier[Any]], ...]] = (
     SetConfigInject,
     RfConditionsInject,
     WriteFileInject,
+    ImageArchiveInject,
     AddUserInject,
     ServiceInject,
     PortInject,

@@ -47,6 +47,50 @@ class WriteFile(Args):
         return self
 
 
+ImagePath = Annotated[
+    str,
+    StringConstraints(pattern=r"^/?[A-Za-z0-9._+@-][A-Za-z0-9._+@/-]{0,250}$"),
+    Field(examples=["etc/labctl/keys/uplink.key"]),
+]
+
+
+class ImageLayer(Args):
+    """One build step of an image: the files it writes and the paths it deletes."""
+
+    created_by: str = Field(
+        min_length=1, max_length=500, description="the build step, as `docker history` shows it"
+    )
+    files: dict[ImagePath, str] = Field(default_factory=dict, description="path -> text")
+    delete: tuple[ImagePath, ...] = Field(
+        default=(), description="paths of earlier layers this step removes (whiteouts)"
+    )
+
+    @field_validator("files", "delete")
+    @classmethod
+    def _inside(cls, value: Any) -> Any:
+        for path in value:
+            if ".." in path.split("/") or path.strip("/") == "":
+                raise ValueError(f"{path!r} is not a path inside the image")
+        return value
+
+
+class ImageArchive(Args):
+    """Write a container image archive, as `docker save` writes it, built layer by layer;
+    a layer's `delete` hides earlier files (whiteouts) but leaves them in the archive."""
+
+    path: AbsPath
+    name: Annotated[
+        str,
+        StringConstraints(pattern=r"^[a-z0-9][a-z0-9._/-]{0,120}:[A-Za-z0-9._-]{1,64}$"),
+        Field(examples=["ground-station:2.3.1"]),
+    ]
+    layers: tuple[ImageLayer, ...] = Field(min_length=1, max_length=16)
+    env: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    mode: FileMode = "0644"
+    owner: UserName = "root"
+
+
 class AddUser(Args):
     """Create a login account; the password may be a parameter, e.g. '{{ params.op_password }}'."""
 

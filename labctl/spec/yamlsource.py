@@ -67,6 +67,9 @@ def format_path(path: Path_) -> str:
     return out
 
 
+MERGE_TAG: Final = "tag:yaml.org,2002:merge"
+
+
 class _Loader(yaml.SafeLoader):
     """A safe loader whose booleans are YAML 1.2's: only true and false.
 
@@ -108,15 +111,22 @@ class _Builder:
         return self._scalar(node, path)
 
     def _mapping(self, node: MappingNode, path: Path_) -> dict[Any, Any]:
-        self.loader.flatten_mapping(node)  # resolves "<<" merge keys
+        explicit = sum(1 for k, _ in node.value if k.tag != MERGE_TAG)
+        self.loader.flatten_mapping(node)  # resolves "<<" merge keys: merged pairs first
+        merged = len(node.value) - explicit
         out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        from_merge: set[str] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             key = self._scalar(key_node, path) if isinstance(key_node, ScalarNode) else None
             if not isinstance(key, str | int | bool | float) or key is None:
                 self._add(key_node, path, "mapping keys must be plain scalars")
                 continue
             key = str(key) if not isinstance(key, str) else key
-            if key in out:
+            if index < merged:
+                from_merge.add(key)  # among merged mappings the later pair wins (PyYAML's order)
+            elif key in from_merge:
+                from_merge.discard(key)  # a key written here overrides the merged one
+            elif key in out:
                 first = self.doc.keys[(*path, key)]
                 self._add(
                     key_node,

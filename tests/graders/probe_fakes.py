@@ -97,6 +97,9 @@ class FakeProbe:
     def host_stat(self, host: str, path: str) -> None:
         raise BackendError(f"stat {path} in {host}", "the fake has no hosts")
 
+    def host_read(self, host: str, path: str) -> None:
+        raise BackendError(f"read {path} in {host}", "the fake has no hosts")
+
     @staticmethod
     def _entry(service: int, subtype: int, frame_seq: int, spi: int, seq: int) -> dict[str, Any]:
         return {

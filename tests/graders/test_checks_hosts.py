@@ -169,6 +169,9 @@ class FakeStation:
             return 1, f"stat: cannot statx '{path}': No such file or directory"
         return 0, f"{self.modes[path]} labctl labctl\n"
 
+    def host_read(self, host: str, path: str) -> bytes | None:
+        raise BackendError(f"read {path} in {host}", "the fake reads no files")
+
     def host_stat(self, host: str, path: str) -> HostFileStat | None:
         followed = path.endswith("/")
         path = path.rstrip("/") or "/"

@@ -217,3 +217,48 @@ def test_network_attaches_and_detaches_once(ctx: InjectContext, backend: FakeBac
     assert backend.hosts["attacker"].networks == {"corp", "rf"}
     off = apply(ctx, "network", "attacker", network="rf", attached=False)
     assert (off.changed, off.summary) == (True, "detached from rf")
+
+
+# --- image_archive -------------------------------------------------------------------------
+
+
+def test_image_archive_writes_a_loadable_image_once(
+    ctx: InjectContext, backend: FakeBackend
+) -> None:
+    from labctl.range import imagearchive
+
+    path = "/srv/releases/gs.tar"
+    layers = [
+        {"created_by": "COPY app", "files": {"opt/app/VERSION": "1\n"}},
+        {"created_by": "COPY keys/", "files": {"etc/keys/k": "ab" * 16}},
+        {"created_by": "RUN rm /etc/keys/k", "delete": ["etc/keys/k"]},
+    ]
+    args = {"path": path, "name": "gs:1", "layers": layers, "owner": "labctl"}
+    first, second = twice(ctx, "image_archive", "ground-station", **args)
+    assert (first.changed, second.changed) == (True, False)
+    assert "3 layer(s)" in first.summary
+    assert "ab" * 16 not in first.summary
+    spec = backend.hosts["ground-station"].files[path]
+    assert spec.content is not None
+    assert (spec.mode, spec.uid) == (0o644, 10001)
+    image = imagearchive.read(spec.content)
+    assert image.tags == ("gs:1",)
+    assert image.files() == {"opt", "opt/app", "opt/app/VERSION", "etc", "etc/keys"}
+    assert imagearchive.secrets_in(spec.content, {"k": bytes.fromhex("ab" * 16)})
+
+
+@pytest.mark.parametrize(
+    ("layers", "problem"),
+    [
+        ([], "at least 1"),
+        ([{"created_by": "x", "files": {"../etc/passwd": "x"}}], "not a path inside"),
+        ([{"created_by": "", "files": {}}], "at least 1 character"),
+    ],
+)
+def test_image_archive_rejects_bad_layers(
+    ctx: InjectContext, layers: list[dict[str, Any]], problem: str
+) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=problem):
+        apply(ctx, "image_archive", "ground-station", path="/x.tar", name="a:1", layers=layers)

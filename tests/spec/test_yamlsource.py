@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,6 +44,19 @@ def test_merge_keys_work() -> None:
     doc, problems = parse_yaml_text("base: &b {x: 1}\nother:\n  <<: *b\n  y: 2\n", "f.yaml")
     assert problems == []
     assert doc.data["other"] == {"x": 1, "y": 2}
+
+
+def test_a_key_written_next_to_a_merge_overrides_the_merged_one() -> None:
+    text = "a: &a {k: 1, j: 2}\nb: &b {k: 3}\nc:\n  <<: [*a, *b]\n  j: 9\n"
+    doc, problems = parse_yaml_text(text, "f.yaml")
+    assert problems == []
+    assert doc.data["c"] == {"k": 1, "j": 9}  # as PyYAML: the first merged mapping wins
+    assert doc.data["c"] == yaml.safe_load(text)["c"]
+
+
+def test_a_key_written_twice_next_to_a_merge_is_still_a_duplicate() -> None:
+    _, problems = parse_yaml_text("a: &a {k: 1}\nc:\n  <<: *a\n  k: 2\n  k: 3\n", "f.yaml")
+    assert [p.message for p in problems] == ["duplicate key 'k' (first defined at line 4)"]
 
 
 def test_alias_bomb_is_bounded() -> None:

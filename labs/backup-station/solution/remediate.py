@@ -24,13 +24,6 @@ STATION_CONFIG = "/etc/labctl/ground-station.yaml"
 MC_CONFIG = "/etc/labctl/mission-control.yaml"
 
 
-def completed(mc: MissionControl, name: str, **args: int) -> None:
-    row = mc.send(name, **args)
-    if row["status"] != "completed":
-        raise MissionControlError(f"{name} {args}: the spacecraft answered {row['status']}")
-    print(f"{name} {args}: completed")
-
-
 def main() -> int:
     notes = NOTES.read_text()
     plain = int(re.search(r"plaintext SA, SPI (\d+)", notes)[1])  # type: ignore[index]
@@ -40,7 +33,7 @@ def main() -> int:
     try:
         mc = MissionControl.from_file()
         mc.wait_linked()
-        completed(mc, "SA_START", spi=backup)
+        mc.completed("SA_START", spi=backup)
         with OpsSession.from_file("backup-station") as ops:
             print(ops.edit(STATION_CONFIG, {"uplink.sa": sa}) or "backup station: uplink.sa")
             print(ops.sudo("labctl-service", "check").strip())
@@ -51,8 +44,8 @@ def main() -> int:
             print(ops.sudo("labctl-service", "restart").strip())
         mc.wait_linked()
         mc.login()  # a restarted mission control forgets its sessions
-        completed(mc, "SA_STOP", spi=plain)
-        completed(mc, "SA_EXPIRE", spi=plain)
+        mc.completed("SA_STOP", spi=plain)
+        mc.completed("SA_EXPIRE", spi=plain)
     except (OpsError, MissionControlError, OSError) as exc:
         print(f"remediation failed: {exc}", file=sys.stderr)
         return 1

@@ -34,13 +34,6 @@ KEYS_ONLY = "/etc/ssh/sshd_config.d/00-keys-only.conf"
 KEYS_ONLY_TEXT = "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
 
 
-def completed(mc: MissionControl, name: str, **args: int) -> None:
-    row = mc.send(name, **args)
-    print(f"{name} {args}: {row['status']}")
-    if row["status"] != "completed":
-        raise MissionControlError(f"{name} was not completed: {row.get('detail') or row}")
-
-
 def main() -> int:
     try:
         mc = MissionControl.from_file()
@@ -52,12 +45,12 @@ def main() -> int:
             spare_spi = int(ops.read(SPARE_SPI).strip())
             print(f"station uplink SA {old_spi} (key {exposed}); spare SA {spare_spi}")
 
-            completed(mc, "SA_START", spi=spare_spi)
+            mc.completed("SA_START", spi=spare_spi)
             print(ops.edit(CONFIG, {"uplink.sa.spi": spare_spi, "uplink.sa.key_file": SPARE_KEY}))
             print(ops.sudo("labctl-service", "restart").strip())
             mc.wait_linked()
-            completed(mc, "SA_STOP", spi=old_spi)
-            completed(mc, "SA_EXPIRE", spi=old_spi)
+            mc.completed("SA_STOP", spi=old_spi)
+            mc.completed("SA_EXPIRE", spi=old_spi)
             if exposed != SPARE_KEY:
                 print(ops.sudo("labctl-service", "destroy-key", exposed).strip())
 

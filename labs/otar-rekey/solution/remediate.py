@@ -28,13 +28,6 @@ NEW_KEY_FILE = "/etc/labctl/keys/rotated.key"
 NEW_KEY_ID = 7
 
 
-def completed(mc: MissionControl, name: str, **args: int) -> None:
-    row = mc.send(name, **args)
-    print(f"{name} {args}: {row['status']}")
-    if row["status"] != "completed":
-        raise MissionControlError(f"{name} was not completed: {row.get('detail') or row}")
-
-
 def facility() -> dict[str, str]:
     """The key management facility's file: the master key and the SA table."""
     fields = {}
@@ -64,9 +57,9 @@ def main() -> int:
             if not mc.verify_key(NEW_KEY_ID, key):
                 raise MissionControlError(f"KEY_VERIFY: key {NEW_KEY_ID} on board is another")
             print(f"KEY_VERIFY: the spacecraft holds key {NEW_KEY_ID}")
-            completed(mc, "SA_STOP", spi=spare_spi)
-            completed(mc, "SA_REKEY", spi=spare_spi, key_id=NEW_KEY_ID)
-            completed(mc, "SA_START", spi=spare_spi)
+            mc.completed("SA_STOP", spi=spare_spi)
+            mc.completed("SA_REKEY", spi=spare_spi, key_id=NEW_KEY_ID)
+            mc.completed("SA_START", spi=spare_spi)
 
             print(ops.write(NEW_KEY_FILE, key.hex() + "\n").strip() or f"{NEW_KEY_FILE} written")
             print(
@@ -74,8 +67,8 @@ def main() -> int:
             )
             print(ops.sudo("labctl-service", "restart").strip())
             mc.wait_linked()
-            completed(mc, "SA_STOP", spi=old_spi)
-            completed(mc, "SA_EXPIRE", spi=old_spi)
+            mc.completed("SA_STOP", spi=old_spi)
+            mc.completed("SA_EXPIRE", spi=old_spi)
     except (OpsError, MissionControlError, KeyError, ValueError, OSError) as exc:
         print(f"remediation failed: {exc}", file=sys.stderr)
         return 1

@@ -46,6 +46,9 @@ class ReadOnlyProbe:
     def host_stat(self, host: str, path: str) -> None:
         self.reads.append(f"stat {path}")
 
+    def host_read(self, host: str, path: str) -> None:
+        self.reads.append(f"read {path}")
+
     def host_networks(self, host: str) -> dict[str, str]:
         return {}
 
