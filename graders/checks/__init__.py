@@ -28,6 +28,7 @@ from graders.checks.images import ImageSecretsAbsent
 from graders.checks.ingest import MalformedTelemetrySurvives, TelemetryProcessingHalted
 from graders.checks.insider import AuditConcealed, AuditShipped, HazardousHeld
 from graders.checks.network import PortClosed, PortOpen
+from graders.checks.stations import StationAccessRefused
 from graders.checks.tables import (
     TableLoadAccepted,
     TableLoadRefused,
@@ -73,6 +74,7 @@ BUILTIN_CHECKS: tuple[type[Check[Any]], ...] = (
     TableLoadAccepted,
     TableRollbackRefused,
     ImageSecretsAbsent,
+    StationAccessRefused,
 )
 
 __all__ = ["BUILTIN_CHECKS", "Check"]

@@ -229,9 +229,9 @@ class RecordingConfig(Config):
 def known_keys(config: ConfigFile, data: Mapping[str, Any]) -> tuple[Keys, HostConfigError | None]:
     """What ``config``'s parser reads of ``data``, and the error it raises (if any).
 
-    Key files are not read: every ``key_file`` (and ``public_key_file``) names a stand-in
-    key of its size for the parse (the real ones are written per instance, and ``labctl
-    up`` checks them on the host)."""
+    Key files are not read: every ``key_file`` (``public_key_file``, ``secret_file``)
+    names a stand-in key of its size for the parse (the real ones are written per
+    instance, and ``labctl up`` checks them on the host)."""
     keys = Keys()
     with tempfile.TemporaryDirectory(prefix="labctl-keys-") as folder:
         stand_ins = {}
@@ -249,8 +249,8 @@ def known_keys(config: ConfigFile, data: Mapping[str, Any]) -> tuple[Keys, HostC
 
 
 #: Keys that name a key file, and the size of the stand-in each gets: an AES key (SDLS),
-#: an Ed25519 public key (table signatures).
-STAND_IN_SIZES: Final = {"key_file": 16, "public_key_file": 32}
+#: an Ed25519 public key (table signatures), a shared station's customer secret.
+STAND_IN_SIZES: Final = {"key_file": 16, "public_key_file": 32, "secret_file": 16}
 
 
 def _stand_in_keys(data: Any, stand_ins: Mapping[str, str]) -> Any:

@@ -33,6 +33,17 @@ TIMEOUT: Final = 10.0
 REPLY_WAIT_S: Final = 15.0
 
 
+def handout_fields(path: Path) -> dict[str, str]:
+    """The ``key: value`` lines of a handout file of the workstation's home (``#`` lines
+    are comments): what a lab hands the student (keys, SPIs, accounts, tables)."""
+    fields = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and not key.startswith("#"):
+            fields[key.strip()] = value.strip()
+    return fields
+
+
 class MissionControlError(Exception):
     """A request mission control refused, or an answer that never came."""
 

@@ -30,7 +30,7 @@ from typing import IO
 import yaml
 
 from labctl.range.imagearchive import ImageError, Layer, build
-from labctl.range.missionclient import MissionControl, MissionControlError
+from labctl.range.missionclient import MissionControl, MissionControlError, handout_fields
 from labctl.range.opsclient import OpsError, OpsSession
 
 CONFIG = "/etc/labctl/ground-station.yaml"
@@ -84,19 +84,9 @@ def republish(ops: OpsSession) -> None:
     print(f"{RELEASE}: rebuilt without keys ({len(original)} -> {len(rebuilt)} octets)")
 
 
-def facility() -> dict[str, str]:
-    """The key management facility's file: the master key and the SA table."""
-    fields = {}
-    for line in (Path.home() / "key-management.txt").read_text(encoding="utf-8").splitlines():
-        key, sep, value = line.partition(":")
-        if sep and not key.startswith("#"):
-            fields[key.strip()] = value.strip()
-    return fields
-
-
 def main() -> int:
     try:
-        fields = facility()
+        fields = handout_fields(Path.home() / "key-management.txt")
         master_id, master = int(fields["master_key_id"]), bytes.fromhex(fields["master_key"])
         mc = MissionControl.from_file()
         mc.wait_linked()

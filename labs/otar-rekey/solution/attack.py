@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from labctl.range.missionclient import handout_fields
 from labctl.range.uplinkair import BURN_MS, UplinkListener, keyed_thruster_fire, transmit
 
 INCIDENT = Path.home() / "incident.txt"
@@ -27,11 +28,7 @@ WAIT_FOR_TRAFFIC_S = 90.0
 
 def leaked() -> tuple[int, bytes]:
     """The SPI and key the incident file reports."""
-    fields = {}
-    for line in INCIDENT.read_text(encoding="utf-8").splitlines():
-        key, sep, value = line.partition(":")
-        if sep and not key.startswith("#"):
-            fields[key.strip()] = value.strip()
+    fields = handout_fields(INCIDENT)
     return int(fields["uplink_spi"]), bytes.fromhex(fields["uplink_key"])
 
 

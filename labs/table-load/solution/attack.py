@@ -16,25 +16,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from labctl.range.missionclient import MissionControl, MissionControlError
+from labctl.range.missionclient import MissionControl, MissionControlError, handout_fields
 
 TABLE_FILE = Path.home() / "limits-table.txt"
 LIFTED_MS = 60000
 BURN_MS = 20000
 
 
-def read_table(path: Path) -> dict[str, str]:
-    fields = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        key, sep, value = line.partition(":")
-        if sep and not key.startswith("#"):
-            fields[key.strip()] = value.strip()
-    return fields
-
-
 def main() -> int:
     try:
-        table = read_table(TABLE_FILE)
+        table = handout_fields(TABLE_FILE)
         for line in TABLE_FILE.read_text(encoding="utf-8").splitlines():
             if line.startswith("#"):
                 print(line)  # what flight dynamics wrote on it (the change ticket)

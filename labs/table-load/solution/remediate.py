@@ -14,19 +14,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from labctl.range.missionclient import MissionControl, MissionControlError
+from labctl.range.missionclient import MissionControl, MissionControlError, handout_fields
 
 TABLE_FILE = Path.home() / "limits-table.txt"
 SETTINGS = {"TABLE_VERIFY": 1, "TABLE_ANTI_ROLLBACK": 1}
-
-
-def read_table(path: Path) -> dict[str, str]:
-    fields = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        key, sep, value = line.partition(":")
-        if sep and not key.startswith("#"):
-            fields[key.strip()] = value.strip()
-    return fields
 
 
 def main() -> int:
@@ -35,7 +26,7 @@ def main() -> int:
         mc.wait_linked()
         in_use = mc.set_parameters(SETTINGS)  # SET_PARAMETER each, then REBOOT
         print("in use after the reset:", ", ".join(f"{k} = {in_use[k]}" for k in SETTINGS))
-        table = read_table(TABLE_FILE)
+        table = handout_fields(TABLE_FILE)
         row = mc.send(
             "TABLE_LOAD",
             table=int(table["table"]),

@@ -30,6 +30,9 @@ class Counters:
     clients_accepted: int = 0
     clients_refused: int = 0  # too many, or not in allowed_clients
     clients_dropped: int = 0  # idle, or too slow to take their telemetry
+    access_granted: int = 0  # clients that proved a customer's rolling password
+    access_refused: int = 0  # no access request, unknown or revoked customer, bad code, no window
+    access_expired: int = 0  # customers disconnected when their booked window closed
 
     def as_dict(self) -> dict[str, Any]:
         document = asdict(self)

@@ -202,8 +202,28 @@ class GroundStation:
                 "last_fsr": _fsr_dict(fsr),
             },
             "clients": [client.peer for client in self.packets.clients],
+            "access": self._access_document(),
             "counters": self.counters.as_dict(),
             "report": report.as_dict(),
+        }
+
+    def _access_document(self) -> dict[str, Any] | None:
+        """Customer access (None: off): each customer, revoked or booked now, and who is on."""
+        access = self.settings.packet_service.access
+        if access is None:
+            return None
+        now = time.time()
+        return {
+            "period": access.period,
+            "customers": {
+                c.name: {"revoked": c.revoked, "booked_now": c.booked(now)}
+                for c in access.customers
+            },
+            "connected": {
+                client.peer: client.customer
+                for client in self.packets.clients
+                if client.customer is not None
+            },
         }
 
     def _wall(self, moment: float | None) -> str | None:

@@ -15,13 +15,17 @@ import contextlib
 import ipaddress
 import logging
 import socket
+import time
 from collections.abc import Callable
 from typing import Final, cast
 
+from labctl.errors import ProtocolError
+from labctl.protocols.pus import PusTc
 from labctl.protocols.spacepacket import PacketType, SpacePacket
+from labctl.protocols.station_access import ACCESS_REQUEST, code_matches, decode_request
 from labctl.protocols.stream import Garbage, Scanner, packet_stream
 from labctl.range.hosts.groundstation.counters import Counters
-from labctl.range.hosts.groundstation.settings import PacketServiceSettings
+from labctl.range.hosts.groundstation.settings import AccessSettings, PacketServiceSettings
 from labctl.range.hosts.ratelimit import RateLimitedLog
 
 log = logging.getLogger(__name__)
@@ -45,7 +49,9 @@ class ClientSession(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._scanner: Scanner[SpacePacket] = service.new_scanner()
         self.peer = "?"
-        self.last_rx = service.clock()
+        #: The customer whose rolling password this client proved (access control on).
+        self.customer: str | None = None
+        self.connected_at = self.last_rx = service.clock()
         self._pending = 0  # octets fed but not yet resolved as packets or garbage
         self._pending_since = self.last_rx
 
@@ -134,8 +140,12 @@ class PacketService:
         on_packet: PacketHandler,
         counters: Counters,
         clock: Callable[[], float],
+        *,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        #: Unix time: rolling passwords and booked windows are read on the wall clock.
+        self.wall = wall
         #: Addresses of the allowed host names, looked up again at most every few seconds.
         self._named: frozenset[str] = _resolve(settings.allowed_names)
         self._named_at = clock()
@@ -180,8 +190,14 @@ class PacketService:
         )
 
     def broadcast(self, packet: bytes) -> int:
-        """Send ``packet`` to every client; returns how many took it."""
-        return sum(self.send(client, packet) for client in list(self._clients))
+        """Send ``packet`` to every client (with access control on, every client that
+        proved a customer's password); returns how many took it."""
+        open_to_all = self.settings.access is None
+        return sum(
+            self.send(client, packet)
+            for client in list(self._clients)
+            if open_to_all or client.customer is not None
+        )
 
     def send(self, client: ClientSession, packet: bytes) -> bool:
         sent = client.send(packet, self.settings.max_send_buffer)
@@ -202,6 +218,31 @@ class PacketService:
                     level=logging.INFO,
                 )
                 self._counters.clients_dropped += 1
+                self.forget(client)
+        self._close_ended_windows()
+
+    def _close_ended_windows(self) -> None:
+        """A customer's connection ends with its booked window; a client that has not
+        proved a password within ``access.timeout`` is closed (it would hold a place)."""
+        access = self.settings.access
+        if access is None:
+            return
+        now, elapsed = self.wall(), self.clock()
+        for client in list(self._clients):
+            if client.customer is None and elapsed - client.connected_at > access.timeout:
+                self._refuse_access(client, f"no access request within {access.timeout:g} s")
+                continue
+            customer = access.customer(client.customer) if client.customer else None
+            if customer is not None and not customer.booked(now):
+                self.hostile.event(
+                    "packet service: customers disconnected at the end of their window",
+                    "packet service: %s (%s): booked window over, disconnected",
+                    client.peer,
+                    customer.name,
+                    level=logging.INFO,
+                )
+                self._counters.access_expired += 1
+                client.close()
                 self.forget(client)
 
     # -- called by sessions -----------------------------------------------------------------
@@ -240,8 +281,53 @@ class PacketService:
             )
 
     def deliver(self, client: ClientSession, packet: bytes) -> None:
-        if client in self._clients:
-            self._on_packet(client, packet)
+        if client not in self._clients:
+            return
+        if self.settings.access is not None and client.customer is None:
+            self._authenticate(client, packet, self.settings.access)
+            return
+        self._on_packet(client, packet)
+
+    def _authenticate(self, client: ClientSession, packet: bytes, access: AccessSettings) -> None:
+        """The first packet of a client must be an access request with a customer's
+        rolling password for now, in a window the customer booked; else it is dropped."""
+        try:
+            request = PusTc.decode(packet)
+            if (request.service, request.subtype) != ACCESS_REQUEST:
+                raise ProtocolError("the first packet must be an access request (PUS 200,1)")
+            name, code = decode_request(request.app_data)
+        except ProtocolError as exc:
+            self._refuse_access(client, str(exc))
+            return
+        customer, now = access.customer(name), self.wall()
+        if customer is None:
+            reason = f"no customer {name!r}"
+        elif customer.revoked:
+            reason = f"customer {name}: access revoked"
+        elif not code_matches(customer.secret, name, code, now, access.period):
+            reason = f"customer {name}: wrong rolling password"
+        elif not customer.booked(now):
+            reason = f"customer {name}: no booked window now"
+        else:
+            client.customer = name
+            self._counters.access_granted += 1
+            self.hostile.event(
+                "packet service: customers granted access",
+                "packet service: %s is customer %s",
+                client.peer,
+                name,
+                level=logging.INFO,
+            )
+            return
+        self._refuse_access(client, reason)
+
+    def _refuse_access(self, client: ClientSession, reason: str) -> None:
+        self._counters.access_refused += 1
+        self.hostile.event(
+            "packet service: access refused", "packet service: %s refused: %s", client.peer, reason
+        )
+        client.close(abort=True)
+        self.forget(client)
 
     def garbage(self, client: ClientSession, run: Garbage) -> None:
         self._counters.garbage_octets += run.length

@@ -25,9 +25,10 @@ from labctl.protocols.sdls import (
     load_sequence_numbers,
     save_sequence_numbers,
 )
+from labctl.protocols.station_access import NAME as ACCESS_NAME
 from labctl.range import wiring
 from labctl.range.hosts import sdls_config
-from labctl.range.hosts.config import Config, HostConfigError
+from labctl.range.hosts.config import Config, HostConfigError, read_key_file
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,13 @@ SERVICE_KEYS: Final = {
     "idle_timeout",
     "partial_timeout",
     "max_send_buffer",
+    "access",
 }
+ACCESS_KEYS: Final = {"enabled", "period", "timeout", "customers"}
+CUSTOMER_KEYS: Final = {"secret_file", "windows", "revoked"}
+WINDOW_KEYS: Final = {"every", "offset", "length"}
+#: Customers a shared station knows at most.
+MAX_CUSTOMERS: Final = 16
 HOST_NAME: Final = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*$")
 UPLINK_KEYS: Final = {"rf_link", "bind_address", "vcid", "map_id", "bypass", "fop", "sa"}
 DOWNLINK_KEYS: Final = {"address", "port", "vcid", "sa"}
@@ -92,6 +99,46 @@ class SaSettings:
 
 
 @dataclass(frozen=True)
+class Window:
+    """A booked window that repeats: open while ``(t - offset) mod every < length``
+    (``t`` in Unix seconds, as the station's clock reads it)."""
+
+    every: float
+    offset: float
+    length: float
+
+    def open(self, unix_time: float) -> bool:
+        return (unix_time - self.offset) % self.every < self.length
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A customer of a shared station: the secret its rolling passwords are made with,
+    the windows it booked (none: any time) and whether its access was revoked."""
+
+    name: str
+    secret: bytes = field(repr=False)
+    windows: tuple[Window, ...] = ()
+    revoked: bool = False
+
+    def booked(self, unix_time: float) -> bool:
+        return not self.windows or any(w.open(unix_time) for w in self.windows)
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """``packet_service.access``: clients must prove a customer's rolling password first."""
+
+    period: float = 60.0
+    customers: tuple[Customer, ...] = ()
+    #: Seconds a client has to send its access request before it is disconnected.
+    timeout: float = 5.0
+
+    def customer(self, name: str) -> Customer | None:
+        return next((c for c in self.customers if c.name == name), None)
+
+
+@dataclass(frozen=True)
 class PacketServiceSettings:
     address: str = "0.0.0.0"
     port: int = 10025
@@ -102,6 +149,8 @@ class PacketServiceSettings:
     idle_timeout: float = 600.0  # seconds without an octet from a client; 0 = never
     partial_timeout: float = 10.0  # an incomplete packet held longer is garbage
     max_send_buffer: int = 1 << 20  # octets queued to a slow client before dropping it
+    #: None: any client that may connect may send (a station of one mission).
+    access: AccessSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -152,7 +201,7 @@ def settings_from_config(config: Config, base: Path = Path(".")) -> GroundStatio
     _only(config, TOP_KEYS)
     return GroundStationSettings(
         scid=_int(config, "scid", 0, 0x3FF),
-        packet_service=_packet_service(config.section("packet_service")),
+        packet_service=_packet_service(config.section("packet_service"), base),
         uplink=_uplink(config.section("uplink"), base),
         downlink=_downlink(config.section("downlink"), base),
         status_file=_path(config, "status_file", base),
@@ -161,7 +210,7 @@ def settings_from_config(config: Config, base: Path = Path(".")) -> GroundStatio
     )
 
 
-def _packet_service(cfg: Config) -> PacketServiceSettings:
+def _packet_service(cfg: Config, base: Path) -> PacketServiceSettings:
     _only(cfg, SERVICE_KEYS)
     return PacketServiceSettings(
         address=cfg.get("address", str, "0.0.0.0"),
@@ -172,7 +221,60 @@ def _packet_service(cfg: Config) -> PacketServiceSettings:
         idle_timeout=_seconds(cfg, "idle_timeout", 600.0, minimum=0.0),
         partial_timeout=_seconds(cfg, "partial_timeout", 10.0, minimum=0.1),
         max_send_buffer=_int(cfg, "max_send_buffer", 4096, 1 << 30, 1 << 20),
+        access=_access(cfg.section("access"), base),
     )
+
+
+def _access(cfg: Config, base: Path) -> AccessSettings | None:
+    """Customers and their rolling-password secrets; None when access control is off."""
+    _only(cfg, ACCESS_KEYS)
+    enabled = cfg.get("enabled", bool, False)
+    period = _seconds(cfg, "period", 60.0, minimum=5.0)
+    timeout = _seconds(cfg, "timeout", 5.0, minimum=0.5)
+    section = cfg.section("customers")
+    names = section.keys()
+    if not enabled:
+        return None
+    if not names:
+        raise HostConfigError(cfg.file, cfg.dotted("customers"), "access is on: name a customer")
+    if len(names) > MAX_CUSTOMERS:
+        raise HostConfigError(cfg.file, cfg.dotted("customers"), f"at most {MAX_CUSTOMERS}")
+    customers = []
+    for name in names:
+        entry = section.section(name)
+        _only(entry, CUSTOMER_KEYS)
+        if not ACCESS_NAME.match(name):
+            raise HostConfigError(cfg.file, section.dotted(name), "name: 1-32 of A-Z a-z 0-9 - _")
+        secret_file = _path(entry, "secret_file", base)
+        if secret_file is None:
+            raise HostConfigError(cfg.file, entry.dotted("secret_file"), "missing")
+        try:
+            secret = read_key_file(secret_file, (16, 24, 32))
+        except HostConfigError as exc:
+            raise HostConfigError(cfg.file, entry.dotted("secret_file"), str(exc)) from None
+        windows = tuple(_window(entry, i) for i in range(_count(entry, "windows")))
+        customers.append(Customer(name, secret, windows, entry.get("revoked", bool, False)))
+    return AccessSettings(period, tuple(customers), timeout)
+
+
+def _count(cfg: Config, key: str) -> int:
+    value = cfg.raw(key, [])
+    if not isinstance(value, list) or len(value) > 8:
+        raise HostConfigError(cfg.file, cfg.dotted(key), "expected a list of at most 8")
+    return len(value)
+
+
+def _window(cfg: Config, index: int) -> Window:
+    raw = cfg.raw("windows")[index]
+    if not isinstance(raw, Mapping):
+        raise HostConfigError(cfg.file, cfg.dotted(f"windows.{index}"), "expected a mapping")
+    entry = Config(raw, cfg.file, cfg.dotted(f"windows.{index}"))
+    _only(entry, WINDOW_KEYS)
+    every = _seconds(entry, "every", 60.0, minimum=1.0)
+    length = _seconds(entry, "length", every, minimum=1.0)
+    if length > every:
+        raise HostConfigError(cfg.file, entry.dotted("length"), f"longer than every ({every:g} s)")
+    return Window(every, _seconds(entry, "offset", 0.0, minimum=0.0), length)
 
 
 def _uplink(cfg: Config, base: Path) -> UplinkSettings:

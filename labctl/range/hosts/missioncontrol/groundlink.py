@@ -12,6 +12,11 @@ control's ``ground_station.idle_timeout_s``, the same value), the link sends a
 connection test (PUS 17,1 to APID 0x7F0, no acknowledgements asked; the station answers
 17,2) every third of it, and gives up on a station from which nothing at all arrived for
 a whole idle timeout (a hung or half-open peer): it disconnects and connects again.
+
+Shared stations: with ``access`` (mission control's ``ground_station.access``), the first
+packet of every connection is an access request with the customer's rolling password
+for now (:mod:`labctl.protocols.station_access`); a station that refuses it closes the
+connection, and the link tries again with backoff (e.g. until the booked window opens).
 """
 
 from __future__ import annotations
@@ -21,11 +26,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from labctl.protocols.pus import PusTc
 from labctl.protocols.spacepacket import IDLE_APID, SEQ_COUNT_MASK, PacketType, SpacePacket
+from labctl.protocols.station_access import (
+    ACCESS_REQUEST,
+    encode_request,
+    period_number,
+    rolling_code,
+)
 from labctl.protocols.stream import Garbage, Scanner, packet_stream
 from labctl.range.hosts.catalog import GROUND_STATION_APID, PLATFORM_APID
 from labctl.range.hosts.ratelimit import RateLimitedLog
@@ -59,6 +70,21 @@ def tm_scanner() -> Scanner[SpacePacket]:
     )
 
 
+@dataclass(frozen=True)
+class StationAccess:
+    """A customer's credentials for a shared station's packet service."""
+
+    customer: str
+    secret: bytes = field(repr=False)
+    period: float = 60.0
+
+    def request(self, unix_time: float) -> bytes:
+        """The access request for now (PUS 200,1 to the station's APID, no acks)."""
+        code = rolling_code(self.secret, self.customer, period_number(unix_time, self.period))
+        data = encode_request(self.customer, code)
+        return PusTc(GROUND_STATION_APID, *ACCESS_REQUEST, data, ack_flags=0).encode()
+
+
 class LinkDown(Exception):
     """The packet service is not connected (or the connection broke while sending)."""
 
@@ -89,11 +115,13 @@ class GroundLink:
         backoff: tuple[float, float] = (0.5, 10.0),
         *,
         idle_timeout: float = 0.0,
+        access: StationAccess | None = None,
     ) -> None:
         self.host, self.port = host, port
         self._on_packet = on_packet
         self._backoff_min, self._backoff_max = backoff
         self.idle_timeout = idle_timeout  # 0: no keep-alive, never give up on silence
+        self.access = access
         self._keepalive_seq = 0
         #: Anyone on the ground network may write to the stream: rate-limited warnings.
         self.hostile = RateLimitedLog(LOG)
@@ -123,6 +151,11 @@ class GroundLink:
             asyncio.open_connection(self.host, self.port), CONNECT_TIMEOUT
         )
         self._writer = writer
+        if self.access is not None:  # before anything else, or the station refuses
+            try:
+                await self._write(self.access.request(time.time()))
+            except LinkDown as exc:
+                raise ConnectionError(str(exc)) from None
         self.stats.connected, self.stats.connected_since = True, time.time()
         self.stats.connects += 1
         self.stats.last_error = ""

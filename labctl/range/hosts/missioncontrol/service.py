@@ -52,6 +52,7 @@ class MissionControl:
             self.ingest,
             backoff,
             idle_timeout=settings.ground_idle_timeout,
+            access=settings.ground_access,
         )
         self.commander = Commander(self.archive, self.link, settings.policy, self.audit)
         self._task: asyncio.Task[None] | None = None

@@ -14,11 +14,13 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, Final
 
+from labctl.protocols.station_access import NAME as ACCESS_NAME
 from labctl.range import wiring
 from labctl.range.hosts import catalog
-from labctl.range.hosts.config import Config, HostConfigError
+from labctl.range.hosts.config import Config, HostConfigError, read_key_file
 from labctl.range.hosts.missioncontrol.audit import DEFAULT_MAX_BYTES, MIN_MAX_BYTES
 from labctl.range.hosts.missioncontrol.db import Retention
+from labctl.range.hosts.missioncontrol.groundlink import StationAccess
 from labctl.range.hosts.missioncontrol.passwords import check_hash_format
 from labctl.range.hosts.passes import orbit_schedule
 from labctl.range.orbit import PassSchedule
@@ -104,7 +106,15 @@ MAX_NOTE: Final = 500
 SECTION_KEYS: Final = {
     "listen": {"host", "port"},
     "sessions": {"lifetime_s", "cookie_secure"},
-    "ground_station": {"host", "port", "reconnect_min_s", "reconnect_max_s", "idle_timeout_s"},
+    "ground_station": {
+        "host",
+        "port",
+        "reconnect_min_s",
+        "reconnect_max_s",
+        "idle_timeout_s",
+        "access",
+    },
+    "ground_station.access": {"customer", "secret_file", "period_s"},
     "database": {"path", "keep"},
     "audit_log": {"enabled", "path", "max_bytes", "remote"},
     "audit_log.remote": {"host", "port"},
@@ -150,6 +160,8 @@ class Settings:
     #: The ground station's ``packet_service.idle_timeout``: a connection test goes out
     #: every third of it, and a station silent for all of it is left; 0 = neither.
     ground_idle_timeout: float = 600.0
+    #: A shared station's customer credentials (``ground_station.access``); None: none sent.
+    ground_access: StationAccess | None = None
     database: Path = Path("/var/lib/labctl/mission-control.db")
     #: The newest rows each growing table keeps (``database.keep``).
     retention: Retention = field(default_factory=Retention)
@@ -175,6 +187,25 @@ class Settings:
     config_file: str = "<config>"
 
 
+def _station_access(cfg: Config, base: Path) -> StationAccess | None:
+    """The customer name and rolling-password secret for a shared station, if any."""
+    if not cfg.keys():
+        return None
+    customer = cfg.get("customer", str)
+    if not ACCESS_NAME.match(customer):
+        raise HostConfigError(cfg.file, cfg.dotted("customer"), "1-32 of A-Z a-z 0-9 - _")
+    path = Path(cfg.get("secret_file", str))
+    secret_file = path if path.is_absolute() else base / path
+    try:
+        secret = read_key_file(secret_file, (16, 24, 32))
+    except HostConfigError as exc:
+        raise HostConfigError(cfg.file, cfg.dotted("secret_file"), str(exc)) from None
+    period = _positive(cfg, "period_s", 60.0)
+    if period < 5.0:
+        raise HostConfigError(cfg.file, cfg.dotted("period_s"), "at least 5 s")
+    return StationAccess(customer, secret, period)
+
+
 def load_settings(path: Path = DEFAULT_CONFIG_PATH) -> Settings:
     """Read and check the configuration file; raise HostConfigError on the first problem."""
     return settings_from(Config.load(path))
@@ -198,6 +229,7 @@ def settings_from(config: Config) -> Settings:
         reconnect_min=_positive(ground, "reconnect_min_s", 0.5),
         reconnect_max=_positive(ground, "reconnect_max_s", 10.0),
         ground_idle_timeout=_not_negative(ground, "idle_timeout_s", 600.0),
+        ground_access=_station_access(ground.section("access"), Path(config.file).parent),
         database=Path(config.section("database").get("path", str, str(Settings.database))),
         retention=_retention(config.section("database").section("keep")),
         audit_log=Path(config.section("audit_log").get("path", str, str(Settings.audit_log))),

@@ -104,3 +104,29 @@ def test_password_hashes_and_plaintext_compare() -> None:
     for bad in ("", "scrypt$3$8$1$AA$AAAA", "scrypt$16384$8$1$AA$AA", "pbkdf2_sha256$0$AA$AA"):
         with pytest.raises(ValueError, match="bad password hash"):
             check_hash_format(bad)
+
+
+def test_a_shared_station_s_customer_credentials_are_read(tmp_path: Path) -> None:
+    (tmp_path / "access.key").write_text("ab" * 16 + "\n")
+    access = {"customer": "mission", "secret_file": str(tmp_path / "access.key"), "period_s": 30}
+    settings = settings_from(Config({**BASE, "ground_station": {"access": access}}, "t.yaml"))
+    assert settings.ground_access is not None
+    assert (settings.ground_access.customer, settings.ground_access.period) == ("mission", 30.0)
+    assert settings.ground_access.secret == bytes.fromhex("ab" * 16)
+    assert "ab" * 16 not in repr(settings.ground_access)
+    assert settings_from(Config(BASE, "t.yaml")).ground_access is None
+
+
+@pytest.mark.parametrize(
+    ("access", "message"),
+    [
+        ({"secret_file": "x"}, "ground_station.access.customer: missing"),
+        ({"customer": "a b", "secret_file": "x"}, "ground_station.access.customer: 1-32"),
+        ({"customer": "m", "secret_file": "/nonexistent"}, "access.secret_file: /nonexistent"),
+        ({"customer": "m", "secret": "x"}, "ground_station.access.secret: unknown key"),
+    ],
+)
+def test_bad_station_access_names_the_key(access: dict[str, Any], message: str) -> None:
+    with pytest.raises(HostConfigError) as error:
+        settings_from(Config({**BASE, "ground_station": {"access": access}}, "t.yaml"))
+    assert message in str(error.value)
