@@ -8,9 +8,11 @@ rf network's broadcast address, so binding UDP 5101 hears every uplink frame.
 ``resync``: COP-1 Unlock and Set V(R) in the clear, as a ground station initialises its
 link after a spacecraft reboot (FARM-1 restarts at V(R) = 0; FOP-1 is still at V(S)).
 ``replay``: transmit it ``--times`` times to the rf-link. Each time, a clear-text COP-1
-Set V(R) = N(S) first, so FARM-1 takes the frame in sequence and only SDLS anti-replay
-stands in the way; afterwards Set V(R) = N(S) + 1, which puts FARM-1 back where the ground
-station's FOP-1 expects it. The last output line is JSON either way.
+Unlock and Set V(R) = N(S) first, so FARM-1 takes the frame in sequence (even in Lockout,
+where a spacecraft that just restarted may be while the ground station's retransmissions
+arrive out of its window, and where a Set V(R) alone is ignored) and only SDLS
+anti-replay stands in the way; afterwards Set V(R) = N(S) + 1, which puts FARM-1 back
+where the ground station's FOP-1 expects it. The last output line is JSON either way.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def replay(raw: bytes, target: tuple[str, int], times: int, gap: float) -> dict[
     frame = TcFrame.decode(raw)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for _ in range(times):
+            _send(sock, unlock_frame(frame.scid, frame.vcid).encode(), target, gap)
             _send(sock, set_vr_frame(frame.scid, frame.vcid, frame.seq).encode(), target, gap)
             _send(sock, raw, target, gap)
         after = (frame.seq + 1) % MODULUS

@@ -49,6 +49,8 @@ def main() -> int:
     try:
         fields = handout_fields(HANDOVER)
         customer, secret = fields["partner_customer"], bytes.fromhex(fields["partner_secret"])
+        print(f"handover notes: customer {customer}, secret {secret.hex()}", flush=True)
+        print(f"handover notes: customer mission, secret {fields['mission_secret']}", flush=True)
     except (OSError, KeyError, ValueError) as exc:
         print(f"cannot read {HANDOVER}: {exc}", flush=True)
         return 2
