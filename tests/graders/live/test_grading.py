@@ -21,7 +21,7 @@ from graders.live.vantage import GRADER_HOST, vantage
 from labctl.backends.base import Backend
 from labctl.backends.vantage import RUN_LABEL
 from labctl.errors import BackendError
-from labctl.protocols.tc_frame import TcFrame, decode_control_command
+from labctl.protocols.tc_frame import ControlCommand, TcFrame, decode_control_command
 from labctl.range.vantage import replay as vantage_replay
 from labctl.spec.models import CheckRef
 
@@ -151,9 +151,12 @@ def test_replay_puts_farm_in_sequence_then_back() -> None:
         sock.settimeout(5)
         target = sock.getsockname()
         assert vantage_replay.replay(frame, target, times=1, gap=0) == {"sent": 1, "seq": 255}
-        received = [sock.recv(2048) for _ in range(3)]
-    assert received[1] == frame
-    first, last = (decode_control_command(TcFrame.decode(d).data) for d in received[::2])
+        received = [sock.recv(2048) for _ in range(4)]
+    assert received[2] == frame
+    unlock, first, last = (
+        decode_control_command(TcFrame.decode(d).data) for d in received[:2] + received[3:]
+    )
+    assert unlock == (ControlCommand.UNLOCK, None)  # a FARM-1 in Lockout ignores Set V(R)
     assert first[1] == 255
     assert last[1] == 0  # N(S) + 1, modulo 256
 
