@@ -42,8 +42,14 @@ MAX_ARCHIVE_BYTES: Final = 64 * 1024 * 1024
 MAX_EXPANDED_BYTES: Final = 256 * 1024 * 1024
 MAX_MEMBERS: Final = 20_000
 MAX_LAYERS: Final = 64
-#: Compressed files inside compressed files are opened this deep, no deeper.
-MAX_DEPTH: Final = 3
+#: Levels :func:`secrets_in` opens (an archive, or a decompression, is a level: a gzip
+#: file in a layer of the image is level 3, a tar in it level 4); anything still closed
+#: below is a finding ("cannot search"), never a silent pass.
+MAX_DEPTH: Final = 6
+GZIP_MAGIC: Final = b"\x1f\x8b"
+BZIP2_MAGIC: Final = b"BZh"
+XZ_MAGIC: Final = b"\xfd7zXZ\x00"
+ZIP_MAGIC: Final = b"PK\x03\x04"
 WHITEOUT: Final = ".wh."
 OPAQUE: Final = ".wh..wh..opq"
 DEFAULT_CREATED: Final = "2026-03-02T09:14:00Z"
@@ -298,11 +304,11 @@ def _json_member(members: Mapping[str, bytes | None], name: str) -> Any:
 def _expanded(data: bytes, where: str, budget: list[int]) -> bytes:
     """``data`` decompressed when it is gzip, bzip2 or xz (else as it is), counting what
     decompression produced against :data:`MAX_EXPANDED_BYTES` in ``budget``."""
-    if data[:2] == b"\x1f\x8b":
+    if data[:2] == GZIP_MAGIC:
         decoder: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    elif data[:3] == b"BZh":
+    elif data[:3] == BZIP2_MAGIC:
         decoder = bz2.BZ2Decompressor()
-    elif data[:6] == b"\xfd7zXZ\x00":
+    elif data[:6] == XZ_MAGIC:
         decoder = lzma.LZMADecompressor()
     else:
         return data
@@ -338,7 +344,8 @@ def encodings(secret: bytes) -> dict[str, bytes]:
 def secrets_in(data: bytes, secrets: Mapping[str, bytes]) -> list[str]:
     """Where each secret appears in an archive, in any of its :func:`encodings`: the
     archive's own bytes (its plain layers, config and history), and inside every
-    compressed member or compressed file of a layer, :data:`MAX_DEPTH` levels down.
+    compressed or archived member, :data:`MAX_DEPTH` levels down (deeper ones are
+    findings too: "cannot search").
     One line per finding, e.g. ``"uplink key (hex) in blobs/sha256/ab12…: etc/k"``."""
     if len(data) > MAX_ARCHIVE_BYTES:
         raise ImageError(f"the archive is larger than {MAX_ARCHIVE_BYTES} octets")
@@ -359,7 +366,18 @@ def _search(
     depth: int,
     budget: list[int],
 ) -> None:
-    if depth > MAX_DEPTH:
+    if depth > MAX_DEPTH:  # fail closed: what cannot be opened is a finding, not a pass
+        findings += [f"{label} ({how}) in {where}" for label, how, form in forms if form in data]
+        if _compressed(data) or _is_tar(data) or data[:4] == ZIP_MAGIC:
+            findings.append(f"cannot search {where}: nested more than {MAX_DEPTH} levels deep")
+        return
+    if _compressed(data):
+        try:
+            expanded = _expanded(data, where, budget)
+        except ImageError as exc:
+            findings.append(f"cannot search {where}: {exc}")
+            return
+        _search(expanded, where, forms, findings, depth=depth + 1, budget=budget)
         return
     members = _safe_members(data) or _zip_members(data, where, budget)
     if members is None:
@@ -367,15 +385,9 @@ def _search(
         return
     before = len(findings)
     for name, content in members.items():
-        if content is None:
-            continue
-        inner = f"{where}: {name}" if depth else name
-        try:
-            expanded = _expanded(content, inner, budget)
-        except ImageError as exc:
-            findings.append(f"cannot search {inner}: {exc}")
-            continue
-        _search(expanded, inner, forms, findings, depth=depth + 1, budget=budget)
+        if content is not None:
+            inner = f"{where}: {name}" if depth else name
+            _search(content, inner, forms, findings, depth=depth + 1, budget=budget)
     # what no member holds may still be in the archive's names and headers
     found = " ".join(findings[before:])
     findings += [
@@ -385,9 +397,17 @@ def _search(
     ]
 
 
+def _compressed(data: bytes) -> bool:
+    return data[:2] == GZIP_MAGIC or data[:3] == BZIP2_MAGIC or data[:6] == XZ_MAGIC
+
+
+def _is_tar(data: bytes) -> bool:
+    return len(data) >= 512 and data[257:262] == b"ustar"
+
+
 def _zip_members(data: bytes, where: str, budget: list[int]) -> dict[str, bytes | None] | None:
     """The files of ``data`` when it is a zip archive (bounded like decompression)."""
-    if data[:4] != b"PK\x03\x04":
+    if data[:4] != ZIP_MAGIC:
         return None
     found: dict[str, bytes | None] = {}
     try:
@@ -406,7 +426,7 @@ def _zip_members(data: bytes, where: str, budget: list[int]) -> dict[str, bytes 
 
 def _safe_members(data: bytes) -> dict[str, bytes | None] | None:
     """The members of ``data`` when it is a tar archive; None when it is not one."""
-    if len(data) < 512 or data[257:262] != b"ustar":
+    if not _is_tar(data):
         return None
     try:
         return _members(data, "a tar")

@@ -220,3 +220,18 @@ def test_a_corrupted_archive_is_an_error_or_still_valid(offset: int, junk: bytes
     with contextlib.suppress(ImageError):
         read(bytes(data))
     secrets_in(bytes(data), {"k": KEY})
+
+
+def test_a_key_compressed_twice_is_found() -> None:
+    twice = gzip.compress(gzip.compress(KEY.hex().encode()))
+    data = build("gs:1", [Layer("COPY", {"opt/k.gz.gz": twice})])
+    assert any("opt/k.gz.gz" in f and "(hex)" in f for f in secrets_in(data, {"k": KEY}))
+
+
+def test_archives_nested_deeper_than_the_search_goes_are_findings_not_a_pass() -> None:
+    inner = KEY.hex().encode()
+    for level in range(4):
+        inner = gzip.compress(repack({f"level{level}.tar": inner}))
+    data = build("gs:1", [Layer("COPY", {"opt/deep.tgz": inner})])
+    found = secrets_in(data, {"k": KEY})
+    assert any("cannot search" in f and "levels deep" in f for f in found), found
