@@ -6,8 +6,10 @@ Before, the station's packet service listened on every interface with
 workstation) could connect, have telecommands framed, authenticated and uplinked with
 the station's own key, and read decrypted telemetry, without attacking anything the lab
 teaches. Now it admits mission control and the station itself; a lab that teaches the
-exposure injects ``allowed_clients: []``. Per lab: from the workstation, as the student,
-a THRUSTER_FIRE sent to the packet service is refused and never executes on board.
+exposure injects ``allowed_clients: []``; a shared station (contested-station) opens it
+to every address but wants a customer's access request first. Per lab: from the
+workstation, as the student, a THRUSTER_FIRE sent to the packet service is refused and
+never executes on board.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ LABS = sorted(p.parent.name for p in (REPO / "labs").glob("*/lab.yaml"))
 
 
 def _teaches_the_exposure(lab_id: str) -> bool:
-    """A lab whose weakness opens the packet service (``allowed_clients``) on purpose."""
+    """A lab whose weakness opens the packet service (``allowed_clients``) on purpose. A
+    shared station that opens it to every address but wants an access request first
+    (``packet_service.access``, contested-station) must still refuse the workstation."""
     text = (REPO / "labs" / lab_id / "lab.yaml").read_text(encoding="utf-8")
-    return "packet_service.allowed_clients" in text
+    return "packet_service.allowed_clients" in text and "packet_service.access" not in text
 
 
 #: The labs where the packet service must refuse the workstation: all but those that
@@ -92,7 +96,9 @@ def test_the_packet_service_refuses_the_workstation(
             status = lab_backend.exec(
                 record.id, wiring.GROUND_STATION, ["cat", wiring.GROUND_STATION_STATUS]
             )
-            return int(json.loads(status.output)["counters"]["clients_refused"])
+            counters = json.loads(status.output)["counters"]
+            # refused at connect (allowed_clients), or for want of an access request
+            return int(counters["clients_refused"]) + int(counters.get("access_refused", 0))
 
         if result.output.startswith("closed"):  # the status file is written every 5 s
             assert eventually(refused, 15, "the refusal counted") >= 1
