@@ -108,14 +108,13 @@ class MissionControl:
             return dict(sent)
         return self._verified(name, sent, within)
 
-    def completed(self, name: str, **args: int | str) -> dict[str, Any]:
-        """:meth:`send`, printing the outcome; MissionControlError unless the spacecraft
-        reports the command completed (failed, or held by the two-person rule)."""
+    def completed(self, name: str, **args: int | str) -> str:
+        """:meth:`send`; MissionControlError unless the spacecraft reports the command
+        completed (failed, or held by the two-person rule). One line saying what ran."""
         row = self._send(name, args, 45.0)
-        print(f"{name} {args}: {row['status']}", flush=True)
         if row["status"] != "completed":
             raise MissionControlError(f"{name} was not completed: {row.get('detail') or row}")
-        return row
+        return f"{name} {args}: completed"
 
     def pending(self) -> list[dict[str, Any]]:
         """Hazardous commands waiting for a second person (``GET /api/commands/pending``)."""
@@ -160,6 +159,15 @@ class MissionControl:
             row = self.send(name, **args)
             if row["status"] != "completed":
                 raise MissionControlError(f"{name}: the spacecraft answered {row['status']}")
+
+    def deliver_key(self, master_key: bytes, master_key_id: int, key_id: int, key: bytes) -> str:
+        """:meth:`otar`, then :meth:`verify_key`: before anything depends on the new key,
+        the spacecraft proves it holds this very key. MissionControlError otherwise; one
+        line saying what was done."""
+        self.otar(master_key, master_key_id, key_id, key)
+        if not self.verify_key(key_id, key):
+            raise MissionControlError(f"KEY_VERIFY: key {key_id} on board is another")
+        return f"KEY_OTAR, KEY_ACTIVATE, KEY_VERIFY: the spacecraft holds key {key_id}, active"
 
     def sdls_replies(self) -> list[dict[str, Any]]:
         """The spacecraft's latest SDLS extended-procedure replies, newest first

@@ -8,10 +8,9 @@ with the scapy layers (type-BD TC frame, so COP-1 is not involved / segment head
 space packet / PUS-C 8,1) and protects it with a key; :func:`transmit` sends it to the
 rf-link (UDP 5100).
 
-    from labctl.range.uplinkair import UplinkListener, keyed_thruster_fire, transmit
+    from labctl.range.uplinkair import UplinkListener
     heard = UplinkListener().start()
-    scid, counter = heard.wait(spi, 90.0)            # None when nothing was heard
-    transmit(keyed_thruster_fire(key, spi, scid, counter + 1))
+    print(heard.fire(key, spi, 90.0))                # None when nothing was heard
 """
 
 from __future__ import annotations
@@ -54,7 +53,6 @@ class UplinkListener:
     def start(self) -> Self:
         """Listen in a background thread (for as long as the script runs)."""
         threading.Thread(target=self._listen, daemon=True).start()
-        print(f"listening on the uplink air (UDP {wiring.UPLINK_AIR})", flush=True)
         return self
 
     def _listen(self) -> None:
@@ -90,6 +88,18 @@ class UplinkListener:
         while (seen := self.heard(spi)) is None and time.monotonic() < deadline:
             time.sleep(0.5)
         return seen
+
+    def fire(self, key: bytes, spi: int, timeout: float) -> str | None:
+        """Once a frame on ``spi`` is heard (within ``timeout`` s), transmit THRUSTER_FIRE
+        protected with ``key`` and the next sequence number; what was sent, or None when
+        nothing was heard on ``spi``."""
+        seen = self.wait(spi, timeout)
+        if seen is None:
+            return None
+        scid, counter = seen
+        number = counter + 1
+        transmit(keyed_thruster_fire(key, spi, scid, number))
+        return f"sent THRUSTER_FIRE {BURN_MS} ms, SCID {scid}, SPI {spi}, sequence number {number}"
 
 
 def keyed_thruster_fire(

@@ -33,7 +33,7 @@ def main() -> int:
     try:
         mc = MissionControl.from_file()
         mc.wait_linked()
-        mc.completed("SA_START", spi=backup)
+        print(mc.completed("SA_START", spi=backup))
         with OpsSession.from_file("backup-station") as ops:
             print(ops.edit(STATION_CONFIG, {"uplink.sa": sa}) or "backup station: uplink.sa")
             print(ops.sudo("labctl-service", "check").strip())
@@ -44,8 +44,8 @@ def main() -> int:
             print(ops.sudo("labctl-service", "restart").strip())
         mc.wait_linked()
         mc.login()  # a restarted mission control forgets its sessions
-        mc.completed("SA_STOP", spi=plain)
-        mc.completed("SA_EXPIRE", spi=plain)
+        print(mc.completed("SA_STOP", spi=plain))
+        print(mc.completed("SA_EXPIRE", spi=plain))
     except (OpsError, MissionControlError, OSError) as exc:
         print(f"remediation failed: {exc}", file=sys.stderr)
         return 1

@@ -43,7 +43,7 @@ def main() -> int:
             print(server.sudo("labctl-service", "restart").strip())
         mc.wait_linked(90.0)
         mc.login()  # a restarted mission control forgets its sessions
-        mc.completed("PING")
+        print(mc.completed("PING"))
     except (OpsError, MissionControlError, OSError) as exc:
         print(f"remediation failed: {exc}", file=sys.stderr)
         return 1

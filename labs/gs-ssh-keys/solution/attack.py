@@ -32,7 +32,7 @@ from typing import Any
 import paramiko
 import yaml
 
-from labctl.range.uplinkair import BURN_MS, UplinkListener, keyed_thruster_fire, transmit
+from labctl.range.uplinkair import UplinkListener
 
 STATION = "ground-station"
 USER = "flightops"
@@ -105,12 +105,10 @@ def main() -> int:
     scid, spi = int(config["scid"]), int(config["uplink"]["sa"]["spi"])
     print(f"SCID {scid}, uplink SPI {spi}, key {key.hex()}", flush=True)
 
-    seen = heard.wait(spi, WAIT_FOR_TRAFFIC_S)
-    if seen is None:
+    sent = heard.fire(key, spi, WAIT_FOR_TRAFFIC_S)
+    if sent is None:
         return fail(f"no uplink frame on SPI {spi} heard: wait for mission control to command")
-    counter = seen[1]
-    transmit(keyed_thruster_fire(key, spi, scid, counter + 1))
-    print(f"sent THRUSTER_FIRE {BURN_MS} ms, SPI {spi}, sequence number {counter + 1}")
+    print(sent)
     return 0
 
 

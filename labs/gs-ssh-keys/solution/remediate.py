@@ -45,12 +45,12 @@ def main() -> int:
             spare_spi = int(ops.read(SPARE_SPI).strip())
             print(f"station uplink SA {old_spi} (key {exposed}); spare SA {spare_spi}")
 
-            mc.completed("SA_START", spi=spare_spi)
+            print(mc.completed("SA_START", spi=spare_spi))
             print(ops.edit(CONFIG, {"uplink.sa.spi": spare_spi, "uplink.sa.key_file": SPARE_KEY}))
             print(ops.sudo("labctl-service", "restart").strip())
             mc.wait_linked()
-            mc.completed("SA_STOP", spi=old_spi)
-            mc.completed("SA_EXPIRE", spi=old_spi)
+            print(mc.completed("SA_STOP", spi=old_spi))
+            print(mc.completed("SA_EXPIRE", spi=old_spi))
             if exposed != SPARE_KEY:
                 print(ops.sudo("labctl-service", "destroy-key", exposed).strip())
 

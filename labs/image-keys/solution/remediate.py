@@ -97,14 +97,9 @@ def main() -> int:
             print(f"station uplink SA {old_spi}; spare SA {spare_spi}")
 
             key = os.urandom(16)
-            mc.otar(master, master_id, NEW_KEY_ID, key)
-            print(f"KEY_OTAR and KEY_ACTIVATE: key {NEW_KEY_ID} active on board")
-            # before anything depends on it: the spacecraft proves it holds this very key
-            if not mc.verify_key(NEW_KEY_ID, key):
-                raise MissionControlError(f"KEY_VERIFY: key {NEW_KEY_ID} on board is another")
-            print(f"KEY_VERIFY: the spacecraft holds key {NEW_KEY_ID}")
-            mc.completed("SA_REKEY", spi=spare_spi, key_id=NEW_KEY_ID)
-            mc.completed("SA_START", spi=spare_spi)
+            print(mc.deliver_key(master, master_id, NEW_KEY_ID, key))
+            print(mc.completed("SA_REKEY", spi=spare_spi, key_id=NEW_KEY_ID))
+            print(mc.completed("SA_START", spi=spare_spi))
 
             print(ops.write(NEW_KEY_FILE, key.hex() + "\n").strip() or f"{NEW_KEY_FILE} written")
             print(
@@ -112,8 +107,8 @@ def main() -> int:
             )
             print(ops.sudo("labctl-service", "restart").strip())
             mc.wait_linked()
-            mc.completed("SA_STOP", spi=old_spi)
-            mc.completed("SA_EXPIRE", spi=old_spi)
+            print(mc.completed("SA_STOP", spi=old_spi))
+            print(mc.completed("SA_EXPIRE", spi=old_spi))
             republish(ops)
     except (OpsError, MissionControlError, KeyError, ValueError, OSError, ImageError) as exc:
         print(f"remediation failed: {exc}", file=sys.stderr)

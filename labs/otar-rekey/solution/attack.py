@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from labctl.range.missionclient import handout_fields
-from labctl.range.uplinkair import BURN_MS, UplinkListener, keyed_thruster_fire, transmit
+from labctl.range.uplinkair import UplinkListener
 
 INCIDENT = Path.home() / "incident.txt"
 WAIT_FOR_TRAFFIC_S = 90.0
@@ -40,13 +40,11 @@ def main() -> int:
         print(f"cannot read {INCIDENT}: {exc}", flush=True)
         return 2
     print(f"leaked key for SPI {spi}: {key.hex()}", flush=True)
-    seen = heard.wait(spi, WAIT_FOR_TRAFFIC_S)
-    if seen is None:
+    sent = heard.fire(key, spi, WAIT_FOR_TRAFFIC_S)
+    if sent is None:
         print(f"no uplink frame on SPI {spi} heard: wait for mission control to command")
         return 2
-    scid, counter = seen
-    transmit(keyed_thruster_fire(key, spi, scid, counter + 1))
-    print(f"sent THRUSTER_FIRE {BURN_MS} ms, SCID {scid}, SPI {spi}, sequence number {counter + 1}")
+    print(sent)
     return 0
 
 
