@@ -4,7 +4,9 @@ A backend receives an :class:`InstancePlan` (engine-neutral: hosts, networks, im
 limits, capabilities) and runs it. The six operations are ``up``, ``down``, ``exec``,
 ``copy_to``/``copy_from`` (the copy pair), ``logs`` and ``status``; the scenario engine
 adds ``stat``, ``restart`` (a host re-reads its configuration) and ``connect``/``disconnect``;
-``recover`` ends a host's runaway user processes in place (``labctl restart``).
+``recover`` ends a host's runaway user processes in place (``labctl restart``);
+``stop``/``start`` stop an idle instance's hosts and start them again, everything on
+their disks kept (docs/instructor-guide.md, "Lifetimes, idle stops and caps").
 The edges need three more, so that none of them reaches for a concrete backend:
 ``shell_argv`` (an interactive shell), ``vantages`` (the grader's and the adversary's
 containers) and the images (``prepare_images`` before ``up``; build, list, save, load).
@@ -277,6 +279,15 @@ class Backend(Protocol):
 
     def disconnect(self, instance_id: str, host: str, network: str) -> bool:
         """Detach ``host`` from the instance's ``network``; False if it was not attached."""
+        ...
+
+    def stop(self, instance_id: str, progress: Progress = no_progress) -> int:
+        """Stop every host of the instance, removing nothing (its disks, volumes and
+        networks stay; its memory and tmpfs mounts are given back); the hosts stopped."""
+        ...
+
+    def start(self, instance_id: str, progress: Progress = no_progress) -> list[HostStatus]:
+        """Start the stopped hosts of the instance again and wait until every one is ready."""
         ...
 
     def status(self, instance_id: str) -> list[HostStatus]:

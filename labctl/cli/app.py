@@ -20,6 +20,7 @@ from labctl.cli import (
     images,
     instances,
     labs,
+    leases,
     phase,
     portal,
     quiz,
@@ -139,6 +140,10 @@ for command in (
     instances.logs,
 ):
     app.command()(command)
+app.command()(leases.renew)
+app.command()(leases.suspend)
+app.command()(leases.resume)
+app.command()(leases.gc)
 app.command()(scenario.briefing)
 app.command()(quiz.quiz)
 app.command()(portal.serve)

@@ -16,8 +16,19 @@ from rich.table import Table
 
 from labctl.cli.context import environment
 from labctl.cli.images import SubjectProgress
-from labctl.cli.params import MAX_TAIL, SEED_MAX, HostArg, InstanceArg, LabArg, argument, given
+from labctl.cli.params import (
+    MAX_TAIL,
+    SEED_MAX,
+    HostArg,
+    IdleOption,
+    InstanceArg,
+    LabArg,
+    LifetimeOption,
+    argument,
+    given,
+)
 from labctl.core.instances import ATTACKER, Connection
+from labctl.instances.leases import summary
 from labctl.instances.restart import HostRestart
 
 #: Steps of a host shown by `up`: container created, started, healthy.
@@ -29,6 +40,7 @@ UP_DONE = ("healthy", "network created", "network removed")
 def up(
     ctx: typer.Context,
     lab_id: LabArg,
+    *,
     student: Annotated[
         str | None,
         typer.Option(
@@ -49,14 +61,25 @@ def up(
             " (labctl logs, labctl shell) instead of removing it; labctl down removes it.",
         ),
     ] = False,
+    lifetime: LifetimeOption = None,
+    idle: IdleOption = None,
 ) -> None:
     """Bring up your instance of a lab: builds missing images, starts every host."""
     env = environment(ctx)
     with SubjectProgress(env.err, UP_DONE, steps=UP_STEPS) as progress:
         connection = env.core.instances.up(
-            lab_id, student, seed, progress.event, keep_on_failure=keep_on_failure
+            lab_id,
+            student,
+            seed,
+            progress.event,
+            keep_on_failure=keep_on_failure,
+            lifetime=lifetime or 0,
+            idle=idle or 0,
         )
     print_connection(env.out, connection)
+    if lifetime or idle:
+        lease = env.core.instances.lease(connection.record.id)
+        env.out.print(f"  {'lease':<24} {summary(lease)}")
 
 
 def print_connection(out: Console, connection: Connection) -> None:
@@ -123,7 +146,7 @@ def status(
         table.add_column(column, overflow="fold")
     for view in views:
         recorded = view.record.status if view.record else "[yellow]not recorded[/]"
-        labelled = {"starting", "interrupted", "failed"}
+        labelled = {"starting", "interrupted", "failed", "stopped", "expired"}
         name = f"{view.id} ({view.state})" if view.state in labelled else view.id
         if not view.hosts:
             table.add_row(name, "-", recorded, "-", "-", "-")
@@ -146,6 +169,9 @@ def status(
     for view in views:
         if view.explanation:
             env.out.print(f"  {view.id}: {escape(view.explanation)}")
+        leased = summary(env.core.instances.lease(view.id)) if view.record else ""
+        if leased and view.state == "running":
+            env.out.print(f"  {view.id}: {leased}")
 
 
 def _coloured(word: str) -> str:

@@ -11,6 +11,7 @@ import typer
 
 from labctl.errors import InputError
 from labctl.instances.ids import non_blank
+from labctl.instances.leases import parse_duration
 from labctl.instances.lifecycle import SEED_MAX
 from labctl.sessions.roster import MAX_STUDENTS
 
@@ -95,5 +96,30 @@ StudentArg = Annotated[
         "STUDENT",
         "Student id (roster).",
         give="a student id of the roster (see labctl session status)",
+    ),
+]
+
+
+def duration_option(*names: str, help: str) -> Any:
+    """A duration option ("4h", "90m", "1h30m", "2d", "0" for none) parsed to seconds."""
+    return typer.Option(
+        *names, help=help, metavar="DURATION", parser=lambda text: parse_duration(text, names[0])
+    )
+
+
+LifetimeOption = Annotated[
+    int | None,
+    duration_option(
+        "--lifetime",
+        help="How long the instance may run before `labctl gc` removes it (home kept),"
+        " e.g. 4h; renewable; 0 for no end.",
+    ),
+]
+IdleOption = Annotated[
+    int | None,
+    duration_option(
+        "--idle-stop",
+        help="Stop the instance (home kept) after this long without its student's activity"
+        " in the portal, e.g. 1h; 0 for never.",
     ),
 ]

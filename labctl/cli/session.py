@@ -23,22 +23,62 @@ from labctl.cli.params import (
     MAX_PARALLEL,
     MAX_STUDENTS,
     HostArg,
+    IdleOption,
     LabArg,
+    LifetimeOption,
     SessionArg,
     StudentArg,
     argument,
+    duration_option,
     given,
     path_option,
 )
 from labctl.core.events import Event, Kind
 from labctl.errors import InputError
+from labctl.instances.leases import summary
 from labctl.sessions.members import UNIT_DONE, MemberStatus
+from labctl.sessions.reaper import Caps
 
 app = typer.Typer(
     help="Class sessions: one instance per student of a roster.", no_args_is_help=True
 )
 
-STATE_COLOUR = {"running": "green", "starting": "yellow", "pending": "yellow"}
+STATE_COLOUR = {
+    "running": "green",
+    "starting": "yellow",
+    "pending": "yellow",
+    "queued": "yellow",
+    "stopped": "yellow",
+}
+#: The largest cap a command takes (instances at once).
+MAX_CAP = 10_000
+
+
+@app.command()
+def renew(
+    ctx: typer.Context,
+    session: SessionArg,
+    student: Annotated[
+        str | None,
+        typer.Option(
+            "--student",
+            help="Only this student's instance (default: every member's).",
+            callback=given("--student", "a student id of the roster, or leave it out"),
+        ),
+    ] = None,
+    seconds: Annotated[
+        int | None,
+        duration_option("--for", help="From now (default: the session's lifetime), e.g. 2h."),
+    ] = None,
+) -> None:
+    """Give a class (or one student) more time: each instance's end set to its lifetime
+    (or --for) from now."""
+    env = environment(ctx)
+    renewed = env.core.sessions.renew(session, student, seconds)
+    for unit, lease in renewed.items():
+        env.out.print(f"renewed {escape(unit)}: {summary(lease)}")
+    if not renewed:
+        env.out.print("no instance to renew")
 
 
 @app.command()
@@ -73,22 +113,65 @@ def start(
             "--parallel", "-j", min=1, max=MAX_PARALLEL, help="Instances started at once."
         ),
     ] = 4,
+    lifetime: LifetimeOption = None,
+    idle: IdleOption = None,
+    max_running: Annotated[
+        int | None,
+        typer.Option(
+            "--max-running",
+            min=0,
+            max=MAX_CAP,
+            help="Instances running at once on this machine; the others wait in a queue"
+            " (default: $LABCTL_MAX_RUNNING, else no cap).",
+        ),
+    ] = None,
+    per_student: Annotated[
+        int | None,
+        typer.Option(
+            "--per-student",
+            min=0,
+            max=MAX_CAP,
+            help="Instances running at once per student, over every session"
+            " (default: $LABCTL_MAX_PER_STUDENT, else no cap).",
+        ),
+    ] = None,
 ) -> None:
     """Start a class: one instance per student (or team). Running it again completes a
-    partly started session and repairs what an interrupted run left."""
+    partly started session, starts stopped or expired instances again and repairs what
+    an interrupted run left. Instances get a lifetime (default 4h) and an idle stop
+    (default 1h); beyond the caps, students are queued and `labctl gc` starts them."""
     env = environment(ctx)
+    sessions = env.core.sessions
+    caps = Caps(
+        sessions.caps.max_running if max_running is None else max_running,
+        sessions.caps.per_student if per_student is None else per_student,
+    )
     with SubjectProgress(env.err, UNIT_DONE) as progress:
-        report = env.core.sessions.start(
-            lab_id, roster, name=name, teams=teams, parallel=parallel, on_event=progress.event
+        report = sessions.start(
+            lab_id,
+            roster,
+            name=name,
+            teams=teams,
+            parallel=parallel,
+            on_event=progress.event,
+            lifetime=lifetime,
+            idle=idle,
+            caps=caps,
         )
     out, session = env.out, report.session
+    queued = f", {len(report.queued)} queued" if report.queued else ""
     out.print(
         f"[bold]session {session}[/]: {len(report.started)} started, {len(report.kept)} kept"
-        f" running, {len(report.repaired)} repaired, {len(report.failed)} failed"
+        f" running, {len(report.repaired)} repaired, {len(report.failed)} failed{queued}"
         f" ({report.seconds:.0f} s)"
     )
     for unit, why in report.failed.items():
         out.print(f"  [red]{escape(unit)}[/]: {escape(why)}")
+    if report.queued:
+        out.print(
+            f"  queued: {escape(', '.join(report.queued))}; they start when there is room"
+            " (`labctl gc`, or `labctl serve` every minute)"
+        )
     out.print(f"  next: labctl session status {session}; labctl session handout {session}")
     if report.failed:
         raise typer.Exit(1)

@@ -23,6 +23,7 @@ from labctl.core.sessions import SessionsApi
 from labctl.core.settings import Settings
 from labctl.instances import Instances, InstanceStore
 from labctl.sessions import Sessions
+from labctl.sessions.reaper import Caps
 
 
 class Core:
@@ -57,4 +58,5 @@ class Core:
 
     @cached_property
     def sessions(self) -> SessionsApi:
-        return SessionsApi(Sessions(self.backend, self.store), self.instances)
+        caps = Caps(self.settings.max_running, self.settings.max_per_student)
+        return SessionsApi(Sessions(self.backend, self.store), self.instances, caps)

@@ -32,6 +32,7 @@ from labctl.errors import LabctlError, NotFoundError
 from labctl.instances import InstanceRecord, Instances, InstanceView, connection_lines
 from labctl.instances.adversary import adversary_log
 from labctl.instances.ids import instance_id
+from labctl.instances.leases import Lease
 from labctl.instances.plan import host_roles
 from labctl.instances.restart import HostRestart, restart_host
 from labctl.scenario import render_briefing
@@ -135,20 +136,56 @@ class InstancesApi:
         on_event: OnEvent = ignore,
         *,
         keep_on_failure: bool = False,
+        lifetime: int = 0,
+        idle: int = 0,
     ) -> Connection:
         """Bring up ``student``'s instance of a lab: images first (only the missing ones),
         then every host until healthy and the lab's injects applied. ``keep_on_failure``:
         an instance that fails to come up is kept for inspection
-        (:class:`~labctl.instances.InstanceKept` says how to look at and remove it)."""
+        (:class:`~labctl.instances.InstanceKept` says how to look at and remove it).
+        ``lifetime`` and ``idle`` (seconds, 0: none) make its lease."""
         loaded = self.labs.get(lab_id)
         who = student if student is not None else default_student()
         instance_id(loaded.id, who)  # a name that makes no id fails before images are built
         self.instances.store.check_writable()  # before images are built (up checks too)
         self.prepare_images(set(host_roles(loaded).values()), on_event)
         record = self.instances.up(
-            loaded, who, seed, progress_of(on_event), keep_on_failure=keep_on_failure
+            loaded,
+            who,
+            seed,
+            progress_of(on_event),
+            keep_on_failure=keep_on_failure,
+            lifetime=lifetime,
+            idle=idle,
         )
         return self.connection(record)
+
+    # -- leases (labctl.instances.leases) ------------------------------------------------
+
+    def lease(self, instance: str) -> Lease | None:
+        return self.instances.lease(instance)
+
+    def renew(self, instance: str, seconds: int | None = None) -> Lease:
+        """Its end pushed to ``seconds`` (its own lifetime when None) from now."""
+        self.instances.store.check_writable()
+        return self.instances.renew(instance, seconds)
+
+    def touch(self, instance: str) -> None:
+        """Its student is active (the portal says so, at most once a minute)."""
+        self.instances.touch(instance)
+
+    def resume(self, instance: str, on_event: OnEvent = ignore) -> Connection:
+        """Start a stopped instance again, or make an expired one anew (home kept)."""
+        self.instances.store.check_writable()
+        record = self.instances.get(instance)
+        loaded = self.labs.get(record.lab)
+        self.prepare_images(set(host_roles(loaded).values()), on_event)
+        return self.connection(self.instances.resume(loaded, instance, progress_of(on_event)))
+
+    def stop_idle(self, instance: str, on_event: OnEvent = ignore) -> int:
+        """Stop a running instance now, as its idle period would (home kept)."""
+        self.instances.store.check_writable()
+        return self.instances.stop_idle(instance, progress_of(on_event))
 
     def prepare_images(self, roles: set[str], on_event: OnEvent = ignore) -> list[str]:
         """Build the images among ``roles`` the engine lacks; the roles built."""

@@ -25,6 +25,7 @@ from labctl.core.events import Event, Kind, OnEvent, ignore, note, progress_of
 from labctl.core.instances import ATTACKER, STUDENT_USER, InstancesApi
 from labctl.errors import LabctlError, NotFoundError
 from labctl.instances.ids import slug
+from labctl.instances.leases import SESSION_IDLE_S, SESSION_LIFETIME_S, Lease
 from labctl.instances.plan import host_roles
 from labctl.instances.restart import HostRestart, restart_host
 from labctl.sessions import Sessions, read_roster
@@ -36,6 +37,7 @@ from labctl.sessions.members import (
     StopReport,
     check_name,
 )
+from labctl.sessions.reaper import Caps, GcReport, collect
 from labctl.sessions.store import SessionRecord
 from labctl.spec import LoadedLab
 
@@ -54,9 +56,13 @@ class SessionView:
 
 
 class SessionsApi:
-    def __init__(self, sessions: Sessions, instances: InstancesApi) -> None:
+    def __init__(
+        self, sessions: Sessions, instances: InstancesApi, caps: Caps | None = None
+    ) -> None:
         self.sessions = sessions
         self.instances = instances
+        #: Instances running at once, on the machine and per student (the settings').
+        self.caps = caps or Caps()
         #: How each instance's objectives are checked when a class is graded.
         self.checks: Checks = all_checks
 
@@ -94,21 +100,61 @@ class SessionsApi:
         teams: int | None = None,
         parallel: int = 4,
         on_event: OnEvent = ignore,
+        lifetime: int | None = None,
+        idle: int | None = None,
+        caps: Caps | None = None,
     ) -> StartReport:
         """Start a class (or complete a partly started one): an instance per student or
-        team. The session is named after the roster file unless ``name`` is given."""
+        team. The session is named after the roster file unless ``name`` is given.
+        ``lifetime`` and ``idle`` (seconds, 0: none) are its instances' lease: a new
+        session gets SESSION_LIFETIME_S and SESSION_IDLE_S unless told, a started one keeps
+        its own. Members beyond ``caps`` (the settings' when None) are queued."""
         students = read_roster(roster)
         session = check_name(name if name is not None else slug(roster.stem)[:16].strip("-"))
         loaded = self.instances.labs.get(lab_id)
         self.sessions.instances.store.check_writable()  # before images are built
         self.instances.prepare_images(set(host_roles(loaded).values()), on_event)
         note(on_event, f"session {session}: lab {loaded.id}, {len(students.students)} student(s)")
+        stored = self.sessions.db.get(session)
+        lease = (
+            lifetime
+            if lifetime is not None
+            else (stored.lifetime if stored else SESSION_LIFETIME_S),
+            idle if idle is not None else (stored.idle if stored else SESSION_IDLE_S),
+        )
         return self.sessions.start(
             loaded,
             students,
             name=session,
             teams=teams,
             parallel=parallel,
+            progress=progress_of(on_event),
+            caps=caps or self.caps,
+            lease=lease,
+        )
+
+    def renew(
+        self, name: str, student: str | None = None, seconds: int | None = None
+    ) -> dict[str, Lease]:
+        """Push the end of the student's instance (every member's, without ``student``)
+        to ``seconds`` (the session's lifetime when None) from now; unit → lease."""
+        members = [self.member(name, student)] if student else self.members(name)
+        renewed: dict[str, Lease] = {}
+        for member in members:
+            if member.unit not in renewed and self.sessions.instances.store.get(member.instance):
+                renewed[member.unit] = self.instances.renew(member.instance, seconds)
+        return renewed
+
+    def gc(self, *, dry_run: bool = False, on_event: OnEvent = ignore) -> GcReport:
+        """One pass of the lease keeper: expired instances removed, idle ones stopped,
+        queued members started while they fit (labctl.sessions.reaper)."""
+        if not dry_run:
+            self.sessions.instances.store.check_writable()
+        return collect(
+            self.sessions,
+            self.caps,
+            self.instances.labs.get,
+            dry_run=dry_run,
             progress=progress_of(on_event),
         )
 

@@ -20,7 +20,9 @@ from labctl.backends.base import (
 )
 from labctl.errors import InputError, LabctlError, NotFoundError
 from labctl.instances.adversary import render_timeline, start_adversary
+from labctl.instances.homes import Homes, HomeTooLarge
 from labctl.instances.ids import instance_id, non_blank
+from labctl.instances.leases import EXPIRED, IDLE, LIVE, Lease, Leases, utcnow
 from labctl.instances.locks import hold, holder, lock_path, starting_state
 from labctl.instances.plan import host_roles, plan_instance
 from labctl.instances.provision import initial_files, ssh_host_key
@@ -76,6 +78,12 @@ class InstanceView:
 
 #: The record's status of an instance a failed ``up --keep-on-failure`` left for inspection.
 FAILED: Final = "failed"
+#: Statuses of an instance labctl took down for its lease (docs/instructor-guide.md,
+#: "Lifetimes, idle stops and caps"): its hosts stopped (idle), or removed (expired).
+STOPPED: Final = "stopped"
+EXPIRED_STATUS: Final = "expired"
+#: The event kind of what a lease did (stopped, removed, started again, renewed).
+LEASE_EVENT: Final = "lease"
 
 
 class InstanceKept(LabctlError):
@@ -110,6 +118,8 @@ class Instances:
     def __init__(self, backend: Backend, store: InstanceStore) -> None:
         self.backend = backend
         self.store = store
+        self.leases = Leases(store)
+        self.homes = Homes(store)
 
     def up(
         self,
@@ -122,6 +132,8 @@ class Instances:
         ident: str | None = None,
         password: str | None = None,
         keep_on_failure: bool = False,
+        lifetime: int = 0,
+        idle: int = 0,
     ) -> InstanceRecord:
         """Plan, record, bring up ``student``'s instance of ``loaded`` and apply the lab's
         injects with the student's parameters; all or nothing (``keep_on_failure``: a
@@ -132,11 +144,18 @@ class Instances:
         (the backend's ``before_start``), so no host restarts; the others need running
         hosts and come once every host is healthy. A class session gives the student's
         roster ``slot`` (parameters derive with it), the instance's ``ident`` and, when it
-        replaces an instance, the student's ``password``."""
+        replaces an instance, the student's ``password``. ``lifetime`` and ``idle``
+        (seconds, 0 for none) make its lease; a home kept for the instance id (an earlier
+        instance that expired) goes into the new workstation before it starts."""
         record = self._new_record(loaded, student, seed, slot=slot, ident=ident, password=password)
         self.store.check_writable()
         with hold(self._lock(record.id), lambda pid: InstanceBusyError(record.id, pid)):
-            return self._bring_up(loaded, record, progress, keep_on_failure)
+            started = self._bring_up(loaded, record, progress, keep_on_failure)
+            if lifetime or idle:
+                self.leases.put(started.id, lifetime, idle)
+            else:
+                self.leases.forget(started.id)
+            return started
 
     def _bring_up(
         self, loaded: LoadedLab, record: InstanceRecord, progress: Progress, keep: bool = False
@@ -153,7 +172,7 @@ class Instances:
             hosts = self.backend.up(
                 plan,
                 progress,
-                before_start=lambda _: self._apply(apply_file_injects, ctx, injects),
+                before_start=lambda _: self._before_start(ctx, injects, plan),
                 keep_on_failure=keep,
             )
         except LabctlError as exc:
@@ -179,6 +198,17 @@ class Instances:
             raise
         self.store.update(record.id, status="running", ports=ports_of(hosts))
         return self.get(record.id)
+
+    def _before_start(
+        self, ctx: InjectContext, injects: list[PlacedInject], plan: InstancePlan
+    ) -> None:
+        """The file injects, then the student's kept home (over the lab's seed files: the
+        student's own versions win)."""
+        self._apply(apply_file_injects, ctx, injects)
+        if ATTACKER in {host.name for host in plan.hosts}:
+            restored = self.homes.restore(self.backend, plan.instance_id)
+            if restored:
+                self._lease_event(plan.instance_id, f"home restored: {restored} file(s)")
 
     def _keep(self, ident: str) -> None:
         """A failed instance left for inspection: recorded as failed, with its ports."""
@@ -269,6 +299,114 @@ class Instances:
             slot=slot,
         )
 
+    # -- leases: renew, activity, idle stops, expiry, starting again ----------------------
+
+    def lease(self, ident: str) -> Lease | None:
+        return self.leases.get(ident)
+
+    def renew(self, ident: str, seconds: int | None = None) -> Lease:
+        """Push the instance's end to ``seconds`` (its own lifetime when None) from now."""
+        record = self.get(ident)
+        lease = self.leases.get(ident)
+        if lease is None or not lease.lifetime:
+            raise InputError(f"instance {ident} has no lifetime to renew: it runs until removed")
+        if record.status not in {"running", STOPPED}:
+            raise InputError(
+                f"instance {ident} is {record.status}: only a running or stopped one is renewed"
+            )
+        renewed = self.leases.renew(ident, seconds or lease.lifetime)
+        self._lease_event(ident, f"renewed until {renewed.expires}")
+        return renewed
+
+    def touch(self, ident: str) -> None:
+        """Its student did something (the idle clock starts again)."""
+        self.leases.touch(ident)
+
+    def stop_idle(self, ident: str, progress: Progress = no_progress) -> int:
+        """Keep the student's home, then stop every host (nothing removed): the
+        instance's memory is given back until :meth:`resume`. HomeTooLarge when the home
+        cannot be kept; the instance then keeps running. The hosts stopped."""
+        record = self.get(ident)
+        if record.status != "running":
+            raise InputError(f"instance {ident} is {record.status}, not running")
+        with hold(self._lock(ident), lambda pid: InstanceBusyError(ident, pid)):
+            kept = self._keep_home(record)
+            stopped = self.backend.stop(ident, progress)
+            self.store.update(ident, status=STOPPED)
+            self.leases.set_state(ident, IDLE)
+        self._lease_event(ident, f"stopped for idleness ({stopped} host(s)){kept}")
+        return stopped
+
+    def expire(self, ident: str, progress: Progress = no_progress) -> DownReport:
+        """The lifetime ended: keep the student's home (when it runs), remove everything
+        of the instance from the engine, keep its record (``expired``) and lease, so the
+        next start of the same instance brings the home back."""
+        record = self.get(ident)
+        with hold(self._lock(ident), lambda pid: InstanceBusyError(ident, pid)):
+            kept = ""
+            if record.status == "running":
+                try:
+                    kept = self._keep_home(record)
+                except HomeTooLarge as exc:
+                    kept = f"; home NOT kept: {exc}"
+            report = self.backend.down(ident, progress)
+            self.store.update(ident, status=EXPIRED_STATUS, ports={})
+            self.leases.set_state(ident, EXPIRED)
+        self._lease_event(ident, f"removed at the end of its lifetime{kept}")
+        return report
+
+    def resume(
+        self, loaded: LoadedLab, ident: str, progress: Progress = no_progress
+    ) -> InstanceRecord:
+        """Start a stopped instance again (its home back in place), or make an expired one
+        anew (same student, seed, password; the home back). An ended lifetime is renewed:
+        starting again is asking for more time."""
+        record = self.get(ident)
+        lease = self.leases.get(ident)
+        if record.status == EXPIRED_STATUS:
+            self.store.delete(ident)
+            started = self.up(
+                loaded,
+                record.student,
+                record.seed,
+                progress,
+                slot=record.slot,
+                ident=ident,
+                password=record.access.get("password"),
+                lifetime=lease.lifetime if lease else 0,
+                idle=lease.idle if lease else 0,
+            )
+            self._lease_event(ident, "made anew after its lifetime ended")
+            return started
+        if record.status != STOPPED:
+            raise InputError(
+                f"instance {ident} is {record.status}: only a stopped one starts again"
+            )
+        with hold(self._lock(ident), lambda pid: InstanceBusyError(ident, pid)):
+            self.homes.restore(self.backend, ident)
+            hosts = self.backend.start(ident, progress)
+            self.store.update(ident, status="running", ports=ports_of(hosts))
+            self.leases.set_state(ident, LIVE)
+        if lease is not None and lease.expired(utcnow()):
+            self.leases.renew(ident, lease.lifetime)
+        self._lease_event(ident, "started again")
+        return self.get(ident)
+
+    def _keep_home(self, record: InstanceRecord) -> str:
+        """The workstation's home kept in the state file (a lab without a workstation has
+        none); what to add to the event."""
+        if ATTACKER not in self.backend_hosts(record.id):
+            return ""
+        saved = self.homes.save(self.backend, record.id)
+        return f"; home kept: {saved.files} file(s), {saved.bytes} octet(s) compressed"
+
+    def backend_hosts(self, ident: str) -> set[str]:
+        return {h.host for h in self.backend.status(ident)}
+
+    def _lease_event(self, ident: str, summary: str) -> None:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        self.store.add_event(Event(ident, now, LEASE_EVENT, "labctl", summary, True))
+
     def opened_phases(self, ident: str) -> list[str]:
         """The phases opened on the instance, in the order they opened."""
         return [
@@ -358,6 +496,8 @@ class Instances:
         self.store.check_writable()
         report = self.backend.down(ident, progress)
         recorded = self.store.delete(ident)
+        self.leases.forget(ident)
+        self.homes.forget(ident)
         if not recorded and not report.anything:
             raise NotFoundError("instance", ident, hint=_known(self.store))
         return report
@@ -392,6 +532,13 @@ class Instances:
             return "not recorded", ""
         if record.status == FAILED:
             return FAILED, kept_explanation(ident, "failed to come up and was kept")
+        if record.status == STOPPED:
+            return STOPPED, f"stopped for idleness; `labctl resume {ident}` starts it again"
+        if record.status == EXPIRED_STATUS:
+            return EXPIRED_STATUS, (
+                f"removed at the end of its lifetime; `labctl resume {ident}` makes it anew"
+                " (the student's home kept)"
+            )
         if record.status != "starting":
             return record.status, ""
         if record.slot is not None:

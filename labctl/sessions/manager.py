@@ -42,9 +42,9 @@ from pathlib import Path
 from graders.live.target import GradeTarget, target_of
 from labctl.backends.base import Backend, Progress, no_progress
 from labctl.errors import LabctlError, NotFoundError
-from labctl.instances import Instances, InstanceStore
+from labctl.instances import InstanceRecord, Instances, InstanceStore
 from labctl.instances.ids import slug
-from labctl.instances.lifecycle import SEED_LIMIT
+from labctl.instances.lifecycle import EXPIRED_STATUS, SEED_LIMIT, STOPPED
 from labctl.sessions.handout import write_handouts
 from labctl.sessions.members import (
     PORTS_MOVED,
@@ -64,11 +64,13 @@ from labctl.sessions.members import (
     prefixed,
     unit_key,
 )
+from labctl.sessions.reaper import Caps, holding
 from labctl.sessions.roster import Roster, units
 from labctl.sessions.status import session_status, ssh_line
 from labctl.sessions.store import (
     FAILED,
     PENDING,
+    QUEUED,
     RUNNING,
     STARTING,
     MemberRecord,
@@ -126,17 +128,23 @@ class Sessions:
         teams: int | None = None,
         parallel: int = 4,
         progress: UnitProgress = no_unit_progress,
+        caps: Caps | None = None,
+        lease: tuple[int, int] | None = None,
     ) -> StartReport:
-        """Start (or complete) the session: every member's instance running, or reported."""
+        """Start (or complete) the session: every member's instance running, queued (no
+        room under ``caps``) or reported. ``lease``: (lifetime, idle) seconds for its
+        instances from now on (a new session without it gets none)."""
         check_name(name)
         if parallel < 1:
             raise LabctlError("--parallel must be at least 1")
         began = datetime.now(UTC)
         self.instances.store.check_writable()
         with self.db.lock(name):
-            session = self._open(loaded, roster, name, teams)
+            session = self._open(loaded, roster, name, teams, lease)
             report = StartReport(name)
-            todo = self._reconcile(session, report, progress)
+            passwords: dict[str, str | None] = {}
+            found = self._reconcile(loaded, session, report, progress, passwords)
+            todo = self._admit(session, found, caps, report)
             stop = threading.Event()
 
             def run(unit: tuple[str, list[MemberRecord]]) -> None:
@@ -148,6 +156,7 @@ class Sessions:
                         members=unit[1],
                         report=report,
                         progress=progress,
+                        password=passwords.get(unit[0]),
                     )
 
             pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="session")
@@ -163,9 +172,15 @@ class Sessions:
         return report
 
     def _open(
-        self, loaded: LoadedLab, roster: Roster, name: str, teams: int | None
+        self,
+        loaded: LoadedLab,
+        roster: Roster,
+        name: str,
+        teams: int | None,
+        lease: tuple[int, int] | None = None,
     ) -> SessionRecord:
-        """The stored session, checked against the roster; created on the first start."""
+        """The stored session, checked against the roster; created on the first start
+        (``lease`` updates a stored one's)."""
         grouped = units(roster, teams)
         wanted = member_rows(loaded.id, name, grouped, teams is not None)
         session = self.db.get(name)
@@ -177,6 +192,7 @@ class Sessions:
                 datetime.now(UTC).isoformat(timespec="seconds"),
                 teams or 0,
                 roster.path,
+                *(lease or (0, 0)),
             )
             self.db.create(session, wanted)
             return session
@@ -191,12 +207,49 @@ class Sessions:
                 f"{roster.path} is not the roster session {name!r} was started with "
                 f"({session.roster}); start a new session with another --name"
             )
+        if lease is not None and lease != (session.lifetime, session.idle):
+            self.db.set_lease(name, *lease)
+            session = self.get(name)
         return session
 
-    def _reconcile(
-        self, session: SessionRecord, report: StartReport, progress: UnitProgress
+    def _admit(
+        self,
+        session: SessionRecord,
+        todo: list[tuple[str, list[MemberRecord]]],
+        caps: Caps | None,
+        report: StartReport,
     ) -> list[tuple[str, list[MemberRecord]]]:
-        """Units to launch; running ones kept, leftovers of interrupted runs removed."""
+        """The units that fit under ``caps`` now, in roster order; the others queued."""
+        if caps is None or not (caps.max_running or caps.per_student):
+            return todo
+        running = holding(self.instances.store.all())
+        admitted = []
+        for instance, members in todo:
+            key = unit_key(session, members[0])
+            if caps.refusal(running, key):
+                self.db.set_status(session.name, instance, QUEUED, caps.refusal(running, key))
+                report.queued.append(key)
+                continue
+            admitted.append((instance, members))
+            running.append(self._placeholder(instance, key))
+        return admitted
+
+    @staticmethod
+    def _placeholder(instance: str, key: str) -> InstanceRecord:
+        """An instance about to start, as the caps count it."""
+        return InstanceRecord(instance, "", key, 0, "", STARTING)
+
+    def _reconcile(
+        self,
+        loaded: LoadedLab,
+        session: SessionRecord,
+        report: StartReport,
+        progress: UnitProgress,
+        passwords: dict[str, str | None],
+    ) -> list[tuple[str, list[MemberRecord]]]:
+        """Units to launch; running ones kept, stopped ones started again, leftovers of
+        interrupted runs removed. ``passwords`` gains the password of each expired unit
+        (made anew, its student keeps logging in with it)."""
         todo = []
         for instance, members in by_instance(self.db.members(session.name)).items():
             unit = members[0]
@@ -213,13 +266,38 @@ class Sessions:
                 moved = self.instances.current(instance).ports != record.ports
                 progress(key, "kept: already running" + (f"; {PORTS_MOVED}" if moved else ""))
                 continue
-            if record is not None or hosts:
+            if record is not None and record.status in {STOPPED, EXPIRED_STATUS}:
+                progress(key, f"{record.status} by its lease: starting it again (home kept)")
+                report.repaired.append(key)
+                if record.status == STOPPED and self._resume(loaded, session, instance, progress):
+                    continue
+                self._remove(instance)
+                passwords[instance] = record.access.get("password") or None
+            elif record is not None or hosts:
                 progress(key, "removing what an interrupted start left")
                 self._remove(instance)
                 report.repaired.append(key)
             self.db.set_status(session.name, instance, PENDING)
             todo.append((instance, members))
         return todo
+
+    def _resume(
+        self, loaded: LoadedLab, session: SessionRecord, instance: str, progress: UnitProgress
+    ) -> bool:
+        """A stopped instance started again, its members running; False when that failed
+        (the caller makes it anew)."""
+        key = unit_key(session, self._rows(session.name, instance)[0])
+        try:
+            self.instances.resume(loaded, instance, prefixed(progress, key))
+        except LabctlError as exc:
+            progress(key, f"could not start it again ({one_line(exc)}): making it anew")
+            return False
+        self.db.set_status(session.name, instance, RUNNING)
+        progress(key, "ready: started again")
+        return True
+
+    def _rows(self, name: str, instance: str) -> list[MemberRecord]:
+        return [m for m in self.db.members(name) if m.instance == instance]
 
     def _launch(
         self,
@@ -249,6 +327,8 @@ class Sessions:
                     slot=unit.slot,
                     ident=instance,
                     password=password,
+                    lifetime=session.lifetime,
+                    idle=session.idle,
                 )
             except Exception as exc:  # one student's failure stops no other
                 error = one_line(exc)
@@ -263,11 +343,47 @@ class Sessions:
         report.failed[key] = error
         progress(key, f"FAILED: {error}")
 
-    def _remove(self, instance: str, progress: Progress = no_progress) -> tuple[int, int, int]:
-        """Everything of ``instance`` on the engine, then its record; never raises NotFound."""
+    def _remove(
+        self, instance: str, progress: Progress = no_progress, *, forget: bool = False
+    ) -> tuple[int, int, int]:
+        """Everything of ``instance`` on the engine, then its record; never raises NotFound.
+        ``forget``: its lease and the student's kept home too (a reset, a stop)."""
         down = self.backend.down(instance, progress)
         self.instances.store.delete(instance)
+        if forget:
+            self.instances.leases.forget(instance)
+            self.instances.homes.forget(instance)
         return down.containers, down.networks, down.volumes
+
+    # -- the queue (labctl.sessions.reaper) ----------------------------------------------
+
+    def launch_unit(
+        self,
+        loaded: LoadedLab,
+        session: SessionRecord,
+        instance: str,
+        members: list[MemberRecord],
+        progress: UnitProgress = no_unit_progress,
+    ) -> bool:
+        """Start one queued unit (the caller holds the session's lock); whether it runs."""
+        report = StartReport(session.name)
+        self._launch(
+            loaded,
+            session=session,
+            instance=instance,
+            members=members,
+            report=report,
+            progress=progress,
+        )
+        return not report.failed
+
+    @staticmethod
+    def unit(session: SessionRecord, member: MemberRecord) -> str:
+        return unit_key(session, member)
+
+    def db_error(self, name: str, instance: str) -> str:
+        rows = self._rows(name, instance)
+        return rows[0].error if rows else ""
 
     # -- status --------------------------------------------------------------------------
 
@@ -295,7 +411,7 @@ class Sessions:
             old = self.instances.store.get(member.instance)
             password = old.access.get("password") if old else None
             progress(member.unit, "removing the old instance")
-            self._remove(member.instance)
+            self._remove(member.instance, forget=True)
             rows = [m for m in self.db.members(name) if m.instance == member.instance]
             report = StartReport(name)
             self._launch(
@@ -321,7 +437,7 @@ class Sessions:
             grouped = by_instance(self.db.members(name))
             for instance, members in grouped.items():
                 key = unit_key(session, members[0])
-                removed = self._remove(instance, prefixed(progress, key))
+                removed = self._remove(instance, prefixed(progress, key), forget=True)
                 progress(
                     key, "removed: {} container(s), {} network(s), {} volume(s)".format(*removed)
                 )

@@ -67,6 +67,8 @@ class StartReport:
     started: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    #: no room under the caps: started later by `labctl gc` (or the portal)
+    queued: list[str] = field(default_factory=list)
     #: unit key → one-line reason
     failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0

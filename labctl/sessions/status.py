@@ -4,17 +4,17 @@ see it, with what it means and what to do."""
 from __future__ import annotations
 
 from contextlib import suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from graders.live.grade import check_instance
 from labctl.backends.base import HostStatus
 from labctl.errors import LabctlError
 from labctl.instances import InstanceRecord, connection_lines
 from labctl.instances.adversary import adversary_log
-from labctl.instances.lifecycle import with_live_ports
+from labctl.instances.lifecycle import EXPIRED_STATUS, STOPPED, with_live_ports
 from labctl.instances.locks import starting_state
 from labctl.sessions.members import PORTS_MOVED, Member, MemberStatus, member_of, sick
-from labctl.sessions.store import FAILED, PENDING, RUNNING, STARTING
+from labctl.sessions.store import FAILED, PENDING, QUEUED, RUNNING, STARTING
 from labctl.spec import LoadedLab
 
 if TYPE_CHECKING:
@@ -74,12 +74,27 @@ def _observe(
     return [s.id for s in scores if s.holds], len(scores), adversary
 
 
+#: What the lease did to a running member's instance, and how it comes back.
+_LEASED: Final = {
+    STOPPED: (
+        "stopped for idleness (home kept); the student's Start again in the portal,"
+        " or `labctl session start`, starts it"
+    ),
+    EXPIRED_STATUS: (
+        "removed at the end of its lifetime (home kept); `labctl session start` makes it"
+        " anew, or the student's Start again in the portal"
+    ),
+}
+
+
 def _explain(
     member: Member, record: InstanceRecord | None, hosts: list[HostStatus], holder: str | None
 ) -> tuple[str, str]:
     """(state, what it means and what to do) of one member."""
     if member.status != RUNNING:
         return _not_running(member, holder)
+    if record is not None and record.status in _LEASED:
+        return record.status, _LEASED[record.status]
     if record is None or not hosts:
         return "degraded", "its instance is gone; `labctl session reset` gives a fresh one"
     bad = sick(hosts)
@@ -98,6 +113,12 @@ def _not_running(member: Member, holder: str | None) -> tuple[str, str]:
         return starting_state(holder, repair)
     if member.status == FAILED:
         return FAILED, member.error or "the start failed twice"
+    if member.status == QUEUED:
+        return QUEUED, (
+            f"waiting for room ({member.error}); `labctl gc` or the portal starts it"
+            if member.error
+            else "waiting for room; `labctl gc` or the portal starts it"
+        )
     return PENDING, "waiting for its turn" if busy else "not started; run `labctl session start`"
 
 

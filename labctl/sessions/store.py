@@ -24,9 +24,10 @@ from labctl.errors import LabctlError
 from labctl.instances.locks import hold, holder, lock_path
 from labctl.instances.store import InstanceStore, Schema, register_schema
 
-#: A member's status: pending (never started), starting (an `up` is or was under way),
-#: running, failed (after its retry).
+#: A member's status: pending (never started), queued (waiting for room under the caps),
+#: starting (an `up` is or was under way), running, failed (after its retry).
 PENDING: Final = "pending"
+QUEUED: Final = "queued"
 STARTING: Final = "starting"
 RUNNING: Final = "running"
 FAILED: Final = "failed"
@@ -62,11 +63,17 @@ CREATE TABLE IF NOT EXISTS session_members (
 )
 """,
             ),
+            # 2: the lease every member's instance gets (seconds; 0: none).
+            (
+                "ALTER TABLE sessions ADD COLUMN lifetime INTEGER NOT NULL DEFAULT 0",
+                "ALTER TABLE sessions ADD COLUMN idle INTEGER NOT NULL DEFAULT 0",
+            ),
         ),
         # Files of the old layout gained these tables at their version 3.
         first_file_version=3,
     )
 )
+_SESSION_COLUMNS: Final = "name, lab, seed, created, teams, roster, lifetime, idle"
 _MEMBER_COLUMNS: Final = (
     "session, student, name, email, team, slot, instance, status, error, attempts, updated"
 )
@@ -91,6 +98,9 @@ class SessionRecord:
     #: --teams N, or 0 (one instance per student, or the roster's team column)
     teams: int
     roster: str
+    #: Each member instance's lifetime and idle period (seconds; 0: none).
+    lifetime: int = 0
+    idle: int = 0
 
 
 @dataclass(frozen=True)
@@ -128,8 +138,7 @@ class SessionStore:
             if db.execute("SELECT 1 FROM sessions WHERE name = ?", (session.name,)).fetchone():
                 raise LabctlError(f"session {session.name!r} already exists")
             db.execute(
-                "INSERT INTO sessions (name, lab, seed, created, teams, roster)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session.name,
                     session.lab,
@@ -137,6 +146,8 @@ class SessionStore:
                     session.created,
                     session.teams,
                     session.roster,
+                    session.lifetime,
+                    session.idle,
                 ),
             )
             db.executemany(
@@ -163,16 +174,14 @@ class SessionStore:
     def get(self, name: str) -> SessionRecord | None:
         with self.instances.reading() as db:
             row = db.execute(
-                "SELECT name, lab, seed, created, teams, roster FROM sessions WHERE name = ?",
-                (name,),
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE name = ?", (name,)
             ).fetchone()
         return None if row is None else SessionRecord(**dict(row))
 
     def all(self) -> list[SessionRecord]:
         with self.instances.reading() as db:
             rows = db.execute(
-                "SELECT name, lab, seed, created, teams, roster FROM sessions"
-                " ORDER BY created, name"
+                f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY created, name"
             ).fetchall()
         return [SessionRecord(**dict(row)) for row in rows]
 
@@ -195,6 +204,13 @@ class SessionStore:
                 "UPDATE session_members SET status = ?, error = ?, updated = ?,"
                 " attempts = attempts + ? WHERE session = ? AND instance = ?",
                 (status, error, _now(), int(attempt), name, instance),
+            )
+
+    def set_lease(self, name: str, lifetime: int, idle: int) -> None:
+        """The lease the session's instances get from their next start on."""
+        with self.instances.transaction() as db:
+            db.execute(
+                "UPDATE sessions SET lifetime = ?, idle = ? WHERE name = ?", (lifetime, idle, name)
             )
 
     def delete(self, name: str) -> bool:

@@ -37,6 +37,7 @@ def memory_backend() -> Iterator[MemoryBackend]:
     MemoryBackend.engines.clear()
     MemoryBackend.files.clear()
     MemoryBackend.restarts.clear()
+    MemoryBackend.stopped.clear()
     MemoryBackend.recoveries.clear()
     MemoryBackend.recover_ready = True
 

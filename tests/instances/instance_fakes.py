@@ -41,6 +41,8 @@ class MemoryBackend:
     recover_ready: ClassVar[bool] = True
     #: Roles ``prepare_images`` was asked for.
     prepared: ClassVar[list[str]] = []
+    #: Instances whose hosts ``stop`` stopped (``start`` starts them again).
+    stopped: ClassVar[set[str]] = set()
 
     def up(
         self,
@@ -67,6 +69,7 @@ class MemoryBackend:
         return self.status(plan.instance_id)
 
     def down(self, instance_id: str, progress: Progress = no_progress) -> DownReport:
+        self.stopped.discard(instance_id)
         plan = self.engines.pop(instance_id, None)
         if plan is None:
             return DownReport(0, 0, 0)
@@ -142,6 +145,8 @@ class MemoryBackend:
                 if port in host.forwards:  # as the docker backend shows a gateway's ports
                     target, target_port = host.forwards[port]
                     ports.setdefault(target, {})[target_port] = 40000 + i
+        if instance_id in self.stopped:
+            return [HostStatus(h.name, "exited", "none") for h in plan.hosts]
         return [
             HostStatus(h.name, "running", "healthy", ports=ports.get(h.name, {}), uptime_s=65.0)
             for h in plan.hosts
@@ -149,6 +154,19 @@ class MemoryBackend:
 
     def instances(self) -> list[str]:
         return sorted(self.engines)
+
+    def stop(self, instance_id: str, progress: Progress = no_progress) -> int:
+        plan = self.engines.get(instance_id)
+        if plan is None or instance_id in self.stopped:
+            return 0
+        self.stopped.add(instance_id)
+        return len(plan.hosts)
+
+    def start(self, instance_id: str, progress: Progress = no_progress) -> list[HostStatus]:
+        if instance_id not in self.engines:
+            raise BackendError(f"start instance {instance_id}", "it has no host on the engine")
+        self.stopped.discard(instance_id)
+        return self.status(instance_id)
 
     def shell_argv(self, instance_id: str, host: str, user: str | None = None) -> list[str]:
         self._plan(instance_id, host)

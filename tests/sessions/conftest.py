@@ -42,3 +42,4 @@ def memory_backend() -> Iterator[MemoryBackend]:
     MemoryBackend.engines.clear()
     MemoryBackend.files.clear()
     MemoryBackend.restarts.clear()
+    MemoryBackend.stopped.clear()

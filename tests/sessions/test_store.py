@@ -162,19 +162,20 @@ V3_TABLES = (
 def test_a_file_of_the_single_migration_list_opens_as_it_is(tmp_path: Path) -> None:
     """Version 3 (one list of migrations for every table) already holds each store's
     tables: nothing runs again (the slot column would be added twice), each owner's
-    version is recorded, the session is still there."""
+    version is recorded, the session is still there; the sessions' later step (the lease
+    columns) runs, and the old session has no lease."""
     path = tmp_path / "labctl.db"
     with sqlite3.connect(path) as db:
         for statement in (*V2[:-1], *V3_TABLES):
             db.execute(statement)
     store = SessionStore(InstanceStore(path))
-    assert [s.name for s in store.all()] == ["cls"]
+    assert [(s.name, s.lifetime, s.idle) for s in store.all()] == [("cls", 0, 0)]
     assert store.instances.get("old") is not None
     with sqlite3.connect(path) as db:
         owners = dict(db.execute(f"SELECT owner, version FROM {SCHEMA_TABLE}").fetchall())
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     # other stores registered in this process (the portal's) get theirs too
-    assert {k: owners[k] for k in ("instances", "sessions")} == {"instances": 3, "sessions": 1}
+    assert {k: owners[k] for k in ("instances", "sessions")} == {"instances": 3, "sessions": 2}
 
 
 def test_a_store_registered_later_gets_its_tables_in_a_file_already_current(

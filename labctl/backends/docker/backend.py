@@ -242,6 +242,55 @@ class DockerBackend:
             net.disconnect(container)
         return True
 
+    # --- stop / start (idle instances) ----------------------------------------------------
+
+    def stop(self, instance_id: str, progress: Progress = no_progress) -> int:
+        """``docker stop`` of every host at once (10 s each to end, then killed)."""
+        with engine_call(f"stop instance {instance_id}"):
+            running = [
+                c
+                for c in self.containers.matching(by_instance(instance_id))
+                if c.labels.get(HOST_LABEL) and c.status in {"running", "restarting", "paused"}
+            ]
+
+        def stop(container: Container) -> None:
+            with engine_call(f"stop {container.name}"):
+                container.stop(timeout=10)
+            self.files.forget(container)
+            progress(host_of(container), "stopped")
+
+        with ThreadPoolExecutor(max_workers=max(1, len(running))) as pool:
+            list(pool.map(stop, running))
+        return len(running)
+
+    def start(self, instance_id: str, progress: Progress = no_progress) -> list[HostStatus]:
+        """Start the stopped hosts together, then wait until each one's readiness test
+        passes (as ``restart`` does, within the health timeout)."""
+        with engine_call(f"start instance {instance_id}"):
+            hosts = [
+                c
+                for c in self.containers.matching(by_instance(instance_id))
+                if c.labels.get(HOST_LABEL)
+            ]
+        if not hosts:
+            raise BackendError(f"start instance {instance_id}", "it has no host on the engine")
+        start_all([c for c in hosts if c.status in {"created", "exited"}], progress)
+        deadline = time.monotonic() + self.health_timeout_s
+        waiting = list(hosts)
+        while waiting:
+            waiting = [c for c in waiting if not health.healthy_now(c)]
+            if waiting and time.monotonic() > deadline:
+                names = ", ".join(str(c.name) for c in waiting)
+                raise BackendError(
+                    f"start instance {instance_id}",
+                    f"not ready in time: {names}{health.last_log(waiting[0])}",
+                )
+            if waiting:
+                time.sleep(self.poll_s / 4)
+        for container in hosts:
+            progress(host_of(container), "healthy")
+        return self.status(instance_id)
+
     # --- status ------------------------------------------------------------------------
 
     def status(self, instance_id: str) -> list[HostStatus]:
