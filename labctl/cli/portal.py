@@ -72,6 +72,15 @@ def serve(
             " (reads ground truth only, sends nothing); 0: none.",
         ),
     ] = 60,
+    gc_every: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=3600,
+            help="Seconds between two runs of the lease keeper (labctl gc: lifetimes, idle"
+            " stops, the queue); 0: none (run labctl gc yourself).",
+        ),
+    ] = 60,
 ) -> None:
     """Run the class portal: students log in with their roster id and handout password
     (their lab, a terminal, mission control, self-check, report, quiz, score); instructors
@@ -142,6 +151,8 @@ def serve(
     )
     if observe_every:
         portal.start_observing(observe_every)
+    if gc_every:
+        portal.start_collecting(gc_every)
     try:
         asyncio.run(_run(uvicorn.Server(config), portal, bind, ssh_port, folder))
     finally:

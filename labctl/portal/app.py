@@ -107,7 +107,10 @@ class PortalApp:
         return values
 
     def student_view(self, identity: Identity) -> StudentView:
-        return self.portal.student(identity.session, identity.student)
+        """The logged-in student's view; a page they open is activity (not idle)."""
+        view = self.portal.student(identity.session, identity.student)
+        self.portal.active(view.member.instance)
+        return view
 
     async def resolve_watched_target(self, conn: HTTPConnection, take: bool) -> StudentTarget:
         """A student's instance, for an instructor watching (or taking over) the student's
@@ -127,9 +130,11 @@ class PortalApp:
         """The logged-in student's own instance (HTTP requests and websockets alike)."""
         identity = require_student(self.identity(conn))
         try:
-            return await run_in_threadpool(self.portal.target, identity.session, identity.student)
+            target = await run_in_threadpool(self.portal.target, identity.session, identity.student)
         except (Unreachable, LabctlError) as exc:
             raise HTTPException(503, f"your instance cannot be reached now: {exc}") from None
+        await run_in_threadpool(self.portal.active, target.instance)
+        return target
 
 
 router = APIRouter()
@@ -210,10 +215,12 @@ async def lab(request: Request) -> Response:
     view = web.student_view(identity)
     briefing = await run_in_threadpool(portal.briefing, view)
     released, resets = portal.store.switches(view.session)
+    lease = await run_in_threadpool(portal.lease, view)
     return web.page(
         request,
         "lab.html",
         view=view,
+        lease=lease,
         briefing=briefing,
         objectives=portal.visible_objectives(view),
         solved=portal.store.solved(view.session, identity.student, []),
@@ -251,6 +258,34 @@ async def reset(request: Request) -> Response:
         message=(
             "Your instance is being replaced by a fresh one (a minute or two). Your report"
             " uploads and quiz answers are kept."
+        ),
+    )
+
+
+@router.post("/lab/renew")
+async def renew(request: Request) -> Response:
+    web: PortalApp = request.app.state.web
+    identity = require_student(web.identity(request))
+    await web.form(request, identity)
+    view = web.student_view(identity)
+    line = await run_in_threadpool(web.portal.renew, view, identity.login)
+    return web.page(request, "message.html", title="More time", message=f"Your lab {line}.")
+
+
+@router.post("/lab/resume")
+async def resume(request: Request) -> Response:
+    web: PortalApp = request.app.state.web
+    identity = require_student(web.identity(request))
+    await web.form(request, identity)
+    view = web.student_view(identity)
+    await run_in_threadpool(web.portal.resume, view, identity.login)
+    return web.page(
+        request,
+        "message.html",
+        title="Starting again",
+        message=(
+            "Your instance is starting again (a few seconds when it was stopped, a minute"
+            " when it had ended). The files of your home on the workstation come back with it."
         ),
     )
 
@@ -390,6 +425,7 @@ async def board(request: Request) -> Response:
         rows=rows,
         grading=portal.grading,
         observed=portal.observed,
+        collected=portal.collected,
         switches={s: portal.store.switches(s) for s in portal.sessions},
     )
 

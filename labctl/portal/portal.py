@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -24,11 +25,14 @@ from graders.report.parse import MAX_REPORT_BYTES
 from labctl.core.api import Core
 from labctl.core.instances import CheckOutcome
 from labctl.errors import LabctlError, NotFoundError
+from labctl.instances.leases import TOUCH_EVERY_S, summary
+from labctl.instances.lifecycle import EXPIRED_STATUS, STOPPED
 from labctl.portal.access import StudentTarget, Unreachable, target_of
 from labctl.portal.auth import hash_password, verify_password
 from labctl.portal.store import INSTRUCTOR, STUDENT, Account, PortalStore, now
 from labctl.scenario import render_briefing
 from labctl.sessions.members import Member
+from labctl.sessions.store import QUEUED
 from labctl.spec import LoadedLab
 from labctl.spec.models import Objective
 
@@ -41,6 +45,23 @@ MAX_KEYS: Final = 5
 TARGET_TTL_S: Final = 10.0
 #: Largest report upload accepted (the report parser reads no more).
 MAX_UPLOAD: Final = MAX_REPORT_BYTES
+#: How often ``labctl serve`` runs the lease keeper (``labctl gc``), in seconds.
+GC_EVERY_S: Final = 60.0
+#: A student starts a stopped instance again at most this often.
+RESUME_COOLDOWN_S: Final = 60.0
+
+
+@dataclass(frozen=True)
+class LeaseView:
+    """What the student's lab page says of the instance's lease."""
+
+    #: running, stopped, expired, queued, starting, pending, failed
+    state: str
+    #: "ends in 3 h 10 min (18:40 UTC); stops after 1 h 00 min idle" ("" without a lease)
+    summary: str
+    renewable: bool
+    #: queued: how many units of the class are ahead (None otherwise)
+    ahead: int | None = None
 
 
 class PortalError(LabctlError):
@@ -103,6 +124,11 @@ class Portal:
         self.typed: dict[str, str] = {}
         #: session → the board's line on the last observation of the class.
         self.observed: dict[str, str] = {}
+        #: instance → when (monotonic) its activity was last written: at most once a
+        #: TOUCH_EVERY_S, however fast the student types.
+        self._touched: dict[str, float] = {}
+        #: The lease keeper's last line, for the board.
+        self.collected = ""
         self._stop = threading.Event()
 
     # --- accounts --------------------------------------------------------------------
@@ -171,6 +197,17 @@ class Portal:
 
     def terminal_activity(self, target: StudentTarget) -> None:
         self.typed[target.instance] = now()
+        self.active(target.instance)
+
+    def active(self, instance: str) -> None:
+        """The student did something through the portal: their instance is not idle
+        (written at most once a TOUCH_EVERY_S per instance)."""
+        moment = time.monotonic()
+        if moment - self._touched.get(instance, -1e18) < TOUCH_EVERY_S:
+            return
+        self._touched[instance] = moment
+        with suppress(LabctlError):  # a read-only state file must not break a page
+            self.core.instances.touch(instance)
 
     def add_key(self, login: str, text: str) -> str:
         """Register a student's SSH public key (one OpenSSH line) for the entry point; its
@@ -341,6 +378,77 @@ class Portal:
         except LabctlError as exc:
             self.store.audit("labctl", "reset-failed", student=view.member.student, error=str(exc))
         self._targets.pop((view.session, view.member.student), None)
+
+    # --- leases -----------------------------------------------------------------------
+
+    def lease(self, view: StudentView) -> LeaseView:
+        instance = view.member.instance
+        record = self.core.store.get(instance)
+        state = view.member.status
+        if record is not None and view.member.status == "running":
+            state = record.status
+        lease = self.core.instances.lease(instance) if record is not None else None
+        ahead = None
+        if state == QUEUED:
+            queued = [m for m in self.core.sessions.members(view.session) if m.status == QUEUED]
+            ahead = len({m.instance for m in queued if m.slot < view.member.slot})
+        renewable = bool(lease and lease.lifetime and state == "running")
+        return LeaseView(state, summary(lease) if state == "running" else "", renewable, ahead)
+
+    def renew(self, view: StudentView, actor: str) -> str:
+        """More time for the student's instance; the new summary."""
+        lease = self.core.instances.renew(view.member.instance)
+        self.store.audit(actor, "renew", session=view.session, student=view.member.student)
+        return summary(lease)
+
+    def resume(self, view: StudentView, actor: str) -> None:
+        """Start the student's stopped or expired instance again, in the background."""
+        if self.lease(view).state not in {STOPPED, EXPIRED_STATUS}:
+            raise PortalError("your instance is not stopped: nothing to start")
+        left = self.cooldowns.take(
+            ("resume", f"{view.session}/{view.member.student}"), RESUME_COOLDOWN_S
+        )
+        if left:
+            raise PortalError(f"it is starting already: look again in {left:.0f} s")
+        self.store.audit(actor, "resume", session=view.session, student=view.member.student)
+        threading.Thread(
+            target=self._resume, args=(view,), name=f"resume-{view.member.student}", daemon=True
+        ).start()
+
+    def _resume(self, view: StudentView) -> None:
+        self._targets.pop((view.session, view.member.student), None)
+        try:
+            self.core.instances.resume(view.member.instance)
+        except LabctlError as exc:
+            self.store.audit("labctl", "resume-failed", student=view.member.student, error=str(exc))
+        self._targets.pop((view.session, view.member.student), None)
+
+    def collect(self) -> None:
+        """One pass of the lease keeper (``labctl gc``), its outcome kept for the board."""
+        report = self.core.sessions.gc()
+        line = (
+            f"lease keeper at {now()[11:19]} UTC: {len(report.expired)} removed (lifetime),"
+            f" {len(report.stopped)} stopped (idle), {len(report.started)} started from the"
+            f" queue, {report.queued} queued"
+        )
+        self.collected = line
+        if report.anything:
+            self.store.audit("labctl", "gc", summary=line)
+
+    def start_collecting(self, every: float = GC_EVERY_S) -> threading.Thread:
+        """Run :meth:`collect` every ``every`` seconds in a background thread until
+        :meth:`stop`."""
+
+        def loop() -> None:
+            while not self._stop.wait(every):
+                try:
+                    self.collect()
+                except Exception as exc:  # try again next time; the board says why
+                    self.collected = f"lease keeper failed: {exc}"[:200]
+
+        thread = threading.Thread(target=loop, name="portal-gc", daemon=True)
+        thread.start()
+        return thread
 
     # --- report ----------------------------------------------------------------------
 
