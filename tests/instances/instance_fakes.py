@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar, NoReturn
@@ -193,3 +194,15 @@ class MemoryBackend:
     def load_images(self, path: Path, progress: Progress = no_progress) -> list[str]:
         progress("labctl/runtime:test", "Loaded")
         return ["labctl/runtime:test"]
+
+
+class HomeBackend(MemoryBackend):
+    """Every exec prints ``home`` as the kept-home program does (Base64 of a gzip'd tar)."""
+
+    home: ClassVar[bytes] = b""
+
+    def exec(
+        self, instance_id: str, host: str, argv: Sequence[str], user: str = "root"
+    ) -> ExecResult:
+        self._plan(instance_id, host)
+        return ExecResult(0, base64.b64encode(self.home).decode() + "\n")
