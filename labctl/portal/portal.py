@@ -397,7 +397,10 @@ class Portal:
 
     def renew(self, view: StudentView, actor: str) -> str:
         """More time for the student's instance; the new summary."""
-        lease = self.core.instances.renew(view.member.instance)
+        try:
+            lease = self.core.instances.renew(view.member.instance)
+        except LabctlError as exc:
+            raise PortalError(str(exc)) from None
         self.store.audit(actor, "renew", session=view.session, student=view.member.student)
         return summary(lease)
 
