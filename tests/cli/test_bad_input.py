@@ -81,6 +81,18 @@ CASES: list[tuple[list[str], str]] = [
     (["session", "grade", "roster", "-j", HUGE], "--parallel"),
     (["session", "export", ""], "SESSION"),
     (["session", "export", "roster", "-f", ""], "--format"),
+    (["up", "tc-replay", "--student", "ana", "--lifetime", "4x"], "--lifetime"),
+    (["up", "tc-replay", "--student", "ana", "--lifetime", "9d"], "--lifetime"),
+    (["up", "tc-replay", "--student", "ana", "--idle-stop", ""], "--idle-stop"),
+    (["session", "start", "tc-replay", "-r", ROSTER, "--lifetime", "-1h"], "--lifetime"),
+    (["session", "start", "tc-replay", "-r", ROSTER, "--max-running", "-1"], "--max-running"),
+    (["session", "start", "tc-replay", "-r", ROSTER, "--per-student", HUGE], "--per-student"),
+    (["session", "renew", "roster", "--for", "soon"], "--for"),
+    (["session", "renew", ""], "SESSION"),
+    (["renew", ""], "INSTANCE"),
+    (["renew", "tc-replay-ana", "--for", "1y"], "--for"),
+    (["suspend", " "], "INSTANCE"),
+    (["resume", ""], "INSTANCE"),
 ]
 
 
@@ -111,6 +123,28 @@ def test_bad_input_is_one_usage_line(
     assert names in lines[0], result.output
     assert MemoryBackend.engines == {}, "nothing may be created on bad input"
     assert not (tmp_path / "home" / "labctl.db").exists() or args[0] != "up"
+
+
+def test_a_cap_from_the_environment_must_be_a_number(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["gc"], env={"LABCTL_MAX_RUNNING": "many"})
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines() == [
+        "error: LABCTL_MAX_RUNNING='many': give a whole number of instances, 0 for no cap"
+    ]
+
+
+def test_leases_of_instances_that_cannot_have_them_are_one_line_errors(runner: CliRunner) -> None:
+    assert runner.invoke(app, ["up", "tc-replay", "--student", "ana"]).exit_code == 0
+    for args, wanted in [
+        (["renew", "tc-replay-ana"], "has no lifetime to renew"),
+        (["resume", "tc-replay-ana"], "only a stopped one starts again"),
+        (["renew", "tc-replay-bob"], "no instance named 'tc-replay-bob'"),
+    ]:
+        result = runner.invoke(app, args)
+        lines = result.output.strip().splitlines()
+        assert result.exit_code != 0, result.output
+        assert len(lines) == 1, result.output
+        assert wanted in lines[0], result.output
 
 
 def test_the_largest_seed_is_used_as_given(runner: CliRunner) -> None:
