@@ -189,7 +189,14 @@ async def _run(server: Any, portal: Portal, bind: str, ssh_port: int, folder: Pa
             return await run_in_threadpool(portal.ssh_target_by_key, login, key)
 
         try:
-            gate = await start_gate(bind, ssh_port, authenticate, folder, by_key=by_key)
+            gate = await start_gate(
+                bind,
+                ssh_port,
+                authenticate,
+                folder,
+                by_key=by_key,
+                activity=portal.terminal_activity,
+            )
         except OSError as exc:
             raise InputError(f"--ssh-port {ssh_port}: {exc.strerror or exc}") from None
     try:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
@@ -28,6 +30,10 @@ CHUNK: Final = 16 * 1024
 
 Authenticate = Callable[[str, str], Awaitable[StudentTarget | None]]
 AuthenticateKey = Callable[[str, asyncssh.SSHKey], Awaitable[StudentTarget | None]]
+#: Told that the student behind a target typed something (called in a worker thread).
+Activity = Callable[[StudentTarget], None]
+#: How often typing is told as activity (the portal writes it at most once a minute).
+ACTIVITY_EVERY_S: Final = 30.0
 
 
 def host_key(folder: Path) -> asyncssh.SSHKey:
@@ -89,7 +95,9 @@ class _Gate(asyncssh.SSHServer):
         return True
 
 
-async def _relay(process: asyncssh.SSHServerProcess[bytes]) -> None:
+async def _relay(
+    process: asyncssh.SSHServerProcess[bytes], activity: Activity | None = None
+) -> None:
     target: StudentTarget | None = process.get_extra_info("labctl_target")
     if target is None:
         process.exit(1)
@@ -120,7 +128,8 @@ async def _relay(process: asyncssh.SSHServerProcess[bytes]) -> None:
             asyncio.create_task(_copy(remote.stdout, process.stdout)),
             asyncio.create_task(_copy(remote.stderr, process.stderr)),
         ]
-        inbound = asyncio.create_task(_feed(process, remote))
+        seen = (lambda: activity(target)) if activity is not None else None
+        inbound = asyncio.create_task(_feed(process, remote, seen))
         await remote.wait_closed()
         await asyncio.gather(*pumps, return_exceptions=True)
         inbound.cancel()
@@ -135,8 +144,13 @@ async def _copy(source: asyncssh.SSHReader[bytes], sink: asyncssh.SSHWriter[byte
 
 
 async def _feed(
-    process: asyncssh.SSHServerProcess[bytes], remote: asyncssh.SSHClientProcess[bytes]
+    process: asyncssh.SSHServerProcess[bytes],
+    remote: asyncssh.SSHClientProcess[bytes],
+    activity: Callable[[], None] | None = None,
 ) -> None:
+    """The student's keys to the workstation; what they type is activity (said at most
+    every ACTIVITY_EVERY_S, in a worker thread: it may write the state file)."""
+    said = -1e18
     while True:
         try:
             data = await process.stdin.read(CHUNK)
@@ -149,6 +163,9 @@ async def _feed(
             remote.stdin.write_eof()
             return
         remote.stdin.write(data)
+        if activity is not None and time.monotonic() - said > ACTIVITY_EVERY_S:
+            said = time.monotonic()
+            await asyncio.to_thread(activity)
 
 
 async def start_gate(
@@ -159,17 +176,18 @@ async def start_gate(
     *,
     limits: RateLimit | None = None,
     by_key: AuthenticateKey | None = None,
+    activity: Activity | None = None,
 ) -> asyncssh.SSHAcceptor:
     """Listen on ``host:port``; ``authenticate(login, password)`` (and ``by_key(login,
     key)``, for the keys students registered) gives the student's target (None:
-    refused)."""
+    refused); ``activity(target)`` hears that the student types (the idle clock)."""
     rate = limits or RateLimit()
     return await asyncssh.create_server(
         lambda: _Gate(authenticate, rate, by_key),
         host,
         port,
         server_host_keys=[host_key(folder)],
-        process_factory=_relay,
+        process_factory=functools.partial(_relay, activity=activity),
         encoding=None,
         allow_scp=False,
         sftp_factory=None,

@@ -243,3 +243,41 @@ def test_the_observation_records_first_holds_and_skips_what_is_gone(tmp_path: Pa
         time.sleep(0.05)
     portal.stop()
     assert portal.store.solved("s1", "ana", []) == first  # the first time is kept
+
+
+def test_what_a_student_types_through_the_ssh_entry_point_is_activity() -> None:
+    """The gate tells the portal (the idle clock) when keys arrive, at most every
+    ACTIVITY_EVERY_S, and passes every key on."""
+    import asyncio
+
+    from labctl.portal import sshgate
+
+    class Reader:
+        def __init__(self, chunks: list[bytes]) -> None:
+            self.chunks = chunks
+
+        async def read(self, size: int) -> bytes:
+            return self.chunks.pop(0) if self.chunks else b""
+
+    class Writer:
+        def __init__(self) -> None:
+            self.data = b""
+            self.eof = False
+
+        def write(self, data: bytes) -> None:
+            self.data += data
+
+        def write_eof(self) -> None:
+            self.eof = True
+
+    class Process:
+        stdin = Reader([b"l", b"s", b"\r"])
+
+    class Remote:
+        stdin = Writer()
+
+    seen: list[int] = []
+    asyncio.run(sshgate._feed(Process(), Remote(), lambda: seen.append(1)))  # type: ignore[arg-type]
+    assert Remote.stdin.data == b"ls\r"
+    assert Remote.stdin.eof
+    assert seen == [1]  # three keys in a moment: told once
