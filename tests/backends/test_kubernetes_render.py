@@ -482,3 +482,21 @@ def test_the_level_follows_each_rule_of_the_standards(
         no_new_privileges=no_new_privileges,
     )
     assert pod_security(host, run_as(user)).level == level
+
+
+def test_the_manifests_in_the_docs_are_valid() -> None:
+    """docs/kubernetes.md's whole manifests (the portal's Service and Ingress) cannot rot."""
+    text = (REPO / "docs" / "kubernetes.md").read_text()
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "apiVersion:" in b]
+    documents = [d for block in blocks for d in yaml.safe_load_all(block)]
+    assert {d["kind"] for d in documents} == {"Service", "Ingress"}
+    for document in documents:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    (service,) = [d for d in documents if d["kind"] == "Service"]
+    assert service["spec"]["selector"] == PORTAL.labels
+    assert service["metadata"]["namespace"] == PORTAL.namespace
+
+
+def test_the_log_collector_runs_restricted(catalog: dict[str, Rendered]) -> None:
+    insider = pods(catalog["insider"])
+    assert insider["log-server"]["metadata"]["labels"]["labctl.org/pod-security"] == "restricted"
