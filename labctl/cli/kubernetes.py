@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from labctl.cli.context import environment
 from labctl.cli.params import SEED_MAX, LabArg, given, path_option
+from labctl.instances.plan import SEED_LABEL
 
 app = typer.Typer(
     help="Kubernetes on paper: the manifests an instance would need (no cluster needed).",
@@ -64,7 +65,7 @@ def render(
     written = api.write(rendered, output)
     plan = rendered.plan
     env.out.print(
-        f"instance {plan.instance_id} (lab {plan.lab}, seed {plan.labels.get('org.labctl.seed')}):"
+        f"instance {plan.instance_id} (lab {plan.lab}, seed {plan.labels[SEED_LABEL]}):"
         f" {sum(w.count for w in written)} objects"
     )
     for item in written:
