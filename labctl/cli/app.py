@@ -19,6 +19,7 @@ from labctl.cli import (
     grade,
     images,
     instances,
+    kubernetes,
     labs,
     leases,
     phase,
@@ -131,6 +132,7 @@ app.add_typer(adversary.app, name="adversary")
 app.add_typer(phase.app, name="phase")
 app.add_typer(portal.app, name="portal")
 app.add_typer(session_cli.app, name="session")
+app.add_typer(kubernetes.app, name="k8s")
 for command in (
     instances.up,
     instances.down,

@@ -18,6 +18,7 @@ from functools import cached_property
 
 from labctl.backends.base import Backend, get_backend
 from labctl.core.instances import InstancesApi
+from labctl.core.kubernetes import KubernetesApi
 from labctl.core.labs import LabsApi
 from labctl.core.sessions import SessionsApi
 from labctl.core.settings import Settings
@@ -55,6 +56,10 @@ class Core:
     @cached_property
     def instances(self) -> InstancesApi:
         return InstancesApi(self.backend, Instances(self.backend, self.store), self.labs)
+
+    @cached_property
+    def kubernetes(self) -> KubernetesApi:
+        return KubernetesApi(self.labs)
 
     @cached_property
     def sessions(self) -> SessionsApi:

@@ -147,7 +147,9 @@ class Instances:
         replaces an instance, the student's ``password``. ``lifetime`` and ``idle``
         (seconds, 0 for none) make its lease; a home kept for the instance id (an earlier
         instance that expired) goes into the new workstation before it starts."""
-        record = self._new_record(loaded, student, seed, slot=slot, ident=ident, password=password)
+        record = new_record(
+            loaded, student, seed, self.backend.name, slot=slot, ident=ident, password=password
+        )
         self.store.check_writable()
         with hold(self._lock(record.id), lambda pid: InstanceBusyError(record.id, pid)):
             started = self._bring_up(loaded, record, progress, keep_on_failure)
@@ -161,7 +163,7 @@ class Instances:
         self, loaded: LoadedLab, record: InstanceRecord, progress: Progress, keep: bool = False
     ) -> InstanceRecord:
         """:meth:`up` once the instance's lock is held (a killed ``up`` is cleared first)."""
-        plan = self._plan(loaded, record)
+        plan = instance_plan(loaded, record)
         ctx, injects = self._scenario(loaded, record), lab_injects(loaded.spec)
         if wiring.MISSION_CONTROL in {host.name for host in plan.hosts}:
             injects = [*grader_injects(record.seed, record.id), *injects]
@@ -228,18 +230,6 @@ class Instances:
             progress(ident, "removing what an interrupted up left")
             self._roll_back(ident, progress)
 
-    def _plan(self, loaded: LoadedLab, record: InstanceRecord) -> InstancePlan:
-        return plan_instance(
-            loaded,
-            record.id,
-            student=record.student,
-            seed=record.seed,
-            environment={
-                ATTACKER: {PASSWORD_ENV: record.access["password"], HOST_KEY_ENV: ssh_host_key()}
-            },
-            files=initial_files(host_roles(loaded)),
-        )
-
     def _scenario(self, loaded: LoadedLab, record: InstanceRecord) -> InjectContext:
         """What the lab's injects work with: rendered with the student's parameters."""
         params = parameters(loaded.spec, record.student, record.seed, record.slot)
@@ -272,32 +262,6 @@ class Instances:
         with suppress(LabctlError):
             self.backend.down(ident, progress)
         self.store.delete(ident)
-
-    def _new_record(
-        self,
-        loaded: LoadedLab,
-        student: str,
-        seed: int | None,
-        *,
-        slot: int | None = None,
-        ident: str | None = None,
-        password: str | None = None,
-    ) -> InstanceRecord:
-        if seed is not None and not 0 <= seed <= SEED_MAX:
-            raise InputError(
-                f"seed {seed} is out of range; give a whole number from 0 to {SEED_MAX}"
-            )
-        return InstanceRecord(
-            id=ident or instance_id(loaded.id, student),
-            lab=loaded.id,
-            student=student,
-            seed=secrets.randbelow(SEED_LIMIT) if seed is None else seed,
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-            status="starting",
-            backend=self.backend.name,
-            access={"user": "student", "password": password or secrets.token_urlsafe(12)},
-            slot=slot,
-        )
 
     # -- leases: renew, activity, idle stops, expiry, starting again ----------------------
 
@@ -552,6 +516,50 @@ class Instances:
                 f"or `labctl down {ident}` to remove it"
             )
         return starting_state(holder(self._lock(ident)), repair)
+
+
+def new_record(
+    loaded: LoadedLab,
+    student: str,
+    seed: int | None,
+    backend: str,
+    *,
+    slot: int | None = None,
+    ident: str | None = None,
+    password: str | None = None,
+) -> InstanceRecord:
+    """The record of a new instance (``starting``): its id, seed and the student's access.
+    A seed is drawn when none is given, a password when none is kept from before."""
+    if seed is not None and not 0 <= seed <= SEED_MAX:
+        raise InputError(f"seed {seed} is out of range; give a whole number from 0 to {SEED_MAX}")
+    return InstanceRecord(
+        id=ident or instance_id(loaded.id, student),
+        lab=loaded.id,
+        student=student,
+        seed=secrets.randbelow(SEED_LIMIT) if seed is None else seed,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        status="starting",
+        backend=backend,
+        access={"user": "student", "password": password or secrets.token_urlsafe(12)},
+        slot=slot,
+    )
+
+
+def instance_plan(loaded: LoadedLab, record: InstanceRecord) -> InstancePlan:
+    """What ``up`` hands the backend for ``record``: the lab's plan with the instance's own
+    secrets (the student's password and the workstation's SSH host key in its environment,
+    fresh SDLS keys as files). Every engine renders this one plan, so what a Kubernetes
+    manifest carries is what a Docker instance gets."""
+    return plan_instance(
+        loaded,
+        record.id,
+        student=record.student,
+        seed=record.seed,
+        environment={
+            ATTACKER: {PASSWORD_ENV: record.access["password"], HOST_KEY_ENV: ssh_host_key()}
+        },
+        files=initial_files(host_roles(loaded)),
+    )
 
 
 def variables_of(loaded: LoadedLab, record: InstanceRecord) -> dict[str, Any]:

@@ -175,6 +175,7 @@ def test_every_command_group_is_registered(runner: CliRunner) -> None:
         "logs",
         "briefing",
         "selftest",
+        "k8s",
     ):
         assert f" {command} " in result.stdout, command
 
