@@ -132,8 +132,9 @@ def test_a_home_archive_keeps_files_and_folders_and_drops_the_rest() -> None:
     ("data", "message"),
     [
         (b"not gzip", "not a gzip"),
-        (gzip.compress(b"not a tar" * 100), "not a readable archive"),
+        (gzip.compress(b"not a tar" * 100, mtime=0), "not a readable archive"),
     ],
+    ids=["not-gzip", "not-tar"],
 )
 def test_a_damaged_home_archive_is_a_clear_error(data: bytes, message: str) -> None:
     with pytest.raises(LabctlError, match=message):
