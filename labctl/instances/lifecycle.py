@@ -20,7 +20,7 @@ from labctl.backends.base import (
 )
 from labctl.errors import InputError, LabctlError, NotFoundError
 from labctl.instances.adversary import render_timeline, start_adversary
-from labctl.instances.homes import Homes, HomeTooLarge
+from labctl.instances.homes import Homes
 from labctl.instances.ids import instance_id, non_blank
 from labctl.instances.leases import EXPIRED, IDLE, LIVE, Lease, Leases, utcnow
 from labctl.instances.locks import hold, holder, lock_path, starting_state
@@ -311,8 +311,8 @@ class Instances:
             if record.status == "running":
                 try:
                     kept = self._keep_home(record)
-                except HomeTooLarge as exc:
-                    kept = f"; home NOT kept: {exc}"
+                except LabctlError as exc:  # too large, or the workstation is broken
+                    kept = f"; home NOT kept: {exc.one_line()}"
             report = self.backend.down(ident, progress)
             self.store.update(ident, status=EXPIRED_STATUS, ports={})
             self.leases.set_state(ident, EXPIRED)

@@ -23,9 +23,8 @@ from typing import TYPE_CHECKING, Final
 
 from labctl.errors import LabctlError
 from labctl.instances import InstanceRecord
-from labctl.instances.homes import HomeTooLarge
 from labctl.instances.leases import LIVE, utcnow
-from labctl.instances.lifecycle import STOPPED, InstanceBusyError
+from labctl.instances.lifecycle import STOPPED
 from labctl.sessions.members import UnitProgress, by_instance, no_unit_progress, one_line
 from labctl.sessions.store import QUEUED, SessionBusyError
 from labctl.spec import LoadedLab
@@ -107,7 +106,7 @@ def collect(
                 if not dry_run:
                     instances.stop_idle(record.id)
                 report.stopped.append(record.id)
-        except (InstanceBusyError, HomeTooLarge) as exc:
+        except LabctlError as exc:  # busy, a home too large to keep, an engine error
             report.left[record.id] = one_line(exc)
             progress(record.id, f"left running: {one_line(exc)}")
     _start_queued(sessions, caps, lab_of, report, dry_run=dry_run, progress=progress)

@@ -169,3 +169,19 @@ def test_renew_needs_a_lifetime_and_a_live_instance(
     sessions.start(replay_lab, parse_roster(ONE), name="cls", lease=(0, 600))
     with pytest.raises(InputError, match="no lifetime to renew"):
         sessions.instances.renew("tc-replay-cls-st0")
+
+
+def test_a_home_that_cannot_be_read_keeps_an_idle_instance_running_but_not_an_expired_one(
+    sessions: Sessions, replay_lab: LoadedLab
+) -> None:
+    sessions.start(replay_lab, parse_roster(ONE), name="cls", lease=LEASE)
+    ident = "tc-replay-cls-st0"
+    HomeBackend.home = b"not an archive"
+    idle = collect(sessions, Caps(), _lab(replay_lab), now=utcnow() + timedelta(minutes=11))
+    assert idle.stopped == []
+    assert "could not be read" in idle.left[ident] or "not a gzip" in idle.left[ident]
+    assert sessions.instances.get(ident).status == "running"
+    over = collect(sessions, Caps(), _lab(replay_lab), now=utcnow() + timedelta(hours=2))
+    assert over.expired == [ident]
+    events = [e.summary for e in sessions.instances.store.events(ident)]
+    assert any("home NOT kept" in e for e in events), events
