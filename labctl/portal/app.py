@@ -278,16 +278,8 @@ async def resume(request: Request) -> Response:
     identity = require_student(web.identity(request))
     await web.form(request, identity)
     view = web.student_view(identity)
-    await run_in_threadpool(web.portal.resume, view, identity.login)
-    return web.page(
-        request,
-        "message.html",
-        title="Starting again",
-        message=(
-            "Your instance is starting again (a few seconds when it was stopped, a minute"
-            " when it had ended). The files of your home on the workstation come back with it."
-        ),
-    )
+    said = await run_in_threadpool(web.portal.resume, view, identity.login)
+    return web.page(request, "message.html", title="Starting again", message=said)
 
 
 @router.get("/report")

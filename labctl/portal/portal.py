@@ -32,6 +32,7 @@ from labctl.portal.auth import hash_password, verify_password
 from labctl.portal.store import INSTRUCTOR, STUDENT, Account, PortalStore, now
 from labctl.scenario import render_briefing
 from labctl.sessions.members import Member
+from labctl.sessions.reaper import holding
 from labctl.sessions.store import QUEUED
 from labctl.spec import LoadedLab
 from labctl.spec.models import Objective
@@ -404,8 +405,9 @@ class Portal:
         self.store.audit(actor, "renew", session=view.session, student=view.member.student)
         return summary(lease)
 
-    def resume(self, view: StudentView, actor: str) -> None:
-        """Start the student's stopped or expired instance again, in the background."""
+    def resume(self, view: StudentView, actor: str) -> str:
+        """Start the student's stopped or expired instance again, in the background; on a
+        machine at its cap, queue it instead. What to tell the student."""
         if self.lease(view).state not in {STOPPED, EXPIRED_STATUS}:
             raise PortalError("your instance is not stopped: nothing to start")
         left = self.cooldowns.take(
@@ -414,9 +416,23 @@ class Portal:
         if left:
             raise PortalError(f"it is starting already: look again in {left:.0f} s")
         self.store.audit(actor, "resume", session=view.session, student=view.member.student)
+        record = self.core.store.get(view.member.instance)
+        refusal = self.core.sessions.caps.refusal(
+            holding(self.core.store.all()), record.student if record else view.member.unit
+        )
+        if refusal:
+            self.core.sessions.sessions.queue(view.session, view.member.instance, refusal)
+            return (
+                "The server is full right now: your lab is queued and starts as soon as there"
+                " is room (the lab page shows how many are ahead of you)."
+            )
         threading.Thread(
             target=self._resume, args=(view,), name=f"resume-{view.member.student}", daemon=True
         ).start()
+        return (
+            "Your instance is starting again (a few seconds when it was stopped, a minute"
+            " when it had ended). The files of your home on the workstation come back with it."
+        )
 
     def _resume(self, view: StudentView) -> None:
         self._targets.pop((view.session, view.member.student), None)

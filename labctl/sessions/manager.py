@@ -365,7 +365,17 @@ class Sessions:
         members: list[MemberRecord],
         progress: UnitProgress = no_unit_progress,
     ) -> bool:
-        """Start one queued unit (the caller holds the session's lock); whether it runs."""
+        """Start one queued unit (the caller holds the session's lock); whether it runs.
+        A unit queued after its instance was stopped or expired (the student asked to
+        start it again on a full machine) starts again with its home and password."""
+        record = self.instances.store.get(instance)
+        password = None
+        stopped = record is not None and record.status == STOPPED
+        if stopped and self._resume(loaded, session, instance, progress):
+            return True
+        if record is not None and record.status in {STOPPED, EXPIRED_STATUS}:
+            self._remove(instance)
+            password = record.access.get("password") or None
         report = StartReport(session.name)
         self._launch(
             loaded,
@@ -374,8 +384,13 @@ class Sessions:
             members=members,
             report=report,
             progress=progress,
+            password=password,
         )
         return not report.failed
+
+    def queue(self, name: str, instance: str, why: str) -> None:
+        """Put a unit in the queue (``labctl gc`` starts it when it fits)."""
+        self.db.set_status(name, instance, QUEUED, why)
 
     @staticmethod
     def unit(session: SessionRecord, member: MemberRecord) -> str:

@@ -185,3 +185,21 @@ def test_a_home_that_cannot_be_read_keeps_an_idle_instance_running_but_not_an_ex
     assert over.expired == [ident]
     events = [e.summary for e in sessions.instances.store.events(ident)]
     assert any("home NOT kept" in e for e in events), events
+
+
+def test_a_stopped_unit_queued_on_a_full_machine_starts_again_from_the_queue(
+    sessions: Sessions, replay_lab: LoadedLab
+) -> None:
+    two = b"id,name,email\nst0,S 0,st0@x.edu\nst1,S 1,st1@x.edu\n"
+    sessions.start(replay_lab, parse_roster(two), name="cls", lease=LEASE)
+    first, second = "tc-replay-cls-st0", "tc-replay-cls-st1"
+    sessions.instances.stop_idle(first)
+    sessions.queue("cls", first, "the machine is full")  # as the portal does at its cap
+    full = collect(sessions, Caps(max_running=1), _lab(replay_lab))
+    assert (full.started, full.queued) == ([], 1)
+    sessions.instances.stop_idle(second)
+    room = collect(sessions, Caps(max_running=1), _lab(replay_lab))
+    assert room.started == ["st0"]
+    assert sessions.instances.get(first).status == "running"
+    assert first not in MemoryBackend.stopped  # started again, not made anew
+    assert {m.student: m.status for m in sessions.members("cls")}["st0"] == RUNNING
