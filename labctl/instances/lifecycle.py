@@ -329,17 +329,22 @@ class Instances:
         lease = self.leases.get(ident)
         if record.status == EXPIRED_STATUS:
             self.store.delete(ident)
-            started = self.up(
-                loaded,
-                record.student,
-                record.seed,
-                progress,
-                slot=record.slot,
-                ident=ident,
-                password=record.access.get("password"),
-                lifetime=lease.lifetime if lease else 0,
-                idle=lease.idle if lease else 0,
-            )
+            try:
+                started = self.up(
+                    loaded,
+                    record.student,
+                    record.seed,
+                    progress,
+                    slot=record.slot,
+                    ident=ident,
+                    password=record.access.get("password"),
+                    lifetime=lease.lifetime if lease else 0,
+                    idle=lease.idle if lease else 0,
+                )
+            except BaseException:  # still expired, its password and home kept for a retry
+                if self.store.get(ident) is None:
+                    self.store.reserve(record)
+                raise
             self._lease_event(ident, "made anew after its lifetime ended")
             return started
         if record.status != STOPPED:

@@ -142,8 +142,7 @@ class Sessions:
         with self.db.lock(name):
             session = self._open(loaded, roster, name, teams, lease)
             report = StartReport(name)
-            passwords: dict[str, str | None] = {}
-            found = self._reconcile(loaded, session, report, progress, passwords)
+            found = self._reconcile(loaded, session, report, progress)
             todo = self._admit(session, found, caps, report)
             stop = threading.Event()
 
@@ -156,7 +155,6 @@ class Sessions:
                         members=unit[1],
                         report=report,
                         progress=progress,
-                        password=passwords.get(unit[0]),
                     )
 
             pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="session")
@@ -245,11 +243,10 @@ class Sessions:
         session: SessionRecord,
         report: StartReport,
         progress: UnitProgress,
-        passwords: dict[str, str | None],
     ) -> list[tuple[str, list[MemberRecord]]]:
         """Units to launch; running ones kept, stopped ones started again, leftovers of
-        interrupted runs removed. ``passwords`` gains the password of each expired unit
-        (made anew, its student keeps logging in with it)."""
+        interrupted runs removed. An expired unit (or a stopped one that would not start)
+        is launched like a new one, and made anew with its student's password and home."""
         todo = []
         for instance, members in by_instance(self.db.members(session.name)).items():
             unit = members[0]
@@ -271,8 +268,7 @@ class Sessions:
                 report.repaired.append(key)
                 if record.status == STOPPED and self._resume(loaded, session, instance, progress):
                     continue
-                self._remove(instance)
-                passwords[instance] = record.access.get("password") or None
+                # made anew by _launch (the record stays until then: it holds the password)
             elif record is not None or hosts:
                 progress(key, "removing what an interrupted start left")
                 self._remove(instance)
@@ -312,6 +308,11 @@ class Sessions:
     ) -> None:
         unit = members[0]
         key = unit_key(session, unit)
+        leased = self.instances.store.get(instance)
+        if leased is not None and leased.status in {STOPPED, EXPIRED_STATUS}:
+            # its lease took it down: made anew with the student's password (and home)
+            password = password or leased.access.get("password") or None
+            self._remove(instance)
 
         hosts = prefixed(progress, key)
         error = ""
@@ -369,13 +370,9 @@ class Sessions:
         A unit queued after its instance was stopped or expired (the student asked to
         start it again on a full machine) starts again with its home and password."""
         record = self.instances.store.get(instance)
-        password = None
         stopped = record is not None and record.status == STOPPED
         if stopped and self._resume(loaded, session, instance, progress):
             return True
-        if record is not None and record.status in {STOPPED, EXPIRED_STATUS}:
-            self._remove(instance)
-            password = record.access.get("password") or None
         report = StartReport(session.name)
         self._launch(
             loaded,
@@ -384,7 +381,6 @@ class Sessions:
             members=members,
             report=report,
             progress=progress,
-            password=password,
         )
         return not report.failed
 

@@ -203,3 +203,41 @@ def test_a_stopped_unit_queued_on_a_full_machine_starts_again_from_the_queue(
     assert sessions.instances.get(first).status == "running"
     assert first not in MemoryBackend.stopped  # started again, not made anew
     assert {m.student: m.status for m in sessions.members("cls")}["st0"] == RUNNING
+
+
+def test_an_expired_unit_queued_by_the_caps_keeps_its_password_until_it_starts(
+    sessions: Sessions, replay_lab: LoadedLab
+) -> None:
+    two = b"id,name,email\nst0,S 0,st0@x.edu\nst1,S 1,st1@x.edu\n"
+    sessions.start(replay_lab, parse_roster(two), name="cls", lease=LEASE)
+    first = "tc-replay-cls-st0"
+    password = sessions.instances.get(first).access["password"]
+    sessions.instances.expire(first)
+    again = sessions.start(replay_lab, parse_roster(two), name="cls", caps=Caps(max_running=1))
+    assert again.queued == ["st0"]
+    assert sessions.instances.get(first).status == EXPIRED_STATUS  # record (and password) kept
+    sessions.instances.stop_idle("tc-replay-cls-st1")
+    room = collect(sessions, Caps(max_running=1), _lab(replay_lab))
+    assert room.started == ["st0"]
+    anew = sessions.instances.get(first)
+    assert (anew.status, anew.access["password"]) == ("running", password)
+
+
+def test_an_expired_instance_that_fails_to_come_back_stays_expired(
+    sessions: Sessions, replay_lab: LoadedLab
+) -> None:
+    from labctl.errors import BackendError
+
+    sessions.start(replay_lab, parse_roster(ONE), name="cls", lease=LEASE)
+    ident = "tc-replay-cls-st0"
+    password = sessions.instances.get(ident).access["password"]
+    sessions.instances.expire(ident)
+    MemoryBackend.fail_up = "no room on the engine"
+    try:
+        with pytest.raises(BackendError, match="no room"):
+            sessions.instances.resume(replay_lab, ident)
+    finally:
+        MemoryBackend.fail_up = None
+    kept = sessions.instances.get(ident)
+    assert (kept.status, kept.access["password"]) == (EXPIRED_STATUS, password)
+    assert sessions.instances.homes.get(ident) is not None
