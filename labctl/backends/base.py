@@ -326,7 +326,7 @@ BackendFactory = Callable[[], Backend]
 
 _REGISTRY: dict[str, BackendFactory] = {}
 #: Built-in backends, imported on first use: name → module that registers it.
-_BUILTIN: Final = {"docker": "labctl.backends.docker"}
+_BUILTIN: Final = {"docker": "labctl.backends.docker", "swarm": "labctl.backends.swarm"}
 
 
 def register_backend(name: str) -> Callable[[BackendFactory], BackendFactory]:
