@@ -20,6 +20,7 @@ from labctl.cli import (
     images,
     instances,
     labs,
+    nodes,
     phase,
     portal,
     quiz,
@@ -146,6 +147,7 @@ app.command()(selftest.selftest)
 app.command()(grade.grade)
 app.command()(grade.check)
 app.command()(grade.solve)
+app.command()(nodes.nodes)
 
 
 def _version(ctx: typer.Context, value: bool) -> None:

@@ -42,6 +42,7 @@ from labctl.backends.base import (
     HostStatus,
     ImageInfo,
     InstancePlan,
+    NodeInfo,
     Progress,
     Recovery,
     no_progress,
@@ -55,7 +56,7 @@ from labctl.backends.docker.vantage import DockerChannel, DockerVantages
 from labctl.backends.swarm import gate, kept, services
 from labctl.backends.swarm.images import copy_missing
 from labctl.backends.swarm.networks import OverlayNetworks
-from labctl.backends.swarm.nodes import NODE_LABEL, Engines, Node, api_of, choose_node, list_nodes
+from labctl.backends.swarm.nodes import NODE_LABEL, Engines, api_of, choose_node, list_nodes
 from labctl.backends.swarm.nodes import manager_node_id as ask_manager
 from labctl.backends.vantage import VANTAGE_ROLE
 from labctl.errors import BackendError, NotFoundError
@@ -128,7 +129,7 @@ class SwarmBackend:
 
     # --- nodes ---------------------------------------------------------------------------
 
-    def nodes(self) -> list[Node]:
+    def nodes(self) -> list[NodeInfo]:
         """The swarm's nodes with their instances (``labctl nodes``)."""
         return list_nodes(self.client, self.engines.manager_id)
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Final
 
 import docker
 
-from labctl.backends.base import INSTANCE_LABEL
+from labctl.backends.base import GATEWAY_HOST, HOST_LABEL, INSTANCE_LABEL, NodeInfo
 from labctl.backends.docker.engine import engine_call
 from labctl.errors import BackendError
 
@@ -25,27 +24,6 @@ from labctl.errors import BackendError
 ENGINE_LABEL: Final = "org.labctl.engine"
 #: On every service of an instance: the node it is pinned to.
 NODE_LABEL: Final = "org.labctl.node"
-
-
-@dataclass(frozen=True)
-class Node:
-    """One swarm node as ``labctl nodes`` shows it."""
-
-    id: str
-    hostname: str
-    role: str  # manager, worker
-    state: str  # ready, down, unknown
-    availability: str  # active, pause, drain
-    #: The node's engine address (None: not labelled, and not labctl's own node).
-    engine: str | None
-    memory_bytes: int
-    cpus: float
-    #: Ids of the labctl instances whose hosts are pinned here.
-    instances: tuple[str, ...] = ()
-
-    @property
-    def usable(self) -> bool:
-        return self.state == "ready" and self.availability == "active"
 
 
 def api_of(client: docker.DockerClient) -> Any:
@@ -75,7 +53,7 @@ def manager_node_id(client: docker.DockerClient) -> str:
     return str(swarm.get("NodeID", ""))
 
 
-def list_nodes(client: docker.DockerClient, manager_id: str) -> list[Node]:
+def list_nodes(client: docker.DockerClient, manager_id: str) -> list[NodeInfo]:
     """Every node with the instances pinned to it (from the services' labels)."""
     with engine_call("list swarm nodes"):
         nodes = api_of(client).nodes()
@@ -83,18 +61,19 @@ def list_nodes(client: docker.DockerClient, manager_id: str) -> list[Node]:
     placed: dict[str, set[str]] = {}
     for service in services:
         labels = (service.get("Spec") or {}).get("Labels") or {}
-        if NODE_LABEL in labels:
+        # An instance is where its hosts are; its gateway runs on labctl's own node.
+        if NODE_LABEL in labels and labels.get(HOST_LABEL) != GATEWAY_HOST:
             placed.setdefault(labels[NODE_LABEL], set()).add(labels[INSTANCE_LABEL])
     found = [_node(attrs, manager_id, placed.get(str(attrs["ID"]), set())) for attrs in nodes]
     return sorted(found, key=lambda n: (n.role != "manager", n.hostname, n.id))
 
 
-def _node(attrs: dict[str, Any], manager_id: str, instances: Iterable[str]) -> Node:
+def _node(attrs: dict[str, Any], manager_id: str, instances: Iterable[str]) -> NodeInfo:
     spec = attrs.get("Spec") or {}
     description = attrs.get("Description") or {}
     resources = description.get("Resources") or {}
     engine = (spec.get("Labels") or {}).get(ENGINE_LABEL)
-    return Node(
+    return NodeInfo(
         id=str(attrs["ID"]),
         hostname=str(description.get("Hostname", "")),
         role=str(spec.get("Role", "worker")),
@@ -107,7 +86,7 @@ def _node(attrs: dict[str, Any], manager_id: str, instances: Iterable[str]) -> N
     )
 
 
-def choose_node(nodes: Iterable[Node]) -> Node:
+def choose_node(nodes: Iterable[NodeInfo]) -> NodeInfo:
     """The usable node with the fewest instances (then the most memory, then by id, so
     the choice is stable); a one-line error when no node can take one."""
     usable = [n for n in nodes if n.usable]
