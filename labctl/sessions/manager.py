@@ -139,7 +139,7 @@ class Sessions:
             todo = self._reconcile(session, report, progress)
             stop = threading.Event()
 
-            def run(unit: tuple[str, list[MemberRecord]]) -> None:
+            def run(unit: tuple[str, list[MemberRecord], str | None]) -> None:
                 if not stop.is_set():
                     self._launch(
                         loaded,
@@ -148,6 +148,7 @@ class Sessions:
                         members=unit[1],
                         report=report,
                         progress=progress,
+                        password=unit[2],
                     )
 
             pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="session")
@@ -195,8 +196,11 @@ class Sessions:
 
     def _reconcile(
         self, session: SessionRecord, report: StartReport, progress: UnitProgress
-    ) -> list[tuple[str, list[MemberRecord]]]:
-        """Units to launch; running ones kept, leftovers of interrupted runs removed."""
+    ) -> list[tuple[str, list[MemberRecord], str | None]]:
+        """Units to launch; running ones kept, leftovers of interrupted runs removed. A
+        unit repaired (its hosts gone with a node, or an interrupted start) keeps the
+        password its students were given, as ``reset`` does (its parameters come from the
+        session's seed and its slot)."""
         todo = []
         for instance, members in by_instance(self.db.members(session.name)).items():
             unit = members[0]
@@ -213,12 +217,13 @@ class Sessions:
                 moved = self.instances.current(instance).ports != record.ports
                 progress(key, "kept: already running" + (f"; {PORTS_MOVED}" if moved else ""))
                 continue
+            password = record.access.get("password") if record is not None else None
             if record is not None or hosts:
                 progress(key, "removing what an interrupted start left")
                 self._remove(instance)
                 report.repaired.append(key)
             self.db.set_status(session.name, instance, PENDING)
-            todo.append((instance, members))
+            todo.append((instance, members, password))
         return todo
 
     def _launch(

@@ -20,6 +20,7 @@ host's current task.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -99,6 +100,10 @@ class SwarmBackend:
         self._engines: Engines | None = None
         self._networks: OverlayNetworks | None = None
         self._on_node: dict[str, NodeEngine] = {}
+        #: Held from choosing a node until the instance's services exist, so that a class
+        #: started in parallel is spread by load (another labctl process may still choose
+        #: at the same moment: then the spread is off by one, never wrong).
+        self._placing = threading.Lock()
 
     @property
     def client(self) -> docker.DockerClient:
@@ -188,9 +193,9 @@ class SwarmBackend:
         keep_on_failure: bool = False,
     ) -> list[HostStatus]:
         self._refuse_existing(plan.instance_id)
-        placed = self._place(plan, progress)
         try:
-            self._create(plan, placed, progress)
+            with self._placing:  # the next placement counts this instance (see _place)
+                self._create(plan, self._place(plan, progress), progress)
             containers = self._wait_containers(plan, progress)
             for host in plan.hosts:
                 self.copy_to(plan.instance_id, host.name, host.files)
@@ -477,8 +482,9 @@ class SwarmBackend:
             task = services.current_task(self.client, str(service["ID"]))
             container = self._container_of(task)
             if container is None:
-                state = str(((task or {}).get("Status") or {}).get("State", "missing"))
-                missing.append(HostStatus(host, state if state != "running" else "missing", "none"))
+                # pending: no node can take its task (its node drained or down)
+                state = str(((task or {}).get("Status") or {}).get("State", "")) or "missing"
+                missing.append(HostStatus(host, "missing" if state == "running" else state, "none"))
                 continue
             statuses.append(host_status(container.attrs, host, prefix, health.health(container)))
             containers.append(container)
