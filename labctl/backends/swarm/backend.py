@@ -357,19 +357,27 @@ class SwarmBackend:
         return removed
 
     def _remove_network(self, network: Any) -> None:
-        """An overlay is removable once every node has let go of its tasks' endpoints."""
+        """An overlay is removable once every node has let go of its tasks' endpoints;
+        the manager lists it a moment after its removal, so this waits until it does not
+        (``down`` returning means nothing of the instance is listed)."""
         deadline = time.monotonic() + RELEASE_S
-        with engine_call(f"remove network {network.name}"):
+        name = str(network.name)
+        with engine_call(f"remove network {name}"):
             while True:
                 try:
                     network.remove()
-                    return
                 except docker.errors.NotFound:
-                    return
+                    pass
                 except docker.errors.APIError:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.5)
+                    continue
+                if not [n for n in self.client.networks.list(names=[name]) if n.name == name]:
+                    return
+                if time.monotonic() > deadline:
+                    raise BackendError(f"remove network {name}", "the engine still lists it")
+                time.sleep(0.2)
 
     # --- per-host operations: the docker backend's, on the host's node -------------------
 
