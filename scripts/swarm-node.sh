@@ -6,7 +6,9 @@
 #                                         lab images loaded; prints its engine address
 #   bash scripts/swarm-node.sh stop [N]   leaves the swarm, stops that engine, removes its
 #                                         namespace, veth, folders and socket
-#   bash scripts/swarm-node.sh manager    the machine's engine as a swarm manager (only)
+#   bash scripts/swarm-node.sh manager [local]
+#                                         the machine's engine as a swarm manager (only);
+#                                         `local`: advertising 127.0.0.1, one node for good
 #   bash scripts/swarm-node.sh leave      the machine's engine leaves the swarm, and the
 #                                         bridge below goes (after every node's stop)
 #
@@ -92,8 +94,12 @@ ensure_gwbridge() {  # ensure_gwbridge DOCKER_HOST
         docker_gwbridge >/dev/null
 }
 
-manager() {  # the machine's engine as a manager advertising on the bridge
-    ensure_bridge
+manager() {  # the machine's engine as a manager advertising on the bridge (or: local)
+    if [[ ${1:-} == local ]]; then
+        MANAGER_ADDR=127.0.0.1
+    else
+        ensure_bridge
+    fi
     local state
     state=$(swarm_state)
     if [[ $state == active ]]; then
@@ -199,9 +205,9 @@ stop() {
         kill -KILL "$pid" 2>/dev/null || true
     fi
     kill_named_by "$EXEC_ROOT/"  # its containerd and shims
-    grep -E " ($DATA_ROOT|$EXEC_ROOT)[/ ]" /proc/self/mountinfo | awk '{print $5}' | sort -r |
-        while read -r point; do umount -l "$point" || true; done
-    rm -rf "$DATA_ROOT" "$EXEC_ROOT" "$SOCKET"
+    { grep -E " ($DATA_ROOT|$EXEC_ROOT)[/ ]" /proc/self/mountinfo || true; } | awk '{print $5}' |
+        sort -r | while read -r point; do umount -l "$point" || true; done
+    rm -rf "$DATA_ROOT" "$EXEC_ROOT" "$SOCKET" "$NODE_LOG"
     local cg
     for cg in /sys/fs/cgroup/*/"$TAG" /sys/fs/cgroup/"$TAG"; do
         [[ -d $cg ]] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
@@ -228,7 +234,7 @@ leave() {
 case ${1:-} in
     up) up "${2:-2}" ;;
     stop) stop "${2:-2}" ;;
-    manager) manager ;;
+    manager) manager "${2:-}" ;;
     leave) leave ;;
     *) die "usage: $0 up|stop [N] | manager | leave" ;;
 esac
