@@ -49,7 +49,7 @@ from labctl.backends.base import (
     no_progress,
     register_backend,
 )
-from labctl.backends.docker import DockerBackend, health
+from labctl.backends.docker import DockerBackend, health, hostguard
 from labctl.backends.docker.baseimage import docker_client
 from labctl.backends.docker.engine import Filters, engine_call, resource_name
 from labctl.backends.docker.status import forwarded, host_status
@@ -64,6 +64,8 @@ from labctl.errors import BackendError, NotFoundError
 
 #: Task states after which a task never runs (swarm's own names).
 ENDED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
+#: The bridge a node's tasks publish ports through (made by scripts/swarm-node.sh).
+GATEWAY_BRIDGE = "docker_gwbridge"
 #: How long ``down`` waits for the engines to let go of the instance's networks and volumes.
 RELEASE_S = 60.0
 
@@ -195,7 +197,10 @@ class SwarmBackend:
         self._refuse_existing(plan.instance_id)
         try:
             with self._placing:  # the next placement counts this instance (see _place)
-                self._create(plan, self._place(plan, progress), progress)
+                placed = self._place(plan, progress)
+                self._create(plan, placed, progress)
+            if GATEWAY_HOST in placed:
+                self._guard_gateway_bridge(placed[GATEWAY_HOST], progress)
             containers = self._wait_containers(plan, progress)
             for host in plan.hosts:
                 self.copy_to(plan.instance_id, host.name, host.files)
@@ -245,6 +250,16 @@ class SwarmBackend:
             if copied:
                 progress("images", f"copied to node {node[:12]}: {', '.join(copied)}")
         return placed
+
+    def _guard_gateway_bridge(self, node: str, progress: Progress) -> None:
+        """The gateway's node's ``docker_gwbridge`` in the host guard's ``access`` set:
+        only replies to the node's own connections (its port proxy) come in from it.
+        The lab overlays need nothing: no interface of the node is on them. The bridge is
+        shared by every instance's gateway on the node, so ``down`` never releases it."""
+        if not hostguard.enabled():
+            return
+        hostguard.HostGuard(self.engines.of(node)).protect([], [GATEWAY_BRIDGE])
+        progress("host", "guarded from the gateway's bridge")
 
     def _create(self, plan: InstancePlan, placed: Mapping[str, str], progress: Progress) -> None:
         self.networks.create_all(plan, [], progress)
