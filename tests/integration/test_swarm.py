@@ -61,7 +61,13 @@ def _labctl(home: Path, *args: str, timeout: float = 900) -> subprocess.Complete
         "COLUMNS": "250",
     }
     return subprocess.run(
-        [*LABCTL, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+        [*LABCTL, *args],
+        env=env,
+        cwd=home.parent,  # `grade` writes its score files there
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
