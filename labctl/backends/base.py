@@ -12,7 +12,8 @@ The edges need three more, so that none of them reaches for a concrete backend:
 containers) and the images (``prepare_images`` before ``up``; build, list, save, load).
 The copy pair and ``stat`` also work on a host that is created but not yet started: ``up``
 calls its ``before_start`` hook there, so file changes need no restart.
-Implementations are registered by name (``docker``; ``swarm`` later) and looked up with
+A backend that spreads instances over machines also has ``nodes`` (:class:`MultiNode`).
+Implementations are registered by name (``docker``, ``swarm``) and looked up with
 :func:`get_backend`; the built-in ones are imported only when asked for, so importing
 this module stays cheap.
 """
@@ -23,7 +24,7 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from labctl.errors import NotFoundError
 from labctl.range import wiring
@@ -210,6 +211,37 @@ class Recovery:
     tmpfs: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class NodeInfo:
+    """One machine of a multi-node backend (``labctl nodes``)."""
+
+    id: str
+    hostname: str
+    role: str  # manager, worker
+    state: str  # ready, down, unknown
+    availability: str  # active, pause, drain
+    #: The node's engine address (None: labctl's own engine).
+    engine: str | None
+    memory_bytes: int
+    cpus: float
+    #: Ids of the labctl instances whose hosts run there.
+    instances: tuple[str, ...] = ()
+
+    @property
+    def usable(self) -> bool:
+        """It can take a new instance."""
+        return self.state == "ready" and self.availability == "active"
+
+
+@runtime_checkable
+class MultiNode(Protocol):
+    """A backend that places instances on several machines (``swarm``)."""
+
+    def nodes(self) -> list[NodeInfo]:
+        """Every node with the instances placed there."""
+        ...
+
+
 #: Called by ``up`` once every host is created (and its plan files written), before any
 #: starts: the copy pair and ``stat`` work then. If it raises, ``up`` removes everything.
 BeforeStart = Callable[[InstancePlan], None]
@@ -337,7 +369,7 @@ BackendFactory = Callable[[], Backend]
 
 _REGISTRY: dict[str, BackendFactory] = {}
 #: Built-in backends, imported on first use: name → module that registers it.
-_BUILTIN: Final = {"docker": "labctl.backends.docker"}
+_BUILTIN: Final = {"docker": "labctl.backends.docker", "swarm": "labctl.backends.swarm"}
 
 
 def register_backend(name: str) -> Callable[[BackendFactory], BackendFactory]:

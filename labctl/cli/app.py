@@ -22,6 +22,7 @@ from labctl.cli import (
     kubernetes,
     labs,
     leases,
+    nodes,
     phase,
     portal,
     quiz,
@@ -153,6 +154,7 @@ app.command()(selftest.selftest)
 app.command()(grade.grade)
 app.command()(grade.check)
 app.command()(grade.solve)
+app.command()(nodes.nodes)
 
 
 def _version(ctx: typer.Context, value: bool) -> None:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from labctl.backends.base import Backend, get_backend
+from labctl.backends.base import Backend, MultiNode, NodeInfo, get_backend
 from labctl.core.instances import InstancesApi
 from labctl.core.kubernetes import KubernetesApi
 from labctl.core.labs import LabsApi
 from labctl.core.sessions import SessionsApi
 from labctl.core.settings import Settings
+from labctl.errors import LabctlError
 from labctl.instances import Instances, InstanceStore
 from labctl.sessions import Sessions
 from labctl.sessions.reaper import Caps
@@ -65,3 +66,13 @@ class Core:
     def sessions(self) -> SessionsApi:
         caps = Caps(self.settings.max_running, self.settings.max_per_student)
         return SessionsApi(Sessions(self.backend, self.store), self.instances, caps)
+
+    def nodes(self) -> list[NodeInfo]:
+        """The machines instances are placed on: only a multi-node backend has them."""
+        backend = self.backend
+        if not isinstance(backend, MultiNode):
+            raise LabctlError(
+                f"the {backend.name} backend runs everything on one engine and has no nodes;"
+                " set LABCTL_BACKEND=swarm (docs/swarm.md)"
+            )
+        return backend.nodes()

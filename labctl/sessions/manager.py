@@ -79,6 +79,10 @@ from labctl.sessions.store import (
 )
 from labctl.spec import LoadedLab
 
+#: A unit to launch: its instance, its members, the password its students were given
+#: (None for a new unit).
+LaunchUnit = tuple[str, list[MemberRecord], str | None]
+
 
 class Sessions:
     def __init__(self, backend: Backend, store: InstanceStore) -> None:
@@ -146,7 +150,7 @@ class Sessions:
             todo = self._admit(session, found, caps, report)
             stop = threading.Event()
 
-            def run(unit: tuple[str, list[MemberRecord]]) -> None:
+            def run(unit: LaunchUnit) -> None:
                 if not stop.is_set():
                     self._launch(
                         loaded,
@@ -155,6 +159,7 @@ class Sessions:
                         members=unit[1],
                         report=report,
                         progress=progress,
+                        password=unit[2],
                     )
 
             pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="session")
@@ -213,22 +218,22 @@ class Sessions:
     def _admit(
         self,
         session: SessionRecord,
-        todo: list[tuple[str, list[MemberRecord]]],
+        todo: list[LaunchUnit],
         caps: Caps | None,
         report: StartReport,
-    ) -> list[tuple[str, list[MemberRecord]]]:
+    ) -> list[LaunchUnit]:
         """The units that fit under ``caps`` now, in roster order; the others queued."""
         if caps is None or not (caps.max_running or caps.per_student):
             return todo
         running = holding(self.instances.store.all())
         admitted = []
-        for instance, members in todo:
+        for instance, members, password in todo:
             key = unit_key(session, members[0])
             if caps.refusal(running, key):
                 self.db.set_status(session.name, instance, QUEUED, caps.refusal(running, key))
                 report.queued.append(key)
                 continue
-            admitted.append((instance, members))
+            admitted.append((instance, members, password))
             running.append(self._placeholder(instance, key))
         return admitted
 
@@ -243,10 +248,11 @@ class Sessions:
         session: SessionRecord,
         report: StartReport,
         progress: UnitProgress,
-    ) -> list[tuple[str, list[MemberRecord]]]:
-        """Units to launch; running ones kept, stopped ones started again, leftovers of
-        interrupted runs removed. An expired unit (or a stopped one that would not start)
-        is launched like a new one, and made anew with its student's password and home."""
+    ) -> list[LaunchUnit]:
+        """Units to launch, each with the password its students were given (None: a new
+        one); running ones kept, stopped ones started again, leftovers of interrupted runs
+        (or of a node taken away) removed. An expired unit (or a stopped one that would not
+        start) is launched like a new one, made anew with its password and home."""
         todo = []
         for instance, members in by_instance(self.db.members(session.name)).items():
             unit = members[0]
@@ -263,6 +269,7 @@ class Sessions:
                 moved = self.instances.current(instance).ports != record.ports
                 progress(key, "kept: already running" + (f"; {PORTS_MOVED}" if moved else ""))
                 continue
+            password = record.access.get("password") if record is not None else None
             if record is not None and record.status in {STOPPED, EXPIRED_STATUS}:
                 progress(key, f"{record.status} by its lease: starting it again (home kept)")
                 report.repaired.append(key)
@@ -274,7 +281,7 @@ class Sessions:
                 self._remove(instance)
                 report.repaired.append(key)
             self.db.set_status(session.name, instance, PENDING)
-            todo.append((instance, members))
+            todo.append((instance, members, password))
         return todo
 
     def _resume(

@@ -81,7 +81,7 @@ class Containers:
         first, *others = _attach_order(plan, host)
         name = resource_name(plan.instance_id, host.name)
         ready = json.dumps(ready_test(self.client, host))
-        labels = labels_of(plan, **_host_labels(host), **{READY_LABEL: ready})
+        labels = labels_of(plan, **host_labels(host), **{READY_LABEL: ready})
         options = {
             "name": name,
             "network": networks[first].name,
@@ -114,7 +114,7 @@ class Containers:
         return self.client.containers.create(host.image, **options)
 
     def _endpoint(self, plan: InstancePlan, host: HostPlan, network: str) -> EndpointConfig:
-        aliases = [] if _is_access(plan, network) else [host.name]
+        aliases = [] if is_access(plan, network) else [host.name]
         return self.client.api.create_endpoint_config(aliases=aliases)
 
     def find(self, instance_id: str, host: str) -> Container:
@@ -162,19 +162,19 @@ def remove(container: Container) -> None:
         container.remove(force=True, v=True)
 
 
-def _is_access(plan: InstancePlan, network: str) -> bool:
+def is_access(plan: InstancePlan, network: str) -> bool:
     return any(n.name == network and n.access for n in plan.networks)
 
 
 def _attach_order(plan: InstancePlan, host: HostPlan) -> list[str]:
     """The access network first, so published ports are bound on it; then the lab ones."""
-    order = sorted(host.networks, key=lambda n: (not _is_access(plan, n), n))
+    order = sorted(host.networks, key=lambda n: (not is_access(plan, n), n))
     if not order:
         raise BackendError(f"plan host {host.name}", "it is attached to no network")
     return order
 
 
-def _host_labels(host: HostPlan) -> dict[str, str]:
+def host_labels(host: HostPlan) -> dict[str, str]:
     labels = {HOST_LABEL: host.name, ROLE_LABEL: host.role}
     if host.forwards:
         labels[FORWARDS_LABEL] = json.dumps({k: list(v) for k, v in host.forwards.items()})
