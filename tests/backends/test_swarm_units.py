@@ -198,6 +198,16 @@ def test_a_node_without_an_engine_label_is_one_line() -> None:
         Engines(client, "m").of("w")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("address", ["tcp://10.0.0.12:2375", "tcp://node2:2376", "http://x"])
+def test_an_engine_reached_without_authentication_is_refused(address: str) -> None:
+    """labctl gives the SDK no TLS settings: a tcp:// engine would be root on that node for
+    anyone on the network, so only a local socket or SSH is used."""
+    client = FakeSwarmClient()
+    client.api.node_list = [_node("m", role="manager"), _node("w", engine=address)]
+    with pytest.raises(BackendError, match="not a unix:// socket or an ssh:// address"):
+        Engines(client, "m").of("w")  # type: ignore[arg-type]
+
+
 # --- the service of a host ----------------------------------------------------------------
 
 

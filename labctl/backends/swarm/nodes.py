@@ -3,8 +3,8 @@
 An instance's hosts are services pinned to one node (``node.id==<id>``); per-container
 work (exec, files, logs, readiness) goes to that node's own engine, whose address is the
 node label ``org.labctl.engine`` (``unix:///run/labctl-node2.sock``,
-``tcp://10.0.0.12:2376``...). The node labctl's own engine runs on needs none. Placement
-is by load: among nodes that are ready and active, the one holding the fewest labctl
+``ssh://labctl@node2``; never plain ``tcp://``). The node labctl's own engine runs on
+needs none. Placement is by load: among nodes that are ready and active, the one holding the fewest labctl
 instances, then the one with the most memory.
 """
 
@@ -22,6 +22,9 @@ from labctl.errors import BackendError
 
 #: The node label naming the node's Docker engine (a DOCKER_HOST value).
 ENGINE_LABEL: Final = "org.labctl.engine"
+#: The engine addresses labctl uses: a local socket, or SSH (the SDK's transport, through
+#: paramiko). Plain tcp:// is refused: labctl passes no TLS settings.
+SAFE_ENGINE_SCHEMES: Final = ("unix://", "ssh://")
 #: On every service of an instance: the node it is pinned to.
 NODE_LABEL: Final = "org.labctl.node"
 
@@ -120,7 +123,14 @@ class Engines:
             raise BackendError(
                 f"reach the engine of swarm node {node_id}",
                 f"the node has no {ENGINE_LABEL} label",
-                hint=f"docker node update --label-add {ENGINE_LABEL}=tcp://ADDRESS:2376 {node_id}",
+                hint=f"docker node update --label-add {ENGINE_LABEL}=ssh://USER@HOST {node_id}",
+            )
+        if not address.startswith(SAFE_ENGINE_SCHEMES):
+            raise BackendError(
+                f"reach the engine of swarm node {node_id}",
+                f"{ENGINE_LABEL}={address!r} is not a unix:// socket or an ssh:// address"
+                " (a tcp:// engine without TLS is root on that node for anyone who reaches it)",
+                hint=f"docker node update --label-add {ENGINE_LABEL}=ssh://USER@HOST {node_id}",
             )
         made = docker.DockerClient(base_url=address, timeout=120)
         with self._lock:
