@@ -4,8 +4,8 @@ An instance's hosts are services pinned to one node (``node.id==<id>``); per-con
 work (exec, files, logs, readiness) goes to that node's own engine, whose address is the
 node label ``org.labctl.engine`` (``unix:///run/labctl-node2.sock``,
 ``ssh://labctl@node2``; never plain ``tcp://``). The node labctl's own engine runs on
-needs none. Placement is by load: among nodes that are ready and active, the one holding the fewest labctl
-instances, then the one with the most memory.
+needs none. Placement is by load: among nodes that are ready and active, the one holding
+the fewest labctl instances, then the one with the most memory.
 """
 
 from __future__ import annotations
