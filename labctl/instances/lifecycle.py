@@ -373,8 +373,7 @@ class Instances:
         return {h.host for h in self.backend.status(ident)}
 
     def _lease_event(self, ident: str, summary: str) -> None:
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        self.store.add_event(Event(ident, now, LEASE_EVENT, "labctl", summary, True))
+        self._remember(ident, InjectLog(LEASE_EVENT, "labctl", summary, True))
 
     def opened_phases(self, ident: str) -> list[str]:
         """The phases opened on the instance, in the order they opened."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -368,17 +369,28 @@ class Portal:
                     f" again in {left / 60:.0f} min"
                 )
         self.store.audit(actor, "reset", session=view.session, student=view.member.student)
-        threading.Thread(
-            target=self._reset, args=(view,), name=f"reset-{view.member.student}", daemon=True
-        ).start()
+        self._replace_in_background(
+            view, "reset", lambda: self.core.sessions.reset(view.session, view.member.student)
+        )
 
-    def _reset(self, view: StudentView) -> None:
-        self._targets.pop((view.session, view.member.student), None)
-        try:
-            self.core.sessions.reset(view.session, view.member.student)
-        except LabctlError as exc:
-            self.store.audit("labctl", "reset-failed", student=view.member.student, error=str(exc))
-        self._targets.pop((view.session, view.member.student), None)
+    def _replace_in_background(
+        self, view: StudentView, what: str, work: Callable[[], object]
+    ) -> None:
+        """``work`` (a reset, a start again) in a thread of its own: the student's address
+        is asked again afterwards, and a failure goes to the audit log (``<what>-failed``)."""
+        key = (view.session, view.member.student)
+
+        def run() -> None:
+            self._targets.pop(key, None)
+            try:
+                work()
+            except LabctlError as exc:
+                self.store.audit(
+                    "labctl", f"{what}-failed", student=view.member.student, error=str(exc)
+                )
+            self._targets.pop(key, None)
+
+        threading.Thread(target=run, name=f"{what}-{view.member.student}", daemon=True).start()
 
     # --- leases -----------------------------------------------------------------------
 
@@ -426,21 +438,13 @@ class Portal:
                 "The server is full right now: your lab is queued and starts as soon as there"
                 " is room (the lab page shows how many are ahead of you)."
             )
-        threading.Thread(
-            target=self._resume, args=(view,), name=f"resume-{view.member.student}", daemon=True
-        ).start()
+        self._replace_in_background(
+            view, "resume", lambda: self.core.instances.resume(view.member.instance)
+        )
         return (
             "Your instance is starting again (a few seconds when it was stopped, a minute"
             " when it had ended). The files of your home on the workstation come back with it."
         )
-
-    def _resume(self, view: StudentView) -> None:
-        self._targets.pop((view.session, view.member.student), None)
-        try:
-            self.core.instances.resume(view.member.instance)
-        except LabctlError as exc:
-            self.store.audit("labctl", "resume-failed", student=view.member.student, error=str(exc))
-        self._targets.pop((view.session, view.member.student), None)
 
     def collect(self) -> None:
         """One pass of the lease keeper (``labctl gc``), its outcome kept for the board."""

@@ -395,10 +395,6 @@ class Sessions:
         """Put a unit in the queue (``labctl gc`` starts it when it fits)."""
         self.db.set_status(name, instance, QUEUED, why)
 
-    @staticmethod
-    def unit(session: SessionRecord, member: MemberRecord) -> str:
-        return unit_key(session, member)
-
     def db_error(self, name: str, instance: str) -> str:
         rows = self._rows(name, instance)
         return rows[0].error if rows else ""

@@ -25,7 +25,13 @@ from labctl.errors import LabctlError
 from labctl.instances import InstanceRecord
 from labctl.instances.leases import LIVE, utcnow
 from labctl.instances.lifecycle import STOPPED
-from labctl.sessions.members import UnitProgress, by_instance, no_unit_progress, one_line
+from labctl.sessions.members import (
+    UnitProgress,
+    by_instance,
+    no_unit_progress,
+    one_line,
+    unit_key,
+)
 from labctl.sessions.store import QUEUED, SessionBusyError
 from labctl.spec import LoadedLab
 
@@ -131,7 +137,7 @@ def _start_queued(
                 loaded = lab_of(session.lab)
                 for instance, members in by_instance(queued).items():
                     running = holding(sessions.instances.store.all())
-                    key = sessions.unit(session, members[0])
+                    key = unit_key(session, members[0])
                     if caps.refusal(running, key) or dry_run:
                         report.queued += 1
                         continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -156,3 +157,13 @@ def tc_replay_with(tmp_path: Path, injects: str) -> LoadedLab:
     text = (lab / "lab.yaml").read_text(encoding="utf-8")
     (lab / "lab.yaml").write_text(text.replace("\ninjects:\n", f"\ninjects:\n{injects}", 1))
     return load_lab(lab)
+
+
+def labctl_env(home: Path) -> dict[str, str]:
+    """The environment of a labctl subprocess with its own state folder and the repo's labs."""
+    return {
+        **os.environ,
+        "LABCTL_HOME": str(home),
+        "LABCTL_LABS_DIR": str(REPO / "labs"),
+        "COLUMNS": "250",
+    }

@@ -7,7 +7,6 @@ password and the home back. Nothing is left on the engine."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from live import REPO
+from live import labctl_env
 
 from labctl.backends.base import INSTANCE_LABEL
 from labctl.instances import InstanceStore
@@ -28,14 +27,13 @@ LABCTL = [sys.executable, "-m", "labctl"]
 
 
 def _run(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "LABCTL_HOME": str(home),
-        "LABCTL_LABS_DIR": str(REPO / "labs"),
-        "COLUMNS": "250",
-    }
     done = subprocess.run(
-        [*LABCTL, *args], env=env, capture_output=True, text=True, timeout=600, check=False
+        [*LABCTL, *args],
+        env=labctl_env(home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if ok:
         assert done.returncode == 0, done.stdout + done.stderr

@@ -6,7 +6,6 @@ start` repairs."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from live import REPO, eventually
+from live import eventually, labctl_env
 
 from labctl.backends.base import INSTANCE_LABEL
 from labctl.backends.docker import DockerBackend
@@ -40,19 +39,10 @@ def _roster(folder: Path, count: int) -> tuple[Path, list[str]]:
     return path, ids
 
 
-def _env(home: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "LABCTL_HOME": str(home),
-        "LABCTL_LABS_DIR": str(REPO / "labs"),
-        "COLUMNS": "250",
-    }
-
-
 def _labctl(home: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*LABCTL, *args],
-        env=_env(home),
+        env=labctl_env(home),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -160,7 +150,7 @@ def test_a_start_killed_midway_is_explained_and_repaired(
                 "--parallel",
                 "2",
             ],
-            env=_env(home),
+            env=labctl_env(home),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
