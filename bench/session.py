@@ -46,7 +46,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, TypeVar
 
@@ -62,7 +62,13 @@ from launch import ENGINE_ERRORS, HostMemory, host_memory, remove_labelled  # no
 
 from graders.live.classgrade import DEFAULT_WORKERS, ClassMember, grade_class  # noqa: E402
 from graders.live.target import target_of  # noqa: E402
-from labctl.backends.base import INSTANCE_LABEL  # noqa: E402
+from labctl.backends.base import (  # noqa: E402
+    INSTANCE_LABEL,
+    Backend,
+    InstancePlan,
+    MultiNode,
+    get_backend,
+)
 from labctl.backends.docker import DockerBackend, subnets  # noqa: E402
 from labctl.backends.docker.baseimage import docker_client  # noqa: E402
 from labctl.backends.docker.images import RUNTIME  # noqa: E402
@@ -79,6 +85,8 @@ SAMPLE_REPORT: Final = LAB_DIR / "solution" / "sample-report.md"
 BENCH_LABEL: Final = "org.labctl.bench"
 RUN: Final = uuid.uuid4().hex[:6]
 GOAL_UP_S: Final = 60.0
+#: labctl's bring-up against the floor's (bare containers + networks): issue 17's bound.
+GOAL_FLOOR_RATIO: Final = 1.5
 GOAL_MEMORY_MIB: Final = 120.0
 GOAL_GRADE_S: Final = 30.0
 GOAL_COUNT: Final = 35
@@ -162,8 +170,13 @@ class Leftovers:
 
     client: docker.DockerClient
     instance_ids: set[str] = field(default_factory=set)
+    #: Instances on a swarm: removed through labctl (their services would come back).
+    managers: list[Instances] = field(default_factory=list)
 
     def sweep(self) -> None:
+        for manager in self.managers:
+            for ident in sorted(self.instance_ids):
+                self._down(manager, ident)
         labels = [f"{BENCH_LABEL}={RUN}", *(f"{INSTANCE_LABEL}={i}" for i in self.instance_ids)]
 
         def remove(label: str) -> None:
@@ -171,6 +184,12 @@ class Leftovers:
                 remove_labelled(self.client, label)
 
         pool_map(remove, labels, STATS_THREADS)
+
+    @staticmethod
+    def _down(manager: Instances, ident: str) -> None:
+        with suppress(Exception):
+            if manager.store.get(ident) is not None:
+                manager.down(ident)
 
 
 @dataclass
@@ -184,9 +203,15 @@ class UpResult:
 
 
 def bring_up(
-    manager: Instances, loaded: LoadedLab, count: int, workers: int, leftovers: Leftovers
+    manager: Instances,
+    loaded: LoadedLab,
+    count: int,
+    workers: int,
+    leftovers: Leftovers,
+    *,
+    prefix: str = "b",
 ) -> UpResult:
-    students = [f"b{RUN}-{i + 1}" for i in range(count)]
+    students = [f"{prefix}{RUN}-{i + 1}" for i in range(count)]
     for student in students:
         leftovers.instance_ids.add(instance_id(loaded.id, student))
     failed: dict[str, str] = {}
@@ -219,6 +244,8 @@ class Floor:
     started: Timed
     networks: int
     created: Timed
+    #: The same containers and networks, wired as the instances wire them (see wired_floor).
+    wired: Timed | None = None
 
 
 def floor(client: docker.DockerClient, containers: int, networks: int) -> Floor:
@@ -263,6 +290,52 @@ def floor(client: docker.DockerClient, containers: int, networks: int) -> Floor:
         with suppress(*ENGINE_ERRORS):
             remove_labelled(client, f"{BENCH_LABEL}={RUN}")
     return Floor(containers, started, networks, created)
+
+
+def wired_floor(client: docker.DockerClient, shape: InstancePlan, count: int) -> Timed:
+    """The engine alone, wired: for each of ``count`` instances, the plan's networks
+    (internal, labctl's options) and one bare container per host (``sleep infinity``)
+    attached to that host's networks as the plan attaches them, created, connected and
+    started; instances ``FLOOR_THREADS`` at a time. What labctl adds on top of this is its
+    own: volumes, files, programs, the host guard, readiness, injects."""
+    image = image_tag(RUNTIME)
+    blocks = free_blocks(client, len(shape.networks) * count)
+
+    def instance(index: int) -> None:
+        prefix = f"labctl-bench-{RUN}-wired-{index}"
+        mine = blocks[index * len(shape.networks) : (index + 1) * len(shape.networks)]
+        for network, subnet in zip(shape.networks, mine, strict=True):
+            gateway = str(subnet.network_address + 1)
+            client.networks.create(
+                f"{prefix}-{network.name}",
+                driver="bridge",
+                internal=True,
+                options=dict(LAB_NETWORK_OPTIONS),
+                labels={BENCH_LABEL: RUN},
+                ipam=docker.types.IPAMConfig(
+                    pool_configs=[docker.types.IPAMPool(subnet=str(subnet), gateway=gateway)]
+                ),
+            )
+        for host in shape.hosts:
+            attached = [f"{prefix}-{name}" for name in host.networks]
+            container = client.containers.create(
+                image,
+                ["sleep", "infinity"],
+                name=f"{prefix}-{host.name}",
+                labels={BENCH_LABEL: RUN},
+                network=attached[0] if attached else None,
+                network_mode=None if attached else "none",
+            )
+            for name in attached[1:]:
+                client.networks.get(name).connect(container)
+            container.start()
+
+    try:
+        _, wired = timed_phase(lambda: pool_map(instance, range(count), FLOOR_THREADS))
+    finally:
+        with suppress(*ENGINE_ERRORS):
+            remove_labelled(client, f"{BENCH_LABEL}={RUN}")
+    return wired
 
 
 def free_blocks(client: docker.DockerClient, count: int) -> list[subnets.Subnet]:
@@ -324,13 +397,13 @@ class GradeResult:
 
 
 def grade(
-    backend: DockerBackend,
+    backend: Backend,
     loaded: LoadedLab,
     records: Sequence[InstanceRecord],
     work: Path,
     workers: int,
 ) -> GradeResult:
-    reports = work / "reports"
+    reports = work / f"reports-{backend.name}"
     reports.mkdir()
     members = []
     for record in records:
@@ -342,8 +415,8 @@ def grade(
             backend,
             loaded,
             members,
-            session=f"bench-{RUN}",
-            output=work / "grades",
+            session=f"bench-{RUN}-{backend.name}",
+            output=work / f"grades-{backend.name}",
             reports_dir=reports,
             workers=workers,
         )
@@ -379,6 +452,7 @@ def print_table(
     n = args.count
     scaled = n != GOAL_COUNT
     per = memory.per_instance
+    floor_s = floors.started.seconds + floors.created.seconds
     mean_mib = statistics.fmean(per) if per else 0.0
     cores = os.cpu_count() or 1
     per_up = f"{up.cpu_s / max(1, len(up.records)):.1f} CPU-s/instance"
@@ -405,6 +479,25 @@ def print_table(
             f"{floors.created.seconds:8.1f} s",
             "-",
             f"{floors.created.cpu_s:.1f} CPU-s",
+        ),
+        (
+            f"  labctl / floor (containers + networks, {floor_s:.1f} s)",
+            f"{up.seconds / floor_s:8.2f} x" if floor_s else "-",
+            f"<= {GOAL_FLOOR_RATIO:.1f} x",
+            verdict(up.seconds / floor_s, GOAL_FLOOR_RATIO, scaled) if floor_s else "-",
+        ),
+        *(
+            [
+                (
+                    f"floor, wired: {n} x {floors.containers // max(1, n)} hosts on their networks",
+                    f"{floors.wired.seconds:8.1f} s",
+                    "-",
+                    f"{floors.wired.cpu_s:.1f} CPU-s; "
+                    f"labctl {up.seconds / floors.wired.seconds:.2f} x",
+                )
+            ]
+            if floors.wired is not None and floors.wired.seconds
+            else []
         ),
         (
             "  one instance's up, median (min-max)",
@@ -481,6 +574,12 @@ def parse_args() -> argparse.Namespace:
         help="instances graded at once (default: labctl session grade's)",
     )
     parser.add_argument("--idle", type=float, default=20.0, help="idle seconds before stats")
+    parser.add_argument(
+        "--backend",
+        choices=("docker", "swarm"),
+        default="docker",
+        help="swarm: the same class again on the swarm backend, side by side (docs/swarm.md)",
+    )
     args = parser.parse_args()
     if args.count < 1 or args.parallel < 1 or args.grade_parallel < 1:
         parser.error("--count, --parallel and --grade-parallel must be at least 1")
@@ -489,6 +588,32 @@ def parse_args() -> argparse.Namespace:
 
 def interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+@dataclass(frozen=True)
+class Compared:
+    """The same class on the swarm backend (``--backend swarm``)."""
+
+    nodes: list[str]
+    up: UpResult
+    graded: GradeResult
+
+
+def on_swarm(
+    loaded: LoadedLab, args: argparse.Namespace, work: Path, leftovers: Leftovers
+) -> Compared:
+    """The class again, on the swarm the engine belongs to (labctl's swarm backend)."""
+    swarm = get_backend("swarm")
+    if not isinstance(swarm, MultiNode):
+        raise SystemExit("the swarm backend lists no nodes")
+    nodes = [f"{n.hostname} ({n.role}, {n.state}, {n.availability})" for n in swarm.nodes()]
+    manager = Instances(swarm, InstanceStore(work / "swarm.db"))
+    leftovers.managers.append(manager)
+    print(f"swarm ({len(nodes)} node(s)): {args.count} instances, {args.parallel} at a time")
+    up = bring_up(manager, loaded, args.count, args.parallel, leftovers, prefix="s")
+    print(f"grading {len(up.records)} instances on the swarm", flush=True)
+    graded = grade(swarm, loaded, up.records, work, args.grade_parallel)
+    return Compared(nodes, up, graded)
 
 
 def main() -> None:
@@ -501,6 +626,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
+    compared = None
     with tempfile.TemporaryDirectory(prefix=f"labctl-session-bench-{RUN}-") as tmp:
         work = Path(tmp)
         backend = DockerBackend(client)
@@ -510,6 +636,8 @@ def main() -> None:
             containers, networks = len(shape.hosts) * args.count, len(shape.networks) * args.count
             print(f"floor: {containers} bare containers, {networks} networks", flush=True)
             floors = floor(client, containers, networks)
+            print(f"floor, wired: {args.count} x the instance's networks and hosts", flush=True)
+            floors = replace(floors, wired=wired_floor(client, shape, args.count))
             engine_before_mib = engine_helpers_mib()
             print(f"labctl: {args.count} instances, {args.parallel} at a time", flush=True)
             up = bring_up(manager, loaded, args.count, args.parallel, leftovers)
@@ -517,11 +645,41 @@ def main() -> None:
             memory = idle_memory(client, [r.id for r in up.records], args.idle, engine_before_mib)
             print(f"grading {len(up.records)} instances", flush=True)
             graded = grade(backend, loaded, up.records, work, args.grade_parallel)
+            if args.backend == "swarm":
+                print("removing the plain engine's class", flush=True)
+                leftovers.sweep()
+                leftovers.instance_ids.clear()
+                compared = on_swarm(loaded, args, work, leftovers)
         finally:
             print("removing everything this run made", flush=True)
             leftovers.sweep()
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (other users' work skews figures)")
     print_table(args, up, floors, memory, graded)
+    if compared is not None:
+        print_comparison(args, up, graded, compared)
+
+
+def print_comparison(
+    args: argparse.Namespace, up: UpResult, graded: GradeResult, swarm: Compared
+) -> None:
+    """The plain engine and the swarm side by side, for the same class."""
+    n = args.count
+    print(f"\nThe same class on the swarm backend: {len(swarm.nodes)} node(s)")
+    for node in swarm.nodes:
+        print(f"  {node}")
+    print(f"{'what':<40}{'plain engine':>16}{'swarm':>16}{'swarm/plain':>13}")
+    rows = [
+        (f"{n} instances up and healthy", up.seconds, swarm.up.seconds, "s"),
+        ("  CPU of the machine meanwhile", up.cpu_s, swarm.up.cpu_s, "CPU-s"),
+        ("  instances that failed", len(up.failed), len(swarm.up.failed), ""),
+        (f"{n} graded with reports", graded.seconds, swarm.graded.seconds, "s"),
+        ("  CPU of the machine meanwhile", graded.cpu_s, swarm.graded.cpu_s, "CPU-s"),
+    ]
+    for what, plain, other, unit in rows:
+        ratio = f"{other / plain:.2f} x" if plain else "-"
+        print(f"{what:<40}{plain:>10.1f} {unit:<5}{other:>10.1f} {unit:<5}{ratio:>13}")
+    for student, why in sorted(swarm.up.failed.items()):
+        print(f"  swarm: {student} failed: {why}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,16 +37,16 @@ class FileMeta:
 class FileStage:
     """The file reads and writes of one phase of injects, batched: each file is read from
     its host once, and the changed files are written at the end (:meth:`flush`), one copy
-    per folder of a host. On a created container each engine file operation mounts its
-    root and volumes; a lab's set-up edits the same few files many times over."""
+    per host. On a created container each engine file operation mounts its root and
+    volumes; a lab's set-up edits the same few files many times over."""
 
     def __init__(self, backend: Backend, instance_id: str) -> None:
         self.backend = backend
         self.instance_id = instance_id
         self._meta: dict[tuple[str, str], FileMeta | None] = {}
         self._content: dict[tuple[str, str], bytes] = {}
-        #: (host, folder) → path → file
-        self._pending: dict[tuple[str, str], dict[str, FileSpec]] = {}
+        #: host → path → file
+        self._pending: dict[str, dict[str, FileSpec]] = {}
 
     def _fetch(self, host: str, path: str) -> None:
         """Content and metadata of a file not seen yet, in one backend operation."""
@@ -76,16 +75,15 @@ class FileStage:
         key = (host, path)
         self._meta[key], self._content[key] = meta, content
         spec = FileSpec(content, mode=meta.mode, uid=meta.uid, gid=meta.gid)
-        self._pending.setdefault((host, posixpath.dirname(path)), {})[path] = spec
+        self._pending.setdefault(host, {})[path] = spec
 
     def flush(self) -> None:
-        """Write what changed. One copy per folder, not per host: on a read-only root
-        file system the engine extracts only into a volume, and two folders of a host
-        may be on two volumes (/etc/labctl, /var/lib/labctl)."""
+        """Write what changed: one copy per host (the backend splits it where it must, e.g.
+        the Docker backend writes one archive per volume the files are on)."""
         while self._pending:
-            (host, folder), files = next(iter(self._pending.items()))
+            host, files = next(iter(self._pending.items()))
             self.backend.copy_to(self.instance_id, host, files)
-            del self._pending[(host, folder)]
+            del self._pending[host]
 
 
 @dataclass(frozen=True)

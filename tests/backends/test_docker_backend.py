@@ -7,6 +7,7 @@ import io
 import ipaddress
 import json
 import tarfile
+import unittest.mock
 
 import pytest
 from backend_fakes import FakeClient, FakeContainer, small_plan
@@ -22,6 +23,7 @@ from labctl.backends.base import (
     InstancePlan,
 )
 from labctl.backends.docker import DockerBackend
+from labctl.backends.docker.files import by_mount
 from labctl.backends.docker.files import put_files as _put_files
 from labctl.backends.docker.networks import ACCESS_NETWORK_OPTIONS, LAB_NETWORK_OPTIONS
 from labctl.backends.docker.status import host_status as _host_status
@@ -355,7 +357,7 @@ def test_a_created_hosts_image_files_are_read_once_per_image_and_path(
     def before_start(plan: InstancePlan) -> None:
         # Not written by labctl: the image's, the same in every instance of the image.
         found.append(backend.read_file(plan.instance_id, "spacecraft", "/etc/passwd"))
-        # Written at creation (the plan's key file): always read from the host itself.
+        # Written at creation (the plan's key file): answered from what was written.
         found.append(backend.read_file(plan.instance_id, "spacecraft", "/etc/labctl/keys/a.key"))
         backend.copy_to(plan.instance_id, "spacecraft", {"/etc/motd": FileSpec(b"mine")})
         found.append(backend.read_file(plan.instance_id, "spacecraft", "/etc/motd"))
@@ -364,14 +366,45 @@ def test_a_created_hosts_image_files_are_read_once_per_image_and_path(
     backend.up(dataclasses.replace(small_plan(), instance_id="lab-bo"), before_start=before_start)
     reads = [path for _, path in fake_client.archive_reads]
     assert reads.count("/etc/passwd") == 1
-    assert reads.count("/etc/labctl/keys/a.key") == 2
-    assert reads.count("/etc/motd") == 2
+    assert reads.count("/etc/labctl/keys/a.key") == 0
+    assert reads.count("/etc/motd") == 0
     assert found[3:] == found[:3]
-    assert found[2] is not None
-    assert found[2][0] == b"mine"
+    assert found[1] == (b"00", FileStat(0o600, 0, 0))
+    assert found[2] == (b"mine", FileStat(0o644, 0, 0))
     # A running host's files are its own: read every time.
     backend.read_file("lab-ana", "spacecraft", "/etc/passwd")
-    assert [path for _, path in fake_client.archive_reads].count("/etc/passwd") == 2
+    backend.read_file("lab-ana", "spacecraft", "/etc/motd")
+    reads = [path for _, path in fake_client.archive_reads]
+    assert reads.count("/etc/passwd") == 2
+    assert reads.count("/etc/motd") == 1
+
+
+def test_files_go_in_one_archive_per_mount() -> None:
+    container = FakeContainer(FakeClient(), "c", {}, {})
+    mounts = [{"Destination": "/etc/labctl", "Type": "volume", "Name": "v1", "RW": True}]
+    mounts.append({"Destination": "/var/lib/labctl", "Type": "volume", "Name": "v2", "RW": True})
+    files = {
+        "/etc/labctl/a.yaml": FileSpec(b"a"),
+        "/etc/labctl/keys/k.key": FileSpec(b"k", 0o600),
+        "/var/lib/labctl/state.json": FileSpec(b"{}"),
+        "/etc/labctl-other/x": FileSpec(b"x"),  # a look-alike prefix is not the volume
+    }
+    with unittest.mock.patch.object(FakeContainer, "attrs", {"Mounts": mounts}):
+        groups = by_mount(container, files)  # type: ignore[arg-type]
+        _put_files(container, files)  # type: ignore[arg-type]
+    assert {mount: sorted(group) for mount, group in groups.items()} == {
+        "/etc/labctl": ["/etc/labctl/a.yaml", "/etc/labctl/keys/k.key"],
+        "/var/lib/labctl": ["/var/lib/labctl/state.json"],
+        "/": ["/etc/labctl-other/x"],
+    }
+    assert sorted(destination for destination, _ in container.archives) == [
+        "/etc/labctl",
+        "/etc/labctl-other",
+        "/var/lib/labctl",
+    ]
+    [data] = [data for destination, data in container.archives if destination == "/etc/labctl"]
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert sorted(tar.getnames()) == ["a.yaml", "keys/k.key"]
 
 
 def test_while_a_hosts_process_lives_proc_answers_and_its_end_is_a_crash(

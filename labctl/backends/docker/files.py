@@ -1,11 +1,13 @@
 """Files into and out of hosts, through the engine's archive API (never a program in a
 host a student may own).
 
-Writes go to the deepest directory holding every file; a read-only volume is written
-through a created, never-started sidecar (the engine writes no archive into a read-only
-mount); a path under a tmpfs mount is refused, since the running host would never see
-it. Reads take one archive: its header is the stat, its member the content. A created
-host's file labctl has not written is its image's, read once per image and path.
+Writes take one archive per mount the files are on (the root file system or a volume),
+extracted into the deepest directory holding that mount's files; a read-only volume is
+written through a created, never-started sidecar (the engine writes no archive into a
+read-only mount); a path under a tmpfs mount is refused, since the running host would
+never see it. Reads take one archive: its header is the stat, its member the content. A
+created host's file labctl has not written is its image's, read once per image and path;
+one labctl wrote into it is answered from what was written, without the engine.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import io
 import posixpath
 import tarfile
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Final
 
 import docker.errors
@@ -40,24 +42,28 @@ class Files:
     def __init__(self) -> None:
         #: (image id, path) → the image's file, as a created container shows it.
         self._pristine: dict[tuple[str, str], tuple[bytes, FileStat] | None] = {}
-        #: Container id → paths labctl wrote into it while it was created (not pristine).
-        self._written: dict[str, set[str]] = {}
+        #: Container id → what labctl wrote into it while it was created (not pristine).
+        self._written: dict[str, dict[str, FileSpec]] = {}
 
     def put(self, container: Container, files: Mapping[str, FileSpec]) -> None:
         put_files(container, files)
-        self._written.setdefault(str(container.id), set()).update(files)
+        self._written.setdefault(str(container.id), {}).update(files)
 
-    def written(self, container: Container, paths: Collection[str]) -> None:
-        """``paths`` were written into the created ``container`` (not its image's any more)."""
-        self._written[str(container.id)] = set(paths)
+    def written(self, container: Container, files: Mapping[str, FileSpec]) -> None:
+        """``files`` were written into the created ``container`` (not its image's any more)."""
+        self._written[str(container.id)] = dict(files)
 
     def forget(self, container: Container) -> None:
         """The container started or went: its files are no longer its image's."""
         self._written.pop(str(container.id), None)
 
     def read(self, container: Container, path: str) -> tuple[bytes, FileStat] | None:
-        written = self._written.get(str(container.id), set())
-        pristine = container.status == "created" and path not in written
+        written = self._written.get(str(container.id), {})
+        created = container.status == "created"
+        spec = written.get(path)
+        if created and spec is not None and spec.content is not None:
+            return spec.content, FileStat(spec.mode, spec.uid, spec.gid)
+        pristine = created and path not in written
         key = (str(container.attrs.get("Image", "")), path)
         if pristine and key in self._pristine:
             return self._pristine[key]
@@ -109,13 +115,38 @@ def copy_from(container: Container, path: str) -> bytes:
 
 
 def put_files(container: Container, files: Mapping[str, FileSpec]) -> None:
-    """Extract into the deepest directory holding every file: on a read-only root file
-    system that is a volume, and the engine refuses extraction into "/" itself."""
+    """One archive per mount the files are on, extracted into the deepest directory
+    holding that mount's files: on a read-only root file system that is a volume, and the
+    engine refuses extraction into "/" itself."""
     if not files:
         return
     if not all(path.startswith("/") for path in files):
         raise BackendError("copy files", f"not all absolute paths: {', '.join(files)}")
     refuse_tmpfs(container, files)
+    for group in by_mount(container, files).values():
+        _put_group(container, group)
+
+
+def by_mount(container: Container, files: Mapping[str, FileSpec]) -> dict[str, dict[str, FileSpec]]:
+    """``files`` grouped by the deepest mount holding each one's folder ("/": none)."""
+    mounts = sorted(
+        (str(m.get("Destination", "")) for m in container.attrs.get("Mounts") or []),
+        key=len,
+        reverse=True,
+    )
+    groups: dict[str, dict[str, FileSpec]] = {}
+    for path, spec in files.items():
+        folder = posixpath.dirname(path.rstrip("/"))
+        mount = next((m for m in mounts if m and _under(folder, m)), "/")
+        groups.setdefault(mount, {})[path] = spec
+    return groups
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _put_group(container: Container, files: Mapping[str, FileSpec]) -> None:
     destination = posixpath.commonpath([posixpath.dirname(p.rstrip("/")) for p in files])
     archive = tar_of({posixpath.relpath(p, destination): s for p, s in files.items()})
     with engine_call(f"copy {len(files)} file(s) into {container.name}:{destination}"):
