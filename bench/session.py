@@ -671,7 +671,6 @@ def print_comparison(
     rows = [
         (f"{n} instances up and healthy", up.seconds, swarm.up.seconds, "s"),
         ("  CPU of the machine meanwhile", up.cpu_s, swarm.up.cpu_s, "CPU-s"),
-        ("  instances that failed", len(up.failed), len(swarm.up.failed), ""),
         (f"{n} graded with reports", graded.seconds, swarm.graded.seconds, "s"),
         ("  CPU of the machine meanwhile", graded.cpu_s, swarm.graded.cpu_s, "CPU-s"),
     ]

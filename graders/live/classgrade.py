@@ -49,11 +49,12 @@ from labctl.backends.base import Backend
 from labctl.errors import LabctlError
 from labctl.spec import LoadedLab
 
-#: Instances checked at once, each from its own vantage container. A grading run is mostly
-#: waiting (a command crossing the link, a restart), about 2 CPU-seconds of 8 s on the
-#: reference machine, so a class is graded fastest nearly all at once; 16 is the most
-#: ``labctl session grade --parallel`` takes.
-DEFAULT_WORKERS: Final = 16
+#: Instances checked at once, each from its own vantage container (256 MiB at most). A
+#: grading run is mostly waiting (a command crossing the link, a restart), about 2
+#: CPU-seconds of 8 s on the reference machine, so a class is graded fastest all at once:
+#: 35 tc-replay instances in 48 s at 35, 52–60 s at 16 (docs/benchmarks.md). 64 is the
+#: most ``labctl session grade --parallel`` takes.
+DEFAULT_WORKERS: Final = 35
 STUDENTS_DIR: Final = "students"
 _PLAIN_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 

@@ -19,9 +19,11 @@ from labctl.sessions.roster import MAX_STUDENTS
 MAX_TAIL: Final = 100_000
 #: Instances started or graded at once by a class command.
 MAX_PARALLEL: Final = 16
+#: ``session grade --parallel``: grading is mostly waiting, so a whole class at once.
+MAX_GRADE_PARALLEL: Final = 64
 #: A roster slot: 0 .. one less than the most students a roster may hold.
 MAX_SLOT: Final = MAX_STUDENTS - 1
-__all__ = ["MAX_PARALLEL", "MAX_SLOT", "MAX_STUDENTS", "MAX_TAIL", "SEED_MAX"]
+__all__ = ["MAX_GRADE_PARALLEL", "MAX_PARALLEL", "MAX_SLOT", "MAX_STUDENTS", "MAX_TAIL", "SEED_MAX"]
 
 
 def given(what: str, give: str) -> Callable[[str | None], str | None]:

@@ -20,6 +20,7 @@ from labctl.cli.context import environment
 from labctl.cli.images import SubjectProgress
 from labctl.cli.instances import HardOption, print_restart
 from labctl.cli.params import (
+    MAX_GRADE_PARALLEL,
     MAX_PARALLEL,
     MAX_STUDENTS,
     HostArg,
@@ -414,7 +415,9 @@ def grade(
     ] = None,
     parallel: Annotated[
         int,
-        typer.Option("--parallel", "-j", min=1, max=MAX_PARALLEL, help="Instances graded at once."),
+        typer.Option(
+            "--parallel", "-j", min=1, max=MAX_GRADE_PARALLEL, help="Instances graded at once."
+        ),
     ] = DEFAULT_WORKERS,
 ) -> None:
     """Grade every student: score reports, class.html, grades.csv and grades.json."""

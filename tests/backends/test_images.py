@@ -134,3 +134,18 @@ def test_pip_failure_says_what_to_do() -> None:
 def test_the_cache_follows_labctl_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LABCTL_CACHE", str(tmp_path))
     assert wheelhouse.cache_dir() == tmp_path
+
+
+def test_proxy_variables_are_not_looked_up_for_a_socket_or_ssh_engine() -> None:
+    import docker
+
+    from labctl.backends.docker.baseimage import without_proxy_lookups
+
+    local = without_proxy_lookups(
+        docker.DockerClient(base_url="unix:///tmp/nothing.sock", version="1.41")
+    )
+    assert local.api.trust_env is False
+    remote = without_proxy_lookups(
+        docker.DockerClient(base_url="tcp://203.0.113.7:2376", version="1.41")
+    )
+    assert remote.api.trust_env is True  # a tcp:// engine may sit behind a proxy

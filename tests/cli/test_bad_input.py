@@ -79,6 +79,8 @@ CASES: list[tuple[list[str], str]] = [
     (["session", "grade", ""], "SESSION"),
     (["session", "grade", "roster", "-j", "0"], "--parallel"),
     (["session", "grade", "roster", "-j", HUGE], "--parallel"),
+    (["session", "grade", "roster", "-j", "65"], "--parallel"),
+    (["session", "start", "tc-replay", "-r", ROSTER, "-j", "17"], "--parallel"),
     (["session", "export", ""], "SESSION"),
     (["session", "export", "roster", "-f", ""], "--format"),
     (["up", "tc-replay", "--student", "ana", "--lifetime", "4x"], "--lifetime"),

@@ -17,6 +17,7 @@ from typing import Any, Final
 import docker
 
 from labctl.backends.base import GATEWAY_HOST, HOST_LABEL, INSTANCE_LABEL, NodeInfo
+from labctl.backends.docker.baseimage import without_proxy_lookups
 from labctl.backends.docker.engine import engine_call
 from labctl.errors import BackendError
 
@@ -132,7 +133,7 @@ class Engines:
                 " (a tcp:// engine without TLS is root on that node for anyone who reaches it)",
                 hint=f"docker node update --label-add {ENGINE_LABEL}=ssh://USER@HOST {node_id}",
             )
-        made = docker.DockerClient(base_url=address, timeout=120)
+        made = without_proxy_lookups(docker.DockerClient(base_url=address, timeout=120))
         with self._lock:
             self.addresses[node_id] = address
             return self._clients.setdefault(node_id, made)
