@@ -1,7 +1,8 @@
 """Class-session benchmark: N instances of labs/tc-replay at once, their idle memory, and
 grading them all, against the engine's floor.
 
-    python bench/session.py [--count 35] [--parallel 4] [--grade-parallel 16] [--idle 20]
+    python bench/session.py [--count 35] [--parallel 4] [--grade-parallel 35] [--idle 20]
+                            [--backend swarm]
 
 Prints, side by side with the goals (35 instances healthy in < 60 s, < 120 MiB per
 instance at idle, 35 graded in < 30 s):
@@ -14,7 +15,10 @@ instance at idle, 35 graded in < 30 s):
   runtime image running ``sleep infinity`` (no network), created and started, timed to all
   running; and N × (networks per instance) internal networks with labctl's options,
   created. An instance also has volumes, files and programs to start: a floor, not a
-  like-for-like row.
+  like-for-like row. "labctl / floor" divides the bring-up by the two added up.
+- floor, wired: the same objects wired as an instance wires them (its networks, and one
+  bare container per host on that host's networks), instances ``FLOOR_THREADS`` at a
+  time: the engine's work for the hosts' network namespaces, which the bare floor lacks.
 - CPU: the whole machine's CPU-seconds during each phase (/proc/stat: user, nice, system,
   irq, softirq over all cores), so "CPU-bound" is a figure: on C cores a phase cannot be
   shorter than its CPU-seconds / C.
@@ -24,6 +28,11 @@ instance at idle, 35 graded in < 30 s):
   student with the lab's sample report (``labs/tc-replay/solution/sample-report.md``),
   ``--grade-parallel`` instances at a time, each from its own vantage container; the score
   reports, class.html, grades.csv and grades.json go to a temporary folder.
+
+- ``--backend swarm``: after the plain engine's class, the same class on the swarm this
+  engine manages (labctl's swarm backend, students ``s<run>-<i>``), brought up and graded
+  the same way, printed side by side (docs/swarm.md; with ``scripts/swarm-node.sh up 2``
+  on two nodes).
 
 Everything the bench creates carries a per-run instance id (``tc-replay-b<run>-<i>``) or
 the label ``org.labctl.bench=<run id>``, lives in a temporary state folder, and is removed
@@ -74,6 +83,7 @@ from labctl.backends.docker.baseimage import docker_client  # noqa: E402
 from labctl.backends.docker.images import RUNTIME  # noqa: E402
 from labctl.backends.docker.networks import LAB_NETWORK_OPTIONS  # noqa: E402
 from labctl.backends.profiles import image_tag  # noqa: E402
+from labctl.errors import LabctlError  # noqa: E402
 from labctl.instances import InstanceRecord, Instances, InstanceStore, instance_id  # noqa: E402
 from labctl.instances.plan import plan_instance  # noqa: E402
 from labctl.spec import LoadedLab, load_lab  # noqa: E402
@@ -599,20 +609,34 @@ class Compared:
     graded: GradeResult
 
 
+def swarm_backend() -> tuple[Backend, list[str]]:
+    """labctl's swarm backend and its nodes, asked before anything is made: an engine
+    outside a swarm ends the run here, in one line."""
+    try:
+        swarm = get_backend("swarm")
+        if not isinstance(swarm, MultiNode):
+            raise SystemExit("--backend swarm: the swarm backend lists no nodes")
+        nodes = swarm.nodes()
+    except LabctlError as exc:
+        raise SystemExit(f"--backend swarm: {exc} (docs/swarm.md)") from exc
+    return swarm, [f"{n.hostname} ({n.role}, {n.state}, {n.availability})" for n in nodes]
+
+
 def on_swarm(
-    loaded: LoadedLab, args: argparse.Namespace, work: Path, leftovers: Leftovers
+    swarm: tuple[Backend, list[str]],
+    loaded: LoadedLab,
+    args: argparse.Namespace,
+    work: Path,
+    leftovers: Leftovers,
 ) -> Compared:
     """The class again, on the swarm the engine belongs to (labctl's swarm backend)."""
-    swarm = get_backend("swarm")
-    if not isinstance(swarm, MultiNode):
-        raise SystemExit("the swarm backend lists no nodes")
-    nodes = [f"{n.hostname} ({n.role}, {n.state}, {n.availability})" for n in swarm.nodes()]
-    manager = Instances(swarm, InstanceStore(work / "swarm.db"))
+    swarm_, nodes = swarm
+    manager = Instances(swarm_, InstanceStore(work / "swarm.db"))
     leftovers.managers.append(manager)
     print(f"swarm ({len(nodes)} node(s)): {args.count} instances, {args.parallel} at a time")
     up = bring_up(manager, loaded, args.count, args.parallel, leftovers, prefix="s")
     print(f"grading {len(up.records)} instances on the swarm", flush=True)
-    graded = grade(swarm, loaded, up.records, work, args.grade_parallel)
+    graded = grade(swarm_, loaded, up.records, work, args.grade_parallel)
     return Compared(nodes, up, graded)
 
 
@@ -627,6 +651,7 @@ def main() -> None:
         flush=True,
     )
     compared = None
+    swarm = swarm_backend() if args.backend == "swarm" else None
     with tempfile.TemporaryDirectory(prefix=f"labctl-session-bench-{RUN}-") as tmp:
         work = Path(tmp)
         backend = DockerBackend(client)
@@ -645,11 +670,11 @@ def main() -> None:
             memory = idle_memory(client, [r.id for r in up.records], args.idle, engine_before_mib)
             print(f"grading {len(up.records)} instances", flush=True)
             graded = grade(backend, loaded, up.records, work, args.grade_parallel)
-            if args.backend == "swarm":
+            if swarm is not None:
                 print("removing the plain engine's class", flush=True)
                 leftovers.sweep()
                 leftovers.instance_ids.clear()
-                compared = on_swarm(loaded, args, work, leftovers)
+                compared = on_swarm(swarm, loaded, args, work, leftovers)
         finally:
             print("removing everything this run made", flush=True)
             leftovers.sweep()
