@@ -618,7 +618,7 @@ def swarm_backend() -> tuple[Backend, list[str]]:
             raise SystemExit("--backend swarm: the swarm backend lists no nodes")
         nodes = swarm.nodes()
     except LabctlError as exc:
-        raise SystemExit(f"--backend swarm: {exc} (docs/swarm.md)") from exc
+        raise SystemExit(f"--backend swarm: {exc}") from exc
     return swarm, [f"{n.hostname} ({n.role}, {n.state}, {n.availability})" for n in nodes]
 
 
