@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -157,6 +159,28 @@ def tc_replay_with(tmp_path: Path, injects: str) -> LoadedLab:
     text = (lab / "lab.yaml").read_text(encoding="utf-8")
     (lab / "lab.yaml").write_text(text.replace("\ninjects:\n", f"\ninjects:\n{injects}", 1))
     return load_lab(lab)
+
+
+def roster(folder: Path, count: int, prefix: str = "s") -> tuple[Path, list[str]]:
+    """A roster (``folder/class.csv``) of ``count`` students with ids unique to this run."""
+    tag = uuid.uuid4().hex[:4]
+    ids = [f"{prefix}{tag}{i}" for i in range(count)]
+    rows = [f"{s},Student {i},{s}@example.edu" for i, s in enumerate(ids)]
+    path = folder / "class.csv"
+    path.write_text("id,name,email\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path, ids
+
+
+def labctl(home: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """``python -m labctl ARGS`` with its own state folder (:func:`labctl_env`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "labctl", *args],
+        env=labctl_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def labctl_env(home: Path) -> dict[str, str]:

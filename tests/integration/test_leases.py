@@ -8,14 +8,12 @@ password and the home back. Nothing is left on the engine."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import docker
 import pytest
-from live import labctl_env
+from live import labctl, roster
 
 from labctl.backends.base import INSTANCE_LABEL
 from labctl.instances import InstanceStore
@@ -23,18 +21,10 @@ from labctl.instances.homes import Homes
 from labctl.instances.leases import Leases
 
 pytestmark = pytest.mark.docker
-LABCTL = [sys.executable, "-m", "labctl"]
 
 
 def _run(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [*LABCTL, *args],
-        env=labctl_env(home),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = labctl(home, *args, timeout=600)
     if ok:
         assert done.returncode == 0, done.stdout + done.stderr
     return done
@@ -55,13 +45,8 @@ def test_a_capped_class_queues_stops_resumes_and_expires_without_losing_the_home
     docker_client: docker.DockerClient, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
-    tag = uuid.uuid4().hex[:4]
-    ids = [f"q{tag}a", f"q{tag}b"]
-    roster = tmp_path / "class.csv"
-    roster.write_text(
-        "id,name,email\n" + "".join(f"{s},S {s},{s}@example.edu\n" for s in ids), "utf-8"
-    )
-    name = f"lease{tag}"
+    class_csv, ids = roster(tmp_path, 2, prefix="q")
+    name = f"lease{ids[0][1:5]}"
     first, second = (f"tc-replay-{name}-{s}" for s in ids)
     try:
         started = _run(
@@ -70,7 +55,7 @@ def test_a_capped_class_queues_stops_resumes_and_expires_without_losing_the_home
             "start",
             "tc-replay",
             "--roster",
-            str(roster),
+            str(class_csv),
             "--name",
             name,
             "--max-running",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from live import eventually, labctl_env
+from live import eventually, labctl, labctl_env, roster
 
 from labctl.backends.base import INSTANCE_LABEL
 from labctl.backends.docker import DockerBackend
@@ -27,27 +27,6 @@ LABCTL = [sys.executable, "-m", "labctl"]
 TC_REPLAY_HOSTS = sorted(
     ["attacker", "ground-station", "labctl-gateway", "mission-control", "rf-link", "spacecraft"]
 )
-
-
-def _roster(folder: Path, count: int) -> tuple[Path, list[str]]:
-    """A roster of ``count`` students with ids unique to this run."""
-    tag = uuid.uuid4().hex[:4]
-    ids = [f"s{tag}{i}" for i in range(count)]
-    rows = [f"{s},Student {i},{s}@example.edu" for i, s in enumerate(ids)]
-    path = folder / "class.csv"
-    path.write_text("id,name,email\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    return path, ids
-
-
-def _labctl(home: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*LABCTL, *args],
-        env=labctl_env(home),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def _leftovers(client: docker.DockerClient, idents: list[str]) -> list[str]:
@@ -62,7 +41,7 @@ def _leftovers(client: docker.DockerClient, idents: list[str]) -> list[str]:
 
 def _cleanup(home: Path, name: str, client: docker.DockerClient, idents: list[str]) -> None:
     """After a failed assertion: remove what the test made, by label."""
-    _labctl(home, "session", "stop", name, timeout=300)
+    labctl(home, "session", "stop", name, timeout=300)
     backend = DockerBackend(client)
     for ident in idents:
         backend.down(ident)
@@ -70,18 +49,18 @@ def _cleanup(home: Path, name: str, client: docker.DockerClient, idents: list[st
 
 def test_a_class_of_five(lab_backend: DockerBackend, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    roster, ids = _roster(tmp_path, 5)
+    class_csv, ids = roster(tmp_path, 5)
     name = f"c{uuid.uuid4().hex[:5]}"
     idents = [f"tc-replay-{name}-{s}" for s in ids]
     try:
         began = time.monotonic()
-        start = _labctl(
+        start = labctl(
             home,
             "session",
             "start",
             "tc-replay",
             "--roster",
-            str(roster),
+            str(class_csv),
             "--name",
             name,
             "--parallel",
@@ -99,7 +78,7 @@ def test_a_class_of_five(lab_backend: DockerBackend, tmp_path: Path) -> None:
         assert len(seeds) == 1
         assert [store.instances.get(i).slot for i in idents] == list(range(5))  # type: ignore[union-attr]
 
-        status = _labctl(home, "session", "status", name)
+        status = labctl(home, "session", "status", name)
         assert status.returncode == 0, status.stderr
         for student in ids:
             line = next(ln for ln in status.stdout.splitlines() if student in ln)
@@ -107,7 +86,7 @@ def test_a_class_of_five(lab_backend: DockerBackend, tmp_path: Path) -> None:
             assert "ssh -p" in line
 
         before = store.instances.get(idents[1])
-        reset = _labctl(home, "session", "reset", name, ids[1])
+        reset = labctl(home, "session", "reset", name, ids[1])
         assert reset.returncode == 0, reset.stdout + reset.stderr
         after = store.instances.get(idents[1])
         assert before is not None
@@ -117,7 +96,7 @@ def test_a_class_of_five(lab_backend: DockerBackend, tmp_path: Path) -> None:
         assert after.access == before.access
         assert (after.seed, after.slot) == (before.seed, before.slot)
 
-        stop = _labctl(home, "session", "stop", name)
+        stop = labctl(home, "session", "stop", name)
         assert stop.returncode == 0, stop.stderr
         assert "5 instance(s)" in stop.stdout
         assert _leftovers(lab_backend.client, idents) == []
@@ -132,7 +111,7 @@ def test_a_start_killed_midway_is_explained_and_repaired(
     lab_backend: DockerBackend, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
-    roster, ids = _roster(tmp_path, 3)
+    class_csv, ids = roster(tmp_path, 3)
     name = f"k{uuid.uuid4().hex[:5]}"
     idents = [f"tc-replay-{name}-{s}" for s in ids]
     store = SessionStore(InstanceStore(home / "labctl.db"))
@@ -144,7 +123,7 @@ def test_a_start_killed_midway_is_explained_and_repaired(
                 "start",
                 "tc-replay",
                 "--roster",
-                str(roster),
+                str(class_csv),
                 "--name",
                 name,
                 "--parallel",
@@ -170,7 +149,7 @@ def test_a_start_killed_midway_is_explained_and_repaired(
         assert RUNNING in statuses.values()
         assert set(statuses.values()) != {RUNNING}, statuses  # the kill came midway
 
-        status = _labctl(home, "session", "status", name)
+        status = labctl(home, "session", "status", name)
         assert status.returncode == 0, status.stderr
         unfinished = [s for s, st in statuses.items() if st != RUNNING]
         for student in unfinished:
@@ -178,8 +157,8 @@ def test_a_start_killed_midway_is_explained_and_repaired(
             assert "interrupted" in line or "pending" in line, status.stdout
         assert "session start" in status.stdout  # what to do about it
 
-        again = _labctl(
-            home, "session", "start", "tc-replay", "--roster", str(roster), "--name", name
+        again = labctl(
+            home, "session", "start", "tc-replay", "--roster", str(class_csv), "--name", name
         )
         assert again.returncode == 0, again.stdout + again.stderr
         assert {m.status for m in store.members(name)} == {RUNNING}
@@ -189,14 +168,14 @@ def test_a_start_killed_midway_is_explained_and_repaired(
             # exactly tc-replay's five hosts and the gateway: nothing doubled by the repair
             assert sorted(h.host for h in hosts) == TC_REPLAY_HOSTS, (ident, hosts)
             assert all(h.state == "running" for h in hosts), (ident, hosts)
-        checked = _labctl(home, "session", "status", name, "--checks")
+        checked = labctl(home, "session", "status", name, "--checks")
         assert checked.returncode == 0, checked.stdout + checked.stderr
         for student in ids:  # availability holds on a fresh instance, the attack has not run
             line = next(ln for ln in checked.stdout.splitlines() if student in ln)
             assert "mission-flies" in line, checked.stdout
             assert "replay-executed" not in line
 
-        stop = _labctl(home, "session", "stop", name)
+        stop = labctl(home, "session", "stop", name)
         assert stop.returncode == 0, stop.stderr
         assert _leftovers(lab_backend.client, idents) == []
     except BaseException:
