@@ -137,12 +137,28 @@ class ReplayExecuted(Check[ReplayExecutedArgs]):
     Args = ReplayExecutedArgs
 
     def judge(self, args: ReplayExecutedArgs, probe: Probe) -> CheckResult:
-        twice = replayed_frames(probe.truth(), args.command)
+        truth = probe.truth()
+        twice = replayed_frames(truth, args.command)
         what = f"PUS {args.command}" if args.command else "any command"
         if not twice:
+            other = replayed_frames(truth, None) if args.command else []
+            if other:
+                return failed(
+                    f"a frame of another command (PUS {_command_of(truth, other[0])}) executed"
+                    f" more than once; this objective counts {what} only",
+                    f"Replay a frame that carries PUS {args.command}.",
+                )
             return failed(f"no frame ({what}) executed more than once", "Capture, then replay.")
         spi, seq = twice[0]
         return passed(f"frame SPI {spi} sequence number {seq} ({what}) executed more than once")
+
+
+def _command_of(truth: dict[str, Any], frame: tuple[int, int]) -> str:
+    """"service.subtype" of the executed command of (SPI, sequence number) ``frame``."""
+    for entry in executed(truth):
+        if (entry["spi"], entry["sequence_number"]) == frame:
+            return f"{entry['service']}.{entry['subtype']}"
+    return "?"
 
 
 def replayed_frames(truth: dict[str, Any], command: str | None) -> list[tuple[int, int]]:

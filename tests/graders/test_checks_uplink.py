@@ -57,6 +57,15 @@ def test_replay_executed_passes_on_a_duplicate_and_fails_without() -> None:
     assert ReplayExecuted().run(ReplayExecutedArgs(), FakeProbe()).status is Status.FAIL
 
 
+def test_replay_executed_names_a_replay_of_another_command() -> None:
+    probe = FakeProbe(log=[entry(17, 1, 5, 4), entry(8, 1, 5, 5), entry(17, 1, 5, 4)])
+    result = ReplayExecuted().run(ReplayExecutedArgs(command="8.1"), probe)
+    assert result.status is Status.FAIL
+    assert "another command (PUS 17.1)" in result.evidence
+    assert "counts PUS 8.1 only" in result.evidence
+    assert ReplayExecuted().run(ReplayExecutedArgs(), probe).status is Status.PASS
+
+
 def test_replay_rejected_fails_when_the_replay_executes() -> None:
     result = ReplayRejected().run(ReplayRejectedArgs(attempts=2), FakeProbe(replay_executes=True))
     assert result.status is Status.FAIL
