@@ -154,7 +154,7 @@ class ReplayExecuted(Check[ReplayExecutedArgs]):
 
 
 def _command_of(truth: dict[str, Any], frame: tuple[int, int]) -> str:
-    """"service.subtype" of the executed command of (SPI, sequence number) ``frame``."""
+    """ "service.subtype" of the executed command of (SPI, sequence number) ``frame``."""
     for entry in executed(truth):
         if (entry["spi"], entry["sequence_number"]) == frame:
             return f"{entry['service']}.{entry['subtype']}"
