@@ -3,7 +3,8 @@
 # base image is bootstrapped locally, never pulled). On Debian as root: installs what is
 # missing from Debian's packages (docker.io, debootstrap) and starts dockerd, saying what it
 # does. Elsewhere it says what to install. Used by scripts/demo.sh and .ci/run (which
-# sources it for its functions); run it by hand with `sudo bash scripts/engine.sh`.
+# sources it for its functions); run it by hand with `sudo bash scripts/engine.sh`, and
+# `sudo bash scripts/engine.sh --arm64` to run arm64 images under emulation (docs/arm64.md).
 
 DOCKERD_LOG=${DOCKERD_LOG:-/tmp/dockerd.log}
 ENGINE_WAIT_S=${ENGINE_WAIT_S:-60}
@@ -65,9 +66,38 @@ ensure_engine() {  # the engine answers afterwards, or the reason is printed (st
     engine_answers || start_engine
 }
 
+BINFMT_DIR=/proc/sys/fs/binfmt_misc
+
+# The kernel runs arm64 programs through qemu (binfmt_misc, F flag: in containers too), so
+# that `labctl images build --arch arm64` and arm64 images work on an x86-64 machine
+# (docs/arm64.md). As root on Debian: installs qemu-user-static and binfmt-support, mounts
+# binfmt_misc when it is not, enables the qemu-aarch64 entry; status 1 when it stays off.
+enable_arm64_emulation() {
+    if [[ $(head -n 1 "$BINFMT_DIR/qemu-aarch64" 2>/dev/null) == enabled ]]; then
+        log "arm64 emulation is on ($BINFMT_DIR/qemu-aarch64)"
+        return 0
+    fi
+    if ! can_install; then
+        log "arm64 emulation is off. As root on Debian: apt-get install qemu-user-static binfmt-support"
+        return 1
+    fi
+    install_missing qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support
+    [[ -e $BINFMT_DIR/register ]] || mount -t binfmt_misc binfmt_misc "$BINFMT_DIR"
+    update-binfmts --enable qemu-aarch64 || true
+    if [[ $(head -n 1 "$BINFMT_DIR/qemu-aarch64" 2>/dev/null) != enabled ]]; then
+        log "arm64 emulation stays off: $BINFMT_DIR/qemu-aarch64 is not enabled"
+        return 1
+    fi
+    log "arm64 emulation is on ($(sed -n 's/^flags: /flags /p' "$BINFMT_DIR/qemu-aarch64"))"
+}
+
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     set -euo pipefail
     export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+    if [[ ${1:-} == --arm64 ]]; then  # sudo bash scripts/engine.sh --arm64
+        enable_arm64_emulation
+        exit
+    fi
     ensure_engine
     docker info --format 'engine {{.ServerVersion}}, storage driver {{.Driver}}, {{.NCPU}} CPUs' |
         sed 's/^/    /'

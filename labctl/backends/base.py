@@ -189,6 +189,7 @@ class ImageInfo:
     tag: str
     state: str  # current, stale, missing, unknown (no wheelhouse to compare with)
     size_mb: float | None = None
+    arch: str | None = None  # amd64, arm64 (None: missing)
 
 
 @dataclass(frozen=True)
@@ -347,8 +348,11 @@ class Backend(Protocol):
         building only the missing ones; the roles built."""
         ...
 
-    def build_images(self, progress: Progress = no_progress, force: bool = False) -> None:
-        """Build every lab image that is not current (all of them with ``force``)."""
+    def build_images(
+        self, progress: Progress = no_progress, force: bool = False, arch: str | None = None
+    ) -> None:
+        """Build every lab image that is not current (all of them with ``force``), for
+        ``arch`` (amd64, arm64; default: the engine's own architecture)."""
         ...
 
     def list_images(self) -> list[ImageInfo]:

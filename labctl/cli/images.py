@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +29,15 @@ from labctl.core.events import Event, Kind
 
 app = typer.Typer(help="Build, list, save and load the lab images.", no_args_is_help=True)
 
-BUILD_DONE = ("built ", "up to date", "base image labctl/base:bookworm is ready")
+
+class ImageArch(StrEnum):
+    """The CPU architectures labctl builds images for (labctl.backends.docker.arch)."""
+
+    amd64 = "amd64"
+    arm64 = "arm64"
+
+
+BUILD_DONE = ("built ", "up to date", "base image ")
 
 
 #: Progress messages that begin so are printed as lines of their own (labctl.backends).
@@ -89,12 +98,22 @@ def build(
     force: Annotated[
         bool, typer.Option("--force", help="Rebuild even the images that are up to date.")
     ] = False,
+    arch: Annotated[
+        ImageArch | None,
+        typer.Option(
+            "--arch",
+            help="CPU architecture to build for (default: the engine's own). Another one"
+            " needs qemu-user-static on this machine and replaces the images of"
+            " LABCTL_IMAGE_TAG: give it its own tag.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Build the base, runtime and host images (only what changed, unless --force)."""
     env = environment(ctx)
     backend = env.core.backend
     with SubjectProgress(env.err, BUILD_DONE) as progress:
-        backend.build_images(progress, force=force)
+        backend.build_images(progress, force=force, arch=arch.value if arch else None)
     _print_images(env.out, backend.list_images())
 
 
@@ -106,12 +125,13 @@ def list_command(ctx: typer.Context) -> None:
 
 
 def _print_images(out: Console, images: list[ImageInfo]) -> None:
-    table = Table("role", "tag", "state", "size", title="labctl images", title_justify="left")
+    columns = ("role", "tag", "arch", "state", "size")
+    table = Table(*columns, title="labctl images", title_justify="left")
     colour = {"current": "green", "stale": "yellow", "missing": "red", "unknown": "yellow"}
     for info in images:
         size = f"{info.size_mb:.0f} MB" if info.size_mb is not None else "-"
         state = f"[{colour.get(info.state, 'white')}]{info.state}[/]"
-        table.add_row(info.role, info.tag, state, size)
+        table.add_row(info.role, info.tag, info.arch or "-", state, size)
     out.print(table)
 
 

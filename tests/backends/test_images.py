@@ -118,11 +118,44 @@ def test_a_failed_build_step_raises_with_the_engine_message() -> None:
 
 
 def test_dependency_wheels_are_fetched_for_the_image_interpreter() -> None:
-    argv = wheelhouse._download_argv(["pydantic>=2"])
+    argv = wheelhouse._download_argv(["pydantic>=2"], "x86_64")
     assert argv[1:4] == ["-m", "pip", "download"]
     assert "--only-binary=:all:" in argv
     assert argv[argv.index("--python-version") + 1] == "3.11"
     assert argv[-1] == "pydantic>=2"
+    platforms = [argv[i + 1] for i, a in enumerate(argv) if a == "--platform"]
+    assert "manylinux_2_36_x86_64" in platforms
+    assert "manylinux2014_x86_64" in platforms
+    assert not any("aarch64" in p for p in platforms)
+
+
+@pytest.mark.parametrize(
+    ("reported", "linux"), [("x86_64", "x86_64"), ("AMD64", "x86_64"), ("arm64", "aarch64")]
+)
+def test_the_host_machine_goes_by_its_linux_name(
+    monkeypatch: pytest.MonkeyPatch, reported: str, linux: str
+) -> None:
+    monkeypatch.setattr(wheelhouse.platform, "machine", lambda: reported)
+    assert wheelhouse.host_machine() == linux
+
+
+def test_wheels_for_another_architecture_are_fetched_for_it_into_their_own_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    argv = wheelhouse._download_argv(["pydantic>=2"], "aarch64")
+    platforms = [argv[i + 1] for i, a in enumerate(argv) if a == "--platform"]
+    assert "manylinux2014_aarch64" in platforms
+    assert not any("x86_64" in p for p in platforms)
+    monkeypatch.setattr(wheelhouse, "host_machine", lambda: "x86_64")
+    root = tmp_path / "wheelhouse"
+    assert wheelhouse._deps_dir(root, "x86_64") == root / "deps"
+    assert wheelhouse._deps_dir(root, "aarch64") == root / "deps-aarch64"
+    (root / "deps").mkdir(parents=True)
+    (root / "deps" / "a-1-py3-none-any.whl").touch()
+    (root / "project").mkdir()
+    (root / "project" / "labctl-0.1.0-py3-none-any.whl").touch()
+    assert wheelhouse.existing_wheelhouse(tmp_path) is not None
+    assert wheelhouse.existing_wheelhouse(tmp_path, "aarch64") is None  # not fetched yet
 
 
 def test_pip_failure_says_what_to_do() -> None:

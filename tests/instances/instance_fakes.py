@@ -180,7 +180,9 @@ class MemoryBackend:
         self.prepared.extend(roles)
         return []
 
-    def build_images(self, progress: Progress = no_progress, force: bool = False) -> None:
+    def build_images(
+        self, progress: Progress = no_progress, force: bool = False, arch: str | None = None
+    ) -> None:
         progress("runtime", "current")
 
     def list_images(self) -> list[ImageInfo]:

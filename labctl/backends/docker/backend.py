@@ -326,14 +326,20 @@ class DockerBackend:
     def prepare_images(self, roles: Sequence[str], progress: Progress = no_progress) -> list[str]:
         """Build the images of ``roles`` the engine lacks (stale ones still run), and the
         host guard's (it runs nft from the ground-station image); the roles built."""
-        missing = images.missing_images(self.client, sorted({*roles, hostguard.GUARD_ROLE}))
+        labels = images.role_labels(self.client, {*roles, hostguard.GUARD_ROLE})
+        missing = [role for role, found in labels.items() if found is None]
         if missing:
+            arch = images.images_arch(labels.values())  # the others' architecture
             progress("images", f"building missing images: {', '.join(missing)}")
-            images.build_images(self.client, progress, roles=missing)
+            images.build_images(self.client, progress, roles=missing, arch=arch)
+            labels = images.role_labels(self.client, labels)
+        images.check_architecture(self.client, labels, progress)
         return missing
 
-    def build_images(self, progress: Progress = no_progress, force: bool = False) -> None:
-        images.build_images(self.client, progress, force=force)
+    def build_images(
+        self, progress: Progress = no_progress, force: bool = False, arch: str | None = None
+    ) -> None:
+        images.build_images(self.client, progress, force=force, arch=arch)
 
     def list_images(self) -> list[ImageInfo]:
         return images.list_images(self.client)

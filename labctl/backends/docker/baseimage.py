@@ -26,6 +26,7 @@ import docker.errors
 import requests
 from docker.utils import parse_repository_tag
 
+from labctl.backends.docker.arch import ARCH_LABEL, Arch, engine_arch
 from labctl.errors import BackendError
 
 Progress = Callable[[str], None]
@@ -38,6 +39,7 @@ MANAGED_LABEL: Final = "org.labctl.managed"
 BOOTSTRAP_TIMEOUT_S: Final = 1800
 
 _APT_DIR: Final = Path("/etc/apt")
+_BINFMT_DIR: Final = Path("/proc/sys/fs/binfmt_misc")
 # Not /tmp: it is often a tmpfs mounted nodev, where the device nodes debootstrap creates for
 # the chroot (/dev/null ...) cannot be opened and package scripts fail.
 _SCRATCH_PARENT: Final = Path("/var/tmp")
@@ -82,27 +84,41 @@ def _engine_unreachable(where: str, exc: Exception) -> BackendError:
     )
 
 
+def base_tag(arch: Arch, native: Arch) -> str:
+    """The base image's tag for ``arch``: :data:`BASE_TAG` for the engine's own
+    architecture (``native``), ``BASE_TAG-<arch>`` for another."""
+    return BASE_TAG if arch == native else f"{BASE_TAG}-{arch.name}"
+
+
 def ensure_base_image(
     client: docker.DockerClient,
     tag: str = BASE_TAG,
     progress: Progress | None = None,
+    arch: Arch | None = None,
 ) -> str:
     """Return ``tag``, naming a labelled Debian bookworm image, making the image if needed.
 
-    Reuses an image already carrying ``tag`` and our label; otherwise labels a locally loaded
-    ``debian:bookworm-slim``; otherwise bootstraps one (needs root and debootstrap, ~30-60 s).
-    """
+    Reuses an image already carrying ``tag``, our label and ``arch`` (an image without the
+    architecture label was made before there was one: for the engine's own); otherwise
+    labels a locally loaded ``debian:bookworm-slim`` of that architecture; otherwise
+    bootstraps one (needs root and debootstrap, ~30-60 s; another architecture needs
+    qemu-user-static too). ``arch`` None: the engine's own."""
     report = progress or _ignore
+    native = engine_arch(client)
+    wanted = arch or native
     labels = _image_labels(client, tag)
     if labels is not None and labels.get(MANAGED_LABEL) == "true":
-        report(f"base image {tag} is present")
-        return tag
-    if _image_labels(client, UPSTREAM_IMAGE) is not None:
+        if labels.get(ARCH_LABEL, native.name) == wanted.name:
+            report(f"base image {tag} is present")
+            return tag
+        report(f"{tag} is for {labels.get(ARCH_LABEL)}, not {wanted.name}: making it again")
+    if _image_arch(client, UPSTREAM_IMAGE) == wanted.name:
         report(f"labelling the local {UPSTREAM_IMAGE} as {tag}")
-        _label_upstream(client, tag)
+        _label_upstream(client, tag, wanted)
     else:
-        _bootstrap_and_import(client, tag, report)
-    if (_image_labels(client, tag) or {}).get(MANAGED_LABEL) != "true":
+        _bootstrap_and_import(client, tag, report, wanted, native)
+    labels = _image_labels(client, tag) or {}
+    if labels.get(MANAGED_LABEL) != "true":
         raise BackendError("make base image", f"{tag} exists but lacks the {MANAGED_LABEL} label")
     report(f"base image {tag} is ready")
     return tag
@@ -123,23 +139,34 @@ def _image_labels(client: docker.DockerClient, ref: str) -> dict[str, str] | Non
     return {str(key): str(value) for key, value in image.labels.items()}
 
 
-def base_labels(source: str) -> dict[str, str]:
+def _image_arch(client: docker.DockerClient, ref: str) -> str | None:
+    """The architecture the engine records for the local image ``ref`` (None: absent)."""
+    try:
+        return str(client.images.get(ref).attrs.get("Architecture", ""))
+    except docker.errors.ImageNotFound:
+        return None
+    except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+        raise BackendError(f"inspect image {ref}", _one_line(exc)) from exc
+
+
+def base_labels(source: str, arch: Arch) -> dict[str, str]:
     """Labels put on the base image; ``source`` says where its file system came from."""
     return {
         MANAGED_LABEL: "true",
         "org.labctl.role": "base-image",
         "org.labctl.suite": SUITE,
         "org.labctl.source": source,
+        ARCH_LABEL: arch.name,
     }
 
 
-def _label_upstream(client: docker.DockerClient, tag: str) -> None:
+def _label_upstream(client: docker.DockerClient, tag: str, arch: Arch) -> None:
     dockerfile = io.BytesIO(f"FROM {UPSTREAM_IMAGE}\n".encode())
     try:
         client.images.build(
             fileobj=dockerfile,
             tag=tag,
-            labels=base_labels(UPSTREAM_IMAGE),
+            labels=base_labels(UPSTREAM_IMAGE, arch),
             pull=False,
             rm=True,
             forcerm=True,
@@ -148,19 +175,26 @@ def _label_upstream(client: docker.DockerClient, tag: str) -> None:
         raise BackendError(f"label {UPSTREAM_IMAGE} as {tag}", _one_line(exc)) from exc
 
 
-def _bootstrap_and_import(client: docker.DockerClient, tag: str, report: Progress) -> None:
+def _bootstrap_and_import(
+    client: docker.DockerClient, tag: str, report: Progress, arch: Arch, native: Arch
+) -> None:
     debootstrap = _bootstrap_tool()
+    if arch != native:
+        require_emulation(arch)
     mirror = debian_mirror()
     parent = _SCRATCH_PARENT if _SCRATCH_PARENT.is_dir() else None
     workdir = Path(tempfile.mkdtemp(prefix="labctl-base-", dir=parent))
     try:
         rootfs = workdir / "rootfs"
-        report(f"no {UPSTREAM_IMAGE} loaded: bootstrapping Debian {SUITE} from {mirror}")
-        _debootstrap(debootstrap, rootfs, mirror, report)
+        report(
+            f"no {UPSTREAM_IMAGE} for {arch.name} loaded: bootstrapping Debian {SUITE}"
+            f" ({arch.name}) from {mirror}"
+        )
+        _debootstrap(debootstrap, rootfs, mirror, report, arch)
         report("packing the root file system")
         archive = _pack(rootfs, workdir / "rootfs.tar")
         report(f"importing it as {tag}")
-        _import(client, archive, tag, base_labels(f"debootstrap {mirror}"))
+        _import(client, archive, tag, base_labels(f"debootstrap {mirror}", arch))
     finally:
         _remove_workdir(workdir)
         report(f"removed {workdir}")
@@ -184,6 +218,21 @@ def _bootstrap_tool() -> str:
             hint="install it as root: apt-get install debootstrap",
         )
     return found
+
+
+def require_emulation(arch: Arch, binfmt: Path = _BINFMT_DIR) -> None:
+    """A clear error unless this machine's kernel runs ``arch``'s programs through an
+    emulator (binfmt_misc's ``qemu-<machine>`` entry, enabled): debootstrap's second
+    stage and every ``RUN`` of the image builds run them."""
+    entry = binfmt / f"qemu-{arch.machine}"
+    if _read(entry).splitlines()[:1] == ["enabled"]:
+        return
+    raise BackendError(
+        f"build images for {arch.name}",
+        f"this machine cannot run {arch.name} programs ({entry} is not enabled)",
+        hint="install the emulator as root: apt-get install qemu-user-static binfmt-support"
+        f" (then `update-binfmts --enable qemu-{arch.machine}` if it stays disabled)",
+    )
 
 
 def debian_mirror(apt_dir: Path = _APT_DIR) -> str:
@@ -254,8 +303,8 @@ def _deb822_stanzas(text: str) -> Iterator[dict[str, str]]:
             fields[key] = value.strip()
 
 
-def _debootstrap(program: str, rootfs: Path, mirror: str, report: Progress) -> None:
-    argv = [program, "--variant=minbase", SUITE, str(rootfs), mirror]
+def _debootstrap(program: str, rootfs: Path, mirror: str, report: Progress, arch: Arch) -> None:
+    argv = [program, f"--arch={arch.name}", "--variant=minbase", SUITE, str(rootfs), mirror]
     env = {**os.environ, "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
     tail: deque[str] = deque(maxlen=4)
     with subprocess.Popen(

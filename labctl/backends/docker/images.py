@@ -7,6 +7,10 @@ rebuilds seconds of each image, not its apt layers. Every image carries
 ``org.labctl.source-hash``: a hash of its build context, of the dependency wheel versions
 (runtime) or the labctl sources (hosts), and of the image it is built from. An image
 whose label matches is current and is not rebuilt.
+
+Images are built for the engine's own CPU architecture unless asked for another
+(:mod:`.arch`): every image is labelled with its architecture, and ``up`` refuses images
+the engine cannot run.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ import docker.errors
 
 import labctl
 from labctl.backends.base import MANAGED_LABEL, ROLE_LABEL, ImageInfo, Progress, no_progress
-from labctl.backends.docker.baseimage import BASE_TAG, ensure_base_image
+from labctl.backends.docker.arch import ARCH_LABEL, Arch, arch_named, engine_arch, runs_foreign
+from labctl.backends.docker.baseimage import base_tag, ensure_base_image
 from labctl.backends.docker.engine import engine_call
 from labctl.backends.docker.wheelhouse import (
     Wheelhouse,
@@ -72,13 +77,15 @@ class _Hashes:
     hosts: dict[str, str | None]
 
 
-def _hashes(client: docker.DockerClient, root: Path, wheelhouse: Wheelhouse | None) -> _Hashes:
+def _hashes(
+    client: docker.DockerClient, root: Path, wheelhouse: Wheelhouse | None, base: str
+) -> _Hashes:
     if wheelhouse is None:
         return _Hashes(None, dict.fromkeys(HOST_ROLES))
     digest = hashlib.sha256()
     digest.update(tree_digest(root, [root / "containers" / RUNTIME]).encode())
     digest.update("\n".join(wheelhouse.dep_names).encode())
-    digest.update(_image_id(client, BASE_TAG).encode())
+    digest.update(_image_id(client, base).encode())
     runtime = digest.hexdigest()
     project = tree_digest(root, project_sources(root))
     hosts = {
@@ -97,36 +104,125 @@ def _image_id(client: docker.DockerClient, tag: str) -> str:
         return "missing"
 
 
-def _info(client: docker.DockerClient, role: str, wanted: str | None) -> ImageInfo:
+def _arch_of(labels: dict[str, str], native: Arch) -> Arch:
+    """An image's architecture label; an image without one was built before labels
+    existed, for the engine's own."""
+    try:
+        return arch_named(labels.get(ARCH_LABEL) or native.name)
+    except BackendError:
+        return native
+
+
+class _HashesByArch:
+    """The wanted hashes for each architecture met, computed once each."""
+
+    def __init__(self, client: docker.DockerClient, root: Path, native: Arch) -> None:
+        self.client, self.root, self.native = client, root, native
+        self._known: dict[Arch, _Hashes] = {}
+
+    def __call__(self, arch: Arch) -> _Hashes:
+        if arch not in self._known:
+            wheels = existing_wheelhouse(cache_dir(), arch.machine)
+            base = base_tag(arch, self.native)
+            self._known[arch] = _hashes(self.client, self.root, wheels, base)
+        return self._known[arch]
+
+
+def _wanted(hashes: _Hashes, role: str) -> str | None:
+    return hashes.runtime if role == RUNTIME else hashes.hosts[role]
+
+
+def _info(
+    client: docker.DockerClient, role: str, hashes: Callable[[Arch], _Hashes], native: Arch
+) -> ImageInfo:
     tag = image_tag(role)
     try:
         image = client.images.get(tag)
     except docker.errors.ImageNotFound:
         return ImageInfo(role, tag, "missing")
     size = round(int(image.attrs.get("Size", 0)) / 1e6, 1)
+    arch = _arch_of(image.labels, native)
+    wanted = _wanted(hashes(arch), role)
     if wanted is None:
-        return ImageInfo(role, tag, "unknown", size)
+        return ImageInfo(role, tag, "unknown", size, arch.name)
     state = "current" if image.labels.get(HASH_LABEL) == wanted else "stale"
-    return ImageInfo(role, tag, state, size)
+    return ImageInfo(role, tag, state, size, arch.name)
 
 
 def list_images(client: docker.DockerClient) -> list[ImageInfo]:
-    """The runtime and host images: present, current or stale (no build, no network)."""
+    """The runtime and host images: present, current or stale, and their architecture
+    (no build, no network)."""
     root = project_root()
-    hashes = _hashes(client, root, existing_wheelhouse(cache_dir()))
+    native = engine_arch(client)
+    hashes = _HashesByArch(client, root, native)
     with engine_call("list images"):
-        return [
-            _info(client, RUNTIME, hashes.runtime),
-            *(_info(client, role, hashes.hosts[role]) for role in HOST_ROLES),
-        ]
+        return [_info(client, role, hashes, native) for role in (RUNTIME, *HOST_ROLES)]
 
 
 def missing_images(client: docker.DockerClient, roles: Iterable[str]) -> list[str]:
     """Roles whose image is not present at all (stale ones still run)."""
+    return [role for role, labels in role_labels(client, roles).items() if labels is None]
+
+
+Labels = dict[str, str]
+
+
+def role_labels(client: docker.DockerClient, roles: Iterable[str]) -> dict[str, Labels | None]:
+    """Each role's image labels, None for a role whose image is not present."""
+    found: dict[str, dict[str, str] | None] = {}
     with engine_call("list images"):
-        return [
-            role for role in sorted(set(roles)) if _image_id(client, image_tag(role)) == "missing"
-        ]
+        for role in sorted(set(roles)):
+            try:
+                found[role] = dict(client.images.get(image_tag(role)).labels)
+            except docker.errors.ImageNotFound:
+                found[role] = None
+    return found
+
+
+def images_arch(labels: Iterable[dict[str, str] | None]) -> str | None:
+    """The one architecture label the present images carry (None: unlabelled, none
+    present, or a mix)."""
+    arches = {found.get(ARCH_LABEL) for found in labels if found is not None}
+    return arches.pop() if len(arches) == 1 else None
+
+
+#: Image ids of another architecture the engine was seen to run (asked once per process).
+_RUNNABLE: set[str] = set()
+
+
+def check_architecture(
+    client: docker.DockerClient,
+    labels: dict[str, dict[str, str] | None],
+    progress: Progress = no_progress,
+) -> None:
+    """A clear error when an image (role → its labels) is for an architecture the engine
+    cannot run; a warning when the engine emulates it (it runs, about ten times slower).
+    Images of the engine's own architecture cost no engine call."""
+    native: Arch | None = None
+    for role, found in sorted(labels.items()):
+        if found is None or not found.get(ARCH_LABEL):
+            continue
+        native = native or engine_arch(client)
+        arch = _arch_of(found, native)
+        if arch == native:
+            continue
+        tag = image_tag(role)
+        key = f"{tag}@{found.get(HASH_LABEL, '')}"
+        if key in _RUNNABLE:
+            continue
+        if not runs_foreign(client, tag):
+            raise BackendError(
+                f"start {tag}",
+                f"the image is for {arch.name}, and this engine runs {native.name} programs only",
+                hint=f"build images for this engine: labctl images build --arch {native.name}"
+                f" (or load a bundle saved on a {native.name} machine)",
+            )
+        _RUNNABLE.add(key)
+        progress(
+            "images",
+            f"warning: {tag} is for {arch.name}: this {native.name} engine runs it under"
+            " emulation (about ten times slower)",
+        )
 
 
 def build_images(
@@ -134,31 +230,51 @@ def build_images(
     progress: Progress = no_progress,
     roles: Iterable[str] = HOST_ROLES,
     force: bool = False,
+    arch: str | None = None,
 ) -> list[ImageInfo]:
-    """Build the runtime, then the host images, skipping those already current.
+    """Build the runtime, then the host images, skipping those already current, for
+    ``arch`` (amd64, arm64; default: the engine's own architecture).
 
     One build at a time per cache folder: a second ``labctl`` waits for the first (an
     exclusive lock on ``build.lock``) instead of rewriting the wheelhouse under it."""
+    target = arch_named(arch) if arch else None
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     with (cache / "build.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build_images(client, progress, roles, force)
+        return _build_images(client, progress, roles, force, target)
 
 
 def _build_images(
-    client: docker.DockerClient, progress: Progress, roles: Iterable[str], force: bool
+    client: docker.DockerClient,
+    progress: Progress,
+    roles: Iterable[str],
+    force: bool,
+    target: Arch | None,
 ) -> list[ImageInfo]:
     root = project_root()
-    ensure_base_image(client, progress=lambda message: progress("base", message))
-    wheelhouse = build_wheelhouse(root, cache_dir(), lambda m: progress("wheelhouse", m))
-    hashes = _hashes(client, root, wheelhouse)
-    if force or _info(client, RUNTIME, hashes.runtime).state != "current":
+    native = engine_arch(client)
+    arch = target or native
+    base = base_tag(arch, native)
+    ensure_base_image(client, base, lambda message: progress("base", message), arch)
+    wheelhouse = build_wheelhouse(
+        root, cache_dir(), lambda m: progress("wheelhouse", m), arch.machine
+    )
+    hashes = _hashes(client, root, wheelhouse, base)
+    by_arch = {arch: hashes}.__getitem__
+
+    def stale(role: str) -> bool:
+        info = _info(client, role, by_arch, native) if _is_arch(client, role, arch) else None
+        return force or info is None or info.state != "current"
+
+    labels = {ARCH_LABEL: arch.name}
+    if stale(RUNTIME):
         with _runtime_context(root, wheelhouse) as context:
-            _build(client, RUNTIME, context, _labels(RUNTIME, hashes.runtime), progress)
+            runtime_labels = _labels(RUNTIME, hashes.runtime) | labels
+            _build(client, RUNTIME, context, runtime_labels, base=base, progress=progress)
     else:
         progress(RUNTIME, "up to date")
-    wanted = [r for r in roles if force or _info(client, r, hashes.hosts[r]).state != "current"]
+    wanted = [r for r in roles if stale(r)]
     for role in set(roles) - set(wanted):
         progress(role, "up to date")
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -169,13 +285,24 @@ def _build_images(
                 root=root,
                 wheelhouse=wheelhouse,
                 role=role,
-                source_hash=hashes.hosts[role],
+                labels=_labels(role, hashes.hosts[role]) | labels,
+                base=base,
                 progress=progress,
             )
             for role in wanted
         ]:
             future.result()
-    return [_info(client, role, hashes.hosts[role]) for role in roles]
+    return [_info(client, role, by_arch, native) for role in roles]
+
+
+def _is_arch(client: docker.DockerClient, role: str, arch: Arch) -> bool:
+    """Whether the image of ``role`` is present and labelled for ``arch`` (an image
+    without the label counts as the engine's own)."""
+    try:
+        image = client.images.get(image_tag(role))
+    except docker.errors.ImageNotFound:
+        return False
+    return _arch_of(image.labels, engine_arch(client)) == arch
 
 
 def _labels(role: str, source_hash: str | None) -> dict[str, str]:
@@ -193,14 +320,15 @@ def _build_host(
     root: Path,
     wheelhouse: Wheelhouse,
     role: str,
-    source_hash: str | None,
+    labels: dict[str, str],
+    base: str,
     progress: Progress,
 ) -> None:
     context = _directory_context(root / "containers" / role)
     context.add(wheelhouse.project.parent, "wheel")  # a directory entry (recursive=False)
     context.add(wheelhouse.project, f"wheel/{wheelhouse.project.name}")
     with context as file:
-        _build(client, role, file, _labels(role, source_hash), progress)
+        _build(client, role, file, labels, base=base, progress=progress)
 
 
 def _build(
@@ -208,11 +336,13 @@ def _build(
     role: str,
     context: IO[bytes],
     labels: dict[str, str],
+    *,
+    base: str,
     progress: Progress,
 ) -> None:
     tag = image_tag(role)
     progress(role, f"building {tag}")
-    args = {"BASE_IMAGE": BASE_TAG, "RUNTIME_IMAGE": image_tag(RUNTIME)}
+    args = {"BASE_IMAGE": base, "RUNTIME_IMAGE": image_tag(RUNTIME)}
     with engine_call(f"build image {tag}"):
         stream = client.api.build(
             fileobj=context,
@@ -286,7 +416,13 @@ def _runtime_context(root: Path, wheelhouse: Wheelhouse) -> _Context:
 
 
 def saved_tags(client: docker.DockerClient) -> list[str]:
-    tags = [BASE_TAG, image_tag(RUNTIME), *(image_tag(r) for r in HOST_ROLES)]
+    """The base, runtime and host images, the base of the runtime's architecture."""
+    native = engine_arch(client)
+    try:
+        arch = _arch_of(client.images.get(image_tag(RUNTIME)).labels, native)
+    except docker.errors.ImageNotFound:
+        arch = native
+    tags = [base_tag(arch, native), image_tag(RUNTIME), *(image_tag(r) for r in HOST_ROLES)]
     missing = [t for t in tags if _image_id(client, t) == "missing"]
     if missing:
         raise NotFoundError("image", missing[0], hint="build the images first: labctl images build")

@@ -5,7 +5,9 @@ has none), so the wheels are fetched here, on the host, into a cache directory:
 
 - ``deps/``: every runtime dependency, as binary wheels for the images' interpreter
   (CPython 3.11 on Debian bookworm, glibc 2.36), whatever Python runs labctl itself;
-  fetched again only when the dependency list in pyproject.toml changes;
+  fetched again only when the dependency list in pyproject.toml changes. Wheels for
+  another CPU architecture than this machine's (``labctl images build --arch``) go to
+  ``deps-<machine>/`` (``deps-aarch64``), fetched by pip for that platform;
 - ``project/``: the labctl wheel, rebuilt when the package's sources change.
 
 pip runs as a subprocess with an argument list (never a shell string).
@@ -82,10 +84,23 @@ def dependencies(root: Path) -> list[str]:
     return [str(d) for d in data.get("project", {}).get("dependencies", [])]
 
 
-def existing_wheelhouse(cache: Path) -> Wheelhouse | None:
-    """The wheelhouse in ``cache`` as it is now, or None when it is incomplete."""
+def host_machine() -> str:
+    """This machine's architecture as Linux names it (x86_64, aarch64): macOS says
+    arm64 and Windows AMD64 for the same machines."""
+    machine = platform.machine() or "x86_64"
+    return {"arm64": "aarch64", "amd64": "x86_64"}.get(machine.lower(), machine)
+
+
+def _deps_dir(root: Path, machine: str | None) -> Path:
+    machine = machine or host_machine()
+    return root / ("deps" if machine == host_machine() else f"deps-{machine}")
+
+
+def existing_wheelhouse(cache: Path, machine: str | None = None) -> Wheelhouse | None:
+    """The wheelhouse in ``cache`` for ``machine`` (default: this machine's) as it is
+    now, or None when it is incomplete."""
     root = cache / "wheelhouse"
-    deps = tuple(sorted((root / "deps").glob("*.whl")))
+    deps = tuple(sorted(_deps_dir(root, machine).glob("*.whl")))
     project = sorted((root / "project").glob("labctl-*.whl"))
     if not deps or not project:
         return None
@@ -93,20 +108,31 @@ def existing_wheelhouse(cache: Path) -> Wheelhouse | None:
 
 
 def build_wheelhouse(
-    project_root: Path, cache: Path, progress: Callable[[str], None]
+    project_root: Path,
+    cache: Path,
+    progress: Callable[[str], None],
+    machine: str | None = None,
 ) -> Wheelhouse:
-    """Bring ``cache``/wheelhouse up to date with the project; return it."""
+    """Bring ``cache``/wheelhouse up to date with the project, the dependencies as wheels
+    for ``machine`` (default: this machine's); return it."""
     root = cache / "wheelhouse"
+    machine = machine or host_machine()
+    deps = _deps_dir(root, machine)
     requirements = dependencies(project_root)
-    deps_key = hashlib.sha256("\n".join([IMAGE_PYTHON, *requirements]).encode()).hexdigest()
-    if _stamp(root / "deps") != deps_key:
-        progress(f"fetching {len(requirements)} dependencies as wheels for CPython {IMAGE_PYTHON}")
-        _refill(root / "deps", _download_argv(requirements), deps_key)
+    deps_key = hashlib.sha256(
+        "\n".join([IMAGE_PYTHON, machine, *requirements]).encode()
+    ).hexdigest()
+    if _stamp(deps) != deps_key:
+        progress(
+            f"fetching {len(requirements)} dependencies as wheels for CPython {IMAGE_PYTHON}"
+            f" on {machine}"
+        )
+        _refill(deps, _download_argv(requirements, machine), deps_key)
     project_key = tree_digest(project_root, project_sources(project_root))
     if _stamp(root / "project") != project_key:
         progress("building the labctl wheel")
         _refill(root / "project", _wheel_argv(project_root), project_key)
-    found = existing_wheelhouse(cache)
+    found = existing_wheelhouse(cache, machine)
     if found is None:
         raise BackendError("build the wheelhouse", f"pip left no wheels in {root}")
     return found
@@ -127,17 +153,16 @@ def _refill(directory: Path, argv: list[str], key: str) -> None:
     (directory / ".stamp").write_text(key + "\n", encoding="utf-8")
 
 
-def _download_argv(requirements: list[str]) -> list[str]:
+def _download_argv(requirements: list[str], machine: str) -> list[str]:
     argv = [sys.executable, "-m", "pip", "download", "--only-binary=:all:"]
     argv += ["--python-version", IMAGE_PYTHON, "--implementation", "cp", "--abi", "cp311"]
     argv += ["--abi", "abi3", "--abi", "none"]
-    for platform_tag in _platform_tags():
+    for platform_tag in _platform_tags(machine):
         argv += ["--platform", platform_tag]
     return [*argv, *requirements]
 
 
-def _platform_tags() -> list[str]:
-    machine = platform.machine() or "x86_64"
+def _platform_tags(machine: str) -> list[str]:
     tags = [f"manylinux_2_{minor}_{machine}" for minor in range(IMAGE_GLIBC_MINOR, 16, -1)]
     return [*tags, f"manylinux2014_{machine}", "any"]
 

@@ -560,8 +560,10 @@ class SwarmBackend:
     def prepare_images(self, roles: Sequence[str], progress: Progress = no_progress) -> list[str]:
         return self.local().prepare_images(roles, progress)
 
-    def build_images(self, progress: Progress = no_progress, force: bool = False) -> None:
-        self.local().build_images(progress, force)
+    def build_images(
+        self, progress: Progress = no_progress, force: bool = False, arch: str | None = None
+    ) -> None:
+        self.local().build_images(progress, force, arch)
 
     def list_images(self) -> list[ImageInfo]:
         return self.local().list_images()
