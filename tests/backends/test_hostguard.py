@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import docker.errors
 import pytest
 from backend_fakes import FakeClient, small_plan
 
@@ -117,3 +119,32 @@ def test_the_listing_says_what_is_missing() -> None:
     assert "br-b is not in inet lab" in missing
     assert "br-a is not in inet lab" not in missing
     assert "br-a is not in arp lab" in missing
+
+
+class _FailingNft:
+    def __init__(self, stderr: bytes) -> None:
+        self.stderr = stderr
+
+    def run(self, image: str, command: list[str], **options: object) -> bytes:
+        raise docker.errors.ContainerError(None, 1, command, image, self.stderr)
+
+
+class _ClientWithFailingNft:
+    def __init__(self, stderr: bytes) -> None:
+        self.containers = _FailingNft(stderr)
+
+
+@pytest.mark.parametrize(
+    ("stderr", "named"),
+    [
+        (b"Error: Could not process rule: No such file or directory\n", "nf_tables"),
+        (b"mnl.c:60: Unable to initialize Netlink socket: Protocol not supported\n", "arm64.md"),
+    ],
+)
+def test_a_failing_nft_says_why_and_what_to_do(stderr: bytes, named: str) -> None:
+    client: Any = _ClientWithFailingNft(stderr)
+    with pytest.raises(BackendError) as failed:
+        hostguard.HostGuard(client).state()
+    assert stderr.decode().strip() in str(failed.value)
+    assert named in str(failed.value)
+    assert "LABCTL_HOST_GUARD=off" in str(failed.value)

@@ -230,8 +230,9 @@ def require_emulation(arch: Arch, binfmt: Path = _BINFMT_DIR) -> None:
     raise BackendError(
         f"build images for {arch.name}",
         f"this machine cannot run {arch.name} programs ({entry} is not enabled)",
-        hint="install the emulator as root: apt-get install qemu-user-static binfmt-support"
-        f" (then `update-binfmts --enable qemu-{arch.machine}` if it stays disabled)",
+        hint="install the emulator as root with apt-get install qemu-user-static"
+        f" binfmt-support, then update-binfmts --enable qemu-{arch.machine} if it stays"
+        " disabled",
     )
 
 

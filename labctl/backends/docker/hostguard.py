@@ -255,11 +255,18 @@ class HostGuard:
             stderr = exc.stderr or b""
             text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
             detail = text.strip().splitlines()
+            hint = (
+                "the engine's machine needs nftables (nf_tables) in its kernel; see"
+                f" docs/security.md, or {ENV_SWITCH}=off if you firewall lab bridges yourself"
+            )
+            if "Protocol not supported" in text:  # qemu-user has no NETLINK_NETFILTER
+                hint = (
+                    "if the images are of another architecture than the engine's, nft runs"
+                    " under emulation, which cannot reach nf_tables (docs/arm64.md): use"
+                    f" images of the engine's own architecture, or {ENV_SWITCH}=off; "
+                ) + hint
             raise BackendError(
-                operation,
-                f"nft failed: {detail[-1] if detail else exc}",
-                hint="the engine's machine needs nftables (nf_tables) in its kernel; "
-                f"see docs/security.md, or {ENV_SWITCH}=off if you firewall lab bridges yourself",
+                operation, f"nft failed: {detail[-1] if detail else exc}", hint=hint
             ) from exc
         except (docker.errors.DockerException, requests.RequestException) as exc:
             raise BackendError(operation, " ".join(str(exc).split())) from exc

@@ -214,8 +214,8 @@ def check_architecture(
             raise BackendError(
                 f"start {tag}",
                 f"the image is for {arch.name}, and this engine runs {native.name} programs only",
-                hint=f"build images for this engine: labctl images build --arch {native.name}"
-                f" (or load a bundle saved on a {native.name} machine)",
+                hint=f"build images for this engine with labctl images build --arch"
+                f" {native.name}, or load a bundle saved on an {native.name} machine",
             )
         _RUNNABLE.add(key)
         progress(
