@@ -84,6 +84,10 @@ enable_arm64_emulation() {
     install_missing qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support
     [[ -e $BINFMT_DIR/register ]] || mount -t binfmt_misc binfmt_misc "$BINFMT_DIR"
     update-binfmts --enable qemu-aarch64 || true
+    # registered but switched off (echo 0): update-binfmts thinks it is on and leaves it
+    if [[ $(head -n 1 "$BINFMT_DIR/qemu-aarch64" 2>/dev/null) == disabled ]]; then
+        echo 1 >"$BINFMT_DIR/qemu-aarch64" || true
+    fi
     if [[ $(head -n 1 "$BINFMT_DIR/qemu-aarch64" 2>/dev/null) != enabled ]]; then
         log "arm64 emulation stays off: $BINFMT_DIR/qemu-aarch64 is not enabled"
         return 1

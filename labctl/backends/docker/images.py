@@ -186,7 +186,8 @@ def images_arch(labels: Iterable[dict[str, str] | None]) -> str | None:
     return arches.pop() if len(arches) == 1 else None
 
 
-#: Image ids of another architecture the engine was seen to run (asked once per process).
+#: Images (tag@source hash) of another architecture the engine was seen to run: asked
+#: once per image and process.
 _RUNNABLE: set[str] = set()
 
 
@@ -196,7 +197,8 @@ def check_architecture(
     progress: Progress = no_progress,
 ) -> None:
     """A clear error when an image (role → its labels) is for an architecture the engine
-    cannot run; a warning when the engine emulates it (it runs, about ten times slower).
+    cannot run; a warning when the engine emulates it (it runs, with several times the
+    CPU: bench/arm64.py).
     Images of the engine's own architecture cost no engine call."""
     native: Arch | None = None
     for role, found in sorted(labels.items()):
@@ -221,7 +223,7 @@ def check_architecture(
         progress(
             "images",
             f"warning: {tag} is for {arch.name}: this {native.name} engine runs it under"
-            " emulation (about ten times slower)",
+            " emulation (several times the CPU)",
         )
 
 
