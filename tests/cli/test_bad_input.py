@@ -36,6 +36,7 @@ CASES: list[tuple[list[str], str]] = [
     (["up", "tc-replay", "--student", "!!!"], "student"),
     (["up", "", "--student", "ana"], "LAB"),
     (["up", "tc-replay", "--student", "a" * 60], "shorter student name"),
+    (["images", "build", "--arch", "riscv64"], "'amd64', 'arm64'"),
     (["images", "save", ""], "PATH"),
     (["images", "load", " "], "PATH"),
     (["--labs-dir", "", "labs", "list"], "--labs-dir"),
