@@ -263,11 +263,13 @@ def _build_images(
         root, cache_dir(), lambda m: progress("wheelhouse", m), arch.machine
     )
     hashes = _hashes(client, root, wheelhouse, base)
-    by_arch = {arch: hashes}.__getitem__
+    unknown = _Hashes(None, dict.fromkeys(HOST_ROLES))  # an image of another architecture
+
+    def by_arch(found: Arch) -> _Hashes:
+        return hashes if found == arch else unknown
 
     def stale(role: str) -> bool:
-        info = _info(client, role, by_arch, native) if _is_arch(client, role, arch) else None
-        return force or info is None or info.state != "current"
+        return force or _info(client, role, by_arch, native).state != "current"
 
     labels = {ARCH_LABEL: arch.name}
     if stale(RUNTIME):
@@ -295,16 +297,6 @@ def _build_images(
         ]:
             future.result()
     return [_info(client, role, by_arch, native) for role in roles]
-
-
-def _is_arch(client: docker.DockerClient, role: str, arch: Arch) -> bool:
-    """Whether the image of ``role`` is present and labelled for ``arch`` (an image
-    without the label counts as the engine's own)."""
-    try:
-        image = client.images.get(image_tag(role))
-    except docker.errors.ImageNotFound:
-        return False
-    return _arch_of(image.labels, engine_arch(client)) == arch
 
 
 def _labels(role: str, source_hash: str | None) -> dict[str, str]:
