@@ -8,7 +8,7 @@ from typing import Any
 import docker.errors
 import pytest
 
-from labctl.backends.docker import arch, images
+from labctl.backends.docker import arch, baseimage, images
 from labctl.backends.docker.arch import ARCH_LABEL, ARCHES, arch_named, engine_arch
 from labctl.backends.docker.baseimage import BASE_TAG, base_tag, require_emulation
 from labctl.backends.docker.images import HASH_LABEL, check_architecture, images_arch
@@ -84,6 +84,34 @@ def test_building_for_another_architecture_needs_its_emulator(tmp_path: Path) ->
         require_emulation(ARM64, tmp_path)
     (tmp_path / "qemu-aarch64").write_text("enabled\ninterpreter /usr/libexec/qemu\n")
     require_emulation(ARM64, tmp_path)
+
+
+class _Stop(Exception):
+    """Raised where debootstrap would run."""
+
+
+@pytest.mark.parametrize(
+    ("machine", "wanted", "emulated"),
+    [("x86_64", ARM64, True), ("aarch64", ARM64, False), ("aarch64", AMD64, True)],
+)
+def test_the_base_is_bootstrapped_under_emulation_only_for_another_machine_than_this_one(
+    monkeypatch: pytest.MonkeyPatch, machine: str, wanted: arch.Arch, emulated: bool
+) -> None:
+    """debootstrap runs on this machine, whatever the engine's machine is: an arm64 base
+    made on an arm64 laptop for an amd64 engine needs no qemu, an amd64 one does."""
+    checked: list[str] = []
+    monkeypatch.setattr(baseimage, "host_machine", lambda: machine)
+    monkeypatch.setattr(baseimage, "_bootstrap_tool", lambda: "/usr/sbin/debootstrap")
+    monkeypatch.setattr(baseimage, "require_emulation", lambda a: checked.append(a.name))
+    monkeypatch.setattr(baseimage, "debian_mirror", lambda: "http://deb.example")
+
+    def stop(*args: Any) -> None:
+        raise _Stop
+
+    monkeypatch.setattr(baseimage, "_debootstrap", stop)
+    with pytest.raises(_Stop):
+        baseimage._bootstrap_and_import(Any, "t", lambda line: None, wanted)  # type: ignore[arg-type]
+    assert checked == ([wanted.name] if emulated else [])
 
 
 def _labels(name: str, digest: str = "h1") -> dict[str, str]:

@@ -27,6 +27,7 @@ import requests
 from docker.utils import parse_repository_tag
 
 from labctl.backends.docker.arch import ARCH_LABEL, Arch, engine_arch
+from labctl.backends.docker.wheelhouse import host_machine
 from labctl.errors import BackendError
 
 Progress = Callable[[str], None]
@@ -116,7 +117,7 @@ def ensure_base_image(
         report(f"labelling the local {UPSTREAM_IMAGE} as {tag}")
         _label_upstream(client, tag, wanted)
     else:
-        _bootstrap_and_import(client, tag, report, wanted, native)
+        _bootstrap_and_import(client, tag, report, wanted)
     labels = _image_labels(client, tag) or {}
     if labels.get(MANAGED_LABEL) != "true":
         raise BackendError("make base image", f"{tag} exists but lacks the {MANAGED_LABEL} label")
@@ -176,10 +177,12 @@ def _label_upstream(client: docker.DockerClient, tag: str, arch: Arch) -> None:
 
 
 def _bootstrap_and_import(
-    client: docker.DockerClient, tag: str, report: Progress, arch: Arch, native: Arch
+    client: docker.DockerClient, tag: str, report: Progress, arch: Arch
 ) -> None:
     debootstrap = _bootstrap_tool()
-    if arch != native:
+    # debootstrap's second stage runs here, on this machine (the engine's machine may be
+    # another: an engine over SSH, or a laptop building for an ARM server)
+    if arch.machine != host_machine():
         require_emulation(arch)
     mirror = debian_mirror()
     parent = _SCRATCH_PARENT if _SCRATCH_PARENT.is_dir() else None
