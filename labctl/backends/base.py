@@ -227,6 +227,8 @@ class NodeInfo:
     cpus: float
     #: Ids of the labctl instances whose hosts run there.
     instances: tuple[str, ...] = ()
+    #: The architecture its engine runs natively (amd64, arm64; "" when unknown).
+    arch: str = ""
 
     @property
     def usable(self) -> bool:

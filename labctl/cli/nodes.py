@@ -11,10 +11,11 @@ from labctl.cli.context import environment
 
 
 def nodes(ctx: typer.Context) -> None:
-    """List the swarm's nodes: role, state, availability, engine, instances and load."""
+    """List the swarm's nodes: role, state, availability, architecture, engine, instances
+    and load."""
     env = environment(ctx)
     found = env.core.nodes()
-    table = Table("node", "role", "state", "availability", "engine", "load", "instances")
+    table = Table("node", "role", "state", "availability", "arch", "engine", "load", "instances")
     for node in found:
         memory = f"{node.memory_bytes / (1 << 30):.1f} GiB" if node.memory_bytes else "?"
         table.add_row(
@@ -22,6 +23,7 @@ def nodes(ctx: typer.Context) -> None:
             node.role,
             node.state,
             node.availability,
+            escape(node.arch or "?"),
             escape(node.engine or "this engine"),
             f"{len(node.instances)} on {node.cpus:g} CPUs, {memory}",
             escape(", ".join(node.instances) or "-"),

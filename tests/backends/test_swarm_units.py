@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
+import docker.errors
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -29,7 +30,9 @@ from labctl.backends.base import (
     NetworkPlan,
     NodeInfo,
 )
+from labctl.backends.docker.arch import ARCH_LABEL
 from labctl.backends.swarm import gate, kept, services
+from labctl.backends.swarm.images import images_arch
 from labctl.backends.swarm.nodes import (
     ENGINE_LABEL,
     NODE_LABEL,
@@ -106,11 +109,12 @@ class FakeSwarmClient:
         self.swarm = swarm or {}
 
     def info(self) -> dict[str, Any]:
-        return {"Swarm": self.swarm}
+        return {"Swarm": self.swarm, "Architecture": "x86_64"}
 
 
 def _node(ident: str, *, role: str = "worker", state: str = "ready", availability: str = "active",
-          memory: int = 8 << 30, engine: str | None = None) -> dict[str, Any]:  # fmt: skip
+          memory: int = 8 << 30, engine: str | None = None,
+          machine: str = "x86_64") -> dict[str, Any]:  # fmt: skip
     labels = {ENGINE_LABEL: engine} if engine else {}
     return {
         "ID": ident,
@@ -119,6 +123,7 @@ def _node(ident: str, *, role: str = "worker", state: str = "ready", availabilit
         "Description": {
             "Hostname": f"host-{ident}",
             "Resources": {"MemoryBytes": memory, "NanoCPUs": 2_000_000_000},
+            "Platform": {"Architecture": machine, "OS": "linux"},
         },
     }
 
@@ -151,12 +156,67 @@ def test_nodes_count_instances_where_their_hosts_run_not_their_gateway() -> None
     assert nodes[1].engine == "unix:///run/n2.sock"
 
 
-def _info(ident: str, instances: int, *, memory: int = 8 << 30, **state: str) -> NodeInfo:
+def _info(ident: str, instances: int, *, memory: int = 8 << 30, arch: str = "amd64",
+          **state: str) -> NodeInfo:  # fmt: skip
     return NodeInfo(
         id=ident, hostname=ident, role="worker", state=state.get("state", "ready"),
         availability=state.get("availability", "active"), engine=None, memory_bytes=memory,
-        cpus=2.0, instances=tuple(f"i{n}" for n in range(instances)),
+        cpus=2.0, instances=tuple(f"i{n}" for n in range(instances)), arch=arch,
     )  # fmt: skip
+
+
+def test_a_nodes_architecture_is_dockers_platform_name_of_its_machine() -> None:
+    client = FakeSwarmClient()
+    client.api.node_list = [
+        _node("m", role="manager"),
+        _node("w", machine="aarch64"),
+        _node("x", machine="riscv64"),
+        {**_node("y"), "Description": {"Hostname": "host-y"}},
+    ]
+    nodes = {n.id: n.arch for n in list_nodes(client, "m")}  # type: ignore[arg-type]
+    assert nodes == {"m": "amd64", "w": "arm64", "x": "riscv64", "y": ""}
+
+
+def test_placement_keeps_to_nodes_that_run_the_images_architecture() -> None:
+    nodes = [
+        _info("a", 2, arch="amd64"),
+        _info("b", 0, arch="arm64"),
+        _info("c", 1, arch=""),  # unknown: not ruled out
+    ]
+    assert choose_node(nodes, "amd64").id == "c"
+    assert choose_node(nodes, "arm64").id == "b"
+    assert choose_node(nodes[:1], "amd64").id == "a"
+    assert choose_node(nodes).id == "b"  # images of mixed or unknown architecture
+
+
+def test_no_node_of_the_images_architecture_is_one_line_naming_the_way_out() -> None:
+    with pytest.raises(BackendError) as caught:
+        choose_node([_info("a", 0, arch="arm64"), _info("b", 0, arch="arm64")], "amd64")
+    message = str(caught.value)
+    assert "the images are for amd64" in message
+    assert "a (arm64), b (arm64)" in message
+    assert "labctl images build --arch arm64" in message
+    assert "\n" not in message
+
+
+def test_the_images_architecture_is_their_label_or_the_engines_own() -> None:
+    labelled = {"labctl/a:t": {ARCH_LABEL: "arm64"}, "labctl/b:t": {ARCH_LABEL: "arm64"}}
+    client = FakeSwarmClient()
+    client.images = LabelledImages({**labelled, "labctl/c:t": {}, "labctl/d:t": {}})  # type: ignore[assignment]
+    assert images_arch(client, ["labctl/a:t", "labctl/b:t", "labctl/a:t"]) == "arm64"  # type: ignore[arg-type]
+    assert images_arch(client, ["labctl/c:t", "labctl/d:t"]) == "amd64"  # type: ignore[arg-type]
+    assert images_arch(client, ["labctl/a:t", "labctl/c:t"]) is None  # type: ignore[arg-type]
+    assert images_arch(client, ["labctl/a:t", "labctl/missing:t"]) is None  # type: ignore[arg-type]
+
+
+class LabelledImages:
+    def __init__(self, labels: dict[str, dict[str, str]]) -> None:
+        self.labels = labels
+
+    def get(self, name: str) -> Any:
+        if name not in self.labels:
+            raise docker.errors.ImageNotFound(name)
+        return type("Image", (), {"labels": self.labels[name]})()
 
 
 def test_placement_takes_the_usable_node_with_the_fewest_instances() -> None:

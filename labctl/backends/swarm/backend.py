@@ -55,9 +55,16 @@ from labctl.backends.docker.engine import Filters, engine_call, resource_name
 from labctl.backends.docker.status import forwarded, host_status
 from labctl.backends.docker.vantage import DockerChannel, DockerVantages
 from labctl.backends.swarm import gate, kept, services
-from labctl.backends.swarm.images import copy_missing
+from labctl.backends.swarm.images import copy_missing, images_arch
 from labctl.backends.swarm.networks import OverlayNetworks
-from labctl.backends.swarm.nodes import NODE_LABEL, Engines, api_of, choose_node, list_nodes
+from labctl.backends.swarm.nodes import (
+    NODE_LABEL,
+    Engines,
+    api_of,
+    choose_node,
+    list_nodes,
+    runs,
+)
 from labctl.backends.swarm.nodes import manager_node_id as ask_manager
 from labctl.backends.vantage import VANTAGE_ROLE
 from labctl.errors import BackendError, NotFoundError
@@ -235,13 +242,16 @@ class SwarmBackend:
             )
 
     def _place(self, plan: InstancePlan, progress: Progress) -> dict[str, str]:
-        """Host → node id: every host on the least loaded node, the gateway on labctl's
-        own (where the portal reaches its loopback ports) while that node is usable; the
-        images a node lacks are copied there from labctl's engine."""
+        """Host → node id: every host on the least loaded node that runs the images'
+        architecture, the gateway on labctl's own (where the portal reaches its loopback
+        ports) while that node is usable and runs it too; the images a node lacks are
+        copied there from labctl's engine."""
         nodes = self.nodes()
-        chosen = choose_node(nodes)
+        arch = images_arch(self.client, [h.image for h in plan.hosts])
+        chosen = choose_node(nodes, arch)
         manager = next((n for n in nodes if n.id == self.engines.manager_id), None)
-        entry = manager.id if manager is not None and manager.usable else chosen.id
+        own = manager is not None and manager.usable and runs(manager, arch)
+        entry = manager.id if manager is not None and own else chosen.id
         placed = {h.name: entry if h.name == GATEWAY_HOST else chosen.id for h in plan.hosts}
         progress("swarm", f"placed on node {chosen.hostname} {chosen.id[:12]}")
         for node in set(placed.values()) - {self.engines.manager_id}:

@@ -4,8 +4,9 @@ An instance's hosts are services pinned to one node (``node.id==<id>``); per-con
 work (exec, files, logs, readiness) goes to that node's own engine, whose address is the
 node label ``org.labctl.engine`` (``unix:///run/labctl-node2.sock``,
 ``ssh://labctl@node2``; never plain ``tcp://``). The node labctl's own engine runs on
-needs none. Placement is by load: among nodes that are ready and active, the one holding
-the fewest labctl instances, then the one with the most memory.
+needs none. Placement is by load: among nodes that are ready and active and run the
+images' architecture natively, the one holding the fewest labctl instances, then the one
+with the most memory.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Final
 import docker
 
 from labctl.backends.base import GATEWAY_HOST, HOST_LABEL, INSTANCE_LABEL, NodeInfo
+from labctl.backends.docker.arch import arch_named
 from labctl.backends.docker.baseimage import without_proxy_lookups
 from labctl.backends.docker.engine import engine_call
 from labctl.errors import BackendError
@@ -77,6 +79,7 @@ def _node(attrs: dict[str, Any], manager_id: str, instances: Iterable[str]) -> N
     description = attrs.get("Description") or {}
     resources = description.get("Resources") or {}
     engine = (spec.get("Labels") or {}).get(ENGINE_LABEL)
+    machine = str((description.get("Platform") or {}).get("Architecture") or "")
     return NodeInfo(
         id=str(attrs["ID"]),
         hostname=str(description.get("Hostname", "")),
@@ -87,18 +90,46 @@ def _node(attrs: dict[str, Any], manager_id: str, instances: Iterable[str]) -> N
         memory_bytes=int(resources.get("MemoryBytes") or 0),
         cpus=int(resources.get("NanoCPUs") or 0) / 1e9,
         instances=tuple(sorted(instances)),
+        arch=_arch_name(machine),
     )
 
 
-def choose_node(nodes: Iterable[NodeInfo]) -> NodeInfo:
+def _arch_name(machine: str) -> str:
+    """Docker's platform name for a node's ``uname -m`` (x86_64 → amd64); an
+    architecture labctl builds no images for keeps its own name."""
+    try:
+        return arch_named(machine).name if machine else ""
+    except BackendError:
+        return machine
+
+
+def runs(node: NodeInfo, arch: str | None) -> bool:
+    """Whether ``node`` runs images of ``arch`` natively (an unknown one on either side:
+    it is not ruled out)."""
+    return not arch or not node.arch or node.arch == arch
+
+
+def choose_node(nodes: Iterable[NodeInfo], arch: str | None = None) -> NodeInfo:
     """The usable node with the fewest instances (then the most memory, then by id, so
-    the choice is stable); a one-line error when no node can take one."""
-    usable = [n for n in nodes if n.usable]
+    the choice is stable) among those that run images of ``arch`` (the instance's images'
+    architecture; None: any); a one-line error when no node can take one."""
+    listed = list(nodes)
+    usable = [n for n in listed if n.usable]
     if not usable:
         raise BackendError(
             "place an instance", "no swarm node is ready and active", hint="docker node ls"
         )
-    return min(usable, key=lambda n: (len(n.instances), -n.memory_bytes, n.id))
+    fitting = [n for n in usable if runs(n, arch)]
+    if not fitting:
+        others = ", ".join(sorted({f"{n.hostname} ({n.arch})" for n in usable}))
+        raise BackendError(
+            "place an instance",
+            f"the images are for {arch}, and no ready and active swarm node runs {arch}"
+            f" programs ({others})",
+            hint=f"build images for the nodes with labctl images build --arch"
+            f" {usable[0].arch}, or add a {arch} node (docs/swarm.md)",
+        )
+    return min(fitting, key=lambda n: (len(n.instances), -n.memory_bytes, n.id))
 
 
 class Engines:
