@@ -3,6 +3,7 @@ the command as a subprocess): a class of three on tc-replay spread over the swar
 (two when ``scripts/swarm-node.sh up`` has joined a second engine), confined as the
 docker backend's hosts are where the Swarm API allows, graded, no student reaching
 another's hosts on either node, a host restarted by swarm with its files written back,
+an instance stopped as an idle period stops it and started again with the student's home,
 a node drained and its students repaired elsewhere by ``session start`` with the same
 passwords, and nothing left after ``session stop``.
 
@@ -161,6 +162,46 @@ def test_files_are_kept_and_come_back_after_a_restart(swarm: SwarmBackend, klass
     assert found is not None
     assert found[0] == note
     assert (found[1].mode, found[1].uid) == (0o640, 0)
+
+
+def test_an_idle_stop_frees_the_node_and_resume_brings_back_home_and_files(
+    swarm: SwarmBackend, klass: Class
+) -> None:
+    """`labctl suspend` (what an idle period does) scales every host to nothing: no
+    container of the instance runs on its node, and `labctl status` says stopped.
+    `labctl resume` brings every host back on the same node, ready, with the student's
+    home and the files labctl wrote."""
+    ident = klass.ids[0]
+    node = swarm.instance_node(ident)
+    engine = swarm.engines.of(node)
+    note = f"field notes {uuid.uuid4().hex}"
+    workstation = swarm.task_container(ident, "attacker")
+    code, _ = workstation.exec_run(
+        ["sh", "-c", f"echo '{note}' > /home/student/notes.txt"], user="student"
+    )
+    assert code == 0
+    planned = swarm.read_file(ident, "spacecraft", "/etc/labctl/spacecraft.yaml")
+    assert planned is not None
+
+    suspended = _labctl(klass.home, "suspend", ident)
+    assert suspended.returncode == 0, suspended.stdout + suspended.stderr
+    selector = {"label": f"{INSTANCE_LABEL}={ident}", "status": "running"}
+    assert engine.containers.list(filters=selector) == []
+    assert {s.state for s in swarm.status(ident)} == {"exited"}
+    shown = _labctl(klass.home, "status", ident)
+    assert "stopped" in shown.stdout, shown.stdout
+
+    resumed = _labctl(klass.home, "resume", ident)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert swarm.instance_node(ident) == node
+    assert {s.health for s in swarm.status(ident)} == {"healthy"}
+    code, output = swarm.task_container(ident, "attacker").exec_run(
+        ["cat", "/home/student/notes.txt"], user="student"
+    )
+    assert (code, output.decode().strip()) == (0, note)
+    again = swarm.read_file(ident, "spacecraft", "/etc/labctl/spacecraft.yaml")
+    assert again is not None
+    assert again[0] == planned[0]
 
 
 def test_grading_works_on_every_node(klass: Class) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,6 @@ from labctl.backends.swarm.nodes import manager_node_id as ask_manager
 from labctl.backends.vantage import VANTAGE_ROLE
 from labctl.errors import BackendError, NotFoundError
 
-#: Task states after which a task never runs (swarm's own names).
-ENDED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
 #: The bridge a node's tasks publish ports through (made by scripts/swarm-node.sh).
 GATEWAY_BRIDGE = "docker_gwbridge"
 #: How long ``down`` waits for the engines to let go of the instance's networks and volumes.
@@ -310,7 +309,7 @@ class SwarmBackend:
             return False
         task = max(tasks, key=lambda t: int((t.get("Version") or {}).get("Index", 0)))
         state = str((task.get("Status") or {}).get("State", ""))
-        if state in ENDED:
+        if state in services.ENDED:
             raise BackendError(
                 f"start host {host}", f"its task {state}: {services.task_error(task)}"
             )
@@ -412,10 +411,14 @@ class SwarmBackend:
         return self.node_engine(instance_id, host).exec(instance_id, host, argv, user)
 
     def copy_to(self, instance_id: str, host: str, files: Mapping[str, FileSpec]) -> None:
-        """Written into the host, and kept for its next container (:mod:`.kept`)."""
+        """Written into the host, and kept for its next container (:mod:`.kept`); into a
+        stopped host (its service scaled to nothing: no container), only kept, and
+        written by :meth:`start`."""
         if not files:
             return
-        self.node_engine(instance_id, host).copy_to(instance_id, host, files)
+        service = self._service(instance_id, host)
+        if service is None or services.replicas(service) > 0:
+            self.node_engine(instance_id, host).copy_to(instance_id, host, files)
         kept.keep(self.client, instance_id, host, files)
 
     def copy_from(self, instance_id: str, host: str, path: str) -> bytes:
@@ -483,20 +486,65 @@ class SwarmBackend:
             time.sleep(self.poll_s)
 
     def stop(self, instance_id: str, progress: Progress = no_progress) -> int:
-        """Not on the swarm yet: a task scaled to nothing loses its container, and the
-        kept home would have to be written back through the gate (docs/swarm.md, gaps).
-        The lease keeper leaves such an instance running and says why."""
-        raise BackendError(
-            f"stop instance {instance_id}",
-            "the swarm backend cannot stop an idle instance yet; give its session"
-            " --idle-stop 0 (lifetimes work: an expired instance is removed)",
-        )
+        """Every host's service scaled to nothing, and waited for until its container
+        has ended (10 s each to end, then killed). Swarm keeps no stopped container: what
+        the student changed in a host's writable layer or tmpfs goes, as with a restart;
+        the services, networks, volumes (on the same node) and kept files stay for
+        :meth:`start`. The lease keeper keeps the student's home in the store first."""
+        scaled: list[dict[str, Any]] = []
+        for service in self._host_services(instance_id):
+            if services.replicas(service) > 0:
+                services.scale(self.client, service, 0)
+                scaled.append(service)
+        deadline = time.monotonic() + self.health_timeout_s
+        for service in scaled:
+            host = str(service["Spec"]["Labels"][HOST_LABEL])
+            while services.running_tasks(self.client, str(service["ID"])):
+                if time.monotonic() > deadline:
+                    raise BackendError(
+                        f"stop instance {instance_id}", f"{host} did not end in time"
+                    )
+                time.sleep(self.poll_s / 2)
+            progress(host, "stopped")
+        return len(scaled)
 
     def start(self, instance_id: str, progress: Progress = no_progress) -> list[HostStatus]:
-        """Nothing is ever stopped on the swarm (see :meth:`stop`)."""
-        raise BackendError(
-            f"start instance {instance_id}", "the swarm backend does not stop instances"
-        )
+        """Every stopped host's service asked for its task again (on the same node, where
+        its volumes are); each new container gets the kept files back through its gate,
+        then every host must pass its readiness test within the health timeout."""
+        hosts = self._host_services(instance_id)
+        if not hosts:
+            raise BackendError(f"start instance {instance_id}", "it has no host on the swarm")
+        stopped = [s for s in hosts if services.replicas(s) == 0]
+        for service in stopped:
+            services.scale(self.client, service, 1)
+
+        def back(service: dict[str, Any]) -> Container:
+            host = str(service["Spec"]["Labels"][HOST_LABEL])
+            container = self._new_container(instance_id, host, None)
+            self.reseed(instance_id, host, container)
+            progress(host, "started")
+            return container
+
+        with ThreadPoolExecutor(max_workers=max(1, len(stopped))) as pool:
+            started = list(pool.map(back, stopped))
+        deadline = time.monotonic() + self.health_timeout_s
+        waiting = started
+        while waiting:
+            waiting = [c for c in waiting if not health.healthy_now(c)]
+            if waiting and time.monotonic() > deadline:
+                names = ", ".join(str(c.name) for c in waiting)
+                raise BackendError(
+                    f"start instance {instance_id}",
+                    f"not ready in time: {names}{health.last_log(waiting[0])}",
+                )
+            if waiting:
+                time.sleep(self.poll_s / 4)
+        return self.status(instance_id)
+
+    def _host_services(self, instance_id: str) -> list[dict[str, Any]]:
+        """The services of the instance's hosts (not its vantages)."""
+        return [s for s in self.services_of(instance_id) if s["Spec"]["Labels"].get(HOST_LABEL)]
 
     def reseed(self, instance_id: str, host: str, container: Container) -> None:
         """Write the kept files into a new container of ``host``, one by one in the order
@@ -519,7 +567,8 @@ class SwarmBackend:
 
     def status(self, instance_id: str) -> list[HostStatus]:
         """Each host's current task's container as its node's engine shows it; a host
-        without one (its node drained or gone) as its task's state."""
+        without one (its node drained or gone) as its task's state; a stopped one as
+        ``exited``."""
         prefix = resource_name(instance_id, "")
         statuses: list[HostStatus] = []
         containers: list[Container] = []
@@ -527,6 +576,9 @@ class SwarmBackend:
         for service in self.services_of(instance_id):
             host = str(service["Spec"]["Labels"].get(HOST_LABEL, ""))
             if not host:
+                continue
+            if services.replicas(service) == 0:  # stopped (:meth:`stop`): no container
+                missing.append(HostStatus(host, "exited", "none"))
                 continue
             task = services.current_task(self.client, str(service["ID"]))
             container = self._container_of(task)

@@ -34,6 +34,7 @@ from docker.types import (
     Placement,
     Resources,
     RestartPolicy,
+    ServiceMode,
     TaskTemplate,
 )
 
@@ -55,6 +56,8 @@ from labctl.errors import BackendError
 SHM_PATH: Final = "/dev/shm"
 #: A tmpfs option the Swarm API has no field for (uid=, gid=): its mode becomes this.
 SHARED_MODE: Final = 0o1777
+#: Task states after which a task never runs (swarm's own names).
+ENDED: Final = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
 _SIZE: Final = re.compile(r"^(\d+)([kmg]?)$")
 _UNITS: Final = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
@@ -162,6 +165,31 @@ def create(client: docker.DockerClient, spec: Mapping[str, Any]) -> str:
     with engine_call(f"create service {spec['name']}"):
         made = api_of(client).create_service(**spec)
     return str(made["ID"])
+
+
+def replicas(service: Mapping[str, Any]) -> int:
+    """How many tasks the service asks for: 1, or 0 while its instance is stopped."""
+    mode = (service.get("Spec") or {}).get("Mode") or {}
+    return int((mode.get("Replicated") or {}).get("Replicas", 1))
+
+
+def scale(client: docker.DockerClient, service: Mapping[str, Any], count: int) -> None:
+    """Ask for ``count`` tasks of the service (its spec otherwise unchanged)."""
+    name = str(service["Spec"]["Name"])
+    with engine_call(f"scale service {name} to {count}"):
+        api_of(client).update_service(
+            str(service["ID"]),
+            int(service["Version"]["Index"]),
+            mode=ServiceMode("replicated", replicas=count),
+            fetch_current_spec=True,
+        )
+
+
+def running_tasks(client: docker.DockerClient, service: str) -> int:
+    """The service's tasks not yet ended (a stopped one's container is then gone)."""
+    with engine_call(f"list the tasks of {service}"):
+        tasks: list[dict[str, Any]] = api_of(client).tasks(filters={"service": service})
+    return sum(str((t.get("Status") or {}).get("State", "")) not in ENDED for t in tasks)
 
 
 def current_task(client: docker.DockerClient, service: str) -> dict[str, Any] | None:
