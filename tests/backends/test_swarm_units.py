@@ -425,6 +425,29 @@ def test_kept_files_come_back_in_order_with_mode_and_owner() -> None:
     assert kept.kept(client, "i", "ground-station") == {}  # type: ignore[arg-type]
 
 
+def test_network_changes_are_kept_beside_the_files_not_as_one() -> None:
+    client: Any = FakeSwarmClient()
+    kept.keep(client, "i", "spacecraft", {"/etc/labctl/a": FileSpec(b"a", 0o644, 0, 0)})
+    kept.keep_wiring(client, "i", "spacecraft", {"corp": True, "rf": False})
+    kept.keep_wiring(client, "i", "spacecraft", {"corp": True})  # replaces the first
+    assert kept.wiring(client, "i", "spacecraft") == {"corp": True}
+    assert kept.wiring(client, "i", "attacker") == {}
+    assert list(kept.kept(client, "i", "spacecraft")) == ["/etc/labctl/a"]
+    kept.keep_wiring(client, "i", "spacecraft", {})  # back to the service's own networks
+    assert kept.wiring(client, "i", "spacecraft") == {}
+    kept.keep_wiring(client, "i", "spacecraft", {"corp": True})
+    assert kept.forget(client, "i") == 2  # the file and the wiring go with the instance
+
+
+def test_an_unreadable_kept_wiring_is_none() -> None:
+    client: Any = FakeSwarmClient()
+    kept.keep_wiring(client, "i", "h", {"corp": True})
+    client.api.config_list[0]["Spec"]["Data"] = base64.b64encode(b"[not json").decode()
+    assert kept.wiring(client, "i", "h") == {}
+    client.api.config_list[0]["Spec"]["Data"] = base64.b64encode(b'{"corp": "yes"}').decode()
+    assert kept.wiring(client, "i", "h") == {}
+
+
 def test_a_file_too_large_for_a_config_is_one_line() -> None:
     big = FileSpec(b"x" * (kept.MAX_BYTES + 1))
     with pytest.raises(BackendError, match="larger than a swarm config holds"):

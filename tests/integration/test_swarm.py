@@ -2,10 +2,10 @@
 the command as a subprocess): a class of three on tc-replay spread over the swarm's nodes
 (two when ``scripts/swarm-node.sh up`` has joined a second engine), confined as the
 docker backend's hosts are where the Swarm API allows, graded, no student reaching
-another's hosts on either node, a host restarted by swarm with its files written back,
-an instance stopped as an idle period stops it and started again with the student's home,
-a node drained and its students repaired elsewhere by ``session start`` with the same
-passwords, and nothing left after ``session stop``.
+another's hosts on either node, a host restarted by swarm with its files and its network
+attachments as they were, an instance stopped as an idle period stops it and started again
+with the student's home, a node drained and its students repaired elsewhere by ``session
+start`` with the same passwords, and nothing left after ``session stop``.
 
 Needs this engine to be a swarm manager (``docker swarm init --advertise-addr 127.0.0.1``
 or ``bash scripts/swarm-node.sh up``): skipped loudly without, failed in CI."""
@@ -162,6 +162,40 @@ def test_files_are_kept_and_come_back_after_a_restart(swarm: SwarmBackend, klass
     assert found is not None
     assert found[0] == note
     assert (found[1].mode, found[1].uid) == (0o640, 0)
+
+
+def _networks_of(swarm: SwarmBackend, ident: str, host: str) -> set[str]:
+    container = swarm.task_container(ident, host)
+    container.reload()
+    prefix = f"labctl-{ident}-"
+    return {n.removeprefix(prefix) for n in container.attrs["NetworkSettings"]["Networks"]}
+
+
+def test_a_connect_survives_a_restart_and_a_disconnect_too(
+    swarm: SwarmBackend, klass: Class
+) -> None:
+    """A scenario's connect or disconnect acts on the running container at once (no new
+    task), and a new container of the host after a restart is wired the same way."""
+    ident = klass.ids[-1]
+    assert _networks_of(swarm, ident, "spacecraft") == {"rf"}
+    before = swarm.task_container(ident, "spacecraft").id
+    try:
+        assert swarm.connect(ident, "spacecraft", "corp") is True
+        assert swarm.task_container(ident, "spacecraft").id == before  # no new task
+        assert _networks_of(swarm, ident, "spacecraft") == {"rf", "corp"}
+        swarm.restart(ident, "spacecraft")
+        assert swarm.task_container(ident, "spacecraft").id != before
+        assert _networks_of(swarm, ident, "spacecraft") == {"rf", "corp"}
+
+        assert swarm.disconnect(ident, "spacecraft", "rf") is True
+        swarm.restart(ident, "spacecraft")
+        assert _networks_of(swarm, ident, "spacecraft") == {"corp"}
+    finally:
+        swarm.connect(ident, "spacecraft", "rf")
+        swarm.disconnect(ident, "spacecraft", "corp")
+    restarted = swarm.restart(ident, "spacecraft")
+    assert _networks_of(swarm, ident, "spacecraft") == {"rf"}
+    assert restarted.health == "healthy"
 
 
 def test_an_idle_stop_frees_the_node_and_resume_brings_back_home_and_files(

@@ -548,20 +548,56 @@ class SwarmBackend:
 
     def reseed(self, instance_id: str, host: str, container: Container) -> None:
         """Write the kept files into a new container of ``host``, one by one in the order
-        they were first written, and open its gate."""
+        they were first written, attach it to (or detach it from) the networks a
+        ``connect`` or ``disconnect`` changed, and open its gate."""
         engine = self.node_engine(instance_id, host)
         for path, spec in kept.kept(self.client, instance_id, host).items():
             engine.files.put(container, {path: spec})
+        for network, attached in kept.wiring(self.client, instance_id, host).items():
+            if attached:
+                engine.connect(instance_id, host, network)
+            else:
+                engine.disconnect(instance_id, host, network)
         gate.open_gate(container)
 
     def recover(self, instance_id: str, host: str) -> Recovery:
         return self.node_engine(instance_id, host).recover(instance_id, host)
 
     def connect(self, instance_id: str, host: str, network: str) -> bool:
-        return self.node_engine(instance_id, host).connect(instance_id, host, network)
+        """Attached now, and remembered for the host's next container (:meth:`reseed`)."""
+        changed = self.node_engine(instance_id, host).connect(instance_id, host, network)
+        self._remember_wiring(instance_id, host, network, attached=True)
+        return changed
 
     def disconnect(self, instance_id: str, host: str, network: str) -> bool:
-        return self.node_engine(instance_id, host).disconnect(instance_id, host, network)
+        """Detached now, and remembered for the host's next container (:meth:`reseed`)."""
+        changed = self.node_engine(instance_id, host).disconnect(instance_id, host, network)
+        self._remember_wiring(instance_id, host, network, attached=False)
+        return changed
+
+    def _remember_wiring(self, instance_id: str, host: str, network: str, attached: bool) -> None:
+        """Keep (:func:`kept.keep_wiring`) each network whose attachment now differs from
+        the service's own networks. A vantage is no service: nothing kept."""
+        service = self._service(instance_id, host)
+        if service is None:
+            return
+        before = kept.wiring(self.client, instance_id, host)
+        wiring = dict(before)
+        # the stored template names each network by id
+        template = service["Spec"]["TaskTemplate"]
+        own = {str(n.get("Target", "")) for n in template.get("Networks") or []}
+        name = resource_name(instance_id, network)
+        if bool(own & {name, self._network_id(name)}) == attached:
+            wiring.pop(network, None)
+        else:
+            wiring[network] = attached
+        if wiring != before:
+            kept.keep_wiring(self.client, instance_id, host, wiring)
+
+    def _network_id(self, name: str) -> str:
+        with engine_call(f"find network {name}"):
+            found = [n for n in self.client.networks.list(names=[name]) if n.name == name]
+        return str(found[0].id) if found else ""  # (the engine's filter matches parts too)
 
     # --- status --------------------------------------------------------------------------
 

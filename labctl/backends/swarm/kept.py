@@ -12,6 +12,11 @@ them again (a manager's API is root on the swarm either way). A later write of t
 path replaces its config; the order of writes is kept (a directory before its files, a
 later edit after the first version).
 
+A ``connect`` or ``disconnect`` (a scenario moving a host between networks) is kept the
+same way, in one config per host of the kind ``wiring``, and done again to a new container
+before its gate opens. Not in the service's spec: updating a service makes swarm start a
+new task of it, which would restart the host.
+
 A config holds at most 500 KiB and at least one octet: a directory or an empty file keeps
 one placeholder octet and says so in its labels.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 from collections.abc import Mapping
 from contextlib import suppress
@@ -40,6 +46,8 @@ KIND_LABEL: Final = "org.labctl.kind"
 #: Nanoseconds since the epoch of the write: the order files are written back in.
 ORDER_LABEL: Final = "org.labctl.order"
 MAX_BYTES: Final = 500 * 1024
+#: The kind of the one config per host that keeps its network changes (no file).
+WIRING_KIND: Final = "wiring"
 _PLACEHOLDER: Final = b"\n"
 
 
@@ -85,8 +93,50 @@ def kept(client: docker.DockerClient, instance_id: str, host: str) -> dict[str, 
     selector = {"label": [f"{INSTANCE_LABEL}={instance_id}", f"{HOST_LABEL}={host}"]}
     with engine_call(f"read the files kept for {host} of {instance_id}"):
         found = api_of(client).configs(filters=selector)
+    found = [c for c in found if c["Spec"]["Labels"].get(KIND_LABEL) != WIRING_KIND]
     found.sort(key=lambda c: int(c["Spec"]["Labels"].get(ORDER_LABEL, "0")))
     return dict(_file(config["Spec"]) for config in found)
+
+
+def keep_wiring(
+    client: docker.DockerClient, instance_id: str, host: str, wiring: Mapping[str, bool]
+) -> None:
+    """Keep the networks a ``connect`` or ``disconnect`` changed for ``host`` (network →
+    attached), replacing what was kept; nothing kept when nothing differs."""
+    name = config_name(instance_id, host, WIRING_KIND)
+    labels = {
+        MANAGED_LABEL: "true",
+        INSTANCE_LABEL: instance_id,
+        HOST_LABEL: host,
+        KIND_LABEL: WIRING_KIND,
+    }
+    with engine_call(f"keep the networks of {host}"):
+        _remove_named(client, name)
+        if wiring:
+            data = json.dumps(dict(wiring), sort_keys=True).encode()
+            client.configs.create(name=name, data=data, labels=labels)
+
+
+def wiring(client: docker.DockerClient, instance_id: str, host: str) -> dict[str, bool]:
+    """What :func:`keep_wiring` kept for ``host`` (nothing, or an unreadable one: {})."""
+    selector = {
+        "label": [
+            f"{INSTANCE_LABEL}={instance_id}",
+            f"{HOST_LABEL}={host}",
+            f"{KIND_LABEL}={WIRING_KIND}",
+        ]
+    }
+    with engine_call(f"read the networks kept for {host} of {instance_id}"):
+        found = api_of(client).configs(filters=selector)
+    if not found:
+        return {}
+    try:
+        kept_wiring = json.loads(base64.b64decode(found[0]["Spec"]["Data"]))
+    except (ValueError, KeyError):
+        return {}
+    if not isinstance(kept_wiring, dict):
+        return {}
+    return {str(k): v for k, v in kept_wiring.items() if isinstance(v, bool)}
 
 
 def _file(spec: Mapping[str, Any]) -> tuple[str, FileSpec]:
