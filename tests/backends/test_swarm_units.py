@@ -316,23 +316,23 @@ def test_a_host_is_a_confined_service_pinned_to_its_node() -> None:
     assert ready == ["labctl-listening", "udp", "5100"]  # the image's health check, run by labctl
 
 
-def test_the_program_runs_behind_the_start_gate() -> None:
+def test_the_program_runs_behind_the_start_gate_with_no_new_privileges() -> None:
     container = _spec(SPACECRAFT)["task_template"]["ContainerSpec"]
     assert container["Command"] == list(gate.ENTRYPOINT)
-    assert container["Args"] == [
-        "/usr/bin/tini",
-        "--",
-        "python",
-        "-m",
-        "labctl.range.hosts.spacecraft",
-    ]
+    program = ["/usr/bin/tini", "--", "python", "-m", "labctl.range.hosts.spacecraft"]
+    assert container["Args"] == ["setpriv", "--no-new-privs", *program]
     replaced = _spec(HostPlan(**{**SPACECRAFT.__dict__, "command": ("sleep", "1")}))
     assert replaced["task_template"]["ContainerSpec"]["Args"] == [
+        "setpriv",
+        "--no-new-privs",
         "/usr/bin/tini",
         "--",
         "sleep",
         "1",
     ]
+    # a profile that keeps setuid binaries working (sudo on the workstation): no setpriv
+    privileged = _spec(HostPlan(**{**SPACECRAFT.__dict__, "no_new_privileges": False}))
+    assert privileged["task_template"]["ContainerSpec"]["Args"] == program
 
 
 def test_tmpfs_sizes_and_modes_and_a_small_dev_shm() -> None:

@@ -148,6 +148,15 @@ def test_hosts_are_confined(swarm: SwarmBackend, klass: Class) -> None:
         ), networks
         whoami = swarm.exec(ident, "spacecraft", ["id", "-u"], user="labctl")
         assert whoami.output.split() == ["10001"]
+        # no new privileges in the program and what it starts (the docker backend's
+        # no-new-privileges; the workstation's profile keeps sudo working without it)
+        assert _no_new_privs(swarm, ident, "spacecraft") == "1"
+        assert _no_new_privs(swarm, ident, "attacker") == "0"
+
+
+def _no_new_privs(swarm: SwarmBackend, ident: str, host: str) -> str:
+    status = swarm.exec(ident, host, ["cat", "/proc/1/status"], user="root").output
+    return next(line.split()[1] for line in status.splitlines() if line.startswith("NoNewPrivs"))
 
 
 def test_files_are_kept_and_come_back_after_a_restart(swarm: SwarmBackend, klass: Class) -> None:

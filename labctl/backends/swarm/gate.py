@@ -30,11 +30,17 @@ MARKER: Final = "/dev/shm/.labctl-open"
 SCRIPT: Final = f'while [ ! -e {MARKER} ]; do sleep 0.1; done; exec "$@"'
 #: Replaces the image's entrypoint; the image's own command line follows as arguments.
 ENTRYPOINT: Final = ("/bin/sh", "-c", SCRIPT, "labctl-gate")
+#: Sets the no_new_privs flag, then becomes the program: what the engine's
+#: ``no-new-privileges`` does, for engines whose Swarm API drops that field (before API
+#: 1.46). Every process the program starts inherits it; a ``docker exec`` (labctl's own
+#: reads and checks; students have none) does not. util-linux's, in every Debian image.
+NO_NEW_PRIVS: Final = ("setpriv", "--no-new-privs")
 
 
 def gated_argv(client: docker.DockerClient, host: HostPlan) -> list[str]:
     """The image's entrypoint and command (the plan's command replaces the image's, as
-    ``docker run IMAGE COMMAND`` does): what the gate ``exec``s."""
+    ``docker run IMAGE COMMAND`` does), behind :data:`NO_NEW_PRIVS` when the host's
+    profile asks for no new privileges: what the gate ``exec``s."""
     with engine_call(f"inspect image {host.image}"):
         config = client.images.get(host.image).attrs.get("Config") or {}
     entrypoint = list(config.get("Entrypoint") or [])
@@ -42,7 +48,7 @@ def gated_argv(client: docker.DockerClient, host: HostPlan) -> list[str]:
     argv = [*entrypoint, *command]
     if not argv:
         raise BackendError(f"plan host {host.name}", f"image {host.image} runs no program")
-    return argv
+    return [*NO_NEW_PRIVS, *argv] if host.no_new_privileges else argv
 
 
 def is_open(container: Container) -> bool:
