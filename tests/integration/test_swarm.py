@@ -12,10 +12,13 @@ or ``bash scripts/swarm-node.sh up``): skipped loudly without, failed in CI."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +27,14 @@ from typing import Any
 import docker
 import pytest
 from live import REPO
+from rawframes import (
+    NEIGHBOURS,
+    RAW_IPV6_HANDSHAKE,
+    ROUTED_IPV4_UDP,
+    eui64_link_local,
+    host_listeners,
+    ipv4_of,
+)
 
 from labctl.backends.base import INSTANCE_LABEL, FileSpec
 from labctl.backends.swarm import SwarmBackend
@@ -293,6 +304,100 @@ def test_no_student_reaches_another_on_either_node(swarm: SwarmBackend, klass: C
             ident, "attacker", ["python3", "-c", PROBE, "mission-control:8080"], user="student"
         )
         assert own.output.split() == ["mission-control:8080"], own.output  # the control
+
+
+def _addresses(swarm: SwarmBackend, ident: str) -> dict[str, set[str]]:
+    """Network (short name) → the instance's hosts' addresses on it."""
+    found: dict[str, set[str]] = {}
+    for status in swarm.status(ident):
+        for network, address in status.addresses.items():
+            found.setdefault(network, set()).add(address)
+    return found
+
+
+def _neighbours(swarm: SwarmBackend, ident: str) -> tuple[dict[str, Any], dict[str, set[str]]]:
+    """What answers raw ARP and ICMPv6 on each of the workstation's overlays (network →
+    {"from", "arp", "v6"}), and what may: each overlay's endpoints on every node (the
+    instance's hosts, each node's load-balancer endpoint) and its gateway."""
+    engine = swarm.engines.of(swarm.instance_node(ident))
+    engines = [swarm.engines.of(n.id) for n in swarm.nodes() if n.usable]
+    mine = {n: a for n, a in _addresses(swarm, ident).items() if a}
+    attacker = swarm.task_container(ident, "attacker")
+    attacker.reload()
+    specs, allowed, names = [], {}, {}
+    for full, endpoint in attacker.attrs["NetworkSettings"]["Networks"].items():
+        network = full.removeprefix(f"labctl-{ident}-")
+        attrs = engine.networks.get(full).attrs
+        [ipam] = attrs["IPAM"]["Config"]
+        specs.append(f"{endpoint['IPAddress']},{ipam['Subnet']}")
+        names[endpoint["IPAddress"]] = network
+        endpoints = {ipam["Gateway"]}  # an overlay spans nodes: its endpoints on each
+        for node in engines:
+            with contextlib.suppress(docker.errors.NotFound):
+                listed = node.networks.get(full).attrs.get("Containers") or {}
+                endpoints |= {c["IPv4Address"].split("/")[0] for c in listed.values()}
+        allowed[network] = endpoints | mine.get(network, set())
+    found = swarm.exec(ident, "attacker", ["python3", "-c", NEIGHBOURS, *specs], user="root")
+    assert found.exit_code == 0, found.output
+    answers = json.loads(found.output.strip().splitlines()[-1])
+    return {names[a]: {"from": a, **v} for a, v in answers.items()}, allowed
+
+
+def test_raw_frames_from_a_workstation_meet_only_its_own_overlays(
+    swarm: SwarmBackend, klass: Class
+) -> None:
+    """The docker backend's raw-frame campaign (tests/security/test_host_reachability.py,
+    test_cross_student.py) on the swarm, from every student's workstation as root with
+    NET_RAW, on both nodes.
+
+    - Who answers: raw ARP to every address of each of its overlays' subnets and an
+      ICMPv6 echo to all nodes. Only that overlay's own endpoints answer (the instance's
+      hosts, the overlay's gateway and the node's load-balancer endpoint, both in the
+      overlay's own namespaces), never another student's host; nothing answers IPv6.
+      The control: every one of the instance's own hosts on the overlay answers.
+    - The machine: from the workstation on labctl's own node, where this test runs,
+      listeners here (TCP on [::], UDP on 0.0.0.0) hear nothing of a raw IPv6 handshake
+      to the link-local address of every answering endpoint that is not a host, nor of
+      UDP routed through each overlay to the machine's own addresses."""
+    others = {ident: _addresses(swarm, ident) for ident in klass.ids}
+    on_this_node = [i for i in klass.ids if swarm.instance_node(i) == swarm.engines.manager_id]
+    for ident in klass.ids:
+        answers, allowed = _neighbours(swarm, ident)
+        theirs = {a for i, nets in others.items() if i != ident for s in nets.values() for a in s}
+        for network, heard in answers.items():
+            arp = {ip for ip, _ in heard["arp"]}
+            assert arp <= allowed[network], (ident, network, arp - allowed[network])
+            assert not arp & theirs, (ident, network, arp & theirs)
+            assert others[ident][network] - {heard["from"]} <= arp, (ident, network, heard)
+            assert heard["v6"] == [], (ident, network, heard["v6"])
+    if not on_this_node:
+        _skip_or_fail("no instance on labctl's own node to aim at this machine from")
+    ident = on_this_node[0]
+    answers, _ = _neighbours(swarm, ident)
+    hosts = others[ident]
+    machine = sorted(filter(None, map(ipv4_of, ("docker_gwbridge", "labctl-swarm0", "docker0"))))
+    assert machine, "no address of this machine to aim at"
+    with host_listeners() as listeners:
+        for network, heard in answers.items():
+            for ip, mac in heard["arp"]:
+                if ip in hosts[network]:
+                    continue
+                argv = [heard["from"], mac, eui64_link_local(mac), str(listeners.tcp_port)]
+                shaken = swarm.exec(
+                    ident, "attacker", ["python3", "-c", RAW_IPV6_HANDSHAKE, *argv], user="root"
+                )
+                assert shaken.exit_code == 0, shaken.output
+                answer = json.loads(shaken.output.strip().splitlines()[-1])
+                assert not answer["synack"], (network, ip, answer)
+            for target in machine:
+                argv = ["probe", heard["from"], target, str(listeners.udp_port)]
+                routed = swarm.exec(
+                    ident, "attacker", ["sh", "-c", ROUTED_IPV4_UDP, *argv], user="root"
+                )
+                assert routed.exit_code == 0, routed.output
+        time.sleep(1.0)
+    assert listeners.tcp_accepted == []
+    assert listeners.udp_received == []
 
 
 def _set_availability(swarm: SwarmBackend, node_id: str, availability: str) -> None:
