@@ -41,6 +41,8 @@ import docker.errors
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from measure import machine_cpu_s  # noqa: E402  (bench/, beside this script)
+
 from graders.live.selftest import InstancesLauncher, SelfTest  # noqa: E402
 from labctl.backends.docker import DockerBackend, hostguard  # noqa: E402
 from labctl.backends.docker.arch import ARCHES, engine_arch  # noqa: E402
@@ -57,14 +59,6 @@ from labctl.spec import load_lab  # noqa: E402
 
 R = TypeVar("R")
 EMULATED: Final = ARCHES["arm64"]
-
-
-def machine_cpu_s() -> float:
-    """CPU-seconds the machine has spent since boot, all cores (Linux /proc/stat)."""
-    with open("/proc/stat", encoding="ascii") as stat:
-        fields = [int(x) for x in stat.readline().split()[1:8]]
-    user, nice, system, _idle, _iowait, irq, softirq = fields
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ The instance is removed at the end, also on failure or Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -30,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from measure import machine_cpu_s  # noqa: E402  (bench/, beside this script)
 
 from graders.checks.base import CheckResult  # noqa: E402
 from graders.live.grade import grade_instance, grade_report_file  # noqa: E402
@@ -59,17 +60,6 @@ def solve(backend: DockerBackend, loaded: LoadedLab, target: GradeTarget) -> flo
                 solver.restart(restarting)
         removal_from = time.monotonic()
     return vantage_s + time.monotonic() - removal_from
-
-
-def machine_cpu_s() -> float:
-    """CPU-seconds the machine has spent busy since boot (0 where there is no /proc/stat)."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return 0.0
-    ticks = [int(f) for f in fields]
-    busy = sum(ticks[:8]) - ticks[3] - ticks[4]  # all but idle and iowait
-    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def grade_runs(

@@ -68,6 +68,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from launch import ENGINE_ERRORS, HostMemory, host_memory, remove_labelled  # noqa: E402
+from measure import machine_cpu_s  # noqa: E402  (bench/, beside this script)
 
 from graders.live.classgrade import DEFAULT_WORKERS, ClassMember, grade_class  # noqa: E402
 from graders.live.target import target_of  # noqa: E402
@@ -102,14 +103,6 @@ GOAL_GRADE_S: Final = 30.0
 GOAL_COUNT: Final = 35
 STATS_THREADS: Final = 8
 FLOOR_THREADS: Final = 16
-
-
-def machine_cpu_s() -> float:
-    """CPU-seconds the machine has spent since boot, all cores (Linux /proc/stat)."""
-    with open("/proc/stat", encoding="ascii") as stat:
-        fields = [int(x) for x in stat.readline().split()[1:8]]
-    user, nice, system, _idle, _iowait, irq, softirq = fields
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 #: The engine's processes per container that no container's cgroup counts.
