@@ -149,8 +149,15 @@ def _judge_replay(
     """Transmit the frame again. ``seen``: its (SPI, sequence number) and its executions
     up to now (from the ground truth read that found it, or one read after the restart)."""
     pair, before = seen
-    argv = [*VANTAGE, "replay", "--frame", str(frame["frame"]), "--times", str(attempts)]
     start = probe.truth()
+    argv = [*VANTAGE, "replay", "--frame", str(frame["frame"]), "--times", str(attempts)]
+    # FARM-1 back where it is now, not one past the recorded frame: the flight team's
+    # script may have sent another command since, and a V(R) behind the ground station's
+    # FOP-1 makes it retransmit, so the next operator's frame heard would not be the one
+    # that executes (a recording lost, 15 s, in one grading of four)
+    vr = (start.get("farm") or {}).get("vr")
+    if isinstance(vr, int):
+        argv += ["--after", str(vr)]
     code, output = probe.vantage_exec(argv, 60.0)
     if code != 0:
         return unobserved(f"the vantage could not transmit the frame: {output.strip()[-300:]}")

@@ -33,14 +33,21 @@ class FakeProbe:
     send_http: int = 201
     frames_received: int = 0
     since: float | None = None
+    #: FARM-1's V(R) in ground truth (None: the spacecraft says none).
+    farm_vr: int | None = None
+    #: The argument vector of each replay the vantage was asked for.
+    replays: list[list[str]] = field(default_factory=list)
 
     def truth(self) -> dict[str, Any]:
         if self.unreachable:
             raise BackendError("exec cat in spacecraft", "no such container")
-        return {
+        found: dict[str, Any] = {
             "executed_commands": list(self.log),
             "counters": {"frames_received": self.frames_received},
         }
+        if self.farm_vr is not None:
+            found["farm"] = {"vr": self.farm_vr, "vcid": 0}
+        return found
 
     def vantage_exec(
         self,
@@ -54,12 +61,14 @@ class FakeProbe:
             if not self.hear_frame:
                 return 2, "listening\nnothing heard within 20 s"
             return 0, "listening\n" + json.dumps({"frame": "00aa", "seq": 7})
+        self.replays.append(list(argv))
+        times = int(argv[list(argv).index("--times") + 1])
         if self.air_lost:
-            return 0, json.dumps({"sent": int(argv[-1])})
-        self.frames_received += int(argv[-1])
+            return 0, json.dumps({"sent": times})
+        self.frames_received += times
         if self.replay_executes or (self.restarts and self.restart_forgets):
             self.log.append(self._entry(17, 1, 7, spi=42, seq=7))
-        return 0, json.dumps({"sent": int(argv[-1])})
+        return 0, json.dumps({"sent": times})
 
     def api(
         self,

@@ -86,6 +86,19 @@ def test_replay_rejected_after_restart_restarts_the_spacecraft() -> None:
     assert "restart" in result.evidence
 
 
+@pytest.mark.parametrize(("farm_vr", "after"), [(12, ["--after", "12"]), (None, [])])
+def test_the_replay_leaves_farm_where_the_spacecraft_had_it(
+    farm_vr: int | None, after: list[str]
+) -> None:
+    """FARM-1 goes back to the V(R) ground truth shows before the replay (the flight
+    team may have sent frames after the recorded one), not one past the recorded frame:
+    a V(R) behind the ground station's FOP-1 made it retransmit, and a recording was lost."""
+    probe = FakeProbe(replay_executes=False, farm_vr=farm_vr)
+    assert ReplayRejected().run(ReplayRejectedArgs(attempts=2), probe).passed
+    [argv] = probe.replays
+    assert argv[argv.index("--times") + 1 :] == ["2", *after]
+
+
 def test_replay_rejected_is_an_error_when_nothing_is_heard() -> None:
     result = ReplayRejected().run(ReplayRejectedArgs(), FakeProbe(hear_frame=False))
     assert result.status is Status.ERROR

@@ -11,8 +11,10 @@ link after a spacecraft reboot (FARM-1 restarts at V(R) = 0; FOP-1 is still at V
 Unlock and Set V(R) = N(S) first, so FARM-1 takes the frame in sequence (even in Lockout,
 where a spacecraft that just restarted may be while the ground station's retransmissions
 arrive out of its window, and where a Set V(R) alone is ignored) and only SDLS
-anti-replay stands in the way; afterwards Set V(R) = N(S) + 1, which puts FARM-1 back
-where the ground station's FOP-1 expects it. The last output line is JSON either way.
+anti-replay stands in the way; afterwards Set V(R) = ``--after`` (the V(R) the grader read
+from the spacecraft just before the replay: where the ground station's FOP-1 has got to,
+also when it sent more frames after the recorded one), or N(S) + 1 without it. The last
+output line is JSON either way.
 """
 
 from __future__ import annotations
@@ -58,16 +60,19 @@ def _ad_frame(datagram: bytes) -> TcFrame | None:
     return frame if frame.kind is FrameKind.AD else None
 
 
-def replay(raw: bytes, target: tuple[str, int], times: int, gap: float) -> dict[str, Any]:
-    """Transmit ``raw`` ``times`` times to ``target``, each in sequence for FARM-1."""
+def replay(
+    raw: bytes, target: tuple[str, int], times: int, gap: float, after: int | None = None
+) -> dict[str, Any]:
+    """Transmit ``raw`` ``times`` times to ``target``, each in sequence for FARM-1; then
+    FARM-1's V(R) to ``after`` (None: one past the frame)."""
     frame = TcFrame.decode(raw)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for _ in range(times):
             _send(sock, unlock_frame(frame.scid, frame.vcid).encode(), target, gap)
             _send(sock, set_vr_frame(frame.scid, frame.vcid, frame.seq).encode(), target, gap)
             _send(sock, raw, target, gap)
-        after = (frame.seq + 1) % MODULUS
-        _send(sock, set_vr_frame(frame.scid, frame.vcid, after).encode(), target, gap)
+        vr = (frame.seq + 1 if after is None else after) % MODULUS
+        _send(sock, set_vr_frame(frame.scid, frame.vcid, vr).encode(), target, gap)
     return {"sent": times, "seq": frame.seq}
 
 
@@ -96,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--port", type=int, default=UPLINK_IN[1])
     send.add_argument("--times", type=int, default=1)
     send.add_argument("--gap", type=float, default=0.3, help="seconds between datagrams")
+    send.add_argument("--after", type=int, help="FARM-1's V(R) afterwards (default: N(S) + 1)")
     sync = sub.add_parser("resync")
     for name in ("--scid", "--vcid", "--vr"):
         sync.add_argument(name, type=int, required=True)
@@ -116,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "resync":
             print(json.dumps(resync(args.scid, args.vcid, args.vr, target, args.gap)))
         else:
-            print(json.dumps(replay(bytes.fromhex(args.frame), target, args.times, args.gap)))
+            frame = bytes.fromhex(args.frame)
+            print(json.dumps(replay(frame, target, args.times, args.gap, args.after)))
     except (ValueError, OSError) as exc:
         print(json.dumps({"error": str(exc)}))
         return 2

@@ -161,6 +161,21 @@ def test_replay_puts_farm_in_sequence_then_back() -> None:
     assert last[1] == 0  # N(S) + 1, modulo 256
 
 
+def test_replay_leaves_farm_at_the_v_r_it_is_given() -> None:
+    frame = TcFrame(scid=300, vcid=0, data=b"\x03secret", seq=40).encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5)
+        replayed = vantage_replay.replay(frame, sock.getsockname(), times=2, gap=0, after=43)
+        assert replayed == {"sent": 2, "seq": 40}
+        received = [sock.recv(2048) for _ in range(7)]
+    assert received[2] == received[5] == frame
+    assert decode_control_command(TcFrame.decode(received[-1]).data) == (
+        ControlCommand.SET_VR,
+        43,
+    )
+
+
 @dataclass
 class FakeLauncher:
     downs: list[str] = field(default_factory=list)
