@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -156,6 +157,26 @@ def test_replay_rejected_judges_the_heard_frame_not_a_retransmission_of_its_n_s(
     result = ReplayRejected().run(ReplayRejectedArgs(), probe)
     assert result.status is Status.FAIL, result.evidence
     assert probe.sent == 2  # recorded once more after the lost transmission
+
+
+@pytest.mark.parametrize(("status", "waits"), [("completed", False), ("sent", True)])
+def test_a_frame_heard_that_is_not_the_operators_is_given_up_once_the_command_completed(
+    monkeypatch: pytest.MonkeyPatch, status: str, waits: bool
+) -> None:
+    """The capture may hear another frame first (the flight team's, on the air as it
+    began): once mission control says the operator's command completed and ground truth
+    a moment later still lacks the frame heard, the check records again at once instead of
+    waiting out EXECUTED_WITHIN_S. Mission control only hastens that: a command it does
+    not call completed is waited for, and the verdict is ground truth's either way."""
+    monkeypatch.setattr(replay, "EXECUTED_WITHIN_S", 3.0)
+    monkeypatch.setattr(replay, "OTHER_FRAME_S", 0.1)
+    probe = Retransmitting(lost=1, replay_executes=True, command_status=status)
+    began = time.monotonic()
+    result = ReplayRejected().run(ReplayRejectedArgs(), probe)
+    took = time.monotonic() - began
+    assert result.status is Status.FAIL, result.evidence
+    assert probe.sent == 2
+    assert (took >= 3.0) is waits, took
 
 
 def test_replay_rejected_is_an_error_when_no_heard_frame_executes() -> None:
