@@ -188,8 +188,8 @@ def _judge_replay(
     argv = [*VANTAGE, "replay", "--frame", str(frame["frame"]), "--times", str(attempts)]
     # FARM-1 back where it is now, not one past the recorded frame: the flight team's
     # script may have sent another command since, and a V(R) behind the ground station's
-    # FOP-1 makes it retransmit, so the next operator's frame heard would not be the one
-    # that executes (a recording lost, 15 s, in one grading of four)
+    # FOP-1 would make the station send that command again (the grader's replay must
+    # leave the mission as it found it)
     vr = (start.get("farm") or {}).get("vr")
     if isinstance(vr, int):
         argv += ["--after", str(vr)]
