@@ -80,7 +80,7 @@ def capture_while_commanding(probe: Probe, name: str) -> dict[str, Any]:
         sent = send_command(probe, token, name)
         code, output = capture.result()
     frame = vantage_json(output) if code == 0 else None
-    if frame is None:
+    if not frame:
         return {"error": output.strip()[-300:] or f"exit status {code}"}
     return {**frame, "command": sent, "token": token}
 
