@@ -275,18 +275,9 @@ class DockerBackend:
         if not hosts:
             raise BackendError(f"start instance {instance_id}", "it has no host on the engine")
         start_all([c for c in hosts if c.status in {"created", "exited"}], progress)
-        deadline = time.monotonic() + self.health_timeout_s
-        waiting = list(hosts)
-        while waiting:
-            waiting = [c for c in waiting if not health.healthy_now(c)]
-            if waiting and time.monotonic() > deadline:
-                names = ", ".join(str(c.name) for c in waiting)
-                raise BackendError(
-                    f"start instance {instance_id}",
-                    f"not ready in time: {names}{health.last_log(waiting[0])}",
-                )
-            if waiting:
-                time.sleep(self.poll_s / 4)
+        health.wait_ready(
+            hosts, self.health_timeout_s, self.poll_s / 4, f"start instance {instance_id}"
+        )
         for container in hosts:
             progress(host_of(container), "healthy")
         return self.status(instance_id)

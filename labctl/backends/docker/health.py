@@ -183,6 +183,23 @@ def healthy_now(container: Container) -> bool:
     return container.attrs["State"]["Status"] == "running" and ready(container)
 
 
+def wait_ready(
+    containers: Sequence[Container], timeout_s: float, poll_s: float, operation: str
+) -> None:
+    """Wait until every container passes its readiness test (:func:`healthy_now`), each
+    polled every ``poll_s`` until ``timeout_s``; then a one-line error naming those that
+    did not, with the first one's last log line (``start`` and the swarm's ``start``)."""
+    deadline = time.monotonic() + timeout_s
+    waiting = list(containers)
+    while waiting:
+        waiting = [c for c in waiting if not healthy_now(c)]
+        if waiting and time.monotonic() > deadline:
+            names = ", ".join(str(c.name) for c in waiting)
+            raise BackendError(operation, f"not ready in time: {names}{last_log(waiting[0])}")
+        if waiting:
+            time.sleep(poll_s)
+
+
 def last_log(container: Container) -> str:
     """``: <its last log line>``, or nothing: why a host is not healthy (a host program
     waiting for its configuration to be fixed says so there)."""

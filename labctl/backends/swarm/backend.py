@@ -183,7 +183,10 @@ class SwarmBackend:
 
     def node_engine(self, instance_id: str, host: str) -> NodeEngine:
         """The docker backend on the engine of the node ``host`` runs on."""
-        service = self._service(instance_id, host)
+        return self._engine_of_service(instance_id, self._service(instance_id, host))
+
+    def _engine_of_service(self, instance_id: str, service: Mapping[str, Any] | None) -> NodeEngine:
+        """The engine a host's ``service`` runs on (None: a vantage, on the instance's node)."""
         if service is None:
             return self.engine_of(self.instance_node(instance_id))
         task = services.current_task(self.client, str(service["ID"]))
@@ -418,7 +421,7 @@ class SwarmBackend:
             return
         service = self._service(instance_id, host)
         if service is None or services.replicas(service) > 0:
-            self.node_engine(instance_id, host).copy_to(instance_id, host, files)
+            self._engine_of_service(instance_id, service).copy_to(instance_id, host, files)
         kept.keep(self.client, instance_id, host, files)
 
     def copy_from(self, instance_id: str, host: str, path: str) -> bytes:
@@ -528,18 +531,9 @@ class SwarmBackend:
 
         with ThreadPoolExecutor(max_workers=max(1, len(stopped))) as pool:
             started = list(pool.map(back, stopped))
-        deadline = time.monotonic() + self.health_timeout_s
-        waiting = started
-        while waiting:
-            waiting = [c for c in waiting if not health.healthy_now(c)]
-            if waiting and time.monotonic() > deadline:
-                names = ", ".join(str(c.name) for c in waiting)
-                raise BackendError(
-                    f"start instance {instance_id}",
-                    f"not ready in time: {names}{health.last_log(waiting[0])}",
-                )
-            if waiting:
-                time.sleep(self.poll_s / 4)
+        health.wait_ready(
+            started, self.health_timeout_s, self.poll_s / 4, f"start instance {instance_id}"
+        )
         return self.status(instance_id)
 
     def _host_services(self, instance_id: str) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ import docker.errors
 
 from labctl.backends.docker.arch import ARCH_LABEL, engine_arch
 from labctl.backends.docker.engine import engine_call
+from labctl.backends.docker.images import images_arch as one_arch
 from labctl.errors import BackendError
 
 CHUNK: Final = 1 << 20
@@ -26,15 +27,15 @@ def images_arch(client: docker.DockerClient, images: Sequence[str]) -> str | Non
     """The one architecture the ``images`` on labctl's engine are for (an unlabelled one,
     built before the label: the engine's own); None when they mix or one is missing
     (``up`` says which before any placement matters)."""
-    found: set[str] = set()
+    labels: list[dict[str, str] | None] = []
     with engine_call("inspect the lab images"):
         for image in sorted(set(images)):
             try:
-                labels = client.images.get(image).labels or {}
+                found = client.images.get(image).labels or {}
             except docker.errors.ImageNotFound:
                 return None
-            found.add(labels.get(ARCH_LABEL) or engine_arch(client).name)
-    return found.pop() if len(found) == 1 else None
+            labels.append({ARCH_LABEL: found.get(ARCH_LABEL) or engine_arch(client).name})
+    return one_arch(labels)
 
 
 def copy_missing(

@@ -113,8 +113,7 @@ def choose_node(nodes: Iterable[NodeInfo], arch: str | None = None) -> NodeInfo:
     """The usable node with the fewest instances (then the most memory, then by id, so
     the choice is stable) among those that run images of ``arch`` (the instance's images'
     architecture; None: any); a one-line error when no node can take one."""
-    listed = list(nodes)
-    usable = [n for n in listed if n.usable]
+    usable = [n for n in nodes if n.usable]
     if not usable:
         raise BackendError(
             "place an instance", "no swarm node is ready and active", hint="docker node ls"
